@@ -1,0 +1,94 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ReLU returns max(x, 0) elementwise for a matrix x, in a buffer the op owns (see buffer for why).
+// Its gradient passes dy where the output is positive and is 0 elsewhere (also at x == 0).
+func ReLU(name string, x *G.Node) (*G.Node, error) {
+	if x.Shape().Dims() != 2 {
+		return nil, fmt.Errorf("autograd: relu %s: shape %v, want a matrix", name, x.Shape())
+	}
+	return G.ApplyOp(&reluOp{base: base{name: name, kind: "ReLU"}}, x)
+}
+
+type reluOp struct {
+	base
+	out buffer
+}
+
+func (op *reluOp) Arity() int    { return 1 }
+func (op *reluOp) Type() hm.Type { return fnType(matF32, matF32) }
+func (op *reluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+func (op *reluOp) Do(vs ...G.Value) (G.Value, error) {
+	r, c, err := dims2(op, "x", vs[0])
+	if err != nil {
+		return nil, err
+	}
+	x, err := f32(op, "x", vs[0])
+	if err != nil {
+		return nil, err
+	}
+	y := op.out.get(r, c)
+	yd := y.Data().([]float32)[:len(x)]
+	for i, v := range x {
+		yd[i] = max(v, 0)
+	}
+	return y, nil
+}
+func (op *reluOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&reluGradOp{base: base{name: op.name, kind: "ReLUGrad"}}, output, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx}, nil
+}
+
+// reluGradOp computes dx = dy where y > 0, else 0, from the forward output y and dy.
+type reluGradOp struct {
+	base
+	out buffer
+}
+
+func (op *reluGradOp) Arity() int    { return 2 }
+func (op *reluGradOp) Type() hm.Type { return fnType(matF32, matF32, matF32) }
+func (op *reluGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+func (op *reluGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
+func (op *reluGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("autograd: %v: second derivatives are not supported", op)
+}
+func (op *reluGradOp) Do(vs ...G.Value) (G.Value, error) {
+	r, c, err := dims2(op, "y", vs[0])
+	if err != nil {
+		return nil, err
+	}
+	y, err := f32(op, "y", vs[0])
+	if err != nil {
+		return nil, err
+	}
+	dy, err := f32(op, "dy", vs[1])
+	if err != nil {
+		return nil, err
+	}
+	dx := op.out.get(r, c)
+	dxd := dx.Data().([]float32)[:len(y)]
+	dy = dy[:len(y)]
+	for i, v := range y {
+		if v > 0 {
+			dxd[i] = dy[i]
+		} else {
+			dxd[i] = 0
+		}
+	}
+	return dx, nil
+}

@@ -1,0 +1,76 @@
+package mnist
+
+import (
+	"strings"
+)
+
+// FormatError reports malformed input: an IDX file whose content does not match its
+// header or the MNIST conventions, or a corrupt gzip stream.
+//
+// Its message reads "mnist: FILE: bad FIELD GOT, want WANT", for example
+// "mnist: train-images-idx3-ubyte.gz: bad magic 0x00000801, want 0x00000803".
+type FormatError struct {
+	File  string // the file name as given by the caller
+	Field string // what was wrong: "magic", "header", "length", "size", "rows", "cols", "label[i]", "label count", "gzip stream"
+	Got   string // the value found; may be empty
+	Want  string // the value expected; may be empty
+	Err   error  // the underlying error (e.g. from compress/gzip); may be nil
+}
+
+func (e *FormatError) Error() string {
+	var b strings.Builder
+	b.WriteString("mnist: ")
+	b.WriteString(e.File)
+	b.WriteString(": bad ")
+	b.WriteString(e.Field)
+	if e.Got != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Got)
+	}
+	if e.Want != "" {
+		b.WriteString(", want ")
+		b.WriteString(e.Want)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error, if any.
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// ChecksumError reports a standard MNIST file whose SHA-256 digest is not the published
+// one: the file is corrupt or is not MNIST (Fashion-MNIST uses the same file names).
+type ChecksumError struct {
+	File string // path of the file
+	Got  string // hex SHA-256 of the file
+	Want string // hex SHA-256 expected for its name
+}
+
+func (e *ChecksumError) Error() string {
+	return "mnist: " + e.File + ": bad SHA-256 " + e.Got + ", want " + e.Want
+}
+
+// LocateError reports that [Locate] found no MNIST data. Tried lists each place it
+// looked, with the reason it was rejected.
+type LocateError struct {
+	Tried []string // "place: reason", in the order tried
+}
+
+// FetchCommand is the command that downloads the MNIST data into the module cache.
+const FetchCommand = "go mod download " + dataModule
+
+func (e *LocateError) Error() string {
+	var b strings.Builder
+	b.WriteString("mnist: MNIST data not found; looked in:")
+	for _, t := range e.Tried {
+		b.WriteString("\n\t")
+		b.WriteString(t)
+	}
+	b.WriteString("\nfetch it with: ")
+	b.WriteString(FetchCommand)
+	b.WriteString("\n(or pass a directory holding the four IDX files, or set " + EnvDir + ")")
+	return b.String()
+}

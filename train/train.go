@@ -1,0 +1,322 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"tinyq/autograd"
+	"tinyq/nn"
+)
+
+// Data is a labelled set: Images row-major [N, features], Labels [N] class indices.
+type Data struct {
+	Images []float32
+	Labels []uint8
+}
+
+// Len returns the number of samples.
+func (d Data) Len() int { return len(d.Labels) }
+
+// Config configures Fit. Zero values mean the documented defaults.
+type Config struct {
+	Epochs    int       // default 5
+	Batch     int       // default 128
+	Optimizer Optimizer // default Adam
+	LR        float64   // default 1e-3
+	Momentum  float64   // SGD only; default 0.9
+	Seed      int64     // shuffling seed
+	EvalBatch int       // evaluation batch size, default 1000
+	Classes   int       // default: the model's output size
+
+	// Progress, if non-nil, receives a progress bar per epoch (use a terminal).
+	Progress io.Writer
+	// Log, if non-nil, receives one summary line per epoch.
+	Log io.Writer
+	// Name labels the log lines (for example "fp32", "qat-w4a4").
+	Name string
+
+	// BeforeEpoch, if set, is called before each epoch (0-based), for example to freeze
+	// quantization observers.
+	BeforeEpoch func(epoch int) error
+	// Extra, if set, is called once with the built training graph and returns further learnable
+	// nodes (for example learned quantization scales) and the solver that updates them.
+	Extra func(net *nn.Net) (G.Nodes, *Solver, error)
+}
+
+func (c *Config) defaults(m *nn.MLP) {
+	if c.Epochs == 0 {
+		c.Epochs = 5
+	}
+	if c.Batch == 0 {
+		c.Batch = 128
+	}
+	if c.Optimizer == 0 {
+		c.Optimizer = Adam
+	}
+	if c.LR == 0 {
+		c.LR = 1e-3
+	}
+	if c.Momentum == 0 && c.Optimizer == SGD {
+		c.Momentum = 0.9
+	}
+	if c.EvalBatch == 0 {
+		c.EvalBatch = 1000
+	}
+	if c.Classes == 0 && len(m.Layers) > 0 {
+		c.Classes = m.Layers[len(m.Layers)-1].Out
+	}
+}
+
+// Validate reports the first bad setting (after defaults).
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs < 0:
+		return fmt.Errorf("train: epochs %d, want >= 0", c.Epochs)
+	case c.Batch <= 0:
+		return fmt.Errorf("train: batch %d, want > 0", c.Batch)
+	case c.EvalBatch <= 0:
+		return fmt.Errorf("train: eval batch %d, want > 0", c.EvalBatch)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("train: learning rate %v, want > 0", c.LR)
+	}
+	return nil
+}
+
+// Epoch is what one epoch measured.
+type Epoch struct {
+	TrainLoss    float64 // mean training loss over the epoch
+	TestAccuracy float64 // percent, on the whole test set
+	TestLoss     float64
+	Seconds      float64 // training time, without evaluation
+}
+
+// History is the per-epoch record of a Fit.
+type History struct {
+	Epochs []Epoch
+}
+
+// Final returns the last epoch (zero if none).
+func (h *History) Final() Epoch {
+	if len(h.Epochs) == 0 {
+		return Epoch{}
+	}
+	return h.Epochs[len(h.Epochs)-1]
+}
+
+// EpochSeconds returns the training seconds of each epoch.
+func (h *History) EpochSeconds() []float64 {
+	s := make([]float64, len(h.Epochs))
+	for i, e := range h.Epochs {
+		s[i] = e.Seconds
+	}
+	return s
+}
+
+// Trainer holds a compiled training program for one model. It is the one place where
+// gorgonia's training protocol (Let, RunAll, Step, Reset) is written.
+type Trainer struct {
+	cfg    Config
+	model  *nn.MLP
+	net    *nn.Net
+	vm     G.VM
+	y      *G.Node
+	cost   *G.Node
+	x, yv  []float32 // input and one-hot target buffers, [batch, in] and [batch, classes]
+	solver *Solver
+	params []G.ValueGrad
+	extraS *Solver
+	extra  []G.ValueGrad
+	eval   *nn.Evaluator
+	rng    *rand.Rand
+	order  []int
+	epoch  int
+}
+
+// NewTrainer builds and compiles the training graph of model (with its hooks): forward,
+// softmax cross-entropy, and the gradients of every parameter.
+func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
+	cfg.defaults(model)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	net, err := model.Build(cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if model.Layers[len(model.Layers)-1].Out != cfg.Classes {
+		return nil, fmt.Errorf("train: model has %d outputs for %d classes", model.Layers[len(model.Layers)-1].Out, cfg.Classes)
+	}
+	g := net.Graph
+	t := &Trainer{cfg: cfg, model: model, net: net, rng: rand.New(rand.NewSource(cfg.Seed))}
+	t.y = G.NewMatrix(g, tensor.Float32, G.WithShape(cfg.Batch, cfg.Classes), G.WithName("y"))
+	if t.cost, err = autograd.SoftmaxCrossEntropy("loss", net.Logits, t.y); err != nil {
+		return nil, err
+	}
+	learn := append(G.Nodes(nil), net.Params...)
+	var extra G.Nodes
+	if cfg.Extra != nil {
+		if extra, t.extraS, err = cfg.Extra(net); err != nil {
+			return nil, fmt.Errorf("train: extra parameters: %w", err)
+		}
+		learn = append(learn, extra...)
+	}
+	grads, err := G.Grad(t.cost, learn...)
+	if err != nil {
+		return nil, fmt.Errorf("train: gradients: %w", err)
+	}
+	for i, n := range learn {
+		p := param{value: n.Value(), grad: grads[i]}
+		if i < len(net.Params) {
+			t.params = append(t.params, p)
+		} else {
+			t.extra = append(t.extra, p)
+		}
+	}
+	if t.vm, err = nn.Compile(g, append(G.Nodes{t.cost}, grads...)); err != nil {
+		return nil, err
+	}
+	in := model.Layers[0].In
+	t.x = make([]float32, cfg.Batch*in)
+	t.yv = make([]float32, cfg.Batch*cfg.Classes)
+	if err := G.Let(net.X, tensor.New(tensor.WithShape(cfg.Batch, in), tensor.WithBacking(t.x))); err != nil {
+		return nil, fmt.Errorf("train: bind input: %w", err)
+	}
+	if err := G.Let(t.y, tensor.New(tensor.WithShape(cfg.Batch, cfg.Classes), tensor.WithBacking(t.yv))); err != nil {
+		return nil, fmt.Errorf("train: bind target: %w", err)
+	}
+	if t.solver, err = NewSolver(cfg.Optimizer, cfg.LR, cfg.Momentum); err != nil {
+		return nil, err
+	}
+	if t.eval, err = model.NewEvaluator(cfg.EvalBatch); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Fit trains model in place on trainSet for cfg.Epochs epochs and evaluates it on testSet
+// after each epoch. The same seed gives the same result on the same machine.
+func Fit(model *nn.MLP, trainSet, testSet Data, cfg Config) (*History, error) {
+	t, err := NewTrainer(model, cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := &History{}
+	for e := 0; e < t.cfg.Epochs; e++ {
+		ep, err := t.Epoch(trainSet, testSet)
+		if err != nil {
+			return h, err
+		}
+		h.Epochs = append(h.Epochs, ep)
+	}
+	return h, nil
+}
+
+// Epoch runs one epoch over trainSet in a seeded random order, then evaluates on testSet.
+func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
+	in, classes, b := t.model.Layers[0].In, t.cfg.Classes, t.cfg.Batch
+	n := trainSet.Len()
+	if n == 0 || len(trainSet.Images) != n*in {
+		return Epoch{}, fmt.Errorf("train: training set has %d values for %d samples of %d", len(trainSet.Images), n, in)
+	}
+	if t.cfg.BeforeEpoch != nil {
+		if err := t.cfg.BeforeEpoch(t.epoch); err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d: %w", t.epoch+1, err)
+		}
+	}
+	if len(t.order) != n {
+		t.order = make([]int, n)
+	}
+	for i := range t.order {
+		t.order[i] = i
+	}
+	t.rng.Shuffle(n, func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
+
+	steps := (n + b - 1) / b
+	var bar *progressbar.ProgressBar
+	if t.cfg.Progress != nil {
+		bar = progressbar.NewOptions(steps,
+			progressbar.OptionSetWriter(t.cfg.Progress),
+			progressbar.OptionSetDescription(fmt.Sprintf("%s epoch %d", t.cfg.Name, t.epoch+1)),
+			progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100*time.Millisecond))
+	}
+	start := time.Now()
+	var lossSum float64
+	for s := 0; s < steps; s++ {
+		lo, hi := s*b, min((s+1)*b, n)
+		clear(t.yv)
+		for r, idx := range t.order[lo:hi] {
+			copy(t.x[r*in:(r+1)*in], trainSet.Images[idx*in:(idx+1)*in])
+			lab := int(trainSet.Labels[idx])
+			if lab >= classes {
+				return Epoch{}, fmt.Errorf("train: label %d of sample %d, want < %d", lab, idx, classes)
+			}
+			t.yv[r*classes+lab] = 1
+		}
+		clear(t.x[(hi-lo)*in:]) // padding rows: zero input, zero target (ignored by the loss)
+		loss, err := t.step()
+		if err != nil {
+			return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", t.epoch+1, s+1, err)
+		}
+		lossSum += loss * float64(hi-lo)
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	ep := Epoch{TrainLoss: lossSum / float64(n), Seconds: time.Since(start).Seconds()}
+	t.epoch++
+	if testSet.Len() > 0 {
+		r, err := t.eval.Evaluate(testSet.Images, testSet.Labels)
+		if err != nil {
+			return Epoch{}, err
+		}
+		ep.TestAccuracy, ep.TestLoss = r.Accuracy(), r.Loss
+	}
+	if t.cfg.Log != nil {
+		fmt.Fprintf(t.cfg.Log, "%-10s epoch %d/%d  train loss %.4f  test acc %.2f%%  test loss %.4f  %.2fs\n",
+			t.cfg.Name, t.epoch, t.cfg.Epochs, ep.TrainLoss, ep.TestAccuracy, ep.TestLoss, ep.Seconds)
+	}
+	return ep, nil
+}
+
+// step runs one batch: forward, backward, update, and returns the batch loss.
+func (t *Trainer) step() (float64, error) {
+	defer t.vm.Reset() // without Reset every later RunAll is a silent no-op
+	if err := t.vm.RunAll(); err != nil {
+		return 0, err
+	}
+	var loss float32
+	switch v := t.cost.Value().Data().(type) {
+	case float32:
+		loss = v
+	default:
+		return 0, fmt.Errorf("loss is %T", v)
+	}
+	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+		return 0, errors.New("loss is not finite (learning rate too high?)")
+	}
+	if err := t.solver.Step(t.params); err != nil {
+		return 0, err
+	}
+	if t.extraS != nil {
+		if err := t.extraS.Step(t.extra); err != nil {
+			return 0, err
+		}
+	}
+	return float64(loss), nil
+}
+
+// Evaluator returns the trainer's evaluator (it shares the model's weights).
+func (t *Trainer) Evaluator() *nn.Evaluator { return t.eval }
