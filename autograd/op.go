@@ -30,9 +30,12 @@ func (b base) CallsExtern() bool     { return false }
 func (b base) OverwritesInput() int  { return -1 }
 func (b base) String() string        { return b.kind + "{" + b.name + "}" }
 func (b base) WriteHash(h hash.Hash) { fmt.Fprintf(h, "tinyq.%s{%s}", b.kind, b.name) }
-func (b base) Hashcode() uint32 {
+func (b base) Hashcode() uint32      { return hashOf(b) }
+
+// hashOf returns the 32-bit FNV-1a hash of what op writes in WriteHash.
+func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
 	h := fnv.New32a()
-	b.WriteHash(h)
+	op.WriteHash(h)
 	return h.Sum32()
 }
 

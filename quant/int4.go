@@ -2,18 +2,17 @@ package quant
 
 import "fmt"
 
-// Int4 packing stores two 4-bit values per byte: element 2i in the low
-// nibble of byte i, element 2i+1 in its high nibble. Signed values are
-// two's complement nibbles (-1 is 0xF, -8 is 0x8). For an odd count the high
-// nibble of the last byte is 0 when packing and ignored when unpacking.
-//
-// Example: PackInt4 of [-1, 2] is [0x2F].
-
 // PackedLen returns the number of bytes that hold n packed 4-bit values.
 func PackedLen(n int) int { return (n + 1) / 2 }
 
 // PackInt4 packs q, whose values must be in [-8, 7], into dst, which must
 // have length PackedLen(len(q)). On error dst is left unchanged.
+//
+// Layout (shared by all four functions): two 4-bit values per byte, element
+// 2i in the low nibble of byte i and element 2i+1 in its high nibble. Signed
+// values are two's complement nibbles (-1 is 0xF, -8 is 0x8), so PackInt4 of
+// [-1, 2] is [0x2F]. For an odd count the high nibble of the last byte is 0
+// when packing and ignored when unpacking.
 func PackInt4(dst []byte, q []int8) error {
 	if len(dst) != PackedLen(len(q)) {
 		return fmt.Errorf("quant: PackInt4: len(dst) %d, want %d for %d values", len(dst), PackedLen(len(q)), len(q))

@@ -46,6 +46,9 @@ type Config struct {
 	// BeforeEpoch, if set, is called before each epoch (0-based), for example to freeze
 	// quantization observers.
 	BeforeEpoch func(epoch int) error
+	// SetTraining, if set, is called with true before an epoch's training steps and with false
+	// before evaluation (for example to switch quantization observers on and off).
+	SetTraining func(on bool)
 	// Extra, if set, is called once with the built training graph and returns further learnable
 	// nodes (for example learned quantization scales) and the solver that updates them.
 	Extra func(net *nn.Net) (G.Nodes, *Solver, error)
@@ -239,6 +242,9 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 	}
 	t.rng.Shuffle(n, func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
 
+	if t.cfg.SetTraining != nil {
+		t.cfg.SetTraining(true)
+	}
 	steps := (n + b - 1) / b
 	var bar *progressbar.ProgressBar
 	if t.cfg.Progress != nil {
@@ -276,6 +282,9 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 		_ = bar.Finish()
 	}
 	ep := Epoch{TrainLoss: lossSum / float64(n), Seconds: time.Since(start).Seconds()}
+	if t.cfg.SetTraining != nil {
+		t.cfg.SetTraining(false)
+	}
 	t.epoch++
 	if testSet.Len() > 0 {
 		r, err := t.eval.Evaluate(testSet.Images, testSet.Labels)

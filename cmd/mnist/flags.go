@@ -6,26 +6,34 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"tinyq/quant"
 )
 
 // options are the parsed, validated flags.
 type options struct {
-	Epochs     int     `json:"epochs"`
-	Batch      int     `json:"batch"`
-	LR         float64 `json:"lr"`
-	Hidden     []int   `json:"hidden"`
-	Seed       int64   `json:"seed"`
-	DataDir    string  `json:"data_dir,omitempty"`
-	TrainLimit int     `json:"train_limit,omitempty"`
-	Quiet      bool    `json:"-"`
-	JSON       string  `json:"-"`
+	Epochs     int       `json:"epochs"`
+	Batch      int       `json:"batch"`
+	LR         float64   `json:"lr"`
+	Hidden     []int     `json:"hidden"`
+	Seed       int64     `json:"seed"`
+	DataDir    string    `json:"data_dir,omitempty"`
+	TrainLimit int       `json:"train_limit,omitempty"`
+	QAT        bool      `json:"qat"`
+	Bits       []bitPair `json:"bits,omitempty"`
+	LSQ        bool      `json:"lsq,omitempty"`
+	QATInit    string    `json:"qat_init,omitempty"`
+	Observer   string    `json:"observer,omitempty"`
+	Freeze     int       `json:"freeze_observers_after,omitempty"`
+	Quiet      bool      `json:"-"`
+	JSON       string    `json:"-"`
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("mnist", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	var hidden string
+	var hidden, bits string
 	fs.IntVar(&o.Epochs, "epochs", 5, "training epochs per model")
 	fs.IntVar(&o.Batch, "batch", 128, "training batch size")
 	fs.Float64Var(&o.LR, "lr", 0.001, "Adam learning rate")
@@ -33,6 +41,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.Seed, "seed", 1, "seed for initialisation and shuffling")
 	fs.StringVar(&o.DataDir, "data", "", "MNIST directory (default: $TINYQ_MNIST_DIR, then the GoMNIST module in the Go module cache)")
 	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60,000)")
+	fs.BoolVar(&o.QAT, "qat", false, "also train quantization-aware models (see -bits)")
+	fs.StringVar(&bits, "bits", "8,4", "QAT bit widths: a comma list of N (weights and activations N bits) or W/A (e.g. 4/8)")
+	fs.BoolVar(&o.LSQ, "lsq", false, "QAT learns its scales (LSQ) instead of observing ranges")
+	fs.StringVar(&o.QATInit, "qat-init", "fp32", "QAT starting point: fp32 (fine-tune the trained float model) or scratch")
+	fs.StringVar(&o.Observer, "observer", "moving-average", "QAT activation observer: minmax, moving-average, percentile, mse")
+	fs.IntVar(&o.Freeze, "freeze-observers", 0, "QAT: freeze ranges after this many epochs (0: never)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
 	fs.Usage = func() {
@@ -62,7 +76,57 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Hidden, err = parseSizes(hidden); err != nil {
 		return o, usagef("-hidden %q: %v", hidden, err)
 	}
+	if o.Bits, err = parseBits(bits); err != nil {
+		return o, usagef("-bits %q: %v", bits, err)
+	}
+	if o.QATInit != "fp32" && o.QATInit != "scratch" {
+		return o, usagef("-qat-init %q: want fp32 or scratch", o.QATInit)
+	}
+	if _, err := quant.ParseObserverKind(o.Observer); err != nil {
+		return o, usagef("-observer %q: want minmax, moving-average, percentile or mse", o.Observer)
+	}
+	if o.Freeze < 0 {
+		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)
+	}
 	return o, nil
+}
+
+// bitPair is a weight and activation bit width.
+type bitPair struct {
+	W int `json:"w"`
+	A int `json:"a"`
+}
+
+func (b bitPair) name() string { return fmt.Sprintf("w%da%d", b.W, b.A) }
+
+// parseBits parses "8,4" (W8A8 and W4A4) or "4/8" (4-bit weights, 8-bit activations).
+func parseBits(s string) ([]bitPair, error) {
+	var out []bitPair
+	seen := map[bitPair]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		w, a, pair := strings.Cut(f, "/")
+		if !pair {
+			a = w
+		}
+		wb, err1 := strconv.Atoi(w)
+		ab, err2 := strconv.Atoi(a)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%q is not N or W/A", f)
+		}
+		for _, b := range []int{wb, ab} {
+			if b < quant.MinBits || b > quant.MaxBits {
+				return nil, fmt.Errorf("%d bits outside %d..%d", b, quant.MinBits, quant.MaxBits)
+			}
+		}
+		p := bitPair{wb, ab}
+		if seen[p] {
+			return nil, fmt.Errorf("%s listed twice", p.name())
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // parseSizes parses "256,128" (an empty string means no hidden layer).

@@ -11,6 +11,8 @@ import (
 
 	"tinyq/mnist"
 	"tinyq/nn"
+	"tinyq/qat"
+	"tinyq/quant"
 	"tinyq/report"
 	"tinyq/train"
 )
@@ -58,6 +60,14 @@ func execute(o options, stdout, stderr io.Writer) error {
 	}
 	row.EpochSeconds = hist.EpochSeconds()
 	rows = append(rows, row)
+
+	if o.QAT {
+		qrows, err := runQAT(o, sizes, fp32, trainData, testData, base)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, qrows...)
+	}
 
 	fmt.Fprintln(stdout)
 	if err := report.Table(stdout, rows); err != nil {
@@ -131,4 +141,46 @@ func progressWriter(quiet bool, stderr io.Writer) io.Writer {
 		return stderr
 	}
 	return nil
+}
+
+// runQAT trains one quantization-aware model per bit pair and evaluates it with fake-quant.
+func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data, base train.Config) ([]report.Row, error) {
+	kind, err := quant.ParseObserverKind(o.Observer)
+	if err != nil {
+		return nil, err
+	}
+	var rows []report.Row
+	for _, b := range o.Bits {
+		cfg := qat.Spec(b.W, b.A)
+		cfg.Observer = quant.ObserverConfig{Kind: kind}
+		cfg.LearnScales = o.LSQ
+		cfg.FreezeObserversAfter = o.Freeze
+		start := fp32
+		if o.QATInit == "scratch" {
+			if start, err = nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed))); err != nil {
+				return nil, err
+			}
+		}
+		qm, err := qat.Prepare(start, cfg)
+		if err != nil {
+			return nil, err
+		}
+		name := "qat-" + b.name()
+		tc := base
+		tc.Name = name
+		hist, err := train.Fit(qm.MLP, trainData, testData, qm.TrainConfig(tc))
+		if err != nil {
+			return nil, fmt.Errorf("train %s: %w", name, err)
+		}
+		qm.SetObserving(false)
+		row, err := floatRow(name, qm.MLP, testData, 4)
+		if err != nil {
+			return nil, err
+		}
+		row.WeightBytes = 0 // a fake-quant model is stored as float32; its integer size is in the -int row
+		row.EpochSeconds = hist.EpochSeconds()
+		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
+		rows = append(rows, row)
+	}
+	return rows, nil
 }

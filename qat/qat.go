@@ -1,0 +1,185 @@
+package qat
+
+import (
+	"errors"
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"tinyq/autograd"
+	"tinyq/nn"
+	"tinyq/quant"
+	"tinyq/train"
+)
+
+// Config says how to fake-quantize a model. Validate is called by Prepare before anything is
+// built.
+type Config struct {
+	// Weight is the spec of every Linear weight; default symmetric per-channel along the output
+	// axis (axis 1 of a [in, out] weight). Bits must be set.
+	Weight quant.Spec
+	// Activation is the spec of every layer input (the network input and each ReLU output);
+	// default affine per-tensor (unsigned, zero point from the range). Bits must be set.
+	Activation quant.Spec
+	// Observer gathers activation ranges; the zero value is PyTorch's QAT default, a moving
+	// average of min/max (momentum 0.01). Weights always use the current tensor's min/max.
+	Observer quant.ObserverConfig
+	// FreezeObserversAfter stops updating ranges after this many epochs (0: never).
+	FreezeObserversAfter int
+	// LearnScales learns every scale with LSQ (Esser et al. 2019) after initialising it from
+	// the first batch's range.
+	LearnScales bool
+	// ScaleLR is the Adam learning rate of learned scales (default 1e-4; Adam ignores LSQ's
+	// gradient scaling, so scales need a smaller rate than weights, shared/GORGONIA.md).
+	ScaleLR float64
+}
+
+// Spec returns the usual specs for wBits-bit weights and aBits-bit activations: weights
+// symmetric per-channel (axis 1), activations affine per-tensor.
+func Spec(wBits, aBits int) Config {
+	return Config{
+		Weight:     quant.Spec{Bits: wBits, Scheme: quant.Symmetric, Granularity: quant.PerChannel, Axis: 1},
+		Activation: quant.Spec{Bits: aBits, Scheme: quant.Affine, Granularity: quant.PerTensor},
+	}
+}
+
+// Validate reports the first inconsistent setting.
+func (c Config) Validate() error {
+	if err := c.Weight.Validate(); err != nil {
+		return fmt.Errorf("qat: weight spec: %w", err)
+	}
+	if err := c.Activation.Validate(); err != nil {
+		return fmt.Errorf("qat: activation spec: %w", err)
+	}
+	if c.Weight.Granularity == quant.PerChannel && c.Weight.Axis != 1 {
+		return fmt.Errorf("qat: weight spec: per-channel axis %d, want 1 (the output axis of a [in, out] weight)", c.Weight.Axis)
+	}
+	if c.Activation.Granularity != quant.PerTensor {
+		return errors.New("qat: activation spec: want per-tensor (one scale per layer input)")
+	}
+	if c.FreezeObserversAfter < 0 {
+		return fmt.Errorf("qat: FreezeObserversAfter %d, want >= 0", c.FreezeObserversAfter)
+	}
+	if c.ScaleLR < 0 {
+		return fmt.Errorf("qat: ScaleLR %v, want >= 0", c.ScaleLR)
+	}
+	if _, err := quant.NewObserver(c.Activation, c.Observer); err != nil {
+		return fmt.Errorf("qat: activation observer: %w", err)
+	}
+	return nil
+}
+
+// Name returns the variant name "wXaY" (for example "w4a8").
+func (c Config) Name() string { return fmt.Sprintf("w%da%d", c.Weight.Bits, c.Activation.Bits) }
+
+// Model is a model prepared for quantization-aware training: a copy of the float model whose
+// graphs fake-quantize each weight and each layer input, and the quantizers holding the scales.
+type Model struct {
+	*nn.MLP
+	Config Config
+	// Inputs[i] quantizes the input of layer i (Inputs[0]: the network input).
+	Inputs []*autograd.Quantizer
+	// Weights[i] quantizes the weight of layer i.
+	Weights []*autograd.Quantizer
+
+	frozen bool
+}
+
+// Prepare returns a new model that fake-quantizes m's weights and layer inputs; m is not
+// modified (its parameters are copied).
+func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("qat: %w", err)
+	}
+	if cfg.ScaleLR == 0 {
+		cfg.ScaleLR = 1e-4
+	}
+	qm := &Model{MLP: m.Clone(), Config: cfg}
+	for i, l := range qm.Layers {
+		name := nn.LayerName(i)
+		obs, err := quant.NewObserver(cfg.Activation, cfg.Observer)
+		if err != nil {
+			return nil, fmt.Errorf("qat: %s input observer: %w", name, err)
+		}
+		in, err := autograd.NewQuantizer(name+".in", cfg.Activation, 1, obs)
+		if err != nil {
+			return nil, fmt.Errorf("qat: %w", err)
+		}
+		wch := 1
+		if cfg.Weight.Granularity == quant.PerChannel {
+			wch = l.Out
+		}
+		wobs, err := quant.NewObserver(cfg.Weight, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+		if err != nil {
+			return nil, fmt.Errorf("qat: %s weight observer: %w", name, err)
+		}
+		w, err := autograd.NewQuantizer(name+".w", cfg.Weight, wch, wobs)
+		if err != nil {
+			return nil, fmt.Errorf("qat: %w", err)
+		}
+		w.ResetEachStep = true
+		in.LSQ, w.LSQ = cfg.LearnScales, cfg.LearnScales
+		qm.Inputs = append(qm.Inputs, in)
+		qm.Weights = append(qm.Weights, w)
+		l.WeightHook = hook(w)
+		if i == 0 {
+			qm.MLP.InputHook = hook(in)
+		} else {
+			qm.Layers[i-1].OutputHook = hook(in)
+		}
+	}
+	return qm, nil
+}
+
+func hook(q *autograd.Quantizer) nn.Hook {
+	return func(n *G.Node) (*G.Node, error) { return autograd.FakeQuant(n, q) }
+}
+
+// Quantizers returns every quantizer: layer inputs, then weights.
+func (m *Model) Quantizers() []*autograd.Quantizer {
+	return append(append([]*autograd.Quantizer(nil), m.Inputs...), m.Weights...)
+}
+
+// SetObserving turns range observation on or off for every quantizer (off for evaluation;
+// a frozen model stays off). With learned scales, a quantizer observes only until it has
+// its initial range.
+func (m *Model) SetObserving(on bool) {
+	for _, q := range m.Quantizers() {
+		q.Observe = on && !m.frozen && q.Observer != nil && !(q.LSQ && q.Observed())
+	}
+}
+
+// TrainConfig returns cfg with the hooks that QAT needs: observers on while training and off
+// while evaluating, frozen after Config.FreezeObserversAfter epochs, and the learned scales
+// (with LearnScales) given to their own Adam solver, clamped positive.
+func (m *Model) TrainConfig(cfg train.Config) train.Config {
+	cfg.BeforeEpoch = func(epoch int) error {
+		if n := m.Config.FreezeObserversAfter; n > 0 && epoch >= n {
+			m.frozen = true
+		}
+		return nil
+	}
+	cfg.SetTraining = m.SetObserving
+	if m.Config.LearnScales {
+		cfg.Extra = func(net *nn.Net) (G.Nodes, *train.Solver, error) {
+			var nodes G.Nodes
+			for _, q := range m.Quantizers() {
+				n := autograd.ScaleNode(net.Graph, q)
+				if n == nil {
+					return nil, nil, fmt.Errorf("qat: no scale node for %s", q.Name)
+				}
+				nodes = append(nodes, n)
+			}
+			s, err := train.NewSolver(train.Adam, m.Config.ScaleLR, 0)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.Min = quant.MinScale
+			return nodes, s, nil
+		}
+	}
+	return cfg
+}
