@@ -44,6 +44,9 @@ type Linear struct {
 	B       *tensor.Dense // [Out]
 	// WeightHook, if set, transforms the weight node before it is used (for example fake-quant).
 	WeightHook Hook
+	// BiasHook, if set, transforms the bias node before it is used. It runs after the layer's
+	// input and weight hooks, so it may refer to nodes they created.
+	BiasHook Hook
 }
 
 // Weights returns the row-major [In, Out] weight data (shared, not a copy).
@@ -212,8 +215,12 @@ func (m *MLP) Build(batch int) (*Net, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nn: %s weight hook: %w", name, err)
 		}
+		bq, err := apply(l.BiasHook, b)
+		if err != nil {
+			return nil, fmt.Errorf("nn: %s bias hook: %w", name, err)
+		}
 		net.Inputs = append(net.Inputs, h)
-		if h, err = autograd.Linear(name, h, wq, b); err != nil {
+		if h, err = autograd.Linear(name, h, wq, bq); err != nil {
 			return nil, err
 		}
 		if l.Act == ReLU {

@@ -97,6 +97,11 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 	if cfg.ScaleLR == 0 {
 		cfg.ScaleLR = 1e-4
 	}
+	if cfg.Observer.Kind == 0 {
+		cfg.Observer.Kind = quant.MovingAverageObserver // the documented default
+	}
+	// Min/max observers need only each batch's range, which FakeQuant computes faster itself.
+	rangeOnly := cfg.Observer.Kind == quant.MinMaxObserver || cfg.Observer.Kind == quant.MovingAverageObserver
 	qm := &Model{MLP: m.Clone(), Config: cfg}
 	for i, l := range qm.Layers {
 		name := nn.LayerName(i)
@@ -121,10 +126,12 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 			return nil, fmt.Errorf("qat: %w", err)
 		}
 		w.ResetEachStep = true
+		in.RangeOnly, w.RangeOnly = rangeOnly, true
 		in.LSQ, w.LSQ = cfg.LearnScales, cfg.LearnScales
 		qm.Inputs = append(qm.Inputs, in)
 		qm.Weights = append(qm.Weights, w)
 		l.WeightHook = hook(w)
+		l.BiasHook = biasHook(name+".b", in, w)
 		if i == 0 {
 			qm.MLP.InputHook = hook(in)
 		} else {
@@ -136,6 +143,19 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 
 func hook(q *autograd.Quantizer) nn.Hook {
 	return func(n *G.Node) (*G.Node, error) { return autograd.FakeQuant(n, q) }
+}
+
+// biasHook rounds the bias to the integer runtime's int32 grid (scale s_in·s_w), so that the
+// fake-quant simulation computes what the converted model computes.
+func biasHook(name string, in, w *autograd.Quantizer) nn.Hook {
+	return func(b *G.Node) (*G.Node, error) {
+		g := b.Graph()
+		sIn, sW := autograd.ScaleNode(g, in), autograd.ScaleNode(g, w)
+		if sIn == nil || sW == nil {
+			return nil, fmt.Errorf("qat: %s: scale nodes of %s and %s not built yet", name, in.Name, w.Name)
+		}
+		return autograd.FakeQuantBias(name, b, sIn, sW)
+	}
 }
 
 // Quantizers returns every quantizer: layer inputs, then weights.

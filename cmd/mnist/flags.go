@@ -25,6 +25,7 @@ type options struct {
 	QATInit    string    `json:"qat_init,omitempty"`
 	Observer   string    `json:"observer,omitempty"`
 	Freeze     int       `json:"freeze_observers_after,omitempty"`
+	QATLR      float64   `json:"qat_lr,omitempty"`
 	Quiet      bool      `json:"-"`
 	JSON       string    `json:"-"`
 }
@@ -46,6 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.LSQ, "lsq", false, "QAT learns its scales (LSQ) instead of observing ranges")
 	fs.StringVar(&o.QATInit, "qat-init", "fp32", "QAT starting point: fp32 (fine-tune the trained float model) or scratch")
 	fs.StringVar(&o.Observer, "observer", "moving-average", "QAT activation observer: minmax, moving-average, percentile, mse")
+	fs.Float64Var(&o.QATLR, "qat-lr", 0, "QAT learning rate (0: -lr/10 when fine-tuning from fp32, -lr from scratch)")
 	fs.IntVar(&o.Freeze, "freeze-observers", 0, "QAT: freeze ranges after this many epochs (0: never)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
@@ -84,6 +86,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if _, err := quant.ParseObserverKind(o.Observer); err != nil {
 		return o, usagef("-observer %q: want minmax, moving-average, percentile or mse", o.Observer)
+	}
+	if o.QATLR < 0 || o.QATLR > 10 || o.QATLR != o.QATLR {
+		return o, usagef("-qat-lr %v: want 0 (default) or a number in (0, 10]", o.QATLR)
+	}
+	if o.QATLR == 0 {
+		o.QATLR = o.LR
+		if o.QATInit == "fp32" {
+			o.QATLR = o.LR / 10
+		}
 	}
 	if o.Freeze < 0 {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)

@@ -3,14 +3,17 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
 
 	"tinyq/mnist"
 	"tinyq/nn"
+	"tinyq/ptq"
 	"tinyq/qat"
 	"tinyq/quant"
 	"tinyq/report"
@@ -61,8 +64,14 @@ func execute(o options, stdout, stderr io.Writer) error {
 	row.EpochSeconds = hist.EpochSeconds()
 	rows = append(rows, row)
 
+	prows, err := runPTQ(fp32, trainData, testData, stdout)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, prows...)
+
 	if o.QAT {
-		qrows, err := runQAT(o, sizes, fp32, trainData, testData, base)
+		qrows, err := runQAT(o, sizes, fp32, trainData, testData, base, stdout)
 		if err != nil {
 			return err
 		}
@@ -144,7 +153,7 @@ func progressWriter(quiet bool, stderr io.Writer) io.Writer {
 }
 
 // runQAT trains one quantization-aware model per bit pair and evaluates it with fake-quant.
-func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data, base train.Config) ([]report.Row, error) {
+func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data, base train.Config, stdout io.Writer) ([]report.Row, error) {
 	kind, err := quant.ParseObserverKind(o.Observer)
 	if err != nil {
 		return nil, err
@@ -168,6 +177,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		name := "qat-" + b.name()
 		tc := base
 		tc.Name = name
+		tc.LR = o.QATLR
 		hist, err := train.Fit(qm.MLP, trainData, testData, qm.TrainConfig(tc))
 		if err != nil {
 			return nil, fmt.Errorf("train %s: %w", name, err)
@@ -181,6 +191,164 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		row.EpochSeconds = hist.EpochSeconds()
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
+
+		// The same model through the one convert path and the integer runtime.
+		plan := ptq.Plan{}
+		for i := range qm.Layers {
+			plan.Inputs = append(plan.Inputs, qm.Inputs[i].Params())
+			plan.Weights = append(plan.Weights, qm.Weights[i].Params())
+		}
+		im, err := ptq.Convert(qm.MLP, ptq.Spec(ptq.Static, b.W, b.A), plan)
+		if err != nil {
+			return nil, fmt.Errorf("convert %s: %w", name, err)
+		}
+		irow, err := intRow(name+"-int", im, testData)
+		if err != nil {
+			return nil, err
+		}
+		agree, lsb, err := agreement(qm.MLP, im, testData)
+		if err != nil {
+			return nil, err
+		}
+		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions, largest logit difference %.2f output LSBs", name, agree, lsb)
+		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
+		rows = append(rows, irow)
 	}
 	return rows, nil
+}
+
+// calibrationImages is how many training images PTQ calibrates on (never test images).
+const calibrationImages = ptq.DefaultCalibrationSize
+
+// runPTQ converts the trained float model: fp16, and int8/int4 with static and dynamic
+// activation scales.
+func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer) ([]report.Row, error) {
+	var rows []report.Row
+	row, err := floatRow("fp16", ptq.Float16(fp32), testData, 2)
+	if err != nil {
+		return nil, err
+	}
+	row.Note = "weights stored as IEEE half, computed in float32"
+	rows = append(rows, row)
+
+	in := fp32.Layers[0].In
+	ncal := min(calibrationImages, trainData.Len())
+	calib := trainData.Images[:ncal*in]
+	// Validation slice for choosing a calibration method: the last training images (never
+	// the test set), up to 5,000.
+	nval := min(5000, trainData.Len())
+	val := train.Data{Images: trainData.Images[(trainData.Len()-nval)*in:], Labels: trainData.Labels[trainData.Len()-nval:]}
+
+	variants := []struct {
+		name string
+		cfg  ptq.Config
+	}{
+		{"ptq-w8a8-static", ptq.Spec(ptq.Static, 8, 8)},
+		{"ptq-w8-dynamic", ptq.Spec(ptq.Dynamic, 8, 8)},
+		{"ptq-w4a8-static", ptq.Spec(ptq.Static, 4, 8)},
+		{"ptq-w4a4-static", ptq.Spec(ptq.Static, 4, 4)},
+	}
+	for _, v := range variants {
+		var im *ptq.Model
+		note := ""
+		switch v.cfg.Mode {
+		case ptq.Dynamic:
+			if im, err = ptq.Convert(fp32, v.cfg, ptq.Plan{}); err != nil {
+				return nil, fmt.Errorf("%s: %w", v.name, err)
+			}
+			note = "activation scales per row at run time"
+		default:
+			kinds := []quant.ObserverKind{quant.MinMaxObserver}
+			if v.cfg.Weight.Bits < 8 || v.cfg.Activation.Bits < 8 {
+				kinds = []quant.ObserverKind{quant.MinMaxObserver, quant.PercentileObserver, quant.MSEObserver}
+			}
+			best := -1.0
+			var tried []string
+			for _, k := range kinds {
+				cfg := v.cfg
+				cfg.Observer = quant.ObserverConfig{Kind: k}
+				ranges, err := ptq.Calibrate(fp32, calib, cfg.Activation, cfg.Observer)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", v.name, err)
+				}
+				cand, err := ptq.Convert(fp32, cfg, ptq.Plan{Inputs: ranges})
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", v.name, err)
+				}
+				acc, err := cand.Evaluate(val.Images, val.Labels)
+				if err != nil {
+					return nil, err
+				}
+				tried = append(tried, fmt.Sprintf("%s %.2f%%", k, acc))
+				if acc > best {
+					best, im = acc, cand
+				}
+			}
+			note = fmt.Sprintf("calibrated on %d training images with %s", ncal, im.Config.Observer.Kind)
+			if len(kinds) > 1 {
+				note += fmt.Sprintf(", chosen on %d held-out training images (%s)", nval, strings.Join(tried, ", "))
+			}
+		}
+		row, err := intRow(v.name, im, testData)
+		if err != nil {
+			return nil, err
+		}
+		row.Note = note
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// intRow evaluates an integer model and measures its throughput at batch throughputBatch.
+func intRow(name string, im *ptq.Model, test train.Data) (report.Row, error) {
+	acc, err := im.Evaluate(test.Images, test.Labels)
+	if err != nil {
+		return report.Row{}, err
+	}
+	in := im.Layers[0].In
+	logits := make([]float32, throughputBatch*im.Layers[len(im.Layers)-1].Out)
+	sps, err := throughput(func(x []float32, rows int) error {
+		return im.Forward(x, rows, logits[:rows*im.Layers[len(im.Layers)-1].Out])
+	}, test.Images, in)
+	if err != nil {
+		return report.Row{}, err
+	}
+	return report.Row{Name: name, Accuracy: acc, WeightBytes: im.WeightBytes(), SamplesPerSecond: sps}, nil
+}
+
+// agreement compares the fake-quant float simulation of a QAT model with its integer
+// conversion on every test image: the percentage of equal predictions and the largest
+// logit difference in units of the last layer's output LSB (its accumulator scale).
+func agreement(sim *nn.MLP, im *ptq.Model, test train.Data) (float64, float64, error) {
+	ev, err := sim.NewEvaluator(throughputBatch)
+	if err != nil {
+		return 0, 0, err
+	}
+	in := im.Layers[0].In
+	last := im.Layers[len(im.Layers)-1]
+	out := last.Out
+	n := test.Len()
+	ilog := make([]float32, throughputBatch*out)
+	same, worst := 0, 0.0
+	for lo := 0; lo < n; lo += throughputBatch {
+		hi := min(lo+throughputBatch, n)
+		fl, err := ev.Forward(test.Images[lo*in:hi*in], hi-lo)
+		if err != nil {
+			return 0, 0, err
+		}
+		il := ilog[:(hi-lo)*out]
+		if err := im.Forward(test.Images[lo*in:hi*in], hi-lo, il); err != nil {
+			return 0, 0, err
+		}
+		for r := 0; r < hi-lo; r++ {
+			if nn.Argmax(fl[r*out:(r+1)*out]) == nn.Argmax(il[r*out:(r+1)*out]) {
+				same++
+			}
+			for o := 0; o < out; o++ {
+				d := math.Abs(float64(fl[r*out+o]-il[r*out+o])) / float64(last.LogitScale[o])
+				worst = math.Max(worst, d)
+			}
+		}
+	}
+	return 100 * float64(same) / float64(n), worst, nil
 }

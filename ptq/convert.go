@@ -1,0 +1,234 @@
+package ptq
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"tinyq/nn"
+	"tinyq/qkernel"
+	"tinyq/quant"
+)
+
+// Plan carries quantization parameters chosen elsewhere into Convert.
+type Plan struct {
+	// Inputs are the parameters of each layer's input (Static mode): from Calibrate, or the
+	// ranges a QAT model observed or learned. Ignored in Dynamic mode.
+	Inputs []quant.Params
+	// Weights, if set, are the parameters of each layer's weight (a QAT model's); otherwise
+	// they are chosen from each weight's own min/max with Config.Weight.
+	Weights []quant.Params
+}
+
+// Layer is one converted fully connected layer. Offline data (scales) is float; everything
+// the kernels touch at run time is integer.
+type Layer struct {
+	Name    string
+	In, Out int
+	ReLU    bool
+
+	WeightBits   int
+	Weights      []int8    // [Out, In] quantized weights (nil when packed)
+	Packed       []byte    // [Out, In] int4 values, two per byte, low nibble first (bits <= 4)
+	WeightScales []float32 // [Out] per channel, or [1] per tensor
+
+	InScale float32 // Static: scale and zero point of this layer's uint8 input
+	InZP    int32
+	InQMin  int32 // Static: the input's integer range
+	InQMax  int32
+
+	Bias  []int32   // Static: bias at scale InScale·WeightScales[o]
+	BiasF []float32 // Dynamic: float bias
+
+	// Static, hidden layers: requantization to the next layer's input, out = OutZP +
+	// M[o]·(acc + Bias[o]) with M[o] = InScale·WeightScales[o]/OutScale = Mult[o]·2^(Shift[o]-31),
+	// clamped to [OutQMin, OutQMax] (OutQMin = OutZP fuses the ReLU).
+	OutScale         float32
+	OutZP            int32
+	OutQMin, OutQMax int32
+	Mult             []int32
+	Shift            []int
+
+	// Static, last layer: logits = float32(acc + Bias[o]) · LogitScale[o].
+	LogitScale []float32
+
+	kern *qkernel.Weights
+}
+
+// Model is an integer model produced by Convert. Its Forward is safe for concurrent use.
+type Model struct {
+	Config Config
+	Layers []*Layer
+	// Workers is the number of goroutines Forward spreads rows over (<= 0: GOMAXPROCS).
+	Workers int
+}
+
+// Convert returns an integer version of m; m is not modified.
+func Convert(m *nn.MLP, cfg Config, plan Plan) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("ptq: convert: %w", err)
+	}
+	nl := len(m.Layers)
+	if cfg.Mode == Static && len(plan.Inputs) != nl {
+		return nil, fmt.Errorf("ptq: convert: %d input ranges for %d layers (calibrate first)", len(plan.Inputs), nl)
+	}
+	if plan.Weights != nil && len(plan.Weights) != nl {
+		return nil, fmt.Errorf("ptq: convert: %d weight parameter sets for %d layers", len(plan.Weights), nl)
+	}
+	qm := &Model{Config: cfg}
+	for i, l := range m.Layers {
+		name := nn.LayerName(i)
+		ql, err := convertLayer(name, l, cfg, plan, i)
+		if err != nil {
+			return nil, fmt.Errorf("ptq: convert %s: %w", name, err)
+		}
+		qm.Layers = append(qm.Layers, ql)
+	}
+	if cfg.Mode == Static {
+		for i, ql := range qm.Layers {
+			if err := ql.requantization(qm.Layers, i, m.Layers[i].Bias()); err != nil {
+				return nil, fmt.Errorf("ptq: convert %s: %w", ql.Name, err)
+			}
+		}
+	}
+	return qm, nil
+}
+
+func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*Layer, error) {
+	if l.Act != nn.ReLU && l.Act != nn.Identity {
+		return nil, fmt.Errorf("activation %v is not supported", l.Act)
+	}
+	ql := &Layer{Name: name, In: l.In, Out: l.Out, ReLU: l.Act == nn.ReLU, WeightBits: cfg.Weight.Bits}
+	w := l.Weights() // [In, Out]
+	shape := []int{l.In, l.Out}
+	var wp quant.Params
+	if plan.Weights != nil {
+		wp = plan.Weights[i]
+	} else {
+		mins, maxs, err := quant.MinMax(w, shape, cfg.Weight)
+		if err != nil {
+			return nil, fmt.Errorf("weight: %w", err)
+		}
+		if wp, err = quant.ChooseParams(cfg.Weight, mins, maxs); err != nil {
+			return nil, fmt.Errorf("weight: %w", err)
+		}
+	}
+	if err := wp.Validate(); err != nil {
+		return nil, fmt.Errorf("weight params: %w", err)
+	}
+	for _, z := range wp.ZeroPoints {
+		if z != 0 {
+			return nil, errors.New("weight params: non-zero zero point (weights must be symmetric)")
+		}
+	}
+	if wp.QMin < -128 || wp.QMax > 127 {
+		return nil, fmt.Errorf("weight params: range [%d, %d] does not fit int8", wp.QMin, wp.QMax)
+	}
+	q := make([]int32, len(w))
+	if err := quant.Quantize(q, w, shape, wp); err != nil {
+		return nil, fmt.Errorf("weight: %w", err)
+	}
+	t := make([]int8, len(w)) // transpose to [Out, In] for the kernels
+	for r := 0; r < l.In; r++ {
+		for c := 0; c < l.Out; c++ {
+			t[c*l.In+r] = int8(q[r*l.Out+c])
+		}
+	}
+	var err error
+	if cfg.Weight.Bits <= 4 {
+		if wp.QMin < -8 || wp.QMax > 7 {
+			return nil, fmt.Errorf("weight params: range [%d, %d] does not fit int4", wp.QMin, wp.QMax)
+		}
+		ql.Packed = make([]byte, quant.PackedLen(len(t)))
+		if err := quant.PackInt4(ql.Packed, t); err != nil {
+			return nil, fmt.Errorf("weight: %w", err)
+		}
+		ql.kern, err = qkernel.NewWeightsInt4(ql.Packed, l.Out, l.In)
+	} else {
+		ql.Weights = t
+		ql.kern, err = qkernel.NewWeights(t, l.Out, l.In)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("weight: %w", err)
+	}
+	ql.WeightScales = append([]float32(nil), wp.Scales...)
+
+	if cfg.Mode == Dynamic {
+		ql.BiasF = append([]float32(nil), l.Bias()...)
+		return ql, nil
+	}
+	ip := plan.Inputs[i]
+	if err := ip.Validate(); err != nil {
+		return nil, fmt.Errorf("input params: %w", err)
+	}
+	if len(ip.Scales) != 1 || ip.QMin < 0 || ip.QMax > 255 {
+		return nil, fmt.Errorf("input params: want per-tensor within [0, 255], got %d scales in [%d, %d]", len(ip.Scales), ip.QMin, ip.QMax)
+	}
+	ql.InScale, ql.InZP, ql.InQMin, ql.InQMax = ip.Scales[0], ip.ZeroPoints[0], ip.QMin, ip.QMax
+	return ql, nil
+}
+
+// wscale returns the weight scale of output channel o.
+func (l *Layer) wscale(o int) float32 {
+	if len(l.WeightScales) == 1 {
+		return l.WeightScales[0]
+	}
+	return l.WeightScales[o]
+}
+
+// requantization computes the int32 bias and the output stage of static layer i.
+func (l *Layer) requantization(layers []*Layer, i int, bias []float32) error {
+	l.Bias = make([]int32, l.Out)
+	for o := range l.Bias {
+		// Bias at scale s_in·s_w (TFLite spec), rounded half to even, saturated to int32.
+		s := float64(l.InScale) * float64(l.wscale(o))
+		v := math.RoundToEven(float64(bias[o]) / s)
+		l.Bias[o] = int32(max(math.MinInt32, min(math.MaxInt32, v)))
+	}
+	if i == len(layers)-1 {
+		l.LogitScale = make([]float32, l.Out)
+		for o := range l.LogitScale {
+			l.LogitScale[o] = l.InScale * l.wscale(o)
+		}
+		return nil
+	}
+	next := layers[i+1]
+	l.OutScale, l.OutZP, l.OutQMin, l.OutQMax = next.InScale, next.InZP, next.InQMin, next.InQMax
+	if l.ReLU {
+		l.OutQMin = max(l.OutQMin, l.OutZP) // fused ReLU: nothing below real 0
+	}
+	l.Mult = make([]int32, l.Out)
+	l.Shift = make([]int, l.Out)
+	for o := range l.Mult {
+		real := float64(l.InScale) * float64(l.wscale(o)) / float64(l.OutScale)
+		m, sh, err := quant.QuantizeMultiplier(real)
+		if err != nil {
+			return fmt.Errorf("requantization multiplier %d: %w", o, err)
+		}
+		if sh < -31 {
+			m, sh = 0, 0 // a multiplier below 2^-32 rounds every accumulator to 0
+		}
+		if sh > 30 {
+			return fmt.Errorf("requantization multiplier %g is too large (input scale %g, output scale %g)", real, l.InScale, l.OutScale)
+		}
+		l.Mult[o], l.Shift[o] = m, sh
+	}
+	return nil
+}
+
+// WeightBytes is the stored size of the model: weights (packed for 4 bits), biases, weight
+// scales and zero points, and each layer's activation scale and zero point. Requantization
+// multipliers are derived from the scales and not counted.
+func (m *Model) WeightBytes() int {
+	n := 0
+	for _, l := range m.Layers {
+		n += l.kern.Bytes() + 4*l.Out + 8*len(l.WeightScales)
+		if m.Config.Mode == Static {
+			n += 8
+		}
+	}
+	return n
+}
