@@ -52,7 +52,7 @@ func TestMissingDataDir(t *testing.T) {
 func TestRunJSON(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "r.json")
 	var stdout bytes.Buffer
-	if err := run([]string{"-epochs", "1", "-train-limit", "3000", "-quiet", "-json", out}, &stdout, &bytes.Buffer{}); err != nil {
+	if err := run([]string{"-epochs", "1", "-train-limit", "3000", "-quiet", "-qat", "-bits", "4", "-json", out}, &stdout, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(out)
@@ -84,7 +84,56 @@ func TestRunJSON(t *testing.T) {
 	if r.Accuracy < 80 {
 		t.Fatalf("accuracy %.2f%%", r.Accuracy)
 	}
+	names := map[string]float64{}
+	for _, r := range doc.Results {
+		names[r.Name] = r.Accuracy
+	}
+	for _, n := range []string{"fp16", "ptq-w8a8-static", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static", "qat-w4a4", "qat-w4a4-int"} {
+		if acc, ok := names[n]; !ok || acc < 70 {
+			t.Errorf("row %s: present %v, accuracy %.2f%%", n, ok, acc)
+		}
+	}
 	if !strings.Contains(stdout.String(), "fp32") {
 		t.Fatalf("no table in output:\n%s", stdout.String())
+	}
+}
+
+func TestBadQATFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-bits", "9"}, "9 bits outside 2..8"},
+		{[]string{"-bits", "1"}, "1 bits outside 2..8"},
+		{[]string{"-bits", "4/x"}, `"4/x" is not N or W/A`},
+		{[]string{"-bits", "8,,4"}, `"" is not N or W/A`},
+		{[]string{"-bits", "8,8/8"}, "w8a8 listed twice"},
+		{[]string{"-qat-init", "imagenet"}, "-qat-init"},
+		{[]string{"-observer", "median"}, "-observer"},
+		{[]string{"-qat-lr", "-1"}, "-qat-lr"},
+		{[]string{"-freeze-observers", "-1"}, "-freeze-observers"},
+	}
+	for _, c := range cases {
+		err := run(c.args, &bytes.Buffer{}, &bytes.Buffer{})
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want a usage error mentioning %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestParseBits(t *testing.T) {
+	got, err := parseBits("8, 4/8,2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bitPair{{8, 8}, {4, 8}, {2, 2}}
+	if len(got) != len(want) {
+		t.Fatalf("%v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("parseBits = %v, want %v", got, want)
+		}
 	}
 }
