@@ -40,9 +40,11 @@ type Layer struct {
 	Bias  []int32   // Static: bias at scale InScale·WeightScales[o]
 	BiasF []float32 // Dynamic: float bias
 
+	// Derived by NewModel (not stored).
 	// Static, hidden layers: requantization to the next layer's input, out = OutZP +
 	// M[o]·(acc + Bias[o]) with M[o] = InScale·WeightScales[o]/OutScale = Mult[o]·2^(Shift[o]-31),
-	// clamped to [OutQMin, OutQMax] (OutQMin = OutZP fuses the ReLU).
+	// rounded once (qkernel.MultiplyBySingleRounding), clamped to [OutQMin, OutQMax]
+	// (OutQMin = OutZP fuses the ReLU).
 	OutScale         float32
 	OutZP            int32
 	OutQMin, OutQMax int32
@@ -78,23 +80,110 @@ func Convert(m *nn.MLP, cfg Config, plan Plan) (*Model, error) {
 	if plan.Weights != nil && len(plan.Weights) != nl {
 		return nil, fmt.Errorf("ptq: convert: %d weight parameter sets for %d layers", len(plan.Weights), nl)
 	}
-	qm := &Model{Config: cfg}
+	var layers []*Layer
 	for i, l := range m.Layers {
 		name := nn.LayerName(i)
 		ql, err := convertLayer(name, l, cfg, plan, i)
 		if err != nil {
 			return nil, fmt.Errorf("ptq: convert %s: %w", name, err)
 		}
-		qm.Layers = append(qm.Layers, ql)
+		layers = append(layers, ql)
 	}
-	if cfg.Mode == Static {
-		for i, ql := range qm.Layers {
-			if err := ql.requantization(qm.Layers, i, m.Layers[i].Bias()); err != nil {
-				return nil, fmt.Errorf("ptq: convert %s: %w", ql.Name, err)
-			}
+	return NewModel(cfg, layers)
+}
+
+// NewModel assembles an integer model from stored layers (as Convert produces them or a file
+// holds them): it checks them and derives what the runtime needs (kernels, requantization
+// multipliers and shifts, logit scales). The layers are used, not copied.
+func NewModel(cfg Config, layers []*Layer) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(layers) == 0 {
+		return nil, errors.New("ptq: model has no layers")
+	}
+	for i, l := range layers {
+		if err := l.prepare(cfg, i, layers); err != nil {
+			return nil, fmt.Errorf("ptq: layer %s: %w", l.Name, err)
 		}
 	}
-	return qm, nil
+	return &Model{Config: cfg, Layers: layers}, nil
+}
+
+// prepare checks layer i and derives its kernel and output stage.
+func (l *Layer) prepare(cfg Config, i int, layers []*Layer) error {
+	if l.In <= 0 || l.Out <= 0 || (i > 0 && layers[i-1].Out != l.In) {
+		return fmt.Errorf("size %dx%d does not follow the previous layer", l.In, l.Out)
+	}
+	if l.WeightBits != cfg.Weight.Bits {
+		return fmt.Errorf("%d-bit weights in a %d-bit model", l.WeightBits, cfg.Weight.Bits)
+	}
+	if len(l.WeightScales) != 1 && len(l.WeightScales) != l.Out {
+		return fmt.Errorf("%d weight scales for %d outputs", len(l.WeightScales), l.Out)
+	}
+	for o, s := range l.WeightScales {
+		if !(s > 0) || math.IsInf(float64(s), 0) {
+			return fmt.Errorf("weight scale %d is %v, want finite and > 0", o, s)
+		}
+	}
+	var err error
+	qmin, qmax := cfg.Weight.QRange()
+	if cfg.Weight.Bits <= 4 {
+		if len(l.Packed) != quant.PackedLen(l.In*l.Out) {
+			return fmt.Errorf("%d packed weight bytes, want %d", len(l.Packed), quant.PackedLen(l.In*l.Out))
+		}
+		w := make([]int8, l.In*l.Out)
+		if err := quant.UnpackInt4(w, l.Packed); err != nil {
+			return err
+		}
+		if err := checkRange(w, qmin, qmax); err != nil {
+			return err
+		}
+		l.kern, err = qkernel.NewWeightsInt4(l.Packed, l.Out, l.In)
+	} else {
+		if len(l.Weights) != l.In*l.Out {
+			return fmt.Errorf("%d weights, want %d", len(l.Weights), l.In*l.Out)
+		}
+		if err := checkRange(l.Weights, qmin, qmax); err != nil {
+			return err
+		}
+		l.kern, err = qkernel.NewWeights(l.Weights, l.Out, l.In)
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.Mode == Dynamic {
+		if len(l.BiasF) != l.Out {
+			return fmt.Errorf("%d float biases, want %d", len(l.BiasF), l.Out)
+		}
+		for o, b := range l.BiasF {
+			if math.IsNaN(float64(b)) || math.IsInf(float64(b), 0) {
+				return fmt.Errorf("bias %d is %v", o, b)
+			}
+		}
+		return nil
+	}
+	if len(l.Bias) != l.Out {
+		return fmt.Errorf("%d int32 biases, want %d", len(l.Bias), l.Out)
+	}
+	ip := quant.Params{Scales: []float32{l.InScale}, ZeroPoints: []int32{l.InZP}, QMin: l.InQMin, QMax: l.InQMax, Axis: -1}
+	if err := ip.Validate(); err != nil {
+		return fmt.Errorf("input params: %w", err)
+	}
+	if l.InQMin < 0 || l.InQMax > 255 {
+		return fmt.Errorf("input range [%d, %d] does not fit uint8", l.InQMin, l.InQMax)
+	}
+	return l.requantization(layers, i)
+}
+
+// checkRange reports the first weight outside [qmin, qmax].
+func checkRange(w []int8, qmin, qmax int32) error {
+	for i, v := range w {
+		if int32(v) < qmin || int32(v) > qmax {
+			return fmt.Errorf("weight %d is %d, outside [%d, %d]", i, v, qmin, qmax)
+		}
+	}
+	return nil
 }
 
 func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*Layer, error) {
@@ -137,7 +226,6 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*Laye
 			t[c*l.In+r] = int8(q[r*l.Out+c])
 		}
 	}
-	var err error
 	if cfg.Weight.Bits <= 4 {
 		if wp.QMin < -8 || wp.QMax > 7 {
 			return nil, fmt.Errorf("weight params: range [%d, %d] does not fit int4", wp.QMin, wp.QMax)
@@ -146,13 +234,8 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*Laye
 		if err := quant.PackInt4(ql.Packed, t); err != nil {
 			return nil, fmt.Errorf("weight: %w", err)
 		}
-		ql.kern, err = qkernel.NewWeightsInt4(ql.Packed, l.Out, l.In)
 	} else {
 		ql.Weights = t
-		ql.kern, err = qkernel.NewWeights(t, l.Out, l.In)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("weight: %w", err)
 	}
 	ql.WeightScales = append([]float32(nil), wp.Scales...)
 
@@ -168,6 +251,13 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*Laye
 		return nil, fmt.Errorf("input params: want per-tensor within [0, 255], got %d scales in [%d, %d]", len(ip.Scales), ip.QMin, ip.QMax)
 	}
 	ql.InScale, ql.InZP, ql.InQMin, ql.InQMax = ip.Scales[0], ip.ZeroPoints[0], ip.QMin, ip.QMax
+	ql.Bias = make([]int32, l.Out)
+	for o, b := range l.Bias() {
+		// Bias at scale s_in·s_w (TFLite spec), rounded half to even, saturated to int32.
+		s := float64(ql.InScale) * float64(ql.wscale(o))
+		v := math.RoundToEven(float64(b) / s)
+		ql.Bias[o] = int32(max(math.MinInt32, min(math.MaxInt32, v)))
+	}
 	return ql, nil
 }
 
@@ -179,15 +269,8 @@ func (l *Layer) wscale(o int) float32 {
 	return l.WeightScales[o]
 }
 
-// requantization computes the int32 bias and the output stage of static layer i.
-func (l *Layer) requantization(layers []*Layer, i int, bias []float32) error {
-	l.Bias = make([]int32, l.Out)
-	for o := range l.Bias {
-		// Bias at scale s_in·s_w (TFLite spec), rounded half to even, saturated to int32.
-		s := float64(l.InScale) * float64(l.wscale(o))
-		v := math.RoundToEven(float64(bias[o]) / s)
-		l.Bias[o] = int32(max(math.MinInt32, min(math.MaxInt32, v)))
-	}
+// requantization derives the output stage of static layer i.
+func (l *Layer) requantization(layers []*Layer, i int) error {
 	if i == len(layers)-1 {
 		l.LogitScale = make([]float32, l.Out)
 		for o := range l.LogitScale {

@@ -1,0 +1,72 @@
+package ptq
+
+import (
+	"math/rand"
+	"testing"
+
+	"tinyq/mnist"
+	"tinyq/nn"
+)
+
+// benchModel returns a 784-256-128-10 model (He init, seed 1) and 1,000 real MNIST test
+// images, so the input sparsity that the integer kernels exploit is realistic.
+func benchModel(b *testing.B) (*nn.MLP, []float32) {
+	dir, err := mnist.Locate("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, test, err := mnist.Load(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := nn.NewMLP([]int{784, 256, 128, 10}, rand.New(rand.NewSource(1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m, test.Images[:1000*784]
+}
+
+// BenchmarkForward compares float32 inference (gorgonia graph) with the integer runtime at
+// batch 1000, in one run so the ratios are fair on a noisy machine.
+func BenchmarkForward(b *testing.B) {
+	m, x := benchModel(b)
+	b.Run("fp32", func(b *testing.B) {
+		ev, err := m.NewEvaluator(1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < b.N; i++ {
+			if _, err := ev.Forward(x, 1000); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "samples/s")
+	})
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"w8a8-static", Spec(Static, 8, 8)},
+		{"w4a4-static", Spec(Static, 4, 4)},
+		{"w8-dynamic", Spec(Dynamic, 8, 8)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ranges, err := Calibrate(m, x, c.cfg.Activation, c.cfg.Observer)
+			if err != nil {
+				b.Fatal(err)
+			}
+			im, err := Convert(m, c.cfg, Plan{Inputs: ranges})
+			if err != nil {
+				b.Fatal(err)
+			}
+			logits := make([]float32, 1000*10)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := im.Forward(x, 1000, logits); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
