@@ -153,3 +153,52 @@ func (p param) Grad() (G.Value, error) {
 	}
 	return v, nil
 }
+
+// SolverState is a solver's internal state: the step count and, per parameter, Adam's first
+// and second moments (M, V) or SGD's velocity (M).
+type SolverState struct {
+	Kind  Optimizer
+	Steps int
+	M, V  [][]float32
+}
+
+// State returns a copy of the solver's state.
+func (s *Solver) State() SolverState {
+	cp := func(x [][]float32) [][]float32 {
+		if x == nil {
+			return nil
+		}
+		out := make([][]float32, len(x))
+		for i, v := range x {
+			out[i] = append([]float32(nil), v...)
+		}
+		return out
+	}
+	return SolverState{Kind: s.Kind, Steps: s.t, M: cp(s.m), V: cp(s.v)}
+}
+
+// SetState restores a state taken with State for the parameters vgs (same order and sizes).
+func (s *Solver) SetState(st SolverState, vgs []G.ValueGrad) error {
+	if st.Steps == 0 {
+		return nil
+	}
+	if st.Kind != s.Kind {
+		return fmt.Errorf("train: optimizer state is %v, solver is %v", st.Kind, s.Kind)
+	}
+	if len(st.M) != len(vgs) || (s.Kind == Adam && len(st.V) != len(vgs)) {
+		return fmt.Errorf("train: optimizer state has %d parameters, model %d", len(st.M), len(vgs))
+	}
+	for i, vg := range vgs {
+		n := vg.Value().Shape().TotalSize()
+		if len(st.M[i]) != n || (s.Kind == Adam && len(st.V[i]) != n) {
+			return fmt.Errorf("train: optimizer state for parameter %d has the wrong size", i)
+		}
+	}
+	s.t = st.Steps
+	s.m = st.M
+	s.v = st.V
+	if s.v == nil {
+		s.v = make([][]float32, len(s.m))
+	}
+	return nil
+}

@@ -141,6 +141,7 @@ type Trainer struct {
 	rng    *rand.Rand
 	order  []int
 	epoch  int
+	replay int // shuffles to replay before the next epoch (after Restore)
 }
 
 // NewTrainer builds and compiles the training graph of model (with its hooks): forward,
@@ -237,6 +238,9 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 	if len(t.order) != n {
 		t.order = make([]int, n)
 	}
+	for ; t.replay > 0; t.replay-- { // bring the shuffling RNG to where the saved run left it
+		t.rng.Shuffle(n, func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
+	}
 	for i := range t.order {
 		t.order[i] = i
 	}
@@ -329,3 +333,40 @@ func (t *Trainer) step() (float64, error) {
 
 // Evaluator returns the trainer's evaluator (it shares the model's weights).
 func (t *Trainer) Evaluator() *nn.Evaluator { return t.eval }
+
+// State is what a checkpoint needs besides the model's parameters to continue training
+// exactly: the epochs done, the optimizer's state, and the history so far. The shuffling RNG
+// position is implied by Epochs (one shuffle per epoch from the seeded RNG).
+type State struct {
+	Epochs  int
+	Solver  SolverState
+	History []Epoch
+}
+
+// State returns a copy of the trainer's state after the epochs run so far.
+func (t *Trainer) State(h *History) State {
+	st := State{Epochs: t.epoch, Solver: t.solver.State()}
+	if h != nil {
+		st.History = append([]Epoch(nil), h.Epochs...)
+	}
+	return st
+}
+
+// Restore continues from st: the next Epoch call is epoch st.Epochs+1, with the optimizer
+// state and shuffling order an uninterrupted run would have. Call it before any Epoch.
+func (t *Trainer) Restore(st State) error {
+	if t.epoch != 0 {
+		return errors.New("train: Restore after training started")
+	}
+	if st.Epochs < 0 {
+		return fmt.Errorf("train: restore: %d epochs", st.Epochs)
+	}
+	if err := t.solver.SetState(st.Solver, t.params); err != nil {
+		return err
+	}
+	t.epoch, t.replay = st.Epochs, st.Epochs
+	return nil
+}
+
+// EpochsDone returns the number of epochs trained (including restored ones).
+func (t *Trainer) EpochsDone() int { return t.epoch }
