@@ -109,6 +109,39 @@ func NewMLP(sizes []int, rng *rand.Rand) (*MLP, error) {
 	return m, nil
 }
 
+// NewMLPFrom returns an MLP of the given sizes and per-layer activations ("relu" or
+// "identity") with all parameters zero, to be filled from a file.
+func NewMLPFrom(sizes []int, activations []string) (*MLP, error) {
+	if len(sizes) < 2 || len(activations) != len(sizes)-1 {
+		return nil, fmt.Errorf("nn: %d sizes and %d activations", len(sizes), len(activations))
+	}
+	m := &MLP{}
+	for i, a := range activations {
+		in, out := sizes[i], sizes[i+1]
+		if in <= 0 || out <= 0 {
+			return nil, fmt.Errorf("nn: layer %d: size %dx%d", i, in, out)
+		}
+		var act Activation
+		switch a {
+		case ReLU.String():
+			act = ReLU
+		case Identity.String():
+			act = Identity
+		default:
+			return nil, fmt.Errorf("nn: layer %d: activation %q, want relu or identity", i, a)
+		}
+		m.Layers = append(m.Layers, &Layer{
+			Linear: Linear{
+				In: in, Out: out,
+				W: tensor.New(tensor.WithShape(in, out), tensor.WithBacking(make([]float32, in*out))),
+				B: tensor.New(tensor.WithShape(out), tensor.WithBacking(make([]float32, out))),
+			},
+			Act: act,
+		})
+	}
+	return m, nil
+}
+
 // Sizes returns the layer sizes: input, then each layer's output.
 func (m *MLP) Sizes() []int {
 	if len(m.Layers) == 0 {

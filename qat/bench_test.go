@@ -1,0 +1,52 @@
+package qat
+
+import (
+	"testing"
+
+	"tinyq/nn"
+	"tinyq/train"
+)
+
+// benchSteps is the number of batches of 128 per benchmark iteration: Trainer's step method is
+// unexported, so the benchmarks run Trainer.Epoch on benchSteps*128 images without a test set.
+const benchSteps = 10
+
+// benchStep reports the time of one training step (forward, backward, Adam) at batch 128 of
+// the 784-256-128-10 MLP, built by prepare from a seeded model.
+func benchStep(b *testing.B, prepare func(*nn.MLP) (*nn.MLP, train.Config)) {
+	trainSet, _ := loadMNIST(b, benchSteps*128, 0)
+	m, cfg := prepare(newModel(b, 1))
+	tr, err := train.NewTrainer(m, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tr.Epoch(trainSet, train.Data{}); err != nil { // warm-up: buffers, observers
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := tr.Epoch(trainSet, train.Data{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchSteps), "ns/step")
+}
+
+// BenchmarkFP32Step is train's BenchmarkTrainStep driven the same way as BenchmarkQATStep, so
+// the two can be compared within one run.
+func BenchmarkFP32Step(b *testing.B) {
+	benchStep(b, func(m *nn.MLP) (*nn.MLP, train.Config) { return m, train.Config{Batch: 128} })
+}
+
+// BenchmarkQATStep measures a W4A4 QAT training step: fake-quant of the input, each weight
+// (per channel, observed every step) and each hidden activation (moving-average observer).
+func BenchmarkQATStep(b *testing.B) {
+	benchStep(b, func(m *nn.MLP) (*nn.MLP, train.Config) {
+		qm, err := Prepare(m, Spec(4, 4))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return qm.MLP, qm.TrainConfig(train.Config{Batch: 128})
+	})
+}
