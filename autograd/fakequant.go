@@ -398,11 +398,23 @@ func (op *fakeQuantOp) rangeRows(part, lo, hi int) {
 	x := op.x[a:b]
 	mins, maxs := op.mins[part][:chans], op.maxs[part][:chans]
 	if inner == 1 && chans > 1 { // channels along the last axis: walk rows
+		// Plain comparisons, not the min/max builtins, which must order NaN and ±0 and cost
+		// several instructions per element (the sign of a zero bound does not change a
+		// scale). v-v is 0 for finite v and NaN for NaN and ±Inf: such a value is passed on
+		// as a NaN bound, which the observer rejects, as with the builtins.
 		for o := range outer {
 			row := x[o*chans : (o+1)*chans]
+			mins, maxs := mins[:len(row)], maxs[:len(row)]
 			for c, v := range row {
-				mins[c] = min(mins[c], v)
-				maxs[c] = max(maxs[c], v)
+				if v < mins[c] {
+					mins[c] = v
+				}
+				if v > maxs[c] {
+					maxs[c] = v
+				}
+				if v-v != 0 {
+					mins[c] = v - v
+				}
 			}
 		}
 		return

@@ -2,10 +2,11 @@ package qkernel
 
 import "math"
 
-// SaturatingRoundingDoublingHighMul returns the high 32 bits of 2*a*b, rounded to nearest
-// with ties away from zero, saturating the single overflowing case a == b == math.MinInt32
-// to math.MaxInt32. In real terms, with a and b read as Q0.31 fixed-point numbers in [-1, 1),
-// it is their product a*b, again in Q0.31.
+// SaturatingRoundingDoublingHighMul returns the high 32 bits of 2*a*b, that is a*b/2^31,
+// rounded to nearest with ties toward +infinity (despite its sign-dependent nudge, gemmlowp's
+// formula amounts to floor((a*b + 2^30) / 2^31)), saturating the single overflowing case
+// a == b == math.MinInt32 to math.MaxInt32. In real terms, with a and b read as Q0.31
+// fixed-point numbers in [-1, 1), it is their product a*b, again in Q0.31.
 //
 // It is gemmlowp's fixedpoint.h SaturatingRoundingDoublingHighMul (the same as ARM's
 // SQRDMULH instruction), bit for bit.
@@ -14,9 +15,8 @@ func SaturatingRoundingDoublingHighMul(a, b int32) int32 {
 		return math.MaxInt32
 	}
 	ab := int64(a) * int64(b)
-	// Adding 2^30 before dividing by 2^31 rounds half up; for a negative product gemmlowp
-	// adds 1-2^30 instead, so that, with the division truncating toward zero (as in C++
-	// and Go), ties round away from zero.
+	// gemmlowp's formula, kept literally: the division truncates toward zero (in C++ as in
+	// Go), so a negative product gets the nudge 1-2^30 rather than 2^30.
 	nudge := int64(1 << 30)
 	if ab < 0 {
 		nudge = 1 - (1 << 30)

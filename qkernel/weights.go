@@ -6,16 +6,6 @@ import (
 	"sync"
 )
 
-// swarMaxIn is the largest In for which the two-lane kernel cannot carry from the low
-// 32-bit lane into the high one: each term a*(w+128) is at most 255*255 = 65025, and
-// 66051*65025 = 4294966275 < 2^32 while 66052*65025 > 2^32.
-const swarMaxIn = (1<<32 - 1) / 65025
-
-// swarBias is the offset added to each weight so that a lane holds w+128 in [0, 255]:
-// a lane then accumulates sum a*(w+128) = sum a*w + 128*sum a, and 128*sum a is subtracted
-// afterwards.
-const swarBias = 128
-
 // Weights is a prepared int8 (or packed int4) weight matrix of logical layout [Out, In]:
 // row o holds the weights of output channel o. It is immutable after construction and safe
 // for concurrent use.
@@ -25,17 +15,16 @@ type Weights struct {
 	int4   bool
 	packed []byte // int4 only: the stored nibbles, row-major [Out, In], low nibble first
 
-	// Exactly one run-time layout, chosen at construction (int4 builds it per call):
-	lanes []uint64 // In <= swarMaxIn: [In][half] words, word j of row i = (W[2j,i]+128) | (W[2j+1,i]+128)<<32
-	wt    []int8   // In > swarMaxIn: transposed [In][Out]
+	// The run-time layout: transposed SWAR words [In][lay.words(Out)] (int4 builds them per
+	// call in a scratch buffer), or, with lay.perWord == 0, a plain transposed [In][Out].
+	lay   layout
+	lanes []uint64 // int8 only
+	wt    []int8   // int8 with lay.perWord == 0 only
 
 	colsum []int32 // [Out]: colsum[o] = sum_i W[o,i], for nonzero zero points
 
 	scratch sync.Pool // int4 only: *[]uint64 or *[]int8 buffers for the unpacked layout
 }
-
-// half is the number of two-lane words per transposed row.
-func (w *Weights) half() int { return (w.Out + 1) / 2 }
 
 func checkShape(out, in int) error {
 	if out <= 0 || in <= 0 {
@@ -50,19 +39,18 @@ func checkShape(out, in int) error {
 // NewWeights prepares row-major [out, in] int8 weights. w is neither retained nor modified.
 // Any int8 value is accepted (the symmetric scheme uses [-127, 127]).
 func NewWeights(w []int8, out, in int) (*Weights, error) {
-	return newWeights(w, out, in, in <= swarMaxIn)
+	return newWeights(w, out, in, lanes3x21)
 }
 
-// newWeights is NewWeights with the choice of layout: the two-lane one (valid only for
-// in <= swarMaxIn) or the transposed int8 one.
-func newWeights(w []int8, out, in int, useLanes bool) (*Weights, error) {
+// newWeights is NewWeights with the choice of layout (perWord == 0: plain transposed).
+func newWeights(w []int8, out, in int, lay layout) (*Weights, error) {
 	if err := checkShape(out, in); err != nil {
 		return nil, err
 	}
 	if len(w) != out*in {
 		return nil, fmt.Errorf("qkernel: NewWeights: len(w) = %d, want out*in = %d*%d = %d", len(w), out, in, out*in)
 	}
-	wt := &Weights{In: in, Out: out, colsum: make([]int32, out)}
+	wt := &Weights{In: in, Out: out, lay: lay, colsum: make([]int32, out)}
 	for o := 0; o < out; o++ {
 		var s int32
 		for _, v := range w[o*in : (o+1)*in] {
@@ -71,12 +59,12 @@ func newWeights(w []int8, out, in int, useLanes bool) (*Weights, error) {
 		wt.colsum[o] = s
 	}
 	at := func(o, i int) int8 { return w[o*in+i] }
-	if useLanes {
-		wt.lanes = make([]uint64, in*wt.half())
-		fillLanes(wt.lanes, at, out, in, 0, in)
+	if lay.perWord > 0 {
+		wt.lanes = make([]uint64, in*lay.words(out))
+		lay.fill(wt.lanes, at, out, 0, in)
 	} else {
 		wt.wt = make([]int8, in*out)
-		fillTransposed(wt.wt, at, out, in, 0, in)
+		fillTransposed(wt.wt, at, out, 0, in)
 	}
 	return wt, nil
 }
@@ -94,7 +82,7 @@ func NewWeightsInt4(packed []byte, out, in int) (*Weights, error) {
 	if len(packed) != n {
 		return nil, fmt.Errorf("qkernel: NewWeightsInt4: len(packed) = %d, want (out*in+1)/2 = %d", len(packed), n)
 	}
-	wt := &Weights{In: in, Out: out, int4: true, packed: append([]byte(nil), packed...), colsum: make([]int32, out)}
+	wt := &Weights{In: in, Out: out, int4: true, lay: lanes4x16, packed: append([]byte(nil), packed...), colsum: make([]int32, out)}
 	for o := 0; o < out; o++ {
 		var s int32
 		for i := 0; i < in; i++ {
@@ -115,7 +103,7 @@ func (w *Weights) nibble(k int) int8 {
 }
 
 // Bytes returns the size of the stored quantized weights: Out*In for int8, (Out*In+1)/2 for
-// int4. (The int8 run-time layout of lanes is larger: see ResidentBytes.)
+// int4. (The int8 run-time layout is larger: see ResidentBytes.)
 func (w *Weights) Bytes() int {
 	if w.int4 {
 		return len(w.packed)
@@ -125,7 +113,7 @@ func (w *Weights) Bytes() int {
 
 // ResidentBytes returns the bytes of weight data actually held in memory by w, including
 // the repacked run-time layout but not per-call scratch (int4 unpacks, per call, into a
-// scratch buffer of 4*In*ceil(Out/2)*2 bytes).
+// scratch buffer of 8*In*ceil(Out/4) bytes).
 func (w *Weights) ResidentBytes() int {
 	return len(w.packed) + 8*len(w.lanes) + len(w.wt) + 4*len(w.colsum)
 }
@@ -139,30 +127,16 @@ func (w *Weights) At(o, i int) int8 {
 	case w.int4:
 		return w.nibble(o*w.In + i)
 	case w.lanes != nil:
-		return int8(int32(uint32(w.lanes[i*w.half()+o/2]>>(32*(o&1)))) - swarBias)
+		l := w.lay
+		x := w.lanes[i*l.words(w.Out)+o/l.perWord] >> (uint(o%l.perWord) * l.bits)
+		return int8(int32(x&(1<<l.bits-1)) - l.offset)
 	default:
 		return w.wt[i*w.Out+o]
 	}
 }
 
-// fillLanes writes rows [i0, i1) of the two-lane transposed layout.
-func fillLanes(lanes []uint64, at func(o, i int) int8, out, in, i0, i1 int) {
-	half := (out + 1) / 2
-	for i := i0; i < i1; i++ {
-		row := lanes[i*half : (i+1)*half]
-		for j := range row {
-			lo := uint64(int32(at(2*j, i)) + swarBias)
-			hi := uint64(swarBias) // padding lane of an odd Out: weight 0
-			if 2*j+1 < out {
-				hi = uint64(int32(at(2*j+1, i)) + swarBias)
-			}
-			row[j] = lo | hi<<32
-		}
-	}
-}
-
 // fillTransposed writes rows [i0, i1) of the transposed int8 layout.
-func fillTransposed(wt []int8, at func(o, i int) int8, out, in, i0, i1 int) {
+func fillTransposed(wt []int8, at func(o, i int) int8, out, i0, i1 int) {
 	for i := i0; i < i1; i++ {
 		row := wt[i*out : (i+1)*out]
 		for o := range row {
@@ -236,8 +210,8 @@ func (w *Weights) Accumulate(dst []int32, src []uint8, batch int, zp []int32, wo
 		defer release()
 	}
 	run := func(b0, b1 int) {
-		if lanes != nil {
-			accumulateLanes(dst, src, b0, b1, zp, lanes, w.colsum, w.In, w.Out)
+		if w.lay.perWord > 0 {
+			accumulateSWAR(w.lay, dst, src, b0, b1, zp, lanes, w.colsum, w.In, w.Out)
 		} else {
 			accumulateTransposed(dst, src, b0, b1, zp, wt, w.colsum, w.In, w.Out)
 		}
@@ -270,14 +244,14 @@ func parallel(n, workers int, run func(b0, b1 int)) {
 // buffer, with the rows split over workers goroutines. release returns the buffer to the pool.
 func (w *Weights) unpack(workers int) (lanes []uint64, wt []int8, release func()) {
 	at := func(o, i int) int8 { return w.nibble(o*w.In + i) }
-	if w.In <= swarMaxIn {
+	if w.lay.perWord > 0 {
 		p, _ := w.scratch.Get().(*[]uint64)
 		if p == nil {
-			s := make([]uint64, w.In*w.half())
+			s := make([]uint64, w.In*w.lay.words(w.Out))
 			p = &s
 		}
 		lanes = *p
-		parallel(w.In, min(workers, w.In), func(i0, i1 int) { fillLanes(lanes, at, w.Out, w.In, i0, i1) })
+		parallel(w.In, min(workers, w.In), func(i0, i1 int) { w.lay.fill(lanes, at, w.Out, i0, i1) })
 		return lanes, nil, func() { w.scratch.Put(p) }
 	}
 	p, _ := w.scratch.Get().(*[]int8)
@@ -286,6 +260,6 @@ func (w *Weights) unpack(workers int) (lanes []uint64, wt []int8, release func()
 		p = &s
 	}
 	wt = *p
-	parallel(w.In, min(workers, w.In), func(i0, i1 int) { fillTransposed(wt, at, w.Out, w.In, i0, i1) })
+	parallel(w.In, min(workers, w.In), func(i0, i1 int) { fillTransposed(wt, at, w.Out, i0, i1) })
 	return nil, wt, func() { w.scratch.Put(p) }
 }
