@@ -26,6 +26,10 @@ type options struct {
 	Observer   string    `json:"observer,omitempty"`
 	Freeze     int       `json:"freeze_observers_after,omitempty"`
 	QATLR      float64   `json:"qat_lr,omitempty"`
+	Save       string    `json:"-"`
+	Load       string    `json:"load,omitempty"`
+	Checkpoint string    `json:"-"`
+	Resume     bool      `json:"resume,omitempty"`
 	Quiet      bool      `json:"-"`
 	JSON       string    `json:"-"`
 }
@@ -49,6 +53,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Observer, "observer", "moving-average", "QAT activation observer: minmax, moving-average, percentile, mse")
 	fs.Float64Var(&o.QATLR, "qat-lr", 0, "QAT learning rate (0: -lr/10 when fine-tuning from fp32, -lr from scratch)")
 	fs.IntVar(&o.Freeze, "freeze-observers", 0, "QAT: freeze ranges after this many epochs (0: never)")
+	fs.StringVar(&o.Save, "save", "", "write every model of the run to this directory as NAME.safetensors")
+	fs.StringVar(&o.Load, "load", "", "load the FP32 model from this safetensors file instead of training it")
+	fs.StringVar(&o.Checkpoint, "checkpoint", "", "save FP32 training state to this file after every epoch")
+	fs.BoolVar(&o.Resume, "resume", false, "continue FP32 training from -checkpoint")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
 	fs.Usage = func() {
@@ -95,6 +103,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if o.QATInit == "fp32" {
 			o.QATLR = o.LR / 10
 		}
+	}
+	if o.Resume && o.Checkpoint == "" {
+		return o, usagef("-resume needs -checkpoint FILE")
+	}
+	if o.Load != "" && (o.Resume || o.Checkpoint != "") {
+		return o, usagef("-load trains no FP32 model: it cannot go with -checkpoint or -resume")
 	}
 	if o.Freeze < 0 {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"tinyq/mnist"
+	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
@@ -47,35 +48,39 @@ func execute(o options, stdout, stderr io.Writer) error {
 	}
 
 	var rows []report.Row
-	fp32, err := nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed)))
+	var saved artifacts
+	fp32, seconds, err := obtainFP32(o, sizes, trainData, testData, base)
 	if err != nil {
 		return err
-	}
-	cfg := base
-	cfg.Name = "fp32"
-	hist, err := train.Fit(fp32, trainData, testData, cfg)
-	if err != nil {
-		return fmt.Errorf("train fp32: %w", err)
 	}
 	row, err := floatRow("fp32", fp32, testData, 4)
 	if err != nil {
 		return err
 	}
-	row.EpochSeconds = hist.EpochSeconds()
+	row.EpochSeconds = seconds
+	if o.Load != "" {
+		row.Note = "loaded from " + o.Load
+	}
 	rows = append(rows, row)
+	saved.add("fp32", func(p string) error { return modelfile.SaveFloat(p, fp32, o.trainingJSON()) })
 
-	prows, err := runPTQ(fp32, trainData, testData, stdout)
+	prows, err := runPTQ(fp32, trainData, testData, stdout, &saved, o)
 	if err != nil {
 		return err
 	}
 	rows = append(rows, prows...)
 
 	if o.QAT {
-		qrows, err := runQAT(o, sizes, fp32, trainData, testData, base, stdout)
+		qrows, err := runQAT(o, sizes, fp32, trainData, testData, base, stdout, &saved)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, qrows...)
+	}
+	if o.Save != "" {
+		if err := saved.save(o.Save, stdout); err != nil {
+			return err
+		}
 	}
 
 	fmt.Fprintln(stdout)
@@ -153,7 +158,7 @@ func progressWriter(quiet bool, stderr io.Writer) io.Writer {
 }
 
 // runQAT trains one quantization-aware model per bit pair and evaluates it with fake-quant.
-func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data, base train.Config, stdout io.Writer) ([]report.Row, error) {
+func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts) ([]report.Row, error) {
 	kind, err := quant.ParseObserverKind(o.Observer)
 	if err != nil {
 		return nil, err
@@ -191,6 +196,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		row.EpochSeconds = hist.EpochSeconds()
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
+		saved.add(name, func(p string) error { return modelfile.SaveQAT(p, qm, o.trainingJSON()) })
 
 		// The same model through the one convert path and the integer runtime.
 		plan := ptq.Plan{}
@@ -213,6 +219,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions, largest logit difference %.2f output LSBs", name, agree, lsb)
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
 		rows = append(rows, irow)
+		saved.add(irow.Name, func(p string) error { return modelfile.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
 }
@@ -222,7 +229,7 @@ const calibrationImages = ptq.DefaultCalibrationSize
 
 // runPTQ converts the trained float model: fp16, and int8/int4 with static and dynamic
 // activation scales.
-func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer) ([]report.Row, error) {
+func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, saved *artifacts, o options) ([]report.Row, error) {
 	var rows []report.Row
 	row, err := floatRow("fp16", ptq.Float16(fp32), testData, 2)
 	if err != nil {
@@ -295,6 +302,7 @@ func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer) ([]r
 		}
 		row.Note = note
 		rows = append(rows, row)
+		saved.add(v.name, func(p string) error { return modelfile.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
 }

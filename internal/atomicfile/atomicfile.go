@@ -30,6 +30,10 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	if err = write(f); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	// CreateTemp makes the file 0600; a model or results file is as readable as any other.
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: chmod: %w", path, err)
+	}
 	if err = f.Sync(); err != nil {
 		return fmt.Errorf("write %s: sync: %w", path, err)
 	}

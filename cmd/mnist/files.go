@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+
+	"tinyq/modelfile"
+	"tinyq/nn"
+	"tinyq/train"
+)
+
+// artifacts are the models of a run, saved with -save DIR as NAME.safetensors.
+type artifacts struct {
+	names []string
+	saves []func(path string) error
+}
+
+func (a *artifacts) add(name string, save func(path string) error) {
+	a.names = append(a.names, name)
+	a.saves = append(a.saves, save)
+}
+
+func (a *artifacts) save(dir string, stdout io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-save %s: %w", dir, err)
+	}
+	for i, name := range a.names {
+		p := filepath.Join(dir, name+".safetensors")
+		if err := a.saves[i](p); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "saved %s\n", p)
+	}
+	return nil
+}
+
+// trainingConfig is the part of the options that determines FP32 training; a checkpoint
+// records it and -resume refuses a different one.
+type trainingConfig struct {
+	Batch      int     `json:"batch"`
+	LR         float64 `json:"lr"`
+	Hidden     []int   `json:"hidden"`
+	Seed       int64   `json:"seed"`
+	TrainLimit int     `json:"train_limit"`
+	Optimizer  string  `json:"optimizer"`
+}
+
+func (o options) trainingJSON() string {
+	b, _ := json.Marshal(trainingConfig{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String()})
+	return string(b)
+}
+
+// obtainFP32 loads the float model (-load), or trains it, saving a checkpoint after every
+// epoch (-checkpoint) and continuing from one (-resume). It returns the model and the
+// training seconds of each epoch.
+func obtainFP32(o options, sizes []int, trainData, testData train.Data, base train.Config) (*nn.MLP, []float64, error) {
+	if o.Load != "" {
+		m, _, err := modelfile.LoadFloat(o.Load)
+		if err != nil {
+			return nil, nil, err
+		}
+		got := m.Sizes()
+		if got[0] != sizes[0] || got[len(got)-1] != sizes[len(sizes)-1] {
+			return nil, nil, fmt.Errorf("%s: model maps %d inputs to %d classes, MNIST needs %d to %d", o.Load, got[0], got[len(got)-1], sizes[0], sizes[len(sizes)-1])
+		}
+		return m, nil, nil
+	}
+	m, err := nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed)))
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := base
+	cfg.Name = "fp32"
+	tr, err := train.NewTrainer(m, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var hist train.History
+	if o.Resume {
+		cm, st, info, err := modelfile.LoadCheckpoint(o.Checkpoint)
+		if err != nil {
+			return nil, nil, err
+		}
+		if info.Training != o.trainingJSON() {
+			return nil, nil, fmt.Errorf("-resume: %s was written with training settings %s, this run has %s", o.Checkpoint, info.Training, o.trainingJSON())
+		}
+		if len(cm.Layers) != len(m.Layers) {
+			return nil, nil, fmt.Errorf("-resume: %s has %d layers, want %d", o.Checkpoint, len(cm.Layers), len(m.Layers))
+		}
+		for i, l := range m.Layers { // same tensors the trainer's graphs are bound to
+			copy(l.Weights(), cm.Layers[i].Weights())
+			copy(l.Bias(), cm.Layers[i].Bias())
+		}
+		if err := tr.Restore(st); err != nil {
+			return nil, nil, fmt.Errorf("-resume %s: %w", o.Checkpoint, err)
+		}
+		hist.Epochs = st.History
+		fmt.Fprintf(base.Log, "resumed from %s after epoch %d\n", o.Checkpoint, st.Epochs)
+	}
+	for tr.EpochsDone() < o.Epochs {
+		ep, err := tr.Epoch(trainData, testData)
+		if err != nil {
+			return nil, nil, fmt.Errorf("train fp32: %w", err)
+		}
+		hist.Epochs = append(hist.Epochs, ep)
+		if o.Checkpoint != "" {
+			if err := modelfile.SaveCheckpoint(o.Checkpoint, m, tr.State(&hist), o.trainingJSON()); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return m, hist.EpochSeconds(), nil
+}

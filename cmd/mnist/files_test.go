@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// results reads a -json file into name -> accuracy.
+func results(t *testing.T, path string) map[string]float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Results []struct {
+			Name     string  `json:"name"`
+			Accuracy float64 `json:"accuracy"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]float64{}
+	for _, r := range doc.Results {
+		m[r.Name] = r.Accuracy
+	}
+	return m
+}
+
+// TestSaveThenLoad: a run that saves its models, then a run that loads fp32.safetensors and
+// trains nothing, give the same fp32 and PTQ accuracies.
+func TestSaveThenLoad(t *testing.T) {
+	dir := t.TempDir()
+	models := filepath.Join(dir, "models")
+	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+	common := []string{"-epochs", "1", "-train-limit", "2000", "-quiet"}
+	if err := run(append(common, "-qat", "-bits", "4", "-save", models, "-json", a), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"fp32", "ptq-w8a8-static", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static", "qat-w4a4", "qat-w4a4-int"} {
+		if _, err := os.Stat(filepath.Join(models, n+".safetensors")); err != nil {
+			t.Errorf("not saved: %v", err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(append(common, "-load", filepath.Join(models, "fp32.safetensors"), "-json", b), &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "epoch 1/") {
+		t.Errorf("-load trained:\n%s", out.String())
+	}
+	ra, rb := results(t, a), results(t, b)
+	for _, n := range []string{"fp32", "fp16", "ptq-w8a8-static", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static"} {
+		if ra[n] != rb[n] || ra[n] == 0 {
+			t.Errorf("%s: %.2f%% when trained, %.2f%% when loaded", n, ra[n], rb[n])
+		}
+	}
+}
+
+// buildBinary compiles the command for tests that need a real process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mnist")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestResumeAfterKill kills a real training process with SIGKILL once its first checkpoint
+// exists, resumes it, and checks the result equals an uninterrupted run's.
+func TestResumeAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three models in real processes")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	ck := filepath.Join(dir, "ck.safetensors")
+	args := []string{"-epochs", "3", "-train-limit", "12000", "-quiet"}
+
+	victim := exec.Command(bin, append(args, "-checkpoint", ck)...)
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(ck); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			victim.Process.Kill()
+			t.Fatal("no checkpoint after 2 minutes")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.Wait()
+
+	resumed := filepath.Join(dir, "resumed.json")
+	out, err := exec.Command(bin, append(args, "-checkpoint", ck, "-resume", "-json", resumed)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "resumed from") {
+		t.Fatalf("resume did not resume:\n%s", out)
+	}
+	straight := filepath.Join(dir, "straight.json")
+	if out, err := exec.Command(bin, append(args, "-json", straight)...).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted: %v\n%s", err, out)
+	}
+	a, b := results(t, straight), results(t, resumed)
+	if a["fp32"] != b["fp32"] || a["fp32"] == 0 {
+		t.Fatalf("fp32 accuracy %.2f%% uninterrupted, %.2f%% resumed", a["fp32"], b["fp32"])
+	}
+}
+
+// TestLoadCorruptExitStatus: -load of a corrupt file exits with status 1 and one line naming
+// the file and the problem.
+func TestLoadCorruptExitStatus(t *testing.T) {
+	bin := buildBinary(t)
+	p := filepath.Join(t.TempDir(), "bad.safetensors")
+	if err := os.WriteFile(p, []byte("\x10\x00\x00\x00\x00\x00\x00\x00{not json at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-load", p, "-quiet")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1", err)
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, p) {
+		t.Fatalf("stderr %q: want one line naming %s", msg, p)
+	}
+}

@@ -1,0 +1,94 @@
+package modelfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"tinyq/ptq"
+	"tinyq/qat"
+	"tinyq/train"
+)
+
+// seedFiles returns one valid file of each kind.
+func seedFiles(f *testing.F) [][]byte {
+	dir := f.TempDir()
+	m := testModel(f)
+	x := images(20, 12)
+	var out [][]byte
+	add := func(name string, save func(string) error) {
+		p := filepath.Join(dir, name)
+		if err := save(p); err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	add("f", func(p string) error { return SaveFloat(p, m, `{"a":1}`) })
+	qm, err := qat.Prepare(m, qat.Spec(4, 4))
+	if err != nil {
+		f.Fatal(err)
+	}
+	add("q", func(p string) error { return SaveQAT(p, qm, "") })
+	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Dynamic, 8, 8)} {
+		var plan ptq.Plan
+		if cfg.Mode == ptq.Static {
+			if plan.Inputs, err = ptq.Calibrate(m, x, cfg.Activation, cfg.Observer); err != nil {
+				f.Fatal(err)
+			}
+		}
+		im, err := ptq.Convert(m, cfg, plan)
+		if err != nil {
+			f.Fatal(err)
+		}
+		add("i"+cfg.Name(), func(p string) error { return SaveInt(p, im, "") })
+	}
+	add("c", func(p string) error { return SaveCheckpoint(p, m, train.State{}, "") })
+	return out
+}
+
+// FuzzLoad: no file makes a loader panic, and whatever loads is valid enough to run.
+func FuzzLoad(f *testing.F) {
+	for _, b := range seedFiles(f) {
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+		c := append([]byte(nil), b...)
+		c[len(c)-3] ^= 0xff
+		f.Add(c)
+		d := append([]byte(nil), b...)
+		d[20] ^= 0x20
+		f.Add(d)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "x.safetensors")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if m, _, err := LoadFloat(p); err == nil {
+			if err := m.Validate(); err != nil {
+				t.Fatalf("LoadFloat returned an invalid model: %v", err)
+			}
+		}
+		if qm, _, err := LoadQAT(p); err == nil && qm.Layers[0].In <= 1<<12 {
+			ev, err := qm.NewEvaluator(1)
+			if err != nil {
+				t.Fatalf("loaded QAT model does not build: %v", err)
+			}
+			if _, err := ev.Forward(make([]float32, qm.Layers[0].In), 1); err != nil {
+				t.Fatalf("loaded QAT model does not run: %v", err)
+			}
+		}
+		if im, _, err := LoadInt(p); err == nil {
+			in, out := im.Layers[0].In, im.Layers[len(im.Layers)-1].Out
+			if in <= 1<<12 {
+				if err := im.Forward(make([]float32, in), 1, make([]float32, out)); err != nil {
+					t.Fatalf("loaded integer model does not run: %v", err)
+				}
+			}
+		}
+		_, _, _, _ = LoadCheckpoint(p)
+	})
+}

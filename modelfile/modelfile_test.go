@@ -1,0 +1,261 @@
+package modelfile
+
+import (
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tinyq/nn"
+	"tinyq/ptq"
+	"tinyq/qat"
+	"tinyq/train"
+)
+
+func testModel(t testing.TB) *nn.MLP {
+	t.Helper()
+	m, err := nn.NewMLP([]int{12, 8, 6, 3}, rand.New(rand.NewSource(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m.Layers {
+		for j := range l.Bias() {
+			l.Bias()[j] = 0.01 * float32(j+1)
+		}
+	}
+	return m
+}
+
+func images(n, in int) []float32 {
+	rng := rand.New(rand.NewSource(2))
+	x := make([]float32, n*in)
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	return x
+}
+
+func sameFloat(t *testing.T, a, b *nn.MLP) {
+	t.Helper()
+	if len(a.Layers) != len(b.Layers) {
+		t.Fatalf("%d layers, want %d", len(b.Layers), len(a.Layers))
+	}
+	for i := range a.Layers {
+		if a.Layers[i].Act != b.Layers[i].Act {
+			t.Fatalf("layer %d activation %v, want %v", i, b.Layers[i].Act, a.Layers[i].Act)
+		}
+		for _, p := range [][2][]float32{{a.Layers[i].Weights(), b.Layers[i].Weights()}, {a.Layers[i].Bias(), b.Layers[i].Bias()}} {
+			for j := range p[0] {
+				if math.Float32bits(p[0][j]) != math.Float32bits(p[1][j]) {
+					t.Fatalf("layer %d parameter %d: %v, want %v", i, j, p[1][j], p[0][j])
+				}
+			}
+		}
+	}
+}
+
+func TestFloatRoundTrip(t *testing.T) {
+	m := testModel(t)
+	p := filepath.Join(t.TempDir(), "fp32.safetensors")
+	if err := SaveFloat(p, m, `{"seed":1}`); err != nil {
+		t.Fatal(err)
+	}
+	got, info, err := LoadFloat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFloat(t, m, got)
+	if info.Kind != Float || info.Training != `{"seed":1}` || len(info.Arch.Sizes) != 4 {
+		t.Fatalf("info %+v", info)
+	}
+}
+
+func TestQATRoundTrip(t *testing.T) {
+	qm, err := qat.Prepare(testModel(t), qat.Spec(4, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := images(50, 12)
+	// Observe some data so the scales are not the initial ones.
+	ev, err := qm.NewEvaluator(50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Forward(x, 50); err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(false)
+	p := filepath.Join(t.TempDir(), "qat.safetensors")
+	if err := SaveQAT(p, qm, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := LoadQAT(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFloat(t, qm.MLP, got.MLP)
+	for i, q := range qm.Quantizers() {
+		a, b := q.Params(), got.Quantizers()[i].Params()
+		for c := range a.Scales {
+			if a.Scales[c] != b.Scales[c] || a.ZeroPoints[c] != b.ZeroPoints[c] {
+				t.Fatalf("%s channel %d: scale %v zp %d, want %v %d", q.Name, c, b.Scales[c], b.ZeroPoints[c], a.Scales[c], a.ZeroPoints[c])
+			}
+		}
+	}
+	// The loaded model simulates the same logits.
+	ev2, err := got.NewEvaluator(50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ev.Forward(x, 50)
+	want = append([]float32(nil), want...)
+	have, err := ev2.Forward(x, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if want[i] != have[i] {
+			t.Fatalf("logit %d: %v after loading, %v before", i, have[i], want[i])
+		}
+	}
+}
+
+func TestIntRoundTrip(t *testing.T) {
+	m := testModel(t)
+	x := images(40, 12)
+	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 8, 8), ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Dynamic, 8, 8), ptq.Spec(ptq.Static, 3, 5)} {
+		var plan ptq.Plan
+		if cfg.Mode == ptq.Static {
+			r, err := ptq.Calibrate(m, x, cfg.Activation, cfg.Observer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan.Inputs = r
+		}
+		im, err := ptq.Convert(m, cfg, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "int.safetensors")
+		if err := SaveInt(p, im, ""); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := LoadInt(p)
+		if err != nil {
+			t.Fatalf("%s: %v", cfg.Name(), err)
+		}
+		a, b := make([]float32, 40*3), make([]float32, 40*3)
+		if err := im.Forward(x, 40, a); err != nil {
+			t.Fatal(err)
+		}
+		if err := got.Forward(x, 40, b); err != nil {
+			t.Fatal(err)
+		}
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s: logit %d %v after loading, %v before", cfg.Name(), i, b[i], a[i])
+			}
+		}
+		if got.WeightBytes() != im.WeightBytes() {
+			t.Fatalf("%s: %d bytes after loading, %d before", cfg.Name(), got.WeightBytes(), im.WeightBytes())
+		}
+	}
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	m := testModel(t)
+	st := train.State{Epochs: 2, History: []train.Epoch{{TrainLoss: 1}, {TrainLoss: 0.5}}}
+	st.Solver.Kind, st.Solver.Steps = train.Adam, 7
+	for _, l := range m.Layers {
+		for _, n := range []int{l.In * l.Out, l.Out} {
+			mv, vv := make([]float32, n), make([]float32, n)
+			for i := range mv {
+				mv[i], vv[i] = float32(i)*0.5, float32(i)*0.25
+			}
+			st.Solver.M = append(st.Solver.M, mv)
+			st.Solver.V = append(st.Solver.V, vv)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "ckpt.safetensors")
+	if err := SaveCheckpoint(p, m, st, "cfg"); err != nil {
+		t.Fatal(err)
+	}
+	got, gst, info, err := LoadCheckpoint(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFloat(t, m, got)
+	if info.Training != "cfg" || gst.Epochs != 2 || gst.Solver.Steps != 7 || len(gst.History) != 2 || gst.History[1].TrainLoss != 0.5 {
+		t.Fatalf("state %+v", gst)
+	}
+	for k := range st.Solver.M {
+		for i := range st.Solver.M[k] {
+			if st.Solver.M[k][i] != gst.Solver.M[k][i] || st.Solver.V[k][i] != gst.Solver.V[k][i] {
+				t.Fatalf("moment %d[%d] differs", k, i)
+			}
+		}
+	}
+}
+
+// TestLoadErrors: each corrupt file gives an error naming the file and the problem.
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.safetensors")
+	if err := SaveFloat(good, testModel(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrEnd := 8 + int(uint64(data[0])|uint64(data[1])<<8|uint64(data[2])<<16|uint64(data[3])<<24)
+	replace := func(old, new string) []byte {
+		h := strings.Replace(string(data[8:hdrEnd]), old, new, 1)
+		if len(h) != hdrEnd-8 {
+			t.Fatalf("replacement %q -> %q changes the header length", old, new)
+		}
+		return append(append(append([]byte(nil), data[:8]...), h...), data[hdrEnd:]...)
+	}
+	nan := append([]byte(nil), data...)
+	copy(nan[hdrEnd:], []byte{0, 0, 0xc0, 0x7f}) // the first parameter becomes NaN
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", data[:len(data)-10], ""},
+		{"short", data[:5], ""},
+		{"header past end", append([]byte{0xff, 0xff, 0, 0, 0, 0, 0, 0}, data[8:]...), ""},
+		{"bad json", replace(`"__metadata__"`, `"__metadata__'`), ""},
+		{"version", replace(`"format_version":"1"`, `"format_version":"9"`), "format_version"},
+		{"kind", replace(`"kind":"float"`, `"kind":"floot"`), "kind"},
+		{"nan", nan, "NaN"},
+		{"empty", nil, ""},
+	}
+	for _, c := range cases {
+		p := filepath.Join(dir, c.name+".safetensors")
+		if err := os.WriteFile(p, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := LoadFloat(p)
+		if err == nil {
+			t.Errorf("%s: loaded", c.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %q, want the path and %q", c.name, err, c.want)
+		}
+		if strings.Count(err.Error(), "\n") > 0 {
+			t.Errorf("%s: error spans lines: %q", c.name, err)
+		}
+	}
+	// A float file is not an integer model, and shapes must match the architecture.
+	if _, _, err := LoadInt(good); err == nil || !strings.Contains(err.Error(), "kind") {
+		t.Errorf("LoadInt of a float file: %v", err)
+	}
+	if _, _, err := LoadFloat(filepath.Join(dir, "missing.safetensors")); err == nil {
+		t.Error("missing file loaded")
+	}
+}
