@@ -262,6 +262,11 @@ type fakeQuantOp struct {
 	wantMask bool
 	mask     []uint32
 	maskOf   *float32
+	// unclipped: the last forward pass's symmetric scales were computed from that same
+	// tensor's exact range (Observe, ResetEachStep, RangeOnly), so no value was clipped and the
+	// mask is all ones by construction (|x|/(max|x|/qmax) rounds to at most qmax); the
+	// backward then copies dy. This saves the mask on every weight in every step.
+	unclipped bool
 	loS, hiS []float32 // per channel, the outputs of values clipped low and high
 }
 
@@ -299,7 +304,9 @@ func (op *fakeQuantOp) Do(vs ...G.Value) (G.Value, error) {
 		return out, nil
 	}
 	op.y, op.p = od, q.paramsView()
-	if op.wantMask {
+	op.unclipped = q.Observe && q.Observer != nil && q.ResetEachStep && q.RangeOnly && q.Spec.Scheme == quant.Symmetric
+	needMask := op.wantMask && !op.unclipped
+	if needMask {
 		op.prepareMask()
 	}
 	op.errs = [2]error{}
@@ -457,7 +464,7 @@ func (op *fakeQuantOp) quantRows(part, lo, hi int) {
 		op.errs[part] = err
 		return
 	}
-	if !op.wantMask {
+	if !op.wantMask || op.unclipped {
 		return
 	}
 	m := op.mask[a:b]
@@ -577,7 +584,7 @@ func (op *fakeQuantGradOp) Do(vs ...G.Value) (G.Value, error) {
 	dxd := dx.Float32s()
 	q, fwd := op.fwd.q, op.fwd
 	switch {
-	case q.Disabled:
+	case q.Disabled, len(x) > 0 && fwd.maskOf == &x[0] && fwd.unclipped:
 		copy(dxd, dy)
 	case len(x) > 0 && fwd.maskOf == &x[0] && len(fwd.mask) == len(x):
 		op.dx, op.dy, op.mask = dxd, dy, fwd.mask

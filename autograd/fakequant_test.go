@@ -604,3 +604,47 @@ func TestFakeQuantTrains(t *testing.T) {
 		t.Fatalf("loss %v -> %v, want it to fall below a third", first, last)
 	}
 }
+
+// TestFakeQuantUnclippedWeights: a weight site as qat sets it up (symmetric per-channel,
+// min/max observed on the current tensor every step) skips the mask because nothing can be
+// clipped; its gradient must still be exactly the InRange mask, at 8, 4 and 2 bits, on
+// values with ties and extreme spreads.
+func TestFakeQuantUnclippedWeights(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for _, bits := range []int{8, 4, 2} {
+		spec := quant.Spec{Bits: bits, Scheme: quant.Symmetric, Granularity: quant.PerChannel, Axis: 1}
+		obs, err := quant.NewObserver(spec, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const in, out = 300, 7
+		q, err := NewQuantizer("w", spec, out, obs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.ResetEachStep, q.RangeOnly = true, true
+		x := make([]float32, in*out)
+		c := make([]float32, in*out)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64()) * float32(math.Pow(10, float64(i%out-3)))
+			c[i] = float32(rng.NormFloat64())
+		}
+		x[5*out+2] = -x[5*out+2] * 1e3 // one channel with an outlier
+		p := newProbe(t, q, x, c, in, out)
+		for step := 0; step < 3; step++ {
+			fq, dx, _ := p.run(t)
+			if !p.op.unclipped {
+				t.Fatalf("%d bits: the weight site did not take the unclipped path", bits)
+			}
+			want := make([]float32, len(x))
+			if err := quant.FakeQuantize(want, x, []int{in, out}, q.Params()); err != nil {
+				t.Fatal(err)
+			}
+			sameBits(t, "forward", fq, want)
+			sameBits(t, "dx", dx, wantSTE(x, c, []int{in, out}, q.Params()))
+			for i := range x { // the weights move, as in training
+				x[i] += 0.01 * float32(rng.NormFloat64())
+			}
+		}
+	}
+}
