@@ -45,13 +45,19 @@ func SaveCheckpoint(path string, m *nn.MLP, st train.State, training string) err
 
 // LoadCheckpoint reads a checkpoint written by SaveCheckpoint.
 func LoadCheckpoint(path string) (*nn.MLP, train.State, Info, error) {
-	fail := func(err error) (*nn.MLP, train.State, Info, error) {
-		return nil, train.State{}, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
-	}
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, train.State{}, Info{}, fmt.Errorf("modelfile: %w", err)
 	}
+	m, st, info, err := checkpointFrom(f)
+	if err != nil {
+		return nil, train.State{}, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
+	}
+	return m, st, info, nil
+}
+
+func checkpointFrom(f *safetensors.File) (*nn.MLP, train.State, Info, error) {
+	fail := func(err error) (*nn.MLP, train.State, Info, error) { return nil, train.State{}, Info{}, err }
 	info, err := readInfo(f, Checkpoint)
 	if err != nil {
 		return fail(err)
@@ -63,6 +69,9 @@ func LoadCheckpoint(path string) (*nn.MLP, train.State, Info, error) {
 	var sj stateJSON
 	if err := json.Unmarshal([]byte(f.Metadata[keyState]), &sj); err != nil {
 		return fail(fmt.Errorf("train_state: %w", err))
+	}
+	if sj.Epochs < 0 || sj.Steps < 0 || len(sj.History) > sj.Epochs {
+		return fail(fmt.Errorf("train_state: %d epochs, %d steps, %d history entries", sj.Epochs, sj.Steps, len(sj.History)))
 	}
 	st := train.State{Epochs: sj.Epochs, History: sj.History}
 	if st.Solver.Kind, err = train.ParseOptimizer(sj.Optimizer); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"tinyq/ptq"
 	"tinyq/qat"
+	"tinyq/safetensors"
 	"tinyq/train"
 )
 
@@ -63,32 +64,35 @@ func FuzzLoad(f *testing.F) {
 		f.Add(d)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "x.safetensors")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
+		f, err := safetensors.Decode(data)
+		if err != nil {
+			return
 		}
-		if m, _, err := LoadFloat(p); err == nil {
+		if m, _, err := floatFrom(f); err == nil {
 			if err := m.Validate(); err != nil {
-				t.Fatalf("LoadFloat returned an invalid model: %v", err)
+				t.Fatalf("a loaded float model is invalid: %v", err)
 			}
 		}
-		if qm, _, err := LoadQAT(p); err == nil && qm.Layers[0].In <= 1<<12 {
-			ev, err := qm.NewEvaluator(1)
-			if err != nil {
-				t.Fatalf("loaded QAT model does not build: %v", err)
+		if qm, _, err := qatFrom(f); err == nil {
+			if err := qm.Validate(); err != nil {
+				t.Fatalf("a loaded QAT model is invalid: %v", err)
 			}
-			if _, err := ev.Forward(make([]float32, qm.Layers[0].In), 1); err != nil {
-				t.Fatalf("loaded QAT model does not run: %v", err)
-			}
-		}
-		if im, _, err := LoadInt(p); err == nil {
-			in, out := im.Layers[0].In, im.Layers[len(im.Layers)-1].Out
-			if in <= 1<<12 {
-				if err := im.Forward(make([]float32, in), 1, make([]float32, out)); err != nil {
-					t.Fatalf("loaded integer model does not run: %v", err)
+			for _, q := range qm.Quantizers() {
+				if err := q.Params().Validate(); err != nil {
+					t.Fatalf("a loaded QAT model has invalid %s parameters: %v", q.Name, err)
 				}
 			}
 		}
-		_, _, _, _ = LoadCheckpoint(p)
+		if im, _, err := intFrom(f); err == nil {
+			in, out := im.Layers[0].In, im.Layers[len(im.Layers)-1].Out
+			if err := im.Forward(make([]float32, in), 1, make([]float32, out)); err != nil {
+				t.Fatalf("a loaded integer model does not run: %v", err)
+			}
+		}
+		if m, st, _, err := checkpointFrom(f); err == nil {
+			if err := m.Validate(); err != nil || st.Epochs < 0 {
+				t.Fatalf("a loaded checkpoint is invalid: %v (epochs %d)", err, st.Epochs)
+			}
+		}
 	})
 }

@@ -212,24 +212,30 @@ func floatTensors(ts []safetensors.Tensor, m *nn.MLP) []safetensors.Tensor {
 	return ts
 }
 
-// readFloat builds an nn.MLP from a file's float tensors.
+// readFloat builds an nn.MLP from a file's float tensors. Every tensor is found and checked
+// against the architecture before the model is allocated, so a header claiming a huge
+// architecture cannot make it allocate more than the file holds.
 func readFloat(f *safetensors.File, a Arch) (*nn.MLP, error) {
+	var params [][]float32
+	for i := range a.Activations {
+		n := nn.LayerName(i)
+		w, err := f32(f, n+".w", a.Sizes[i], a.Sizes[i+1])
+		if err != nil {
+			return nil, err
+		}
+		b, err := f32(f, n+".b", a.Sizes[i+1])
+		if err != nil {
+			return nil, err
+		}
+		params = append(params, w, b)
+	}
 	m, err := nn.NewMLPFrom(a.Sizes, a.Activations)
 	if err != nil {
 		return nil, err
 	}
 	for i, l := range m.Layers {
-		n := nn.LayerName(i)
-		w, err := f32(f, n+".w", l.In, l.Out)
-		if err != nil {
-			return nil, err
-		}
-		b, err := f32(f, n+".b", l.Out)
-		if err != nil {
-			return nil, err
-		}
-		copy(l.Weights(), w)
-		copy(l.Bias(), b)
+		copy(l.Weights(), params[2*i])
+		copy(l.Bias(), params[2*i+1])
 	}
 	return m, nil
 }
@@ -252,15 +258,20 @@ func LoadFloat(path string) (*nn.MLP, Info, error) {
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("modelfile: %w", err)
 	}
-	info, err := readInfo(f, Float, QAT, Checkpoint)
-	if err != nil {
-		return nil, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
-	}
-	m, err := readFloat(f, info.Arch)
+	m, info, err := floatFrom(f)
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
 	}
 	return m, info, nil
+}
+
+func floatFrom(f *safetensors.File) (*nn.MLP, Info, error) {
+	info, err := readInfo(f, Float, QAT, Checkpoint)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	m, err := readFloat(f, info.Arch)
+	return m, info, err
 }
 
 func write(path string, f *safetensors.File) error {

@@ -66,13 +66,19 @@ func SaveQAT(path string, m *qat.Model, training string) error {
 // LoadQAT reads a QAT model with its saved scales; its observers are off (the model is ready
 // for evaluation and conversion; further QAT training starts new range statistics).
 func LoadQAT(path string) (*qat.Model, Info, error) {
-	fail := func(err error) (*qat.Model, Info, error) {
-		return nil, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
-	}
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("modelfile: %w", err)
 	}
+	m, info, err := qatFrom(f)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
+	}
+	return m, info, nil
+}
+
+func qatFrom(f *safetensors.File) (*qat.Model, Info, error) {
+	fail := func(err error) (*qat.Model, Info, error) { return nil, Info{}, err }
 	info, err := readInfo(f, QAT)
 	if err != nil {
 		return fail(err)
@@ -209,13 +215,19 @@ func SaveInt(path string, m *ptq.Model, training string) error {
 
 // LoadInt reads an integer model and checks it (ptq.NewModel).
 func LoadInt(path string) (*ptq.Model, Info, error) {
-	fail := func(err error) (*ptq.Model, Info, error) {
-		return nil, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
-	}
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("modelfile: %w", err)
 	}
+	m, info, err := intFrom(f)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
+	}
+	return m, info, nil
+}
+
+func intFrom(f *safetensors.File) (*ptq.Model, Info, error) {
+	fail := func(err error) (*ptq.Model, Info, error) { return nil, Info{}, err }
 	info, err := readInfo(f, Int)
 	if err != nil {
 		return fail(err)
