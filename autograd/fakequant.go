@@ -267,7 +267,7 @@ type fakeQuantOp struct {
 	// mask is all ones by construction (|x|/(max|x|/qmax) rounds to at most qmax); the
 	// backward then copies dy. This saves the mask on every weight in every step.
 	unclipped bool
-	loS, hiS []float32 // per channel, the outputs of values clipped low and high
+	loS, hiS  []float32 // per channel, the outputs of values clipped low and high
 }
 
 // WriteHash includes the site name and everything that changes the computation.

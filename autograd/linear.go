@@ -48,24 +48,27 @@ func (op *linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{xs[0], ws[1]}, nil
 }
 
+// linearArgs reads the arguments shared by the linear op and its gradients: x [batch, in],
+// w [in, out], and a third float32 argument (b or dy) named third.
+func linearArgs(op fmt.Stringer, vs []G.Value, third string) (batch, in, out int, x, w, z []float32, err error) {
+	if batch, in, err = dims2(op, "x", vs[0]); err != nil {
+		return
+	}
+	if _, out, err = dims2(op, "w", vs[1]); err != nil {
+		return
+	}
+	if x, err = f32(op, "x", vs[0]); err != nil {
+		return
+	}
+	if w, err = f32(op, "w", vs[1]); err != nil {
+		return
+	}
+	z, err = f32(op, third, vs[2])
+	return
+}
+
 func (op *linearOp) Do(vs ...G.Value) (G.Value, error) {
-	batch, in, err := dims2(op, "x", vs[0])
-	if err != nil {
-		return nil, err
-	}
-	_, out, err := dims2(op, "w", vs[1])
-	if err != nil {
-		return nil, err
-	}
-	x, err := f32(op, "x", vs[0])
-	if err != nil {
-		return nil, err
-	}
-	w, err := f32(op, "w", vs[1])
-	if err != nil {
-		return nil, err
-	}
-	b, err := f32(op, "b", vs[2])
+	batch, in, out, x, w, b, err := linearArgs(op, vs, "b")
 	if err != nil {
 		return nil, err
 	}
@@ -134,23 +137,7 @@ func (op *linearGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op *linearGradOp) Do(vs ...G.Value) (G.Value, error) {
-	batch, in, err := dims2(op, "x", vs[0])
-	if err != nil {
-		return nil, err
-	}
-	_, out, err := dims2(op, "w", vs[1])
-	if err != nil {
-		return nil, err
-	}
-	x, err := f32(op, "x", vs[0])
-	if err != nil {
-		return nil, err
-	}
-	w, err := f32(op, "w", vs[1])
-	if err != nil {
-		return nil, err
-	}
-	dy, err := f32(op, "dy", vs[2])
+	batch, in, out, x, w, dy, err := linearArgs(op, vs, "dy")
 	if err != nil {
 		return nil, err
 	}
