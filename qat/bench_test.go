@@ -50,3 +50,17 @@ func BenchmarkQATStep(b *testing.B) {
 		return qm.MLP, qm.TrainConfig(train.Config{Batch: 128})
 	})
 }
+
+// BenchmarkQATStepLSQ is BenchmarkQATStep with learned scales (LSQ): the scale gradients and
+// their own Adam step come on top.
+func BenchmarkQATStepLSQ(b *testing.B) {
+	benchStep(b, func(m *nn.MLP) (*nn.MLP, train.Config) {
+		cfg := Spec(4, 4)
+		cfg.LearnScales = true
+		qm, err := Prepare(m, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return qm.MLP, qm.TrainConfig(train.Config{Batch: 128})
+	})
+}

@@ -8,7 +8,7 @@ raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 go test -run '^$' -bench 'TrainStep|Inference' -benchmem -count "$count" ./train/ >>"$raw"
 go test -run '^$' -bench 'Epoch' -benchtime 1x -count "$count" ./train/ >>"$raw"
-go test -run '^$' -bench 'QATStep|QATEpoch' -benchtime 1x -count "$count" ./qat/ >>"$raw" 2>/dev/null || true
+go test -run '^$' -bench 'FP32Step|QATStep|QATStepLSQ' -count "$count" ./qat/ >>"$raw"
 go test -run '^$' -bench 'Forward' -count "$count" ./ptq/ >>"$raw"
 go test -run '^$' -bench 'MLP' -count "$count" ./qkernel/ >>"$raw" || true
 
