@@ -15,7 +15,7 @@ import (
 type Row struct {
 	Name             string    `json:"name"`                    // e.g. "fp32", "ptq-w8a8-static"
 	Accuracy         float64   `json:"accuracy"`                // percent on the full test set
-	WeightBytes      int       `json:"weight_bytes"`            // weights, biases, scales and zero points
+	WeightBytes      int       `json:"weight_bytes"`            // weights, biases, scales and zero points; 0: not stored as such (fake-quant rows)
 	EpochSeconds     []float64 `json:"epoch_seconds,omitempty"` // training seconds per epoch (trained rows only)
 	SamplesPerSecond float64   `json:"samples_per_second"`      // inference throughput at batch 1000
 	Note             string    `json:"note,omitempty"`          // how the row was produced
@@ -54,14 +54,18 @@ func Table(w io.Writer, rows []Row) error {
 		if base >= 0 {
 			delta = fmt.Sprintf("%+.2f", r.Accuracy-base)
 		}
-		if baseBytes > 0 {
-			size = fmt.Sprintf("%.1f%%", 100*float64(r.WeightBytes)/float64(baseBytes))
+		bytes := "-"
+		if r.WeightBytes > 0 {
+			bytes = fmt.Sprint(r.WeightBytes)
+			if baseBytes > 0 {
+				size = fmt.Sprintf("%.1f%%", 100*float64(r.WeightBytes)/float64(baseBytes))
+			}
 		}
 		ep := ""
 		if len(r.EpochSeconds) > 0 {
 			ep = fmt.Sprintf("%.2f", Median(r.EpochSeconds))
 		}
-		fmt.Fprintf(&b, "%-18s %8.2f%% %8s %12d %7s %12.0f %9s\n", r.Name, r.Accuracy, delta, r.WeightBytes, size, r.SamplesPerSecond, ep)
+		fmt.Fprintf(&b, "%-18s %8.2f%% %8s %12s %7s %12.0f %9s\n", r.Name, r.Accuracy, delta, bytes, size, r.SamplesPerSecond, ep)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
