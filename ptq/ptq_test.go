@@ -269,3 +269,35 @@ func TestFloat16(t *testing.T) {
 		t.Fatal("Float16 modified its input")
 	}
 }
+
+// TestLogitMSE: more bits, less error; the error is positive and finite; bad input errs.
+func TestLogitMSE(t *testing.T) {
+	m := smallModel(t, 20, 16, 12, 5)
+	imgs := randImages(64, 20, 7)
+	var errs []float64
+	for _, bits := range []int{8, 4, 2} {
+		cfg := Spec(Static, bits, bits)
+		ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := Convert(m, cfg, Plan{Inputs: ranges})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := im.LogitMSE(m, imgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(e > 0) || math.IsInf(e, 0) {
+			t.Fatalf("%d bits: logit MSE %v", bits, e)
+		}
+		errs = append(errs, e)
+		if _, err := im.LogitMSE(m, imgs[:7]); err == nil {
+			t.Fatal("LogitMSE accepted a partial image")
+		}
+	}
+	if !(errs[0] < errs[1] && errs[1] < errs[2]) {
+		t.Fatalf("logit MSE at 8, 4, 2 bits: %v, want decreasing with bits", errs)
+	}
+}

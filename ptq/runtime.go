@@ -184,3 +184,37 @@ func (m *Model) Evaluate(images []float32, labels []uint8) (float64, error) {
 	}
 	return 100 * float64(correct) / float64(n), nil
 }
+
+// LogitMSE returns the mean squared difference between m's logits and the float model ref's
+// on images ([n, in]): the quantization error a calibration choice leaves, measured without
+// labels. It is how a calibration method is chosen (lower is better).
+func (m *Model) LogitMSE(ref *nn.MLP, images []float32) (float64, error) {
+	in, out := m.Layers[0].In, m.Layers[len(m.Layers)-1].Out
+	n := len(images) / in
+	if n == 0 || len(images) != n*in {
+		return 0, fmt.Errorf("ptq: logit error: %d values are not whole images of %d", len(images), in)
+	}
+	const batch = 1000
+	ev, err := ref.NewEvaluator(min(batch, n))
+	if err != nil {
+		return 0, fmt.Errorf("ptq: logit error: %w", err)
+	}
+	q := make([]float32, min(batch, n)*out)
+	var sum float64
+	for lo := 0; lo < n; lo += ev.Batch() {
+		hi := min(lo+ev.Batch(), n)
+		x := images[lo*in : hi*in]
+		f, err := ev.Forward(x, hi-lo)
+		if err != nil {
+			return 0, fmt.Errorf("ptq: logit error: %w", err)
+		}
+		if err := m.Forward(x, hi-lo, q[:(hi-lo)*out]); err != nil {
+			return 0, err
+		}
+		for i, v := range f {
+			d := float64(v - q[i])
+			sum += d * d
+		}
+	}
+	return sum / float64(n*out), nil
+}

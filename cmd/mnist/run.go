@@ -241,10 +241,13 @@ func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, save
 	in := fp32.Layers[0].In
 	ncal := min(calibrationImages, trainData.Len())
 	calib := trainData.Images[:ncal*in]
-	// Validation slice for choosing a calibration method: the last training images (never
-	// the test set), up to 5,000.
-	nval := min(5000, trainData.Len())
-	val := train.Data{Images: trainData.Images[(trainData.Len()-nval)*in:], Labels: trainData.Labels[trainData.Len()-nval:]}
+	// Images for choosing a calibration method at low bit widths: the last training images,
+	// not those calibrated on (and never the test set), up to 5,000. The method whose integer
+	// model's logits are closest to the float model's wins: a label-free measure of the
+	// quantization error (the float model classifies its own training images almost
+	// perfectly, so accuracy on them cannot tell methods apart).
+	nval := min(5000, trainData.Len()-ncal)
+	val := trainData.Images[(trainData.Len()-nval)*in:]
 
 	variants := []struct {
 		name string
@@ -266,10 +269,10 @@ func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, save
 			note = "activation scales per row at run time"
 		default:
 			kinds := []quant.ObserverKind{quant.MinMaxObserver}
-			if v.cfg.Weight.Bits < 8 || v.cfg.Activation.Bits < 8 {
+			if (v.cfg.Weight.Bits < 8 || v.cfg.Activation.Bits < 8) && nval > 0 {
 				kinds = []quant.ObserverKind{quant.MinMaxObserver, quant.PercentileObserver, quant.MSEObserver}
 			}
-			best := -1.0
+			best := math.Inf(1)
 			var tried []string
 			for _, k := range kinds {
 				cfg := v.cfg
@@ -282,18 +285,22 @@ func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, save
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", v.name, err)
 				}
-				acc, err := cand.Evaluate(val.Images, val.Labels)
+				if len(kinds) == 1 {
+					im = cand
+					break
+				}
+				mse, err := cand.LogitMSE(fp32, val)
 				if err != nil {
 					return nil, err
 				}
-				tried = append(tried, fmt.Sprintf("%s %.2f%%", k, acc))
-				if acc > best {
-					best, im = acc, cand
+				tried = append(tried, fmt.Sprintf("%s %.4f", k, mse))
+				if mse < best {
+					best, im = mse, cand
 				}
 			}
 			note = fmt.Sprintf("calibrated on %d training images with %s", ncal, im.Config.Observer.Kind)
 			if len(kinds) > 1 {
-				note += fmt.Sprintf(", chosen on %d held-out training images (%s)", nval, strings.Join(tried, ", "))
+				note += fmt.Sprintf(", the smallest logit MSE against fp32 on %d other training images (%s)", nval, strings.Join(tried, ", "))
 			}
 		}
 		row, err := intRow(v.name, im, testData)
