@@ -635,8 +635,9 @@ func steFromInput(dx, x, dy []float32, shape []int, p quant.Params) {
 //	g = 1/sqrt(N·Qp), N = elements per scale, Qp = qmax - zp      (LSQ's gradient scale)
 type lsqGradOp struct {
 	base
-	q   *Quantizer
-	out buffer
+	q    *Quantizer
+	out  buffer
+	sums []float64 // per-channel accumulators, reused
 }
 
 func (op *lsqGradOp) WriteHash(h hash.Hash) {
@@ -673,30 +674,50 @@ func (op *lsqGradOp) Do(vs ...G.Value) (G.Value, error) {
 	outer, chans, inner := splitAxis(shape, p.Axis)
 	ds := op.out.get(len(p.Scales))
 	dsd := ds.Data().([]float32)
+	if cap(op.sums) < len(dsd) {
+		op.sums = make([]float64, len(dsd))
+	}
+	sums := op.sums[:len(dsd)]
+	clear(sums)
+	// Walk x in memory order (a [in, out] weight with per-channel axis 1 would otherwise be
+	// read column by column) and accumulate per channel.
+	for o := range outer {
+		for c := range chans {
+			k := c
+			if p.Axis < 0 {
+				k = 0
+			}
+			s, zp := p.Scales[k], p.ZeroPoints[k]
+			off := (o*chans + c) * inner
+			var sum float64
+			for i := off; i < off+inner; i++ {
+				sum += float64(dy[i]) * lsqScaleGrad(x[i], s, zp, p.QMin, p.QMax)
+			}
+			sums[k] += sum
+		}
+	}
 	n := outer * inner // elements per scale
 	for c := range dsd {
-		zp := p.ZeroPoints[c]
-		qp := float64(p.QMax - zp)
-		var sum float64
-		for o := range outer {
-			off := (o*chans + c) * inner
-			for i := off; i < off+inner; i++ {
-				sum += float64(dy[i]) * lsqScaleGrad(x[i], p.Scales[c], zp, p.QMin, p.QMax)
-			}
-		}
-		dsd[c] = float32(sum / math.Sqrt(float64(n)*qp))
+		qp := float64(p.QMax - p.ZeroPoints[c])
+		dsd[c] = float32(sums[c] / math.Sqrt(float64(n)*qp))
 	}
 	return ds, nil
 }
 
 // lsqScaleGrad is ∂x̂/∂s for one element (Esser et al. 2019, eq. 3), with x̂ = s·(q - zp):
 // round(x/s) - x/s inside the range, and the clipped level (qmin-zp or qmax-zp) outside.
+// It divides once, exactly as quant.QuantizeValue and quant.InRange do (float32 x/s, rounded
+// half to even), so "inside" is InRange bit for bit.
 func lsqScaleGrad(x, s float32, zp, qmin, qmax int32) float64 {
-	q := quant.QuantizeValue(x, s, zp, qmin, qmax)
-	if !quant.InRange(x, s, zp, qmin, qmax) {
-		return float64(q - zp)
+	t := x / s
+	r := math.RoundToEven(float64(t))
+	switch q := r + float64(zp); {
+	case q < float64(qmin):
+		return float64(qmin - zp)
+	case q > float64(qmax):
+		return float64(qmax - zp)
 	}
-	return float64(q-zp) - float64(x/s)
+	return r - float64(t)
 }
 
 // splitAxis views a shape as [outer, chans, inner] around axis (axis < 0: one channel).
