@@ -430,9 +430,18 @@ func (op *fakeQuantOp) rangeRows(part, lo, hi int) {
 		for c := range chans {
 			off := (o*chans + c) * inner
 			l, h := mins[c], maxs[c]
-			for _, v := range x[off : off+inner] {
-				l = min(l, v)
-				h = max(h, v)
+			bad := false
+			for _, v := range x[off : off+inner] { // plain comparisons, as above
+				if v < l {
+					l = v
+				}
+				if v > h {
+					h = v
+				}
+				bad = bad || v-v != 0
+			}
+			if bad {
+				l = float32(math.NaN())
 			}
 			mins[c], maxs[c] = l, h
 		}
