@@ -17,8 +17,10 @@
 //	checkpoint: opt.m.<k>, opt.v.<k> F32 (Adam moments; k indexes w1, b1, w2, b2, ...), and
 //	            train_state in the metadata (epochs done, steps, history)
 //
-// The quantization metadata key holds the specs; tensor_specs gives each quantized tensor's
-// spec, with logical_shape and packed for int4 weights. Writes are atomic (temp file, fsync,
+// The quantization metadata key holds the model's specs in tinyq's own convention (weights
+// [in, out], so per-channel weights have axis 1); tensor_specs gives each stored quantized
+// tensor's spec as stored (integer weights are [out, in]: axis 0), with logical_shape and
+// packed for int4 weights. Writes are atomic (temp file, fsync,
 // rename). Loading checks everything it reads (dtypes, shapes against the architecture, NaN
 // and Inf, version) and returns an error naming the file and the problem; it never panics.
 package modelfile

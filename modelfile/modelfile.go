@@ -71,7 +71,7 @@ type specJSON struct {
 	Bits         int    `json:"bits"`
 	Scheme       string `json:"scheme"`
 	Granularity  string `json:"granularity"`
-	Axis         int    `json:"axis,omitempty"`
+	Axis         int    `json:"axis"`
 	Packed       bool   `json:"packed,omitempty"`        // int4 values packed two per byte (U8)
 	LogicalShape []int  `json:"logical_shape,omitempty"` // shape before packing
 }

@@ -23,9 +23,20 @@ END {
     key = order[k]; m = split(substr(vals[key], 2), a, " ")
     for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
     med = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-    split(key, p, "\t"); printf "| %s | %s | %.6g | %d |\n", p[1], p[2], med, m
+    split(key, p, "\t")
+    if (med >= 1000) printf "| %s | %s | %.0f | %d |\n", p[1], p[2], med, m
+    else printf "| %s | %s | %.4g | %d |\n", p[1], p[2], med, m
   }
 }' "$raw")
+
+# ratio NUM DEN: median of NUM's metric over median of DEN's, both "name<TAB>unit" keys.
+med() { echo "$summary" | awk -F' [|] ' -v n="$1" -v u="$2" '$1 == "| " n && $2 == u { print $3 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+qat=$(ratio "$(med BenchmarkQATStep ns/step)" "$(med BenchmarkFP32Step ns/step)")
+lsq=$(ratio "$(med BenchmarkQATStepLSQ ns/step)" "$(med BenchmarkFP32Step ns/step)")
+i8=$(ratio "$(med BenchmarkForward/w8a8-static samples/s)" "$(med BenchmarkForward/fp32 samples/s)")
+i4=$(ratio "$(med BenchmarkForward/w4a4-static samples/s)" "$(med BenchmarkForward/fp32 samples/s)")
+dyn=$(ratio "$(med BenchmarkForward/w8-dynamic samples/s)" "$(med BenchmarkForward/fp32 samples/s)")
 
 tmp=$(mktemp BENCHMARKS.md.XXXX)
 {
@@ -36,6 +47,17 @@ tmp=$(mktemp BENCHMARKS.md.XXXX)
   echo
   echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3-4)"
   echo "- Pure Go (CGO_ENABLED default, gonum's Go BLAS behind gorgonia)."
+  echo
+  echo "Ratios of medians from this run:"
+  echo
+  echo "- QAT W4A4 training step / FP32 step: **${qat}x** (with LSQ: ${lsq}x)"
+  echo "- Integer runtime throughput / FP32 inference at batch 1000: **${i8}x** (W8A8 static), **${i4}x** (W4A4 static), ${dyn}x (W8 dynamic)"
+  echo
+  echo "What each benchmark measures: TrainStep and FP32Step, one FP32 training step at batch 128"
+  echo "(784-256-128-10 MLP, Adam); Epoch, one epoch over 60,000 images, with the bytes it allocates;"
+  echo "QATStep, a W4A4 QAT step; Inference and Forward/fp32, float inference at batch 1000 through"
+  echo "gorgonia; Forward/w*, the integer runtime at batch 1000 on 1,000 MNIST test images;"
+  echo "qkernel's MLP, the integer kernels alone on synthetic inputs with MNIST's sparsity."
   echo
   echo "| benchmark | unit | median | runs |"
   echo "|---|---|---|---|"
