@@ -11,10 +11,83 @@ import (
 
 // stateJSON is the non-tensor part of a checkpoint.
 type stateJSON struct {
-	Epochs    int           `json:"epochs"`
-	Optimizer string        `json:"optimizer"`
-	Steps     int           `json:"steps"`
-	History   []train.Epoch `json:"history"`
+	Epochs     int           `json:"epochs"`
+	Optimizer  string        `json:"optimizer"`
+	Steps      int           `json:"steps"`
+	ExtraSteps int           `json:"extra_steps,omitempty"`
+	History    []train.Epoch `json:"history"`
+}
+
+func stateJSONOf(st train.State) (string, error) {
+	kind := st.Solver.Kind
+	if kind == 0 {
+		kind = train.Adam
+	}
+	b, err := json.Marshal(stateJSON{Epochs: st.Epochs, Optimizer: kind.String(), Steps: st.Solver.Steps, ExtraSteps: st.Extra.Steps, History: st.History})
+	return string(b), err
+}
+
+// solverTensors appends a solver's moments as <prefix>.m.<k> and <prefix>.v.<k>.
+func solverTensors(ts []safetensors.Tensor, prefix string, s train.SolverState) []safetensors.Tensor {
+	for k, v := range s.M {
+		ts = append(ts, safetensors.FromF32(fmt.Sprintf("%s.m.%d", prefix, k), []int{len(v)}, v))
+	}
+	for k, v := range s.V {
+		if v != nil {
+			ts = append(ts, safetensors.FromF32(fmt.Sprintf("%s.v.%d", prefix, k), []int{len(v)}, v))
+		}
+	}
+	return ts
+}
+
+// paramSizes returns the element counts of w1, b1, w2, b2, ...
+func paramSizes(m *nn.MLP) []int {
+	var n []int
+	for _, l := range m.Layers {
+		n = append(n, l.In*l.Out, l.Out)
+	}
+	return n
+}
+
+// readSolver reads a solver state of the given kind and step count for parameters of sizes.
+func readSolver(f *safetensors.File, prefix string, kind train.Optimizer, steps int, sizes []int) (train.SolverState, error) {
+	s := train.SolverState{Kind: kind, Steps: steps}
+	if steps == 0 {
+		return s, nil
+	}
+	for k, n := range sizes {
+		m, err := f32(f, fmt.Sprintf("%s.m.%d", prefix, k), n)
+		if err != nil {
+			return s, err
+		}
+		s.M = append(s.M, m)
+		if kind == train.Adam {
+			v, err := f32(f, fmt.Sprintf("%s.v.%d", prefix, k), n)
+			if err != nil {
+				return s, err
+			}
+			s.V = append(s.V, v)
+		}
+	}
+	return s, nil
+}
+
+// readState reads train_state and the main solver (prefix) for parameters of sizes.
+func readState(f *safetensors.File, prefix string, sizes []int) (train.State, error) {
+	var sj stateJSON
+	if err := json.Unmarshal([]byte(f.Metadata[keyState]), &sj); err != nil {
+		return train.State{}, fmt.Errorf("train_state: %w", err)
+	}
+	if sj.Epochs < 0 || sj.Steps < 0 || sj.ExtraSteps < 0 || len(sj.History) > sj.Epochs {
+		return train.State{}, fmt.Errorf("train_state: %d epochs, %d steps, %d history entries", sj.Epochs, sj.Steps, len(sj.History))
+	}
+	kind, err := train.ParseOptimizer(sj.Optimizer)
+	if err != nil {
+		return train.State{}, err
+	}
+	st := train.State{Epochs: sj.Epochs, History: sj.History}
+	st.Solver, err = readSolver(f, prefix, kind, sj.Steps, sizes)
+	return st, err
 }
 
 // SaveCheckpoint writes a model and a trainer's state (optimizer moments as opt.m.<k> and
@@ -25,21 +98,10 @@ func SaveCheckpoint(path string, m *nn.MLP, st train.State, training string) err
 	if err != nil {
 		return fmt.Errorf("modelfile: %s: %w", path, err)
 	}
-	sj := stateJSON{Epochs: st.Epochs, Optimizer: st.Solver.Kind.String(), Steps: st.Solver.Steps, History: st.History}
-	b, err := json.Marshal(sj)
-	if err != nil {
+	if md[keyState], err = stateJSONOf(st); err != nil {
 		return fmt.Errorf("modelfile: %s: %w", path, err)
 	}
-	md[keyState] = string(b)
-	ts := floatTensors(nil, m)
-	for k, v := range st.Solver.M {
-		ts = append(ts, safetensors.FromF32(fmt.Sprintf("opt.m.%d", k), []int{len(v)}, v))
-	}
-	for k, v := range st.Solver.V {
-		if v != nil {
-			ts = append(ts, safetensors.FromF32(fmt.Sprintf("opt.v.%d", k), []int{len(v)}, v))
-		}
-	}
+	ts := solverTensors(floatTensors(nil, m), "opt", st.Solver)
 	return write(path, &safetensors.File{Metadata: md, Tensors: ts})
 }
 
@@ -57,45 +119,17 @@ func LoadCheckpoint(path string) (*nn.MLP, train.State, Info, error) {
 }
 
 func checkpointFrom(f *safetensors.File) (*nn.MLP, train.State, Info, error) {
-	fail := func(err error) (*nn.MLP, train.State, Info, error) { return nil, train.State{}, Info{}, err }
 	info, err := readInfo(f, Checkpoint)
 	if err != nil {
-		return fail(err)
+		return nil, train.State{}, Info{}, err
 	}
 	m, err := readFloat(f, info.Arch)
 	if err != nil {
-		return fail(err)
+		return nil, train.State{}, Info{}, err
 	}
-	var sj stateJSON
-	if err := json.Unmarshal([]byte(f.Metadata[keyState]), &sj); err != nil {
-		return fail(fmt.Errorf("train_state: %w", err))
-	}
-	if sj.Epochs < 0 || sj.Steps < 0 || len(sj.History) > sj.Epochs {
-		return fail(fmt.Errorf("train_state: %d epochs, %d steps, %d history entries", sj.Epochs, sj.Steps, len(sj.History)))
-	}
-	st := train.State{Epochs: sj.Epochs, History: sj.History}
-	if st.Solver.Kind, err = train.ParseOptimizer(sj.Optimizer); err != nil {
-		return fail(err)
-	}
-	st.Solver.Steps = sj.Steps
-	if sj.Steps > 0 {
-		for k, l := range m.Layers {
-			for j, n := range []int{l.In * l.Out, l.Out} {
-				idx := 2*k + j
-				mv, err := f32(f, fmt.Sprintf("opt.m.%d", idx), n)
-				if err != nil {
-					return fail(err)
-				}
-				st.Solver.M = append(st.Solver.M, mv)
-				if st.Solver.Kind == train.Adam {
-					vv, err := f32(f, fmt.Sprintf("opt.v.%d", idx), n)
-					if err != nil {
-						return fail(err)
-					}
-					st.Solver.V = append(st.Solver.V, vv)
-				}
-			}
-		}
+	st, err := readState(f, "opt", paramSizes(m))
+	if err != nil {
+		return nil, train.State{}, Info{}, err
 	}
 	return m, st, info, nil
 }

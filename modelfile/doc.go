@@ -5,7 +5,7 @@
 // # Layout
 //
 // Every file's __metadata__ holds format_version (1), tinyq_version, kind ("float", "qat",
-// "int" or "checkpoint"), architecture ({"sizes": [...], "activations": [...]}) and, when
+// "int", "checkpoint" or "qat-checkpoint"), architecture ({"sizes": [...], "activations": [...]}) and, when
 // known, training (the run's configuration as JSON). Tensors, for layer i = 1, 2, ...:
 //
 //	float, qat, checkpoint: fc<i>.w F32 [in, out], fc<i>.b F32 [out]
@@ -16,6 +16,8 @@
 //	            fc<i>.in.qrange I32 [2]; dynamic: fc<i>.b F32 [out]
 //	checkpoint: opt.m.<k>, opt.v.<k> F32 (Adam moments; k indexes w1, b1, w2, b2, ...), and
 //	            train_state in the metadata (epochs done, steps, history)
+//	qat-checkpoint: the qat tensors, the checkpoint tensors, <site>.obs.min/.obs.max F32 (observer
+//	            ranges), and opt.extra.m/v.<k> (learned scales' Adam moments)
 //
 // The quantization metadata key holds the model's specs in tinyq's own convention (weights
 // [in, out], so per-channel weights have axis 1); tensor_specs gives each stored quantized

@@ -48,6 +48,7 @@ func seedFiles(f *testing.F) [][]byte {
 		add("i"+cfg.Name(), func(p string) error { return SaveInt(p, im, "") })
 	}
 	add("c", func(p string) error { return SaveCheckpoint(p, m, train.State{}, "") })
+	add("qc", func(p string) error { return SaveQATCheckpoint(p, qm, train.State{Epochs: 1}, "") })
 	return out
 }
 
@@ -87,6 +88,11 @@ func FuzzLoad(f *testing.F) {
 			in, out := im.Layers[0].In, im.Layers[len(im.Layers)-1].Out
 			if err := im.Forward(make([]float32, in), 1, make([]float32, out)); err != nil {
 				t.Fatalf("a loaded integer model does not run: %v", err)
+			}
+		}
+		if qm, err := qat.Prepare(testModel(t), qat.Spec(4, 4)); err == nil {
+			if st, _, err := qatCheckpointInto(f, qm); err == nil && st.Epochs < 0 {
+				t.Fatalf("a loaded QAT checkpoint has %d epochs", st.Epochs)
 			}
 		}
 		if m, st, _, err := checkpointFrom(f); err == nil {

@@ -11,6 +11,7 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
+	"tinyq/quant"
 	"tinyq/train"
 )
 
@@ -257,5 +258,89 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, _, err := LoadFloat(filepath.Join(dir, "missing.safetensors")); err == nil {
 		t.Error("missing file loaded")
+	}
+}
+
+// TestQATCheckpoint: a QAT model trained one epoch, checkpointed, restored into a freshly
+// prepared model and trained one more epoch ends bit-identical to two uninterrupted epochs.
+func TestQATCheckpoint(t *testing.T) {
+	x := images(96, 12)
+	labels := make([]uint8, 96)
+	for i := range labels {
+		labels[i] = uint8(i % 3)
+	}
+	data := train.Data{Images: x, Labels: labels}
+	cfg := qat.Spec(4, 4)
+	cfg.LearnScales = true // the scales' solver state must survive too
+	tcfg := train.Config{Epochs: 2, Batch: 32, Seed: 3}
+	prepare := func() (*qat.Model, *train.Trainer) {
+		qm, err := qat.Prepare(testModel(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := train.NewTrainer(qm.MLP, qm.TrainConfig(tcfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return qm, tr
+	}
+	full, trFull := prepare()
+	for range 2 {
+		if _, err := trFull.Epoch(data, train.Data{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	half, trHalf := prepare()
+	if _, err := trHalf.Epoch(data, train.Data{}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "qck.safetensors")
+	if err := SaveQATCheckpoint(p, half, trHalf.State(nil), "cfg"); err != nil {
+		t.Fatal(err)
+	}
+	resumed, trRes := prepare()
+	st, info, err := LoadQATCheckpoint(p, resumed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Training != "cfg" || st.Epochs != 1 || st.Extra.Steps == 0 {
+		t.Fatalf("state %+v", st)
+	}
+	if err := trRes.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := trRes.Epoch(data, train.Data{}); err != nil {
+		t.Fatal(err)
+	}
+	sameFloat(t, full.MLP, resumed.MLP)
+	for i, q := range full.Quantizers() {
+		a, b := q.Params(), resumed.Quantizers()[i].Params()
+		for c := range a.Scales {
+			if a.Scales[c] != b.Scales[c] {
+				t.Fatalf("%s scale %d: %v resumed, %v uninterrupted", q.Name, c, b.Scales[c], a.Scales[c])
+			}
+		}
+	}
+	// A model prepared differently is refused.
+	other, err := qat.Prepare(testModel(t), qat.Spec(8, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadQATCheckpoint(p, other); err == nil || !strings.Contains(err.Error(), "quantization") {
+		t.Fatalf("checkpoint loaded into a W8A8 model: %v", err)
+	}
+	// Histogram observers cannot be checkpointed.
+	pc := qat.Spec(4, 4)
+	pc.Observer.Kind = quant.PercentileObserver
+	hm, err := qat.Prepare(testModel(t), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := hm.NewEvaluator(4)
+	if _, err := ev.Forward(x[:48], 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveQATCheckpoint(filepath.Join(t.TempDir(), "h"), hm, train.State{}, ""); err == nil || !strings.Contains(err.Error(), "histogram") {
+		t.Fatalf("percentile observer checkpointed: %v", err)
 	}
 }

@@ -35,28 +35,21 @@ func SaveQAT(path string, m *qat.Model, training string) error {
 	if err != nil {
 		return fmt.Errorf("modelfile: %s: %w", path, err)
 	}
-	cfg := qatJSON{
-		Weight: toSpecJSON(m.Config.Weight), Activation: toSpecJSON(m.Config.Activation),
-		Freeze: m.Config.FreezeObserversAfter, LearnScales: m.Config.LearnScales,
-	}
-	if m.Config.Observer.Kind != 0 {
-		cfg.Observer = m.Config.Observer.Kind.String()
-	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
+	if md[keyQuant], err = qatConfigJSON(m); err != nil {
 		return fmt.Errorf("modelfile: %s: %w", path, err)
 	}
-	md[keyQuant] = string(b)
+	w, a := toSpecJSON(m.Config.Weight), toSpecJSON(m.Config.Activation)
 	specs := map[string]specJSON{}
 	ts := floatTensors(nil, m.MLP)
 	for i := range m.Layers {
 		n := nn.LayerName(i)
 		ts = quantizerTensors(ts, n+".w", m.Weights[i])
 		ts = quantizerTensors(ts, n+".in", m.Inputs[i])
-		specs[n+".w"] = cfg.Weight
-		specs[n+".in"] = cfg.Activation
+		specs[n+".w"] = w
+		specs[n+".in"] = a
 	}
-	if b, err = json.Marshal(specs); err != nil {
+	b, err := json.Marshal(specs)
+	if err != nil {
 		return fmt.Errorf("modelfile: %s: %w", path, err)
 	}
 	md[keySpecs] = string(b)

@@ -26,6 +26,14 @@ type Observer interface {
 // ObserverKind selects how an observer turns statistics into a range.
 type ObserverKind int
 
+// RangeState is implemented by the observers whose whole state is a per-channel range
+// (MinMaxObserver and MovingAverageObserver), so that a checkpoint can save and restore them
+// exactly. Histogram observers (Percentile, MSE) do not implement it.
+type RangeState interface {
+	Range() (mins, maxs []float32, ok bool)
+	SetRange(mins, maxs []float32) error
+}
+
 const (
 	// MinMaxObserver uses the running minimum and maximum of everything
 	// observed.
@@ -202,6 +210,32 @@ func (o *minMaxObserver) Params() (Params, error) {
 }
 
 func (o *minMaxObserver) Reset() { o.mins, o.maxs = nil, nil }
+
+// Range returns copies of the observed per-channel minima and maxima; ok is false before the
+// first batch.
+func (o *minMaxObserver) Range() (mins, maxs []float32, ok bool) {
+	if o.mins == nil {
+		return nil, nil, false
+	}
+	return append([]float32(nil), o.mins...), append([]float32(nil), o.maxs...), true
+}
+
+// SetRange replaces the observed range (a checkpoint's), as if those batches had been seen.
+func (o *minMaxObserver) SetRange(mins, maxs []float32) error {
+	if len(mins) == 0 || len(mins) != len(maxs) {
+		return fmt.Errorf("quant: observer range of %d minima and %d maxima", len(mins), len(maxs))
+	}
+	for i := range mins {
+		if err := checkFinite("observer range", []float32{mins[i], maxs[i]}); err != nil {
+			return err
+		}
+		if mins[i] > maxs[i] {
+			return fmt.Errorf("quant: observer range channel %d: min %v > max %v", i, mins[i], maxs[i])
+		}
+	}
+	o.mins, o.maxs = append([]float32(nil), mins...), append([]float32(nil), maxs...)
+	return nil
+}
 
 // sampleObserver implements PercentileObserver and MSEObserver. It keeps the
 // exact min and max of everything observed and a sample of the values: all of

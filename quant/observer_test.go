@@ -385,3 +385,47 @@ func TestSampleObserverReservoir(t *testing.T) {
 		t.Errorf("99th percentile from the reservoir: %v, want about 0.99", hi)
 	}
 }
+
+// TestRangeStateRestores: an observer restored from another's range continues exactly as the
+// original would.
+func TestRangeStateRestores(t *testing.T) {
+	spec := Spec{Bits: 8, Scheme: Affine, Granularity: PerTensor}
+	a, err := NewObserver(spec, ObserverConfig{Kind: MovingAverageObserver, Momentum: 0.25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range [][]float32{{0, 1, 2}, {-1, 3}} {
+		if err := a.Observe(x, []int{len(x)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, ok := a.(RangeState)
+	if !ok {
+		t.Fatal("moving-average observer does not implement RangeState")
+	}
+	mins, maxs, ok := rs.Range()
+	if !ok {
+		t.Fatal("no range after two batches")
+	}
+	b, _ := NewObserver(spec, ObserverConfig{Kind: MovingAverageObserver, Momentum: 0.25})
+	if err := b.(RangeState).SetRange(mins, maxs); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Observer{a, b} {
+		if err := o.Observe([]float32{5, -2}, []int{2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pa, _ := a.Params()
+	pb, _ := b.Params()
+	if pa.Scales[0] != pb.Scales[0] || pa.ZeroPoints[0] != pb.ZeroPoints[0] {
+		t.Fatalf("restored observer gives %v/%d, original %v/%d", pb.Scales[0], pb.ZeroPoints[0], pa.Scales[0], pa.ZeroPoints[0])
+	}
+	if err := b.(RangeState).SetRange([]float32{1}, []float32{0}); err == nil {
+		t.Fatal("SetRange accepted min > max")
+	}
+	if _, isRange := mustObserver(t, spec, ObserverConfig{Kind: PercentileObserver}).(RangeState); isRange {
+		t.Fatal("percentile observer claims a range-only state")
+	}
+}
+

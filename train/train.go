@@ -340,12 +340,16 @@ func (t *Trainer) Evaluator() *nn.Evaluator { return t.eval }
 type State struct {
 	Epochs  int
 	Solver  SolverState
+	Extra   SolverState // the Extra parameters' solver (learned scales), if any
 	History []Epoch
 }
 
 // State returns a copy of the trainer's state after the epochs run so far.
 func (t *Trainer) State(h *History) State {
 	st := State{Epochs: t.epoch, Solver: t.solver.State()}
+	if t.extraS != nil {
+		st.Extra = t.extraS.State()
+	}
 	if h != nil {
 		st.History = append([]Epoch(nil), h.Epochs...)
 	}
@@ -363,6 +367,13 @@ func (t *Trainer) Restore(st State) error {
 	}
 	if err := t.solver.SetState(st.Solver, t.params); err != nil {
 		return err
+	}
+	if t.extraS != nil {
+		if err := t.extraS.SetState(st.Extra, t.extra); err != nil {
+			return fmt.Errorf("train: restore extra parameters: %w", err)
+		}
+	} else if st.Extra.Steps != 0 {
+		return errors.New("train: restore: the state has extra parameters this trainer lacks")
 	}
 	t.epoch, t.replay = st.Epochs, st.Epochs
 	return nil

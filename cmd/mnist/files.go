@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"tinyq/modelfile"
 	"tinyq/nn"
@@ -54,6 +55,17 @@ func (o options) trainingJSON() string {
 	return string(b)
 }
 
+// qatTrainingJSON adds the QAT-only settings to trainingJSON, for QAT phase checkpoints.
+func (o options) qatTrainingJSON() string {
+	b, _ := json.Marshal(struct {
+		Base    json.RawMessage `json:"fp32"`
+		LR      float64         `json:"qat_lr"`
+		Init    string          `json:"qat_init"`
+		Observe string          `json:"observer"`
+	}{json.RawMessage(o.trainingJSON()), o.QATLR, o.QATInit, o.Observer})
+	return string(b)
+}
+
 // obtainFP32 loads the float model (-load), or trains it, saving a checkpoint after every
 // epoch (-checkpoint) and continuing from one (-resume). It returns the model and the
 // training seconds of each epoch.
@@ -79,39 +91,70 @@ func obtainFP32(o options, sizes []int, trainData, testData train.Data, base tra
 	if err != nil {
 		return nil, nil, err
 	}
-	var hist train.History
-	if o.Resume {
-		cm, st, info, err := modelfile.LoadCheckpoint(o.Checkpoint)
+	load := func(path string) (train.State, error) {
+		cm, st, info, err := modelfile.LoadCheckpoint(path)
 		if err != nil {
-			return nil, nil, err
+			return st, err
 		}
 		if info.Training != o.trainingJSON() {
-			return nil, nil, fmt.Errorf("-resume: %s was written with training settings %s, this run has %s", o.Checkpoint, info.Training, o.trainingJSON())
+			return st, fmt.Errorf("-resume: %s was written with training settings %s, this run has %s", path, info.Training, o.trainingJSON())
 		}
 		if len(cm.Layers) != len(m.Layers) {
-			return nil, nil, fmt.Errorf("-resume: %s has %d layers, want %d", o.Checkpoint, len(cm.Layers), len(m.Layers))
+			return st, fmt.Errorf("-resume: %s has %d layers, want %d", path, len(cm.Layers), len(m.Layers))
 		}
-		for i, l := range m.Layers { // same tensors the trainer's graphs are bound to
+		for i, l := range m.Layers { // the tensors the trainer's graphs are bound to
 			copy(l.Weights(), cm.Layers[i].Weights())
 			copy(l.Bias(), cm.Layers[i].Bias())
 		}
-		if err := tr.Restore(st); err != nil {
-			return nil, nil, fmt.Errorf("-resume %s: %w", o.Checkpoint, err)
+		return st, nil
+	}
+	save := func(path string, st train.State) error {
+		return modelfile.SaveCheckpoint(path, m, st, o.trainingJSON())
+	}
+	hist, err := fitCheckpointed(tr, o, o.Checkpoint, true, trainData, testData, load, save, base.Log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train fp32: %w", err)
+	}
+	return m, hist.EpochSeconds(), nil
+}
+
+// phaseCheckpoint is the checkpoint file of a QAT phase: ck.safetensors -> ck.qat-w4a4.safetensors.
+func phaseCheckpoint(path, phase string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + phase + ext
+}
+
+// fitCheckpointed trains tr up to o.Epochs epochs. With -resume it first restores the state
+// in path (required says whether a missing file is an error; otherwise training starts from
+// the beginning); with -checkpoint it saves the state to path after every epoch.
+func fitCheckpointed(tr *train.Trainer, o options, path string, required bool, trainData, testData train.Data,
+	load func(string) (train.State, error), save func(string, train.State) error, log io.Writer) (*train.History, error) {
+	hist := &train.History{}
+	if o.Resume {
+		_, statErr := os.Stat(path)
+		if required || statErr == nil {
+			st, err := load(path)
+			if err != nil {
+				return nil, err
+			}
+			if err := tr.Restore(st); err != nil {
+				return nil, fmt.Errorf("-resume %s: %w", path, err)
+			}
+			hist.Epochs = st.History
+			fmt.Fprintf(log, "resumed from %s after epoch %d\n", path, st.Epochs)
 		}
-		hist.Epochs = st.History
-		fmt.Fprintf(base.Log, "resumed from %s after epoch %d\n", o.Checkpoint, st.Epochs)
 	}
 	for tr.EpochsDone() < o.Epochs {
 		ep, err := tr.Epoch(trainData, testData)
 		if err != nil {
-			return nil, nil, fmt.Errorf("train fp32: %w", err)
+			return nil, err
 		}
 		hist.Epochs = append(hist.Epochs, ep)
-		if o.Checkpoint != "" {
-			if err := modelfile.SaveCheckpoint(o.Checkpoint, m, tr.State(&hist), o.trainingJSON()); err != nil {
-				return nil, nil, err
+		if path != "" {
+			if err := save(path, tr.State(hist)); err != nil {
+				return nil, err
 			}
 		}
 	}
-	return m, hist.EpochSeconds(), nil
+	return hist, nil
 }

@@ -76,52 +76,61 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// TestResumeAfterKill kills a real training process with SIGKILL once its first checkpoint
-// exists, resumes it, and checks the result equals an uninterrupted run's.
+// TestResumeAfterKill kills a real training process with SIGKILL, resumes it, and checks the
+// result equals an uninterrupted run's: once during FP32 training, once during QAT.
 func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains three models in real processes")
+		t.Skip("trains models in real processes")
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	ck := filepath.Join(dir, "ck.safetensors")
-	args := []string{"-epochs", "3", "-train-limit", "12000", "-quiet"}
-
-	victim := exec.Command(bin, append(args, "-checkpoint", ck)...)
-	if err := victim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if _, err := os.Stat(ck); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			victim.Process.Kill()
-			t.Fatal("no checkpoint after 2 minutes")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	victim.Wait()
-
-	resumed := filepath.Join(dir, "resumed.json")
-	out, err := exec.Command(bin, append(args, "-checkpoint", ck, "-resume", "-json", resumed)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("resume: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "resumed from") {
-		t.Fatalf("resume did not resume:\n%s", out)
-	}
+	args := []string{"-epochs", "3", "-train-limit", "12000", "-quiet", "-qat", "-bits", "4"}
 	straight := filepath.Join(dir, "straight.json")
 	if out, err := exec.Command(bin, append(args, "-json", straight)...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted: %v\n%s", err, out)
 	}
-	a, b := results(t, straight), results(t, resumed)
-	if a["fp32"] != b["fp32"] || a["fp32"] == 0 {
-		t.Fatalf("fp32 accuracy %.2f%% uninterrupted, %.2f%% resumed", a["fp32"], b["fp32"])
+	want := results(t, straight)
+	for _, phase := range []string{"", ".qat-w4a4"} {
+		ck := filepath.Join(dir, "ck"+phase+"-run.safetensors")
+		base := filepath.Join(dir, "ck"+phase+"-run.safetensors")
+		wait := base // the file whose appearance means the phase has checkpointed an epoch
+		if phase != "" {
+			wait = phaseCheckpoint(base, "qat-w4a4")
+		}
+		victim := exec.Command(bin, append(args, "-checkpoint", ck)...)
+		if err := victim.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			if _, err := os.Stat(wait); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				victim.Process.Kill()
+				t.Fatalf("no %s after 3 minutes", wait)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		victim.Wait()
+
+		resumed := filepath.Join(dir, "resumed"+phase+".json")
+		out, err := exec.Command(bin, append(args, "-checkpoint", ck, "-resume", "-json", resumed)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("resume: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "resumed from "+wait) {
+			t.Fatalf("did not resume from %s:\n%s", wait, out)
+		}
+		got := results(t, resumed)
+		for _, n := range []string{"fp32", "qat-w4a4", "qat-w4a4-int", "ptq-w4a4-static"} {
+			if got[n] != want[n] || want[n] == 0 {
+				t.Errorf("killed in phase %q: %s %.2f%% resumed, %.2f%% uninterrupted", phase, n, got[n], want[n])
+			}
+		}
 	}
 }
 

@@ -107,6 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Resume && o.Checkpoint == "" {
 		return o, usagef("-resume needs -checkpoint FILE")
 	}
+	if o.QAT && o.Checkpoint != "" && o.Observer != "minmax" && o.Observer != "moving-average" {
+		return o, usagef("-checkpoint with -qat needs -observer minmax or moving-average (a %s observer's histogram is not checkpointed)", o.Observer)
+	}
 	if o.Load != "" && (o.Resume || o.Checkpoint != "") {
 		return o, usagef("-load trains no FP32 model: it cannot go with -checkpoint or -resume")
 	}

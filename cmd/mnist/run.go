@@ -183,7 +183,25 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		tc := base
 		tc.Name = name
 		tc.LR = o.QATLR
-		hist, err := train.Fit(qm.MLP, trainData, testData, qm.TrainConfig(tc))
+		tr, err := train.NewTrainer(qm.MLP, qm.TrainConfig(tc))
+		if err != nil {
+			return nil, fmt.Errorf("train %s: %w", name, err)
+		}
+		ck := ""
+		if o.Checkpoint != "" {
+			ck = phaseCheckpoint(o.Checkpoint, name)
+		}
+		load := func(path string) (train.State, error) {
+			st, info, err := modelfile.LoadQATCheckpoint(path, qm)
+			if err == nil && info.Training != o.qatTrainingJSON() {
+				err = fmt.Errorf("-resume: %s was written with training settings %s, this run has %s", path, info.Training, o.qatTrainingJSON())
+			}
+			return st, err
+		}
+		save := func(path string, st train.State) error {
+			return modelfile.SaveQATCheckpoint(path, qm, st, o.qatTrainingJSON())
+		}
+		hist, err := fitCheckpointed(tr, o, ck, false, trainData, testData, load, save, base.Log)
 		if err != nil {
 			return nil, fmt.Errorf("train %s: %w", name, err)
 		}
