@@ -428,4 +428,3 @@ func TestRangeStateRestores(t *testing.T) {
 		t.Fatal("percentile observer claims a range-only state")
 	}
 }
-
