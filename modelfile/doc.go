@@ -11,6 +11,7 @@
 //	float, qat, checkpoint: fc<i>.w F32 [in, out], fc<i>.b F32 [out]
 //	qat:        fc<i>.w.scale F32 [C], fc<i>.w.zero_point I32 [C], fc<i>.in.scale F32 [1], fc<i>.in.zero_point I32 [1]
 //	int:        fc<i>.w I8 [out, in], or U8 [ceil(out·in/2)] holding int4 pairs (low nibble first),
+//	            or U8 [ceil(out·in/4)] holding four 2-bit values (lowest bits first) for <= 2 bits,
 //	            fc<i>.w.scale F32 [C], fc<i>.w.zero_point I32 [C] (zeros: symmetric),
 //	            static: fc<i>.b I32 [out] at scale s_in·s_w, fc<i>.in.scale F32 [1], fc<i>.in.zero_point I32 [1],
 //	            fc<i>.in.qrange I32 [2]; dynamic: fc<i>.b F32 [out]

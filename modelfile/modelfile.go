@@ -72,7 +72,8 @@ type specJSON struct {
 	Scheme       string `json:"scheme"`
 	Granularity  string `json:"granularity"`
 	Axis         int    `json:"axis"`
-	Packed       bool   `json:"packed,omitempty"`        // int4 values packed two per byte (U8)
+	Packed       bool   `json:"packed,omitempty"`        // values packed into U8 bytes
+	PackedBits   int    `json:"packed_bits,omitempty"`   // bits per packed value: 4 (two per byte) or 2 (four per byte)
 	LogicalShape []int  `json:"logical_shape,omitempty"` // shape before packing
 }
 

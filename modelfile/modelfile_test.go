@@ -126,7 +126,7 @@ func TestQATRoundTrip(t *testing.T) {
 func TestIntRoundTrip(t *testing.T) {
 	m := testModel(t)
 	x := images(40, 12)
-	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 8, 8), ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Dynamic, 8, 8), ptq.Spec(ptq.Static, 3, 5)} {
+	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 8, 8), ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Dynamic, 8, 8), ptq.Spec(ptq.Static, 3, 5), ptq.Spec(ptq.Static, 2, 4)} {
 		var plan ptq.Plan
 		if cfg.Mode == ptq.Static {
 			r, err := ptq.Calibrate(m, x, cfg.Activation, cfg.Observer)

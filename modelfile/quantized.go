@@ -176,7 +176,10 @@ func SaveInt(path string, m *ptq.Model, training string) error {
 		n := l.Name
 		ws := ij.Weight
 		if l.Packed != nil {
-			ws.Packed, ws.LogicalShape = true, []int{l.Out, l.In}
+			ws.Packed, ws.LogicalShape, ws.PackedBits = true, []int{l.Out, l.In}, 4
+			if l.WeightBits <= 2 {
+				ws.PackedBits = 2
+			}
 			ts = append(ts, safetensors.FromU8(n+".w", []int{len(l.Packed)}, l.Packed))
 		} else {
 			ws.LogicalShape = []int{l.Out, l.In}
@@ -256,7 +259,7 @@ func intFrom(f *safetensors.File) (*ptq.Model, Info, error) {
 		in, out := a.Sizes[i], a.Sizes[i+1]
 		l := &ptq.Layer{Name: n, In: in, Out: out, ReLU: a.Activations[i] == nn.ReLU.String(), WeightBits: cfg.Weight.Bits}
 		if cfg.Weight.Bits <= 4 {
-			t, err := tensor(f, n+".w", safetensors.U8, quant.PackedLen(in*out))
+			t, err := tensor(f, n+".w", safetensors.U8, ptq.PackedLen(cfg.Weight.Bits, in*out))
 			if err != nil {
 				return fail(err)
 			}

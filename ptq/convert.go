@@ -29,7 +29,7 @@ type Layer struct {
 
 	WeightBits   int
 	Weights      []int8    // [Out, In] quantized weights (nil when packed)
-	Packed       []byte    // [Out, In] int4 values, two per byte, low nibble first (bits <= 4)
+	Packed       []byte    // [Out, In] packed: int4 two per byte, low nibble first (bits 3-4); int2 four per byte (bits <= 2)
 	WeightScales []float32 // [Out] per channel, or [1] per tensor
 
 	InScale float32 // Static: scale and zero point of this layer's uint8 input
@@ -129,17 +129,24 @@ func (l *Layer) prepare(cfg Config, i int, layers []*Layer) error {
 	var err error
 	qmin, qmax := cfg.Weight.QRange()
 	if cfg.Weight.Bits <= 4 {
-		if len(l.Packed) != quant.PackedLen(l.In*l.Out) {
-			return fmt.Errorf("%d packed weight bytes, want %d", len(l.Packed), quant.PackedLen(l.In*l.Out))
+		if want := PackedLen(cfg.Weight.Bits, l.In*l.Out); len(l.Packed) != want {
+			return fmt.Errorf("%d packed weight bytes, want %d", len(l.Packed), want)
 		}
-		w := make([]int8, l.In*l.Out)
-		if err := quant.UnpackInt4(w, l.Packed); err != nil {
+		w, err := l.Unpacked()
+		if err != nil {
 			return err
 		}
 		if err := checkRange(w, qmin, qmax); err != nil {
 			return err
 		}
-		l.kern, err = qkernel.NewWeightsInt4(l.Packed, l.Out, l.In)
+		if cfg.Weight.Bits <= 2 {
+			l.kern, err = qkernel.NewWeightsInt2(l.Packed, l.Out, l.In)
+		} else {
+			l.kern, err = qkernel.NewWeightsInt4(l.Packed, l.Out, l.In)
+		}
+		if err != nil {
+			return err
+		}
 	} else {
 		if len(l.Weights) != l.In*l.Out {
 			return fmt.Errorf("%d weights, want %d", len(l.Weights), l.In*l.Out)
@@ -174,6 +181,27 @@ func (l *Layer) prepare(cfg Config, i int, layers []*Layer) error {
 		return fmt.Errorf("input range [%d, %d] does not fit uint8", l.InQMin, l.InQMax)
 	}
 	return l.requantization(layers, i)
+}
+
+// PackedLen returns the stored bytes of n packed weights of the given bit width: four per
+// byte up to 2 bits, two per byte up to 4 bits.
+func PackedLen(bits, n int) int {
+	if bits <= 2 {
+		return quant.PackedLen2(n)
+	}
+	return quant.PackedLen(n)
+}
+
+// Unpacked returns the layer's weights as int8 [Out, In], unpacking packed ones.
+func (l *Layer) Unpacked() ([]int8, error) {
+	if l.Packed == nil {
+		return l.Weights, nil
+	}
+	w := make([]int8, l.In*l.Out)
+	if l.WeightBits <= 2 {
+		return w, quant.UnpackInt2(w, l.Packed)
+	}
+	return w, quant.UnpackInt4(w, l.Packed)
 }
 
 // checkRange reports the first weight outside [qmin, qmax].
@@ -226,15 +254,18 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*Laye
 			t[c*l.In+r] = int8(q[r*l.Out+c])
 		}
 	}
-	if cfg.Weight.Bits <= 4 {
-		if wp.QMin < -8 || wp.QMax > 7 {
-			return nil, fmt.Errorf("weight params: range [%d, %d] does not fit int4", wp.QMin, wp.QMax)
+	switch {
+	case cfg.Weight.Bits <= 2:
+		ql.Packed = make([]byte, quant.PackedLen2(len(t)))
+		if err := quant.PackInt2(ql.Packed, t); err != nil {
+			return nil, fmt.Errorf("weight: %w", err)
 		}
+	case cfg.Weight.Bits <= 4:
 		ql.Packed = make([]byte, quant.PackedLen(len(t)))
 		if err := quant.PackInt4(ql.Packed, t); err != nil {
 			return nil, fmt.Errorf("weight: %w", err)
 		}
-	} else {
+	default:
 		ql.Weights = t
 	}
 	ql.WeightScales = append([]float32(nil), wp.Scales...)

@@ -47,12 +47,9 @@ func refStatic(m *Model, x []float32) []float32 {
 		a[i] = int64(quant.QuantizeValue(v, l0.InScale, l0.InZP, l0.InQMin, l0.InQMax))
 	}
 	for li, l := range m.Layers {
-		w := l.Weights
-		if w == nil {
-			w = make([]int8, l.In*l.Out)
-			if err := quant.UnpackInt4(w, l.Packed); err != nil {
-				panic(err)
-			}
+		w, err := l.Unpacked()
+		if err != nil {
+			panic(err)
 		}
 		next := make([]int64, l.Out)
 		logits := make([]float32, l.Out)
@@ -242,6 +239,7 @@ func TestWeightBytes(t *testing.T) {
 		// 784·256 + 256·128 + 128·10 = 234,752 weights; 394 channels · 12 bytes; 3 layers · 8.
 		{8, 8, 234752 + 394*12 + 24},
 		{4, 4, 234752/2 + 394*12 + 24},
+		{2, 4, 234752/4 + 394*12 + 24},
 	} {
 		cfg := Spec(Static, c.w, c.a)
 		ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)

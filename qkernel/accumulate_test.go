@@ -318,3 +318,55 @@ func TestNewWeightsErrors(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestInt2MatchesInt8: 2-bit packed weights give exactly NewWeights' results on the same
+// values, for several shapes and zero points.
+func TestInt2MatchesInt8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 0))
+	for _, sh := range [][2]int{{1, 1}, {3, 5}, {10, 7}, {256, 784}} {
+		out, in := sh[0], sh[1]
+		w := make([]int8, out*in)
+		for i := range w {
+			w[i] = int8(rng.IntN(4)) - 2
+		}
+		packed := make([]byte, (out*in+3)/4)
+		for i, v := range w {
+			packed[i/4] |= (byte(v) & 3) << (2 * (i % 4))
+		}
+		w2, err := NewWeightsInt2(packed, out, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w8, err := NewWeights(w, out, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w2.Bytes() != len(packed) {
+			t.Fatalf("Bytes() = %d, want %d", w2.Bytes(), len(packed))
+		}
+		const batch = 9
+		src := make([]uint8, batch*in)
+		for i := range src {
+			if rng.IntN(3) == 0 {
+				src[i] = uint8(rng.IntN(256))
+			}
+		}
+		for _, zp := range [][]int32{{0}, {7}} {
+			a, b := make([]int32, batch*out), make([]int32, batch*out)
+			if err := w2.Accumulate(a, src, batch, zp, 2); err != nil {
+				t.Fatal(err)
+			}
+			if err := w8.AccumulateRef(b, src, batch, zp); err != nil {
+				t.Fatal(err)
+			}
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("%dx%d zp %v: output %d = %d, int8 reference %d", out, in, zp, i, a[i], b[i])
+				}
+			}
+		}
+	}
+	if _, err := NewWeightsInt2(make([]byte, 1), 2, 3); err == nil {
+		t.Fatal("NewWeightsInt2 accepted a short buffer")
+	}
+}

@@ -13,6 +13,7 @@ type Weights struct {
 	In, Out int
 
 	int4   bool
+	int2   bool   // with int4: the packed data holds 2-bit values, four per byte
 	packed []byte // int4 only: the stored nibbles, row-major [Out, In], low nibble first
 
 	// The run-time layout: transposed SWAR words [In][lay.words(Out)] (int4 builds them per
@@ -93,8 +94,35 @@ func NewWeightsInt4(packed []byte, out, in int) (*Weights, error) {
 	return wt, nil
 }
 
-// nibble returns the k-th packed int4 element, sign-extended.
+// NewWeightsInt2 prepares [out, in] signed 2-bit weights packed four per byte, row-major,
+// element 4k+j in bits 2j and 2j+1 of packed[k] (quant.PackInt2's layout). Only the packed
+// bytes are stored; at run time they are unpacked into the int4 kernels' layout (2-bit values
+// are int4 values), so results equal NewWeights of the same values bit for bit.
+func NewWeightsInt2(packed []byte, out, in int) (*Weights, error) {
+	if err := checkShape(out, in); err != nil {
+		return nil, err
+	}
+	n := (out*in + 3) / 4
+	if len(packed) != n {
+		return nil, fmt.Errorf("qkernel: NewWeightsInt2: len(packed) = %d, want (out*in+3)/4 = %d", len(packed), n)
+	}
+	wt := &Weights{In: in, Out: out, int4: true, int2: true, lay: lanes4x16, packed: append([]byte(nil), packed...), colsum: make([]int32, out)}
+	for o := 0; o < out; o++ {
+		var s int32
+		for i := 0; i < in; i++ {
+			s += int32(wt.nibble(o*in + i))
+		}
+		wt.colsum[o] = s
+	}
+	return wt, nil
+}
+
+// nibble returns the k-th packed element (int4, or int2 when w.int2), sign-extended.
 func (w *Weights) nibble(k int) int8 {
+	if w.int2 {
+		b := w.packed[k>>2] >> (2 * (k & 3))
+		return int8(b<<6) >> 6
+	}
 	b := w.packed[k>>1]
 	if k&1 == 1 {
 		b >>= 4
@@ -103,7 +131,7 @@ func (w *Weights) nibble(k int) int8 {
 }
 
 // Bytes returns the size of the stored quantized weights: Out*In for int8, (Out*In+1)/2 for
-// int4. (The int8 run-time layout is larger: see ResidentBytes.)
+// int4, (Out*In+3)/4 for int2. (The int8 run-time layout is larger: see ResidentBytes.)
 func (w *Weights) Bytes() int {
 	if w.int4 {
 		return len(w.packed)
