@@ -7,8 +7,8 @@ package main
 // pure-Go BLAS. The default build stays pure Go.
 
 import (
-	G "gorgonia.org/gorgonia"
 	"gonum.org/v1/netlib/blas/netlib"
+	G "gorgonia.org/gorgonia"
 )
 
 func init() { G.Use(netlib.Implementation{}) }
