@@ -281,3 +281,46 @@ func TestQATRealMNIST(t *testing.T) {
 		t.Fatalf("accuracy %.2f%% after one W4A4 epoch on 2,000 images, want >= 70%%", acc)
 	}
 }
+
+// TestFreezeObservers: with FreezeObserversAfter 1, activation ranges move during the first
+// epoch and not after it, while evaluation never moves them.
+func TestFreezeObservers(t *testing.T) {
+	trainSet, testSet := loadMNIST(t, 512, 200)
+	cfg := Spec(8, 8)
+	cfg.FreezeObserversAfter = 1
+	qm, err := Prepare(newModel(t, 2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := train.NewTrainer(qm.MLP, qm.TrainConfig(train.Config{Batch: 64, Seed: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scales := func() []float32 {
+		var s []float32
+		for _, q := range qm.Inputs {
+			s = append(s, q.Scales()[0])
+		}
+		return s
+	}
+	initial := scales()
+	if _, err := tr.Epoch(trainSet, testSet); err != nil { // epoch 1 observes, then evaluates
+		t.Fatal(err)
+	}
+	afterFirst := scales()
+	moved := false
+	for i := range initial {
+		moved = moved || initial[i] != afterFirst[i]
+	}
+	if !moved {
+		t.Fatal("activation scales did not move in the first epoch")
+	}
+	if _, err := tr.Epoch(trainSet, testSet); err != nil { // frozen
+		t.Fatal(err)
+	}
+	for i, s := range scales() {
+		if s != afterFirst[i] {
+			t.Fatalf("%s scale moved after freezing: %v -> %v", qm.Inputs[i].Name, afterFirst[i], s)
+		}
+	}
+}
