@@ -225,6 +225,22 @@ func TestBadInput(t *testing.T) {
 	if err := im.Forward(imgs, 8, make([]float32, 3)); err == nil {
 		t.Error("Forward accepted a short logits buffer")
 	}
+	cfg := Spec(Static, 8, 8)
+	ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := Convert(m, cfg, Plan{Inputs: ranges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nanImgs := append([]float32(nil), imgs...)
+	nanImgs[3] = float32(math.NaN())
+	for _, model := range []*Model{sm, im} {
+		if err := model.Forward(nanImgs, 8, make([]float32, 8*5)); err == nil || !strings.Contains(err.Error(), "NaN") {
+			t.Errorf("%v: NaN input: %v", model.Config.Mode, err)
+		}
+	}
 }
 
 // TestWeightBytes pins the size accounting: int8 weights, int32 bias, float32 scale and

@@ -71,8 +71,9 @@ func (m *Model) forwardStatic(x []float32, rows int, logits []float32) error {
 	b := make([]uint8, rows*wide)
 	acc := make([]int32, rows*wide)
 	src := a[:len(x)]
-	for i, v := range x { // the one float -> integer step at the boundary
-		src[i] = uint8(quant.QuantizeValue(v, first.InScale, first.InZP, first.InQMin, first.InQMax))
+	// The one float -> integer step at the boundary.
+	if err := quant.QuantizeUint8(src, x, first.InScale, first.InZP, first.InQMin, first.InQMax); err != nil {
+		return fmt.Errorf("input: %w", err)
 	}
 	for li, l := range m.Layers {
 		zp := []int32{l.InZP}
@@ -121,9 +122,8 @@ func (m *Model) forwardDynamic(x []float32, rows int, logits []float32) error {
 				return fmt.Errorf("%s row %d: %w", l.Name, r, err)
 			}
 			scale[r], zp[r] = p.Scales[0], p.ZeroPoints[0]
-			qr := q[r*l.In : (r+1)*l.In]
-			for i, v := range row {
-				qr[i] = uint8(quant.QuantizeValue(v, scale[r], zp[r], qmin, qmax))
+			if err := quant.QuantizeUint8(q[r*l.In:(r+1)*l.In], row, scale[r], zp[r], qmin, qmax); err != nil {
+				return fmt.Errorf("%s row %d: %w", l.Name, r, err)
 			}
 		}
 		ac := acc[:rows*l.Out]

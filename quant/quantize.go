@@ -260,3 +260,27 @@ func splitAxis(shape []int, axis int) (outer, chans, inner int, err error) {
 	}
 	return outer, shape[axis], inner, nil
 }
+
+// QuantizeUint8 is QuantizeValue over a slice, stored as uint8: dst[i] =
+// uint8(QuantizeValue(x[i], scale, zp, qmin, qmax)) bit for bit, for the integer
+// runtime's activations. It needs 0 <= qmin <= qmax <= 255, len(dst) >= len(x), a finite
+// scale > 0 and finite x (NaN or ±Inf is an error, reported before dst is written).
+func QuantizeUint8(dst []uint8, x []float32, scale float32, zp, qmin, qmax int32) error {
+	switch {
+	case qmin < 0 || qmax > 255 || qmin > qmax:
+		return fmt.Errorf("quant: QuantizeUint8: range [%d, %d] not within [0, 255]", qmin, qmax)
+	case len(dst) < len(x):
+		return fmt.Errorf("quant: QuantizeUint8: len(dst) %d < len(x) %d", len(dst), len(x))
+	case !(scale > 0) || math.IsInf(float64(scale), 0):
+		return fmt.Errorf("quant: QuantizeUint8: scale %v, want finite and > 0", scale)
+	}
+	if err := checkFinite("x", x); err != nil {
+		return err
+	}
+	dst = dst[:len(x)]
+	lo, hi := float64(int64(qmin)-int64(zp)), float64(int64(qmax)-int64(zp))
+	for i, v := range x {
+		dst[i] = uint8(int64(roundClamped(float64(v/scale), lo, hi)) + int64(zp))
+	}
+	return nil
+}

@@ -772,3 +772,33 @@ func paramsEqual(a, b Params) bool {
 	}
 	return true
 }
+
+// TestQuantizeUint8MatchesValue: the slice form equals QuantizeValue bit for bit on ties,
+// clamped values and random values, for several ranges and zero points.
+func TestQuantizeUint8MatchesValue(t *testing.T) {
+	x := []float32{0, 0.5, 1.5, 2.5, -0.5, -2.5, 1e9, -1e9, 127.5, 128.5, 3.4999998, 254.5, 255.5}
+	for i := 0; i < 200; i++ {
+		x = append(x, float32(i)*0.37-20)
+	}
+	for _, c := range []struct {
+		scale          float32
+		zp, qmin, qmax int32
+	}{{1, 0, 0, 255}, {0.5, 3, 0, 15}, {0.25, 128, 0, 255}, {3, 0, 0, 3}} {
+		dst := make([]uint8, len(x))
+		if err := QuantizeUint8(dst, x, c.scale, c.zp, c.qmin, c.qmax); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x {
+			if want := QuantizeValue(v, c.scale, c.zp, c.qmin, c.qmax); int32(dst[i]) != want {
+				t.Fatalf("%+v: x=%v: %d, QuantizeValue %d", c, v, dst[i], want)
+			}
+		}
+	}
+	nan := []float32{1, float32(math.NaN())}
+	if err := QuantizeUint8(make([]uint8, 2), nan, 1, 0, 0, 255); err == nil {
+		t.Error("NaN accepted")
+	}
+	if err := QuantizeUint8(make([]uint8, 2), []float32{1, 2}, 1, 0, -1, 255); err == nil {
+		t.Error("qmin -1 accepted")
+	}
+}
