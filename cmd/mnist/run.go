@@ -230,11 +230,11 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		if err != nil {
 			return nil, err
 		}
-		agree, lsb, err := agreement(qm.MLP, im, testData)
+		agree, diff, lsb, err := agreement(qm.MLP, im, testData)
 		if err != nil {
 			return nil, err
 		}
-		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions, largest logit difference %.2f output LSBs", name, agree, lsb)
+		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions; largest logit difference %.4g (%.0f output LSBs of s_in·s_w)", name, agree, diff, lsb)
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
 		rows = append(rows, irow)
 		saved.add(irow.Name, func(p string) error { return modelfile.SaveInt(p, im, o.trainingJSON()) })
@@ -350,38 +350,40 @@ func intRow(name string, im *ptq.Model, test train.Data) (report.Row, error) {
 }
 
 // agreement compares the fake-quant float simulation of a QAT model with its integer
-// conversion on every test image: the percentage of equal predictions and the largest
-// logit difference in units of the last layer's output LSB (its accumulator scale).
-func agreement(sim *nn.MLP, im *ptq.Model, test train.Data) (float64, float64, error) {
+// conversion on every test image: the percentage of equal predictions, and the largest
+// logit difference, absolute and in units of the last layer's output LSB (its accumulator
+// scale s_in·s_w, the step between logits the integer model can produce).
+func agreement(sim *nn.MLP, im *ptq.Model, test train.Data) (pct, worstAbs, worstLSB float64, err error) {
 	ev, err := sim.NewEvaluator(throughputBatch)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	in := im.Layers[0].In
 	last := im.Layers[len(im.Layers)-1]
 	out := last.Out
 	n := test.Len()
 	ilog := make([]float32, throughputBatch*out)
-	same, worst := 0, 0.0
+	same := 0
 	for lo := 0; lo < n; lo += throughputBatch {
 		hi := min(lo+throughputBatch, n)
 		fl, err := ev.Forward(test.Images[lo*in:hi*in], hi-lo)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		il := ilog[:(hi-lo)*out]
 		if err := im.Forward(test.Images[lo*in:hi*in], hi-lo, il); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		for r := 0; r < hi-lo; r++ {
 			if nn.Argmax(fl[r*out:(r+1)*out]) == nn.Argmax(il[r*out:(r+1)*out]) {
 				same++
 			}
 			for o := 0; o < out; o++ {
-				d := math.Abs(float64(fl[r*out+o]-il[r*out+o])) / float64(last.LogitScale[o])
-				worst = math.Max(worst, d)
+				d := math.Abs(float64(fl[r*out+o] - il[r*out+o]))
+				worstAbs = math.Max(worstAbs, d)
+				worstLSB = math.Max(worstLSB, d/float64(last.LogitScale[o]))
 			}
 		}
 	}
-	return 100 * float64(same) / float64(n), worst, nil
+	return 100 * float64(same) / float64(n), worstAbs, worstLSB, nil
 }
