@@ -269,6 +269,13 @@ func (m *MLP) Build(batch int) (*Net, error) {
 	return net, nil
 }
 
+// Loss adds the mean softmax cross-entropy of the logits against target ([batch, classes],
+// one-hot; all-zero rows are padding and ignored) to the net's graph and returns the scalar
+// loss node.
+func (n *Net) Loss(target *G.Node) (*G.Node, error) {
+	return autograd.SoftmaxCrossEntropy("loss", n.Logits, target)
+}
+
 func apply(h Hook, n *G.Node) (*G.Node, error) {
 	if h == nil {
 		return n, nil

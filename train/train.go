@@ -12,7 +12,6 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"tinyq/autograd"
 	"tinyq/nn"
 )
 
@@ -161,7 +160,7 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	g := net.Graph
 	t := &Trainer{cfg: cfg, model: model, net: net, rng: rand.New(rand.NewSource(cfg.Seed))}
 	t.y = G.NewMatrix(g, tensor.Float32, G.WithShape(cfg.Batch, cfg.Classes), G.WithName("y"))
-	if t.cost, err = autograd.SoftmaxCrossEntropy("loss", net.Logits, t.y); err != nil {
+	if t.cost, err = net.Loss(t.y); err != nil {
 		return nil, err
 	}
 	learn := append(G.Nodes(nil), net.Params...)
