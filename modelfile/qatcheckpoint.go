@@ -94,19 +94,24 @@ func qatCheckpointInto(f *safetensors.File, m *qat.Model) (train.State, Info, er
 	if got := f.Metadata[keyQuant]; got != want {
 		return fail(fmt.Errorf("quantization %s, this model uses %s", got, want))
 	}
+	// Read and check everything first, then apply it: a bad file leaves m untouched.
 	fm, err := readFloat(f, info.Arch)
 	if err != nil {
 		return fail(err)
 	}
-	for i, l := range m.Layers { // into the tensors the model's graphs are bound to
-		copy(l.Weights(), fm.Layers[i].Weights())
-		copy(l.Bias(), fm.Layers[i].Bias())
+	type rangeSet struct {
+		rs     quant.RangeState
+		lo, hi []float32
 	}
+	var params []quant.Params
+	var ranges []rangeSet
 	var extraSizes []int
 	for _, q := range m.Quantizers() {
-		if err := readQuantizer(f, q, q.Name); err != nil {
+		p, err := quantizerParams(f, q, q.Name)
+		if err != nil {
 			return fail(err)
 		}
+		params = append(params, p)
 		extraSizes = append(extraSizes, len(q.Scales()))
 		if _, ok := f.Tensor(q.Name + ".obs.min"); !ok || q.Observer == nil {
 			continue
@@ -127,9 +132,12 @@ func qatCheckpointInto(f *safetensors.File, m *qat.Model) (train.State, Info, er
 		if err != nil {
 			return fail(err)
 		}
-		if err := rs.SetRange(lo, hi); err != nil {
-			return fail(fmt.Errorf("%s: %w", q.Name, err))
+		for i := range lo {
+			if lo[i] > hi[i] {
+				return fail(fmt.Errorf("%s: observer range %d: min %v > max %v", q.Name, i, lo[i], hi[i]))
+			}
 		}
+		ranges = append(ranges, rangeSet{rs, lo, hi})
 	}
 	st, err := readState(f, "opt", paramSizes(m.MLP))
 	if err != nil {
@@ -142,6 +150,20 @@ func qatCheckpointInto(f *safetensors.File, m *qat.Model) (train.State, Info, er
 		}
 		if st.Extra, err = readSolver(f, "opt.extra", train.Adam, sj.ExtraSteps, extraSizes); err != nil {
 			return fail(err)
+		}
+	}
+	for i, l := range m.Layers { // into the tensors the model's graphs are bound to
+		copy(l.Weights(), fm.Layers[i].Weights())
+		copy(l.Bias(), fm.Layers[i].Bias())
+	}
+	for i, q := range m.Quantizers() {
+		if err := q.SetParams(params[i]); err != nil {
+			return fail(err) // cannot happen: params were validated above
+		}
+	}
+	for _, r := range ranges {
+		if err := r.rs.SetRange(r.lo, r.hi); err != nil {
+			return fail(err) // cannot happen: checked above (f32 rejects NaN and Inf)
 		}
 	}
 	return st, info, nil

@@ -112,22 +112,32 @@ func qatFrom(f *safetensors.File) (*qat.Model, Info, error) {
 }
 
 func readQuantizer(f *safetensors.File, q *autograd.Quantizer, name string) error {
-	c := len(q.Scales())
-	s, err := f32(f, name+".scale", c)
+	p, err := quantizerParams(f, q, name)
 	if err != nil {
 		return err
 	}
+	return q.SetParams(p)
+}
+
+// quantizerParams reads and checks a quantizer's saved scales and zero points without
+// applying them.
+func quantizerParams(f *safetensors.File, q *autograd.Quantizer, name string) (quant.Params, error) {
+	c := len(q.Scales())
+	s, err := f32(f, name+".scale", c)
+	if err != nil {
+		return quant.Params{}, err
+	}
 	z, err := i32(f, name+".zero_point", c)
 	if err != nil {
-		return err
+		return quant.Params{}, err
 	}
 	p := q.Params()
 	copy(p.Scales, s)
 	copy(p.ZeroPoints, z)
-	if err := q.SetParams(p); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	if err := p.Validate(); err != nil {
+		return quant.Params{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return nil
+	return p, nil
 }
 
 // intJSON is a ptq.Config as written in files.

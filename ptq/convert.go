@@ -115,6 +115,9 @@ func (l *Layer) prepare(cfg Config, i int, layers []*Layer) error {
 	if l.In <= 0 || l.Out <= 0 || (i > 0 && layers[i-1].Out != l.In) {
 		return fmt.Errorf("size %dx%d does not follow the previous layer", l.In, l.Out)
 	}
+	if l.In > MaxIn {
+		return fmt.Errorf("%d inputs: an int32 accumulator holds at most %d products of 255·127", l.In, MaxIn)
+	}
 	if l.WeightBits != cfg.Weight.Bits {
 		return fmt.Errorf("%d-bit weights in a %d-bit model", l.WeightBits, cfg.Weight.Bits)
 	}
@@ -182,6 +185,10 @@ func (l *Layer) prepare(cfg Config, i int, layers []*Layer) error {
 	}
 	return l.requantization(layers, i)
 }
+
+// MaxIn is the widest layer input the runtime accepts: the int32 accumulator must hold In
+// products of |q_in - zp| <= 255 and |q_w| <= 128, so In <= (2^31-1)/(255·128) = 65793.
+const MaxIn = (1<<31 - 1) / (255 * 128)
 
 // PackedLen returns the stored bytes of n packed weights of the given bit width: four per
 // byte up to 2 bits, two per byte up to 4 bits.
@@ -287,7 +294,10 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*Laye
 		// Bias at scale s_in·s_w (TFLite spec), rounded half to even, saturated to int32.
 		s := float64(ql.InScale) * float64(ql.wscale(o))
 		v := math.RoundToEven(float64(b) / s)
-		ql.Bias[o] = int32(max(math.MinInt32, min(math.MaxInt32, v)))
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return nil, fmt.Errorf("bias %d is %v = %g steps of s_in·s_w (%g), more than int32 holds", o, b, v, s)
+		}
+		ql.Bias[o] = int32(v)
 	}
 	return ql, nil
 }

@@ -315,3 +315,64 @@ func TestLogitMSE(t *testing.T) {
 		t.Fatalf("logit MSE at 8, 4, 2 bits: %v, want decreasing with bits", errs)
 	}
 }
+
+// TestLogitsDoNotWrap: the last layer adds its bias in int64, so a bias near the int32 limit
+// plus a positive accumulator stays positive; and a bias too large for int32 is refused at
+// conversion instead of being clamped.
+func TestLogitsDoNotWrap(t *testing.T) {
+	m, err := nn.NewMLPFrom([]int{2, 1}, []string{"identity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(m.Layers[0].Weights(), []float32{1, 1})
+	x := []float32{1, 1}
+	cfg := Spec(Static, 8, 8)
+	ranges, err := Calibrate(m, x, cfg.Activation, cfg.Observer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := Convert(m, cfg, Plan{Inputs: ranges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im.Layers[0].Bias[0] = math.MaxInt32
+	logit := make([]float32, 1)
+	if err := im.Forward(x, 1, logit); err != nil {
+		t.Fatal(err)
+	}
+	if logit[0] <= 0 {
+		t.Fatalf("logit %v: accumulator plus bias wrapped around int32", logit[0])
+	}
+	m.Layers[0].Bias()[0] = 1e9 // 1e9/(s_in·s_w) is far beyond int32
+	if _, err := Convert(m, cfg, Plan{Inputs: ranges}); err == nil || !strings.Contains(err.Error(), "int32") {
+		t.Fatalf("huge bias: %v", err)
+	}
+}
+
+// TestReLUOnLastLayer: a final ReLU clamps the logits in both modes, as in float.
+func TestReLUOnLastLayer(t *testing.T) {
+	m, err := nn.NewMLPFrom([]int{2, 2}, []string{"relu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(m.Layers[0].Weights(), []float32{1, -1, 1, -1}) // output 1 is negative for positive x
+	x := []float32{0.5, 1}
+	for _, mode := range []Mode{Static, Dynamic} {
+		cfg := Spec(mode, 8, 8)
+		ranges, err := Calibrate(m, x, cfg.Activation, cfg.Observer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := Convert(m, cfg, Plan{Inputs: ranges})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits := make([]float32, 2)
+		if err := im.Forward(x, 1, logits); err != nil {
+			t.Fatal(err)
+		}
+		if logits[1] != 0 || logits[0] <= 1 {
+			t.Fatalf("%v: logits %v, want [~1.5 0]", mode, logits)
+		}
+	}
+}

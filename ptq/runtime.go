@@ -84,7 +84,12 @@ func (m *Model) forwardStatic(x []float32, rows int, logits []float32) error {
 		if li == len(m.Layers)-1 {
 			for r := 0; r < rows; r++ {
 				for o := 0; o < l.Out; o++ {
-					logits[r*l.Out+o] = float32(ac[r*l.Out+o]+l.Bias[o]) * l.LogitScale[o]
+					// int64: the accumulator plus the bias can exceed int32.
+					v := float32(int64(ac[r*l.Out+o])+int64(l.Bias[o])) * l.LogitScale[o]
+					if l.ReLU {
+						v = max(v, 0)
+					}
+					logits[r*l.Out+o] = v
 				}
 			}
 			return nil

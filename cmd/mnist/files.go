@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -99,8 +101,13 @@ func obtainFP32(o options, sizes []int, trainData, testData train.Data, base tra
 		if info.Training != o.trainingJSON() {
 			return st, fmt.Errorf("-resume: %s was written with training settings %s, this run has %s", path, info.Training, o.trainingJSON())
 		}
-		if len(cm.Layers) != len(m.Layers) {
-			return st, fmt.Errorf("-resume: %s has %d layers, want %d", path, len(cm.Layers), len(m.Layers))
+		if fmt.Sprint(cm.Sizes()) != fmt.Sprint(m.Sizes()) {
+			return st, fmt.Errorf("-resume: %s holds a %v model, this run trains %v", path, cm.Sizes(), m.Sizes())
+		}
+		for i, l := range cm.Layers {
+			if l.Act != m.Layers[i].Act {
+				return st, fmt.Errorf("-resume: %s layer %d is %v, this run's is %v", path, i+1, l.Act, m.Layers[i].Act)
+			}
 		}
 		for i, l := range m.Layers { // the tensors the trainer's graphs are bound to
 			copy(l.Weights(), cm.Layers[i].Weights())
@@ -132,6 +139,9 @@ func fitCheckpointed(tr *train.Trainer, o options, path string, required bool, t
 	hist := &train.History{}
 	if o.Resume {
 		_, statErr := os.Stat(path)
+		if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("-resume: %w", statErr)
+		}
 		if required || statErr == nil {
 			st, err := load(path)
 			if err != nil {

@@ -36,7 +36,9 @@ type options struct {
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("mnist", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package would print its error and the whole usage; a bad flag gets one line
+	// (from main), and -h the usage.
+	fs.SetOutput(io.Discard)
 	var o options
 	var hidden, bits string
 	fs.IntVar(&o.Epochs, "epochs", 5, "training epochs per model")
@@ -59,12 +61,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Resume, "resume", false, "continue FP32 training from -checkpoint")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mnist [flags]\n\nTrains MLPs on MNIST, quantizes them and prints accuracy, size and speed.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
+			fmt.Fprintln(stderr, "usage: mnist [flags]\n\nTrains MLPs on MNIST, quantizes them and prints accuracy, size and speed.\n\nFlags:")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
 			return o, err
 		}
 		return o, usageError{err.Error()}

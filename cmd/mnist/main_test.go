@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,13 @@ func TestBadFlags(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %q does not mention %q", c.args, err, c.want)
 		}
+		if stderr.Len() != 0 || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: more than the one-line error: %q and stderr %q", c.args, err, stderr.String())
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run([]string{"-h"}, &bytes.Buffer{}, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "-qat") {
+		t.Errorf("-h: error %v, usage %q", err, stderr.String())
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,6 +27,17 @@ const throughputBatch = 1000
 
 // execute runs the job described by opts.
 func execute(o options, stdout, stderr io.Writer) error {
+	// Output places are checked before any training, not discovered broken after it.
+	if o.Save != "" {
+		if err := os.MkdirAll(o.Save, 0o755); err != nil {
+			return fmt.Errorf("-save: %w", err)
+		}
+	}
+	if o.JSON != "" {
+		if st, err := os.Stat(filepath.Dir(o.JSON)); err != nil || !st.IsDir() {
+			return fmt.Errorf("-json %s: directory %s does not exist", o.JSON, filepath.Dir(o.JSON))
+		}
+	}
 	dir, err := mnist.Locate(o.DataDir)
 	if err != nil {
 		return err
@@ -249,12 +261,16 @@ const calibrationImages = ptq.DefaultCalibrationSize
 // activation scales.
 func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, saved *artifacts, o options) ([]report.Row, error) {
 	var rows []report.Row
-	row, err := floatRow("fp16", ptq.Float16(fp32), testData, 2)
-	if err != nil {
-		return nil, err
+	if half := ptq.Float16(fp32); half.Validate() != nil {
+		fmt.Fprintf(stdout, "fp16: skipped, the model has values beyond FP16's range (±65504)\n")
+	} else {
+		row, err := floatRow("fp16", half, testData, 2)
+		if err != nil {
+			return nil, err
+		}
+		row.Note = "weights stored as IEEE half, computed in float32"
+		rows = append(rows, row)
 	}
-	row.Note = "weights stored as IEEE half, computed in float32"
-	rows = append(rows, row)
 
 	in := fp32.Layers[0].In
 	ncal := min(calibrationImages, trainData.Len())
@@ -278,6 +294,7 @@ func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, save
 	}
 	for _, v := range variants {
 		var im *ptq.Model
+		var err error
 		note := ""
 		switch v.cfg.Mode {
 		case ptq.Dynamic:
