@@ -37,6 +37,10 @@ type Quantizer struct {
 	// ResetEachStep forgets earlier batches before each observation, so the range is that of
 	// the current tensor (used for weights, which change every step).
 	ResetEachStep bool
+	// ObserveRows, if > 0, limits observation to the first ObserveRows rows (dimension 0) of
+	// the tensor: the real samples of a padded batch, whose padding rows must not widen an
+	// activation range. The trainer sets it before every step (qat.Model.TrainConfig).
+	ObserveRows int
 	// Disabled makes the site the identity (PyTorch's disable_fake_quant).
 	Disabled bool
 	// LSQ makes the scale learnable (Esser et al. 2019, "Learned Step Size Quantization"):
@@ -254,6 +258,7 @@ type fakeQuantOp struct {
 	mins, maxs   [2][]float32
 	summary      []float32
 	summaryShape []int
+	obsShape     []int // the shape of the observed rows, when ObserveRows limits them
 
 	// The clipped-STE mask of the last forward pass: keep where x was not clipped, 0 where it
 	// was. maskOf is &x[0] of that pass, nil when there is no valid mask. The mask is computed
@@ -355,6 +360,14 @@ func (op *fakeQuantOp) observe() error {
 	axis := -1
 	if q.Spec.Granularity == quant.PerChannel {
 		axis = q.Spec.Axis
+	}
+	if n := q.ObserveRows; n > 0 && len(op.shape) > 1 && n < op.shape[0] && axis != 0 {
+		// Observe only the real rows; restore the whole tensor for quantizing.
+		x, shape, rows := op.x, op.shape, op.rows
+		op.x = x[:n*(len(x)/shape[0])]
+		op.obsShape = append(append(op.obsShape[:0], n), shape[1:]...)
+		op.shape, op.rows = op.obsShape, min(rows, n)
+		defer func() { op.x, op.shape, op.rows = x, shape, rows }()
 	}
 	if !q.RangeOnly || len(op.x) == 0 || axis >= len(op.shape) {
 		return q.observe(op.x, op.shape) // the observer reports bad shapes

@@ -648,3 +648,31 @@ func TestFakeQuantUnclippedWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestFakeQuantObserveRows: with ObserveRows, padding rows do not reach the observer, but
+// every row is still fake-quantized.
+func TestFakeQuantObserveRows(t *testing.T) {
+	spec := quant.Spec{Bits: 8, Scheme: quant.Affine, Granularity: quant.PerTensor}
+	for _, rangeOnly := range []bool{false, true} {
+		obs, err := quant.NewObserver(spec, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := NewQuantizer("in", spec, 1, obs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.RangeOnly, q.ObserveRows = rangeOnly, 2
+		x := []float32{0, 1, 2, 3, 2.55, 0, 100, 200, 50} // rows 2 (the last) is padding with large values
+		c := make([]float32, len(x))
+		p := newProbe(t, q, x, c, 3, 3)
+		fq, _, _ := p.run(t)
+		// The range is that of rows 0-1, [0, 3]: scale 3/255.
+		if got, want := q.Scales()[0], float32(3)/255; got != want {
+			t.Fatalf("rangeOnly=%v: scale %v, want %v (the padding row was observed)", rangeOnly, got, want)
+		}
+		if fq[6] != 3 { // row 2 is quantized too, clipped at the top of the range
+			t.Fatalf("rangeOnly=%v: padding row output %v, want 3 (clipped)", rangeOnly, fq[6])
+		}
+	}
+}

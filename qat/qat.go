@@ -182,7 +182,19 @@ func (m *Model) TrainConfig(cfg train.Config) train.Config {
 		}
 		return nil
 	}
-	cfg.SetTraining = m.SetObserving
+	cfg.SetTraining = func(on bool) {
+		m.SetObserving(on)
+		if !on {
+			for _, q := range m.Inputs {
+				q.ObserveRows = 0 // whole tensors again outside training steps
+			}
+		}
+	}
+	cfg.BeforeStep = func(rows int) {
+		for _, q := range m.Inputs {
+			q.ObserveRows = rows
+		}
+	}
 	if m.Config.LearnScales {
 		cfg.Extra = func(net *nn.Net) (G.Nodes, *train.Solver, error) {
 			var nodes G.Nodes

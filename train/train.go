@@ -48,6 +48,9 @@ type Config struct {
 	// SetTraining, if set, is called with true before an epoch's training steps and with false
 	// before evaluation (for example to switch quantization observers on and off).
 	SetTraining func(on bool)
+	// BeforeStep, if set, is called before each training step with the number of real rows in
+	// the batch (the rest is padding), for example so that observers skip the padding.
+	BeforeStep func(rows int)
 	// Extra, if set, is called once with the built training graph and returns further learnable
 	// nodes (for example learned quantization scales) and the solver that updates them.
 	Extra func(net *nn.Net) (G.Nodes, *Solver, error)
@@ -272,6 +275,9 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			t.yv[r*classes+lab] = 1
 		}
 		clear(t.x[(hi-lo)*in:]) // padding rows: zero input, zero target (ignored by the loss)
+		if t.cfg.BeforeStep != nil {
+			t.cfg.BeforeStep(hi - lo)
+		}
 		loss, err := t.step()
 		if err != nil {
 			return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", t.epoch+1, s+1, err)

@@ -218,3 +218,23 @@ func TestRestoreContinuesExactly(t *testing.T) {
 		}
 	}
 }
+
+// TestBeforeStepRows: BeforeStep sees each batch's real row count, the last one partial.
+func TestBeforeStepRows(t *testing.T) {
+	trainSet, _ := loadMNIST(t, 250, 1)
+	var rows []int
+	m, err := nn.NewMLP([]int{784, 8, 10}, rand.New(rand.NewSource(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(m, Config{Batch: 100, BeforeStep: func(n int) { rows = append(rows, n) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Epoch(trainSet, Data{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || rows[0] != 100 || rows[1] != 100 || rows[2] != 50 {
+		t.Fatalf("BeforeStep rows %v, want [100 100 50]", rows)
+	}
+}
