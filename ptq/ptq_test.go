@@ -81,14 +81,7 @@ func TestStaticMatchesReference(t *testing.T) {
 		m := smallModel(t, 20, 16, 12, 5)
 		imgs := randImages(37, 20, 1)
 		cfg := Spec(Static, bits[0], bits[1])
-		ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := Convert(m, cfg, Plan{Inputs: ranges})
-		if err != nil {
-			t.Fatal(err)
-		}
+		im := calibrated(t, m, imgs, cfg)
 		im.Workers = 3
 		got := make([]float32, 37*5)
 		if err := im.Forward(imgs, 37, got); err != nil {
@@ -174,14 +167,7 @@ func TestAllZeroLayer(t *testing.T) {
 	imgs := randImages(8, 20, 4)
 	for _, mode := range []Mode{Static, Dynamic} {
 		cfg := Spec(mode, 8, 8)
-		ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := Convert(m, cfg, Plan{Inputs: ranges})
-		if err != nil {
-			t.Fatalf("%v: %v", mode, err)
-		}
+		im := calibrated(t, m, imgs, cfg)
 		logits := make([]float32, 8*5)
 		if err := im.Forward(imgs, 8, logits); err != nil {
 			t.Fatalf("%v: %v", mode, err)
@@ -226,14 +212,7 @@ func TestBadInput(t *testing.T) {
 		t.Error("Forward accepted a short logits buffer")
 	}
 	cfg := Spec(Static, 8, 8)
-	ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm, err := Convert(m, cfg, Plan{Inputs: ranges})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sm := calibrated(t, m, imgs, cfg)
 	nanImgs := append([]float32(nil), imgs...)
 	nanImgs[3] = float32(math.NaN())
 	for _, model := range []*Model{sm, im} {
@@ -258,14 +237,7 @@ func TestWeightBytes(t *testing.T) {
 		{2, 4, 234752/4 + 394*12 + 24},
 	} {
 		cfg := Spec(Static, c.w, c.a)
-		ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := Convert(m, cfg, Plan{Inputs: ranges})
-		if err != nil {
-			t.Fatal(err)
-		}
+		im := calibrated(t, m, imgs, cfg)
 		if got := im.WeightBytes(); got != c.want {
 			t.Errorf("w%da%d: %d bytes, want %d", c.w, c.a, got, c.want)
 		}
@@ -291,14 +263,7 @@ func TestLogitMSE(t *testing.T) {
 	var errs []float64
 	for _, bits := range []int{8, 4, 2} {
 		cfg := Spec(Static, bits, bits)
-		ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := Convert(m, cfg, Plan{Inputs: ranges})
-		if err != nil {
-			t.Fatal(err)
-		}
+		im := calibrated(t, m, imgs, cfg)
 		e, err := im.LogitMSE(m, imgs)
 		if err != nil {
 			t.Fatal(err)
@@ -359,14 +324,7 @@ func TestReLUOnLastLayer(t *testing.T) {
 	x := []float32{0.5, 1}
 	for _, mode := range []Mode{Static, Dynamic} {
 		cfg := Spec(mode, 8, 8)
-		ranges, err := Calibrate(m, x, cfg.Activation, cfg.Observer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := Convert(m, cfg, Plan{Inputs: ranges})
-		if err != nil {
-			t.Fatal(err)
-		}
+		im := calibrated(t, m, x, cfg)
 		logits := make([]float32, 2)
 		if err := im.Forward(x, 1, logits); err != nil {
 			t.Fatal(err)
@@ -375,4 +333,18 @@ func TestReLUOnLastLayer(t *testing.T) {
 			t.Fatalf("%v: logits %v, want [~1.5 0]", mode, logits)
 		}
 	}
+}
+
+// calibrated calibrates m on x (Static mode) and converts it with cfg.
+func calibrated(t *testing.T, m *nn.MLP, x []float32, cfg Config) *Model {
+	t.Helper()
+	ranges, err := Calibrate(m, x, cfg.Activation, cfg.Observer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := Convert(m, cfg, Plan{Inputs: ranges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im
 }

@@ -83,15 +83,7 @@ func NewWeightsInt4(packed []byte, out, in int) (*Weights, error) {
 	if len(packed) != n {
 		return nil, fmt.Errorf("qkernel: NewWeightsInt4: len(packed) = %d, want (out*in+1)/2 = %d", len(packed), n)
 	}
-	wt := &Weights{In: in, Out: out, int4: true, lay: lanes4x16, packed: append([]byte(nil), packed...), colsum: make([]int32, out)}
-	for o := 0; o < out; o++ {
-		var s int32
-		for i := 0; i < in; i++ {
-			s += int32(wt.nibble(o*in + i))
-		}
-		wt.colsum[o] = s
-	}
-	return wt, nil
+	return newPacked(packed, out, in, false), nil
 }
 
 // NewWeightsInt2 prepares [out, in] signed 2-bit weights packed four per byte, row-major,
@@ -106,7 +98,13 @@ func NewWeightsInt2(packed []byte, out, in int) (*Weights, error) {
 	if len(packed) != n {
 		return nil, fmt.Errorf("qkernel: NewWeightsInt2: len(packed) = %d, want (out*in+3)/4 = %d", len(packed), n)
 	}
-	wt := &Weights{In: in, Out: out, int4: true, int2: true, lay: lanes4x16, packed: append([]byte(nil), packed...), colsum: make([]int32, out)}
+	return newPacked(packed, out, in, true), nil
+}
+
+// newPacked stores a copy of packed int4 (or int2) weights and their column sums; the
+// run-time layout is built from them on every call.
+func newPacked(packed []byte, out, in int, int2 bool) *Weights {
+	wt := &Weights{In: in, Out: out, int4: true, int2: int2, lay: lanes4x16, packed: append([]byte(nil), packed...), colsum: make([]int32, out)}
 	for o := 0; o < out; o++ {
 		var s int32
 		for i := 0; i < in; i++ {
@@ -114,7 +112,7 @@ func NewWeightsInt2(packed []byte, out, in int) (*Weights, error) {
 		}
 		wt.colsum[o] = s
 	}
-	return wt, nil
+	return wt
 }
 
 // nibble returns the k-th packed element (int4, or int2 when w.int2), sign-extended.
