@@ -2,19 +2,23 @@ package autograd
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"tinyq/quant"
 )
 
 // FakeQuantBias rounds a bias b [out] to the int32 grid the integer runtime uses, scale
-// sIn·sW[o] (TFLite's bias spec), and back: b̂[o] = roundHalfEven(b[o]/s)·s with
-// s = float64(sIn)·float64(sW[o]), exactly as ptq.Convert computes it. sIn is the layer
-// input's scale node [1]; sW the weight's scale node ([out] or [1]). Simulating the bias
-// rounding makes QAT's float evaluation agree with the converted integer model. The gradient
-// with respect to b is the identity (straight-through); the scales get none from here.
+// sIn·sW[o] (TFLite's bias spec), and back, with quant.FakeQuantizeBias:
+// b̂[o] = roundHalfEven(b[o]/s)·s with s = float64(sIn)·float64(sW[o]), the rule by which
+// quant.QuantizeBias gives the converted model its int32 biases. sIn is the layer input's
+// scale node [1]; sW the weight's scale node ([out] or [1]). Simulating the bias rounding
+// makes QAT's float evaluation agree with the converted integer model. A bias that does not
+// fit in int32 at that scale (or a NaN) is an error of the forward pass, as it would be at
+// conversion. The gradient with respect to b is the identity (straight-through); the scales
+// get none from here.
 func FakeQuantBias(name string, b, sIn, sW *G.Node) (*G.Node, error) {
 	if b.Shape().Dims() != 1 || sIn.Shape().TotalSize() != 1 || (sW.Shape().TotalSize() != 1 && sW.Shape().TotalSize() != b.Shape()[0]) {
 		return nil, fmt.Errorf("autograd: bias fake-quant %s: shapes b %v, sIn %v, sW %v", name, b.Shape(), sIn.Shape(), sW.Shape())
@@ -22,6 +26,8 @@ func FakeQuantBias(name string, b, sIn, sW *G.Node) (*G.Node, error) {
 	return G.ApplyOp(&biasQuantOp{base: base{name: name, kind: "FakeQuantBias"}}, b, sIn, sW)
 }
 
+// biasQuantOp is FakeQuantBias's op: the forward pass is quant.FakeQuantizeBias, the
+// backward pass the identity for b.
 type biasQuantOp struct {
 	base
 	out buffer
@@ -45,17 +51,12 @@ func (op *biasQuantOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(sin) != 1 {
+		return nil, fmt.Errorf("autograd: %v: sIn has %d values, want 1", op, len(sin))
+	}
 	out := op.out.get(len(b))
-	od := out.Data().([]float32)
-	for o, v := range b {
-		w := sw[0]
-		if len(sw) > 1 {
-			w = sw[o]
-		}
-		s := float64(sin[0]) * float64(w)
-		q := math.RoundToEven(float64(v) / s)
-		q = max(math.MinInt32, min(math.MaxInt32, q))
-		od[o] = float32(q * s)
+	if err := quant.FakeQuantizeBias(out.Data().([]float32), b, sin[0], sw); err != nil {
+		return nil, fmt.Errorf("autograd: %v: %w", op, err)
 	}
 	return out, nil
 }

@@ -5,8 +5,9 @@
 // # Ops
 //
 // Each op is a gorgonia.Op with its backward pass as another op, applied by SymDiff, side by
-// side in one file. Every op hashes its own name, so gorgonia never merges two sites that only
-// look alike (two fake-quant sites with the same spec keep their own scales).
+// side in one file (FakeQuant's second backward, the LSQ scale gradient, has its own).
+// Every op hashes its own name, so gorgonia never merges two sites that only look alike
+// (two fake-quant sites with the same spec keep their own scales).
 //
 // # Fake quantization
 //
@@ -19,7 +20,18 @@
 // For speed the forward pass records the STE mask, which the backward pass applies instead
 // of dividing again; tensors of 2^14 elements or more are processed in two halves of whole
 // rows on two goroutines (each half through quant.FakeQuantize, so the result is identical);
-// with Quantizer.RangeOnly the op computes the range a min/max observer needs itself.
+// and when the observer implements quant.RangeState (the min/max observers), whose
+// parameters depend only on each tensor's per-channel range, the op computes that range
+// itself with quant.RangeOf and shows the observer only the minima and maxima.
+//
+// FakeQuantBias rounds a bias to the int32 grid of the integer runtime with
+// quant.FakeQuantizeBias, the float image of the converter's quant.QuantizeBias.
+//
+// # Files
+//
+// quantizer.go holds the Quantizer and how the forward pass observes; fakequant.go the
+// fake-quant forward op and its clipped straight-through backward side by side; lsq.go the
+// LSQ scale gradient; biasquant.go the bias rounding; parallel.go the two-goroutine split.
 //
 // # Invariants
 //

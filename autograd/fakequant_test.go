@@ -3,6 +3,7 @@ package autograd
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -120,9 +121,22 @@ func tieValues(rng *rand.Rand, n int, s float32, qmin, qmax, zp int32) []float32
 	return x
 }
 
+// mustSplit is quant.SplitAxis for shapes the tests build, which are valid.
+func mustSplit(shape []int, axis int) (outer, chans, inner int) {
+	outer, chans, inner, err := quant.SplitAxis(shape, axis)
+	if err != nil {
+		panic(err)
+	}
+	return outer, chans, inner
+}
+
+// fullObserver hides everything of an observer but quant.Observer, so that a min/max
+// observer, which implements quant.RangeState, is shown whole tensors like any other.
+type fullObserver struct{ quant.Observer }
+
 // wantSTE is the clipped STE by definition: dy where quant.InRange, 0 elsewhere.
 func wantSTE(x, dy []float32, shape []int, p quant.Params) []float32 {
-	outer, chans, inner := splitAxis(shape, p.Axis)
+	outer, chans, inner := mustSplit(shape, p.Axis)
 	dx := make([]float32, len(x))
 	for o := range outer {
 		for c := range chans {
@@ -191,7 +205,7 @@ func TestFakeQuantForwardBackward(t *testing.T) {
 			n := tc.shape[0] * tc.shape[1]
 			// Values with ties for the scale of their channel.
 			x := make([]float32, n)
-			outer, ch, inner := splitAxis(tc.shape, p.Axis)
+			outer, ch, inner := mustSplit(tc.shape, p.Axis)
 			for o := range outer {
 				for c := range ch {
 					off := (o*ch + c) * inner
@@ -339,8 +353,9 @@ func TestFakeQuantSitesNotMerged(t *testing.T) {
 }
 
 // TestFakeQuantObserve: with Observe on, the forward pass updates the scales from the observer
-// before quantizing the same batch; with it off, the scales stay. RangeOnly gives the same
-// parameters, bit for bit, as showing the observer the whole tensor.
+// before quantizing the same batch; with it off, the scales stay. The range path, taken for
+// observers that implement quant.RangeState, gives the same parameters, bit for bit, as
+// showing the observer the whole tensor (the same observer behind fullObserver).
 func TestFakeQuantObserve(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	for _, tc := range []struct {
@@ -365,11 +380,16 @@ func TestFakeQuantObserve(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if !rangeOnly {
+					obs = fullObserver{obs}
+				}
 				q, err := NewQuantizer(name, tc.spec, chans, obs)
 				if err != nil {
 					t.Fatal(err)
 				}
-				q.RangeOnly = rangeOnly
+				if q.rangeOnly() != rangeOnly {
+					t.Fatalf("%s: rangeOnly() = %t, want %t", name, q.rangeOnly(), rangeOnly)
+				}
 				return q
 			}
 			n := tc.shape[0] * tc.shape[1]
@@ -429,30 +449,39 @@ func TestFakeQuantObserve(t *testing.T) {
 	}
 }
 
-// TestFakeQuantObserveNaN: a NaN in x is an error with RangeOnly too, and leaves the scales.
+// TestFakeQuantObserveNaN: a NaN or ±Inf in x is an error on the range path too, and leaves
+// the scales, per tensor and per channel (along the last axis and along axis 0).
 func TestFakeQuantObserveNaN(t *testing.T) {
-	for _, rangeOnly := range []bool{false, true} {
-		obs, err := quant.NewObserver(int4Weight, quant.ObserverConfig{Kind: quant.MinMaxObserver})
-		if err != nil {
-			t.Fatal(err)
+	axis0 := quant.Spec{Bits: 4, Scheme: quant.Symmetric, Granularity: quant.PerChannel, Axis: 0}
+	for _, spec := range []quant.Spec{int4Weight, axis0, uint4Act} {
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+			for _, rangeOnly := range []bool{false, true} {
+				obs, err := quant.NewObserver(spec, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !rangeOnly {
+					obs = fullObserver{obs}
+				}
+				chans := map[quant.Granularity]int{quant.PerTensor: 1, quant.PerChannel: 3}[spec.Granularity]
+				q, err := NewQuantizer("w", spec, chans, obs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := []float32{1, 2, 3, 4, bad, 6, 7, 8, 9}
+				g := G.NewGraph()
+				fq, err := FakeQuant(node(g, "x", x, 3, 3), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vm := G.NewTapeMachine(g)
+				if err := vm.RunAll(); err == nil {
+					t.Errorf("%v, range path %t: %v accepted, output %v", spec, rangeOnly, bad, fq.Value())
+				}
+				vm.Close()
+				sameBits(t, "scales", q.Scales(), slices.Repeat([]float32{1}, chans))
+			}
 		}
-		q, err := NewQuantizer("w", int4Weight, 3, obs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q.RangeOnly = rangeOnly
-		x := []float32{1, 2, 3, 4, float32(math.NaN()), 6}
-		g := G.NewGraph()
-		fq, err := FakeQuant(node(g, "x", x, 2, 3), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vm := G.NewTapeMachine(g, G.WithNaNWatch())
-		if err := vm.RunAll(); err == nil {
-			t.Errorf("RangeOnly %t: NaN accepted, output %v", rangeOnly, fq.Value())
-		}
-		vm.Close()
-		sameBits(t, "scales", q.Scales(), []float32{1, 1, 1})
 	}
 }
 
@@ -556,7 +585,7 @@ func TestFakeQuantTrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q.ResetEachStep, q.RangeOnly = true, true
+	q.ResetEachStep = true
 	g := G.NewGraph()
 	x, y := node(g, "x", xv, batch, in), node(g, "y", yv, batch, out)
 	wn, bn := node(g, "w", w, in, out), node(g, "b", b, out)
@@ -622,7 +651,7 @@ func TestFakeQuantUnclippedWeights(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q.ResetEachStep, q.RangeOnly = true, true
+		q.ResetEachStep = true
 		x := make([]float32, in*out)
 		c := make([]float32, in*out)
 		for i := range x {
@@ -658,11 +687,14 @@ func TestFakeQuantObserveRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !rangeOnly {
+			obs = fullObserver{obs}
+		}
 		q, err := NewQuantizer("in", spec, 1, obs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		q.RangeOnly, q.ObserveRows = rangeOnly, 2
+		q.ObserveRows = 2
 		x := []float32{0, 1, 2, 3, 2.55, 0, 100, 200, 50} // rows 2 (the last) is padding with large values
 		c := make([]float32, len(x))
 		p := newProbe(t, q, x, c, 3, 3)

@@ -84,3 +84,28 @@ func dims2(op fmt.Stringer, arg string, v G.Value) (int, int, error) {
 
 // fnType builds an op type from argument and result types.
 func fnType(ts ...hm.Type) hm.Type { return hm.NewFnType(ts...) }
+
+// f32s is f32 without an allocation: Dense.Data boxes a new slice header through reflect on
+// every call, while the promoted Float32s of a float32 *tensor.Dense returns its backing as is.
+func f32s(op fmt.Stringer, arg string, v G.Value) ([]float32, error) {
+	if d, ok := v.(*tensor.Dense); ok && d.Dtype() == tensor.Float32 && !d.IsScalar() {
+		return d.Float32s(), nil
+	}
+	return f32(op, arg, v)
+}
+
+// resize returns s with length n, reusing its memory when it is large enough.
+func resize(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// resizeU32 is resize for []uint32.
+func resizeU32(s []uint32, n int) []uint32 {
+	if cap(s) < n {
+		return make([]uint32, n)
+	}
+	return s[:n]
+}

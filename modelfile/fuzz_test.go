@@ -1,10 +1,13 @@
-package modelfile
+package modelfile_test
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
 
+	"tinyq/infer"
+	"tinyq/modelfile"
+	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
 	"tinyq/safetensors"
@@ -28,12 +31,19 @@ func seedFiles(f *testing.F) [][]byte {
 		}
 		out = append(out, b)
 	}
-	add("f", func(p string) error { return SaveFloat(p, m, `{"a":1}`) })
+	add("f", func(p string) error { return m.Save(p, `{"a":1}`) })
 	qm, err := qat.Prepare(m, qat.Spec(4, 4))
 	if err != nil {
 		f.Fatal(err)
 	}
-	add("q", func(p string) error { return SaveQAT(p, qm, "") })
+	add("q", func(p string) error { return qm.Save(p, "") })
+	add("h", func(p string) error {
+		h, err := ptq.Float(m, infer.F16)
+		if err != nil {
+			return err
+		}
+		return infer.SaveFloat(p, h, "")
+	})
 	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Dynamic, 8, 8)} {
 		var plan ptq.Plan
 		if cfg.Mode == ptq.Static {
@@ -45,10 +55,10 @@ func seedFiles(f *testing.F) [][]byte {
 		if err != nil {
 			f.Fatal(err)
 		}
-		add("i"+cfg.Name(), func(p string) error { return SaveInt(p, im, "") })
+		add("i"+cfg.Name(), func(p string) error { return infer.SaveInt(p, im, "") })
 	}
-	add("c", func(p string) error { return SaveCheckpoint(p, m, train.State{}, "") })
-	add("qc", func(p string) error { return SaveQATCheckpoint(p, qm, train.State{Epochs: 1}, "") })
+	add("c", func(p string) error { return train.SaveCheckpoint(p, m, train.State{}, "") })
+	add("qc", func(p string) error { return qm.SaveCheckpoint(p, train.State{Epochs: 1}, "") })
 	return out
 }
 
@@ -69,12 +79,12 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if m, _, err := floatFrom(f); err == nil {
+		if m, _, err := nn.Decode(f, modelfile.Float, modelfile.QAT, modelfile.Checkpoint, modelfile.QATCheckpoint); err == nil {
 			if err := m.Validate(); err != nil {
 				t.Fatalf("a loaded float model is invalid: %v", err)
 			}
 		}
-		if qm, _, err := qatFrom(f); err == nil {
+		if qm, _, err := qat.Decode(f); err == nil {
 			if err := qm.Validate(); err != nil {
 				t.Fatalf("a loaded QAT model is invalid: %v", err)
 			}
@@ -84,18 +94,18 @@ func FuzzLoad(f *testing.F) {
 				}
 			}
 		}
-		if im, _, err := intFrom(f); err == nil {
-			in, out := im.Layers[0].In, im.Layers[len(im.Layers)-1].Out
+		if im, err := infer.Decode(f); err == nil {
+			in, out := im.Shape()
 			if err := im.Forward(make([]float32, in), 1, make([]float32, out)); err != nil {
-				t.Fatalf("a loaded integer model does not run: %v", err)
+				t.Fatalf("a loaded %s model does not run: %v", im.Name(), err)
 			}
 		}
 		if qm, err := qat.Prepare(testModel(t), qat.Spec(4, 4)); err == nil {
-			if st, _, err := qatCheckpointInto(f, qm); err == nil && st.Epochs < 0 {
+			if st, _, err := qm.DecodeCheckpoint(f); err == nil && st.Epochs < 0 {
 				t.Fatalf("a loaded QAT checkpoint has %d epochs", st.Epochs)
 			}
 		}
-		if m, st, _, err := checkpointFrom(f); err == nil {
+		if m, st, _, err := train.DecodeCheckpoint(f); err == nil {
 			if err := m.Validate(); err != nil || st.Epochs < 0 {
 				t.Fatalf("a loaded checkpoint is invalid: %v (epochs %d)", err, st.Epochs)
 			}

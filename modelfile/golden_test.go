@@ -1,4 +1,4 @@
-package modelfile
+package modelfile_test
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"tinyq/infer"
+	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/ptq"
 )
@@ -44,8 +46,15 @@ func TestGoldenFiles(t *testing.T) {
 		name string
 		save func(string) error
 	}{
-		{"float.safetensors", func(p string) error { return SaveFloat(p, m, `{"seed":1}`) }},
-		{"int-w4a8.safetensors", func(p string) error { return SaveInt(p, im, `{"seed":1}`) }},
+		{"float.safetensors", func(p string) error { return m.Save(p, `{"seed":1}`) }},
+		{"fp16.safetensors", func(p string) error {
+			h, err := ptq.Float(m, infer.F16)
+			if err != nil {
+				return err
+			}
+			return infer.SaveFloat(p, h, `{"seed":1}`)
+		}},
+		{"int-w4a8.safetensors", func(p string) error { return infer.SaveInt(p, im, `{"seed":1}`) }},
 	} {
 		p := filepath.Join(t.TempDir(), c.name)
 		if err := c.save(p); err != nil {
@@ -71,5 +80,54 @@ func TestGoldenFiles(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs from %s (%d vs %d bytes): the file layout changed; if on purpose, bump FormatVersion or run -update", c.name, golden, len(got), len(want))
 		}
+	}
+}
+
+// TestReadsVersion1: the version-1 golden files (written by tinyq 0.1.0, before the input
+// record and the axis fix) still load, as the same model: every logit of the float and the
+// W4A8 integer model equals today's.
+func TestReadsVersion1(t *testing.T) {
+	m := goldenModel(t)
+	cfg := ptq.Spec(ptq.Static, 4, 8)
+	calib := []float32{0, 0.5, 1, 1, 0.25, 0}
+	ranges, err := ptq.Calibrate(m, calib, cfg.Activation, cfg.Observer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := ptq.Convert(m, cfg, ptq.Plan{Inputs: ranges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := ptq.Float(m, infer.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float32{0, 0.5, 1, 1, 0.25, 0, 0.3, 0.9, 0.1, 0.7, 0, 0.6}
+	for _, c := range []struct {
+		file string
+		now  infer.Model
+	}{{"float.safetensors", fm}, {"int-w4a8.safetensors", im}} {
+		old, err := infer.Load(filepath.Join("testdata", "v1", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if old.Name() != c.now.Name() || old.Input() != (modelfile.Input{Width: 3, Height: 1, PixelDivisor: 255}) {
+			t.Fatalf("v1 %s: %s with input %+v, want %s", c.file, old.Name(), old.Input(), c.now.Name())
+		}
+		a, b := make([]float32, 4*2), make([]float32, 4*2)
+		if err := old.Forward(x, 4, a); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.now.Forward(x, 4, b); err != nil {
+			t.Fatal(err)
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("v1 %s logit %d: %v, today's model %v", c.file, i, a[i], b[i])
+			}
+		}
+	}
+	if _, _, err := nn.Load(filepath.Join("testdata", "v1", "float.safetensors")); err != nil {
+		t.Fatalf("nn.Load of a v1 float file: %v", err)
 	}
 }

@@ -7,43 +7,53 @@ import (
 	"math"
 	"strconv"
 
-	"tinyq/nn"
+	"github.com/x448/float16"
+
 	"tinyq/quant"
 	"tinyq/safetensors"
 )
 
-// FormatVersion is the version of tinyq's layout inside safetensors files. A reader refuses
-// other versions.
-const FormatVersion = 1
+// FormatVersion is the version of tinyq's layout that this code writes. Readers accept
+// every version from 1 to FormatVersion (see docs/FORMAT.md for the differences).
+const FormatVersion = 2
 
 // Version is tinyq's version, recorded in every file.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // Kind is what a file holds.
 type Kind string
 
 const (
-	// Float is a float32 model: fc<i>.w [in, out] and fc<i>.b [out], F32.
+	// Float is a float model: fc<i>.w [in, out] and fc<i>.b [out], F32 (or F16 for an FP16
+	// model).
 	Float Kind = "float"
 	// QAT is a float32 model with its fake-quant parameters (scales, zero points).
 	QAT Kind = "qat"
-	// Int is an integer model converted by ptq.
+	// Int is an integer model for the runtime.
 	Int Kind = "int"
 	// Checkpoint is a float model plus optimizer state, to resume training.
 	Checkpoint Kind = "checkpoint"
+	// QATCheckpoint is a QAT model in training: parameters, quantizer scales, observer ranges
+	// and the optimizers' state.
+	QATCheckpoint Kind = "qat-checkpoint"
 )
 
 // Metadata keys in the safetensors header's __metadata__.
 const (
-	keyVersion  = "format_version"
-	keyTinyq    = "tinyq_version"
-	keyKind     = "kind"
-	keyArch     = "architecture"
-	keyTraining = "training"
-	keyQuant    = "quantization"
-	keySpecs    = "tensor_specs"
-	keyState    = "train_state"
+	KeyVersion  = "format_version"
+	KeyTinyq    = "tinyq_version"
+	KeyKind     = "kind"
+	KeyArch     = "architecture"
+	KeyInput    = "input"
+	KeyTraining = "training"
+	KeyQuant    = "quantization"
+	KeySpecs    = "tensor_specs"
+	KeyState    = "train_state"
 )
+
+// MaxLayerSize bounds every size in an architecture, so that a header cannot claim a model
+// larger than any file could hold.
+const MaxLayerSize = 1 << 20
 
 // Arch is the architecture recorded in a file.
 type Arch struct {
@@ -51,86 +61,73 @@ type Arch struct {
 	Activations []string `json:"activations"` // per layer: "relu" or "identity"
 }
 
+// Layers returns the number of layers.
+func (a Arch) Layers() int { return len(a.Activations) }
+
+// Input says how raw pixels become a model's float input: x = float32(pixel) / PixelDivisor,
+// row-major Height x Width (MNIST: 28 x 28, divisor 255, so 0 -> 0 and 255 -> 1 exactly).
+type Input struct {
+	Width        int     `json:"width"`
+	Height       int     `json:"height"`
+	PixelDivisor float32 `json:"pixel_divisor"`
+}
+
+// DefaultInput is the input of a model with n inputs when its file does not say (format
+// version 1): 28 x 28 pixels over 255 for 784 inputs (MNIST), else one row of n.
+func DefaultInput(n int) Input {
+	if n == 28*28 {
+		return Input{Width: 28, Height: 28, PixelDivisor: 255}
+	}
+	return Input{Width: n, Height: 1, PixelDivisor: 255}
+}
+
 // Info is what a file says about itself besides its tensors.
 type Info struct {
+	Version  int // format_version
 	Kind     Kind
 	Arch     Arch
+	Input    Input
 	Training string // the training configuration as JSON, as the writer gave it
 }
 
-func archOf(m *nn.MLP) Arch {
-	a := Arch{Sizes: m.Sizes()}
-	for _, l := range m.Layers {
-		a.Activations = append(a.Activations, l.Act.String())
+// LayerName is the name of layer i (0-based) in files and reports: "fc1", "fc2", ...
+func LayerName(i int) string { return "fc" + strconv.Itoa(i+1) }
+
+// Header returns the metadata every file starts from. training may be "".
+func Header(kind Kind, arch Arch, in Input, training string) (map[string]string, error) {
+	ab, err := json.Marshal(arch)
+	if err != nil {
+		return nil, err
 	}
-	return a
-}
-
-// specJSON is a quant.Spec as written in files.
-type specJSON struct {
-	Bits         int    `json:"bits"`
-	Scheme       string `json:"scheme"`
-	Granularity  string `json:"granularity"`
-	Axis         int    `json:"axis"`
-	Packed       bool   `json:"packed,omitempty"`        // values packed into U8 bytes
-	PackedBits   int    `json:"packed_bits,omitempty"`   // bits per packed value: 4 (two per byte) or 2 (four per byte)
-	LogicalShape []int  `json:"logical_shape,omitempty"` // shape before packing
-}
-
-func toSpecJSON(s quant.Spec) specJSON {
-	return specJSON{Bits: s.Bits, Scheme: s.Scheme.String(), Granularity: s.Granularity.String(), Axis: s.Axis}
-}
-
-func (j specJSON) spec() (quant.Spec, error) {
-	s := quant.Spec{Bits: j.Bits, Axis: j.Axis}
-	switch j.Scheme {
-	case quant.Symmetric.String():
-		s.Scheme = quant.Symmetric
-	case quant.Affine.String():
-		s.Scheme = quant.Affine
-	default:
-		return s, fmt.Errorf("unknown scheme %q", j.Scheme)
-	}
-	switch j.Granularity {
-	case quant.PerTensor.String():
-		s.Granularity = quant.PerTensor
-	case quant.PerChannel.String():
-		s.Granularity = quant.PerChannel
-	default:
-		return s, fmt.Errorf("unknown granularity %q", j.Granularity)
-	}
-	return s, s.Validate()
-}
-
-// header builds the common metadata.
-func header(kind Kind, m *nn.MLP, training string) (map[string]string, error) {
-	arch, err := json.Marshal(archOf(m))
+	ib, err := json.Marshal(in)
 	if err != nil {
 		return nil, err
 	}
 	md := map[string]string{
-		keyVersion: strconv.Itoa(FormatVersion),
-		keyTinyq:   Version,
-		keyKind:    string(kind),
-		keyArch:    string(arch),
+		KeyVersion: strconv.Itoa(FormatVersion),
+		KeyTinyq:   Version,
+		KeyKind:    string(kind),
+		KeyArch:    string(ab),
+		KeyInput:   string(ib),
 	}
 	if training != "" {
-		md[keyTraining] = training
+		md[KeyTraining] = training
 	}
 	return md, nil
 }
 
-// readInfo checks the version and kind and parses the architecture.
-func readInfo(f *safetensors.File, want ...Kind) (Info, error) {
+// ReadInfo checks the version and kind (one of want) and parses the architecture and input.
+func ReadInfo(f *safetensors.File, want ...Kind) (Info, error) {
 	md := f.Metadata
-	v, ok := md[keyVersion]
+	v, ok := md[KeyVersion]
 	if !ok {
 		return Info{}, errors.New("no format_version in metadata (not a tinyq file?)")
 	}
-	if v != strconv.Itoa(FormatVersion) {
-		return Info{}, fmt.Errorf("format_version %q, this tinyq reads %d", v, FormatVersion)
+	ver, err := strconv.Atoi(v)
+	if err != nil || ver < 1 || ver > FormatVersion {
+		return Info{}, fmt.Errorf("format_version %q, this tinyq reads 1 to %d", v, FormatVersion)
 	}
-	info := Info{Kind: Kind(md[keyKind]), Training: md[keyTraining]}
+	info := Info{Version: ver, Kind: Kind(md[KeyKind]), Training: md[KeyTraining]}
 	ok = false
 	for _, k := range want {
 		ok = ok || info.Kind == k
@@ -138,7 +135,7 @@ func readInfo(f *safetensors.File, want ...Kind) (Info, error) {
 	if !ok {
 		return Info{}, fmt.Errorf("kind %q, want %v", info.Kind, want)
 	}
-	if err := json.Unmarshal([]byte(md[keyArch]), &info.Arch); err != nil {
+	if err := json.Unmarshal([]byte(md[KeyArch]), &info.Arch); err != nil {
 		return Info{}, fmt.Errorf("architecture: %w", err)
 	}
 	a := info.Arch
@@ -146,15 +143,35 @@ func readInfo(f *safetensors.File, want ...Kind) (Info, error) {
 		return Info{}, fmt.Errorf("architecture: %d sizes and %d activations", len(a.Sizes), len(a.Activations))
 	}
 	for _, s := range a.Sizes {
-		if s <= 0 || s > 1<<20 {
-			return Info{}, fmt.Errorf("architecture: layer size %d", s)
+		if s <= 0 || s > MaxLayerSize {
+			return Info{}, fmt.Errorf("architecture: layer size %d, want 1 to %d", s, MaxLayerSize)
+		}
+	}
+	for i, act := range a.Activations {
+		if act != "relu" && act != "identity" {
+			return Info{}, fmt.Errorf("architecture: activation %d is %q, want relu or identity", i+1, act)
+		}
+	}
+	info.Input = DefaultInput(a.Sizes[0])
+	s, ok := md[KeyInput]
+	if !ok && ver >= 2 {
+		return Info{}, errors.New("no input record in metadata (format_version 2 requires it)")
+	}
+	if ok {
+		if err := json.Unmarshal([]byte(s), &info.Input); err != nil {
+			return Info{}, fmt.Errorf("input: %w", err)
+		}
+		in := info.Input
+		d := float64(in.PixelDivisor)
+		if in.Width <= 0 || in.Height <= 0 || in.Width*in.Height != a.Sizes[0] || !(d > 0) || math.IsInf(d, 0) {
+			return Info{}, fmt.Errorf("input: %dx%d pixels over %v for %d inputs", in.Width, in.Height, in.PixelDivisor, a.Sizes[0])
 		}
 	}
 	return info, nil
 }
 
-// tensor returns a named tensor with the given dtype and shape.
-func tensor(f *safetensors.File, name string, dt safetensors.DType, shape ...int) (*safetensors.Tensor, error) {
+// Tensor returns a named tensor with the given dtype and shape.
+func Tensor(f *safetensors.File, name string, dt safetensors.DType, shape ...int) (*safetensors.Tensor, error) {
 	t, ok := f.Tensor(name)
 	if !ok {
 		return nil, fmt.Errorf("tensor %s missing", name)
@@ -173,8 +190,9 @@ func tensor(f *safetensors.File, name string, dt safetensors.DType, shape ...int
 	return t, nil
 }
 
-func f32(f *safetensors.File, name string, shape ...int) ([]float32, error) {
-	t, err := tensor(f, name, safetensors.F32, shape...)
+// F32 returns a named F32 tensor of the given shape; NaN and Inf are errors.
+func F32(f *safetensors.File, name string, shape ...int) ([]float32, error) {
+	t, err := Tensor(f, name, safetensors.F32, shape...)
 	if err != nil {
 		return nil, err
 	}
@@ -182,16 +200,42 @@ func f32(f *safetensors.File, name string, shape ...int) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", name, err)
 	}
-	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return nil, fmt.Errorf("tensor %s: element %d is %v", name, i, x)
-		}
-	}
-	return v, nil
+	return v, finite(name, v)
 }
 
-func i32(f *safetensors.File, name string, shape ...int) ([]int32, error) {
-	t, err := tensor(f, name, safetensors.I32, shape...)
+// Floats returns a named F32 or F16 tensor of the given shape as float32 (F16 widened
+// exactly); NaN and Inf are errors. half reports whether it was stored as F16.
+func Floats(f *safetensors.File, name string, shape ...int) (v []float32, half bool, err error) {
+	if t, ok := f.Tensor(name); ok && t.DType == safetensors.F16 {
+		if _, err := Tensor(f, name, safetensors.F16, shape...); err != nil {
+			return nil, false, err
+		}
+		bits, err := t.F16Bits()
+		if err != nil {
+			return nil, false, fmt.Errorf("tensor %s: %w", name, err)
+		}
+		v = make([]float32, len(bits))
+		for i, b := range bits {
+			v[i] = float16.Frombits(b).Float32()
+		}
+		return v, true, finite(name, v)
+	}
+	v, err = F32(f, name, shape...)
+	return v, false, err
+}
+
+func finite(name string, v []float32) error {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("tensor %s: element %d is %v", name, i, x)
+		}
+	}
+	return nil
+}
+
+// I32 returns a named I32 tensor of the given shape.
+func I32(f *safetensors.File, name string, shape ...int) ([]int32, error) {
+	t, err := Tensor(f, name, safetensors.I32, shape...)
 	if err != nil {
 		return nil, err
 	}
@@ -202,80 +246,173 @@ func i32(f *safetensors.File, name string, shape ...int) ([]int32, error) {
 	return v, nil
 }
 
-// floatTensors appends a float model's parameters.
-func floatTensors(ts []safetensors.Tensor, m *nn.MLP) []safetensors.Tensor {
-	for i, l := range m.Layers {
-		n := nn.LayerName(i)
+// FloatParams are a float MLP's parameters as stored: per layer a weight [in, out] and a
+// bias [out].
+type FloatParams struct {
+	Weights [][]float32
+	Biases  [][]float32
+	Half    bool // stored as F16
+}
+
+// ReadFloatParams reads fc<i>.w and fc<i>.b for the architecture. Every tensor is found and
+// checked against the architecture before anything is allocated, so a header claiming a
+// huge architecture cannot make a reader allocate more than the file holds.
+func ReadFloatParams(f *safetensors.File, a Arch) (FloatParams, error) {
+	var p FloatParams
+	for i := range a.Activations {
+		n := LayerName(i)
+		w, hw, err := Floats(f, n+".w", a.Sizes[i], a.Sizes[i+1])
+		if err != nil {
+			return p, err
+		}
+		b, hb, err := Floats(f, n+".b", a.Sizes[i+1])
+		if err != nil {
+			return p, err
+		}
+		if i == 0 {
+			p.Half = hw
+		}
+		if hw != p.Half || hb != p.Half {
+			return p, fmt.Errorf("layer %s mixes F16 and F32 tensors", n)
+		}
+		p.Weights = append(p.Weights, w)
+		p.Biases = append(p.Biases, b)
+	}
+	return p, nil
+}
+
+// FloatTensors appends the float tensors of p (F16 when p.Half: values must then be
+// representable, as FP16 rounding makes them) for the architecture's sizes.
+func FloatTensors(ts []safetensors.Tensor, a Arch, p FloatParams) []safetensors.Tensor {
+	for i := range a.Activations {
+		n := LayerName(i)
+		in, out := a.Sizes[i], a.Sizes[i+1]
+		if p.Half {
+			ts = append(ts,
+				safetensors.FromF16Bits(n+".w", []int{in, out}, halfBits(p.Weights[i])),
+				safetensors.FromF16Bits(n+".b", []int{out}, halfBits(p.Biases[i])))
+			continue
+		}
 		ts = append(ts,
-			safetensors.FromF32(n+".w", []int{l.In, l.Out}, l.Weights()),
-			safetensors.FromF32(n+".b", []int{l.Out}, l.Bias()))
+			safetensors.FromF32(n+".w", []int{in, out}, p.Weights[i]),
+			safetensors.FromF32(n+".b", []int{out}, p.Biases[i]))
 	}
 	return ts
 }
 
-// readFloat builds an nn.MLP from a file's float tensors. Every tensor is found and checked
-// against the architecture before the model is allocated, so a header claiming a huge
-// architecture cannot make it allocate more than the file holds.
-func readFloat(f *safetensors.File, a Arch) (*nn.MLP, error) {
-	var params [][]float32
-	for i := range a.Activations {
-		n := nn.LayerName(i)
-		w, err := f32(f, n+".w", a.Sizes[i], a.Sizes[i+1])
-		if err != nil {
-			return nil, err
-		}
-		b, err := f32(f, n+".b", a.Sizes[i+1])
-		if err != nil {
-			return nil, err
-		}
-		params = append(params, w, b)
+func halfBits(v []float32) []uint16 {
+	b := make([]uint16, len(v))
+	for i, x := range v {
+		b[i] = float16.Fromfloat32(x).Bits()
 	}
-	m, err := nn.NewMLPFrom(a.Sizes, a.Activations)
-	if err != nil {
-		return nil, err
-	}
-	for i, l := range m.Layers {
-		copy(l.Weights(), params[2*i])
-		copy(l.Bias(), params[2*i+1])
-	}
-	return m, nil
+	return b
 }
 
-// SaveFloat writes a float model. training is the training configuration as JSON (may be "").
-func SaveFloat(path string, m *nn.MLP, training string) error {
-	if err := m.Validate(); err != nil {
-		return fmt.Errorf("modelfile: %s: %w", path, err)
-	}
-	md, err := header(Float, m, training)
-	if err != nil {
-		return fmt.Errorf("modelfile: %s: %w", path, err)
-	}
-	return write(path, &safetensors.File{Metadata: md, Tensors: floatTensors(nil, m)})
+// SpecJSON is a quant.Spec as written in files. Axis is the channel axis of the tensor as
+// stored and is written only for per-channel specs (format version 2; version 1 wrote it
+// always, and for integer weights in the quantization key it gave the axis of the
+// un-transposed [in, out] weight).
+type SpecJSON struct {
+	Bits         int    `json:"bits"`
+	Scheme       string `json:"scheme"`
+	Granularity  string `json:"granularity"`
+	Axis         *int   `json:"axis,omitempty"`
+	Packed       bool   `json:"packed,omitempty"`        // values packed into U8 bytes
+	PackedBits   int    `json:"packed_bits,omitempty"`   // bits per packed value: 4 (two per byte) or 2 (four per byte)
+	LogicalShape []int  `json:"logical_shape,omitempty"` // shape before packing
 }
 
-// LoadFloat reads a float model (a float, QAT or checkpoint file's float parameters).
-func LoadFloat(path string) (*nn.MLP, Info, error) {
+// ToSpecJSON returns the file form of s for a tensor whose channel axis is stored at axis.
+func ToSpecJSON(s quant.Spec, axis int) SpecJSON {
+	j := SpecJSON{Bits: s.Bits, Scheme: s.Scheme.String(), Granularity: s.Granularity.String()}
+	if s.Granularity == quant.PerChannel {
+		j.Axis = &axis
+	}
+	return j
+}
+
+// Spec parses j; the axis is set to axis (the caller's convention), not taken from the file.
+func (j SpecJSON) Spec(axis int) (quant.Spec, error) {
+	s := quant.Spec{Bits: j.Bits}
+	switch j.Scheme {
+	case quant.Symmetric.String():
+		s.Scheme = quant.Symmetric
+	case quant.Affine.String():
+		s.Scheme = quant.Affine
+	default:
+		return s, fmt.Errorf("unknown scheme %q", j.Scheme)
+	}
+	switch j.Granularity {
+	case quant.PerTensor.String():
+		s.Granularity = quant.PerTensor
+	case quant.PerChannel.String():
+		s.Granularity = quant.PerChannel
+		s.Axis = axis
+	default:
+		return s, fmt.Errorf("unknown granularity %q", j.Granularity)
+	}
+	return s, s.Validate()
+}
+
+// CheckAxis reports a version-2 spec whose axis contradicts the stored tensor's channel axis
+// want (per-channel) or that gives an axis at all (per-tensor). Version-1 files wrote other
+// axes and are not checked.
+func (j SpecJSON) CheckAxis(version, want int) error {
+	if version < 2 {
+		return nil
+	}
+	switch {
+	case j.Granularity == quant.PerChannel.String() && (j.Axis == nil || *j.Axis != want):
+		return fmt.Errorf("per-channel spec without axis %d (the stored tensor's channel axis)", want)
+	case j.Granularity == quant.PerTensor.String() && j.Axis != nil:
+		return fmt.Errorf("per-tensor spec with an axis (%d)", *j.Axis)
+	}
+	return nil
+}
+
+// ParamsTensors appends a quantizer's scales and zero points as <name>.scale F32 [C] and
+// <name>.zero_point I32 [C].
+func ParamsTensors(ts []safetensors.Tensor, name string, p quant.Params) []safetensors.Tensor {
+	return append(ts,
+		safetensors.FromF32(name+".scale", []int{len(p.Scales)}, p.Scales),
+		safetensors.FromI32(name+".zero_point", []int{len(p.ZeroPoints)}, p.ZeroPoints))
+}
+
+// ReadParams reads <name>.scale and <name>.zero_point ([c] each) into parameters with the
+// given integer range and axis (-1: per tensor), and validates them.
+func ReadParams(f *safetensors.File, name string, c int, qmin, qmax int32, axis int) (quant.Params, error) {
+	s, err := F32(f, name+".scale", c)
+	if err != nil {
+		return quant.Params{}, err
+	}
+	z, err := I32(f, name+".zero_point", c)
+	if err != nil {
+		return quant.Params{}, err
+	}
+	p := quant.Params{Scales: s, ZeroPoints: z, QMin: qmin, QMax: qmax, Axis: axis}
+	if err := p.Validate(); err != nil {
+		return quant.Params{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return p, nil
+}
+
+// MarshalString returns v as JSON text, for a metadata value.
+func MarshalString(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// Read reads and decodes a safetensors file, with errors prefixed "modelfile: ".
+func Read(path string) (*safetensors.File, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, Info{}, fmt.Errorf("modelfile: %w", err)
+		return nil, fmt.Errorf("modelfile: %w", err)
 	}
-	m, info, err := floatFrom(f)
-	if err != nil {
-		return nil, Info{}, fmt.Errorf("modelfile: %s: %w", path, err)
-	}
-	return m, info, nil
+	return f, nil
 }
 
-func floatFrom(f *safetensors.File) (*nn.MLP, Info, error) {
-	info, err := readInfo(f, Float, QAT, Checkpoint)
-	if err != nil {
-		return nil, Info{}, err
-	}
-	m, err := readFloat(f, info.Arch)
-	return m, info, err
-}
-
-func write(path string, f *safetensors.File) error {
+// Write writes f to path atomically (temp file, fsync, rename).
+func Write(path string, f *safetensors.File) error {
 	if err := safetensors.WriteFile(path, f); err != nil {
 		return fmt.Errorf("modelfile: %w", err)
 	}

@@ -1,4 +1,4 @@
-package modelfile
+package modelfile_test
 
 import (
 	"math"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/infer"
+	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
@@ -60,15 +62,15 @@ func sameFloat(t *testing.T, a, b *nn.MLP) {
 func TestFloatRoundTrip(t *testing.T) {
 	m := testModel(t)
 	p := filepath.Join(t.TempDir(), "fp32.safetensors")
-	if err := SaveFloat(p, m, `{"seed":1}`); err != nil {
+	if err := m.Save(p, `{"seed":1}`); err != nil {
 		t.Fatal(err)
 	}
-	got, info, err := LoadFloat(p)
+	got, info, err := nn.Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameFloat(t, m, got)
-	if info.Kind != Float || info.Training != `{"seed":1}` || len(info.Arch.Sizes) != 4 {
+	if info.Kind != modelfile.Float || info.Training != `{"seed":1}` || len(info.Arch.Sizes) != 4 {
 		t.Fatalf("info %+v", info)
 	}
 }
@@ -89,10 +91,10 @@ func TestQATRoundTrip(t *testing.T) {
 	}
 	qm.SetObserving(false)
 	p := filepath.Join(t.TempDir(), "qat.safetensors")
-	if err := SaveQAT(p, qm, ""); err != nil {
+	if err := qm.Save(p, ""); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := LoadQAT(p)
+	got, _, err := qat.Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +142,10 @@ func TestIntRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := filepath.Join(t.TempDir(), "int.safetensors")
-		if err := SaveInt(p, im, ""); err != nil {
+		if err := infer.SaveInt(p, im, ""); err != nil {
 			t.Fatal(err)
 		}
-		got, _, err := LoadInt(p)
+		got, err := infer.LoadInt(p)
 		if err != nil {
 			t.Fatalf("%s: %v", cfg.Name(), err)
 		}
@@ -180,10 +182,10 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		}
 	}
 	p := filepath.Join(t.TempDir(), "ckpt.safetensors")
-	if err := SaveCheckpoint(p, m, st, "cfg"); err != nil {
+	if err := train.SaveCheckpoint(p, m, st, "cfg"); err != nil {
 		t.Fatal(err)
 	}
-	got, gst, info, err := LoadCheckpoint(p)
+	got, gst, info, err := train.LoadCheckpoint(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +206,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.safetensors")
-	if err := SaveFloat(good, testModel(t), ""); err != nil {
+	if err := testModel(t).Save(good, ""); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(good)
@@ -230,7 +232,7 @@ func TestLoadErrors(t *testing.T) {
 		{"short", data[:5], ""},
 		{"header past end", append([]byte{0xff, 0xff, 0, 0, 0, 0, 0, 0}, data[8:]...), ""},
 		{"bad json", replace(`"__metadata__"`, `"__metadata__'`), ""},
-		{"version", replace(`"format_version":"1"`, `"format_version":"9"`), "format_version"},
+		{"version", replace(`"format_version":"2"`, `"format_version":"9"`), "format_version"},
 		{"kind", replace(`"kind":"float"`, `"kind":"floot"`), "kind"},
 		{"nan", nan, "NaN"},
 		{"empty", nil, ""},
@@ -240,7 +242,7 @@ func TestLoadErrors(t *testing.T) {
 		if err := os.WriteFile(p, c.data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := LoadFloat(p)
+		_, _, err := nn.Load(p)
 		if err == nil {
 			t.Errorf("%s: loaded", c.name)
 			continue
@@ -253,10 +255,10 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 	// A float file is not an integer model, and shapes must match the architecture.
-	if _, _, err := LoadInt(good); err == nil || !strings.Contains(err.Error(), "kind") {
+	if _, err := infer.LoadInt(good); err == nil || !strings.Contains(err.Error(), "kind") {
 		t.Errorf("LoadInt of a float file: %v", err)
 	}
-	if _, _, err := LoadFloat(filepath.Join(dir, "missing.safetensors")); err == nil {
+	if _, _, err := nn.Load(filepath.Join(dir, "missing.safetensors")); err == nil {
 		t.Error("missing file loaded")
 	}
 }
@@ -278,7 +280,7 @@ func TestQATCheckpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err := train.NewTrainer(qm.MLP, qm.TrainConfig(tcfg))
+		tr, err := qm.NewTrainer(tcfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,11 +297,11 @@ func TestQATCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "qck.safetensors")
-	if err := SaveQATCheckpoint(p, half, trHalf.State(nil), "cfg"); err != nil {
+	if err := half.SaveCheckpoint(p, trHalf.State(nil), "cfg"); err != nil {
 		t.Fatal(err)
 	}
 	resumed, trRes := prepare()
-	st, info, err := LoadQATCheckpoint(p, resumed)
+	st, info, err := resumed.LoadCheckpoint(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +328,7 @@ func TestQATCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := LoadQATCheckpoint(p, other); err == nil || !strings.Contains(err.Error(), "quantization") {
+	if _, _, err := other.LoadCheckpoint(p); err == nil || !strings.Contains(err.Error(), "quantization") {
 		t.Fatalf("checkpoint loaded into a W8A8 model: %v", err)
 	}
 	// Histogram observers cannot be checkpointed.
@@ -340,7 +342,7 @@ func TestQATCheckpoint(t *testing.T) {
 	if _, err := ev.Forward(x[:48], 4); err != nil {
 		t.Fatal(err)
 	}
-	if err := SaveQATCheckpoint(filepath.Join(t.TempDir(), "h"), hm, train.State{}, ""); err == nil || !strings.Contains(err.Error(), "histogram") {
+	if err := hm.SaveCheckpoint(filepath.Join(t.TempDir(), "h"), train.State{}, ""); err == nil || !strings.Contains(err.Error(), "histogram") {
 		t.Fatalf("percentile observer checkpointed: %v", err)
 	}
 }

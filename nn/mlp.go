@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"tinyq/autograd"
+	"tinyq/modelfile"
 )
 
 // Hook transforms a node while a graph is built: QAT uses hooks to put fake-quant nodes on
@@ -210,7 +211,7 @@ func (m *MLP) Validate() error {
 }
 
 // LayerName is the name of layer i in graphs and files: "fc1", "fc2", ...
-func LayerName(i int) string { return fmt.Sprintf("fc%d", i+1) }
+func LayerName(i int) string { return modelfile.LayerName(i) }
 
 // Net is an MLP built into a gorgonia graph for one batch size.
 type Net struct {

@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"tinyq/infer"
 	"tinyq/mnist"
 	"tinyq/nn"
 )
@@ -26,7 +27,8 @@ func benchModel(b *testing.B) (*nn.MLP, []float32) {
 	return m, test.Images[:1000*784]
 }
 
-// BenchmarkForward compares float32 inference (gorgonia graph) with the integer runtime at
+// BenchmarkForward compares float32 inference (the training stack's gorgonia graph and the
+// runtime's float model) with the integer runtime at
 // batch 1000, in one run so the ratios are fair on a noisy machine.
 func BenchmarkForward(b *testing.B) {
 	m, x := benchModel(b)
@@ -37,6 +39,20 @@ func BenchmarkForward(b *testing.B) {
 		}
 		for i := 0; i < b.N; i++ {
 			if _, err := ev.Forward(x, 1000); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "samples/s")
+	})
+	b.Run("fp32-runtime", func(b *testing.B) {
+		fm, err := Float(m, infer.F32)
+		if err != nil {
+			b.Fatal(err)
+		}
+		logits := make([]float32, 1000*10)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := fm.Forward(x, 1000, logits); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -3,37 +3,25 @@ package ptq
 import (
 	"fmt"
 
+	"tinyq/infer"
 	"tinyq/quant"
 )
 
-// Mode says where activation scales come from.
-type Mode int
+// Mode says where activation scales come from: the runtime's infer.Mode.
+type Mode = infer.Mode
 
 const (
-	// Static activations use scales calibrated offline; everything between quantizing the
-	// input and dequantizing the logits is integer arithmetic.
-	Static Mode = iota + 1
-	// Dynamic activations are quantized per input row at run time from the row's own range;
-	// each layer's output is dequantized to float32 (PyTorch's dynamic quantization).
-	Dynamic
+	// Static activations use scales calibrated offline (infer.Static).
+	Static = infer.Static
+	// Dynamic activations are quantized per input row at run time (infer.Dynamic).
+	Dynamic = infer.Dynamic
 )
-
-// String returns "static" or "dynamic".
-func (m Mode) String() string {
-	switch m {
-	case Static:
-		return "static"
-	case Dynamic:
-		return "dynamic"
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
-}
 
 // Config says how to convert a float model.
 type Config struct {
 	Mode Mode
-	// Weight: symmetric, per-channel (axis 1 of a [in, out] weight) or per-tensor, 2..8 bits.
-	// Weights of 4 bits or fewer are stored packed two per byte.
+	// Weight: symmetric, per-channel (axis 1 of a [in, out] weight: its output channels) or
+	// per-tensor, 2..8 bits. quant.PackingFor decides how they are stored.
 	Weight quant.Spec
 	// Activation: affine per-tensor, 2..8 bits (Static only; Dynamic always uses 8 bits).
 	Activation quant.Spec
@@ -49,6 +37,12 @@ func Spec(mode Mode, wBits, aBits int) Config {
 		Weight:     quant.Spec{Bits: wBits, Scheme: quant.Symmetric, Granularity: quant.PerChannel, Axis: 1},
 		Activation: quant.Spec{Bits: aBits, Scheme: quant.Affine, Granularity: quant.PerTensor},
 	}
+}
+
+// PerTensor returns c with one weight scale per layer instead of one per output channel.
+func (c Config) PerTensor() Config {
+	c.Weight.Granularity, c.Weight.Axis = quant.PerTensor, 0
+	return c
 }
 
 // Validate reports the first inconsistent setting.
@@ -79,10 +73,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Name returns the variant name used in reports, e.g. "w8a8-static" or "w8-dynamic".
-func (c Config) Name() string {
-	if c.Mode == Dynamic {
-		return fmt.Sprintf("w%d-dynamic", c.Weight.Bits)
+// Runtime returns the runtime's view of the configuration.
+func (c Config) Runtime() infer.IntConfig {
+	ic := infer.IntConfig{Mode: c.Mode, WeightBits: c.Weight.Bits, PerChannel: c.Weight.Granularity == quant.PerChannel}
+	if c.Mode == Static {
+		ic.ActivationBits = c.Activation.Bits
 	}
-	return fmt.Sprintf("w%da%d-static", c.Weight.Bits, c.Activation.Bits)
+	return ic
 }
+
+// Name returns the variant name used in reports, e.g. "w8a8-static", "w8-dynamic" or
+// "w4a4-static-per-tensor".
+func (c Config) Name() string { return c.Runtime().Name() }

@@ -25,7 +25,12 @@ func Example() {
 		return
 	}
 	l := im.Layers[0]
-	fmt.Println("weights [out, in]:", l.Weights)
+	w, err := l.Unpacked(im.Config.WeightBits)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("weights [out, in]:", w)
 	fmt.Println("scales:", l.WeightScales)
 	logits := make([]float32, 2)
 	if err := im.Forward([]float32{1, 1}, 1, logits); err != nil {

@@ -3,6 +3,7 @@ package ptq
 import (
 	"github.com/x448/float16"
 
+	"tinyq/infer"
 	"tinyq/nn"
 )
 
@@ -20,4 +21,23 @@ func Float16(m *nn.MLP) *nn.MLP {
 		}
 	}
 	return c
+}
+
+// Float returns the runtime's float model of m at precision p (infer.F16 rounds the
+// parameters as Float16 does). The parameters are copied.
+func Float(m *nn.MLP, p infer.Precision) (*infer.FloatModel, error) {
+	if p == infer.F16 {
+		m = Float16(m)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	var layers []infer.FloatLayer
+	for i, l := range m.Layers {
+		layers = append(layers, infer.FloatLayer{
+			Name: nn.LayerName(i), In: l.In, Out: l.Out, ReLU: l.Act == nn.ReLU,
+			W: append([]float32(nil), l.Weights()...), B: append([]float32(nil), l.Bias()...),
+		})
+	}
+	return infer.NewFloatModel(p, layers, nil)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/quant"
 )
@@ -40,14 +41,14 @@ func randImages(n, in int, seed int64) []float32 {
 // formulas (not from the runtime): q_in = quantize(x); acc = Σ (q_in - zp_in)·q_w; for hidden
 // layers q_out = clamp(zp_out + round(M·(acc + bias))) with M = mult·2^(shift-31) applied in
 // exact int64 arithmetic with one rounding (half up); logits = (acc + bias)·s_in·s_w.
-func refStatic(m *Model, x []float32) []float32 {
+func refStatic(m *infer.IntModel, x []float32) []float32 {
 	l0 := m.Layers[0]
 	a := make([]int64, l0.In)
 	for i, v := range x {
 		a[i] = int64(quant.QuantizeValue(v, l0.InScale, l0.InZP, l0.InQMin, l0.InQMax))
 	}
 	for li, l := range m.Layers {
-		w, err := l.Unpacked()
+		w, err := l.Unpacked(m.Config.WeightBits)
 		if err != nil {
 			panic(err)
 		}
@@ -215,7 +216,7 @@ func TestBadInput(t *testing.T) {
 	sm := calibrated(t, m, imgs, cfg)
 	nanImgs := append([]float32(nil), imgs...)
 	nanImgs[3] = float32(math.NaN())
-	for _, model := range []*Model{sm, im} {
+	for _, model := range []*infer.IntModel{sm, im} {
 		if err := model.Forward(nanImgs, 8, make([]float32, 8*5)); err == nil || !strings.Contains(err.Error(), "NaN") {
 			t.Errorf("%v: NaN input: %v", model.Config.Mode, err)
 		}
@@ -260,11 +261,15 @@ func TestFloat16(t *testing.T) {
 func TestLogitMSE(t *testing.T) {
 	m := smallModel(t, 20, 16, 12, 5)
 	imgs := randImages(64, 20, 7)
+	ref, err := Float(m, infer.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var errs []float64
 	for _, bits := range []int{8, 4, 2} {
 		cfg := Spec(Static, bits, bits)
 		im := calibrated(t, m, imgs, cfg)
-		e, err := im.LogitMSE(m, imgs)
+		e, err := LogitMSE(ref, im, imgs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +277,7 @@ func TestLogitMSE(t *testing.T) {
 			t.Fatalf("%d bits: logit MSE %v", bits, e)
 		}
 		errs = append(errs, e)
-		if _, err := im.LogitMSE(m, imgs[:7]); err == nil {
+		if _, err := LogitMSE(ref, im, imgs[:7]); err == nil {
 			t.Fatal("LogitMSE accepted a partial image")
 		}
 	}
@@ -336,7 +341,7 @@ func TestReLUOnLastLayer(t *testing.T) {
 }
 
 // calibrated calibrates m on x (Static mode) and converts it with cfg.
-func calibrated(t *testing.T, m *nn.MLP, x []float32, cfg Config) *Model {
+func calibrated(t *testing.T, m *nn.MLP, x []float32, cfg Config) *infer.IntModel {
 	t.Helper()
 	ranges, err := Calibrate(m, x, cfg.Activation, cfg.Observer)
 	if err != nil {

@@ -13,10 +13,9 @@ const benchSteps = 10
 
 // benchStep reports the time of one training step (forward, backward, Adam) at batch 128 of
 // the 784-256-128-10 MLP, built by prepare from a seeded model.
-func benchStep(b *testing.B, prepare func(*nn.MLP) (*nn.MLP, train.Config)) {
+func benchStep(b *testing.B, prepare func(*nn.MLP) (*train.Trainer, error)) {
 	trainSet, _ := loadMNIST(b, benchSteps*128, 0)
-	m, cfg := prepare(newModel(b, 1))
-	tr, err := train.NewTrainer(m, cfg)
+	tr, err := prepare(newModel(b, 1))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,31 +35,31 @@ func benchStep(b *testing.B, prepare func(*nn.MLP) (*nn.MLP, train.Config)) {
 // BenchmarkFP32Step is train's BenchmarkTrainStep driven the same way as BenchmarkQATStep, so
 // the two can be compared within one run.
 func BenchmarkFP32Step(b *testing.B) {
-	benchStep(b, func(m *nn.MLP) (*nn.MLP, train.Config) { return m, train.Config{Batch: 128} })
+	benchStep(b, func(m *nn.MLP) (*train.Trainer, error) { return train.NewTrainer(m, train.Config{Batch: 128}) })
 }
 
 // BenchmarkQATStep measures a W4A4 QAT training step: fake-quant of the input, each weight
 // (per channel, observed every step) and each hidden activation (moving-average observer).
 func BenchmarkQATStep(b *testing.B) {
-	benchStep(b, func(m *nn.MLP) (*nn.MLP, train.Config) {
+	benchStep(b, func(m *nn.MLP) (*train.Trainer, error) {
 		qm, err := Prepare(m, Spec(4, 4))
 		if err != nil {
 			b.Fatal(err)
 		}
-		return qm.MLP, qm.TrainConfig(train.Config{Batch: 128})
+		return qm.NewTrainer(train.Config{Batch: 128})
 	})
 }
 
 // BenchmarkQATStepLSQ is BenchmarkQATStep with learned scales (LSQ): the scale gradients and
 // their own Adam step come on top.
 func BenchmarkQATStepLSQ(b *testing.B) {
-	benchStep(b, func(m *nn.MLP) (*nn.MLP, train.Config) {
+	benchStep(b, func(m *nn.MLP) (*train.Trainer, error) {
 		cfg := Spec(4, 4)
 		cfg.LearnScales = true
 		qm, err := Prepare(m, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return qm.MLP, qm.TrainConfig(train.Config{Batch: 128})
+		return qm.NewTrainer(train.Config{Batch: 128})
 	})
 }

@@ -5,12 +5,20 @@
 // # Workflow
 //
 //	qm, err := qat.Prepare(fp32Model, qat.Spec(4, 4)) // a new model; fp32Model is untouched
-//	hist, err := train.Fit(qm.MLP, trainSet, testSet, qm.TrainConfig(cfg))
+//	hist, err := qm.Fit(trainSet, testSet, cfg)       // or qm.NewTrainer(cfg) and Run with checkpoints
+//	im, err := qm.Convert(infer.Static)               // the integer model, bits and scales from qm
+//	sim, err := qm.Simulation()                       // the same fake-quant model in the runtime
 //
 // Prepare copies the model and installs hooks (nn.Hook) that wrap each weight and each layer
 // input in autograd.FakeQuant. The quantizers (autograd.Quantizer) live in the Model and are
 // shared by the training and evaluation graphs: ranges observed while training are the ones
-// evaluation and conversion (package ptq) use.
+// // evaluation and conversion use. The model owns its training lifecycle: NewTrainer wires the
+// observers (on in training steps, off in evaluation, blind to a padded batch's padding rows,
+// frozen on schedule) and LSQ's solver, so none of it can be forgotten; a prepared model's
+// observers are off until its trainer switches them on. Convert goes through ptq.Convert, the
+// one convert path, with every bit width, scale and range from the model's own quantizers.
+// Save and Load write QAT files (the runtime runs them as their simulation); SaveCheckpoint,
+// LoadCheckpoint and Checkpoints continue training exactly.
 //
 // # Defaults
 //

@@ -9,7 +9,6 @@ import (
 	"tinyq/autograd"
 	"tinyq/nn"
 	"tinyq/quant"
-	"tinyq/train"
 )
 
 // Config says how to fake-quantize a model. Validate is called by Prepare before anything is
@@ -100,8 +99,6 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 	if cfg.Observer.Kind == 0 {
 		cfg.Observer.Kind = quant.MovingAverageObserver // the documented default
 	}
-	// Min/max observers need only each batch's range, which FakeQuant computes faster itself.
-	rangeOnly := cfg.Observer.Kind == quant.MinMaxObserver || cfg.Observer.Kind == quant.MovingAverageObserver
 	qm := &Model{MLP: m.Clone(), Config: cfg}
 	for i, l := range qm.Layers {
 		name := nn.LayerName(i)
@@ -126,7 +123,6 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 			return nil, fmt.Errorf("qat: %w", err)
 		}
 		w.ResetEachStep = true
-		in.RangeOnly, w.RangeOnly = rangeOnly, true
 		in.LSQ, w.LSQ = cfg.LearnScales, cfg.LearnScales
 		qm.Inputs = append(qm.Inputs, in)
 		qm.Weights = append(qm.Weights, w)
@@ -138,6 +134,9 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 			qm.Layers[i-1].OutputHook = hook(in)
 		}
 	}
+	// Observers start off: they observe only inside training steps (NewTrainer switches them
+	// on and off), so evaluating a prepared model never moves its ranges.
+	qm.SetObserving(false)
 	return qm, nil
 }
 
@@ -170,48 +169,4 @@ func (m *Model) SetObserving(on bool) {
 	for _, q := range m.Quantizers() {
 		q.Observe = on && !m.frozen && q.Observer != nil && !(q.LSQ && q.Observed())
 	}
-}
-
-// TrainConfig returns cfg with the hooks that QAT needs: observers on while training and off
-// while evaluating, frozen after Config.FreezeObserversAfter epochs, and the learned scales
-// (with LearnScales) given to their own Adam solver, clamped positive.
-func (m *Model) TrainConfig(cfg train.Config) train.Config {
-	cfg.BeforeEpoch = func(epoch int) error {
-		if n := m.Config.FreezeObserversAfter; n > 0 && epoch >= n {
-			m.frozen = true
-		}
-		return nil
-	}
-	cfg.SetTraining = func(on bool) {
-		m.SetObserving(on)
-		if !on {
-			for _, q := range m.Inputs {
-				q.ObserveRows = 0 // whole tensors again outside training steps
-			}
-		}
-	}
-	cfg.BeforeStep = func(rows int) {
-		for _, q := range m.Inputs {
-			q.ObserveRows = rows
-		}
-	}
-	if m.Config.LearnScales {
-		cfg.Extra = func(net *nn.Net) (G.Nodes, *train.Solver, error) {
-			var nodes G.Nodes
-			for _, q := range m.Quantizers() {
-				n := autograd.ScaleNode(net.Graph, q)
-				if n == nil {
-					return nil, nil, fmt.Errorf("qat: no scale node for %s", q.Name)
-				}
-				nodes = append(nodes, n)
-			}
-			s, err := train.NewSolver(train.Adam, m.Config.ScaleLR, 0)
-			if err != nil {
-				return nil, nil, err
-			}
-			s.Min = quant.MinScale
-			return nodes, s, nil
-		}
-	}
-	return cfg
 }

@@ -33,7 +33,7 @@ func TestPrepareDoesNotModifyInput(t *testing.T) {
 	}
 	// Training the prepared model must not touch the original either.
 	trainSet, _ := loadMNIST(t, 256, 0)
-	if _, err := train.Fit(qm.MLP, trainSet, train.Data{}, qm.TrainConfig(train.Config{Epochs: 1, Batch: 128})); err != nil {
+	if _, err := qm.Fit(trainSet, train.Data{}, train.Config{Epochs: 1, Batch: 128}); err != nil {
 		t.Fatal(err)
 	}
 	for i, l := range m.Layers {
@@ -96,7 +96,7 @@ func TestPrepareBadConfig(t *testing.T) {
 }
 
 // TestPrepareObserverDefaults: the zero Observer is the moving average documented on Config,
-// and RangeOnly is set exactly for the min/max observers.
+// and the fast range path is set exactly for the min/max observers.
 func TestPrepareObserverDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		kind      quant.ObserverKind
@@ -108,14 +108,15 @@ func TestPrepareObserverDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// FakeQuant's fast range path is taken exactly for observers that keep only a range.
 		for _, q := range qm.Inputs {
-			if q.RangeOnly != tc.rangeOnly {
-				t.Errorf("%v: %s RangeOnly %t", tc.kind, q.Name, q.RangeOnly)
+			if _, ok := q.Observer.(quant.RangeState); ok != tc.rangeOnly {
+				t.Errorf("%v: %s observer keeps only a range: %t", tc.kind, q.Name, ok)
 			}
 		}
 		for _, q := range qm.Weights {
-			if !q.RangeOnly || !q.ResetEachStep {
-				t.Errorf("%v: %s RangeOnly %t ResetEachStep %t", tc.kind, q.Name, q.RangeOnly, q.ResetEachStep)
+			if _, ok := q.Observer.(quant.RangeState); !ok || !q.ResetEachStep {
+				t.Errorf("%v: %s range-only %t ResetEachStep %t", tc.kind, q.Name, ok, q.ResetEachStep)
 			}
 		}
 	}
@@ -128,6 +129,13 @@ func TestPrepareObserverDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ev.Forward([]float32{0, 0, 1000}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := qm.Inputs[0].Scales()[0]; got != 1 || qm.Inputs[0].Observed() {
+		t.Fatalf("a prepared model observed while evaluating: scale %v", got)
+	}
+	qm.SetObserving(true) // as its trainer does for a training step
 	for _, x := range [][]float32{{0, 0, 2.55}, {0, 0, 102.55}} {
 		if _, err := ev.Forward(x, 1); err != nil {
 			t.Fatal(err)
@@ -271,7 +279,7 @@ func TestQATRealMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := train.Fit(qm.MLP, trainSet, testSet, qm.TrainConfig(train.Config{Epochs: 1, Seed: 1}))
+	h, err := qm.Fit(trainSet, testSet, train.Config{Epochs: 1, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +300,7 @@ func TestFreezeObservers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := train.NewTrainer(qm.MLP, qm.TrainConfig(train.Config{Batch: 64, Seed: 1}))
+	tr, err := qm.NewTrainer(train.Config{Batch: 64, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

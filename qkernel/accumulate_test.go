@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"tinyq/quant"
 )
 
 // naive computes the accumulators straight from the row-major int8 weights, independently of
@@ -368,5 +370,89 @@ func TestInt2MatchesInt8(t *testing.T) {
 	}
 	if _, err := NewWeightsInt2(make([]byte, 1), 2, 3); err == nil {
 		t.Fatal("NewWeightsInt2 accepted a short buffer")
+	}
+}
+
+// TestNewWeightsPacked: NewWeightsPacked equals the specific constructor of each packing bit
+// for bit (At, Bytes and Accumulate), on shapes whose size is not a multiple of 2 or 4 and on
+// the extreme values of each packing.
+func TestNewWeightsPacked(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, tc := range []struct {
+		p      quant.Packing
+		lo, hi int // weight range
+	}{
+		{quant.PackedInt8, -128, 127},
+		{quant.PackedInt4, -8, 7},
+		{quant.PackedInt2, -2, 1},
+	} {
+		for _, sh := range [][2]int{{1, 1}, {3, 5}, {7, 9}, {10, 33}} {
+			out, in := sh[0], sh[1]
+			w := randInt8(r, out*in, tc.lo, tc.hi)
+			w[0], w[len(w)-1] = int8(tc.lo), int8(tc.hi)
+			data := make([]byte, tc.p.Len(out*in))
+			if err := tc.p.Pack(data, w); err != nil {
+				t.Fatal(err)
+			}
+			data0 := slices.Clone(data)
+			got, err := NewWeightsPacked(tc.p, data, out, in)
+			if err != nil {
+				t.Fatalf("%v %dx%d: %v", tc.p, out, in, err)
+			}
+			if !slices.Equal(data, data0) {
+				t.Fatalf("%v: data modified", tc.p)
+			}
+			var want *Weights
+			switch tc.p {
+			case quant.PackedInt8:
+				want, err = NewWeights(w, out, in)
+			case quant.PackedInt4:
+				want, err = NewWeightsInt4(data, out, in)
+			case quant.PackedInt2:
+				want, err = NewWeightsInt2(data, out, in)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Bytes() != want.Bytes() || got.Bytes() != len(data) {
+				t.Errorf("%v %dx%d: Bytes() = %d, specific constructor %d, data %d", tc.p, out, in, got.Bytes(), want.Bytes(), len(data))
+			}
+			for o := range out {
+				for i := range in {
+					if got.At(o, i) != w[o*in+i] {
+						t.Fatalf("%v: At(%d, %d) = %d, want %d", tc.p, o, i, got.At(o, i), w[o*in+i])
+					}
+				}
+			}
+			const batch = 5
+			src := sparseInput(r, batch*in, 0.6)
+			for _, zp := range [][]int32{{0}, {200}} {
+				a, b := make([]int32, batch*out), make([]int32, batch*out)
+				if err := got.Accumulate(a, src, batch, zp, 2); err != nil {
+					t.Fatal(err)
+				}
+				if err := want.Accumulate(b, src, batch, zp, 2); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(a, b) {
+					t.Fatalf("%v %dx%d zp %v: Accumulate differs from the specific constructor", tc.p, out, in, zp)
+				}
+			}
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"invalid packing", second(NewWeightsPacked(0, make([]byte, 6), 2, 3)), "invalid packing Packing(0)"},
+		{"int8 length", second(NewWeightsPacked(quant.PackedInt8, make([]byte, 5), 2, 3)), "int8: len(data) = 5, want 6 for [2, 3]"},
+		{"int4 length", second(NewWeightsPacked(quant.PackedInt4, make([]byte, 4), 2, 3)), "int4: len(data) = 4, want 3"},
+		{"int2 length", second(NewWeightsPacked(quant.PackedInt2, make([]byte, 1), 2, 3)), "int2: len(data) = 1, want 2"},
+		{"shape", second(NewWeightsPacked(quant.PackedInt8, nil, 0, 3)), "must be positive"},
+	} {
+		if tt.err == nil || !strings.HasPrefix(tt.err.Error(), "qkernel: ") || !strings.Contains(tt.err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want qkernel: ...%s...", tt.name, tt.err, tt.want)
+		}
 	}
 }

@@ -227,3 +227,27 @@ func BenchmarkMLP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRequantize requantizes the first hidden layer of the MLP, [1000, 256], with
+// per-channel multipliers, a bias and a fused ReLU.
+func BenchmarkRequantize(b *testing.B) {
+	const out = 256
+	r := rand.New(rand.NewPCG(5, 6))
+	acc := make([]int32, benchBatch*out)
+	for k := range acc {
+		acc[k] = int32(r.IntN(1<<18) - 1<<17)
+	}
+	bias, mult, shift := make([]int32, out), make([]int32, out), make([]int, out)
+	for o := range out {
+		bias[o] = int32(r.IntN(1<<12) - 1<<11)
+		mult[o] = int32(1<<30 + r.IntN(1<<30))
+		shift[o] = -8 - r.IntN(3)
+	}
+	dst := make([]uint8, len(acc))
+	b.SetBytes(int64(4 * len(acc)))
+	for b.Loop() {
+		if err := Requantize(dst, acc, benchBatch, out, bias, mult, shift, 0, 0, 255); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

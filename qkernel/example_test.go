@@ -10,8 +10,8 @@ import (
 // (uint8 pixels, zero point 0), weight scale s_w = 0.01 (both channels), output scale
 // s_out = 0.02 with zero point 0 and a fused ReLU. Then M = s_in*s_w/s_out = 1/510
 // = 0.00196078..., which the converter writes as mult*2^(shift-31) with mult in [2^30, 2^31):
-// M = 0.50196078 * 2^-8, so shift = -8 and mult = round(0.50196078 * 2^31) = 1077952576.
-// The run time below sees only integers.
+// M = 0.50196078 * 2^-8, so shift = -8 and mult = round(0.50196078 * 2^31) = 1077952576
+// (quant.QuantizeMultiplier). The run time below sees only integers.
 func Example() {
 	w, err := qkernel.NewWeights([]int8{
 		100, -50, 25, // output channel 0
@@ -41,9 +41,11 @@ func Example() {
 	fmt.Println("out:", out)
 	// Row 0: acc = 255*100 + 128*25 = 28700, (28700+510)/510 = 57.27 -> 57;
 	// channel 1: 255*-100 + 128*127 = -9244, negative -> 0 (ReLU).
-	// Row 1: 255*(-50+25) = -6375 -> 0; 255*(20+127) = 37485, (37485-510)/510 = 72.5 -> 73.
+	// Row 1: 255*(-50+25) = -6375 -> 0; 255*(20+127) = 37485, and (37485-510)/510 is 72.5
+	// in real numbers, but mult is 1/510's mantissa rounded down (1077952576.25 ->
+	// 1077952576), so the one rounding sees 36975*M = 72.49999998 -> 72.
 
 	// Output:
 	// acc: [28700 -9244 -6375 37485]
-	// out: [57 0 0 73]
+	// out: [57 0 0 72]
 }

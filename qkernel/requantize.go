@@ -5,17 +5,22 @@ import (
 	"runtime"
 )
 
-// Requantize turns int32 accumulators into uint8 activations: for each b in [0, batch) and
-// o in [0, out),
+// Requantize turns int32 accumulators into uint8 activations with quant's one requantization
+// rule, quant.MultiplyByQuantizedMultiplier (a single rounding, half up): for each b in
+// [0, batch) and o in [0, out),
 //
-//	v := acc[b*out+o] + bias[o]
-//	v = MultiplyByQuantizedMultiplier(v, mult[o], shift[o]) + zpOut
-//	dst[b*out+o] = uint8(clamp(v, qmin, qmax))
+//	x := int64(acc[b*out+o]) + int64(bias[o])
+//	r := floor(x * mult[o] / 2^(31-shift[o]) + 1/2)      quant.MultiplyByQuantizedMultiplier's rule
+//	dst[b*out+o] = uint8(clamp(zpOut + r, qmin, qmax))
+//
+// all in int64, so the bias addition cannot wrap and nothing saturates before the clamp.
+// Whenever x fits in an int32 and zpOut is in [0, 255] this is, bit for bit,
+// clamp(zpOut + quant.MultiplyByQuantizedMultiplier(int32(x), mult[o], shift[o]), qmin, qmax).
 //
 // acc and dst are [batch, out]; bias is [out] (nil means no bias); mult and shift hold one
-// value per output channel or a single one for all. A fused ReLU is qmin = zpOut.
+// value per output channel, or a single one for all. A fused ReLU is qmin = zpOut.
 // Constraints, checked: 0 <= qmin <= qmax <= 255, mult >= 0 (normally in [2^30, 2^31) or 0),
-// shift in [-31, 30]. The additions wrap in int32, as they would in C++ on the same hardware.
+// shift in [-31, 30].
 func Requantize(dst []uint8, acc []int32, batch, out int, bias, mult []int32, shift []int, zpOut, qmin, qmax int32) error {
 	if batch < 0 || out <= 0 {
 		return fmt.Errorf("qkernel: Requantize: bad shape batch %d, out %d", batch, out)
@@ -42,14 +47,14 @@ func Requantize(dst []uint8, acc []int32, batch, out int, bias, mult []int32, sh
 	if qmin < 0 || qmax > 255 || qmin > qmax {
 		return fmt.Errorf("qkernel: Requantize: clamp [%d, %d] not within [0, 255]", qmin, qmax)
 	}
-	for _, m := range mult {
+	for o, m := range mult {
 		if m < 0 {
-			return fmt.Errorf("qkernel: Requantize: negative multiplier %d", m)
+			return fmt.Errorf("qkernel: Requantize: channel %d: negative multiplier %d", o, m)
 		}
 	}
-	for _, s := range shift {
+	for o, s := range shift {
 		if s < -31 || s > 30 {
-			return fmt.Errorf("qkernel: Requantize: shift %d not in [-31, 30]", s)
+			return fmt.Errorf("qkernel: Requantize: channel %d: shift %d not in [-31, 30]", o, s)
 		}
 	}
 
@@ -58,19 +63,15 @@ func Requantize(dst []uint8, acc []int32, batch, out int, bias, mult []int32, sh
 	for o := range ch {
 		c := &ch[o]
 		c.mult = int64(mult[min(o, len(mult)-1)])
-		if sh := shift[min(o, len(shift)-1)]; sh > 0 {
-			c.left = uint(sh)
-		} else {
-			c.right = uint(-sh)
-		}
-		c.mask = int32(int64(1)<<c.right - 1)
+		c.t = uint(30 - shift[min(o, len(shift)-1)])
 		if bias != nil {
-			c.bias = bias[o]
+			c.bias = int64(bias[o])
 		}
 	}
 	// Large batches are split over GOMAXPROCS goroutines: requantizing is cheap per element,
 	// but on one core it would cost ~10% of an MLP forward pass whose Accumulate calls run in
-	// parallel. Below 2^15 outputs the goroutines cost more than they save.
+	// parallel. Below 2^15 outputs the goroutines cost more than they save. Every element is
+	// computed alone, so the result does not depend on the split.
 	workers := 1
 	if n >= 1<<15 {
 		workers = min(runtime.GOMAXPROCS(0), batch)
@@ -85,30 +86,23 @@ func Requantize(dst []uint8, acc []int32, batch, out int, bias, mult []int32, sh
 
 // channel holds the requantization constants of one output channel.
 type channel struct {
-	bias        int32
-	mult        int64 // >= 0, so SaturatingRoundingDoublingHighMul never saturates
-	left, right uint  // shift > 0: left = shift; shift <= 0: right = -shift
-	mask        int32 // 2^right - 1
+	bias int64
+	mult int64 // in [0, 2^31)
+	t    uint  // 30 - shift = (31 - shift) - 1, in [0, 61]
 }
 
-// requantizeRow is Requantize on one row, with MultiplyByQuantizedMultiplier inlined and made
-// branch-free; the tests check it against the primitives.
+// requantizeRow is Requantize on one row. Its middle line is quant.MultiplyByQuantizedMultiplier's
+// arithmetic, written out for the int64 sum x: floor((x*mult + 2^t) / 2^(t+1)) computed as
+// ((x*mult) >> t + 1) >> 1, which cannot overflow: |x| <= 2^32 and mult < 2^31, so
+// |x*mult| < 2^63. TestRequantizeMatchesQuant checks it against the quant function.
 func requantizeRow(dst []uint8, acc []int32, ch []channel, zpOut, qmin, qmax int32) {
 	dst = dst[:len(acc)]
 	ch = ch[:len(acc)]
-	for o, x := range acc {
+	zp, lo, hi := int64(zpOut), int64(qmin), int64(qmax)
+	for o, a := range acc {
 		c := &ch[o]
-		x = (x + c.bias) << (c.left & 31) // & 31: left <= 30, and it spares a range check
-		// SaturatingRoundingDoublingHighMul(x, mult) without the saturation (mult >= 0 is never
-		// math.MinInt32): gemmlowp's trunc((ab + nudge) / 2^31), nudge 2^30 for ab >= 0 and
-		// 1-2^30 for ab < 0, equals floor((ab + 2^30) / 2^31) for every ab (for ab < 0,
-		// ceil((q+1-2^31)/2^31) = floor(q/2^31) with q = ab+2^30), i.e. round half up.
-		h := int32((int64(x)*c.mult + 1<<30) >> 31)
-		// RoundingDivideByPOT(h, right): add 1 when the remainder exceeds the threshold
-		// mask/2 (+1 for negative h); rem > thr exactly when thr-rem < 0.
-		rem := h & c.mask
-		thr := c.mask>>1 - h>>31
-		v := h>>(c.right&31) + int32(uint32(thr-rem)>>31) + zpOut
-		dst[o] = uint8(min(max(v, qmin), qmax))
+		x := int64(a) + c.bias
+		r := (x*c.mult>>c.t + 1) >> 1
+		dst[o] = uint8(min(max(zp+r, lo), hi))
 	}
 }

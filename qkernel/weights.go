@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"tinyq/quant"
 )
 
-// Weights is a prepared int8 (or packed int4) weight matrix of logical layout [Out, In]:
-// row o holds the weights of output channel o. It is immutable after construction and safe
-// for concurrent use.
+// Weights is a prepared int8 (or packed int4 or int2) weight matrix of logical layout
+// [Out, In]: row o holds the weights of output channel o. It is immutable after construction
+// and safe for concurrent use.
 type Weights struct {
 	In, Out int
 
@@ -99,6 +101,33 @@ func NewWeightsInt2(packed []byte, out, in int) (*Weights, error) {
 		return nil, fmt.Errorf("qkernel: NewWeightsInt2: len(packed) = %d, want (out*in+3)/4 = %d", len(packed), n)
 	}
 	return newPacked(packed, out, in, true), nil
+}
+
+// NewWeightsPacked prepares [out, in] weights stored with packing p (quant.PackingFor's
+// choice for their bit width), row-major: data holds p.Len(out*in) bytes in the layout of
+// p.Pack. It is NewWeights for quant.PackedInt8 (each byte an int8), NewWeightsInt4 for
+// quant.PackedInt4 and NewWeightsInt2 for quant.PackedInt2, with the same results bit for
+// bit. data is neither retained nor modified.
+func NewWeightsPacked(p quant.Packing, data []byte, out, in int) (*Weights, error) {
+	if err := checkShape(out, in); err != nil {
+		return nil, err
+	}
+	if n := p.Len(out * in); n < 0 {
+		return nil, fmt.Errorf("qkernel: NewWeightsPacked: invalid packing %v", p)
+	} else if len(data) != n {
+		return nil, fmt.Errorf("qkernel: NewWeightsPacked: %v: len(data) = %d, want %d for [%d, %d]", p, len(data), n, out, in)
+	}
+	switch p {
+	case quant.PackedInt4:
+		return NewWeightsInt4(data, out, in)
+	case quant.PackedInt2:
+		return NewWeightsInt2(data, out, in)
+	}
+	w := make([]int8, len(data))
+	if err := p.Unpack(w, data); err != nil { // PackedInt8: each byte's bits as an int8
+		return nil, fmt.Errorf("qkernel: NewWeightsPacked: %w", err)
+	}
+	return NewWeights(w, out, in)
 }
 
 // newPacked stores a copy of packed int4 (or int2) weights and their column sums; the

@@ -39,10 +39,23 @@
 // per-channel along Spec.Axis (one scale per output feature of a weight).
 //
 // Observers (min/max, moving-average min/max, percentile, MSE-optimal) turn
-// calibration data into a range and then into Params via ChooseParams.
-// QuantizeMultiplier turns a real requantization factor into the fixed-point
-// (multiplier, shift) pair consumed by the integer runtime; PackInt4 and
-// friends store two 4-bit values per byte.
+// calibration data into a range (RangeOf, MinMax) and then into Params via
+// ChooseParams.
+//
+// # Integer rules
+//
+// The integer runtime computes a layer's output from int32 accumulators
+// acc = sum_i (q_in[i] - zp_in) * q_w[i] (TFLite's quantization spec):
+//
+//	bias      q_b[o] = roundHalfEven(b[o] / (s_in*s_w[o]))                 QuantizeBias
+//	output    q_out  = zp_out + M*(acc + q_b),  M = s_in*s_w[o]/s_out
+//	          M = mult * 2^(shift-31), mult in [2^30, 2^31)                 QuantizeMultiplier
+//	          M*x = floor(x*mult / 2^(31-shift) + 1/2), one rounding       MultiplyByQuantizedMultiplier
+//
+// FakeQuantizeBias is the float image of QuantizeBias that QAT trains with.
+// Each rule is written once, here, so that the fake-quant simulation, the
+// converter and the runtime cannot disagree. Packing (from PackingFor) says
+// how quantized weights are stored: one int8 per byte, two int4 or four int2.
 //
 // # Invariants
 //

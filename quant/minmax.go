@@ -1,6 +1,9 @@
 package quant
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // MinMax returns the range of x: one (min, max) for a PerTensor spec, or one
 // per index along spec.Axis for a PerChannel spec. x is row-major with the
@@ -20,46 +23,71 @@ func MinMax(x []float32, shape []int, spec Spec) (mins, maxs []float32, err erro
 	if n == 0 {
 		return nil, nil, fmt.Errorf("quant: MinMax: empty tensor (shape %v) has no range", shape)
 	}
-	if err := checkFinite("x", x); err != nil {
-		return nil, nil, err
-	}
 	if spec.Granularity == PerTensor {
-		lo, hi := x[0], x[0]
-		for _, v := range x[1:] {
-			if v < lo {
-				lo = v
-			}
-			if v > hi {
-				hi = v
-			}
+		lo, hi := RangeOf(x)
+		if !isFinite32(lo) || !isFinite32(hi) {
+			return nil, nil, checkFinite("x", x) // the first NaN or ±Inf, as an error
 		}
 		return []float32{lo}, []float32{hi}, nil
 	}
-	outer, chans, inner, err := splitAxis(shape, spec.Axis)
+	outer, chans, inner, err := SplitAxis(shape, spec.Axis)
 	if err != nil {
 		return nil, nil, err
 	}
 	mins = make([]float32, chans)
 	maxs = make([]float32, chans)
-	// n > 0, so outer >= 1 and inner >= 1: every channel has an element in
-	// the first outer block.
 	for c := range chans {
-		mins[c], maxs[c] = x[c*inner], x[c*inner]
+		mins[c], maxs[c] = float32(math.Inf(1)), float32(math.Inf(-1)) // the empty range
 	}
+	// Merging block ranges with the same strict comparisons keeps, as one pass over the
+	// channel would, the first of equal bounds (which matters only for the sign of a zero).
+	// A NaN bound is kept (lo != lo), so that it is reported below.
 	for o := range outer {
 		for c := range chans {
 			off := (o*chans + c) * inner
-			lo, hi := mins[c], maxs[c]
-			for _, v := range x[off : off+inner] {
-				if v < lo {
-					lo = v
-				}
-				if v > hi {
-					hi = v
-				}
+			lo, hi := RangeOf(x[off : off+inner])
+			if lo < mins[c] || lo != lo {
+				mins[c] = lo
 			}
-			mins[c], maxs[c] = lo, hi
+			if hi > maxs[c] || hi != hi {
+				maxs[c] = hi
+			}
 		}
 	}
+	// Every NaN or ±Inf of x shows in a bound of its channel: NaN as NaN bounds, ±Inf as
+	// the bound on its side, which only a NaN can replace.
+	if !allFinite(mins) || !allFinite(maxs) {
+		return nil, nil, checkFinite("x", x)
+	}
 	return mins, maxs, nil
+}
+
+// RangeOf returns the smallest and the largest value of x, found with plain comparisons
+// (v < lo, v > hi) in index order, so ±Inf are ordinary values and of equal bounds (-0 and
+// +0) the first is kept. A NaN anywhere in x makes both results NaN. An empty x gives the
+// empty range (+Inf, -Inf), which merges with any other by the same comparisons. MinMax,
+// and through it the observers, and autograd's fake-quant op range slices with it; a caller
+// that must say where a NaN or ±Inf is looks for it only when a bound is not finite (as
+// MinMax does, to return a *NonFiniteError).
+func RangeOf(x []float32) (lo, hi float32) {
+	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	// The comparisons skip NaN. Looking for one in the loop above would add a third branch
+	// per element and cost about twice as much as this second pass (allFinite, branch-free),
+	// which finds non-finite values of either kind; only then is x searched for a NaN.
+	if !allFinite(x) {
+		for _, v := range x {
+			if v != v {
+				return v, v
+			}
+		}
+	}
+	return lo, hi
 }

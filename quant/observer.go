@@ -27,10 +27,20 @@ type Observer interface {
 type ObserverKind int
 
 // RangeState is implemented by the observers whose whole state is a per-channel range
-// (MinMaxObserver and MovingAverageObserver), so that a checkpoint can save and restore them
-// exactly. Histogram observers (Percentile, MSE) do not implement it.
+// (MinMaxObserver and MovingAverageObserver, and no other), so that a checkpoint can save and
+// restore them exactly. Implementing it is a promise about Observe as well: the observer's
+// parameters depend only on the per-channel minimum and maximum of each observed tensor, so
+// observing a tensor holding just those minima and maxima (channel c along the same axis)
+// leaves the same state and gives the same Params bit for bit. autograd's fake-quant relies
+// on the promise to compute the range itself and skip the observer's pass over the data.
+// Histogram observers (Percentile, MSE) need every value and do not implement it.
 type RangeState interface {
+	// Range returns copies of the observed per-channel minima and maxima; ok is false
+	// before the first batch.
 	Range() (mins, maxs []float32, ok bool)
+	// SetRange replaces the observed range (a checkpoint's), as if those batches had been
+	// seen. It is an error if the lengths differ or are 0, a value is not finite, or a
+	// minimum exceeds its maximum.
 	SetRange(mins, maxs []float32) error
 }
 

@@ -428,3 +428,60 @@ func TestRangeStateRestores(t *testing.T) {
 		t.Fatal("percentile observer claims a range-only state")
 	}
 }
+
+// TestRangeStateSummary checks RangeState's promise: an observer that implements it reaches
+// the same state and Params from a tensor as from a tensor holding only that tensor's
+// per-channel minima and maxima; and exactly the min/max kinds implement it.
+func TestRangeStateSummary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	specs := []Spec{
+		{Bits: 8, Scheme: Affine, Granularity: PerTensor},
+		{Bits: 4, Scheme: Symmetric, Granularity: PerChannel, Axis: 1},
+		{Bits: 3, Scheme: Affine, Granularity: PerChannel, Axis: 0},
+	}
+	for _, spec := range specs {
+		for kind := MinMaxObserver; kind <= MSEObserver; kind++ {
+			if spec.Granularity == PerChannel && kind >= PercentileObserver {
+				continue // per-tensor only
+			}
+			full := mustObserver(t, spec, ObserverConfig{Kind: kind})
+			_, isRange := full.(RangeState)
+			if want := kind == MinMaxObserver || kind == MovingAverageObserver; isRange != want {
+				t.Fatalf("%v: implements RangeState %t, want %t", kind, isRange, want)
+			}
+			if !isRange {
+				continue
+			}
+			summary := mustObserver(t, spec, ObserverConfig{Kind: kind})
+			shape := []int{5, 4}
+			for range 3 {
+				x := make([]float32, 20)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				mins, maxs, err := MinMax(x, shape, spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The summary tensor: [2] per-tensor, [1, chans, 2] or [chans, 2] per channel.
+				s := make([]float32, 0, 2*len(mins))
+				for c := range mins {
+					s = append(s, mins[c], maxs[c])
+				}
+				sShape := []int{2}
+				if spec.Granularity == PerChannel {
+					sShape = append(slices.Repeat([]int{1}, spec.Axis), len(mins), 2)
+				}
+				if err := full.Observe(x, shape); err != nil {
+					t.Fatal(err)
+				}
+				if err := summary.Observe(s, sShape); err != nil {
+					t.Fatal(err)
+				}
+				if pf, ps := mustParams(t, full), mustParams(t, summary); !paramsEqual(pf, ps) {
+					t.Fatalf("%v %v: params %+v from the tensor, %+v from its range", kind, spec, pf, ps)
+				}
+			}
+		}
+	}
+}

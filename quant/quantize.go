@@ -215,7 +215,7 @@ func layout(op string, n int, shape []int, p Params) (outer, chans, inner int, e
 	if !p.PerChannel() {
 		return 1, 1, n, nil
 	}
-	outer, chans, inner, err = splitAxis(shape, p.Axis)
+	outer, chans, inner, err = SplitAxis(shape, p.Axis)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -245,20 +245,36 @@ func numElements(shape []int) (int, error) {
 	return n, nil
 }
 
-// splitAxis returns the products of the dimensions before axis, the
-// dimension at axis, and the dimensions after it.
-func splitAxis(shape []int, axis int) (outer, chans, inner int, err error) {
-	if axis < 0 || axis >= len(shape) {
+// SplitAxis views a row-major tensor of the given shape as [outer, chans, inner] around
+// axis: outer is the product of the dimensions before axis, chans = shape[axis] and inner
+// the product of the dimensions after it, so that the element at flat index
+// (o*chans+c)*inner+j lies in channel c. Axis -1 means no channel axis (per-tensor, as
+// Params.Axis -1): the result is (1, 1, product of shape). An axis outside [-1, len(shape)),
+// a negative dimension or a product that overflows int is an error.
+func SplitAxis(shape []int, axis int) (outer, chans, inner int, err error) {
+	if axis < -1 || axis >= len(shape) {
 		return 0, 0, 0, fmt.Errorf("quant: axis %d out of range for shape %v", axis, shape)
 	}
-	outer, inner = 1, 1
-	for _, d := range shape[:axis] {
-		outer *= d
+	n := 1
+	outer, chans, inner = 1, 1, 1
+	for i, d := range shape {
+		if d < 0 {
+			return 0, 0, 0, fmt.Errorf("quant: shape %v has a negative dimension", shape)
+		}
+		if d != 0 && n > math.MaxInt/d {
+			return 0, 0, 0, fmt.Errorf("quant: shape %v overflows int", shape)
+		}
+		n *= d
+		switch {
+		case axis < 0 || i > axis:
+			inner *= d
+		case i < axis:
+			outer *= d
+		default:
+			chans = d
+		}
 	}
-	for _, d := range shape[axis+1:] {
-		inner *= d
-	}
-	return outer, shape[axis], inner, nil
+	return outer, chans, inner, nil
 }
 
 // QuantizeUint8 is QuantizeValue over a slice, stored as uint8: dst[i] =

@@ -802,3 +802,123 @@ func TestQuantizeUint8MatchesValue(t *testing.T) {
 		t.Error("qmin -1 accepted")
 	}
 }
+
+func TestSplitAxis(t *testing.T) {
+	tests := []struct {
+		shape               []int
+		axis                int
+		outer, chans, inner int
+	}{
+		{[]int{784, 256}, 1, 784, 256, 1},
+		{[]int{784, 256}, 0, 1, 784, 256},
+		{[]int{784, 256}, -1, 1, 1, 784 * 256}, // per-tensor
+		{[]int{2, 3, 4, 5}, 2, 6, 4, 5},
+		{[]int{7}, 0, 1, 7, 1},
+		{[]int{3, 0, 2}, 2, 0, 2, 1},
+		{[]int{}, -1, 1, 1, 1}, // a scalar
+	}
+	for _, tt := range tests {
+		o, c, i, err := SplitAxis(tt.shape, tt.axis)
+		if err != nil || o != tt.outer || c != tt.chans || i != tt.inner {
+			t.Errorf("SplitAxis(%v, %d) = %d, %d, %d, %v; want %d, %d, %d", tt.shape, tt.axis, o, c, i, err, tt.outer, tt.chans, tt.inner)
+		}
+	}
+	for _, tt := range []struct {
+		shape []int
+		axis  int
+		want  string
+	}{
+		{[]int{2, 3}, 2, "axis 2 out of range"},
+		{[]int{2, 3}, -2, "axis -2 out of range"},
+		{[]int{}, 0, "axis 0 out of range"},
+		{[]int{2, -3}, 0, "negative dimension"},
+		{[]int{1 << 40, 1 << 40}, 1, "overflows int"},
+	} {
+		_, _, _, err := SplitAxis(tt.shape, tt.axis)
+		if err == nil || !strings.HasPrefix(err.Error(), "quant: ") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("SplitAxis(%v, %d): err = %v, want quant: ...%s...", tt.shape, tt.axis, err, tt.want)
+		}
+	}
+}
+
+func TestRangeOf(t *testing.T) {
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	negZero := float32(math.Copysign(0, -1))
+	tests := []struct {
+		name   string
+		x      []float32
+		lo, hi float32
+	}{
+		{"plain", []float32{3, -1, 2.5, 7, 0}, -1, 7},
+		{"one", []float32{-4}, -4, -4},
+		{"empty", nil, inf, -inf}, // the empty range
+		{"inf", []float32{1, inf, -inf}, -inf, inf},
+		{"nan first", []float32{nan, 1, 2}, nan, nan},
+		{"nan inside", []float32{1, nan, 2}, nan, nan},
+		{"nan last", []float32{1, 2, nan}, nan, nan},
+	}
+	for _, tt := range tests {
+		lo, hi := RangeOf(tt.x)
+		same := func(a, b float32) bool { return a == b || (a != a && b != b) }
+		if !same(lo, tt.lo) || !same(hi, tt.hi) {
+			t.Errorf("%s: RangeOf(%v) = %v, %v; want %v, %v", tt.name, tt.x, lo, hi, tt.lo, tt.hi)
+		}
+	}
+	// Of equal bounds the first is kept: the sign of a zero bound is that of the first zero.
+	for _, tt := range []struct {
+		x        []float32
+		negative bool
+	}{
+		{[]float32{0, negZero}, false},
+		{[]float32{negZero, 0}, true},
+	} {
+		lo, hi := RangeOf(tt.x)
+		if math.Signbit(float64(lo)) != tt.negative || math.Signbit(float64(hi)) != tt.negative {
+			t.Errorf("RangeOf(%v) = %v, %v: want the sign of the first zero", tt.x, lo, hi)
+		}
+	}
+}
+
+// BenchmarkMinMax measures the per-tensor and per-channel range of a 784x256 weight.
+func BenchmarkMinMax(b *testing.B) {
+	w, shape := benchW()
+	for _, spec := range []Spec{
+		int8Sym,
+		{Bits: 8, Scheme: Symmetric, Granularity: PerChannel, Axis: 0},
+	} {
+		b.Run(spec.String(), func(b *testing.B) {
+			b.SetBytes(int64(4 * len(w)))
+			for b.Loop() {
+				if _, _, err := MinMax(w, shape, spec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestMinMaxNonFinite: a NaN or ±Inf anywhere in x is a *NonFiniteError naming its first
+// position, per tensor and per channel along every axis (MinMax looks for it only when a
+// bound is not finite).
+func TestMinMaxNonFinite(t *testing.T) {
+	shape := []int{2, 3, 2}
+	specs := []Spec{int8Sym}
+	for axis := range 3 {
+		specs = append(specs, Spec{Bits: 8, Scheme: Symmetric, Granularity: PerChannel, Axis: axis})
+	}
+	for _, bad := range []float32{nan32(), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		for _, at := range []int{0, 5, 11} {
+			x := []float32{1, -2, 3, 4, -5, 6, -7, 8, 9, -10, 11, 12}
+			x[at] = bad
+			x[7] = float32(math.Inf(1)) // a second non-finite value after position 5
+			first := min(at, 7)
+			for _, spec := range specs {
+				_, _, err := MinMax(x, shape, spec)
+				var nf *NonFiniteError
+				if !errors.As(err, &nf) || nf.Index != first {
+					t.Errorf("%v, %v at %d: err = %v, want a *NonFiniteError at %d", spec, bad, at, err, first)
+				}
+			}
+		}
+	}
+}

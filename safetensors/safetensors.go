@@ -137,6 +137,29 @@ func FromU8(name string, shape []int, v []uint8) Tensor {
 	return Tensor{Name: name, DType: U8, Shape: cloneShape(shape), Data: append([]byte{}, v...)}
 }
 
+// FromF16Bits returns an F16 tensor holding a little-endian copy of v, the IEEE 754 half
+// precision bit patterns (conversion from float32 is the caller's: this package has no
+// dependencies).
+func FromF16Bits(name string, shape []int, v []uint16) Tensor {
+	data := make([]byte, 2*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(data[2*i:], x)
+	}
+	return Tensor{Name: name, DType: F16, Shape: cloneShape(shape), Data: data}
+}
+
+// F16Bits returns a copy of the bit patterns of an F16 tensor's elements.
+func (t *Tensor) F16Bits() ([]uint16, error) {
+	if err := t.check(F16); err != nil {
+		return nil, err
+	}
+	v := make([]uint16, len(t.Data)/2)
+	for i := range v {
+		v[i] = binary.LittleEndian.Uint16(t.Data[2*i:])
+	}
+	return v, nil
+}
+
 // F32 returns a copy of the elements of an F32 tensor.
 func (t *Tensor) F32() ([]float32, error) {
 	if err := t.check(F32); err != nil {

@@ -214,15 +214,7 @@ func Fit(model *nn.MLP, trainSet, testSet Data, cfg Config) (*History, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &History{}
-	for e := 0; e < t.cfg.Epochs; e++ {
-		ep, err := t.Epoch(trainSet, testSet)
-		if err != nil {
-			return h, err
-		}
-		h.Epochs = append(h.Epochs, ep)
-	}
-	return h, nil
+	return t.Run(trainSet, testSet, Checkpoints{})
 }
 
 // Epoch runs one epoch over trainSet in a seeded random order, then evaluates on testSet.

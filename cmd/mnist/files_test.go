@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tinyq/infer"
+	"tinyq/mnist"
 )
 
 // results reads a -json file into name -> accuracy.
@@ -45,9 +48,37 @@ func TestSaveThenLoad(t *testing.T) {
 	if err := run(append(common, "-qat", "-bits", "4", "-save", models, "-json", a), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"fp32", "ptq-w8a8-static", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static", "qat-w4a4", "qat-w4a4-int"} {
+	for _, n := range []string{"fp32", "fp16", "ptq-w8a8-static", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static", "qat-w4a4", "qat-w4a4-int"} {
 		if _, err := os.Stat(filepath.Join(models, n+".safetensors")); err != nil {
 			t.Errorf("not saved: %v", err)
+		}
+	}
+	// Every saved file loads in the runtime and gives the accuracy its row reported.
+	dataDir, err := mnist.Locate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, test, err := mnist.Load(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := results(t, a)
+	files, err := filepath.Glob(filepath.Join(models, "*.safetensors"))
+	if err != nil || len(files) < 8 {
+		t.Fatalf("%d saved files (%v), want fp32, fp16, 4 PTQ and 2 QAT", len(files), err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".safetensors")
+		m, err := infer.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc, err := infer.Evaluate(m, test.Images, test.Labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, ok := ra[name]; !ok || acc != want {
+			t.Errorf("%s: %.2f%% in the runtime, %.2f%% in the run's table", name, acc, want)
 		}
 	}
 	var out bytes.Buffer
@@ -57,7 +88,7 @@ func TestSaveThenLoad(t *testing.T) {
 	if strings.Contains(out.String(), "epoch 1/") {
 		t.Errorf("-load trained:\n%s", out.String())
 	}
-	ra, rb := results(t, a), results(t, b)
+	rb := results(t, b)
 	for _, n := range []string{"fp32", "fp16", "ptq-w8a8-static", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static"} {
 		if ra[n] != rb[n] || ra[n] == 0 {
 			t.Errorf("%s: %.2f%% when trained, %.2f%% when loaded", n, ra[n], rb[n])

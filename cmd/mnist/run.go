@@ -3,17 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/term"
 
+	"tinyq/infer"
 	"tinyq/mnist"
-	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
@@ -65,7 +63,11 @@ func execute(o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	row, err := floatRow("fp32", fp32, testData, 4)
+	fm, err := ptq.Float(fp32, infer.F32)
+	if err != nil {
+		return err
+	}
+	row, err := modelRow("fp32", fm, testData)
 	if err != nil {
 		return err
 	}
@@ -74,7 +76,7 @@ func execute(o options, stdout, stderr io.Writer) error {
 		row.Note = "loaded from " + o.Load
 	}
 	rows = append(rows, row)
-	saved.add("fp32", func(p string) error { return modelfile.SaveFloat(p, fp32, o.trainingJSON()) })
+	saved.add("fp32", func(p string) error { return infer.SaveFloat(p, fm, o.trainingJSON()) })
 
 	prows, err := runPTQ(fp32, trainData, testData, stdout, &saved, o)
 	if err != nil {
@@ -109,53 +111,18 @@ func execute(o options, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// floatRow evaluates a float model on the whole test set and measures its inference
-// throughput at batch throughputBatch. bytesPerParam is 4 for float32, 2 for float16.
-func floatRow(name string, m *nn.MLP, test train.Data, bytesPerParam int) (report.Row, error) {
-	ev, err := m.NewEvaluator(throughputBatch)
+// modelRow evaluates a runtime model on the whole test set and measures its inference
+// throughput at batch throughputBatch.
+func modelRow(name string, m infer.Model, test train.Data) (report.Row, error) {
+	acc, err := infer.Evaluate(m, test.Images, test.Labels)
 	if err != nil {
-		return report.Row{}, err
+		return report.Row{}, fmt.Errorf("%s: %w", name, err)
 	}
-	res, err := ev.Evaluate(test.Images, test.Labels)
+	sps, err := infer.Throughput(m, test.Images, throughputBatch)
 	if err != nil {
-		return report.Row{}, err
+		return report.Row{}, fmt.Errorf("%s: %w", name, err)
 	}
-	sps, err := throughput(func(x []float32, rows int) error {
-		_, err := ev.Forward(x, rows)
-		return err
-	}, test.Images, m.Layers[0].In)
-	if err != nil {
-		return report.Row{}, err
-	}
-	return report.Row{Name: name, Accuracy: res.Accuracy(), WeightBytes: m.NumParams() * bytesPerParam, SamplesPerSecond: sps}, nil
-}
-
-// throughput runs forward over the images in batches of throughputBatch, three times after a
-// warm-up batch, and returns the median samples per second.
-func throughput(forward func(x []float32, rows int) error, images []float32, in int) (float64, error) {
-	n := len(images) / in
-	pass := func() (float64, error) {
-		start := time.Now()
-		for lo := 0; lo < n; lo += throughputBatch {
-			hi := min(lo+throughputBatch, n)
-			if err := forward(images[lo*in:hi*in], hi-lo); err != nil {
-				return 0, err
-			}
-		}
-		return float64(n) / time.Since(start).Seconds(), nil
-	}
-	if err := forward(images[:min(throughputBatch, n)*in], min(throughputBatch, n)); err != nil {
-		return 0, err
-	}
-	var runs []float64
-	for range 3 {
-		s, err := pass()
-		if err != nil {
-			return 0, err
-		}
-		runs = append(runs, s)
-	}
-	return report.Median(runs), nil
+	return report.Row{Name: name, Accuracy: acc, WeightBytes: m.WeightBytes(), SamplesPerSecond: sps}, nil
 }
 
 // progressWriter returns stderr for progress bars when it is a terminal and bars are wanted.
@@ -169,7 +136,40 @@ func progressWriter(quiet bool, stderr io.Writer) io.Writer {
 	return nil
 }
 
-// runQAT trains one quantization-aware model per bit pair and evaluates it with fake-quant.
+// obtainFP32 loads the float model (-load), or trains it, saving a checkpoint after every
+// epoch (-checkpoint) and continuing from one (-resume). It returns the model and the
+// training seconds of each epoch.
+func obtainFP32(o options, sizes []int, trainData, testData train.Data, base train.Config) (*nn.MLP, []float64, error) {
+	if o.Load != "" {
+		m, _, err := nn.Load(o.Load)
+		if err != nil {
+			return nil, nil, err
+		}
+		got := m.Sizes()
+		if got[0] != sizes[0] || got[len(got)-1] != sizes[len(sizes)-1] {
+			return nil, nil, fmt.Errorf("%s: model maps %d inputs to %d classes, MNIST needs %d to %d", o.Load, got[0], got[len(got)-1], sizes[0], sizes[len(sizes)-1])
+		}
+		return m, nil, nil
+	}
+	m, err := nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed)))
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := base
+	cfg.Name = "fp32"
+	tr, err := train.NewTrainer(m, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	hist, err := tr.Run(trainData, testData, train.FloatCheckpoints(m, o.Checkpoint, o.trainingJSON(), o.Resume))
+	if err != nil {
+		return nil, nil, fmt.Errorf("train fp32: %w", err)
+	}
+	return m, hist.EpochSeconds(), nil
+}
+
+// runQAT trains one quantization-aware model per bit pair, evaluates its fake-quant
+// simulation, and converts it to integers.
 func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts) ([]report.Row, error) {
 	kind, err := quant.ParseObserverKind(o.Observer)
 	if err != nil {
@@ -195,7 +195,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		tc := base
 		tc.Name = name
 		tc.LR = o.QATLR
-		tr, err := train.NewTrainer(qm.MLP, qm.TrainConfig(tc))
+		tr, err := qm.NewTrainer(tc)
 		if err != nil {
 			return nil, fmt.Errorf("train %s: %w", name, err)
 		}
@@ -203,22 +203,15 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		if o.Checkpoint != "" {
 			ck = phaseCheckpoint(o.Checkpoint, name)
 		}
-		load := func(path string) (train.State, error) {
-			st, info, err := modelfile.LoadQATCheckpoint(path, qm)
-			if err == nil && info.Training != o.qatTrainingJSON() {
-				err = fmt.Errorf("-resume: %s was written with training settings %s, this run has %s", path, info.Training, o.qatTrainingJSON())
-			}
-			return st, err
-		}
-		save := func(path string, st train.State) error {
-			return modelfile.SaveQATCheckpoint(path, qm, st, o.qatTrainingJSON())
-		}
-		hist, err := fitCheckpointed(tr, o, ck, false, trainData, testData, load, save, base.Log)
+		hist, err := tr.Run(trainData, testData, qm.Checkpoints(ck, o.qatTrainingJSON(), o.Resume))
 		if err != nil {
 			return nil, fmt.Errorf("train %s: %w", name, err)
 		}
-		qm.SetObserving(false)
-		row, err := floatRow(name, qm.MLP, testData, 4)
+		sim, err := qm.Simulation()
+		if err != nil {
+			return nil, err
+		}
+		row, err := modelRow(name, sim, testData)
 		if err != nil {
 			return nil, err
 		}
@@ -226,181 +219,83 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		row.EpochSeconds = hist.EpochSeconds()
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
-		saved.add(name, func(p string) error { return modelfile.SaveQAT(p, qm, o.trainingJSON()) })
+		saved.add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 
-		// The same model through the one convert path and the integer runtime.
-		plan := ptq.Plan{}
-		for i := range qm.Layers {
-			plan.Inputs = append(plan.Inputs, qm.Inputs[i].Params())
-			plan.Weights = append(plan.Weights, qm.Weights[i].Params())
-		}
-		im, err := ptq.Convert(qm.MLP, ptq.Spec(ptq.Static, b.W, b.A), plan)
-		if err != nil {
-			return nil, fmt.Errorf("convert %s: %w", name, err)
-		}
-		irow, err := intRow(name+"-int", im, testData)
+		im, err := qm.Convert(infer.Static)
 		if err != nil {
 			return nil, err
 		}
-		agree, diff, lsb, err := agreement(qm.MLP, im, testData)
+		irow, err := modelRow(name+"-int", im, testData)
 		if err != nil {
 			return nil, err
 		}
-		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions; largest logit difference %.4g (%.0f output LSBs of s_in·s_w)", name, agree, diff, lsb)
+		ag, err := ptq.Compare(sim, im, testData.Images)
+		if err != nil {
+			return nil, err
+		}
+		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions; largest logit difference %.4g (%.0f output LSBs of s_in·s_w)", name, ag.Percent, ag.MaxAbs, ag.MaxLSB)
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
 		rows = append(rows, irow)
-		saved.add(irow.Name, func(p string) error { return modelfile.SaveInt(p, im, o.trainingJSON()) })
+		saved.add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
 }
 
-// calibrationImages is how many training images PTQ calibrates on (never test images).
-const calibrationImages = ptq.DefaultCalibrationSize
+// ptqVariants are the PTQ rows of the table.
+var ptqVariants = []ptq.Config{
+	ptq.Spec(ptq.Static, 8, 8),
+	ptq.Spec(ptq.Dynamic, 8, 8),
+	ptq.Spec(ptq.Static, 4, 8),
+	ptq.Spec(ptq.Static, 4, 4),
+}
 
 // runPTQ converts the trained float model: fp16, and int8/int4 with static and dynamic
 // activation scales.
 func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, saved *artifacts, o options) ([]report.Row, error) {
 	var rows []report.Row
-	if half := ptq.Float16(fp32); half.Validate() != nil {
+	if half, err := ptq.Float(fp32, infer.F16); err != nil {
 		fmt.Fprintf(stdout, "fp16: skipped, the model has values beyond FP16's range (±65504)\n")
 	} else {
-		row, err := floatRow("fp16", half, testData, 2)
+		row, err := modelRow("fp16", half, testData)
 		if err != nil {
 			return nil, err
 		}
 		row.Note = "weights stored as IEEE half, computed in float32"
 		rows = append(rows, row)
+		saved.add("fp16", func(p string) error { return infer.SaveFloat(p, half, o.trainingJSON()) })
 	}
 
+	// Calibration images: the first training images; images for choosing a calibration
+	// method: the last ones, up to 5,000, never those calibrated on (and never the test set).
 	in := fp32.Layers[0].In
-	ncal := min(calibrationImages, trainData.Len())
-	calib := trainData.Images[:ncal*in]
-	// Images for choosing a calibration method at low bit widths: the last training images,
-	// not those calibrated on (and never the test set), up to 5,000. The method whose integer
-	// model's logits are closest to the float model's wins: a label-free measure of the
-	// quantization error (the float model classifies its own training images almost
-	// perfectly, so accuracy on them cannot tell methods apart).
+	ncal := min(ptq.DefaultCalibrationSize, trainData.Len())
 	nval := min(5000, trainData.Len()-ncal)
+	calib := trainData.Images[:ncal*in]
 	val := trainData.Images[(trainData.Len()-nval)*in:]
-
-	variants := []struct {
-		name string
-		cfg  ptq.Config
-	}{
-		{"ptq-w8a8-static", ptq.Spec(ptq.Static, 8, 8)},
-		{"ptq-w8-dynamic", ptq.Spec(ptq.Dynamic, 8, 8)},
-		{"ptq-w4a8-static", ptq.Spec(ptq.Static, 4, 8)},
-		{"ptq-w4a4-static", ptq.Spec(ptq.Static, 4, 4)},
-	}
-	for _, v := range variants {
-		var im *ptq.Model
-		var err error
-		note := ""
-		switch v.cfg.Mode {
-		case ptq.Dynamic:
-			if im, err = ptq.Convert(fp32, v.cfg, ptq.Plan{}); err != nil {
-				return nil, fmt.Errorf("%s: %w", v.name, err)
-			}
-			note = "activation scales per row at run time"
-		default:
-			kinds := []quant.ObserverKind{quant.MinMaxObserver}
-			if (v.cfg.Weight.Bits < 8 || v.cfg.Activation.Bits < 8) && nval > 0 {
-				kinds = []quant.ObserverKind{quant.MinMaxObserver, quant.PercentileObserver, quant.MSEObserver}
-			}
-			best := math.Inf(1)
-			var tried []string
-			for _, k := range kinds {
-				cfg := v.cfg
-				cfg.Observer = quant.ObserverConfig{Kind: k}
-				ranges, err := ptq.Calibrate(fp32, calib, cfg.Activation, cfg.Observer)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", v.name, err)
-				}
-				cand, err := ptq.Convert(fp32, cfg, ptq.Plan{Inputs: ranges})
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", v.name, err)
-				}
-				if len(kinds) == 1 {
-					im = cand
-					break
-				}
-				mse, err := cand.LogitMSE(fp32, val)
-				if err != nil {
-					return nil, err
-				}
-				tried = append(tried, fmt.Sprintf("%s %.4f", k, mse))
-				if mse < best {
-					best, im = mse, cand
-				}
-			}
-			note = fmt.Sprintf("calibrated on %d training images with %s", ncal, im.Config.Observer.Kind)
-			if len(kinds) > 1 {
-				note += fmt.Sprintf(", the smallest logit MSE against fp32 on %d other training images (%s)", nval, strings.Join(tried, ", "))
-			}
+	for _, cfg := range ptqVariants {
+		name := "ptq-" + cfg.Name()
+		c, err := ptq.Choose(fp32, cfg, calib, val)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		row, err := intRow(v.name, im, testData)
+		row, err := modelRow(name, c.Model, testData)
 		if err != nil {
 			return nil, err
 		}
-		row.Note = note
+		row.Note = "activation scales per row at run time"
+		if cfg.Mode == ptq.Static {
+			row.Note = fmt.Sprintf("calibrated on %d training images with %s", c.Calibrated, c.Model.Calibration)
+			if len(c.Scores) > 0 {
+				var tried []string
+				for _, s := range c.Scores {
+					tried = append(tried, fmt.Sprintf("%s %.4f", s.Observer, s.MSE))
+				}
+				row.Note += fmt.Sprintf(", the smallest logit MSE against fp32 on %d other training images (%s)", c.Validated, strings.Join(tried, ", "))
+			}
+		}
 		rows = append(rows, row)
-		saved.add(v.name, func(p string) error { return modelfile.SaveInt(p, im, o.trainingJSON()) })
+		im := c.Model
+		saved.add(name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
-}
-
-// intRow evaluates an integer model and measures its throughput at batch throughputBatch.
-func intRow(name string, im *ptq.Model, test train.Data) (report.Row, error) {
-	acc, err := im.Evaluate(test.Images, test.Labels)
-	if err != nil {
-		return report.Row{}, err
-	}
-	in := im.Layers[0].In
-	logits := make([]float32, throughputBatch*im.Layers[len(im.Layers)-1].Out)
-	sps, err := throughput(func(x []float32, rows int) error {
-		return im.Forward(x, rows, logits[:rows*im.Layers[len(im.Layers)-1].Out])
-	}, test.Images, in)
-	if err != nil {
-		return report.Row{}, err
-	}
-	return report.Row{Name: name, Accuracy: acc, WeightBytes: im.WeightBytes(), SamplesPerSecond: sps}, nil
-}
-
-// agreement compares the fake-quant float simulation of a QAT model with its integer
-// conversion on every test image: the percentage of equal predictions, and the largest
-// logit difference, absolute and in units of the last layer's output LSB (its accumulator
-// scale s_in·s_w, the step between logits the integer model can produce).
-func agreement(sim *nn.MLP, im *ptq.Model, test train.Data) (pct, worstAbs, worstLSB float64, err error) {
-	ev, err := sim.NewEvaluator(throughputBatch)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	in := im.Layers[0].In
-	last := im.Layers[len(im.Layers)-1]
-	out := last.Out
-	n := test.Len()
-	ilog := make([]float32, throughputBatch*out)
-	same := 0
-	for lo := 0; lo < n; lo += throughputBatch {
-		hi := min(lo+throughputBatch, n)
-		fl, err := ev.Forward(test.Images[lo*in:hi*in], hi-lo)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		il := ilog[:(hi-lo)*out]
-		if err := im.Forward(test.Images[lo*in:hi*in], hi-lo, il); err != nil {
-			return 0, 0, 0, err
-		}
-		for r := 0; r < hi-lo; r++ {
-			if nn.Argmax(fl[r*out:(r+1)*out]) == nn.Argmax(il[r*out:(r+1)*out]) {
-				same++
-			}
-			for o := 0; o < out; o++ {
-				d := math.Abs(float64(fl[r*out+o] - il[r*out+o]))
-				worstAbs = math.Max(worstAbs, d)
-				worstLSB = math.Max(worstLSB, d/float64(last.LogitScale[o]))
-			}
-		}
-	}
-	return 100 * float64(same) / float64(n), worstAbs, worstLSB, nil
 }

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"tinyq/infer"
+	"tinyq/mnist"
+	"tinyq/nn"
+	"tinyq/ptq"
+	"tinyq/train"
+)
+
+// TestDependencies enforces the layering: the classify command and the runtime's ground floor
+// link none of the training stack (gorgonia, gonum's LAPACK, the progress bar, and tinyq's
+// train, qat, autograd and nn).
+func TestDependencies(t *testing.T) {
+	banned := func(p string) bool {
+		switch {
+		case strings.HasPrefix(p, "gorgonia.org/"), strings.HasPrefix(p, "gonum.org/v1/gonum/lapack"),
+			strings.Contains(p, "progressbar"):
+			return true
+		}
+		switch p {
+		case "tinyq/train", "tinyq/qat", "tinyq/autograd", "tinyq/nn", "tinyq/ptq":
+			return true
+		}
+		return false
+	}
+	for _, pkg := range []string{".", "tinyq/infer", "tinyq/imageprep", "tinyq/quant", "tinyq/qkernel", "tinyq/safetensors", "tinyq/modelfile"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		for _, p := range strings.Fields(string(out)) {
+			if banned(p) {
+				t.Errorf("%s links %s", pkg, p)
+			}
+		}
+	}
+}
+
+// TestBinarySize: a plain build of the command is at most 6 MB.
+func TestBinarySize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "classify")
+	if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	st, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("classify binary: %d bytes", st.Size())
+	if st.Size() > 6<<20 {
+		t.Errorf("classify binary is %d bytes, want at most %d (6 MiB)", st.Size(), 6<<20)
+	}
+}
+
+// models trains a small float model for one epoch on 20,000 real MNIST training images and
+// saves it as fp32, int8 static and int4 static files; it returns their paths and the test set.
+func models(t *testing.T) (map[string]string, *mnist.Set) {
+	t.Helper()
+	dir, err := mnist.Locate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainSet, testSet, err := mnist.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainSet = trainSet.Slice(0, 20000)
+	m, err := nn.NewMLP([]int{784, 128, 10}, rand.New(rand.NewSource(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := train.Data{Images: trainSet.Images, Labels: trainSet.Labels}
+	if _, err := train.Fit(m, data, train.Data{}, train.Config{Epochs: 1, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	paths := map[string]string{}
+	fm, err := ptq.Float(m, infer.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths["fp32"] = filepath.Join(out, "fp32.safetensors")
+	if err := infer.SaveFloat(paths["fp32"], fm, ""); err != nil {
+		t.Fatal(err)
+	}
+	calib := trainSet.Images[:1024*784]
+	for _, c := range []ptq.Config{ptq.Spec(ptq.Static, 8, 8), ptq.Spec(ptq.Static, 4, 4)} {
+		ch, err := ptq.Choose(m, c, calib, trainSet.Images[15000*784:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths[c.Name()] = filepath.Join(out, c.Name()+".safetensors")
+		if err := infer.SaveInt(paths[c.Name()], ch.Model, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return paths, testSet
+}
+
+// writePNG writes a w x h grayscale image.
+func writePNG(t *testing.T, path string, pix []uint8, w, h int) {
+	t.Helper()
+	img := &image.Gray{Pix: pix, Stride: w, Rect: image.Rect(0, 0, w, h)}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// classes parses the command's output into one class per line, checking the paths' order.
+func classes(t *testing.T, out string, paths []string) []int {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(paths) {
+		t.Fatalf("%d lines for %d images", len(lines), len(paths))
+	}
+	var c []int
+	for i, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) != 3 || f[0] != paths[i] {
+			t.Fatalf("line %d %q, want PATH<TAB>CLASS<TAB>CONFIDENCE for %s", i, l, paths[i])
+		}
+		k, err := strconv.Atoi(f[1])
+		if err != nil {
+			t.Fatalf("line %q: class %v", l, err)
+		}
+		if p, err := strconv.ParseFloat(f[2], 64); err != nil || p < 0 || p > 1 || len(f[2]) != 6 {
+			t.Fatalf("line %q: confidence not a probability with 4 decimals", l)
+		}
+		c = append(c, k)
+	}
+	return c
+}
+
+// TestClassifyMatchesRuntime: the first 1,000 MNIST test images written as 28x28 PNGs get
+// exactly the batch runtime's predictions, for an fp32, an int8 static and an int4 file; the
+// same images upscaled 3x and inverted (black digit on white) keep the int8 accuracy within
+// 1.5 points.
+func TestClassifyMatchesRuntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model and writes 2,000 images")
+	}
+	paths, test := models(t)
+	const n = 1000
+	dir := t.TempDir()
+	var orig, big []string
+	for i := 0; i < n; i++ {
+		px := make([]uint8, 784)
+		for k := range px {
+			px[k] = uint8(test.Images[i*784+k]*255 + 0.5) // exact: the images are p/255
+		}
+		p := filepath.Join(dir, strconv.Itoa(i)+".png")
+		writePNG(t, p, px, 28, 28)
+		orig = append(orig, p)
+		up := make([]uint8, 84*84)
+		for y := 0; y < 84; y++ {
+			for x := 0; x < 84; x++ {
+				up[y*84+x] = 255 - px[(y/3)*28+x/3]
+			}
+		}
+		q := filepath.Join(dir, strconv.Itoa(i)+"-big.png")
+		writePNG(t, q, up, 84, 84)
+		big = append(big, q)
+	}
+	accuracy := func(c []int) float64 {
+		k := 0
+		for i, v := range c {
+			if v == int(test.Labels[i]) {
+				k++
+			}
+		}
+		return 100 * float64(k) / float64(len(c))
+	}
+	for _, name := range []string{"fp32", "w8a8-static", "w4a4-static"} {
+		var out, errOut bytes.Buffer
+		if st := run(append([]string{"-model", paths[name]}, orig...), &out, &errOut); st != 0 {
+			t.Fatalf("%s: exit %d: %s", name, st, errOut.String())
+		}
+		got := classes(t, out.String(), orig)
+		m, err := infer.Load(paths[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := infer.Classes(m, test.Images[:n*784], n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s image %d: classify says %d, the batch runtime %d", name, i, got[i], want[i])
+			}
+		}
+		t.Logf("%s: %.1f%% on %d PNGs, identical to the batch runtime", name, accuracy(got), n)
+		if name != "w8a8-static" {
+			continue
+		}
+		out.Reset()
+		if st := run(append([]string{"-model", paths[name]}, big...), &out, &errOut); st != 0 {
+			t.Fatalf("%s upscaled: exit %d: %s", name, st, errOut.String())
+		}
+		a, b := accuracy(got), accuracy(classes(t, out.String(), big))
+		t.Logf("%s: %.1f%% on the originals, %.1f%% upscaled 3x and inverted", name, a, b)
+		if b < a-1.5 {
+			t.Errorf("%s: %.1f%% upscaled and inverted, %.1f%% original: more than 1.5 points lost", name, b, a)
+		}
+	}
+}
+
+// TestErrors: a bad image is one line on stderr naming it while the others are still
+// classified (exit 1); a model file of the wrong kind or a missing one is one line, exit 1;
+// flag mistakes exit 2.
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "digit.png")
+	px := make([]uint8, 784)
+	for y := 6; y < 22; y++ {
+		px[y*28+13], px[y*28+14] = 255, 200 // a "1"
+	}
+	writePNG(t, good, px, 28, 28)
+	bad := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(bad, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.NewMLP([]int{784, 10}, rand.New(rand.NewSource(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "m.safetensors")
+	if err := m.Save(model, ""); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(dir, "ck.safetensors")
+	if err := train.SaveCheckpoint(ck, m, train.State{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if st := run([]string{"-model", model, bad, good, filepath.Join(dir, "missing.png")}, &out, &errOut); st != 1 {
+		t.Fatalf("exit %d, want 1", st)
+	}
+	if lines := strings.Split(strings.TrimSpace(errOut.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], bad) || !strings.Contains(lines[1], "missing.png") {
+		t.Fatalf("stderr %q, want one line naming each bad file", errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), good+"\t") || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("stdout %q, want the good image's line", out.String())
+	}
+	for _, c := range []struct {
+		args []string
+		want int
+		msg  string
+	}{
+		{[]string{"-model", ck, good}, 1, "kind"},
+		{[]string{"-model", filepath.Join(dir, "none.safetensors"), good}, 1, "none.safetensors"},
+		{[]string{"-model", bad, good}, 1, "notes.txt"},
+		{[]string{good}, 2, "-model"},
+		{[]string{"-model", model}, 2, "no images"},
+		{[]string{"-nope"}, 2, "nope"},
+	} {
+		out.Reset()
+		errOut.Reset()
+		if st := run(c.args, &out, &errOut); st != c.want || !strings.Contains(errOut.String(), c.msg) || strings.Count(errOut.String(), "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want %d and one line with %q", c.args, st, errOut.String(), c.want, c.msg)
+		}
+	}
+	// -json prints all probabilities.
+	out.Reset()
+	if st := run([]string{"-json", "-model", model, good}, &out, &errOut); st != 0 || !strings.Contains(out.String(), `"probabilities":[`) {
+		t.Fatalf("-json: exit %d, %q", st, out.String())
+	}
+}

@@ -1,0 +1,242 @@
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+
+	"tinyq/quant"
+)
+
+// Precision is how a float model's parameters are stored.
+type Precision int
+
+const (
+	// F32 stores float32 parameters.
+	F32 Precision = iota + 1
+	// F16 stores IEEE 754 half precision parameters, widened to float32 once at load and
+	// computed in float32.
+	F16
+)
+
+// String returns "fp32" or "fp16".
+func (p Precision) String() string {
+	switch p {
+	case F32:
+		return "fp32"
+	case F16:
+		return "fp16"
+	}
+	return fmt.Sprintf("Precision(%d)", int(p))
+}
+
+// FloatLayer is one fully connected layer of a float model: y = x·W + B, then ReLU if set.
+type FloatLayer struct {
+	Name    string
+	In, Out int
+	ReLU    bool
+	W       []float32 // [In, Out], row-major (the training layout)
+	B       []float32 // [Out]
+}
+
+// Simulation is the fake-quant of a QAT model, run in float32 exactly as the training graph
+// evaluates it: each layer's input is quantized and dequantized with its parameters, the
+// weights and biases were rounded to their integer grids once (FakeQuantized).
+type Simulation struct {
+	Inputs  []quant.Params // per layer, the input's parameters (per tensor)
+	Weights []quant.Params // per layer, the weight's parameters (axis 1 of [In, Out] when per channel)
+	// Name is the variant, e.g. "w4a4".
+	Name string
+}
+
+// FloatModel is a float model: fp32, fp16 (widened at load), or a QAT model's float
+// simulation. It is immutable after NewFloatModel and its Forward is safe for concurrent use.
+type FloatModel struct {
+	Layers    []FloatLayer
+	Precision Precision
+	// Sim, if set, is the fake-quant simulation the layers' weights and biases were rounded
+	// for; Forward then fake-quantizes every layer input.
+	Sim *Simulation
+	// Workers is the number of goroutines Forward spreads rows over (<= 0: GOMAXPROCS).
+	Workers int
+
+	input Input
+}
+
+// NewFloatModel checks the layers (sizes, finite values) and returns the model; the layers
+// are used, not copied. With a simulation, the weights and biases are replaced by their
+// fake-quantized values (weights with sim.Weights, biases on the int32 grid at scale
+// s_in·s_w, as the integer runtime stores them).
+func NewFloatModel(p Precision, layers []FloatLayer, sim *Simulation) (*FloatModel, error) {
+	if p != F32 && p != F16 {
+		return nil, fmt.Errorf("infer: precision %v", p)
+	}
+	if len(layers) == 0 {
+		return nil, errors.New("infer: model has no layers")
+	}
+	for i, l := range layers {
+		if l.In <= 0 || l.Out <= 0 || (i > 0 && layers[i-1].Out != l.In) || len(l.W) != l.In*l.Out || len(l.B) != l.Out {
+			return nil, fmt.Errorf("infer: layer %s: %d weights and %d biases for %dx%d after %d outputs", l.Name, len(l.W), len(l.B), l.In, l.Out, prevOut(layers, i))
+		}
+		for _, v := range [][]float32{l.W, l.B} {
+			if k := firstNonFinite(v); k >= 0 {
+				return nil, fmt.Errorf("infer: layer %s: parameter %d is %v", l.Name, k, v[k])
+			}
+		}
+	}
+	if sim != nil {
+		if len(sim.Inputs) != len(layers) || len(sim.Weights) != len(layers) {
+			return nil, fmt.Errorf("infer: simulation has %d input and %d weight quantizers for %d layers", len(sim.Inputs), len(sim.Weights), len(layers))
+		}
+		for i := range layers {
+			l := &layers[i]
+			ip, wp := sim.Inputs[i], sim.Weights[i]
+			if err := ip.Validate(); err != nil || len(ip.Scales) != 1 {
+				return nil, fmt.Errorf("infer: layer %s input quantizer: %d scales, %v", l.Name, len(ip.Scales), err)
+			}
+			w := make([]float32, len(l.W))
+			if err := quant.FakeQuantize(w, l.W, []int{l.In, l.Out}, wp); err != nil {
+				return nil, fmt.Errorf("infer: layer %s weights: %w", l.Name, err)
+			}
+			b := make([]float32, l.Out)
+			if err := quant.FakeQuantizeBias(b, l.B, ip.Scales[0], wp.Scales); err != nil {
+				return nil, fmt.Errorf("infer: layer %s bias: %w", l.Name, err)
+			}
+			l.W, l.B = w, b
+		}
+	}
+	return &FloatModel{Layers: layers, Precision: p, Sim: sim, input: DefaultInput(layers[0].In)}, nil
+}
+
+func prevOut(layers []FloatLayer, i int) int {
+	if i == 0 {
+		return layers[0].In
+	}
+	return layers[i-1].Out
+}
+
+func firstNonFinite(v []float32) int {
+	for k, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return k
+		}
+	}
+	return -1
+}
+
+// Forward computes the logits ([rows, classes]) of rows samples x ([rows, in]).
+//
+// Each layer computes y[r] = B + Σ_i x[r,i]·W[i] in float32, adding the terms in order of i,
+// rounding every product and sum (never a fused multiply-add, whatever the build flags), and
+// skipping x[r,i] = 0 (exact: adding 0·w changes nothing). That order and rounding are those
+// of gonum's Sgemm on amd64, which the training graph uses, so there this equals the training
+// stack's evaluation bit for bit (tested). Rows are spread over goroutines; the result does
+// not depend on the split.
+func (m *FloatModel) Forward(x []float32, rows int, logits []float32) error {
+	in, out := m.Shape()
+	if rows <= 0 || len(x) != rows*in || len(logits) != rows*out {
+		return fmt.Errorf("infer: forward: %d inputs and %d logits for %d rows of %d -> %d", len(x), len(logits), rows, in, out)
+	}
+	if k := firstNonFinite(x); k >= 0 {
+		return fmt.Errorf("infer: forward: input %d is %v", k, x[k])
+	}
+	workers := m.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	// Below about 64 rows per goroutine the start-up costs more than it saves.
+	workers = min(workers, max(1, rows/64))
+	err := parallelRows(rows, workers, func(lo, hi int) error {
+		return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
+	})
+	if err != nil {
+		return fmt.Errorf("infer: forward: %w", err)
+	}
+	return nil
+}
+
+func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
+	wide := m.Layers[0].In
+	for _, l := range m.Layers {
+		wide = max(wide, l.Out)
+	}
+	a := make([]float32, rows*wide)
+	b := make([]float32, rows*wide)
+	src := x
+	for li, l := range m.Layers {
+		if m.Sim != nil {
+			q := a[:rows*l.In]
+			if err := quant.FakeQuantize(q, src, []int{rows, l.In}, m.Sim.Inputs[li]); err != nil {
+				return fmt.Errorf("%s input: %w", l.Name, err)
+			}
+			src = q
+		}
+		dst := b[:rows*l.Out]
+		if li == len(m.Layers)-1 {
+			dst = logits
+		}
+		linear(dst, src, rows, l)
+		src = dst
+		a, b = b, a
+	}
+	return nil
+}
+
+// linear computes dst = src·W + B ([rows, Out]), then ReLU.
+func linear(dst, src []float32, rows int, l FloatLayer) {
+	for r := 0; r < rows; r++ {
+		y := dst[r*l.Out : (r+1)*l.Out]
+		copy(y, l.B)
+		for i, xv := range src[r*l.In : (r+1)*l.In] {
+			if xv == 0 {
+				continue
+			}
+			w := l.W[i*l.Out : (i+1)*l.Out]
+			for o := range y {
+				y[o] += float32(xv * w[o]) // the conversion rounds the product: no fused multiply-add
+			}
+		}
+		if l.ReLU {
+			for o, v := range y {
+				y[o] = max(v, 0)
+			}
+		}
+	}
+}
+
+// Shape returns the number of inputs and of output classes.
+func (m *FloatModel) Shape() (in, classes int) { return m.Layers[0].In, m.Layers[len(m.Layers)-1].Out }
+
+// Input returns how raw pixels become the model's input.
+func (m *FloatModel) Input() Input { return m.input }
+
+// SetInput records how raw pixels become the model's input (saved with it).
+func (m *FloatModel) SetInput(in Input) error {
+	if err := checkInput(in, m.Layers[0].In); err != nil {
+		return err
+	}
+	m.input = in
+	return nil
+}
+
+// WeightBytes is the stored size of the parameters: 4 bytes each in fp32, 2 in fp16. A
+// simulation is stored as float32 and counted so.
+func (m *FloatModel) WeightBytes() int {
+	n := 0
+	for _, l := range m.Layers {
+		n += len(l.W) + len(l.B)
+	}
+	if m.Precision == F16 {
+		return 2 * n
+	}
+	return 4 * n
+}
+
+// Name returns "fp32", "fp16" or, for a simulation, "qat " and the variant.
+func (m *FloatModel) Name() string {
+	if m.Sim != nil {
+		return "qat " + m.Sim.Name + " (fake-quant)"
+	}
+	return m.Precision.String()
+}

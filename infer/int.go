@@ -1,0 +1,321 @@
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"tinyq/qkernel"
+	"tinyq/quant"
+)
+
+// Mode says where an integer model's activation scales come from.
+type Mode int
+
+const (
+	// Static activations use scales calibrated offline; everything between quantizing the
+	// input and dequantizing the logits is integer arithmetic.
+	Static Mode = iota + 1
+	// Dynamic activations are quantized per input row at run time from the row's own range;
+	// each layer's output is dequantized to float32 (PyTorch's dynamic quantization).
+	Dynamic
+)
+
+// String returns "static" or "dynamic".
+func (m Mode) String() string {
+	switch m {
+	case Static:
+		return "static"
+	case Dynamic:
+		return "dynamic"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode parses "static" or "dynamic".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "static":
+		return Static, nil
+	case "dynamic":
+		return Dynamic, nil
+	}
+	return 0, fmt.Errorf("infer: mode %q, want static or dynamic", s)
+}
+
+// IntConfig is what the runtime needs to know about an integer model as a whole.
+type IntConfig struct {
+	Mode Mode
+	// WeightBits is the width of every weight (2 to 8), symmetric: q in
+	// [-(2^(b-1)-1), 2^(b-1)-1], zero point 0. quant.PackingFor decides how they are stored.
+	WeightBits int
+	// PerChannel: one weight scale per output channel; otherwise one per layer.
+	PerChannel bool
+	// ActivationBits is the width of every layer input in Static mode (affine, uint8 storage,
+	// q in [0, 2^b-1]); Dynamic mode always quantizes activations to 8 bits per row.
+	ActivationBits int
+}
+
+// Validate reports the first inconsistent setting.
+func (c IntConfig) Validate() error {
+	if c.Mode != Static && c.Mode != Dynamic {
+		return fmt.Errorf("infer: mode %v, want Static or Dynamic", c.Mode)
+	}
+	if err := c.WeightSpec().Validate(); err != nil {
+		return fmt.Errorf("infer: weights: %w", err)
+	}
+	if err := c.ActivationSpec().Validate(); err != nil {
+		return fmt.Errorf("infer: activations: %w", err)
+	}
+	return nil
+}
+
+// WeightSpec returns the weights' quantizer (for a weight stored [out, in]: axis 0).
+func (c IntConfig) WeightSpec() quant.Spec {
+	s := quant.Spec{Bits: c.WeightBits, Scheme: quant.Symmetric, Granularity: quant.PerTensor}
+	if c.PerChannel {
+		s.Granularity = quant.PerChannel
+	}
+	return s
+}
+
+// ActivationSpec returns the layer inputs' quantizer: affine per tensor, ActivationBits wide
+// in Static mode, 8 bits in Dynamic mode.
+func (c IntConfig) ActivationSpec() quant.Spec {
+	bits := c.ActivationBits
+	if c.Mode == Dynamic {
+		bits = 8
+	}
+	return quant.Spec{Bits: bits, Scheme: quant.Affine, Granularity: quant.PerTensor}
+}
+
+// Name returns the variant name, e.g. "w8a8-static", "w4a4-static-per-tensor" or
+// "w8-dynamic".
+func (c IntConfig) Name() string {
+	n := fmt.Sprintf("w%da%d-static", c.WeightBits, c.ActivationBits)
+	if c.Mode == Dynamic {
+		n = fmt.Sprintf("w%d-dynamic", c.WeightBits)
+	}
+	if !c.PerChannel {
+		n += "-per-tensor"
+	}
+	return n
+}
+
+// IntLayer is one fully connected layer of an integer model. The stored fields are what a
+// file holds; the derived ones are computed by NewIntModel.
+type IntLayer struct {
+	Name    string
+	In, Out int
+	ReLU    bool
+
+	// Weights are the quantized weights [Out, In], row-major, stored as
+	// quant.PackingFor(WeightBits) says: one int8 per byte, two int4 per byte (low nibble
+	// first) or four int2 per byte (lowest bits first).
+	Weights      []byte
+	WeightScales []float32 // [Out] per channel, or [1] per tensor
+
+	InScale float32 // Static: scale and zero point of this layer's uint8 input
+	InZP    int32
+	InQMin  int32 // Static: the input's integer range
+	InQMax  int32
+
+	Bias  []int32   // Static: bias at scale InScale·WeightScales[o]
+	BiasF []float32 // Dynamic: float bias
+
+	// Derived by NewIntModel (not stored).
+	// Static, hidden layers: requantization to the next layer's input, out = OutZP +
+	// M[o]·(acc + Bias[o]) with M[o] = InScale·WeightScales[o]/OutScale = Mult[o]·2^(Shift[o]-31),
+	// rounded once (quant.MultiplyByQuantizedMultiplier), clamped to [OutQMin, OutQMax]
+	// (OutQMin = OutZP fuses the ReLU).
+	OutScale         float32
+	OutZP            int32
+	OutQMin, OutQMax int32
+	Mult             []int32
+	Shift            []int
+
+	// Static, last layer: logits = float32(acc + Bias[o]) · LogitScale[o].
+	LogitScale []float32
+
+	kern *qkernel.Weights
+}
+
+// IntModel is an integer model: what ptq.Convert produces and an "int" file holds. It is
+// immutable after NewIntModel and its Forward is safe for concurrent use.
+type IntModel struct {
+	Config IntConfig
+	Layers []*IntLayer
+	// Calibration names how the activation ranges were chosen (for example "minmax", "mse"
+	// or "qat"); it is recorded in files and reports only.
+	Calibration string
+	// Workers is the number of goroutines Forward spreads rows over (<= 0: GOMAXPROCS).
+	Workers int
+
+	input Input
+}
+
+// NewIntModel assembles an integer model from stored layers (as a converter produces them or
+// a file holds them): it checks them and derives what the runtime needs (kernels,
+// requantization multipliers and shifts, logit scales). The layers are used, not copied.
+func NewIntModel(cfg IntConfig, layers []*IntLayer) (*IntModel, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(layers) == 0 {
+		return nil, errors.New("infer: model has no layers")
+	}
+	for i, l := range layers {
+		if err := l.prepare(cfg, i, layers); err != nil {
+			return nil, fmt.Errorf("infer: layer %s: %w", l.Name, err)
+		}
+	}
+	return &IntModel{Config: cfg, Layers: layers, input: DefaultInput(layers[0].In)}, nil
+}
+
+// MaxIn is the widest layer input the runtime accepts: the int32 accumulator must hold In
+// products of |q_in - zp| <= 255 and |q_w| <= 128, so In <= (2^31-1)/(255·128) = 65793.
+const MaxIn = (1<<31 - 1) / (255 * 128)
+
+// prepare checks layer i and derives its kernel and output stage.
+func (l *IntLayer) prepare(cfg IntConfig, i int, layers []*IntLayer) error {
+	if l.In <= 0 || l.Out <= 0 || (i > 0 && layers[i-1].Out != l.In) {
+		return fmt.Errorf("size %dx%d does not follow the previous layer", l.In, l.Out)
+	}
+	if l.In > MaxIn {
+		return fmt.Errorf("%d inputs: an int32 accumulator holds at most %d products of 255·128", l.In, MaxIn)
+	}
+	nscales := 1
+	if cfg.PerChannel {
+		nscales = l.Out
+	}
+	if len(l.WeightScales) != nscales {
+		return fmt.Errorf("%d weight scales for %d outputs (per channel: %t)", len(l.WeightScales), l.Out, cfg.PerChannel)
+	}
+	for o, s := range l.WeightScales {
+		if !(s > 0) || math.IsInf(float64(s), 0) {
+			return fmt.Errorf("weight scale %d is %v, want finite and > 0", o, s)
+		}
+	}
+	pk, err := quant.PackingFor(cfg.WeightBits)
+	if err != nil {
+		return err
+	}
+	if want := pk.Len(l.In * l.Out); len(l.Weights) != want {
+		return fmt.Errorf("%d weight bytes, want %d (%d x %d %s)", len(l.Weights), want, l.Out, l.In, pk)
+	}
+	w, err := l.Unpacked(cfg.WeightBits)
+	if err != nil {
+		return err
+	}
+	qmin, qmax := cfg.WeightSpec().QRange()
+	for k, v := range w {
+		if int32(v) < qmin || int32(v) > qmax {
+			return fmt.Errorf("weight %d is %d, outside [%d, %d]", k, v, qmin, qmax)
+		}
+	}
+	if l.kern, err = qkernel.NewWeightsPacked(pk, l.Weights, l.Out, l.In); err != nil {
+		return err
+	}
+	if cfg.Mode == Dynamic {
+		if len(l.BiasF) != l.Out {
+			return fmt.Errorf("%d float biases, want %d", len(l.BiasF), l.Out)
+		}
+		for o, b := range l.BiasF {
+			if math.IsNaN(float64(b)) || math.IsInf(float64(b), 0) {
+				return fmt.Errorf("bias %d is %v", o, b)
+			}
+		}
+		return nil
+	}
+	if len(l.Bias) != l.Out {
+		return fmt.Errorf("%d int32 biases, want %d", len(l.Bias), l.Out)
+	}
+	ip := quant.Params{Scales: []float32{l.InScale}, ZeroPoints: []int32{l.InZP}, QMin: l.InQMin, QMax: l.InQMax, Axis: -1}
+	if err := ip.Validate(); err != nil {
+		return fmt.Errorf("input params: %w", err)
+	}
+	if amin, amax := cfg.ActivationSpec().QRange(); l.InQMin != amin || l.InQMax != amax {
+		return fmt.Errorf("input range [%d, %d] in a model with %d-bit activations [%d, %d]", l.InQMin, l.InQMax, cfg.ActivationBits, amin, amax)
+	}
+	return l.requantization(layers, i)
+}
+
+// Unpacked returns the layer's weights as int8 [Out, In].
+func (l *IntLayer) Unpacked(bits int) ([]int8, error) {
+	pk, err := quant.PackingFor(bits)
+	if err != nil {
+		return nil, err
+	}
+	w := make([]int8, l.In*l.Out)
+	return w, pk.Unpack(w, l.Weights)
+}
+
+// WeightScale returns the weight scale of output channel o.
+func (l *IntLayer) WeightScale(o int) float32 {
+	if len(l.WeightScales) == 1 {
+		return l.WeightScales[0]
+	}
+	return l.WeightScales[o]
+}
+
+// requantization derives the output stage of static layer i.
+func (l *IntLayer) requantization(layers []*IntLayer, i int) error {
+	if i == len(layers)-1 {
+		l.LogitScale = make([]float32, l.Out)
+		for o := range l.LogitScale {
+			l.LogitScale[o] = l.InScale * l.WeightScale(o)
+		}
+		return nil
+	}
+	next := layers[i+1]
+	l.OutScale, l.OutZP, l.OutQMin, l.OutQMax = next.InScale, next.InZP, next.InQMin, next.InQMax
+	if l.ReLU {
+		l.OutQMin = max(l.OutQMin, l.OutZP) // fused ReLU: nothing below real 0
+	}
+	l.Mult = make([]int32, l.Out)
+	l.Shift = make([]int, l.Out)
+	for o := range l.Mult {
+		real := float64(l.InScale) * float64(l.WeightScale(o)) / float64(l.OutScale)
+		m, sh, err := quant.QuantizeMultiplier(real)
+		if err != nil {
+			return fmt.Errorf("requantization multiplier %d: %w", o, err)
+		}
+		if sh > 30 {
+			return fmt.Errorf("requantization multiplier %g is too large (input scale %g, output scale %g)", real, l.InScale, l.OutScale)
+		}
+		l.Mult[o], l.Shift[o] = m, sh
+	}
+	return nil
+}
+
+// WeightBytes is the stored size of the model: weights (packed below 5 bits), biases, weight
+// scales and zero points, and each layer's activation scale and zero point. Requantization
+// multipliers are derived from the scales and not counted.
+func (m *IntModel) WeightBytes() int {
+	n := 0
+	for _, l := range m.Layers {
+		n += len(l.Weights) + 4*l.Out + 8*len(l.WeightScales)
+		if m.Config.Mode == Static {
+			n += 8
+		}
+	}
+	return n
+}
+
+// Shape returns the number of inputs and of output classes.
+func (m *IntModel) Shape() (in, classes int) { return m.Layers[0].In, m.Layers[len(m.Layers)-1].Out }
+
+// Input returns how raw pixels become the model's input.
+func (m *IntModel) Input() Input { return m.input }
+
+// SetInput records how raw pixels become the model's input (saved with it).
+func (m *IntModel) SetInput(in Input) error {
+	if err := checkInput(in, m.Layers[0].In); err != nil {
+		return err
+	}
+	m.input = in
+	return nil
+}
+
+// Name returns "int " and the variant, e.g. "int w4a4-static".
+func (m *IntModel) Name() string { return "int " + m.Config.Name() }

@@ -1,0 +1,100 @@
+package nn
+
+import (
+	"fmt"
+
+	"tinyq/modelfile"
+	"tinyq/safetensors"
+)
+
+// Arch returns the architecture of m as files record it.
+func (m *MLP) Arch() modelfile.Arch {
+	a := modelfile.Arch{Sizes: m.Sizes()}
+	for _, l := range m.Layers {
+		a.Activations = append(a.Activations, l.Act.String())
+	}
+	return a
+}
+
+// Params returns m's parameters as files store them (shared, not copies).
+func (m *MLP) Params() modelfile.FloatParams {
+	var p modelfile.FloatParams
+	for _, l := range m.Layers {
+		p.Weights = append(p.Weights, l.Weights())
+		p.Biases = append(p.Biases, l.Bias())
+	}
+	return p
+}
+
+// FromParams returns an MLP of the architecture with copies of the parameters.
+func FromParams(a modelfile.Arch, p modelfile.FloatParams) (*MLP, error) {
+	m, err := NewMLPFrom(a.Sizes, a.Activations)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Weights) != len(m.Layers) || len(p.Biases) != len(m.Layers) {
+		return nil, fmt.Errorf("nn: %d weights and %d biases for %d layers", len(p.Weights), len(p.Biases), len(m.Layers))
+	}
+	for i, l := range m.Layers {
+		if len(p.Weights[i]) != l.In*l.Out || len(p.Biases[i]) != l.Out {
+			return nil, fmt.Errorf("nn: layer %d: %d weights and %d biases for %dx%d", i+1, len(p.Weights[i]), len(p.Biases[i]), l.In, l.Out)
+		}
+		copy(l.Weights(), p.Weights[i])
+		copy(l.Bias(), p.Biases[i])
+	}
+	return m, nil
+}
+
+// SetParams copies the parameters of src (same architecture) into m's own tensors, which
+// built graphs are bound to.
+func (m *MLP) SetParams(src *MLP) error {
+	if fmt.Sprint(src.Arch()) != fmt.Sprint(m.Arch()) {
+		return fmt.Errorf("nn: architecture %v, want %v", src.Arch(), m.Arch())
+	}
+	for i, l := range m.Layers {
+		copy(l.Weights(), src.Layers[i].Weights())
+		copy(l.Bias(), src.Layers[i].Bias())
+	}
+	return nil
+}
+
+// Save writes m as a float model file (kind "float", F32; see docs/FORMAT.md). training is the
+// training configuration as JSON (may be "").
+func (m *MLP) Save(path string, training string) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("nn: %s: %w", path, err)
+	}
+	md, err := modelfile.Header(modelfile.Float, m.Arch(), modelfile.DefaultInput(m.Layers[0].In), training)
+	if err != nil {
+		return fmt.Errorf("nn: %s: %w", path, err)
+	}
+	return modelfile.Write(path, &safetensors.File{Metadata: md, Tensors: modelfile.FloatTensors(nil, m.Arch(), m.Params())})
+}
+
+// Load reads the float parameters of a float, QAT or checkpoint file (an F16 float file is
+// widened to float32).
+func Load(path string) (*MLP, modelfile.Info, error) {
+	f, err := modelfile.Read(path)
+	if err != nil {
+		return nil, modelfile.Info{}, err
+	}
+	m, info, err := Decode(f, modelfile.Float, modelfile.QAT, modelfile.Checkpoint, modelfile.QATCheckpoint)
+	if err != nil {
+		return nil, modelfile.Info{}, fmt.Errorf("nn: %s: %w", path, err)
+	}
+	return m, info, nil
+}
+
+// Decode reads the float model of a decoded file of one of the kinds.
+func Decode(f *safetensors.File, kinds ...modelfile.Kind) (*MLP, modelfile.Info, error) {
+	info, err := modelfile.ReadInfo(f, kinds...)
+	if err != nil {
+		return nil, info, err
+	}
+	p, err := modelfile.ReadFloatParams(f, info.Arch)
+	if err != nil {
+		return nil, info, err
+	}
+	m, err := FromParams(info.Arch, p)
+	return m, info, err
+}

@@ -1,0 +1,171 @@
+package ptq
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"tinyq/infer"
+	"tinyq/nn"
+	"tinyq/quant"
+)
+
+// LogitMSE returns the mean squared difference between m's logits and ref's on images
+// ([n, in], preprocessed): the quantization error a choice leaves, measured without labels
+// (lower is better).
+func LogitMSE(ref, m infer.Model, images []float32) (float64, error) {
+	in, out := m.Shape()
+	n := len(images) / in
+	if n == 0 || len(images) != n*in {
+		return 0, fmt.Errorf("ptq: logit error: %d values are not whole images of %d", len(images), in)
+	}
+	f := make([]float32, min(infer.EvalBatch, n)*out)
+	q := make([]float32, len(f))
+	var sum float64
+	for lo := 0; lo < n; lo += infer.EvalBatch {
+		hi := min(lo+infer.EvalBatch, n)
+		x := images[lo*in : hi*in]
+		fr, qr := f[:(hi-lo)*out], q[:(hi-lo)*out]
+		if err := ref.Forward(x, hi-lo, fr); err != nil {
+			return 0, fmt.Errorf("ptq: logit error: %w", err)
+		}
+		if err := m.Forward(x, hi-lo, qr); err != nil {
+			return 0, fmt.Errorf("ptq: logit error: %w", err)
+		}
+		for i, v := range fr {
+			d := float64(v - qr[i])
+			sum += d * d
+		}
+	}
+	return sum / float64(n*out), nil
+}
+
+// Choice is the outcome of Choose: the model it picked and what each candidate scored.
+type Choice struct {
+	Model *infer.IntModel
+	// Scores are each tried observer's logit MSE against the float model on the validation
+	// images, in the order tried (empty when only one candidate was tried).
+	Scores []Score
+	// Calibrated and Validated are the numbers of images used for each.
+	Calibrated, Validated int
+}
+
+// Score is one candidate's logit MSE.
+type Score struct {
+	Observer quant.ObserverKind
+	MSE      float64
+}
+
+// Choose converts m with cfg, choosing how to calibrate activation ranges. Dynamic mode
+// needs no calibration. In Static mode at 8 bits MinMax is used, as in PyTorch and TFLite;
+// below 8 bits (weights or activations) MinMax, Percentile and MSE are each tried, and the one
+// whose integer model's logits are closest (mean squared error) to the float model's on val
+// wins: a label-free measure of the quantization error. (The float model classifies its own
+// training images almost perfectly, so accuracy on them cannot tell methods apart.) calib and
+// val are [n, in] images; use training images, never the test set, and keep val apart from
+// calib. An empty val means MinMax only. cfg.Observer is ignored in Static mode.
+func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
+	if err := cfg.Validate(); err != nil {
+		return Choice{}, err
+	}
+	if cfg.Mode == Dynamic {
+		im, err := Convert(m, cfg, Plan{})
+		return Choice{Model: im}, err
+	}
+	in := m.Layers[0].In
+	c := Choice{Calibrated: len(calib) / in, Validated: len(val) / in}
+	if c.Calibrated == 0 {
+		return Choice{}, errors.New("ptq: choose: empty calibration set (want at least one image)")
+	}
+	kinds := []quant.ObserverKind{quant.MinMaxObserver}
+	if (cfg.Weight.Bits < 8 || cfg.Activation.Bits < 8) && c.Validated > 0 {
+		kinds = []quant.ObserverKind{quant.MinMaxObserver, quant.PercentileObserver, quant.MSEObserver}
+	}
+	var ref infer.Model
+	if len(kinds) > 1 {
+		var err error
+		if ref, err = Float(m, infer.F32); err != nil {
+			return Choice{}, fmt.Errorf("ptq: choose: %w", err)
+		}
+	}
+	best := math.Inf(1)
+	for _, k := range kinds {
+		cand := cfg
+		cand.Observer = quant.ObserverConfig{Kind: k}
+		ranges, err := Calibrate(m, calib, cand.Activation, cand.Observer)
+		if err != nil {
+			return Choice{}, err
+		}
+		im, err := Convert(m, cand, Plan{Inputs: ranges})
+		if err != nil {
+			return Choice{}, err
+		}
+		if len(kinds) == 1 {
+			c.Model = im
+			break
+		}
+		mse, err := LogitMSE(ref, im, val)
+		if err != nil {
+			return Choice{}, err
+		}
+		c.Scores = append(c.Scores, Score{Observer: k, MSE: mse})
+		if mse < best {
+			best, c.Model = mse, im
+		}
+	}
+	return c, nil
+}
+
+// Agreement compares a model's float fake-quant simulation with its integer conversion.
+type Agreement struct {
+	// Percent of samples with the same predicted class.
+	Percent float64
+	// MaxAbs is the largest absolute logit difference.
+	MaxAbs float64
+	// MaxLSB is the largest logit difference in units of the last layer's output step, its
+	// accumulator scale s_in·s_w (the step between logits the integer model can produce).
+	MaxLSB float64
+}
+
+// Compare runs sim (a float simulation) and im (its integer model) on images ([n, in]) and
+// measures how far they agree.
+func Compare(sim infer.Model, im *infer.IntModel, images []float32) (Agreement, error) {
+	in, out := im.Shape()
+	if sin, sout := sim.Shape(); sin != in || sout != out {
+		return Agreement{}, fmt.Errorf("ptq: compare: shapes %d -> %d and %d -> %d", sin, sout, in, out)
+	}
+	n := len(images) / in
+	if n == 0 || len(images) != n*in {
+		return Agreement{}, fmt.Errorf("ptq: compare: %d values are not whole images of %d", len(images), in)
+	}
+	last := im.Layers[len(im.Layers)-1]
+	fl := make([]float32, min(infer.EvalBatch, n)*out)
+	il := make([]float32, len(fl))
+	var a Agreement
+	same := 0
+	for lo := 0; lo < n; lo += infer.EvalBatch {
+		hi := min(lo+infer.EvalBatch, n)
+		x := images[lo*in : hi*in]
+		f, q := fl[:(hi-lo)*out], il[:(hi-lo)*out]
+		if err := sim.Forward(x, hi-lo, f); err != nil {
+			return Agreement{}, fmt.Errorf("ptq: compare: %w", err)
+		}
+		if err := im.Forward(x, hi-lo, q); err != nil {
+			return Agreement{}, fmt.Errorf("ptq: compare: %w", err)
+		}
+		for r := 0; r < hi-lo; r++ {
+			if infer.Argmax(f[r*out:(r+1)*out]) == infer.Argmax(q[r*out:(r+1)*out]) {
+				same++
+			}
+			for o := 0; o < out; o++ {
+				d := math.Abs(float64(f[r*out+o] - q[r*out+o]))
+				a.MaxAbs = math.Max(a.MaxAbs, d)
+				if last.LogitScale != nil {
+					a.MaxLSB = math.Max(a.MaxLSB, d/float64(last.LogitScale[o]))
+				}
+			}
+		}
+	}
+	a.Percent = 100 * float64(same) / float64(n)
+	return a, nil
+}

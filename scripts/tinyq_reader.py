@@ -1,0 +1,574 @@
+#!/usr/bin/env python3
+"""An independent reader of tinyq model files, written from docs/FORMAT.md alone.
+
+It reads a model of kind float (F32 or F16), qat, or int (static or dynamic, 2 to 8 bits,
+format versions 1 and 2) and classifies images, printing one predicted class per line.
+Python 3 standard library only (struct, json, math); float32 arithmetic is emulated by
+rounding after every operation, as FORMAT.md section 1 prescribes, so integer models with
+static activations reproduce tinyq's logits bit for bit (and the other kinds do too when
+tinyq's runtime rounds every operation separately, FORMAT.md section 8).
+
+Usage:
+    tinyq_reader.py MODEL IMAGES [--input u8|f32|text] [--logits | --hex] [--probs]
+
+IMAGES holds N rows of sizes[0] values each:
+    --input u8    (default) raw bytes, one pixel 0..255 per byte (N x 784 for MNIST);
+                  preprocessed as x = f32(pixel / pixel_divisor) (FORMAT.md 7.1)
+    --input f32   raw little-endian float32 values, already preprocessed
+    --input text  decimal numbers separated by white space, already preprocessed, each
+                  rounded to the nearest float32 (for example "0 0.5 1" for a 3-input model)
+Output, one line per row: the class; with --logits the logits as decimals (9 significant
+digits: they read back as the same float32), with --hex as float32 bit patterns (8 hex
+digits); with --probs the softmax probabilities after them. --describe prints what the file
+holds (to stderr) before classifying.
+"""
+
+import argparse
+import json
+import math
+import struct
+import sys
+
+# ---------------------------------------------------------------------------------------
+# float32 emulation (FORMAT.md section 1): f32(v) rounds a binary64 value to the nearest
+# binary32 value, ties to even. One + - * / on float32 operands computed in binary64 and
+# rounded once with f32 is the float32 result.
+
+_F = struct.Struct("<f")
+_I = struct.Struct("<I")
+
+
+def f32(v):
+    try:
+        return _F.unpack(_F.pack(v))[0]
+    except OverflowError:  # rounds beyond the largest float32
+        return math.copysign(math.inf, v)
+
+
+def f32s(vals):
+    """f32 of every element of a sequence, as a list."""
+    n = len(vals)
+    try:
+        return list(struct.unpack("<%df" % n, struct.pack("<%df" % n, *vals)))
+    except OverflowError:
+        return [f32(v) for v in vals]
+
+
+def bits(v):
+    """The binary32 bit pattern of a float32 value."""
+    return _I.unpack(_F.pack(v))[0]
+
+
+def rne(t):
+    """Round to the nearest integer, ties to even (Python's round on a float). An infinite t
+    (a huge input over a tiny scale) becomes an integer beyond every clamp bound."""
+    if math.isinf(t):
+        return 2 ** 64 if t > 0 else -(2 ** 64)
+    return int(round(t))
+
+
+def clamp(v, lo, hi):
+    return min(max(v, lo), hi)
+
+
+MIN_SCALE = 2.0 ** -23  # FORMAT.md 7.2
+INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+
+
+class FormatError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------
+# The container (FORMAT.md section 2).
+
+_DTYPES = {"F32": ("f", 4), "F16": ("e", 2), "I32": ("i", 4), "I8": ("b", 1), "U8": ("B", 1)}
+
+
+class SafeTensors:
+    def __init__(self, path):
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        if len(raw) < 8:
+            raise FormatError("file too short")
+        (n,) = struct.unpack_from("<Q", raw, 0)
+        if n > len(raw) - 8:
+            raise FormatError("header length %d past the end of the file" % n)
+        header = json.loads(raw[8:8 + n].decode("utf-8"))
+        if not isinstance(header, dict):
+            raise FormatError("header is not a JSON object")
+        meta = header.pop("__metadata__", None) or {}
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise FormatError("__metadata__ is not an object of strings")
+        self.meta = meta
+        self.entries = header
+        self.raw = raw
+        self.base = 8 + n
+        buf_len = len(raw) - self.base
+        for name, e in header.items():
+            if set(e) != {"dtype", "shape", "data_offsets"}:
+                raise FormatError("tensor %s: fields %s" % (name, sorted(e)))
+            b, end = e["data_offsets"]
+            if not 0 <= b <= end <= buf_len:
+                raise FormatError("tensor %s: data_offsets %s outside the data" % (name, e["data_offsets"]))
+
+    def has(self, name):
+        return name in self.entries
+
+    def tensor(self, name, dtype, shape):
+        """The values of a tensor, checked against dtype and shape, as a flat list
+        (bytes for U8)."""
+        e = self.entries.get(name)
+        if e is None:
+            raise FormatError("tensor %s missing" % name)
+        if e["dtype"] != dtype:
+            raise FormatError("tensor %s is %s, want %s" % (name, e["dtype"], dtype))
+        if list(e["shape"]) != list(shape):
+            raise FormatError("tensor %s has shape %s, want %s" % (name, e["shape"], list(shape)))
+        code, size = _DTYPES[dtype]
+        count = 1
+        for d in shape:
+            count *= d
+        b, end = e["data_offsets"]
+        if end - b != count * size:
+            raise FormatError("tensor %s: %d bytes for %d values of %s" % (name, end - b, count, dtype))
+        if dtype == "U8":
+            return self.raw[self.base + b:self.base + end]
+        return list(struct.unpack_from("<%d%s" % (count, code), self.raw, self.base + b))
+
+    def floats(self, name, dtype, shape):
+        v = self.tensor(name, dtype, shape)
+        for x in v:
+            if math.isnan(x) or math.isinf(x):
+                raise FormatError("tensor %s holds %r" % (name, x))
+        return v
+
+
+# ---------------------------------------------------------------------------------------
+# Metadata (FORMAT.md sections 3 and 4).
+
+def read_info(st):
+    md = st.meta
+    if "format_version" not in md:
+        raise FormatError("no format_version (not a tinyq file?)")
+    try:
+        version = int(md["format_version"])
+    except ValueError:
+        raise FormatError("format_version %r" % md["format_version"])
+    if version not in (1, 2):
+        raise FormatError("format_version %d, this reader reads 1 and 2" % version)
+    kind = md.get("kind")
+    arch = json.loads(md["architecture"])
+    sizes, acts = arch["sizes"], arch["activations"]
+    if len(sizes) < 2 or len(acts) != len(sizes) - 1:
+        raise FormatError("architecture: %d sizes, %d activations" % (len(sizes), len(acts)))
+    for s in sizes:
+        if not isinstance(s, int) or not 1 <= s <= 1 << 20:
+            raise FormatError("architecture: size %r" % s)
+    for a in acts:
+        if a not in ("relu", "identity"):
+            raise FormatError("architecture: activation %r" % a)
+    if "input" in md:
+        inp = json.loads(md["input"])
+        w, h, d = inp["width"], inp["height"], f32(float(inp["pixel_divisor"]))
+        if w <= 0 or h <= 0 or w * h != sizes[0] or not (d > 0) or math.isinf(d):
+            raise FormatError("input %s for %d inputs" % (md["input"], sizes[0]))
+    elif sizes[0] == 784:
+        w, h, d = 28, 28, 255.0
+    else:
+        w, h, d = sizes[0], 1, 255.0
+    return {"version": version, "kind": kind, "sizes": sizes,
+            "relu": [a == "relu" for a in acts],
+            "input": {"width": w, "height": h, "pixel_divisor": d}}
+
+
+def parse_spec(j):
+    """(bits, scheme, granularity) of a SPEC; the axis is never read (FORMAT.md 4)."""
+    bits, scheme, gran = j.get("bits"), j.get("scheme"), j.get("granularity")
+    if not isinstance(bits, int) or not 2 <= bits <= 8:
+        raise FormatError("spec bits %r" % bits)
+    if scheme not in ("symmetric", "affine"):
+        raise FormatError("spec scheme %r" % scheme)
+    if gran not in ("per-tensor", "per-channel"):
+        raise FormatError("spec granularity %r" % gran)
+    return bits, scheme, gran
+
+
+def sym_max(bits):
+    return 2 ** (bits - 1) - 1
+
+
+def check_scales(name, scales):
+    for s in scales:
+        if not (s > 0) or math.isinf(s):
+            raise FormatError("%s holds %r, want finite and > 0" % (name, s))
+
+
+# ---------------------------------------------------------------------------------------
+# Quantization primitives (FORMAT.md 7.2).
+
+def quantize_row(xs, s, zp, qmin, qmax):
+    return [clamp(rne(t) + zp, qmin, qmax) for t in f32s([x / s for x in xs])]
+
+
+def fake_quantize_row(xs, s, zp, qmin, qmax):
+    return f32s([(q - zp) * s for q in quantize_row(xs, s, zp, qmin, qmax)])
+
+
+def choose_affine8(lo, hi):
+    """Scale and zero point of 8-bit affine parameters for the range [lo, hi]."""
+    qmin, qmax = 0, 255
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    s = max(f32(f32(hi - lo) / (qmax - qmin)), MIN_SCALE)
+    if math.isinf(s):
+        raise FormatError("range [%r, %r] too wide for a float32 scale" % (lo, hi))
+    zp = clamp(qmin - rne(f32(lo / s)), qmin, qmax)
+    return s, zp
+
+
+def relu(y):
+    return [v if v > 0 else 0.0 for v in y]
+
+
+# ---------------------------------------------------------------------------------------
+# Float models and the QAT simulation (FORMAT.md 7.3, 7.4).
+
+class FloatLayer:
+    def __init__(self, n_in, n_out, W, b, relu_):
+        self.n_in, self.n_out, self.relu = n_in, n_out, relu_
+        self.rows = [W[k * n_out:(k + 1) * n_out] for k in range(n_in)]  # W[k, :]
+        self.b = list(b)
+
+    def forward(self, x):
+        y = list(self.b)
+        for k, xv in enumerate(x):
+            if xv == 0:
+                continue
+            prods = f32s([xv * w for w in self.rows[k]])
+            y = f32s([a + p for a, p in zip(y, prods)])
+        return relu(y) if self.relu else y
+
+
+class FloatModel:
+    def __init__(self, st, info, simulation=False):
+        sizes, relus = info["sizes"], info["relu"]
+        dtype = "F32"
+        if not simulation and st.has("fc1.w") and st.entries["fc1.w"]["dtype"] == "F16":
+            dtype = "F16"
+        self.dtype = dtype
+        self.layers = []
+        self.inputs = []  # the QAT simulation's input parameters per layer
+        if simulation:
+            q = json.loads(st.meta["quantization"])
+            wbits, wscheme, wgran = parse_spec(q["weight"])
+            abits, ascheme, agran = parse_spec(q["activation"])
+            if wscheme != "symmetric" or ascheme != "affine" or agran != "per-tensor":
+                raise FormatError("qat quantization: want symmetric weights, affine per-tensor activations")
+            self.name = "qat w%da%d" % (wbits, abits)
+        for i in range(len(sizes) - 1):
+            n = "fc%d" % (i + 1)
+            n_in, n_out = sizes[i], sizes[i + 1]
+            W = st.floats(n + ".w", dtype, [n_in, n_out])
+            b = st.floats(n + ".b", dtype, [n_out])
+            if simulation:
+                W, b = self._fake_quantize_params(st, n, n_in, n_out, W, b, wbits, wgran, abits)
+            self.layers.append(FloatLayer(n_in, n_out, W, b, relus[i]))
+        if not simulation:
+            self.name = "fp16" if dtype == "F16" else "fp32"
+
+    def _fake_quantize_params(self, st, n, n_in, n_out, W, b, wbits, wgran, abits):
+        c = n_out if wgran == "per-channel" else 1
+        sw = st.floats(n + ".w.scale", "F32", [c])
+        check_scales(n + ".w.scale", sw)
+        if any(z != 0 for z in st.tensor(n + ".w.zero_point", "I32", [c])):
+            raise FormatError("%s.w.zero_point: want 0" % n)
+        s_in = st.floats(n + ".in.scale", "F32", [1])[0]
+        check_scales(n + ".in.scale", [s_in])
+        zp_in = st.tensor(n + ".in.zero_point", "I32", [1])[0]
+        amax = 2 ** abits - 1
+        if not 0 <= zp_in <= amax:
+            raise FormatError("%s.in.zero_point %d outside [0, %d]" % (n, zp_in, amax))
+        self.inputs.append((s_in, zp_in, 0, amax))
+        qw = sym_max(wbits)
+        sw_o = [sw[o] if c > 1 else sw[0] for o in range(n_out)]
+        Wq = []
+        for k in range(n_in):
+            row = W[k * n_out:(k + 1) * n_out]
+            t = f32s([w / s for w, s in zip(row, sw_o)])
+            Wq.extend(f32s([clamp(rne(v), -qw, qw) * s for v, s in zip(t, sw_o)]))
+        bq = []
+        for o in range(n_out):
+            S = float(s_in) * float(sw_o[o])
+            q = rne(float(b[o]) / S)
+            if not INT32_MIN <= q <= INT32_MAX:
+                raise FormatError("%s.b[%d] = %r is %d steps of s_in*s_w, outside int32" % (n, o, b[o], q))
+            bq.append(f32(q * S))
+        return Wq, bq
+
+    def forward(self, x):
+        for i, layer in enumerate(self.layers):
+            if self.inputs:
+                s, zp, qmin, qmax = self.inputs[i]
+                x = fake_quantize_row(x, s, zp, qmin, qmax)
+            x = layer.forward(x)
+        return x
+
+
+# ---------------------------------------------------------------------------------------
+# Integer models (FORMAT.md 5.3, 6, 7.5, 7.6).
+
+def unpack_weights(data, bits, n):
+    """The n signed weights of a packed (U8) int weight tensor, row-major [out, in]."""
+    out = []
+    if bits >= 3:
+        for j in range(n):
+            nib = (data[j >> 1] >> (4 * (j & 1))) & 0xF
+            out.append(nib - 16 if nib >= 8 else nib)
+    else:
+        for j in range(n):
+            v = (data[j >> 2] >> (2 * (j & 3))) & 3
+            out.append(v - 4 if v >= 2 else v)
+    return out
+
+
+def quantize_multiplier(real):
+    """(mult, shift) with real ~ mult * 2^(shift-31) (FORMAT.md 7.5)."""
+    if real == 0:
+        return 0, 0
+    f, e = math.frexp(real)
+    x = f * 2.0 ** 31  # exact
+    q = int(math.floor(x))
+    if x - q >= 0.5:  # round half away from zero (x > 0)
+        q += 1
+    if q == 2 ** 31:
+        q, e = 2 ** 30, e + 1
+    if e < -31:
+        return 0, 0
+    if e > 30:
+        raise FormatError("requantization multiplier %r is too large" % real)
+    return q, e
+
+
+class IntLayer:
+    pass
+
+
+class IntModel:
+    def __init__(self, st, info):
+        q = json.loads(st.meta["quantization"])
+        mode = q.get("mode")
+        if mode not in ("static", "dynamic"):
+            raise FormatError("quantization mode %r" % mode)
+        self.mode = mode
+        wbits, wscheme, wgran = parse_spec(q["weight"])
+        if wscheme != "symmetric":
+            raise FormatError("weight scheme %r, want symmetric" % wscheme)
+        abits = 8
+        if mode == "static":
+            if "activation" not in q or q["activation"] is None:
+                raise FormatError("static model without an activation spec")
+            abits, ascheme, agran = parse_spec(q["activation"])
+            if ascheme != "affine" or agran != "per-tensor":
+                raise FormatError("activation spec must be affine per-tensor")
+        self.wbits, self.abits = wbits, abits
+        self.name = "int w%d%s-%s" % (wbits, "a%d" % abits if mode == "static" else "", mode)
+        sizes, relus = info["sizes"], info["relu"]
+        qw = sym_max(wbits)
+        self.layers = []
+        for i in range(len(sizes) - 1):
+            n = "fc%d" % (i + 1)
+            n_in, n_out = sizes[i], sizes[i + 1]
+            if n_in > (2 ** 31 - 1) // (255 * 128):
+                raise FormatError("%s: %d inputs, at most 65793" % (n, n_in))
+            L = IntLayer()
+            L.n_in, L.n_out, L.relu = n_in, n_out, relus[i]
+            cnt = n_in * n_out
+            if wbits >= 5:
+                w = st.tensor(n + ".w", "I8", [n_out, n_in])
+            elif wbits >= 3:
+                w = unpack_weights(st.tensor(n + ".w", "U8", [(cnt + 1) // 2]), wbits, cnt)
+            else:
+                w = unpack_weights(st.tensor(n + ".w", "U8", [(cnt + 3) // 4]), wbits, cnt)
+            for v in w:
+                if not -qw <= v <= qw:
+                    raise FormatError("%s.w holds %d, outside [%d, %d]" % (n, v, -qw, qw))
+            # Transposed: cols[k][o] = q_w[o, k], for accumulating input by input.
+            L.cols = [w[k::n_in] for k in range(n_in)]
+            c = n_out if wgran == "per-channel" else 1
+            sw = st.floats(n + ".w.scale", "F32", [c])
+            check_scales(n + ".w.scale", sw)
+            if any(z != 0 for z in st.tensor(n + ".w.zero_point", "I32", [c])):
+                raise FormatError("%s.w.zero_point: want 0" % n)
+            L.sw = [sw[o] if c > 1 else sw[0] for o in range(n_out)]
+            if mode == "dynamic":
+                L.bias = st.floats(n + ".b", "F32", [n_out])
+            else:
+                L.bias = st.tensor(n + ".b", "I32", [n_out])
+                L.s_in = st.floats(n + ".in.scale", "F32", [1])[0]
+                check_scales(n + ".in.scale", [L.s_in])
+                L.zp_in = st.tensor(n + ".in.zero_point", "I32", [1])[0]
+                L.qmin, L.qmax = st.tensor(n + ".in.qrange", "I32", [2])
+                if (L.qmin, L.qmax) != (0, 2 ** abits - 1):
+                    raise FormatError("%s.in.qrange [%d, %d], want [0, %d]" % (n, L.qmin, L.qmax, 2 ** abits - 1))
+                if not L.qmin <= L.zp_in <= L.qmax:
+                    raise FormatError("%s.in.zero_point %d outside the range" % (n, L.zp_in))
+            self.layers.append(L)
+        if mode == "static":
+            self._derive()
+
+    def _derive(self):
+        """The output stage of every static layer (FORMAT.md 7.5, derived once at load)."""
+        last = len(self.layers) - 1
+        for i, L in enumerate(self.layers):
+            if i == last:
+                L.logit_scale = [f32(L.s_in * s) for s in L.sw]
+                continue
+            nxt = self.layers[i + 1]
+            L.zp_out = nxt.zp_in
+            L.lo_out = max(nxt.qmin, nxt.zp_in) if L.relu else nxt.qmin
+            L.hi_out = nxt.qmax
+            L.mult, L.shift = [], []
+            for s in L.sw:
+                real = float(L.s_in) * float(s) / float(nxt.s_in)
+                m, sh = quantize_multiplier(real)
+                L.mult.append(m)
+                L.shift.append(sh)
+
+    @staticmethod
+    def _accumulate(L, a, zp):
+        acc = [0] * L.n_out
+        for k, ak in enumerate(a):
+            d = ak - zp
+            if d:
+                acc = [c + d * w for c, w in zip(acc, L.cols[k])]
+        return acc
+
+    def forward(self, x):
+        if self.mode == "dynamic":
+            return self._forward_dynamic(x)
+        first = self.layers[0]
+        a = quantize_row(x, first.s_in, first.zp_in, first.qmin, first.qmax)
+        last = len(self.layers) - 1
+        for i, L in enumerate(self.layers):
+            acc = self._accumulate(L, a, L.zp_in)
+            v = [c + b for c, b in zip(acc, L.bias)]
+            if i == last:
+                y = [f32(f32(float(vo)) * ls) for vo, ls in zip(v, L.logit_scale)]
+                return relu(y) if L.relu else y
+            out = []
+            for vo, m, sh in zip(v, L.mult, L.shift):
+                t = 31 - sh
+                r = (((vo * m) >> (t - 1)) + 1) >> 1
+                out.append(clamp(r + L.zp_out, L.lo_out, L.hi_out))
+            a = out
+        return None
+
+    def _forward_dynamic(self, h):
+        for L in self.layers:
+            s, zp = choose_affine8(min(h), max(h))
+            a = quantize_row(h, s, zp, 0, 255)
+            acc = self._accumulate(L, a, zp)
+            y = []
+            for o in range(L.n_out):
+                y.append(f32(f32(f32(float(acc[o])) * f32(s * L.sw[o])) + L.bias[o]))
+            h = relu(y) if L.relu else y
+        return h
+
+
+# ---------------------------------------------------------------------------------------
+# Loading, preprocessing, prediction (FORMAT.md 7.1, 7.7).
+
+def load(path):
+    st = SafeTensors(path)
+    info = read_info(st)
+    kind = info["kind"]
+    if kind == "float":
+        m = FloatModel(st, info)
+    elif kind == "qat":
+        m = FloatModel(st, info, simulation=True)
+    elif kind == "int":
+        m = IntModel(st, info)
+    else:
+        raise FormatError("kind %r: this reader runs float, qat and int files" % kind)
+    m.info = info
+    return m
+
+
+def preprocess(pixels, divisor):
+    table = [f32(p / divisor) for p in range(256)]
+    return [table[p] for p in pixels]
+
+
+def argmax(v):
+    best = 0
+    for i, x in enumerate(v):
+        if x > v[best]:
+            best = i
+    return best
+
+
+def softmax(logits):
+    m = max(logits)
+    e = [math.exp(v - m) for v in logits]
+    s = 0.0
+    for v in e:  # in order, in float64 (not sum(): Python 3.12+ compensates its rounding)
+        s += v
+    return [f32(v / s) for v in e]
+
+
+def read_rows(path, fmt, n_in, divisor):
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if fmt == "u8":
+        vals = preprocess(data, divisor)
+    elif fmt == "f32":
+        if len(data) % 4:
+            raise SystemExit("%s: %d bytes are not whole float32 values" % (path, len(data)))
+        vals = list(struct.unpack("<%df" % (len(data) // 4), data))
+    else:
+        vals = f32s([float(t) for t in data.decode("ascii").split()])
+    if not vals or len(vals) % n_in:
+        raise SystemExit("%s: %d values are not whole rows of %d" % (path, len(vals), n_in))
+    for v in vals:
+        if math.isnan(v) or math.isinf(v):
+            raise SystemExit("%s: input value %r" % (path, v))
+    return [vals[r * n_in:(r + 1) * n_in] for r in range(len(vals) // n_in)]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Classify images with a tinyq model file (docs/FORMAT.md).")
+    ap.add_argument("model")
+    ap.add_argument("images")
+    ap.add_argument("--input", choices=("u8", "f32", "text"), default="u8",
+                    help="u8: raw pixel bytes (default); f32: raw little-endian float32, preprocessed; "
+                         "text: decimal numbers, preprocessed")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--logits", action="store_true", help="print the logits as decimals")
+    g.add_argument("--hex", action="store_true", help="print the logits as float32 bit patterns")
+    ap.add_argument("--probs", action="store_true", help="print the softmax probabilities")
+    ap.add_argument("--describe", action="store_true", help="describe the model on stderr")
+    args = ap.parse_args(argv)
+    try:
+        m = load(args.model)
+    except (FormatError, KeyError, ValueError, TypeError) as e:
+        raise SystemExit("%s: %s" % (args.model, e))
+    info = m.info
+    if args.describe:
+        print("%s: %s, format_version %d, sizes %s, input %s" % (args.model, m.name, info["version"], info["sizes"], info["input"]),
+              file=sys.stderr)
+    rows = read_rows(args.images, args.input, info["sizes"][0], info["input"]["pixel_divisor"])
+    out = sys.stdout
+    for x in rows:
+        logits = m.forward(x)
+        fields = [str(argmax(logits))]
+        if args.logits:
+            fields += ["%.9g" % v for v in logits]
+        if args.hex:
+            fields += ["%08x" % bits(v) for v in logits]
+        if args.probs:
+            fields += ["%.9g" % p for p in softmax(logits)]
+        out.write(" ".join(fields) + "\n")
+
+
+if __name__ == "__main__":
+    main()
