@@ -192,10 +192,7 @@ func linear(dst, src []float32, rows int, l FloatLayer) {
 			if xv == 0 {
 				continue
 			}
-			w := l.W[i*l.Out : (i+1)*l.Out]
-			for o := range y {
-				y[o] += float32(xv * w[o]) // the conversion rounds the product: no fused multiply-add
-			}
+			axpy(y, l.W[i*l.Out:(i+1)*l.Out], xv)
 		}
 		if l.ReLU {
 			for o, v := range y {
@@ -239,4 +236,21 @@ func (m *FloatModel) Name() string {
 		return "qat " + m.Sim.Name + " (fake-quant)"
 	}
 	return m.Precision.String()
+}
+
+// axpy computes y[o] += float32(a·w[o]) in order of o, four at a time. The conversion rounds
+// each product, so no build fuses it into a multiply-add.
+func axpy(y, w []float32, a float32) {
+	w = w[:len(y)]
+	o := 0
+	for ; o+4 <= len(y); o += 4 {
+		yy, ww := y[o:o+4:o+4], w[o:o+4:o+4]
+		yy[0] += float32(a * ww[0])
+		yy[1] += float32(a * ww[1])
+		yy[2] += float32(a * ww[2])
+		yy[3] += float32(a * ww[3])
+	}
+	for ; o < len(y); o++ {
+		y[o] += float32(a * w[o])
+	}
 }
