@@ -27,6 +27,11 @@ type Weights struct {
 	colsum []int32 // [Out]: colsum[o] = sum_i W[o,i], for nonzero zero points
 
 	scratch sync.Pool // int4 only: *[]uint64 or *[]int8 buffers for the unpacked layout
+
+	vnniOnce sync.Once   // builds vnni on first use by the AVX-512 VNNI path
+	vnni     *vnniLayout // the AVX-512 VNNI layout, or nil
+	avx2Once sync.Once   // builds avx2 on first use by the AVX2 path
+	avx2     *avx2Layout // the AVX2 layout, or nil
 }
 
 func checkShape(out, in int) error {
@@ -257,6 +262,9 @@ func (w *Weights) Accumulate(dst []int32, src []uint8, batch int, zp []int32, wo
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, batch)
+	if w.accumulateFast(dst, src, batch, zp, workers) {
+		return nil
+	}
 
 	lanes, wt := w.lanes, w.wt
 	if w.int4 {

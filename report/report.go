@@ -18,13 +18,23 @@ type Row struct {
 	WeightBytes      int       `json:"weight_bytes"`            // weights, biases, scales and zero points; 0: not stored as such (fake-quant rows)
 	EpochSeconds     []float64 `json:"epoch_seconds,omitempty"` // training seconds per epoch (trained rows only)
 	SamplesPerSecond float64   `json:"samples_per_second"`      // inference throughput at batch 1000
-	Note             string    `json:"note,omitempty"`          // how the row was produced
+	// SamplesPerSecondBS1 is the inference throughput at batch 1 (one sample per call).
+	SamplesPerSecondBS1 float64 `json:"samples_per_second_bs1,omitempty"`
+	Note                string  `json:"note,omitempty"` // how the row was produced
 }
 
-// Document is the whole JSON output: the run's configuration and one row per variant.
+// Document is the whole JSON output: the run's configuration, the kernel paths that ran, and
+// one row per variant.
 type Document struct {
-	Config  any   `json:"config"`
-	Results []Row `json:"results"`
+	Config  any     `json:"config"`
+	Kernels Kernels `json:"kernels"`
+	Results []Row   `json:"results"`
+}
+
+// Kernels names the kernel paths a run used, e.g. "avx512vnni" for the integer kernels.
+type Kernels struct {
+	Int   string `json:"int"`
+	Float string `json:"float,omitempty"`
 }
 
 // WriteJSON writes doc to path atomically (a temp file, then rename).
@@ -48,7 +58,7 @@ func Table(w io.Writer, rows []Row) error {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-18s %9s %8s %12s %7s %12s %9s\n", "variant", "accuracy", "vs fp32", "weight bytes", "size", "samples/s", "s/epoch")
+	fmt.Fprintf(&b, "%-22s %9s %8s %12s %7s %11s %11s %8s\n", "variant", "accuracy", "vs fp32", "weight bytes", "size", "samples/s", "bs1/s", "s/epoch")
 	for _, r := range rows {
 		delta, size := "", ""
 		if base >= 0 {
@@ -65,7 +75,11 @@ func Table(w io.Writer, rows []Row) error {
 		if len(r.EpochSeconds) > 0 {
 			ep = fmt.Sprintf("%.2f", Median(r.EpochSeconds))
 		}
-		fmt.Fprintf(&b, "%-18s %8.2f%% %8s %12s %7s %12.0f %9s\n", r.Name, r.Accuracy, delta, bytes, size, r.SamplesPerSecond, ep)
+		bs1 := ""
+		if r.SamplesPerSecondBS1 > 0 {
+			bs1 = fmt.Sprintf("%.0f", r.SamplesPerSecondBS1)
+		}
+		fmt.Fprintf(&b, "%-22s %8.2f%% %8s %12s %7s %11.0f %11s %8s\n", r.Name, r.Accuracy, delta, bytes, size, r.SamplesPerSecond, bs1, ep)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

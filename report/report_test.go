@@ -29,7 +29,7 @@ func TestTable(t *testing.T) {
 	var b strings.Builder
 	rows := []Row{
 		{Name: "fp32", Accuracy: 98, WeightBytes: 1000, SamplesPerSecond: 10, EpochSeconds: []float64{3, 1, 2}},
-		{Name: "ptq-w8a8-static", Accuracy: 97.5, WeightBytes: 255, SamplesPerSecond: 25},
+		{Name: "ptq-w8a8-static", Accuracy: 97.5, WeightBytes: 255, SamplesPerSecond: 25, SamplesPerSecondBS1: 1234},
 	}
 	if err := Table(&b, rows); err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestTable(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("%d lines:\n%s", len(lines), b.String())
 	}
-	for _, want := range []string{"-0.50", "25.5%", "2.00"} {
+	for _, want := range []string{"-0.50", "25.5%", "2.00", "1234"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

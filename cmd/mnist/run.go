@@ -15,6 +15,7 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
+	"tinyq/qkernel"
 	"tinyq/quant"
 	"tinyq/report"
 	"tinyq/train"
@@ -22,6 +23,9 @@ import (
 
 // throughputBatch is the batch size at which inference throughput is measured and reported.
 const throughputBatch = 1000
+
+// bs1Images is how many test images the batch-1 throughput runs over, one per call.
+const bs1Images = 2000
 
 // execute runs the job described by opts.
 func execute(o options, stdout, stderr io.Writer) error {
@@ -49,7 +53,7 @@ func execute(o options, stdout, stderr io.Writer) error {
 	}
 	trainData := train.Data{Images: trainSet.Images, Labels: trainSet.Labels}
 	testData := train.Data{Images: testSet.Images, Labels: testSet.Labels}
-	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images\n", dir, trainSet.N, testSet.N)
+	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; integer kernels: %s\n", dir, trainSet.N, testSet.N, qkernel.Kernel())
 
 	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), 10)
 	base := train.Config{
@@ -102,7 +106,7 @@ func execute(o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.JSON != "" {
-		doc := report.Document{Config: o, Results: rows}
+		doc := report.Document{Config: o, Kernels: report.Kernels{Int: qkernel.Kernel().String()}, Results: rows}
 		if err := report.WriteJSON(o.JSON, doc); err != nil {
 			return err
 		}
@@ -122,7 +126,12 @@ func modelRow(name string, m infer.Model, test train.Data) (report.Row, error) {
 	if err != nil {
 		return report.Row{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return report.Row{Name: name, Accuracy: acc, WeightBytes: m.WeightBytes(), SamplesPerSecond: sps}, nil
+	in, _ := m.Shape()
+	bs1, err := infer.Throughput(m, test.Images[:min(bs1Images, test.Len())*in], 1)
+	if err != nil {
+		return report.Row{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return report.Row{Name: name, Accuracy: acc, WeightBytes: m.WeightBytes(), SamplesPerSecond: sps, SamplesPerSecondBS1: bs1}, nil
 }
 
 // progressWriter returns stderr for progress bars when it is a terminal and bars are wanted.

@@ -1,0 +1,298 @@
+//go:build amd64 && !purego
+
+package qkernel
+
+import (
+	"math/bits"
+	"sync"
+)
+
+// vnniLayout is a weight matrix packed for the AVX-512 VNNI micro-kernels: blocks of 64
+// output channels; in each block, for each group g of 4 inputs, 4 vectors of 16 lanes x 4
+// bytes, lane j of vector v holding W[64·block+16v+j][4g..4g+3]. Channels past Out and inputs
+// past In are zero, so padded activations and outputs contribute nothing.
+type vnniLayout struct {
+	groups int    // input groups of 4: ceil(In/4)
+	width  int    // output channels per block: 64, or 16 for layers of at most 16 outputs
+	blocks int    // output blocks: ceil(Out/width)
+	w      []int8 // [blocks][groups][width/16][16][4]
+}
+
+// vnniBlock is the number of output channels the main micro-kernels compute per call.
+const vnniBlock = 64
+
+// vnniRows is the number of rows the main micro-kernel computes at once.
+const vnniRows = 6
+
+func (w *Weights) vnniLayout() *vnniLayout {
+	w.vnniOnce.Do(func() {
+		g := (w.In + 3) / 4
+		width := vnniBlock
+		if w.Out <= 16 {
+			width = 16 // a 64-wide block would be three quarters padding
+		}
+		nb := (w.Out + width - 1) / width
+		nv := width / 16
+		l := &vnniLayout{groups: g, width: width, blocks: nb, w: make([]int8, nb*g*4*width)}
+		for o := 0; o < w.Out; o++ {
+			b, v, j := o/width, (o%width)/16, o%16
+			for i := 0; i < w.In; i++ {
+				l.w[((b*g+i/4)*nv+v)*64+j*4+i%4] = w.At(o, i)
+			}
+		}
+		w.vnni = l
+	})
+	return w.vnni
+}
+
+// vnniScratch is per-call working memory, pooled.
+type vnniScratch struct {
+	groups []int32  // the nonzero groups of the current row tile
+	masks  []uint16 // nonzeroMask's output
+	a      []uint8  // a padded copy of a partial last tile, [vnniRows][4·groups]
+	c      []int32  // a padded output tile, [vnniRows][64·blocks]
+}
+
+var vnniPool sync.Pool
+
+// accumulateFast runs Accumulate on the active SIMD path; it reports false when there is none.
+func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32, workers int) bool {
+	switch active {
+	case AVX2:
+		w.accumulateAVX2(dst, src, batch, workers)
+		w.subtractZeroPoints(dst, batch, zp)
+		return true
+	case AVX512VNNI:
+	default:
+		return false
+	}
+	l := w.vnniLayout()
+	tiles := (batch + vnniRows - 1) / vnniRows
+	oneRow := batch < vnniRows && l.width == vnniBlock
+	if oneRow {
+		tiles = batch // single rows: the one-row kernel
+	}
+	workers = max(1, min(workers, tiles))
+	parallel(tiles, workers, func(t0, t1 int) {
+		s, _ := vnniPool.Get().(*vnniScratch)
+		if s == nil {
+			s = &vnniScratch{}
+		}
+		for t := t0; t < t1; t++ {
+			if oneRow {
+				w.vnniRow(l, s, dst, src, t)
+			} else {
+				w.vnniTile(l, s, dst, src, batch, t)
+			}
+		}
+		vnniPool.Put(s)
+	})
+	w.subtractZeroPoints(dst, batch, zp)
+	return true
+}
+
+// subtractZeroPoints turns Σ q·w into Σ (q - zp)·w: dst[b, o] -= zp_b·colsum[o] (int32,
+// wrapping like the reference).
+func (w *Weights) subtractZeroPoints(dst []int32, batch int, zp []int32) {
+	for b := 0; b < batch; b++ {
+		z := zp[0]
+		if len(zp) > 1 {
+			z = zp[b]
+		}
+		if z == 0 {
+			continue
+		}
+		row := dst[b*w.Out : (b+1)*w.Out]
+		for o := range row {
+			row[o] -= z * w.colsum[o]
+		}
+	}
+}
+
+// nonzero sets s.groups to the groups of 4 inputs in which any of rows rows of a (stride lda
+// bytes) has a nonzero byte. a must hold (rows-1)·lda + 64·ceil(groups/16) bytes.
+func (l *vnniLayout) nonzero(s *vnniScratch, a []uint8, lda, rows int) {
+	chunks := (l.groups + 15) / 16
+	s.masks = resize(s.masks, chunks)
+	nonzeroMask(&a[0], lda, rows, chunks, &s.masks[0])
+	s.groups = s.groups[:0]
+	for c, m := range s.masks {
+		for m != 0 {
+			g := 16*c + bits.TrailingZeros16(m)
+			if g >= l.groups {
+				break
+			}
+			s.groups = append(s.groups, int32(g))
+			m &= m - 1
+		}
+	}
+}
+
+// tile returns rows rows of src starting at row r0 as the kernels read them: in place when
+// every read stays inside src, else copied into a zero-padded buffer. It returns the rows and
+// their stride.
+func (l *vnniLayout) tile(s *vnniScratch, src []uint8, in, r0, rows, kernelRows int) ([]uint8, int) {
+	span := 64 * ((l.groups + 15) / 16) // bytes the mask and the kernels may read per row
+	a := src[r0*in:]
+	if rows == kernelRows && len(a) >= (kernelRows-1)*in+span {
+		return a, in
+	}
+	s.a = resize(s.a, kernelRows*span)
+	clear(s.a)
+	for r := 0; r < rows; r++ {
+		copy(s.a[r*span:], src[(r0+r)*in:(r0+r+1)*in])
+	}
+	return s.a, span
+}
+
+// vnniTile computes rows [6t, 6t+6) of dst (fewer for the last tile).
+func (w *Weights) vnniTile(l *vnniLayout, s *vnniScratch, dst []int32, src []uint8, batch, t int) {
+	out := w.Out
+	r0 := t * vnniRows
+	rows := min(vnniRows, batch-r0)
+	a, lda := l.tile(s, src, w.In, r0, rows, vnniRows)
+	l.nonzero(s, a, lda, rows)
+	if len(s.groups) == 0 {
+		clear(dst[r0*out : (r0+rows)*out])
+		return
+	}
+	// The kernel writes whole 64-channel blocks: straight into dst when they fit, else into
+	// the padded tile.
+	direct := out%l.width == 0 && rows == vnniRows
+	ldc := out
+	c := dst[r0*out:]
+	if !direct {
+		ldc = l.width * l.blocks
+		s.c = resize(s.c, vnniRows*ldc)
+		c = s.c
+	}
+	for b := 0; b < l.blocks; b++ {
+		wb := &l.w[b*l.groups*4*l.width]
+		if l.width == 16 {
+			vnni6x16(&a[0], lda, wb, &s.groups[0], len(s.groups), &c[b*16], 4*ldc)
+		} else {
+			vnni6x64(&a[0], lda, wb, &s.groups[0], len(s.groups), &c[b*vnniBlock], 4*ldc)
+		}
+	}
+	if !direct {
+		for r := 0; r < rows; r++ {
+			copy(dst[(r0+r)*out:(r0+r+1)*out], s.c[r*ldc:])
+		}
+	}
+}
+
+// vnniRow computes row r of dst with the one-row kernel.
+func (w *Weights) vnniRow(l *vnniLayout, s *vnniScratch, dst []int32, src []uint8, r int) {
+	out := w.Out
+	a, _ := l.tile(s, src, w.In, r, 1, 1)
+	l.nonzero(s, a, 0, 1)
+	if len(s.groups) == 0 {
+		clear(dst[r*out : (r+1)*out])
+		return
+	}
+	ldc := vnniBlock * l.blocks
+	c := dst[r*out:]
+	if out%vnniBlock != 0 {
+		s.c = resize(s.c, ldc)
+		c = s.c
+	}
+	for b := 0; b < l.blocks; b++ {
+		vnni1x64(&a[0], &l.w[b*l.groups*256], &s.groups[0], len(s.groups), &c[b*vnniBlock])
+	}
+	if out%vnniBlock != 0 {
+		copy(dst[r*out:(r+1)*out], s.c)
+	}
+}
+
+// resize returns s with length n, reallocating only when its capacity is too small.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// avx2Layout is a weight matrix packed for the AVX2 micro-kernel: blocks of 16 output
+// channels; in each block, for each pair p of inputs, 2 vectors of 8 lanes x 2 int16, lane j
+// of vector v holding W[16·block+8v+j][2p, 2p+1]. Padding channels and inputs are zero.
+type avx2Layout struct {
+	pairs  int     // input pairs: ceil(In/2)
+	blocks int     // output blocks of 16: ceil(Out/16)
+	w      []int16 // [blocks][pairs][2][8][2]
+}
+
+// avx2Block is the number of output channels one AVX2 micro-kernel call computes.
+const avx2Block = 16
+
+func (w *Weights) avx2Layout() *avx2Layout {
+	w.avx2Once.Do(func() {
+		np := (w.In + 1) / 2
+		nb := (w.Out + avx2Block - 1) / avx2Block
+		l := &avx2Layout{pairs: np, blocks: nb, w: make([]int16, nb*np*32)}
+		for o := 0; o < w.Out; o++ {
+			b, v, j := o/avx2Block, (o%avx2Block)/8, o%8
+			for i := 0; i < w.In; i++ {
+				l.w[((b*np+i/2)*2+v)*16+j*2+i%2] = int16(w.At(o, i))
+			}
+		}
+		w.avx2 = l
+	})
+	return w.avx2
+}
+
+// avx2Scratch is per-call working memory of the AVX2 path, pooled.
+type avx2Scratch struct {
+	pairs []int32 // the nonzero pairs of the current tile
+	a     []int16 // the tile widened to int16, [vnniRows][2·pairs]
+	c     []int32 // the output tile, [vnniRows][16·blocks]
+}
+
+var avx2Pool sync.Pool
+
+// accumulateAVX2 computes Σ q·w (no zero point) in tiles of six rows.
+func (w *Weights) accumulateAVX2(dst []int32, src []uint8, batch, workers int) {
+	l := w.avx2Layout()
+	tiles := (batch + vnniRows - 1) / vnniRows
+	workers = max(1, min(workers, tiles))
+	parallel(tiles, workers, func(t0, t1 int) {
+		s, _ := avx2Pool.Get().(*avx2Scratch)
+		if s == nil {
+			s = &avx2Scratch{}
+		}
+		lda := 2 * l.pairs
+		ldc := avx2Block * l.blocks
+		s.a, s.c = resize(s.a, vnniRows*lda), resize(s.c, vnniRows*ldc)
+		for t := t0; t < t1; t++ {
+			r0 := t * vnniRows
+			rows := min(vnniRows, batch-r0)
+			clear(s.a)
+			s.pairs = s.pairs[:0]
+			for r := 0; r < rows; r++ {
+				row := s.a[r*lda : (r+1)*lda]
+				for i, v := range src[(r0+r)*w.In : (r0+r+1)*w.In] {
+					row[i] = int16(v)
+				}
+			}
+			for p := 0; p < l.pairs; p++ {
+				var or int16
+				for r := 0; r < rows; r++ {
+					or |= s.a[r*lda+2*p] | s.a[r*lda+2*p+1]
+				}
+				if or != 0 {
+					s.pairs = append(s.pairs, int32(p))
+				}
+			}
+			if len(s.pairs) == 0 {
+				clear(dst[r0*w.Out : (r0+rows)*w.Out])
+				continue
+			}
+			for b := 0; b < l.blocks; b++ {
+				avx2x6x16(&s.a[0], 2*lda, &l.w[b*l.pairs*32], &s.pairs[0], len(s.pairs), &s.c[b*avx2Block], 4*ldc)
+			}
+			for r := 0; r < rows; r++ {
+				copy(dst[(r0+r)*w.Out:(r0+r+1)*w.Out], s.c[r*ldc:])
+			}
+		}
+		avx2Pool.Put(s)
+	})
+}

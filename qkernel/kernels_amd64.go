@@ -1,0 +1,34 @@
+//go:build amd64 && !purego
+
+package qkernel
+
+// vnni6x64 computes six rows of a (row stride lda bytes) times one 64-channel block of
+// VNNI-packed weights w over the listed 4-input groups, storing 6 x 64 int32 to c (row stride
+// ldc bytes). See vnni_amd64.s.
+//
+//go:noescape
+func vnni6x64(a *uint8, lda int, w *int8, groups *int32, ng int, c *int32, ldc int)
+
+// vnni1x64 is vnni6x64 for one row.
+//
+//go:noescape
+func vnni1x64(a *uint8, w *int8, groups *int32, ng int, c *int32)
+
+// avx2x6x16 computes six int16-widened rows of a (row stride lda bytes) times one
+// 16-channel block of AVX2-packed weights w over the listed input pairs, storing 6 x 16 int32
+// to c (row stride ldc bytes). See avx2_amd64.s.
+//
+//go:noescape
+func avx2x6x16(a *int16, lda int, w *int16, pairs *int32, np int, c *int32, ldc int)
+
+// nonzeroMask sets bit j of masks[c] when any of rows rows of a (stride lda bytes) has a
+// nonzero byte in bytes [64c+4j, 64c+4j+4). It reads 64·chunks bytes of each row. See
+// vnni_amd64.s.
+//
+//go:noescape
+func nonzeroMask(a *uint8, lda int, rows int, chunks int, masks *uint16)
+
+// vnni6x16 is vnni6x64 for a 16-channel block whose weights hold one vector per group.
+//
+//go:noescape
+func vnni6x16(a *uint8, lda int, w *int8, groups *int32, ng int, c *int32, ldc int)

@@ -1,0 +1,132 @@
+package qkernel
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"tinyq/quant"
+)
+
+// withPath runs f with the kernels switched to path p, then restores the start-up choice.
+func withPath(t testing.TB, p Path, f func()) {
+	t.Helper()
+	saved := active
+	active = p
+	defer func() { active = saved }()
+	f()
+}
+
+// TestAccumulatePaths: on every path this CPU supports, Accumulate equals the naive
+// computation bit for bit on shapes that are multiples of nothing in particular (In and Out
+// around 4, 16 and 64, batch 1 to 1000 around the 6-row tile), zero points 0 to 255 (one, or
+// one per row), weights at the extremes of int8, int4 and int2, and sparse and dense inputs.
+func TestAccumulatePaths(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	ins := []int{1, 3, 4, 5, 17, 63, 64, 65, 130}
+	outs := []int{1, 10, 15, 16, 17, 63, 64, 65, 129}
+	batches := []int{1, 2, 5, 6, 7, 13, 37}
+	for _, p := range Supported() {
+		withPath(t, p, func() {
+			for _, bits := range []int{8, 4, 2} {
+				qmax := int32(1)<<(bits-1) - 1
+				for k := 0; k < 60; k++ {
+					in, out, batch := ins[rng.IntN(len(ins))], outs[rng.IntN(len(outs))], batches[rng.IntN(len(batches))]
+					if k == 0 {
+						in, out, batch = 784, 256, 1000 // the MNIST first layer at batch 1000
+					}
+					w := make([]int8, out*in)
+					for i := range w {
+						switch rng.IntN(4) {
+						case 0:
+							w[i] = int8(qmax)
+						case 1:
+							w[i] = int8(-qmax)
+						default:
+							w[i] = int8(rng.Int32N(2*qmax+1) - qmax)
+						}
+					}
+					src := make([]uint8, batch*in)
+					density := []int{1, 5, 10}[rng.IntN(3)] // of 10
+					for i := range src {
+						if rng.IntN(10) < density {
+							src[i] = uint8(rng.IntN(256))
+						}
+					}
+					zp := []int32{[]int32{0, 3, 128, 255}[rng.IntN(4)]}
+					if rng.IntN(3) == 0 {
+						zp = make([]int32, batch)
+						for i := range zp {
+							zp[i] = rng.Int32N(256)
+						}
+					}
+					pk, err := quant.PackingFor(bits)
+					if err != nil {
+						t.Fatal(err)
+					}
+					data := make([]byte, pk.Len(len(w)))
+					if err := pk.Pack(data, w); err != nil {
+						t.Fatal(err)
+					}
+					ws, err := NewWeightsPacked(pk, data, out, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := naive(w, out, in, src, batch, zp)
+					for _, workers := range []int{1, 2, 3} {
+						got := make([]int32, batch*out)
+						if err := ws.Accumulate(got, src, batch, zp, workers); err != nil {
+							t.Fatal(err)
+						}
+						if !slices.Equal(got, want) {
+							i := 0
+							for got[i] == want[i] {
+								i++
+							}
+							t.Fatalf("%v int%d [%d, %d] batch %d zp %v workers %d: element %d is %d, want %d",
+								p, bits, out, in, batch, zp[:min(len(zp), 3)], workers, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAccumulatePaths times the MNIST layers on every supported path at batch 1000 and 1.
+func BenchmarkAccumulatePaths(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, p := range Supported() {
+		for _, sh := range [][2]int{{784, 256}, {256, 128}, {128, 10}} {
+			for _, batch := range []int{1000, 1} {
+				in, out := sh[0], sh[1]
+				w := make([]int8, out*in)
+				for i := range w {
+					w[i] = int8(rng.IntN(255) - 127)
+				}
+				src := make([]uint8, batch*in)
+				for i := range src {
+					if rng.IntN(10) < 2 { // MNIST-like: about 80% zeros
+						src[i] = uint8(rng.IntN(256))
+					}
+				}
+				ws, err := NewWeights(w, out, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				dst := make([]int32, batch*out)
+				b.Run(fmt.Sprintf("%v/%dx%d/batch%d", p, in, out, batch), func(b *testing.B) {
+					withPath(b, p, func() {
+						for i := 0; i < b.N; i++ {
+							if err := ws.Accumulate(dst, src, batch, []int32{0}, 0); err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.ReportMetric(float64(b.N)*float64(batch)/b.Elapsed().Seconds(), "rows/s")
+					})
+				})
+			}
+		}
+	}
+}
