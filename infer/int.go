@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"tinyq/qkernel"
 	"tinyq/quant"
@@ -152,6 +153,7 @@ type IntModel struct {
 	Workers int
 
 	input Input
+	pool  sync.Pool // *intScratch
 }
 
 // NewIntModel assembles an integer model from stored layers (as a converter produces them or

@@ -74,41 +74,61 @@ func (m *IntModel) widest() int {
 	return w
 }
 
+// intScratch is one goroutine's working memory for a forward pass, pooled per model so that a
+// steady stream of calls allocates nothing.
+type intScratch struct {
+	a, b  []uint8   // uint8 activations, [rows, widest]
+	acc   []int32   // accumulators, [rows, widest]
+	h, g  []float32 // dynamic mode: float activations, [rows, widest]
+	scale []float32 // dynamic mode: per-row scales
+	zp    []int32   // dynamic mode: per-row zero points
+}
+
+// grow returns s with length n, reallocating only when its capacity is too small.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func (m *IntModel) getScratch(rows int) *intScratch {
+	s, _ := m.pool.Get().(*intScratch)
+	if s == nil {
+		s = &intScratch{}
+	}
+	n := rows * m.widest()
+	s.a, s.b, s.acc = grow(s.a, n), grow(s.b, n), grow(s.acc, n)
+	if m.Config.Mode == Dynamic {
+		s.h, s.g = grow(s.h, n), grow(s.g, n)
+		s.scale, s.zp = grow(s.scale, rows), grow(s.zp, rows)
+	}
+	return s
+}
+
 func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error {
+	s := m.getScratch(rows)
+	defer m.pool.Put(s)
 	first := m.Layers[0]
-	wide := m.widest()
-	a := make([]uint8, rows*wide) // the current layer's uint8 input
-	b := make([]uint8, rows*wide)
-	acc := make([]int32, rows*wide)
-	src := a[:len(x)]
+	src, next := s.a[:len(x)], s.b
 	// The one float -> integer step at the boundary.
-	if err := quant.QuantizeUint8(src, x, first.InScale, first.InZP, first.InQMin, first.InQMax); err != nil {
+	if err := qkernel.QuantizeInput(src, x, first.InScale, first.InZP, first.InQMin, first.InQMax); err != nil {
 		return fmt.Errorf("input: %w", err)
 	}
 	for li, l := range m.Layers {
-		zp := []int32{l.InZP}
-		ac := acc[:rows*l.Out]
-		if err := l.kern.Accumulate(ac, src, rows, zp, 1); err != nil {
+		ac := s.acc[:rows*l.Out]
+		if err := l.kern.Accumulate(ac, src, rows, []int32{l.InZP}, 1); err != nil {
 			return err
 		}
 		if li == len(m.Layers)-1 {
-			for r := 0; r < rows; r++ {
-				for o := 0; o < l.Out; o++ {
-					// int64: the accumulator plus the bias can exceed int32.
-					v := float32(int64(ac[r*l.Out+o])+int64(l.Bias[o])) * l.LogitScale[o]
-					if l.ReLU {
-						v = max(v, 0)
-					}
-					logits[r*l.Out+o] = v
-				}
-			}
-			return nil
+			// int64 inside: the accumulator plus the bias can exceed int32.
+			return qkernel.Logits(logits, ac, rows, l.Out, l.Bias, l.LogitScale, l.ReLU)
 		}
-		dst := b[:rows*l.Out]
+		dst := next[:rows*l.Out]
 		if err := qkernel.Requantize(dst, ac, rows, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax); err != nil {
 			return err
 		}
-		src, a, b = dst, b, a
+		src, next = dst, src[:cap(src)]
 	}
 	return nil
 }
@@ -117,45 +137,42 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error 
 var dynamicSpec = quant.Spec{Bits: 8, Scheme: quant.Affine, Granularity: quant.PerTensor}
 
 func (m *IntModel) forwardDynamic(x []float32, rows int, logits []float32) error {
-	wide := m.widest()
-	h := append(make([]float32, 0, rows*wide), x...) // the current layer's float input
-	next := make([]float32, rows*wide)
-	q := make([]uint8, rows*wide)
-	acc := make([]int32, rows*wide)
-	scale := make([]float32, rows)
-	zp := make([]int32, rows)
+	s := m.getScratch(rows)
+	defer m.pool.Put(s)
+	h, next := x, s.h
 	qmin, qmax := dynamicSpec.QRange()
 	for li, l := range m.Layers {
+		q := s.a[:rows*l.In]
 		for r := 0; r < rows; r++ {
 			row := h[r*l.In : (r+1)*l.In]
-			lo, hi := quant.RangeOf(row)
-			p, err := quant.ChooseParams(dynamicSpec, []float32{lo}, []float32{hi})
+			lo, hi := qkernel.RowRange(row)
+			scale, zp, err := quant.ChooseRange(dynamicSpec, lo, hi)
 			if err != nil {
 				return fmt.Errorf("%s row %d: %w", l.Name, r, err)
 			}
-			scale[r], zp[r] = p.Scales[0], p.ZeroPoints[0]
-			if err := quant.QuantizeUint8(q[r*l.In:(r+1)*l.In], row, scale[r], zp[r], qmin, qmax); err != nil {
+			s.scale[r], s.zp[r] = scale, zp
+			if err := qkernel.QuantizeInput(q[r*l.In:(r+1)*l.In], row, s.scale[r], s.zp[r], qmin, qmax); err != nil {
 				return fmt.Errorf("%s row %d: %w", l.Name, r, err)
 			}
 		}
-		ac := acc[:rows*l.Out]
-		if err := l.kern.Accumulate(ac, q[:rows*l.In], rows, zp, 1); err != nil {
+		ac := s.acc[:rows*l.Out]
+		if err := l.kern.Accumulate(ac, q, rows, s.zp[:rows], 1); err != nil {
 			return err
 		}
 		dst := next[:rows*l.Out]
 		if li == len(m.Layers)-1 {
 			dst = logits
 		}
-		for r := 0; r < rows; r++ {
-			for o := 0; o < l.Out; o++ {
-				v := float32(float32(ac[r*l.Out+o])*(scale[r]*l.WeightScale(o))) + l.BiasF[o] // no fused multiply-add
-				if l.ReLU {
-					v = max(v, 0)
-				}
-				dst[r*l.Out+o] = v
-			}
+		if err := qkernel.Dequantize(dst, ac, rows, l.Out, s.scale[:rows], l.WeightScales, l.BiasF, l.ReLU); err != nil {
+			return err
 		}
-		h, next = dst, h[:cap(h)]
+		prev := h
+		h = dst
+		if li == 0 {
+			next = s.g
+		} else {
+			next = prev[:cap(prev)] // the previous layer's input is free again
+		}
 	}
 	return nil
 }

@@ -18,6 +18,26 @@ type vnniLayout struct {
 	w      []int8 // [blocks][groups][width/16][16][4]
 }
 
+// simdLayouts are the weight layouts of the SIMD paths, each built on its first use.
+type simdLayouts struct {
+	vnniOnce sync.Once
+	vnni     *vnniLayout
+	avx2Once sync.Once
+	avx2     *avx2Layout
+}
+
+// bytes returns the memory the built layouts hold.
+func (s *simdLayouts) bytes() int {
+	n := 0
+	if s.vnni != nil {
+		n += len(s.vnni.w)
+	}
+	if s.avx2 != nil {
+		n += 2 * len(s.avx2.w)
+	}
+	return n
+}
+
 // vnniBlock is the number of output channels the main micro-kernels compute per call.
 const vnniBlock = 64
 
@@ -25,7 +45,7 @@ const vnniBlock = 64
 const vnniRows = 6
 
 func (w *Weights) vnniLayout() *vnniLayout {
-	w.vnniOnce.Do(func() {
+	w.simd.vnniOnce.Do(func() {
 		g := (w.In + 3) / 4
 		width := vnniBlock
 		if w.Out <= 16 {
@@ -40,9 +60,9 @@ func (w *Weights) vnniLayout() *vnniLayout {
 				l.w[((b*g+i/4)*nv+v)*64+j*4+i%4] = w.At(o, i)
 			}
 		}
-		w.vnni = l
+		w.simd.vnni = l
 	})
-	return w.vnni
+	return w.simd.vnni
 }
 
 // vnniScratch is per-call working memory, pooled.
@@ -225,7 +245,7 @@ type avx2Layout struct {
 const avx2Block = 16
 
 func (w *Weights) avx2Layout() *avx2Layout {
-	w.avx2Once.Do(func() {
+	w.simd.avx2Once.Do(func() {
 		np := (w.In + 1) / 2
 		nb := (w.Out + avx2Block - 1) / avx2Block
 		l := &avx2Layout{pairs: np, blocks: nb, w: make([]int16, nb*np*32)}
@@ -235,9 +255,9 @@ func (w *Weights) avx2Layout() *avx2Layout {
 				l.w[((b*np+i/2)*2+v)*16+j*2+i%2] = int16(w.At(o, i))
 			}
 		}
-		w.avx2 = l
+		w.simd.avx2 = l
 	})
-	return w.avx2
+	return w.simd.avx2
 }
 
 // avx2Scratch is per-call working memory of the AVX2 path, pooled.

@@ -2,11 +2,11 @@
 
 package qkernel
 
-// vnniLayout is unused without the AVX-512 VNNI kernels.
-type vnniLayout struct{}
+// simdLayouts is empty without SIMD kernels.
+type simdLayouts struct{}
 
-// avx2Layout is unused without the AVX2 kernels.
-type avx2Layout struct{}
+// bytes is 0: there are no SIMD layouts.
+func (simdLayouts) bytes() int { return 0 }
 
 // accumulateFast reports that there is no SIMD path in this build.
 func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32, workers int) bool {

@@ -58,6 +58,11 @@ func Requantize(dst []uint8, acc []int32, batch, out int, bias, mult []int32, sh
 		}
 	}
 
+	// The SIMD path (AVX-512) computes the same rule, bit for bit; see requantizeFast.
+	if requantizeFast(dst, acc, batch, out, bias, mult, shift, zpOut, qmin, qmax) {
+		return nil
+	}
+
 	// Expand the per-tensor and nil cases to per-channel tables once.
 	ch := make([]channel, out)
 	for o := range ch {

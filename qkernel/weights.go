@@ -28,10 +28,7 @@ type Weights struct {
 
 	scratch sync.Pool // int4 only: *[]uint64 or *[]int8 buffers for the unpacked layout
 
-	vnniOnce sync.Once   // builds vnni on first use by the AVX-512 VNNI path
-	vnni     *vnniLayout // the AVX-512 VNNI layout, or nil
-	avx2Once sync.Once   // builds avx2 on first use by the AVX2 path
-	avx2     *avx2Layout // the AVX2 layout, or nil
+	simd simdLayouts // the SIMD paths' layouts, built on first use
 }
 
 func checkShape(out, in int) error {
@@ -172,10 +169,11 @@ func (w *Weights) Bytes() int {
 }
 
 // ResidentBytes returns the bytes of weight data actually held in memory by w, including
-// the repacked run-time layout but not per-call scratch (int4 unpacks, per call, into a
+// the repacked run-time layouts (a SIMD path's is built on its first use) but not per-call
+// scratch (int4 unpacks, per call, into a
 // scratch buffer of 8*In*ceil(Out/4) bytes).
 func (w *Weights) ResidentBytes() int {
-	return len(w.packed) + 8*len(w.lanes) + len(w.wt) + 4*len(w.colsum)
+	return len(w.packed) + 8*len(w.lanes) + len(w.wt) + 4*len(w.colsum) + w.simd.bytes()
 }
 
 // At returns the weight W[o, i]. It is meant for tests and debugging, not for kernels.

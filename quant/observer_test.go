@@ -485,3 +485,28 @@ func TestRangeStateSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestChooseRange: the allocation-free one-range choice equals ChooseParams, and refuses
+// what it refuses.
+func TestChooseRange(t *testing.T) {
+	specs := []Spec{{Bits: 8, Scheme: Affine, Granularity: PerTensor}, {Bits: 4, Scheme: Symmetric, Granularity: PerTensor}, {Bits: 2, Scheme: Affine, Granularity: PerTensor}}
+	ranges := [][2]float32{{0, 0}, {0, 1}, {-1, 3}, {-2.5, -0.5}, {0.3, 0.30001}, {-1e30, 1e30}}
+	for _, s := range specs {
+		for _, r := range ranges {
+			p, err := ChooseParams(s, []float32{r[0]}, []float32{r[1]})
+			scale, zp, err2 := ChooseRange(s, r[0], r[1])
+			if (err == nil) != (err2 == nil) {
+				t.Fatalf("%v %v: ChooseParams error %v, ChooseRange error %v", s, r, err, err2)
+			}
+			if err == nil && (p.Scales[0] != scale || p.ZeroPoints[0] != zp) {
+				t.Fatalf("%v %v: ChooseRange %v %d, ChooseParams %v %d", s, r, scale, zp, p.Scales[0], p.ZeroPoints[0])
+			}
+		}
+	}
+	nan := float32(math.NaN())
+	for _, r := range [][2]float32{{1, 0}, {nan, 1}, {0, float32(math.Inf(1))}} {
+		if _, _, err := ChooseRange(specs[0], r[0], r[1]); err == nil {
+			t.Errorf("range %v accepted", r)
+		}
+	}
+}

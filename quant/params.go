@@ -63,6 +63,46 @@ func (p Params) Validate() error {
 	return nil
 }
 
+// ChooseRange returns the scale and zero point ChooseParams gives one range [lo, hi] of spec s
+// (per tensor), without allocating: the run-time choice of dynamic quantization.
+func ChooseRange(s Spec, lo, hi float32) (scale float32, zp int32, err error) {
+	if err := s.Validate(); err != nil {
+		return 0, 0, err
+	}
+	if !isFinite32(lo) || !isFinite32(hi) {
+		return 0, 0, fmt.Errorf("quant: range [%v, %v] is not finite", lo, hi)
+	}
+	qmin, qmax := s.QRange()
+	scale, zp, err = chooseRange(s.Scheme, qmin, qmax, lo, hi)
+	if err != nil {
+		return 0, 0, fmt.Errorf("quant: %w", err)
+	}
+	return scale, zp, nil
+}
+
+// chooseRange is the rule of ChooseParams for one finite range.
+func chooseRange(scheme Scheme, qmin, qmax int32, lo, hi float32) (scale float32, zp int32, err error) {
+	if lo > hi {
+		return 0, 0, fmt.Errorf("min %v > max %v", lo, hi)
+	}
+	switch scheme {
+	case Symmetric:
+		amax := max(-lo, hi) // = max(|lo|, |hi|) because lo <= hi
+		scale = amax / float32(qmax)
+		scale = max(scale, MinScale)
+	case Affine:
+		l, h := min(lo, 0), max(hi, 0)
+		scale = (h - l) / float32(qmax-qmin)
+		scale = max(scale, MinScale)
+		if math.IsInf(float64(scale), 0) {
+			return 0, 0, fmt.Errorf("[%v, %v] too wide for a float32 scale", lo, hi)
+		}
+		r := float64(qmin) - math.RoundToEven(float64(l/scale))
+		zp = int32(min(max(r, float64(qmin)), float64(qmax)))
+	}
+	return scale, zp, nil
+}
+
 // ChooseParams computes quantization parameters for the observed ranges
 // [mins[c], maxs[c]]: one range for PerTensor, one per channel for PerChannel.
 // All arithmetic is float32, as in PyTorch's observers.
@@ -113,26 +153,9 @@ func ChooseParams(s Spec, mins, maxs []float32) (Params, error) {
 		Axis:       axis,
 	}
 	for c := range mins {
-		lo, hi := mins[c], maxs[c]
-		if lo > hi {
-			return Params{}, fmt.Errorf("quant: range %d: min %v > max %v", c, lo, hi)
-		}
-		var scale float32
-		var zp int32
-		switch s.Scheme {
-		case Symmetric:
-			amax := max(-lo, hi) // = max(|lo|, |hi|) because lo <= hi
-			scale = amax / float32(qmax)
-			scale = max(scale, MinScale)
-		case Affine:
-			lo, hi = min(lo, 0), max(hi, 0)
-			scale = (hi - lo) / float32(qmax-qmin)
-			scale = max(scale, MinScale)
-			if math.IsInf(float64(scale), 0) {
-				return Params{}, fmt.Errorf("quant: range %d: [%v, %v] too wide for a float32 scale", c, mins[c], maxs[c])
-			}
-			r := float64(qmin) - math.RoundToEven(float64(lo/scale))
-			zp = int32(min(max(r, float64(qmin)), float64(qmax)))
+		scale, zp, err := chooseRange(s.Scheme, qmin, qmax, mins[c], maxs[c])
+		if err != nil {
+			return Params{}, fmt.Errorf("quant: range %d: %w", c, err)
 		}
 		p.Scales[c] = scale
 		p.ZeroPoints[c] = zp

@@ -1,0 +1,269 @@
+//go:build amd64 && !purego
+
+package qkernel
+
+import (
+	"runtime"
+	"sync"
+
+	"tinyq/quant"
+)
+
+// The SIMD element-wise stages. The AVX512VNNI path uses 512-bit AVX-512F/BW/DQ code with
+// k-register masks for the ends of rows, so every element goes through the same
+// instructions. The AVX2 path runs 256-bit code on whole blocks of 8 and leaves the last
+// out%8 columns of each row (or len%8 elements) to the generic code, which computes the
+// same rule.
+
+// nonFiniteAVX512 reports whether x[0:n] holds a NaN or ±Inf (v-v is NaN exactly for those).
+//
+//go:noescape
+func nonFiniteAVX512(x *float32, n int) bool
+
+// nonFiniteAVX2 is nonFiniteAVX512 for n a multiple of 8.
+//
+//go:noescape
+func nonFiniteAVX2(x *float32, n int) bool
+
+// quantizeAVX512 writes dst[i] = uint8(zp + roundHalfEven(clamp(x[i]/scale, lo, hi))) for
+// i < n, where lo = qmin-zp and hi = qmax-zp are integers of magnitude <= 2^24 and x is
+// finite.
+//
+//go:noescape
+func quantizeAVX512(dst *uint8, x *float32, n int, scale, lo, hi float32, zp int32)
+
+// quantizeAVX2 is quantizeAVX512 for n a multiple of 8.
+//
+//go:noescape
+func quantizeAVX2(dst *uint8, x *float32, n int, scale, lo, hi float32, zp int32)
+
+// rangeAVX512 returns the minimum and maximum of x[0:n] (n >= 1) found by VMINPS and
+// VMAXPS, whose zero results have an arbitrary sign, and whether x holds a NaN (then lo and
+// hi mean nothing).
+//
+//go:noescape
+func rangeAVX512(x *float32, n int) (lo, hi float32, nan bool)
+
+// rangeAVX2 is rangeAVX512 for n a positive multiple of 8.
+//
+//go:noescape
+func rangeAVX2(x *float32, n int) (lo, hi float32, nan bool)
+
+// Flags of the row kernels.
+const (
+	ewPerChannel = 1 // the scales are per output channel (else one for all)
+	ewReLU       = 2 // v = max(v, 0)
+)
+
+// dequantizeAVX512 is Dequantize's rule on the first cols columns of rows rows of stride ld
+// (elements): acc, dst and bias start at column 0, rowScale at row 0, wScale at column 0 (or
+// holds the single scale).
+//
+//go:noescape
+func dequantizeAVX512(dst *float32, acc *int32, rows, cols, ld int, rowScale, wScale, bias *float32, flags int)
+
+// dequantizeAVX2 is dequantizeAVX512 for cols a positive multiple of 8.
+//
+//go:noescape
+func dequantizeAVX2(dst *float32, acc *int32, rows, cols, ld int, rowScale, wScale, bias *float32, flags int)
+
+// logitsAVX512 is Logits' rule on the first cols columns of rows rows of stride ld.
+//
+//go:noescape
+func logitsAVX512(dst *float32, acc *int32, rows, cols, ld int, bias *int32, scale *float32, flags int)
+
+// logitsAVX2 is logitsAVX512 for cols a positive multiple of 8.
+//
+//go:noescape
+func logitsAVX2(dst *float32, acc *int32, rows, cols, ld int, bias *int32, scale *float32, flags int)
+
+// requantizeAVX512 is Requantize's rule on the first cols (<= reqChunk) columns of rows rows
+// of stride ld, with the channel constants in tab (column k in entry k) and, for every
+// channel, c = 1 + 2*zpOut, lo = qmin, hi = qmax. See reqTable.
+//
+//go:noescape
+func requantizeAVX512(dst *uint8, acc *int32, rows, cols, ld int, tab *reqTable, c, lo, hi int64)
+
+func quantizeFast(dst []uint8, x []float32, scale float32, zp, qmin, qmax int32) bool {
+	// The float clamp bounds must be exact float32 integers; zero points that far out of
+	// [0, 255] (never produced by quant.ChooseParams) take the generic path.
+	lo, hi := int64(qmin)-int64(zp), int64(qmax)-int64(zp)
+	if active == Generic || len(x) == 0 || lo < -1<<24 || hi > 1<<24 {
+		return false
+	}
+	// A separate pass, so that on a NaN or ±Inf dst is not written (quant.QuantizeUint8's
+	// contract); the generic code then reports the first one.
+	if active == AVX512VNNI {
+		if nonFiniteAVX512(&x[0], len(x)) {
+			return false
+		}
+		quantizeAVX512(&dst[0], &x[0], len(x), scale, float32(lo), float32(hi), zp)
+		return true
+	}
+	n := len(x) &^ 7
+	if n > 0 && nonFiniteAVX2(&x[0], n) {
+		return false
+	}
+	for _, v := range x[n:] {
+		if v-v != 0 {
+			return false
+		}
+	}
+	if n > 0 {
+		quantizeAVX2(&dst[0], &x[0], n, scale, float32(lo), float32(hi), zp)
+	}
+	if n < len(x) {
+		// Cannot fail: the arguments are checked and x[n:] is finite.
+		_ = quant.QuantizeUint8(dst[n:], x[n:], scale, zp, qmin, qmax)
+	}
+	return true
+}
+
+func rangeFast(x []float32) (lo, hi float32, ok bool) {
+	var nan bool
+	switch {
+	case active == AVX512VNNI && len(x) > 0:
+		lo, hi, nan = rangeAVX512(&x[0], len(x))
+	case active == AVX2 && len(x) >= 8:
+		n := len(x) &^ 7
+		lo, hi, nan = rangeAVX2(&x[0], n)
+		for _, v := range x[n:] {
+			nan = nan || v != v
+			lo, hi = min(lo, v), max(hi, v) // no NaN matters; zero signs are fixed below
+		}
+	default:
+		return 0, 0, false
+	}
+	if nan {
+		return 0, 0, false // quant.RangeOf returns the first NaN
+	}
+	lo, hi = fixZeroBounds(x, lo, hi)
+	return lo, hi, true
+}
+
+// fixZeroBounds gives a zero bound found by SIMD min/max (whose sign depends on the lane
+// order) the sign quant.RangeOf gives it: that of the first element equal to zero, because
+// RangeOf's strict comparisons keep the first of equal bounds. Only ±0 compare equal with
+// different bits, so no other bound needs this. x holds no NaN.
+func fixZeroBounds(x []float32, lo, hi float32) (float32, float32) {
+	if lo != 0 && hi != 0 {
+		return lo, hi
+	}
+	for _, v := range x {
+		if v == 0 {
+			if lo == 0 {
+				lo = v
+			}
+			if hi == 0 {
+				hi = v
+			}
+			break
+		}
+	}
+	return lo, hi
+}
+
+// rowFlags returns the row kernels' flags.
+func rowFlags(perChannel, relu bool) int {
+	f := 0
+	if perChannel {
+		f |= ewPerChannel
+	}
+	if relu {
+		f |= ewReLU
+	}
+	return f
+}
+
+// dequantizeFast runs Dequantize on the active SIMD path and returns the first column it
+// did not compute (out when it computed all, 0 when there is no SIMD path).
+func dequantizeFast(dst []float32, acc []int32, rows, out int, rowScale, wScale, bias []float32, relu bool) int {
+	flags := rowFlags(len(wScale) > 1, relu)
+	switch active {
+	case AVX512VNNI:
+		dequantizeAVX512(&dst[0], &acc[0], rows, out, out, &rowScale[0], &wScale[0], &bias[0], flags)
+		return out
+	case AVX2:
+		cols := out &^ 7
+		if cols > 0 {
+			dequantizeAVX2(&dst[0], &acc[0], rows, cols, out, &rowScale[0], &wScale[0], &bias[0], flags)
+		}
+		return cols
+	}
+	return 0
+}
+
+// logitsFast is dequantizeFast for Logits.
+func logitsFast(dst []float32, acc []int32, rows, out int, bias []int32, logitScale []float32, relu bool) int {
+	flags := rowFlags(len(logitScale) > 1, relu)
+	switch active {
+	case AVX512VNNI:
+		logitsAVX512(&dst[0], &acc[0], rows, out, out, &bias[0], &logitScale[0], flags)
+		return out
+	case AVX2:
+		cols := out &^ 7
+		if cols > 0 {
+			logitsAVX2(&dst[0], &acc[0], rows, cols, out, &bias[0], &logitScale[0], flags)
+		}
+		return cols
+	}
+	return 0
+}
+
+// reqChunk is the number of output channels whose constants one reqTable holds; wider
+// layers are requantized in column strips of this width.
+const reqChunk = 256
+
+// reqTable holds the requantization constants of up to reqChunk channels in the form the
+// kernel uses, one int64 lane per channel: with x = acc + bias and t = 30 - shift,
+//
+//	zpOut + (x*mult>>t + 1)>>1 = ((acc*mult + bias*mult)>>t + (1 + 2*zpOut)) >> 1
+//
+// because adding 2*zpOut before halving with floor adds zpOut after it. acc*mult is one
+// VPMULDQ (32x32 -> 64-bit signed), bias*mult (|.| < 2^62) is precomputed, and their sum is
+// x*mult, which fits in int64 (see requantizeRow).
+type reqTable struct {
+	mult [reqChunk]int64 // mult[o], in [0, 2^31)
+	bm   [reqChunk]int64 // bias[o]*mult[o]
+	t    [reqChunk]int64 // 30 - shift[o], in [0, 61]
+}
+
+var reqTables = sync.Pool{New: func() any { return new(reqTable) }}
+
+func requantizeFast(dst []uint8, acc []int32, batch, out int, bias, mult []int32, shift []int, zpOut, qmin, qmax int32) bool {
+	if active != AVX512VNNI {
+		return false
+	}
+	if batch == 0 {
+		return true
+	}
+	tab := reqTables.Get().(*reqTable)
+	defer reqTables.Put(tab)
+	// As in the generic code: large batches are split over GOMAXPROCS goroutines.
+	workers := 1
+	if batch*out >= 1<<15 {
+		workers = min(runtime.GOMAXPROCS(0), batch)
+	}
+	c, lo, hi := 1+2*int64(zpOut), int64(qmin), int64(qmax)
+	for c0 := 0; c0 < out; c0 += reqChunk {
+		cols := min(reqChunk, out-c0)
+		for k := range cols {
+			o := c0 + k
+			m := int64(mult[min(o, len(mult)-1)])
+			tab.mult[k] = m
+			tab.bm[k] = 0
+			if bias != nil {
+				tab.bm[k] = int64(bias[o]) * m
+			}
+			tab.t[k] = int64(30 - shift[min(o, len(shift)-1)])
+		}
+		if workers == 1 {
+			requantizeAVX512(&dst[c0], &acc[c0], batch, cols, out, tab, c, lo, hi)
+			continue
+		}
+		parallel(batch, workers, func(b0, b1 int) {
+			requantizeAVX512(&dst[b0*out+c0], &acc[b0*out+c0], b1-b0, cols, out, tab, c, lo, hi)
+		})
+	}
+	return true
+}
