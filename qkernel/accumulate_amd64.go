@@ -12,10 +12,11 @@ import (
 // bytes, lane j of vector v holding W[64·block+16v+j][4g..4g+3]. Channels past Out and inputs
 // past In are zero, so padded activations and outputs contribute nothing.
 type vnniLayout struct {
-	groups int    // input groups of 4: ceil(In/4)
-	width  int    // output channels per block: 64, or 16 for layers of at most 16 outputs
-	blocks int    // output blocks: ceil(Out/width)
-	w      []int8 // [blocks][groups][width/16][16][4]
+	groups int     // input groups of 4: ceil(In/4)
+	width  int     // output channels per block: 64, or 16 for layers of at most 16 outputs
+	blocks int     // output blocks: ceil(Out/width)
+	w      []int8  // [blocks][groups][width/16][16][4]
+	all    []int32 // every group, 0 .. groups-1 (never modified)
 }
 
 // simdLayouts are the weight layouts of the SIMD paths, each built on its first use.
@@ -53,7 +54,10 @@ func (w *Weights) vnniLayout() *vnniLayout {
 		}
 		nb := (w.Out + width - 1) / width
 		nv := width / 16
-		l := &vnniLayout{groups: g, width: width, blocks: nb, w: make([]int8, nb*g*4*width)}
+		l := &vnniLayout{groups: g, width: width, blocks: nb, w: make([]int8, nb*g*4*width), all: make([]int32, g)}
+		for k := range l.all {
+			l.all[k] = int32(k)
+		}
 		for o := 0; o < w.Out; o++ {
 			b, v, j := o/width, (o%width)/16, o%16
 			for i := 0; i < w.In; i++ {
@@ -129,12 +133,27 @@ func (w *Weights) subtractZeroPoints(dst []int32, batch int, zp []int32) {
 	}
 }
 
-// nonzero sets s.groups to the groups of 4 inputs in which any of rows rows of a (stride lda
-// bytes) has a nonzero byte. a must hold (rows-1)·lda + 64·ceil(groups/16) bytes.
-func (l *vnniLayout) nonzero(s *vnniScratch, a []uint8, lda, rows int) {
+// nonzero returns the groups of 4 inputs in which any of rows rows of a (stride lda bytes)
+// has a nonzero byte: l.all when every group does (dense activations: no list to build),
+// else a list built in s.groups. a must hold (rows-1)·lda + 64·ceil(groups/16) bytes.
+func (l *vnniLayout) nonzero(s *vnniScratch, a []uint8, lda, rows int) []int32 {
 	chunks := (l.groups + 15) / 16
 	s.masks = resize(s.masks, chunks)
 	nonzeroMask(&a[0], lda, rows, chunks, &s.masks[0])
+	dense := true
+	for c, m := range s.masks {
+		want := uint16(0xFFFF)
+		if rest := l.groups - 16*c; rest < 16 {
+			want = 1<<rest - 1
+		}
+		if m&want != want {
+			dense = false
+			break
+		}
+	}
+	if dense {
+		return l.all
+	}
 	s.groups = s.groups[:0]
 	for c, m := range s.masks {
 		for m != 0 {
@@ -146,6 +165,7 @@ func (l *vnniLayout) nonzero(s *vnniScratch, a []uint8, lda, rows int) {
 			m &= m - 1
 		}
 	}
+	return s.groups
 }
 
 // tile returns rows rows of src starting at row r0 as the kernels read them: in place when
@@ -171,8 +191,8 @@ func (w *Weights) vnniTile(l *vnniLayout, s *vnniScratch, dst []int32, src []uin
 	r0 := t * vnniRows
 	rows := min(vnniRows, batch-r0)
 	a, lda := l.tile(s, src, w.In, r0, rows, vnniRows)
-	l.nonzero(s, a, lda, rows)
-	if len(s.groups) == 0 {
+	groups := l.nonzero(s, a, lda, rows)
+	if len(groups) == 0 {
 		clear(dst[r0*out : (r0+rows)*out])
 		return
 	}
@@ -189,9 +209,9 @@ func (w *Weights) vnniTile(l *vnniLayout, s *vnniScratch, dst []int32, src []uin
 	for b := 0; b < l.blocks; b++ {
 		wb := &l.w[b*l.groups*4*l.width]
 		if l.width == 16 {
-			vnni6x16(&a[0], lda, wb, &s.groups[0], len(s.groups), &c[b*16], 4*ldc)
+			vnni6x16(&a[0], lda, wb, &groups[0], len(groups), &c[b*16], 4*ldc)
 		} else {
-			vnni6x64(&a[0], lda, wb, &s.groups[0], len(s.groups), &c[b*vnniBlock], 4*ldc)
+			vnni6x64(&a[0], lda, wb, &groups[0], len(groups), &c[b*vnniBlock], 4*ldc)
 		}
 	}
 	if !direct {
@@ -205,8 +225,8 @@ func (w *Weights) vnniTile(l *vnniLayout, s *vnniScratch, dst []int32, src []uin
 func (w *Weights) vnniRow(l *vnniLayout, s *vnniScratch, dst []int32, src []uint8, r int) {
 	out := w.Out
 	a, _ := l.tile(s, src, w.In, r, 1, 1)
-	l.nonzero(s, a, 0, 1)
-	if len(s.groups) == 0 {
+	groups := l.nonzero(s, a, 0, 1)
+	if len(groups) == 0 {
 		clear(dst[r*out : (r+1)*out])
 		return
 	}
@@ -217,7 +237,7 @@ func (w *Weights) vnniRow(l *vnniLayout, s *vnniScratch, dst []int32, src []uint
 		c = s.c
 	}
 	for b := 0; b < l.blocks; b++ {
-		vnni1x64(&a[0], &l.w[b*l.groups*256], &s.groups[0], len(s.groups), &c[b*vnniBlock])
+		vnni1x64(&a[0], &l.w[b*l.groups*256], &groups[0], len(groups), &c[b*vnniBlock])
 	}
 	if out%vnniBlock != 0 {
 		copy(dst[r*out:(r+1)*out], s.c)

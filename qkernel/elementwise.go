@@ -19,7 +19,7 @@ import (
 // with x[i]/scale a float32 division. Only dst[:len(x)] is written; dst may be longer.
 // Constraints, checked: 0 <= qmin <= qmax <= 255, len(dst) >= len(x), scale finite and > 0.
 // A NaN or ±Inf in x is a *quant.NonFiniteError (the one quant.QuantizeUint8 returns), and
-// then dst is not written.
+// then dst[:len(x)] holds unspecified values.
 func QuantizeInput(dst []uint8, x []float32, scale float32, zp, qmin, qmax int32) error {
 	switch {
 	case qmin < 0 || qmax > 255 || qmin > qmax:

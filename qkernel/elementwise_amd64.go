@@ -26,11 +26,11 @@ func nonFiniteAVX512(x *float32, n int) bool
 func nonFiniteAVX2(x *float32, n int) bool
 
 // quantizeAVX512 writes dst[i] = uint8(zp + roundHalfEven(clamp(x[i]/scale, lo, hi))) for
-// i < n, where lo = qmin-zp and hi = qmax-zp are integers of magnitude <= 2^24 and x is
-// finite.
+// i < n, where lo = qmin-zp and hi = qmax-zp are integers of magnitude <= 2^24, and reports
+// whether every x[i] was finite (when not, dst holds garbage where they were).
 //
 //go:noescape
-func quantizeAVX512(dst *uint8, x *float32, n int, scale, lo, hi float32, zp int32)
+func quantizeAVX512(dst *uint8, x *float32, n int, scale, lo, hi float32, zp int32) (finite bool)
 
 // quantizeAVX2 is quantizeAVX512 for n a multiple of 8.
 //
@@ -91,14 +91,10 @@ func quantizeFast(dst []uint8, x []float32, scale float32, zp, qmin, qmax int32)
 	if active == Generic || len(x) == 0 || lo < -1<<24 || hi > 1<<24 {
 		return false
 	}
-	// A separate pass, so that on a NaN or ±Inf dst is not written (quant.QuantizeUint8's
-	// contract); the generic code then reports the first one.
+	// On a NaN or ±Inf the generic code then reports the first one (AVX-512 notes them in
+	// the same pass as it quantizes; AVX2 checks in a pass before).
 	if active == AVX512VNNI {
-		if nonFiniteAVX512(&x[0], len(x)) {
-			return false
-		}
-		quantizeAVX512(&dst[0], &x[0], len(x), scale, float32(lo), float32(hi), zp)
-		return true
+		return quantizeAVX512(&dst[0], &x[0], len(x), scale, float32(lo), float32(hi), zp)
 	}
 	n := len(x) &^ 7
 	if n > 0 && nonFiniteAVX2(&x[0], n) {

@@ -86,9 +86,10 @@ nf2done:
 	RET
 
 // func quantizeAVX512(dst *uint8, x *float32, n int, scale, lo, hi float32, zp int32)
-TEXT ·quantizeAVX512(SB), NOSPLIT, $0-40
+TEXT ·quantizeAVX512(SB), NOSPLIT, $0-41
 	// DI: dst; SI: x; CX: elements left.
 	// Z28: scale; Z29: lo = qmin-zp; Z30: hi = qmax-zp; Z31: zp (int32). All broadcast.
+	// K3: lanes that met a NaN or ±Inf so far (x-x is NaN exactly for those).
 	MOVQ dst+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -97,15 +98,19 @@ TEXT ·quantizeAVX512(SB), NOSPLIT, $0-40
 	VBROADCASTSS hi+32(FP), Z30
 	MOVL zp+36(FP), AX
 	VPBROADCASTD AX, Z31
+	KXORW K3, K3, K3
 
 q512loop:
 	// 16 elements: t = x/scale (the IEEE float32 division of Go's x/scale), clamped in
 	// float to [lo, hi] so the conversion cannot overflow, rounded half to even by
 	// VCVTPS2DQ (MXCSR's default mode), plus zp: now in [qmin, qmax], so truncating to a
-	// byte is exact.
+	// byte is exact. Non-finite inputs are only noted (K3); the caller then reports them.
 	CMPQ      CX, $16
 	JLT       q512tail
 	VMOVUPS   (SI), Z0
+	VSUBPS    Z0, Z0, Z1
+	VCMPPS    $3, Z1, Z1, K2
+	KORW      K2, K3, K3
 	VDIVPS    Z28, Z0, Z0
 	VMAXPS    Z29, Z0, Z0
 	VMINPS    Z30, Z0, Z0
@@ -123,6 +128,9 @@ q512tail:
 	JZ        q512done
 	MASK16(K1)
 	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS    Z0, Z0, Z1
+	VCMPPS    $3, Z1, Z1, K2
+	KORW      K2, K3, K3
 	VDIVPS    Z28, Z0, Z0
 	VMAXPS    Z29, Z0, Z0
 	VMINPS    Z30, Z0, Z0
@@ -131,6 +139,9 @@ q512tail:
 	VPMOVDB   Z0, K1, (DI)
 
 q512done:
+	// ret: whether every element was finite.
+	KORTESTW K3, K3
+	SETEQ    finite+40(FP)
 	VZEROUPPER
 	RET
 

@@ -155,9 +155,6 @@ func TestQuantizeInputNonFinite(t *testing.T) {
 			if !errors.As(err, &nf) || nf.Index != bad || err.Error() != want.Error() {
 				t.Fatalf("%v: n %d, bad %d: err = %v, want %v", p, n, bad, err, want)
 			}
-			if slices.ContainsFunc(dst, func(b uint8) bool { return b != 0 }) {
-				t.Fatalf("%v: dst written on error", p)
-			}
 		})
 	}
 }
