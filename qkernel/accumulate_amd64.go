@@ -3,6 +3,7 @@
 package qkernel
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"sync"
 )
@@ -23,6 +24,8 @@ type vnniLayout struct {
 type simdLayouts struct {
 	vnniOnce sync.Once
 	vnni     *vnniLayout
+	avnOnce  sync.Once
+	avn      *vnniLayout // AVX-VNNI: the VNNI layout in blocks of 16 channels, 2 vectors of 8
 	avx2Once sync.Once
 	avx2     *avx2Layout
 }
@@ -35,6 +38,9 @@ func (s *simdLayouts) bytes() int {
 	}
 	if s.avx2 != nil {
 		n += 2 * len(s.avx2.w)
+	}
+	if s.avn != nil {
+		n += len(s.avn.w)
 	}
 	return n
 }
@@ -84,6 +90,10 @@ func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32
 	switch active {
 	case AVX2:
 		w.accumulateAVX2(dst, src, batch, workers)
+		w.subtractZeroPoints(dst, batch, zp)
+		return true
+	case AVXVNNI:
+		w.accumulateAVXVNNI(dst, src, batch, workers)
 		w.subtractZeroPoints(dst, batch, zp)
 		return true
 	case AVX512VNNI:
@@ -334,5 +344,79 @@ func (w *Weights) accumulateAVX2(dst []int32, src []uint8, batch, workers int) {
 			}
 		}
 		avx2Pool.Put(s)
+	})
+}
+
+// avxvnniLayout returns the weights packed for the AVX-VNNI kernel: the vnniLayout order with
+// blocks of 16 channels, each group's 16 lanes of 4 bytes split into two ymm vectors of 8.
+// (That is vnniLayout with width 16, whose vector of 16 lanes is the two ymm halves.)
+func (w *Weights) avxvnniLayout() *vnniLayout {
+	w.simd.avnOnce.Do(func() {
+		g := (w.In + 3) / 4
+		nb := (w.Out + 15) / 16
+		l := &vnniLayout{groups: g, width: 16, blocks: nb, w: make([]int8, nb*g*64), all: make([]int32, g)}
+		for k := range l.all {
+			l.all[k] = int32(k)
+		}
+		for o := 0; o < w.Out; o++ {
+			b, j := o/16, o%16
+			for i := 0; i < w.In; i++ {
+				l.w[(b*g+i/4)*64+j*4+i%4] = w.At(o, i)
+			}
+		}
+		w.simd.avn = l
+	})
+	return w.simd.avn
+}
+
+// nonzeroScalar is vnniLayout.nonzero without AVX-512: the groups of 4 inputs in which any of
+// rows rows of a (stride lda bytes) has a nonzero byte.
+func (l *vnniLayout) nonzeroScalar(s *vnniScratch, a []uint8, lda, rows int) []int32 {
+	s.groups = s.groups[:0]
+	for g := 0; g < l.groups; g++ {
+		var or uint32
+		for r := 0; r < rows; r++ {
+			or |= binary.LittleEndian.Uint32(a[r*lda+4*g:])
+		}
+		if or != 0 {
+			s.groups = append(s.groups, int32(g))
+		}
+	}
+	if len(s.groups) == l.groups {
+		return l.all
+	}
+	return s.groups
+}
+
+// accumulateAVXVNNI computes Σ q·w (no zero point) in tiles of six rows with the AVX-VNNI
+// kernel.
+func (w *Weights) accumulateAVXVNNI(dst []int32, src []uint8, batch, workers int) {
+	l := w.avxvnniLayout()
+	tiles := (batch + vnniRows - 1) / vnniRows
+	workers = max(1, min(workers, tiles))
+	parallel(tiles, workers, func(t0, t1 int) {
+		s, _ := vnniPool.Get().(*vnniScratch)
+		if s == nil {
+			s = &vnniScratch{}
+		}
+		ldc := 16 * l.blocks
+		s.c = resize(s.c, vnniRows*ldc)
+		for t := t0; t < t1; t++ {
+			r0 := t * vnniRows
+			rows := min(vnniRows, batch-r0)
+			a, lda := l.tile(s, src, w.In, r0, rows, vnniRows)
+			groups := l.nonzeroScalar(s, a, lda, rows)
+			if len(groups) == 0 {
+				clear(dst[r0*w.Out : (r0+rows)*w.Out])
+				continue
+			}
+			for b := 0; b < l.blocks; b++ {
+				avxvnni6x16(&a[0], lda, &l.w[b*l.groups*64], &groups[0], len(groups), &s.c[b*16], 4*ldc)
+			}
+			for r := 0; r < rows; r++ {
+				copy(dst[(r0+r)*w.Out:(r0+r+1)*w.Out], s.c[r*ldc:])
+			}
+		}
+		vnniPool.Put(s)
 	})
 }

@@ -13,18 +13,24 @@ const (
 	Generic Path = iota
 	// AVX2 uses 256-bit integer multiply-adds (VPMADDWD on int16-widened operands, exact).
 	AVX2
+	// AVXVNNI uses VPDPBUSD on 256-bit registers (VEX-encoded AVX-VNNI, for CPUs without
+	// AVX-512); element-wise stages use the AVX2 code.
+	AVXVNNI
 	// AVX512VNNI uses VPDPBUSD on 512-bit registers: u8 activations x s8 weights, four
 	// products summed into each int32 lane per instruction.
 	AVX512VNNI
 )
 
-// String returns the path's name as TINYQ_KERNEL spells it: "generic", "avx2", "avx512vnni".
+// String returns the path's name as TINYQ_KERNEL spells it: "generic", "avx2", "avxvnni",
+// "avx512vnni".
 func (p Path) String() string {
 	switch p {
 	case Generic:
 		return "generic"
 	case AVX2:
 		return "avx2"
+	case AVXVNNI:
+		return "avxvnni"
 	case AVX512VNNI:
 		return "avx512vnni"
 	}
@@ -33,12 +39,12 @@ func (p Path) String() string {
 
 // ParsePath parses a path name.
 func ParsePath(s string) (Path, error) {
-	for _, p := range []Path{Generic, AVX2, AVX512VNNI} {
+	for _, p := range []Path{Generic, AVX2, AVXVNNI, AVX512VNNI} {
 		if s == p.String() {
 			return p, nil
 		}
 	}
-	return 0, fmt.Errorf("qkernel: kernel %q, want generic, avx2 or avx512vnni", s)
+	return 0, fmt.Errorf("qkernel: kernel %q, want generic, avx2, avxvnni or avx512vnni", s)
 }
 
 // Supported returns the paths this CPU and build can run, fastest last. With the purego

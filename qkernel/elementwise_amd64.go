@@ -15,12 +15,8 @@ import (
 // out%8 columns of each row (or len%8 elements) to the generic code, which computes the
 // same rule.
 
-// nonFiniteAVX512 reports whether x[0:n] holds a NaN or ±Inf (v-v is NaN exactly for those).
-//
-//go:noescape
-func nonFiniteAVX512(x *float32, n int) bool
-
-// nonFiniteAVX2 is nonFiniteAVX512 for n a multiple of 8.
+// nonFiniteAVX2 reports whether x[0:n] holds a NaN or ±Inf (v-v is NaN exactly for those),
+// for n a multiple of 8.
 //
 //go:noescape
 func nonFiniteAVX2(x *float32, n int) bool
@@ -120,7 +116,7 @@ func rangeFast(x []float32) (lo, hi float32, ok bool) {
 	switch {
 	case active == AVX512VNNI && len(x) > 0:
 		lo, hi, nan = rangeAVX512(&x[0], len(x))
-	case active == AVX2 && len(x) >= 8:
+	case (active == AVX2 || active == AVXVNNI) && len(x) >= 8:
 		n := len(x) &^ 7
 		lo, hi, nan = rangeAVX2(&x[0], n)
 		for _, v := range x[n:] {
@@ -179,7 +175,7 @@ func dequantizeFast(dst []float32, acc []int32, rows, out int, rowScale, wScale,
 	case AVX512VNNI:
 		dequantizeAVX512(&dst[0], &acc[0], rows, out, out, &rowScale[0], &wScale[0], &bias[0], flags)
 		return out
-	case AVX2:
+	case AVX2, AVXVNNI:
 		cols := out &^ 7
 		if cols > 0 {
 			dequantizeAVX2(&dst[0], &acc[0], rows, cols, out, &rowScale[0], &wScale[0], &bias[0], flags)
@@ -196,7 +192,7 @@ func logitsFast(dst []float32, acc []int32, rows, out int, bias []int32, logitSc
 	case AVX512VNNI:
 		logitsAVX512(&dst[0], &acc[0], rows, out, out, &bias[0], &logitScale[0], flags)
 		return out
-	case AVX2:
+	case AVX2, AVXVNNI:
 		cols := out &^ 7
 		if cols > 0 {
 			logitsAVX2(&dst[0], &acc[0], rows, cols, out, &bias[0], &logitScale[0], flags)

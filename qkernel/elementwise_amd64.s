@@ -14,54 +14,6 @@
 	DECL  AX;     \
 	KMOVW AX, k
 
-// func nonFiniteAVX512(x *float32, n int) bool
-TEXT ·nonFiniteAVX512(SB), NOSPLIT, $0-17
-	// SI: x; CX: elements left; Z0, Z1: OR of v-v (all bits 0 iff every v is finite).
-	MOVQ   x+0(FP), SI
-	MOVQ   n+8(FP), CX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-
-nf512loop32:
-	CMPQ   CX, $32
-	JLT    nf512tail
-	VMOVUPS (SI), Z2
-	VMOVUPS 64(SI), Z3
-	VSUBPS Z2, Z2, Z2
-	VSUBPS Z3, Z3, Z3
-	VPORD  Z2, Z0, Z0
-	VPORD  Z3, Z1, Z1
-	ADDQ   $128, SI
-	SUBQ   $32, CX
-	JMP    nf512loop32
-
-nf512tail:
-	// Up to 31 left: whole 16s, then a masked block (masked-off lanes load as +0).
-	TESTQ  CX, CX
-	JZ     nf512done
-	CMPQ   CX, $16
-	JLT    nf512mask
-	VMOVUPS (SI), Z2
-	VSUBPS Z2, Z2, Z2
-	VPORD  Z2, Z0, Z0
-	ADDQ   $64, SI
-	SUBQ   $16, CX
-	JMP    nf512tail
-
-nf512mask:
-	MASK16(K1)
-	VMOVUPS.Z (SI), K1, Z2
-	VSUBPS Z2, Z2, Z2
-	VPORD  Z2, Z0, Z0
-
-nf512done:
-	VPORD     Z1, Z0, Z0
-	VPTESTMD  Z0, Z0, K2
-	KORTESTW  K2, K2
-	SETNE     ret+16(FP)
-	VZEROUPPER
-	RET
-
 // func nonFiniteAVX2(x *float32, n int) bool
 TEXT ·nonFiniteAVX2(SB), NOSPLIT, $0-17
 	// SI: x; CX: elements left (a multiple of 8); Y0: OR of v-v.

@@ -32,3 +32,10 @@ func nonzeroMask(a *uint8, lda int, rows int, chunks int, masks *uint16)
 //
 //go:noescape
 func vnni6x16(a *uint8, lda int, w *int8, groups *int32, ng int, c *int32, ldc int)
+
+// avxvnni6x16 computes six rows of a (row stride lda bytes) times one 16-channel block of
+// AVX-VNNI-packed weights w over the listed 4-input groups, storing 6 x 16 int32 to c (row
+// stride ldc bytes). See avxvnni_amd64.s.
+//
+//go:noescape
+func avxvnni6x16(a *uint8, lda int, w *int8, groups *int32, ng int, c *int32, ldc int)
