@@ -139,6 +139,7 @@ type IntLayer struct {
 	LogitScale []float32
 
 	kern *qkernel.Weights
+	inZP []int32 // {InZP}, the zero point as Accumulate takes it
 }
 
 // IntModel is an integer model: what ptq.Convert produces and an "int" file holds. It is
@@ -239,6 +240,7 @@ func (l *IntLayer) prepare(cfg IntConfig, i int, layers []*IntLayer) error {
 	if amin, amax := cfg.ActivationSpec().QRange(); l.InQMin != amin || l.InQMax != amax {
 		return fmt.Errorf("input range [%d, %d] in a model with %d-bit activations [%d, %d]", l.InQMin, l.InQMax, cfg.ActivationBits, amin, amax)
 	}
+	l.inZP = []int32{l.InZP}
 	return l.requantization(layers, i)
 }
 

@@ -23,16 +23,29 @@ func (m *IntModel) Forward(x []float32, rows int, logits []float32) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	err := parallelRows(rows, workers, func(lo, hi int) error {
-		if m.Config.Mode == Static {
-			return m.forwardStatic(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
-		}
-		return m.forwardDynamic(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
-	})
+	// Below about 16 rows a goroutine costs more than it saves; one goroutine means no
+	// closure and so no allocation.
+	workers = min(workers, max(1, rows/16))
+	var err error
+	if workers == 1 {
+		err = m.forward(x, rows, logits)
+	} else {
+		err = parallelRows(rows, workers, func(lo, hi int) error {
+			return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("infer: forward: %w", err)
 	}
 	return nil
+}
+
+// forward runs rows samples on the calling goroutine.
+func (m *IntModel) forward(x []float32, rows int, logits []float32) error {
+	if m.Config.Mode == Static {
+		return m.forwardStatic(x, rows, logits)
+	}
+	return m.forwardDynamic(x, rows, logits)
 }
 
 // parallelRows splits rows into at most workers contiguous chunks, runs each on its own
@@ -117,7 +130,7 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error 
 	}
 	for li, l := range m.Layers {
 		ac := s.acc[:rows*l.Out]
-		if err := l.kern.Accumulate(ac, src, rows, []int32{l.InZP}, 1); err != nil {
+		if err := l.kern.Accumulate(ac, src, rows, l.inZP, 1); err != nil {
 			return err
 		}
 		if li == len(m.Layers)-1 {

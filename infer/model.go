@@ -35,7 +35,7 @@ func DefaultInput(n int) Input { return modelfile.DefaultInput(n) }
 
 func checkInput(in Input, n int) error {
 	d := float64(in.PixelDivisor)
-	if in.Width <= 0 || in.Height <= 0 || in.Width*in.Height != n || !(d > 0) || math.IsInf(d, 0) {
+	if in.Width <= 0 || in.Height <= 0 || in.Width > n || in.Height > n || in.Width*in.Height != n || !(d > 0) || math.IsInf(d, 0) {
 		return fmt.Errorf("infer: input %dx%d pixels over %v for %d inputs", in.Width, in.Height, in.PixelDivisor, n)
 	}
 	return nil
@@ -72,6 +72,9 @@ func (p Prediction) Confidence() float32 { return p.Probabilities[p.Class] }
 // Predict runs rows samples x ([rows, in], preprocessed) and returns each one's class and
 // class probabilities.
 func Predict(m Model, x []float32, rows int) ([]Prediction, error) {
+	if err := checkRows(m, x, rows); err != nil {
+		return nil, err
+	}
 	_, classes := m.Shape()
 	logits := make([]float32, rows*classes)
 	if err := m.Forward(x, rows, logits); err != nil {
@@ -97,6 +100,9 @@ func PredictPixels(m Model, pixels []uint8) ([]Prediction, error) {
 
 // Classes returns the argmax class of each of rows samples.
 func Classes(m Model, x []float32, rows int) ([]int, error) {
+	if err := checkRows(m, x, rows); err != nil {
+		return nil, err
+	}
 	_, classes := m.Shape()
 	logits := make([]float32, rows*classes)
 	if err := m.Forward(x, rows, logits); err != nil {
@@ -107,6 +113,15 @@ func Classes(m Model, x []float32, rows int) ([]int, error) {
 		p[r] = Argmax(logits[r*classes : (r+1)*classes])
 	}
 	return p, nil
+}
+
+// checkRows reports x that is not rows > 0 whole samples of m's input.
+func checkRows(m Model, x []float32, rows int) error {
+	in, _ := m.Shape()
+	if rows <= 0 || len(x) != rows*in {
+		return fmt.Errorf("infer: %d values for %d rows of %d", len(x), rows, in)
+	}
+	return nil
 }
 
 // EvalBatch is the batch size Evaluate runs at.
@@ -147,9 +162,14 @@ func Argmax(v []float32) int {
 	return best
 }
 
-// Softmax writes the softmax of logits to dst (same length) and returns dst, computed
-// stably in float64 (the maximum is subtracted first).
+// Softmax writes the softmax of logits to dst (at least as long) and returns dst[:len(logits)],
+// computed stably in float64 (the maximum is subtracted first). Empty logits give an empty
+// result.
 func Softmax(dst, logits []float32) []float32 {
+	if len(logits) == 0 {
+		return dst[:0]
+	}
+	dst = dst[:len(logits)]
 	m := float64(logits[0])
 	for _, v := range logits {
 		m = math.Max(m, float64(v))

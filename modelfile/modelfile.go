@@ -163,7 +163,7 @@ func ReadInfo(f *safetensors.File, want ...Kind) (Info, error) {
 		}
 		in := info.Input
 		d := float64(in.PixelDivisor)
-		if in.Width <= 0 || in.Height <= 0 || in.Width*in.Height != a.Sizes[0] || !(d > 0) || math.IsInf(d, 0) {
+		if in.Width <= 0 || in.Height <= 0 || in.Width > a.Sizes[0] || in.Height > a.Sizes[0] || in.Width*in.Height != a.Sizes[0] || !(d > 0) || math.IsInf(d, 0) {
 			return Info{}, fmt.Errorf("input: %dx%d pixels over %v for %d inputs", in.Width, in.Height, in.PixelDivisor, a.Sizes[0])
 		}
 	}

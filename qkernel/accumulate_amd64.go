@@ -107,20 +107,11 @@ func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32
 		tiles = batch // single rows: the one-row kernel
 	}
 	workers = max(1, min(workers, tiles))
-	parallel(tiles, workers, func(t0, t1 int) {
-		s, _ := vnniPool.Get().(*vnniScratch)
-		if s == nil {
-			s = &vnniScratch{}
-		}
-		for t := t0; t < t1; t++ {
-			if oneRow {
-				w.vnniRow(l, s, dst, src, t)
-			} else {
-				w.vnniTile(l, s, dst, src, batch, t)
-			}
-		}
-		vnniPool.Put(s)
-	})
+	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
+		w.vnniTiles(l, dst, src, batch, oneRow, 0, tiles)
+	} else {
+		parallel(tiles, workers, func(t0, t1 int) { w.vnniTiles(l, dst, src, batch, oneRow, t0, t1) })
+	}
 	w.subtractZeroPoints(dst, batch, zp)
 	return true
 }
@@ -148,7 +139,7 @@ func (w *Weights) subtractZeroPoints(dst []int32, batch int, zp []int32) {
 // else a list built in s.groups. a must hold (rows-1)·lda + 64·ceil(groups/16) bytes.
 func (l *vnniLayout) nonzero(s *vnniScratch, a []uint8, lda, rows int) []int32 {
 	chunks := (l.groups + 15) / 16
-	s.masks = resize(s.masks, chunks)
+	s.masks = grow(s.masks, chunks)
 	nonzeroMask(&a[0], lda, rows, chunks, &s.masks[0])
 	dense := true
 	for c, m := range s.masks {
@@ -187,7 +178,7 @@ func (l *vnniLayout) tile(s *vnniScratch, src []uint8, in, r0, rows, kernelRows 
 	if rows == kernelRows && len(a) >= (kernelRows-1)*in+span {
 		return a, in
 	}
-	s.a = resize(s.a, kernelRows*span)
+	s.a = grow(s.a, kernelRows*span)
 	clear(s.a)
 	for r := 0; r < rows; r++ {
 		copy(s.a[r*span:], src[(r0+r)*in:(r0+r+1)*in])
@@ -213,7 +204,7 @@ func (w *Weights) vnniTile(l *vnniLayout, s *vnniScratch, dst []int32, src []uin
 	c := dst[r0*out:]
 	if !direct {
 		ldc = l.width * l.blocks
-		s.c = resize(s.c, vnniRows*ldc)
+		s.c = grow(s.c, vnniRows*ldc)
 		c = s.c
 	}
 	for b := 0; b < l.blocks; b++ {
@@ -243,7 +234,7 @@ func (w *Weights) vnniRow(l *vnniLayout, s *vnniScratch, dst []int32, src []uint
 	ldc := vnniBlock * l.blocks
 	c := dst[r*out:]
 	if out%vnniBlock != 0 {
-		s.c = resize(s.c, ldc)
+		s.c = grow(s.c, ldc)
 		c = s.c
 	}
 	for b := 0; b < l.blocks; b++ {
@@ -252,14 +243,6 @@ func (w *Weights) vnniRow(l *vnniLayout, s *vnniScratch, dst []int32, src []uint
 	if out%vnniBlock != 0 {
 		copy(dst[r*out:(r+1)*out], s.c)
 	}
-}
-
-// resize returns s with length n, reallocating only when its capacity is too small.
-func resize[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
 
 // avx2Layout is a weight matrix packed for the AVX2 micro-kernel: blocks of 16 output
@@ -304,47 +287,11 @@ func (w *Weights) accumulateAVX2(dst []int32, src []uint8, batch, workers int) {
 	l := w.avx2Layout()
 	tiles := (batch + vnniRows - 1) / vnniRows
 	workers = max(1, min(workers, tiles))
-	parallel(tiles, workers, func(t0, t1 int) {
-		s, _ := avx2Pool.Get().(*avx2Scratch)
-		if s == nil {
-			s = &avx2Scratch{}
-		}
-		lda := 2 * l.pairs
-		ldc := avx2Block * l.blocks
-		s.a, s.c = resize(s.a, vnniRows*lda), resize(s.c, vnniRows*ldc)
-		for t := t0; t < t1; t++ {
-			r0 := t * vnniRows
-			rows := min(vnniRows, batch-r0)
-			clear(s.a)
-			s.pairs = s.pairs[:0]
-			for r := 0; r < rows; r++ {
-				row := s.a[r*lda : (r+1)*lda]
-				for i, v := range src[(r0+r)*w.In : (r0+r+1)*w.In] {
-					row[i] = int16(v)
-				}
-			}
-			for p := 0; p < l.pairs; p++ {
-				var or int16
-				for r := 0; r < rows; r++ {
-					or |= s.a[r*lda+2*p] | s.a[r*lda+2*p+1]
-				}
-				if or != 0 {
-					s.pairs = append(s.pairs, int32(p))
-				}
-			}
-			if len(s.pairs) == 0 {
-				clear(dst[r0*w.Out : (r0+rows)*w.Out])
-				continue
-			}
-			for b := 0; b < l.blocks; b++ {
-				avx2x6x16(&s.a[0], 2*lda, &l.w[b*l.pairs*32], &s.pairs[0], len(s.pairs), &s.c[b*avx2Block], 4*ldc)
-			}
-			for r := 0; r < rows; r++ {
-				copy(dst[(r0+r)*w.Out:(r0+r+1)*w.Out], s.c[r*ldc:])
-			}
-		}
-		avx2Pool.Put(s)
-	})
+	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
+		w.avx2Tiles(l, dst, src, batch, 0, tiles)
+	} else {
+		parallel(tiles, workers, func(t0, t1 int) { w.avx2Tiles(l, dst, src, batch, t0, t1) })
+	}
 }
 
 // avxvnniLayout returns the weights packed for the AVX-VNNI kernel: the vnniLayout order with
@@ -394,29 +341,95 @@ func (w *Weights) accumulateAVXVNNI(dst []int32, src []uint8, batch, workers int
 	l := w.avxvnniLayout()
 	tiles := (batch + vnniRows - 1) / vnniRows
 	workers = max(1, min(workers, tiles))
-	parallel(tiles, workers, func(t0, t1 int) {
-		s, _ := vnniPool.Get().(*vnniScratch)
-		if s == nil {
-			s = &vnniScratch{}
+	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
+		w.avxvnniTiles(l, dst, src, batch, 0, tiles)
+	} else {
+		parallel(tiles, workers, func(t0, t1 int) { w.avxvnniTiles(l, dst, src, batch, t0, t1) })
+	}
+}
+
+// vnniTiles runs tiles [t0, t1).
+func (w *Weights) vnniTiles(l *vnniLayout, dst []int32, src []uint8, batch int, oneRow bool, t0, t1 int) {
+	s, _ := vnniPool.Get().(*vnniScratch)
+	if s == nil {
+		s = &vnniScratch{}
+	}
+	for t := t0; t < t1; t++ {
+		if oneRow {
+			w.vnniRow(l, s, dst, src, t)
+		} else {
+			w.vnniTile(l, s, dst, src, batch, t)
 		}
-		ldc := 16 * l.blocks
-		s.c = resize(s.c, vnniRows*ldc)
-		for t := t0; t < t1; t++ {
-			r0 := t * vnniRows
-			rows := min(vnniRows, batch-r0)
-			a, lda := l.tile(s, src, w.In, r0, rows, vnniRows)
-			groups := l.nonzeroScalar(s, a, lda, rows)
-			if len(groups) == 0 {
-				clear(dst[r0*w.Out : (r0+rows)*w.Out])
-				continue
+	}
+	vnniPool.Put(s)
+}
+
+// avx2Tiles runs tiles [t0, t1).
+func (w *Weights) avx2Tiles(l *avx2Layout, dst []int32, src []uint8, batch int, t0, t1 int) {
+	s, _ := avx2Pool.Get().(*avx2Scratch)
+	if s == nil {
+		s = &avx2Scratch{}
+	}
+	lda := 2 * l.pairs
+	ldc := avx2Block * l.blocks
+	s.a, s.c = grow(s.a, vnniRows*lda), grow(s.c, vnniRows*ldc)
+	for t := t0; t < t1; t++ {
+		r0 := t * vnniRows
+		rows := min(vnniRows, batch-r0)
+		clear(s.a)
+		s.pairs = s.pairs[:0]
+		for r := 0; r < rows; r++ {
+			row := s.a[r*lda : (r+1)*lda]
+			for i, v := range src[(r0+r)*w.In : (r0+r+1)*w.In] {
+				row[i] = int16(v)
 			}
-			for b := 0; b < l.blocks; b++ {
-				avxvnni6x16(&a[0], lda, &l.w[b*l.groups*64], &groups[0], len(groups), &s.c[b*16], 4*ldc)
-			}
+		}
+		for p := 0; p < l.pairs; p++ {
+			var or int16
 			for r := 0; r < rows; r++ {
-				copy(dst[(r0+r)*w.Out:(r0+r+1)*w.Out], s.c[r*ldc:])
+				or |= s.a[r*lda+2*p] | s.a[r*lda+2*p+1]
+			}
+			if or != 0 {
+				s.pairs = append(s.pairs, int32(p))
 			}
 		}
-		vnniPool.Put(s)
-	})
+		if len(s.pairs) == 0 {
+			clear(dst[r0*w.Out : (r0+rows)*w.Out])
+			continue
+		}
+		for b := 0; b < l.blocks; b++ {
+			avx2x6x16(&s.a[0], 2*lda, &l.w[b*l.pairs*32], &s.pairs[0], len(s.pairs), &s.c[b*avx2Block], 4*ldc)
+		}
+		for r := 0; r < rows; r++ {
+			copy(dst[(r0+r)*w.Out:(r0+r+1)*w.Out], s.c[r*ldc:])
+		}
+	}
+	avx2Pool.Put(s)
+}
+
+// avxvnniTiles runs tiles [t0, t1).
+func (w *Weights) avxvnniTiles(l *vnniLayout, dst []int32, src []uint8, batch int, t0, t1 int) {
+	s, _ := vnniPool.Get().(*vnniScratch)
+	if s == nil {
+		s = &vnniScratch{}
+	}
+	ldc := 16 * l.blocks
+	s.c = grow(s.c, vnniRows*ldc)
+	for t := t0; t < t1; t++ {
+		r0 := t * vnniRows
+		rows := min(vnniRows, batch-r0)
+		a, lda := l.tile(s, src, w.In, r0, rows, vnniRows)
+		groups := l.nonzeroScalar(s, a, lda, rows)
+		if len(groups) == 0 {
+			clear(dst[r0*w.Out : (r0+rows)*w.Out])
+			continue
+		}
+		for b := 0; b < l.blocks; b++ {
+			avxvnni6x16(&a[0], lda, &l.w[b*l.groups*64], &groups[0], len(groups), &s.c[b*16], 4*ldc)
+		}
+		for r := 0; r < rows; r++ {
+			copy(dst[(r0+r)*w.Out:(r0+r+1)*w.Out], s.c[r*ldc:])
+		}
+	}
+	vnniPool.Put(s)
 }

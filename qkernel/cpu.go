@@ -52,30 +52,34 @@ func ParsePath(s string) (Path, error) {
 func Supported() []Path { return supported() }
 
 // active is the path in use: the fastest supported one, or TINYQ_KERNEL's choice, decided
-// once at start. It is the package's only mutable state, and only tests change it
-// afterwards (setPath).
-var active = choosePath(os.Getenv("TINYQ_KERNEL"))
+// once at start; requestErr says why TINYQ_KERNEL could not be honoured. They are the
+// package's only mutable state, and only tests change active afterwards.
+var active, requestErr = choosePath(os.Getenv("TINYQ_KERNEL"))
 
-// choosePath returns the path named by env (when supported), else the fastest supported one.
-// An unknown or unsupported name falls back to the fastest path: the variable is for tests and
-// benchmarks, and Kernel reports what is really used.
-func choosePath(env string) Path {
+// choosePath returns the path named by env (when supported), else the fastest supported one
+// and, for a name that is unknown or not supported here, an error saying so.
+func choosePath(env string) (Path, error) {
 	s := supported()
 	best := s[len(s)-1]
 	if env == "" {
-		return best
+		return best, nil
 	}
 	p, err := ParsePath(env)
 	if err != nil {
-		return best
+		return best, fmt.Errorf("qkernel: TINYQ_KERNEL=%s: unknown kernel (want generic, avx2, avxvnni or avx512vnni)", env)
 	}
 	for _, q := range s {
 		if q == p {
-			return p
+			return p, nil
 		}
 	}
-	return best
+	return best, fmt.Errorf("qkernel: TINYQ_KERNEL=%s: this CPU or build supports only %v", env, s)
 }
+
+// RequestError reports a TINYQ_KERNEL setting that could not be honoured (the kernels then
+// run on the fastest supported path); commands refuse to run with one, so that a benchmark
+// never silently measures another path. It is nil when the variable is unset or honoured.
+func RequestError() error { return requestErr }
 
 // Kernel returns the path the kernels use in this process, e.g. "avx512vnni". Results are
 // the same on every path, bit for bit.

@@ -3,7 +3,6 @@
 package qkernel
 
 import (
-	"runtime"
 	"sync"
 
 	"tinyq/quant"
@@ -231,11 +230,6 @@ func requantizeFast(dst []uint8, acc []int32, batch, out int, bias, mult []int32
 	}
 	tab := reqTables.Get().(*reqTable)
 	defer reqTables.Put(tab)
-	// As in the generic code: large batches are split over GOMAXPROCS goroutines.
-	workers := 1
-	if batch*out >= 1<<15 {
-		workers = min(runtime.GOMAXPROCS(0), batch)
-	}
 	c, lo, hi := 1+2*int64(zpOut), int64(qmin), int64(qmax)
 	for c0 := 0; c0 < out; c0 += reqChunk {
 		cols := min(reqChunk, out-c0)
@@ -249,13 +243,7 @@ func requantizeFast(dst []uint8, acc []int32, batch, out int, bias, mult []int32
 			}
 			tab.t[k] = int64(30 - shift[min(o, len(shift)-1)])
 		}
-		if workers == 1 {
-			requantizeAVX512(&dst[c0], &acc[c0], batch, cols, out, tab, c, lo, hi)
-			continue
-		}
-		parallel(batch, workers, func(b0, b1 int) {
-			requantizeAVX512(&dst[b0*out+c0], &acc[b0*out+c0], b1-b0, cols, out, tab, c, lo, hi)
-		})
+		requantizeAVX512(&dst[c0], &acc[c0], batch, cols, out, tab, c, lo, hi)
 	}
 	return true
 }

@@ -1,5 +1,7 @@
 package qkernel
 
+import "sync"
+
 // The kernels use the outer-product (axpy) formulation with zero skipping: for one sample,
 // acc[0:Out] += a_i * Wt[i][0:Out] over the inputs i whose stored value a_i is nonzero
 // (zero inputs contribute nothing), then dst = acc - zp*colsum, which is exact for any zero
@@ -86,12 +88,33 @@ func gather(row []uint8, stride int, nz []uint64) (n int, sum uint64) {
 	return n, sum
 }
 
+// swarScratch is accumulateSWAR's working memory, pooled so that calls do not allocate.
+type swarScratch struct {
+	acc []uint64
+	tot []uint32
+	nz  []uint64
+}
+
+var swarPool sync.Pool
+
+// grow returns s with length n, reallocating only when its capacity is too small.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
 // accumulateSWAR runs batch rows [b0, b1) on the SWAR layout l.
 func accumulateSWAR(l layout, dst []int32, src []uint8, b0, b1 int, zp []int32, lanes []uint64, colsum []int32, in, out int) {
 	nw := l.words(out)
-	acc := make([]uint64, nw)
-	tot := make([]uint32, nw*l.perWord)
-	nz := make([]uint64, in)
+	sc, _ := swarPool.Get().(*swarScratch)
+	if sc == nil {
+		sc = &swarScratch{}
+	}
+	defer swarPool.Put(sc)
+	sc.acc, sc.tot, sc.nz = grow(sc.acc, nw), grow(sc.tot, nw*l.perWord), grow(sc.nz, in)
+	acc, tot, nz := sc.acc, sc.tot, sc.nz
 	colsum = colsum[:out]
 	for b := b0; b < b1; b++ {
 		n, sum := gather(src[b*in:(b+1)*in], nw, nz)

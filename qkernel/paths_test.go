@@ -130,3 +130,26 @@ func BenchmarkAccumulatePaths(b *testing.B) {
 		}
 	}
 }
+
+// TestChoosePath: TINYQ_KERNEL picks a supported path; a name that is unknown or not
+// supported here falls back to the fastest path with an error saying so.
+func TestChoosePath(t *testing.T) {
+	s := Supported()
+	best := s[len(s)-1]
+	for _, p := range s {
+		if got, err := choosePath(p.String()); got != p || err != nil {
+			t.Errorf("%v: chose %v, %v", p, got, err)
+		}
+	}
+	if got, err := choosePath(""); got != best || err != nil {
+		t.Errorf("unset: chose %v, %v", got, err)
+	}
+	if got, err := choosePath("bogus"); got != best || err == nil {
+		t.Errorf("bogus: chose %v with no error", got)
+	}
+	if len(s) < 4 {
+		if _, err := choosePath("avx512vnni"); err == nil {
+			t.Error("an unsupported path was accepted")
+		}
+	}
+}

@@ -2,7 +2,7 @@ package qkernel
 
 import (
 	"fmt"
-	"runtime"
+	"sync"
 )
 
 // Requantize turns int32 accumulators into uint8 activations with quant's one requantization
@@ -64,30 +64,30 @@ func Requantize(dst []uint8, acc []int32, batch, out int, bias, mult []int32, sh
 	}
 
 	// Expand the per-tensor and nil cases to per-channel tables once.
-	ch := make([]channel, out)
+	chp, _ := channelPool.Get().(*[]channel)
+	if chp == nil {
+		chp = new([]channel)
+	}
+	defer channelPool.Put(chp)
+	*chp = grow(*chp, out)
+	ch := *chp
 	for o := range ch {
 		c := &ch[o]
 		c.mult = int64(mult[min(o, len(mult)-1)])
 		c.t = uint(30 - shift[min(o, len(shift)-1)])
+		c.bias = 0 // the pooled table may hold an earlier call's
 		if bias != nil {
 			c.bias = int64(bias[o])
 		}
 	}
-	// Large batches are split over GOMAXPROCS goroutines: requantizing is cheap per element,
-	// but on one core it would cost ~10% of an MLP forward pass whose Accumulate calls run in
-	// parallel. Below 2^15 outputs the goroutines cost more than they save. Every element is
-	// computed alone, so the result does not depend on the split.
-	workers := 1
-	if n >= 1<<15 {
-		workers = min(runtime.GOMAXPROCS(0), batch)
+	for b := 0; b < batch; b++ {
+		requantizeRow(dst[b*out:(b+1)*out], acc[b*out:(b+1)*out], ch, zpOut, qmin, qmax)
 	}
-	parallel(batch, workers, func(b0, b1 int) {
-		for b := b0; b < b1; b++ {
-			requantizeRow(dst[b*out:(b+1)*out], acc[b*out:(b+1)*out], ch, zpOut, qmin, qmax)
-		}
-	})
 	return nil
 }
+
+// channelPool holds Requantize's per-channel tables, so that calls do not allocate.
+var channelPool sync.Pool
 
 // channel holds the requantization constants of one output channel.
 type channel struct {

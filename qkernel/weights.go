@@ -17,12 +17,15 @@ type Weights struct {
 	int4   bool
 	int2   bool   // with int4: the packed data holds 2-bit values, four per byte
 	packed []byte // int4 only: the stored nibbles, row-major [Out, In], low nibble first
+	q8     []int8 // int8 only: the weights, row-major [Out, In]
 
-	// The run-time layout: transposed SWAR words [In][lay.words(Out)] (int4 builds them per
-	// call in a scratch buffer), or, with lay.perWord == 0, a plain transposed [In][Out].
-	lay   layout
-	lanes []uint64 // int8 only
-	wt    []int8   // int8 with lay.perWord == 0 only
+	// The generic path's layout, built on its first use: transposed SWAR words
+	// [In][lay.words(Out)] (int4 builds them per call in a scratch buffer), or, with
+	// lay.perWord == 0, a plain transposed [In][Out].
+	lay      layout
+	swarOnce sync.Once
+	lanes    []uint64 // int8 only
+	wt       []int8   // int8 with lay.perWord == 0 only
 
 	colsum []int32 // [Out]: colsum[o] = sum_i W[o,i], for nonzero zero points
 
@@ -55,7 +58,7 @@ func newWeights(w []int8, out, in int, lay layout) (*Weights, error) {
 	if len(w) != out*in {
 		return nil, fmt.Errorf("qkernel: NewWeights: len(w) = %d, want out*in = %d*%d = %d", len(w), out, in, out*in)
 	}
-	wt := &Weights{In: in, Out: out, lay: lay, colsum: make([]int32, out)}
+	wt := &Weights{In: in, Out: out, lay: lay, q8: append([]int8(nil), w...), colsum: make([]int32, out)}
 	for o := 0; o < out; o++ {
 		var s int32
 		for _, v := range w[o*in : (o+1)*in] {
@@ -63,22 +66,30 @@ func newWeights(w []int8, out, in int, lay layout) (*Weights, error) {
 		}
 		wt.colsum[o] = s
 	}
-	at := func(o, i int) int8 { return w[o*in+i] }
-	if lay.perWord > 0 {
-		wt.lanes = make([]uint64, in*lay.words(out))
-		lay.fill(wt.lanes, at, out, 0, in)
-	} else {
-		wt.wt = make([]int8, in*out)
-		fillTransposed(wt.wt, at, out, 0, in)
-	}
 	return wt, nil
+}
+
+// swar returns the generic path's layout of int8 weights, building it on first use.
+func (w *Weights) swar() (lanes []uint64, wt []int8) {
+	w.swarOnce.Do(func() {
+		at := func(o, i int) int8 { return w.q8[o*w.In+i] }
+		if w.lay.perWord > 0 {
+			w.lanes = make([]uint64, w.In*w.lay.words(w.Out))
+			w.lay.fill(w.lanes, at, w.Out, 0, w.In)
+		} else {
+			w.wt = make([]int8, w.In*w.Out)
+			fillTransposed(w.wt, at, w.Out, 0, w.In)
+		}
+	})
+	return w.lanes, w.wt
 }
 
 // NewWeightsInt4 prepares [out, in] signed int4 weights packed two per byte, row-major,
 // element 2k in the low nibble of packed[k] and 2k+1 in the high nibble, nibbles in two's
 // complement ([-8, 7]; the symmetric scheme uses [-7, 7]). When out*in is odd the last high
-// nibble is ignored. packed is copied, not retained; only the packed bytes are stored, and
-// Accumulate unpacks them into a scratch buffer on every call.
+// nibble is ignored. packed is copied, not retained. The generic path keeps only the packed
+// bytes and unpacks them into a scratch buffer on every Accumulate call; a SIMD path unpacks
+// them once, on first use, into its int8 (or int16) layout.
 func NewWeightsInt4(packed []byte, out, in int) (*Weights, error) {
 	if err := checkShape(out, in); err != nil {
 		return nil, err
@@ -91,9 +102,10 @@ func NewWeightsInt4(packed []byte, out, in int) (*Weights, error) {
 }
 
 // NewWeightsInt2 prepares [out, in] signed 2-bit weights packed four per byte, row-major,
-// element 4k+j in bits 2j and 2j+1 of packed[k] (quant.PackInt2's layout). Only the packed
-// bytes are stored; at run time they are unpacked into the int4 kernels' layout (2-bit values
-// are int4 values), so results equal NewWeights of the same values bit for bit.
+// element 4k+j in bits 2j and 2j+1 of packed[k] (quant.PackInt2's layout). They are handled
+// as NewWeightsInt4's (2-bit values are int4 values): kept packed on the generic path and
+// unpacked per call, unpacked once by a SIMD path; results equal NewWeights of the same values
+// bit for bit.
 func NewWeightsInt2(packed []byte, out, in int) (*Weights, error) {
 	if err := checkShape(out, in); err != nil {
 		return nil, err
@@ -173,7 +185,7 @@ func (w *Weights) Bytes() int {
 // scratch (int4 unpacks, per call, into a
 // scratch buffer of 8*In*ceil(Out/4) bytes).
 func (w *Weights) ResidentBytes() int {
-	return len(w.packed) + 8*len(w.lanes) + len(w.wt) + 4*len(w.colsum) + w.simd.bytes()
+	return len(w.packed) + len(w.q8) + 8*len(w.lanes) + len(w.wt) + 4*len(w.colsum) + w.simd.bytes()
 }
 
 // At returns the weight W[o, i]. It is meant for tests and debugging, not for kernels.
@@ -181,16 +193,10 @@ func (w *Weights) At(o, i int) int8 {
 	if o < 0 || o >= w.Out || i < 0 || i >= w.In {
 		panic(fmt.Sprintf("qkernel: At(%d, %d) out of range [%d, %d]", o, i, w.Out, w.In))
 	}
-	switch {
-	case w.int4:
+	if w.int4 {
 		return w.nibble(o*w.In + i)
-	case w.lanes != nil:
-		l := w.lay
-		x := w.lanes[i*l.words(w.Out)+o/l.perWord] >> (uint(o%l.perWord) * l.bits)
-		return int8(int32(x&(1<<l.bits-1)) - l.offset)
-	default:
-		return w.wt[i*w.Out+o]
 	}
+	return w.q8[o*w.In+i]
 }
 
 // fillTransposed writes rows [i0, i1) of the transposed int8 layout.
@@ -264,21 +270,30 @@ func (w *Weights) Accumulate(dst []int32, src []uint8, batch int, zp []int32, wo
 		return nil
 	}
 
-	lanes, wt := w.lanes, w.wt
-	if w.int4 {
+	var lanes []uint64
+	var wt []int8
+	if !w.int4 {
+		lanes, wt = w.swar()
+	} else {
 		var release func()
 		lanes, wt, release = w.unpack(workers)
 		defer release()
 	}
-	run := func(b0, b1 int) {
-		if w.lay.perWord > 0 {
-			accumulateSWAR(w.lay, dst, src, b0, b1, zp, lanes, w.colsum, w.In, w.Out)
-		} else {
-			accumulateTransposed(dst, src, b0, b1, zp, wt, w.colsum, w.In, w.Out)
-		}
+	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
+		w.accumulateRange(dst, src, 0, batch, zp, lanes, wt)
+		return nil
 	}
-	parallel(batch, workers, run)
+	parallel(batch, workers, func(b0, b1 int) { w.accumulateRange(dst, src, b0, b1, zp, lanes, wt) })
 	return nil
+}
+
+// accumulateRange runs the generic kernel on batch rows [b0, b1).
+func (w *Weights) accumulateRange(dst []int32, src []uint8, b0, b1 int, zp []int32, lanes []uint64, wt []int8) {
+	if w.lay.perWord > 0 {
+		accumulateSWAR(w.lay, dst, src, b0, b1, zp, lanes, w.colsum, w.In, w.Out)
+	} else {
+		accumulateTransposed(dst, src, b0, b1, zp, wt, w.colsum, w.In, w.Out)
+	}
 }
 
 // parallel calls run on [0, n) split into workers contiguous chunks, one goroutine per chunk

@@ -21,6 +21,7 @@ import (
 
 	"tinyq/imageprep"
 	"tinyq/infer"
+	"tinyq/qkernel"
 )
 
 func main() {
@@ -48,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintln(stderr, "classify:", err)
+		return 2
+	}
+	if err := qkernel.RequestError(); err != nil {
 		fmt.Fprintln(stderr, "classify:", err)
 		return 2
 	}

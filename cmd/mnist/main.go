@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"tinyq/qkernel"
 )
 
 func main() {
@@ -38,6 +40,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	opts, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if err := qkernel.RequestError(); err != nil {
+		return usageError{err.Error()}
 	}
 	return execute(opts, stdout, stderr)
 }
