@@ -17,7 +17,7 @@ func Load(path string) (Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := Decode(f)
+	m, err := decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("infer: %s: %w", path, err)
 	}
@@ -26,6 +26,14 @@ func Load(path string) (Model, error) {
 
 // Decode builds a model from a decoded file (see Load).
 func Decode(f *safetensors.File) (Model, error) {
+	m, err := decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	return m, nil
+}
+
+func decode(f *safetensors.File) (Model, error) {
 	info, err := modelfile.ReadInfo(f, modelfile.Float, modelfile.QAT, modelfile.Int)
 	if err != nil {
 		return nil, err

@@ -15,13 +15,16 @@
 //     6 x 16 for layers of at most 16 outputs). Groups of 4 inputs that are zero in all 6
 //     rows are skipped (about half of them on MNIST images, none in dense hidden layers);
 //     the zero point's share is subtracted afterwards from column sums.
+//   - avxvnni: VPDPBUSD on 256-bit registers, VEX-encoded (CPUs with AVX-VNNI but without
+//     AVX-512), 6 rows x 16 channels; element-wise stages use the AVX2 code.
 //   - avx2: VPMADDWD on operands widened to int16 (VPMADDUBSW's int16 pair sums could
 //     saturate at 8-bit weights), 6 rows x 16 channels.
 //   - generic: the SWAR kernel below, and scalar element-wise code; the build tag purego
 //     forces it everywhere, and it is what every other CPU and architecture runs.
 //
-// The environment variable TINYQ_KERNEL=generic|avx2|avx512vnni picks a supported path at
-// start, for tests and benchmarks. QuantizeInput, Requantize, RowRange, Dequantize and
+// The environment variable TINYQ_KERNEL=generic|avx2|avxvnni|avx512vnni picks a supported
+// path at start, for tests and benchmarks; RequestError reports a setting that could not be
+// honoured, and the commands refuse to run with one. QuantizeInput, Requantize, RowRange, Dequantize and
 // Logits are vectorized the same way; the tests run every supported path against the
 // naive references (AccumulateRef, the quant package's scalar rules), bit for bit.
 //
