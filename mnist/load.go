@@ -113,19 +113,60 @@ func findStandard(dir, name string) (string, error) {
 	return "", fmt.Errorf("mnist: %s: neither %s.gz nor %s is readable: %w", dir, name, name, gzErr)
 }
 
+// maxStandard bounds how much of a standard file verify reads: 64 MiB, more than the largest
+// standard file (train-images-idx3-ubyte, 47,040,016 bytes), so a longer file cannot match
+// its digest and an endless one (a link to /dev/zero) is not read forever.
+const maxStandard = 64 << 20
+
 // verify checks that the SHA-256 of the file at path is want (hex).
 func verify(path, want string) error {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
-		return fmt.Errorf("mnist: %w", err)
+		return err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, io.LimitReader(f, maxStandard+1)); err != nil {
 		return fmt.Errorf("mnist: %s: read: %w", path, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		return &ChecksumError{File: path, Got: got, Want: want}
+	}
+	return nil
+}
+
+// openRegular opens path for reading if it is a regular file (or a link to one). A FIFO,
+// device or directory is refused before it is opened: opening a FIFO blocks, and a device
+// may never end.
+func openRegular(path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("mnist: %w", err)
+	}
+	if err := checkRegular(path, fi); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("mnist: %w", err)
+	}
+	if fi, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mnist: %w", err)
+	}
+	if err := checkRegular(path, fi); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func checkRegular(path string, fi os.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("mnist: %s is a directory, not a data file", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("mnist: %s is not a regular file (%v)", path, fi.Mode().Type())
 	}
 	return nil
 }
@@ -166,9 +207,9 @@ var gzipMagic = [2]byte{0x1f, 0x8b}
 // withFile opens path, decompresses it if it starts with the gzip magic, and passes the
 // decompressed stream to read.
 func withFile(path string, read func(io.Reader) error) error {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
-		return fmt.Errorf("mnist: %w", err)
+		return err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<16)

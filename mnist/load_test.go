@@ -4,10 +4,13 @@ import (
 	"compress/gzip"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"tinyq/mnist"
 )
@@ -265,5 +268,40 @@ func TestLoadFilesEmpty(t *testing.T) {
 	s, err := mnist.LoadFiles(writeFile(t, dir, "i", imagesFile(0, 28, 28, nil)), writeFile(t, dir, "l", labelsFile(nil)))
 	if err != nil || s.N != 0 || len(s.Images) != 0 {
 		t.Fatalf("LoadFiles of an empty set = %+v, %v", s, err)
+	}
+}
+
+// TestLoadSpecialFiles: a standard file replaced by a FIFO or by a link to /dev/zero is
+// refused at once with a line naming it (before this fix, Load blocked on the FIFO's open or
+// hashed /dev/zero forever). LoadFiles refuses them too.
+func TestLoadSpecialFiles(t *testing.T) {
+	for _, kind := range []string{"fifo", "/dev/zero"} {
+		dir := t.TempDir()
+		for _, name := range []string{mnist.TrainLabels, mnist.TestImages, mnist.TestLabels} {
+			writeFile(t, dir, name, nil)
+		}
+		special := filepath.Join(dir, mnist.TrainImages)
+		if kind == "fifo" {
+			if err := syscall.Mkfifo(special, 0o644); err != nil {
+				t.Skip("no FIFOs here:", err)
+			}
+		} else if err := os.Symlink("/dev/zero", special); err != nil {
+			t.Fatal(err)
+		}
+		for _, load := range []func() error{
+			func() error { _, _, err := mnist.Load(dir); return err },
+			func() error { _, err := mnist.LoadFiles(special, filepath.Join(dir, mnist.TrainLabels)); return err },
+		} {
+			done := make(chan error, 1)
+			go func() { done <- load() }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), special) || !strings.Contains(err.Error(), "not a regular file") {
+					t.Errorf("%s: error %v, want one naming %s as not a regular file", kind, err, special)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: still loading after 10s", kind)
+			}
+		}
 	}
 }

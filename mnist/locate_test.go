@@ -57,10 +57,14 @@ func TestLocate(t *testing.T) {
 		if !errors.As(err, &le) || len(le.Tried) != 1 {
 			t.Fatalf("Locate error = %v, want a *LocateError with one place", err)
 		}
-		for _, want := range []string{dir, "missing train-labels-idx1-ubyte[.gz]", mnist.FetchCommand} {
+		for _, want := range []string{dir, "missing train-labels-idx1-ubyte[.gz]"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not contain %q", err, want)
 			}
+		}
+		// The directory was given: no advice to fetch the module, and one line.
+		if strings.Contains(err.Error(), mnist.FetchCommand) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("error %q: want one line without %q", err, mnist.FetchCommand)
 		}
 	})
 	t.Run("nothing found", func(t *testing.T) {
@@ -88,6 +92,9 @@ func TestLocate(t *testing.T) {
 			if !strings.Contains(msg, want) {
 				t.Errorf("error %q does not contain %q", msg, want)
 			}
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("error %q is more than one line", msg)
 		}
 		t.Log(msg)
 	})

@@ -58,7 +58,7 @@ func seedFiles(f *testing.F) [][]byte {
 		add("i"+cfg.Name(), func(p string) error { return infer.SaveInt(p, im, "") })
 	}
 	add("c", func(p string) error { return train.SaveCheckpoint(p, m, train.State{}, "") })
-	add("qc", func(p string) error { return qm.SaveCheckpoint(p, train.State{Epochs: 1}, "") })
+	add("qc", func(p string) error { return qm.SaveCheckpoint(p, train.State{}, "") })
 	return out
 }
 

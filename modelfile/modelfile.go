@@ -411,8 +411,23 @@ func Read(path string) (*safetensors.File, error) {
 	return f, nil
 }
 
-// Write writes f to path atomically (temp file, fsync, rename).
+// Write writes f to path atomically (temp file, fsync, rename). It refuses, writing
+// nothing, a file whose F32 tensors hold NaN or ±Inf: the readers refuse such files, so a
+// writer must not produce one (for example over a good checkpoint).
 func Write(path string, f *safetensors.File) error {
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		if t.DType != safetensors.F32 {
+			continue
+		}
+		v, err := t.F32()
+		if err != nil {
+			continue // WriteFile reports the invalid tensor
+		}
+		if err := finite(t.Name, v); err != nil {
+			return fmt.Errorf("modelfile: %s not written: %w", path, err)
+		}
+	}
 	if err := safetensors.WriteFile(path, f); err != nil {
 		return fmt.Errorf("modelfile: %w", err)
 	}

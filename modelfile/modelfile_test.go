@@ -297,7 +297,7 @@ func TestQATCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "qck.safetensors")
-	if err := half.SaveCheckpoint(p, trHalf.State(nil), "cfg"); err != nil {
+	if err := half.SaveCheckpoint(p, trHalf.State(&train.History{Epochs: make([]train.Epoch, 1)}), "cfg"); err != nil {
 		t.Fatal(err)
 	}
 	resumed, trRes := prepare()

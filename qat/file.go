@@ -131,6 +131,9 @@ func (m *Model) readParams(f *safetensors.File) ([]quant.Params, error) {
 // checkpointed.
 func (m *Model) SaveCheckpoint(path string, st train.State, training string) error {
 	fail := func(err error) error { return fmt.Errorf("qat: %s: %w", path, err) }
+	if err := train.CheckState(st); err != nil {
+		return fmt.Errorf("qat: %s not written: %w", path, err)
+	}
 	md, ts, err := m.header(modelfile.QATCheckpoint, training)
 	if err != nil {
 		return fail(err)

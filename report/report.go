@@ -29,6 +29,9 @@ type Document struct {
 	Config  any     `json:"config"`
 	Kernels Kernels `json:"kernels"`
 	Results []Row   `json:"results"`
+	// Warnings are things the run noticed that make its results doubtful, one sentence each
+	// (for example a training phase that diverged).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Kernels names the kernel paths a run used, e.g. "avx512vnni" for the integer kernels.
@@ -39,11 +42,14 @@ type Kernels struct {
 
 // WriteJSON writes doc to path atomically (a temp file, then rename).
 func WriteJSON(path string, doc Document) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(doc)
-	})
+	return atomicfile.Write(path, func(w io.Writer) error { return EncodeJSON(w, doc) })
+}
+
+// EncodeJSON writes doc to w as indented JSON (what WriteJSON puts in its file).
+func EncodeJSON(w io.Writer, doc Document) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
 }
 
 // Table writes rows as an aligned text table. The first row named "fp32", if any, is the

@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,12 +10,25 @@ import (
 	"tinyq/internal/atomicfile"
 )
 
-// ReadFile reads and decodes the safetensors file at path. A malformed file yields a
-// *FormatError whose File is path; an I/O error is wrapped (errors.Is(err,
-// fs.ErrNotExist) works). The tensors' Data share one buffer, the file's content.
+// MaxFileSize is the largest file ReadFile reads: 2 GiB. tinyq's largest models (two hidden
+// layers of 65,536 units, about 4.4e9 float32 parameters) could not be trained within it anyway;
+// the bound keeps a sparse or endless file (/dev/zero, a 64 GiB hole) from exhausting memory.
+const MaxFileSize = 2 << 30
+
+// ReadFile reads and decodes the safetensors file at path. Only a regular file (or a link
+// to one) of at most MaxFileSize bytes is read; a FIFO, device or directory is refused
+// without being opened for reading, and the header length is checked against the file size
+// before the rest is read. A malformed file yields a *FormatError whose File is path; an I/O
+// error is wrapped (errors.Is(err, fs.ErrNotExist) works). The tensors' Data share one
+// buffer, the file's content.
 func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
 	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			fe.File = path
+			return nil, err
+		}
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	f, err := decode(data, false) // data is ours: no need to copy it again
@@ -26,6 +40,60 @@ func ReadFile(path string) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// readRegular reads the whole regular file at path, checking its size and header length
+// before reading its body.
+func readRegular(path string) ([]byte, error) {
+	// Stat first: opening a FIFO for reading blocks until a writer appears.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil {
+		return nil, err
+	}
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	if fi, err = fd.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil { // replaced between Stat and Open
+		return nil, err
+	}
+	size := fi.Size()
+	if size > MaxFileSize {
+		return nil, fmt.Errorf("%s: %d bytes, more than the limit of %d (MaxFileSize)", path, size, int64(MaxFileSize))
+	}
+	if size < 8 {
+		return nil, &FormatError{What: fmt.Sprintf("file too short: %d bytes, want at least 8 for the header length", size)}
+	}
+	data := make([]byte, 8, size)
+	if _, err := io.ReadFull(fd, data); err != nil {
+		return nil, fmt.Errorf("%s: read: %w", path, err)
+	}
+	if n := binary.LittleEndian.Uint64(data); n > uint64(size-8) {
+		return nil, &FormatError{What: fmt.Sprintf("header length %d past end of file (size %d)", n, size)}
+	}
+	data = data[:size]
+	if _, err := io.ReadFull(fd, data[8:]); err != nil {
+		return nil, fmt.Errorf("%s: read: %w", path, err)
+	}
+	return data, nil
+}
+
+// regular refuses anything but a regular file.
+func regular(path string, fi os.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory, not a file", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file (%v)", path, fi.Mode().Type())
+	}
+	return nil
 }
 
 // WriteFile writes f to path atomically: a reader sees the previous file or the whole new

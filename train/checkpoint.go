@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 
 	"tinyq/modelfile"
@@ -53,6 +54,57 @@ func ParamSizes(m *nn.MLP) []int {
 	return n
 }
 
+// MaxEpochs bounds the epochs a checkpoint may record: far more than any run trains, small
+// enough that replaying the shuffles of every epoch on resume takes no noticeable time.
+const MaxEpochs = 100_000
+
+// finiteEpoch reports whether an epoch's record holds finite values in range.
+func finiteEpoch(e Epoch) bool {
+	ok := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) && x >= 0 }
+	return ok(e.TrainLoss) && ok(e.TestLoss) && ok(e.Seconds) && ok(e.TestAccuracy) && e.TestAccuracy <= 100
+}
+
+// checkSolver refuses a solver state no training can produce: a non-finite moment, or a
+// negative Adam second moment (a mean of squares).
+func checkSolver(s SolverState, prefix string) error {
+	for k, v := range s.M {
+		for i, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("tensor %s.m.%d: element %d is %v", prefix, k, i, x)
+			}
+		}
+	}
+	for k, v := range s.V {
+		for i, x := range v {
+			if !(x >= 0) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("tensor %s.v.%d: element %d is %v, want a finite value >= 0", prefix, k, i, x)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckState refuses a state that a loader would refuse: epochs, steps and history
+// inconsistent, or non-finite (or negative second) moments. Writers call it, so that no
+// file is written that cannot be read back.
+func CheckState(st State) error {
+	if st.Epochs < 0 || st.Epochs > MaxEpochs || len(st.History) != st.Epochs || st.Solver.Steps < st.Epochs {
+		return fmt.Errorf("train: state of %d epochs, %d steps, %d history entries: inconsistent", st.Epochs, st.Solver.Steps, len(st.History))
+	}
+	for i, e := range st.History {
+		if !finiteEpoch(e) {
+			return fmt.Errorf("train: state: history entry %d is not finite and in range: %+v", i+1, e)
+		}
+	}
+	if err := checkSolver(st.Solver, "opt"); err != nil {
+		return fmt.Errorf("train: state: %w", err)
+	}
+	if err := checkSolver(st.Extra, "opt.extra"); err != nil {
+		return fmt.Errorf("train: state: %w", err)
+	}
+	return nil
+}
+
 // ReadSolver reads a solver state of the given kind and step count for parameters of sizes.
 func ReadSolver(f *safetensors.File, prefix string, kind Optimizer, steps int, sizes []int) (SolverState, error) {
 	s := SolverState{Kind: kind, Steps: steps}
@@ -73,7 +125,7 @@ func ReadSolver(f *safetensors.File, prefix string, kind Optimizer, steps int, s
 			s.V = append(s.V, v)
 		}
 	}
-	return s, nil
+	return s, checkSolver(s, prefix)
 }
 
 // ReadState reads train_state and the main solver (prefix) for parameters of sizes; with
@@ -83,8 +135,14 @@ func ReadState(f *safetensors.File, prefix string, sizes, extraSizes []int) (Sta
 	if err := json.Unmarshal([]byte(f.Metadata[modelfile.KeyState]), &sj); err != nil {
 		return State{}, fmt.Errorf("train_state: %w", err)
 	}
-	if sj.Epochs < 0 || sj.Steps < 0 || sj.ExtraSteps < 0 || len(sj.History) > sj.Epochs {
-		return State{}, fmt.Errorf("train_state: %d epochs, %d steps, %d history entries", sj.Epochs, sj.Steps, len(sj.History))
+	if sj.Epochs < 0 || sj.Epochs > MaxEpochs || sj.Steps < 0 || sj.ExtraSteps < 0 || len(sj.History) != sj.Epochs ||
+		(sj.Epochs > 0) != (sj.Steps > 0) || sj.Steps < sj.Epochs {
+		return State{}, fmt.Errorf("train_state: %d epochs, %d steps, %d history entries: inconsistent", sj.Epochs, sj.Steps, len(sj.History))
+	}
+	for i, e := range sj.History {
+		if !finiteEpoch(e) {
+			return State{}, fmt.Errorf("train_state: history entry %d is not finite and in range: %+v", i+1, e)
+		}
 	}
 	kind, err := ParseOptimizer(sj.Optimizer)
 	if err != nil {
@@ -104,6 +162,9 @@ func ReadState(f *safetensors.File, prefix string, sizes, extraSizes []int) (Sta
 // opt.v.<k>, k the parameter index in w1, b1, w2, ... order; epochs, step count and history in
 // the metadata). training is the run's configuration as JSON; resuming compares it.
 func SaveCheckpoint(path string, m *nn.MLP, st State, training string) error {
+	if err := CheckState(st); err != nil {
+		return fmt.Errorf("train: %s not written: %w", path, err)
+	}
 	md, err := modelfile.Header(modelfile.Checkpoint, m.Arch(), modelfile.DefaultInput(m.Layers[0].In), training)
 	if err != nil {
 		return fmt.Errorf("train: %s: %w", path, err)
@@ -190,6 +251,12 @@ func (t *Trainer) Run(trainSet, testSet Data, ck Checkpoints) (*History, error) 
 			}
 			if err := t.Restore(st); err != nil {
 				return nil, fmt.Errorf("train: resume %s: %w", ck.Path, err)
+			}
+			// Every epoch runs ceil(n/batch) optimizer steps: a state that disagrees was not
+			// written by this configuration.
+			perEpoch := (trainSet.Len() + t.cfg.Batch - 1) / t.cfg.Batch
+			if want := st.Epochs * perEpoch; st.Solver.Steps != want || (t.extraS != nil && st.Extra.Steps != want) {
+				return nil, fmt.Errorf("train: resume %s: %d optimizer steps (%d extra) for %d epochs, want %d", ck.Path, st.Solver.Steps, st.Extra.Steps, st.Epochs, want)
 			}
 			hist.Epochs = st.History
 			if t.cfg.Log != nil {

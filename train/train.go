@@ -125,6 +125,10 @@ func (h *History) EpochSeconds() []float64 {
 	return s
 }
 
+// maxElements bounds the elements of one training buffer (a batch of inputs or targets):
+// 2^31, 8 GiB of float32, beyond any machine this trains on.
+const maxElements = 1 << 31
+
 // Trainer holds a compiled training program for one model. It is the one place where
 // gorgonia's training protocol (Let, RunAll, Step, Reset) is written.
 type Trainer struct {
@@ -152,6 +156,14 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	cfg.defaults(model)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if len(model.Layers) == 0 {
+		return nil, errors.New("train: model has no layers")
+	}
+	// Buffers of Batch×width are allocated below; a width sum that overflows is refused here,
+	// not by a panic in make.
+	if width := model.Layers[0].In + cfg.Classes; cfg.Batch > maxElements/max(width, 1) {
+		return nil, fmt.Errorf("train: batch %d of %d-wide samples exceeds %d elements", cfg.Batch, width, maxElements)
 	}
 	net, err := model.Build(cfg.Batch)
 	if err != nil {
@@ -272,7 +284,7 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 		}
 		loss, err := t.step()
 		if err != nil {
-			return Epoch{}, fmt.Errorf("train: epoch %d step %d: %w", t.epoch+1, s+1, err)
+			return Epoch{}, fmt.Errorf("train: %s epoch %d step %d: %w", t.name(), t.epoch+1, s+1, err)
 		}
 		lossSum += loss * float64(hi-lo)
 		if bar != nil {
@@ -285,6 +297,9 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 	ep := Epoch{TrainLoss: lossSum / float64(n), Seconds: time.Since(start).Seconds()}
 	if t.cfg.SetTraining != nil {
 		t.cfg.SetTraining(false)
+	}
+	if err := t.checkFinite(ep); err != nil {
+		return Epoch{}, fmt.Errorf("train: %s epoch %d: %w (learning rate too high?)", t.name(), t.epoch+1, err)
 	}
 	t.epoch++
 	if testSet.Len() > 0 {
@@ -299,6 +314,36 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			t.cfg.Name, t.epoch, t.cfg.Epochs, ep.TrainLoss, ep.TestAccuracy, ep.TestLoss, ep.Seconds)
 	}
 	return ep, nil
+}
+
+// name is the trainer's label for errors.
+func (t *Trainer) name() string {
+	if t.cfg.Name == "" {
+		return "model"
+	}
+	return t.cfg.Name
+}
+
+// checkFinite reports a non-finite mean loss or learnable value after an epoch, so that no
+// NaN reaches a checkpoint or the evaluation.
+func (t *Trainer) checkFinite(ep Epoch) error {
+	if math.IsNaN(ep.TrainLoss) || math.IsInf(ep.TrainLoss, 0) {
+		return fmt.Errorf("training loss is %v", ep.TrainLoss)
+	}
+	for _, set := range [][]G.ValueGrad{t.params, t.extra} {
+		for k, p := range set {
+			v, ok := p.Value().Data().([]float32)
+			if !ok {
+				continue
+			}
+			for i, x := range v {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					return fmt.Errorf("parameter %d element %d is %v", k, i, x)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // step runs one batch: forward, backward, update, and returns the batch loss.
@@ -359,8 +404,11 @@ func (t *Trainer) Restore(st State) error {
 	if t.epoch != 0 {
 		return errors.New("train: Restore after training started")
 	}
-	if st.Epochs < 0 {
-		return fmt.Errorf("train: restore: %d epochs", st.Epochs)
+	if st.Epochs < 0 || st.Epochs > t.cfg.Epochs {
+		return fmt.Errorf("train: restore: the state has %d epochs done, this run trains %d", st.Epochs, t.cfg.Epochs)
+	}
+	if len(st.History) > st.Epochs {
+		return fmt.Errorf("train: restore: the state has %d epochs done but %d in its history", st.Epochs, len(st.History))
 	}
 	if err := t.solver.SetState(st.Solver, t.params); err != nil {
 		return err

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"tinyq/internal/atomicfile"
+	"tinyq/nn"
 	"tinyq/train"
 )
 
@@ -22,18 +28,117 @@ func (a *artifacts) add(name string, save func(path string) error) {
 	a.saves = append(a.saves, save)
 }
 
-func (a *artifacts) save(dir string, stdout io.Writer) error {
+// save writes every model to dir/NAME.safetensors. A model that fails is named in the
+// returned list and the others are still written.
+func (a *artifacts) save(dir string, stdout io.Writer) (failed []string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("-save %s: %w", dir, err)
+		return []string{fmt.Sprintf("-save %s: %v", dir, err)}
 	}
 	for i, name := range a.names {
 		p := filepath.Join(dir, name+".safetensors")
 		if err := a.saves[i](p); err != nil {
-			return err
+			failed = append(failed, err.Error())
+			continue
 		}
 		fmt.Fprintf(stdout, "saved %s\n", p)
 	}
+	return failed
+}
+
+// modelNames are the files -save writes for o, without the extension.
+func (o options) modelNames() []string {
+	names := []string{"fp32", "fp16"}
+	for _, c := range ptqVariants {
+		names = append(names, "ptq-"+c.Name())
+	}
+	if o.QAT {
+		for _, b := range o.Bits {
+			names = append(names, "qat-"+b.name(), "qat-"+b.name()+"-int")
+		}
+	}
+	return names
+}
+
+// checkOutputs proves before any training that every output can be written: -save is (or
+// becomes) a directory in which a file can be created and removed, and none of the model
+// files it will replace is a directory, device or FIFO; likewise for -json (unless "-",
+// stdout) and -checkpoint with its QAT phase files.
+func checkOutputs(o options) error {
+	if o.Save != "" {
+		if err := os.MkdirAll(o.Save, 0o755); err != nil {
+			return fmt.Errorf("-save %s: %w", o.Save, err)
+		}
+		for _, n := range o.modelNames() {
+			if err := atomicfile.Probe(filepath.Join(o.Save, n+".safetensors")); err != nil {
+				return fmt.Errorf("-save %s: cannot write there: %w", o.Save, err)
+			}
+		}
+	}
+	if o.JSON != "" && o.JSON != "-" {
+		if err := atomicfile.Probe(o.JSON); err != nil {
+			return fmt.Errorf("-json %s: cannot write there: %w", o.JSON, err)
+		}
+	}
+	if o.Checkpoint != "" {
+		paths := []string{o.Checkpoint}
+		if o.QAT {
+			for _, b := range o.Bits {
+				paths = append(paths, phaseCheckpoint(o.Checkpoint, "qat-"+b.name()))
+			}
+		}
+		for _, p := range paths {
+			if err := atomicfile.Probe(p); err != nil {
+				return fmt.Errorf("-checkpoint %s: cannot write there: %w", o.Checkpoint, err)
+			}
+		}
+	}
 	return nil
+}
+
+// maxTrainingBytes is the most memory a run may be estimated to need for training (see
+// trainingBytes): 2 GiB, so that a run fits in a 4 GB address space with room for the data
+// (about 250 MB of float32 images) and the Go runtime.
+const maxTrainingBytes = 2 << 30
+
+// trainingBytes estimates the memory that training an MLP of sizes at batch needs: six
+// float32 copies of the parameters (weights, gradients, Adam's two moments, the QAT copy and
+// the graph's temporaries), six of a batch's activations over all layers (inputs, outputs
+// and their gradients, matmul temporaries) and two of an evaluation batch of 1,000. It
+// overestimates a little: batch 100,000 at the default sizes was measured at 1.8 GB against
+// an estimate of 2.8 GB.
+func trainingBytes(sizes []int, batch int) (params, activations float64) {
+	var p, width float64
+	for i, n := range sizes {
+		width += float64(n)
+		if i > 0 {
+			p += float64(sizes[i-1])*float64(n) + float64(n)
+		}
+	}
+	return 4 * 6 * p, 4 * (6*float64(batch) + 2*1000) * width
+}
+
+// checkMemory refuses a model and batch estimated to need more than maxTrainingBytes, with
+// one line naming the flag to change (what names the model: "-hidden 256,128" or "-load F").
+func checkMemory(sizes []int, batch int, what string) error {
+	p, a := trainingBytes(sizes, batch)
+	if p+a <= maxTrainingBytes {
+		return nil
+	}
+	flag := what
+	if a > p {
+		flag = fmt.Sprintf("-batch %d", batch)
+	}
+	return usagef("%s: training needs about %.1f GiB (estimated for %s with -batch %d), more than the %d GiB allowed; lower %s",
+		flag, (p+a)/(1<<30), what, batch, maxTrainingBytes>>30, strings.Fields(flag)[0])
+}
+
+// hiddenFlag is the -hidden flag as given, for messages.
+func (o options) hiddenFlag() string {
+	parts := make([]string, len(o.Hidden))
+	for i, n := range o.Hidden {
+		parts[i] = strconv.Itoa(n)
+	}
+	return "-hidden " + strings.Join(parts, ",")
 }
 
 // trainingConfig is the part of the options that determines FP32 training; a checkpoint
@@ -48,19 +153,56 @@ type trainingConfig struct {
 }
 
 func (o options) trainingJSON() string {
+	if o.Load != "" {
+		return o.loadedTraining // the loaded model's own record; the flags did not train it
+	}
 	b, _ := json.Marshal(trainingConfig{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String()})
 	return string(b)
 }
 
-// qatTrainingJSON adds the QAT-only settings to trainingJSON, for QAT phase checkpoints.
-func (o options) qatTrainingJSON() string {
+// qatTrainingJSON adds the QAT-only settings to trainingJSON, for QAT phase checkpoints, and,
+// when QAT fine-tunes the FP32 model, that model's identity (base: its epochs and the SHA-256
+// of its parameters), so that a phase is never resumed on top of another FP32 model.
+func (o options) qatTrainingJSON(base string) string {
 	b, _ := json.Marshal(struct {
 		Base    json.RawMessage `json:"fp32"`
 		LR      float64         `json:"qat_lr"`
 		Init    string          `json:"qat_init"`
 		Observe string          `json:"observer"`
-	}{json.RawMessage(o.trainingJSON()), o.QATLR, o.QATInit, o.Observer})
+		From    string          `json:"fp32_model,omitempty"`
+	}{json.RawMessage(o.trainingJSON()), o.QATLR, o.QATInit, o.Observer, base})
 	return string(b)
+}
+
+// fp32Identity names a trained FP32 model: its epochs and the SHA-256 of its parameters.
+func fp32Identity(m *nn.MLP, epochs int) string {
+	h := sha256.New()
+	var buf [4]byte
+	for _, l := range m.Layers {
+		for _, v := range [][]float32{l.Weights(), l.Bias()} {
+			for _, x := range v {
+				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(x))
+				h.Write(buf[:])
+			}
+		}
+	}
+	return fmt.Sprintf("epochs %d sha256 %x", epochs, h.Sum(nil))
+}
+
+// staleBase reports whether the QAT checkpoint at path was fine-tuned from another FP32
+// model than want (a qatTrainingJSON): such a phase must be redone, not resumed.
+func staleBase(path, want string) (old string, stale bool) {
+	_, info, err := nn.Load(path)
+	if err != nil {
+		return "", false // missing or bad: Run reports it (or starts the phase)
+	}
+	var a, b struct {
+		From string `json:"fp32_model"`
+	}
+	if json.Unmarshal([]byte(info.Training), &a) != nil || json.Unmarshal([]byte(want), &b) != nil {
+		return "", false
+	}
+	return a.From, a.From != b.From
 }
 
 // phaseCheckpoint is the checkpoint file of a QAT phase: ck.safetensors -> ck.qat-w4a4.safetensors.

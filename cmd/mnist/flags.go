@@ -32,6 +32,8 @@ type options struct {
 	Resume     bool      `json:"resume,omitempty"`
 	Quiet      bool      `json:"-"`
 	JSON       string    `json:"-"`
+
+	loadedTraining string // with -load: the training record of the loaded file
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -113,6 +115,28 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Load != "" && (o.Resume || o.Checkpoint != "") {
 		return o, usagef("-load trains no FP32 model: it cannot go with -checkpoint or -resume")
+	}
+	if o.Load != "" {
+		// Flags that only shape FP32 training would be ignored, yet recorded: refuse them.
+		ignored := map[string]bool{"hidden": true}
+		if !o.QAT {
+			for _, n := range []string{"epochs", "batch", "lr", "seed"} {
+				ignored[n] = true
+			}
+		}
+		var bad string
+		fs.Visit(func(f *flag.Flag) {
+			if ignored[f.Name] && bad == "" {
+				bad = f.Name
+			}
+		})
+		if bad != "" {
+			what := "the architecture comes from the file"
+			if bad != "hidden" {
+				what = "no model is trained without -qat"
+			}
+			return o, usagef("-%s with -load: %s; drop -%s", bad, what, bad)
+		}
 	}
 	if o.Freeze < 0 {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)

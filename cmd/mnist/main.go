@@ -8,24 +8,51 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
 
 	"tinyq/qkernel"
 )
 
+// Exit statuses: 0 success, 1 a failure of the run (data, files), 2 a bad flag or flag value,
+// 3 a crash (a bug: please report it with the command line).
+const (
+	exitFailure = 1
+	exitUsage   = 2
+	exitCrash   = 3
+)
+
 func main() {
+	// A closed stdout (mnist ... | head -1) must not kill the run before it writes its files:
+	// with SIGPIPE ignored, a write to the broken pipe returns EPIPE, which run treats as
+	// non-fatal for the table (see os/signal, "SIGPIPE").
+	signal.Ignore(syscall.SIGPIPE)
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	var ue usageError
+	var ce crashError
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
 	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "mnist:", err)
-		os.Exit(2)
+		fmt.Fprintln(os.Stderr, errorLine(err))
+		os.Exit(exitUsage)
+	case errors.As(err, &ce):
+		fmt.Fprintln(os.Stderr, errorLine(err))
+		os.Exit(exitCrash)
 	default:
-		fmt.Fprintln(os.Stderr, "mnist:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, errorLine(err))
+		os.Exit(exitFailure)
 	}
+}
+
+// errorLine is the one line printed for err: the program's name once, then the message
+// (package errors already start with "mnist: " when they come from the mnist package).
+func errorLine(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "mnist: ")
+	return "mnist: " + strings.ReplaceAll(msg, "\n", "; ")
 }
 
 // usageError is a bad flag or flag value: exit status 2.
@@ -35,8 +62,29 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// run is the whole command: parse args, load data, train, quantize, report.
-func run(args []string, stdout, stderr io.Writer) error {
+// crashError is a panic caught at the top of run: exit status 3.
+type crashError struct {
+	value any
+	stack string
+}
+
+func (e crashError) Error() string {
+	return fmt.Sprintf("internal error (a bug, please report it with the command line): %v", e.value)
+}
+
+// run is the whole command: parse args, load data, train, quantize, report. A panic is
+// returned as a crashError, so that it exits with its own status and one line (the stack
+// goes to stderr only with TINYQ_DEBUG=1).
+func run(args []string, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ce := crashError{value: r, stack: string(debug.Stack())}
+			if os.Getenv("TINYQ_DEBUG") == "1" {
+				fmt.Fprint(stderr, ce.stack)
+			}
+			err = ce
+		}
+	}()
 	opts, err := parseFlags(args, stderr)
 	if err != nil {
 		return err

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
@@ -28,17 +28,18 @@ const throughputBatch = 1000
 const bs1Images = 2000
 
 // execute runs the job described by opts.
-func execute(o options, stdout, stderr io.Writer) error {
-	// Output places are checked before any training, not discovered broken after it.
-	if o.Save != "" {
-		if err := os.MkdirAll(o.Save, 0o755); err != nil {
-			return fmt.Errorf("-save: %w", err)
-		}
+func execute(o options, rawStdout, stderr io.Writer) error {
+	// The table and notes go to stdout, whose failure (a closed pipe) must not stop the run
+	// from writing its files: write errors there are remembered, not returned.
+	// With -json - stdout carries the JSON alone, and the table goes to stderr.
+	human := rawStdout
+	if o.JSON == "-" {
+		human = stderr
 	}
-	if o.JSON != "" {
-		if st, err := os.Stat(filepath.Dir(o.JSON)); err != nil || !st.IsDir() {
-			return fmt.Errorf("-json %s: directory %s does not exist", o.JSON, filepath.Dir(o.JSON))
-		}
+	stdout := &lenientWriter{w: human}
+	// Output places are proven writable before any training, not discovered broken after it.
+	if err := checkOutputs(o); err != nil {
+		return err
 	}
 	dir, err := mnist.Locate(o.DataDir)
 	if err != nil {
@@ -51,11 +52,20 @@ func execute(o options, stdout, stderr io.Writer) error {
 	if o.TrainLimit > 0 && o.TrainLimit < trainSet.N {
 		trainSet = trainSet.Slice(0, o.TrainLimit)
 	}
+	if o.Batch > trainSet.N {
+		fmt.Fprintf(stdout, "note: -batch %d is more than the %d training images; using -batch %d\n", o.Batch, trainSet.N, trainSet.N)
+		o.Batch = trainSet.N
+	}
 	trainData := train.Data{Images: trainSet.Images, Labels: trainSet.Labels}
 	testData := train.Data{Images: testSet.Images, Labels: testSet.Labels}
+	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), 10)
+	if o.Load == "" {
+		if err := checkMemory(sizes, o.Batch, o.hiddenFlag()); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; integer kernels: %s\n", dir, trainSet.N, testSet.N, qkernel.Kernel())
 
-	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), 10)
 	base := train.Config{
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
 		Log: stdout, Progress: progressWriter(o.Quiet, stderr),
@@ -63,9 +73,17 @@ func execute(o options, stdout, stderr io.Writer) error {
 
 	var rows []report.Row
 	var saved artifacts
-	fp32, seconds, err := obtainFP32(o, sizes, trainData, testData, base)
+	var warnings []string
+	warn := func(w string) {
+		warnings = append(warnings, w)
+		fmt.Fprintln(stderr, "mnist: warning:", w)
+	}
+	fp32, hist, err := obtainFP32(&o, sizes, trainData, testData, base)
 	if err != nil {
 		return err
+	}
+	if w := divergence("fp32", hist); w != "" {
+		warn(w)
 	}
 	fm, err := ptq.Float(fp32, infer.F32)
 	if err != nil {
@@ -75,7 +93,9 @@ func execute(o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	row.EpochSeconds = seconds
+	if hist != nil {
+		row.EpochSeconds = hist.EpochSeconds()
+	}
 	if o.Load != "" {
 		row.Note = "loaded from " + o.Load
 	}
@@ -89,30 +109,74 @@ func execute(o options, stdout, stderr io.Writer) error {
 	rows = append(rows, prows...)
 
 	if o.QAT {
-		qrows, err := runQAT(o, sizes, fp32, trainData, testData, base, stdout, &saved)
+		fp32Epochs := 0
+		if hist != nil {
+			fp32Epochs = len(hist.Epochs)
+		}
+		qrows, err := runQAT(o, sizes, fp32, fp32Epochs, trainData, testData, base, stdout, &saved, warn)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, qrows...)
 	}
-	if o.Save != "" {
-		if err := saved.save(o.Save, stdout); err != nil {
-			return err
-		}
-	}
 
+	// Results first, each output independent of the others: the table, the JSON, then the
+	// models; a failure is named and the rest is still written.
 	fmt.Fprintln(stdout)
-	if err := report.Table(stdout, rows); err != nil {
-		return err
-	}
+	_ = report.Table(stdout, rows) // stdout's errors are not the run's (see lenientWriter)
+	var failed []string
 	if o.JSON != "" {
-		doc := report.Document{Config: o, Kernels: report.Kernels{Int: qkernel.Kernel().String()}, Results: rows}
-		if err := report.WriteJSON(o.JSON, doc); err != nil {
-			return err
+		doc := report.Document{Config: o, Kernels: report.Kernels{Int: qkernel.Kernel().String()}, Results: rows, Warnings: warnings}
+		if o.JSON == "-" {
+			if err := report.EncodeJSON(rawStdout, doc); err != nil {
+				failed = append(failed, "-json to stdout: "+err.Error())
+			}
+		} else if err := report.WriteJSON(o.JSON, doc); err != nil {
+			failed = append(failed, err.Error())
+		} else {
+			fmt.Fprintf(stdout, "wrote %s\n", o.JSON)
 		}
-		fmt.Fprintf(stdout, "wrote %s\n", o.JSON)
+	}
+	if o.Save != "" {
+		failed = append(failed, saved.save(o.Save, stdout)...)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d output(s) not written: %s", len(failed), strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// lenientWriter passes writes to w until one fails, then drops the rest; it never reports
+// an error, so that a closed stdout does not stop the run. err is the first failure.
+type lenientWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (l *lenientWriter) Write(p []byte) (int, error) {
+	if l.err == nil {
+		_, l.err = l.w.Write(p)
+	}
+	return len(p), nil
+}
+
+// divergence returns a warning if a training history shows the run diverged: a training loss
+// more than 100 times the loss of guessing (ln 10 ≈ 2.30 for 10 classes) in some epoch, or
+// test accuracy at chance (under 15%%, chance being 10%%) after the last epoch. "" if fine.
+func divergence(phase string, h *train.History) string {
+	if h == nil || len(h.Epochs) == 0 {
+		return ""
+	}
+	chanceLoss := math.Log(10)
+	for i, e := range h.Epochs {
+		if e.TrainLoss > 100*chanceLoss {
+			return fmt.Sprintf("%s diverged: training loss %.3g in epoch %d, more than 100 times that of guessing (%.2f); try a lower learning rate", phase, e.TrainLoss, i+1, chanceLoss)
+		}
+	}
+	if f := h.Final(); f.TestAccuracy < 15 {
+		return fmt.Sprintf("%s learned nothing: test accuracy %.2f%% after epoch %d, about chance (10%%); try a lower learning rate or more epochs", phase, f.TestAccuracy, len(h.Epochs))
+	}
+	return ""
 }
 
 // modelRow evaluates a runtime model on the whole test set and measures its inference
@@ -146,17 +210,25 @@ func progressWriter(quiet bool, stderr io.Writer) io.Writer {
 }
 
 // obtainFP32 loads the float model (-load), or trains it, saving a checkpoint after every
-// epoch (-checkpoint) and continuing from one (-resume). It returns the model and the
-// training seconds of each epoch.
-func obtainFP32(o options, sizes []int, trainData, testData train.Data, base train.Config) (*nn.MLP, []float64, error) {
+// epoch (-checkpoint) and continuing from one (-resume). It returns the model and its
+// training history (nil when loaded). With -load, o is updated to record what the file holds.
+func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base train.Config) (*nn.MLP, *train.History, error) {
 	if o.Load != "" {
-		m, _, err := nn.Load(o.Load)
+		m, info, err := nn.Load(o.Load)
 		if err != nil {
 			return nil, nil, err
 		}
 		got := m.Sizes()
 		if got[0] != sizes[0] || got[len(got)-1] != sizes[len(sizes)-1] {
 			return nil, nil, fmt.Errorf("%s: model maps %d inputs to %d classes, MNIST needs %d to %d", o.Load, got[0], got[len(got)-1], sizes[0], sizes[len(sizes)-1])
+		}
+		// Record what the file holds, not flags that did not shape it.
+		o.Hidden = append([]int(nil), got[1:len(got)-1]...)
+		o.loadedTraining = info.Training
+		if o.QAT {
+			if err := checkMemory(got, o.Batch, "-load "+o.Load); err != nil {
+				return nil, nil, err
+			}
 		}
 		return m, nil, nil
 	}
@@ -172,14 +244,14 @@ func obtainFP32(o options, sizes []int, trainData, testData train.Data, base tra
 	}
 	hist, err := tr.Run(trainData, testData, train.FloatCheckpoints(m, o.Checkpoint, o.trainingJSON(), o.Resume))
 	if err != nil {
-		return nil, nil, fmt.Errorf("train fp32: %w", err)
+		return nil, nil, err
 	}
-	return m, hist.EpochSeconds(), nil
+	return m, hist, nil
 }
 
 // runQAT trains one quantization-aware model per bit pair, evaluates its fake-quant
 // simulation, and converts it to integers.
-func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts) ([]report.Row, error) {
+func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts, warn func(string)) ([]report.Row, error) {
 	kind, err := quant.ParseObserverKind(o.Observer)
 	if err != nil {
 		return nil, err
@@ -212,9 +284,27 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, trainData, testData train.Data
 		if o.Checkpoint != "" {
 			ck = phaseCheckpoint(o.Checkpoint, name)
 		}
-		hist, err := tr.Run(trainData, testData, qm.Checkpoints(ck, o.qatTrainingJSON(), o.Resume))
+		fromModel := ""
+		if o.QATInit == "fp32" {
+			fromModel = fp32Identity(fp32, fp32Epochs)
+		}
+		tj := o.qatTrainingJSON(fromModel)
+		resume := o.Resume
+		if resume && ck != "" {
+			if old, stale := staleBase(ck, tj); stale {
+				if old == "" {
+					old = "an unrecorded one"
+				}
+				fmt.Fprintf(stdout, "%s: %s was fine-tuned from another FP32 model (%s, this run has %s); redoing the phase\n", name, ck, old, fromModel)
+				resume = false
+			}
+		}
+		hist, err := tr.Run(trainData, testData, qm.Checkpoints(ck, tj, resume))
 		if err != nil {
-			return nil, fmt.Errorf("train %s: %w", name, err)
+			return nil, err
+		}
+		if w := divergence(name, hist); w != "" {
+			warn(w)
 		}
 		sim, err := qm.Simulation()
 		if err != nil {
