@@ -19,7 +19,7 @@
 //
 // For speed the forward pass records the STE mask, which the backward pass applies instead
 // of dividing again; tensors of 2^14 elements or more are processed in two halves of whole
-// rows on two goroutines (each half through quant.FakeQuantize, so the result is identical);
+// rows on two goroutines (gemm.Parallel; the result does not depend on the split);
 // and when the observer implements quant.RangeState (the min/max observers), whose
 // parameters depend only on each tensor's per-channel range, the op computes that range
 // itself with quant.RangeOf and shows the observer only the minima and maxima.
@@ -27,11 +27,26 @@
 // FakeQuantBias rounds a bias to the int32 grid of the integer runtime with
 // quant.FakeQuantizeBias, the float image of the converter's quant.QuantizeBias.
 //
+// The fake-quant forward and its mask run, where they can (per tensor, or per channel along
+// the last axis, finite values), through fqfast.go: the same arithmetic as quant, 16 values
+// at a time with AVX-512 (fqkernel_amd64.s; the purego build tag leaves the Go loop), tested
+// bit for bit against quant.FakeQuantize and quant.InRange.
+//
+// # Matrix products
+//
+// Linear and its gradients call gorgonia.WhichBLAS().Sgemm. This package installs, at init,
+// BLAS: gonum's pure-Go BLAS with Sgemm replaced by tinyq/gemm (blas.go), so every float32
+// product of a training program runs on gemm's assembly kernels, and a program may still
+// choose another BLAS with gorgonia.Use. The runtime (tinyq/infer) calls gemm with the same
+// arguments as Linear, so on the same gemm path the two agree bit for bit.
+//
 // # Files
 //
 // quantizer.go holds the Quantizer and how the forward pass observes; fakequant.go the
-// fake-quant forward op and its clipped straight-through backward side by side; lsq.go the
-// LSQ scale gradient; biasquant.go the bias rounding; parallel.go the two-goroutine split.
+// fake-quant forward op and its clipped straight-through backward side by side; fqfast.go and
+// fqkernel_*.{go,s} the fast forward; lsq.go the LSQ scale gradient; biasquant.go the bias
+// rounding; blas.go gorgonia's BLAS; parallel.go the two-part split (on gemm.Parallel's warm
+// workers).
 //
 // # Invariants
 //

@@ -87,6 +87,10 @@ type fakeQuantOp struct {
 	// backward then copies dy. This saves the mask on every weight in every step.
 	unclipped bool
 	loS, hiS  []float32 // per channel, the outputs of values clipped low and high
+
+	// The fast path (fqfast.go), decided per pass by prepareFast.
+	fast, fastPerChannel bool
+	fqLo, fqHi           []float32 // per channel, qmin-zp and qmax-zp
 }
 
 // WriteHash includes the site name and everything that changes the computation.
@@ -128,6 +132,7 @@ func (op *fakeQuantOp) Do(vs ...G.Value) (G.Value, error) {
 	if needMask {
 		op.prepareMask()
 	}
+	op.prepareFast()
 	op.errs = [2]error{}
 	if op.quantJob == nil {
 		op.quantJob = op.quantRows
@@ -187,6 +192,9 @@ func (op *fakeQuantOp) prepareMask() {
 func (op *fakeQuantOp) quantRows(part, lo, hi int) {
 	a, b, shape := op.chunk(part, lo, hi)
 	x, y := op.x[a:b], op.y[a:b]
+	if op.quantFast(x, y, a, b) {
+		return
+	}
 	if err := quant.FakeQuantize(y, x, shape, op.p); err != nil {
 		op.errs[part] = err
 		return

@@ -246,9 +246,12 @@ func (op *fakeQuantOp) rangeRows(part, lo, hi int) {
 		// several instructions per element (the sign of a zero bound does not change a
 		// scale). v-v is 0 for finite v and NaN for NaN and ±Inf: such a value is passed on
 		// as a NaN bound, which the observer rejects, as with the builtins.
+		// The first columns, 16 at a time, with AVX-512 where available (the same
+		// comparisons in the same order, so the same bounds bit for bit).
+		done := rangeBlocks(x, outer, chans, mins, maxs)
 		for o := range outer {
-			row := x[o*chans : (o+1)*chans]
-			mins, maxs := mins[:len(row)], maxs[:len(row)]
+			row := x[o*chans+done : (o+1)*chans]
+			mins, maxs := mins[done:done+len(row)], maxs[done:done+len(row)]
 			for c, v := range row {
 				if v < mins[c] {
 					mins[c] = v
@@ -266,7 +269,7 @@ func (op *fakeQuantOp) rangeRows(part, lo, hi int) {
 	for o := range outer {
 		for c := range chans {
 			off := (o*chans + c) * inner
-			l, h := quant.RangeOf(x[off : off+inner])
+			l, h := rangeOf(x[off : off+inner])
 			// The same strict comparisons as one pass over the channel would make; a NaN
 			// bound (l != l) is kept so that the observer sees it.
 			if l < mins[c] || l != l {

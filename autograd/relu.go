@@ -84,11 +84,11 @@ func (op *reluGradOp) Do(vs ...G.Value) (G.Value, error) {
 	dxd := dx.Data().([]float32)[:len(y)]
 	dy = dy[:len(y)]
 	for i, v := range y {
-		if v > 0 {
-			dxd[i] = dy[i]
-		} else {
-			dxd[i] = 0
+		d := dy[i]
+		if !(v > 0) { // written so that the compiler uses a conditional move, not a branch
+			d = 0
 		}
+		dxd[i] = d
 	}
 	return dx, nil
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 
+	"tinyq/gemm"
 	"tinyq/quant"
 )
 
@@ -127,42 +129,59 @@ func firstNonFinite(v []float32) int {
 
 // Forward computes the logits ([rows, classes]) of rows samples x ([rows, in]).
 //
-// Each layer computes y[r] = B + Σ_i x[r,i]·W[i] in float32, adding the terms in order of i,
-// rounding every product and sum (never a fused multiply-add, whatever the build flags), and
-// skipping x[r,i] = 0 (exact: adding 0·w changes nothing). That order and rounding are those
-// of gonum's Sgemm on amd64, which the training graph uses, so there this equals the training
-// stack's evaluation bit for bit (tested). Rows are spread over goroutines; the result does
-// not depend on the split.
+// Each layer copies B into every output row and adds x·W with tinyq/gemm.Sgemm (C = 1·X·W +
+// 1·C, no transposes), exactly the call of the training stack's Linear op (tinyq/autograd),
+// so on the same kernel path (gemm.Kernel) this equals the training graph's evaluation bit
+// for bit (tested). Rows are spread over up to Workers parts of at least 64 rows, run with
+// gemm.Parallel; gemm's results do not depend on the rows it is given, so neither does
+// Forward's.
 func (m *FloatModel) Forward(x []float32, rows int, logits []float32) error {
 	in, out := m.Shape()
 	if rows <= 0 || len(x) != rows*in || len(logits) != rows*out {
 		return fmt.Errorf("infer: forward: %d inputs and %d logits for %d rows of %d -> %d", len(x), len(logits), rows, in, out)
 	}
-	if k := firstNonFinite(x); k >= 0 {
+	if k := firstNonFiniteFast(x); k >= 0 {
 		return fmt.Errorf("infer: forward: input %d is %v", k, x[k])
 	}
 	workers := m.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	// Below about 64 rows per goroutine the start-up costs more than it saves.
-	workers = min(workers, max(1, rows/64))
-	err := parallelRows(rows, workers, func(lo, hi int) error {
-		return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
+	// Below about 64 rows per part the split costs more than it saves.
+	parts := min(workers, max(1, rows/64))
+	if parts == 1 {
+		if err := m.forward(x, rows, logits); err != nil {
+			return fmt.Errorf("infer: forward: %w", err)
+		}
+		return nil
+	}
+	errs := make([]error, parts)
+	gemm.Parallel(parts, func(i int) {
+		lo, hi := rows*i/parts, rows*(i+1)/parts
+		errs[i] = m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
 	})
-	if err != nil {
-		return fmt.Errorf("infer: forward: %w", err)
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("infer: forward: %w", err)
+		}
 	}
 	return nil
 }
+
+// floatScratch pools the two activation buffers of FloatModel.forward.
+var floatScratch = sync.Pool{New: func() any { return new([]float32) }}
 
 func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
 	wide := m.Layers[0].In
 	for _, l := range m.Layers {
 		wide = max(wide, l.Out)
 	}
-	a := make([]float32, rows*wide)
-	b := make([]float32, rows*wide)
+	buf := floatScratch.Get().(*[]float32)
+	defer floatScratch.Put(buf)
+	if cap(*buf) < 2*rows*wide {
+		*buf = make([]float32, 2*rows*wide)
+	}
+	a, b := (*buf)[:rows*wide], (*buf)[rows*wide:2*rows*wide]
 	src := x
 	for li, l := range m.Layers {
 		if m.Sim != nil {
@@ -183,23 +202,38 @@ func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
 	return nil
 }
 
-// linear computes dst = src·W + B ([rows, Out]), then ReLU.
+// linear computes dst = src·W + B ([rows, Out]), then ReLU, with the arguments of
+// autograd's Linear: B copied into every row, then dst = 1·src·W + 1·dst.
 func linear(dst, src []float32, rows int, l FloatLayer) {
 	for r := 0; r < rows; r++ {
-		y := dst[r*l.Out : (r+1)*l.Out]
-		copy(y, l.B)
-		for i, xv := range src[r*l.In : (r+1)*l.In] {
-			if xv == 0 {
-				continue
-			}
-			axpy(y, l.W[i*l.Out:(i+1)*l.Out], xv)
+		copy(dst[r*l.Out:(r+1)*l.Out], l.B)
+	}
+	gemm.Sgemm(false, false, rows, l.Out, l.In, 1, src, l.In, l.W, l.Out, 1, dst, l.Out) // [rows, Out]
+	if l.ReLU {
+		for o, v := range dst {
+			dst[o] = max(v, 0)
 		}
-		if l.ReLU {
-			for o, v := range y {
-				y[o] = max(v, 0)
+	}
+}
+
+// firstNonFiniteFast is firstNonFinite for long inputs (784 values per sample): it tests 64
+// values at a time without branches (exponent bits all ones: (bits&0x7f800000) + 0x00800000
+// reaches bit 31) and looks closer only at a block that has one.
+func firstNonFiniteFast(v []float32) int {
+	const block = 64
+	for lo := 0; lo < len(v); lo += block {
+		hi := min(lo+block, len(v))
+		var flag uint32
+		for _, x := range v[lo:hi] {
+			flag |= (math.Float32bits(x) & 0x7f800000) + 0x00800000
+		}
+		if flag&0x80000000 != 0 {
+			if k := firstNonFinite(v[lo:hi]); k >= 0 {
+				return lo + k
 			}
 		}
 	}
+	return -1
 }
 
 // Shape returns the number of inputs and of output classes.
@@ -236,21 +270,4 @@ func (m *FloatModel) Name() string {
 		return "qat " + m.Sim.Name + " (fake-quant)"
 	}
 	return m.Precision.String()
-}
-
-// axpy computes y[o] += float32(a·w[o]) in order of o, four at a time. The conversion rounds
-// each product, so no build fuses it into a multiply-add.
-func axpy(y, w []float32, a float32) {
-	w = w[:len(y)]
-	o := 0
-	for ; o+4 <= len(y); o += 4 {
-		yy, ww := y[o:o+4:o+4], w[o:o+4:o+4]
-		yy[0] += float32(a * ww[0])
-		yy[1] += float32(a * ww[1])
-		yy[2] += float32(a * ww[2])
-		yy[3] += float32(a * ww[3])
-	}
-	for ; o < len(y); o++ {
-		y[o] += float32(a * w[o])
-	}
 }

@@ -58,6 +58,35 @@ func BenchmarkForward(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "samples/s")
 	})
+	// Batch 1: one sample per call, cycling through the 1,000 images.
+	b.Run("fp32/bs1", func(b *testing.B) {
+		ev, err := m.NewEvaluator(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < b.N; i++ {
+			k := i % 1000
+			if _, err := ev.Forward(x[k*784:(k+1)*784], 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	})
+	b.Run("fp32-runtime/bs1", func(b *testing.B) {
+		fm, err := Float(m, infer.F32)
+		if err != nil {
+			b.Fatal(err)
+		}
+		logits := make([]float32, 10)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			k := i % 1000
+			if err := fm.Forward(x[k*784:(k+1)*784], 1, logits); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	})
 	for _, c := range []struct {
 		name string
 		cfg  Config

@@ -275,9 +275,9 @@ func (w *Weights) Accumulate(dst []int32, src []uint8, batch int, zp []int32, wo
 	if !w.int4 {
 		lanes, wt = w.swar()
 	} else {
-		var release func()
-		lanes, wt, release = w.unpack(workers)
-		defer release()
+		var buf any
+		lanes, wt, buf = w.unpack(workers)
+		defer w.scratch.Put(buf)
 	}
 	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
 		w.accumulateRange(dst, src, 0, batch, zp, lanes, wt)
@@ -317,9 +317,10 @@ func parallel(n, workers int, run func(b0, b1 int)) {
 }
 
 // unpack expands the packed int4 weights into the run-time layout, in a pooled scratch
-// buffer, with the rows split over workers goroutines. release returns the buffer to the pool.
-func (w *Weights) unpack(workers int) (lanes []uint64, wt []int8, release func()) {
-	at := func(o, i int) int8 { return w.nibble(o*w.In + i) }
+// buffer, with the rows split over workers goroutines. Give buf back with w.scratch.Put.
+// With one worker nothing is allocated once the pool is warm.
+func (w *Weights) unpack(workers int) (lanes []uint64, wt []int8, buf any) {
+	workers = min(workers, w.In)
 	if w.lay.perWord > 0 {
 		p, _ := w.scratch.Get().(*[]uint64)
 		if p == nil {
@@ -327,8 +328,12 @@ func (w *Weights) unpack(workers int) (lanes []uint64, wt []int8, release func()
 			p = &s
 		}
 		lanes = *p
-		parallel(w.In, min(workers, w.In), func(i0, i1 int) { w.lay.fill(lanes, at, w.Out, i0, i1) })
-		return lanes, nil, func() { w.scratch.Put(p) }
+		if workers <= 1 {
+			w.lay.fill(lanes, w.nibbleAt, w.Out, 0, w.In)
+		} else {
+			w.fillParallel(lanes, nil, workers)
+		}
+		return lanes, nil, p
 	}
 	p, _ := w.scratch.Get().(*[]int8)
 	if p == nil {
@@ -336,6 +341,26 @@ func (w *Weights) unpack(workers int) (lanes []uint64, wt []int8, release func()
 		p = &s
 	}
 	wt = *p
-	parallel(w.In, min(workers, w.In), func(i0, i1 int) { fillTransposed(wt, at, w.Out, i0, i1) })
-	return nil, wt, func() { w.scratch.Put(p) }
+	if workers <= 1 {
+		fillTransposed(wt, w.nibbleAt, w.Out, 0, w.In)
+	} else {
+		w.fillParallel(nil, wt, workers)
+	}
+	return nil, wt, p
 }
+
+// fillParallel builds the unpacked layout (lanes, or wt when lanes is nil) on workers
+// goroutines. (A separate function: the closure would otherwise move unpack's results to the
+// heap on every call.)
+func (w *Weights) fillParallel(lanes []uint64, wt []int8, workers int) {
+	parallel(w.In, workers, func(i0, i1 int) {
+		if lanes != nil {
+			w.lay.fill(lanes, w.nibbleAt, w.Out, i0, i1)
+		} else {
+			fillTransposed(wt, w.nibbleAt, w.Out, i0, i1)
+		}
+	})
+}
+
+// nibbleAt returns the packed weight W[o, i].
+func (w *Weights) nibbleAt(o, i int) int8 { return w.nibble(o*w.In + i) }

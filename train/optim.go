@@ -5,6 +5,8 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
+
+	"tinyq/gemm"
 )
 
 // Optimizer names an update rule.
@@ -45,7 +47,7 @@ func ParseOptimizer(s string) (Optimizer, error) {
 //
 // Why not gorgonia's AdamSolver: it clones each parameter tensor four times per step (about
 // 1.8 GB of garbage per MNIST epoch, shared/GORGONIA.md). This one allocates its state once
-// and then nothing.
+// and then nothing, and it spreads the update over the CPUs (gemm.Parallel).
 type Solver struct {
 	Kind     Optimizer
 	LR       float64
@@ -56,6 +58,10 @@ type Solver struct {
 
 	t    int         // steps taken
 	m, v [][]float32 // Adam moments, or SGD velocity in m
+
+	alpha  float64     // this step's Adam step size
+	chunks []chunk     // this step's work, split for gemm.Parallel
+	work   func(i int) // s.update, bound once
 }
 
 // NewSolver returns a solver; lr must be positive and finite.
@@ -84,11 +90,9 @@ func (s *Solver) Step(vgs []G.ValueGrad) error {
 		return fmt.Errorf("train: solver got %d parameters, had %d", len(vgs), len(s.m))
 	}
 	s.t++
-	b1, b2, eps := 0.9, 0.999, 1e-8
 	// Bias corrections folded into the step size (Kingma & Ba, section 2, last paragraph).
-	c1 := 1 - math.Pow(b1, float64(s.t))
-	c2 := 1 - math.Pow(b2, float64(s.t))
-	alpha := s.LR * math.Sqrt(c2) / c1
+	s.alpha = s.LR * math.Sqrt(1-math.Pow(adamB2, float64(s.t))) / (1 - math.Pow(adamB1, float64(s.t)))
+	s.chunks = s.chunks[:0]
 	for i, vg := range vgs {
 		p, ok := vg.Value().Data().([]float32)
 		if !ok {
@@ -108,32 +112,75 @@ func (s *Solver) Step(vgs []G.ValueGrad) error {
 				s.v[i] = make([]float32, len(p))
 			}
 		}
-		m := s.m[i][:len(p)]
-		g = g[:len(p)]
-		switch s.Kind {
-		case Adam:
-			v := s.v[i][:len(p)]
-			for j, gj := range g {
-				mj := float32(b1)*m[j] + float32(1-b1)*gj
-				vj := float32(b2)*v[j] + float32(1-b2)*gj*gj
-				m[j], v[j] = mj, vj
-				// float64 math.Sqrt is a single instruction; math32.Sqrt was 2x slower here.
-				p[j] -= float32(alpha * float64(mj) / (math.Sqrt(float64(vj)) + eps))
+		for lo := 0; lo < len(p); lo += stepChunk {
+			hi := min(lo+stepChunk, len(p))
+			c := chunk{p: p[lo:hi], g: g[lo:hi:hi], m: s.m[i][lo:hi:hi]}
+			if s.Kind == Adam {
+				c.v = s.v[i][lo:hi:hi]
 			}
-		case SGD:
-			mu, lr := float32(s.Momentum), float32(s.LR)
-			for j, gj := range g {
-				m[j] = mu*m[j] + gj
-				p[j] -= lr * m[j]
-			}
-		}
-		if s.Min != 0 {
-			for j := range p {
-				p[j] = max(p[j], s.Min)
-			}
+			s.chunks = append(s.chunks, c)
 		}
 	}
+	if s.work == nil {
+		s.work = s.update
+	}
+	// Every element's update depends on its own values only, so the split changes nothing.
+	gemm.Parallel(len(s.chunks), s.work)
+	clear(s.chunks) // drop the references to the graph's tensors
 	return nil
+}
+
+// Adam's decay rates and epsilon.
+const adamB1, adamB2, adamEps = 0.9, 0.999, 1e-8
+
+// adamGo is Adam's update of parameters p from gradients g with moments m, v, all in
+// float32, each operation rounded (the conversions forbid fused multiply-adds), in this
+// order; the AVX-512 loop (adam_amd64.s) does exactly the same:
+//
+//	m = 0.9·m + 0.1·g
+//	v = 0.999·v + (0.001·g)·g
+//	p = p − (alpha·m) / (sqrt(v) + eps)
+//
+// float32(math.Sqrt(float64(v))) is the correctly rounded float32 square root.
+func adamGo(p, g, m, v []float32, alpha, eps float32) {
+	p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
+	for j, gj := range g {
+		mj := float32(float32(adamB1)*m[j]) + float32(float32(1-adamB1)*gj)
+		vj := float32(float32(adamB2)*v[j]) + float32(float32(float32(1-adamB2)*gj)*gj)
+		m[j], v[j] = mj, vj
+		p[j] -= float32(alpha*mj) / (float32(math.Sqrt(float64(vj))) + eps)
+	}
+}
+
+// stepChunk is the number of parameters updated by one part of Step: 2^14 take about 30 µs,
+// long enough to be worth handing to another core.
+const stepChunk = 1 << 14
+
+// chunk is a range of one parameter tensor with its gradient and state.
+type chunk struct {
+	p, g, m, v []float32
+}
+
+// update applies the step to chunk i.
+func (s *Solver) update(i int) {
+	c := s.chunks[i]
+	p, g, m := c.p, c.g, c.m
+	p = p[:len(g)]
+	switch s.Kind {
+	case Adam:
+		adamStep(p, g, m[:len(g)], c.v[:len(g)], float32(s.alpha), adamEps)
+	case SGD:
+		mu, lr := float32(s.Momentum), float32(s.LR)
+		for j, gj := range g {
+			m[j] = mu*m[j] + gj
+			p[j] -= lr * m[j]
+		}
+	}
+	if s.Min != 0 {
+		for j := range p {
+			p[j] = max(p[j], s.Min)
+		}
+	}
 }
 
 // param pairs a parameter's value with the node whose value is its gradient in a compiled

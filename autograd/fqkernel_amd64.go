@@ -1,0 +1,51 @@
+//go:build amd64 && !purego
+
+package autograd
+
+import "golang.org/x/sys/cpu"
+
+// fqAsm is whether fakeQuantFast runs the AVX-512 loop (fqkernel_amd64.s).
+var fqAsm = cpu.X86.HasAVX512F
+
+// fqBlocks fake-quantizes the first n&^15 elements of x with fqAVX512 when the CPU has
+// AVX-512, and returns how many it did (0 otherwise), or -1 if one of them was not finite.
+func fqBlocks(y, x []float32, m []uint32, s, lo, hi []float32, perChannel bool) int {
+	n := len(x) &^ 15
+	if !fqAsm || n == 0 {
+		return 0
+	}
+	var mp *uint32
+	if m != nil {
+		mp = &m[0]
+	}
+	if !fqAVX512(&y[0], &x[0], mp, n, &s[0], &lo[0], &hi[0], perChannel) {
+		return -1
+	}
+	return n
+}
+
+// fqAVX512 is fqScalar on n (a multiple of 16) elements, 16 at a time; with perChannel the
+// scale and bounds of element i are s[i], lo[i], hi[i], else s[0], lo[0], hi[0]. m, if not
+// nil, gets the STE mask. It reports whether every x was finite (if not, y and m are
+// garbage).
+//
+//go:noescape
+func fqAVX512(y, x *float32, m *uint32, n int, s, lo, hi *float32, perChannel bool) (finite bool)
+
+// rangeBlocks updates mins and maxs (per column) over rows rows of x (row length chans) as
+// rangeRows' scalar loop does, for the first chans&^15 columns with AVX-512, and returns how
+// many columns it did (0 without AVX-512).
+func rangeBlocks(x []float32, rows, chans int, mins, maxs []float32) int {
+	nb := chans / 16
+	if !fqAsm || nb == 0 || rows == 0 {
+		return 0
+	}
+	_ = x[(rows-1)*chans+chans-1]
+	rangeAVX512(&x[0], rows, uintptr(4*chans), &mins[0], &maxs[0], nb)
+	return 16 * nb
+}
+
+// rangeAVX512 is rangeRows' scalar loop on 16·blocks columns (in fqkernel_amd64.s).
+//
+//go:noescape
+func rangeAVX512(x *float32, rows int, stride uintptr, mins, maxs *float32, blocks int)

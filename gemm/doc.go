@@ -1,0 +1,60 @@
+// Package gemm is tinyq's float32 matrix product, C = alpha·op(A)·op(B) + beta·C (Sgemm, BLAS
+// semantics, row-major), with Go assembly micro-kernels for AVX-512 and AVX2 (both with FMA)
+// and a pure-Go path for every other CPU. It favours tinyq's shapes (batch 128 or 1,000 by
+// 784-256-128-10, their transposes for the gradients, and batch 1) and exact reproducibility
+// over generality: it has no blocking over k (fine up to k of a few thousand), and no
+// kernel for complex or float64 matrices.
+//
+// It imports only the standard library and golang.org/x/sys/cpu: tinyq's runtime (infer)
+// uses it, and gorgonia uses it through the adapter in tinyq/autograd.
+//
+// # Arithmetic
+//
+// Every path computes every element of C the same way, in a fixed order that depends on
+// nothing but k:
+//
+//	c = beta·c                  (rounded; C is not read when beta = 0, and left as is when beta = 1)
+//	for p = 0, 1, ..., k-1:
+//	    c = c + (alpha·a[i,p])·b[p,j]     (alpha·a rounded first when alpha != 1)
+//
+// The generic path rounds each product and each sum to float32 (so for op(B) = B it is gonum's
+// pure-Go Sgemm and the arithmetic of docs/FORMAT.md, bit for bit); the avx2 and avx512 paths
+// fuse each multiply-add (one rounding). The paths therefore differ in the last bits; each is
+// within the classic bound of recursive summation of the float64 result (see TestSgemm). A
+// path's results do not depend on GOMAXPROCS, on how the work is split between goroutines,
+// or on m, n or where in C an element lies (tiles at the edges run the same kernel on padded
+// copies), with one exception: terms with a[i,p] = ±0 may be skipped (the row kernel, for
+// fewer rows than a tile, skips them one row at a time; the list kernel, for op(A) = Aᵀ with
+// mostly zero columns, skips a column that is zero in all the rows of a tile). Adding a
+// zero term changes c only from -0 to +0, so a skip changes at most the sign of a zero
+// result; and it hides a NaN or an infinity in B that would have been multiplied by zero, as
+// gonum and the reference BLAS also do.
+//
+// As a consequence, tinyq's training graph and its runtime, which call Sgemm with the same
+// arguments (bias rows in C, beta = 1), agree bit for bit on the same path.
+//
+// # Paths
+//
+// The path is chosen once at start: the fastest this CPU supports (Kernel names it), or the
+// one named by the environment variable TINYQ_KERNEL (generic, avx2, avx512; avxvnni and
+// avx512vnni, names of tinyq/qkernel's integer paths, choose avx2 and avx512), if the CPU
+// supports it, else the fastest supported path below it. The purego build tag leaves only
+// the generic path.
+//
+//   - avx512: tiles of 8×32 (16 zmm accumulators), B read in place or from a packed panel,
+//     A read in place by rows or by columns; rows of 128 columns for fewer than 8 rows.
+//   - avx2: tiles of 6×16 (12 ymm accumulators); rows of 64 columns.
+//   - generic: one row at a time, four columns at a time.
+//
+// # Parallelism
+//
+// Products of 2^18 multiply-adds or more are split into parts by rows or by panels of
+// columns, run by Parallel on the calling goroutine and on worker goroutines that stay awake
+// briefly between calls (a goroutine started per call wakes too late on a small virtual
+// machine). Scratch space comes from a sync.Pool: at steady state Sgemm allocates nothing.
+//
+// # Invariants
+//
+//   - a and b are only read; only c is written, and only its m×n block.
+//   - Bad sizes or short slices panic with an error starting "gemm:", as gonum's BLAS panics.
+package gemm

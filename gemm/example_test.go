@@ -1,0 +1,28 @@
+package gemm_test
+
+import (
+	"fmt"
+
+	"tinyq/gemm"
+)
+
+// A layer's forward pass the way tinyq computes it: the bias copied into every row of the
+// output, then y = 1·x·w + 1·y.
+func ExampleSgemm() {
+	x := []float32{ // [2, 3]
+		1, 2, 3,
+		0, 1, 0,
+	}
+	w := []float32{ // [3, 2]
+		1, -1,
+		0.5, 2,
+		0, 1,
+	}
+	b := []float32{0.25, 0}
+	y := make([]float32, 2*2) // [2, 2]
+	copy(y[0:2], b)
+	copy(y[2:4], b)
+	gemm.Sgemm(false, false, 2, 2, 3, 1, x, 3, w, 2, 1, y, 2)
+	fmt.Println(y)
+	// Output: [2.25 6 0.75 2]
+}

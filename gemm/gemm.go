@@ -1,0 +1,230 @@
+package gemm
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+)
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32 matrices, where op(A)
+// is m×k (A itself if tA is false, else Aᵀ with A stored k×m), op(B) is k×n (B, or Bᵀ with B
+// stored n×k) and C is m×n. lda, ldb and ldc are the row strides of A, B and C as stored.
+// These are the semantics of BLAS sgemm and of gonum's blas.Float32Level3.Sgemm with
+// row-major storage.
+//
+// Every element is computed as described in the package documentation (# Arithmetic), the
+// same way whatever m, n, the position of the element or the number of goroutines; with
+// beta = 0, C is not read (NaN in C does not propagate). Sgemm panics on bad sizes, like
+// gonum's BLAS. The caller's slices are only read, except c.
+func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if err := check(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc); err != nil {
+		panic(err)
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scale(m, n, beta, c, ldc)
+		return
+	}
+	if alpha != 1 {
+		// The paths compute alpha = 1: give them alpha·op(A), rounded, as an m×k matrix.
+		buf := getBuf(m * k)
+		as := *buf
+		for i := 0; i < m; i++ {
+			for p := 0; p < k; p++ {
+				if tA {
+					as[i*k+p] = float32(alpha * a[p*lda+i])
+				} else {
+					as[i*k+p] = float32(alpha * a[i*lda+p])
+				}
+			}
+		}
+		active.gemm(false, tB, m, n, k, as, k, b, ldb, beta, c, ldc)
+		putBuf(buf)
+		return
+	}
+	active.gemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// check returns an error if the sizes are negative or the slices too short for the shapes
+// and strides (the last row of a matrix may be shorter than its stride).
+func check(tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) error {
+	if m < 0 || n < 0 || k < 0 {
+		return fmt.Errorf("gemm: negative size m=%d n=%d k=%d", m, n, k)
+	}
+	ar, ac := m, k
+	if tA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tB {
+		br, bc = n, k
+	}
+	for _, x := range []struct {
+		name              string
+		rows, cols, ld, n int
+	}{{"a", ar, ac, lda, la}, {"b", br, bc, ldb, lb}, {"c", m, n, ldc, lc}} {
+		if x.ld < max(1, x.cols) {
+			return fmt.Errorf("gemm: ld%s=%d for %d columns", x.name, x.ld, x.cols)
+		}
+		if x.rows > 0 && x.cols > 0 && x.n < (x.rows-1)*x.ld+x.cols {
+			return fmt.Errorf("gemm: len(%s)=%d for %dx%d with stride %d", x.name, x.n, x.rows, x.cols, x.ld)
+		}
+	}
+	return nil
+}
+
+// scale sets C = beta·C (C = 0 when beta is 0, whatever C held): the result when alpha or k
+// is zero.
+func scale(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] = float32(beta * row[j])
+		}
+	}
+}
+
+// path is one implementation of Sgemm's core: alpha = 1, k > 0, m, n > 0.
+type path struct {
+	name string
+	gemm func(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+}
+
+// genericPath is the pure-Go path: every build and architecture has it.
+var genericPath = &path{name: "generic", gemm: genericGemm}
+
+// active is the path in use, chosen once at start (choosePath); only tests change it
+// afterwards (setPath).
+var active = choosePath(os.Getenv("TINYQ_KERNEL"))
+
+// Kernel returns the name of the path Sgemm uses in this process: "avx512", "avx2" or
+// "generic". Paths agree within the tolerance stated in the package documentation; each is
+// deterministic on its own.
+func Kernel() string { return active.name }
+
+// paths returns the paths this CPU and build can run, fastest last (generic first).
+func paths() []*path { return append([]*path{genericPath}, asmPaths()...) }
+
+// choosePath returns the path named by env if this CPU and build support it, else the
+// fastest supported path no faster than the one named. "avxvnni" and "avx512vnni" (names of
+// integer paths, read from the same variable by tinyq/qkernel) choose the float path of the
+// same register width: avx2 and avx512. An empty or unknown value chooses the fastest path:
+// the variable is for tests and benchmarks, and Kernel reports what is really used.
+func choosePath(env string) *path {
+	all := paths()
+	want := map[string]string{"avxvnni": "avx2", "avx512vnni": "avx512"}[env]
+	if want == "" {
+		want = env
+	}
+	rank := map[string]int{"generic": 0, "avx2": 1, "avx512": 2}
+	r, ok := rank[want]
+	if !ok {
+		return all[len(all)-1]
+	}
+	best := all[0]
+	for _, p := range all {
+		if rank[p.name] <= r {
+			best = p
+		}
+	}
+	return best
+}
+
+// setPath makes the named path active (tests) and returns the previous one; it panics if the
+// path is not supported here.
+func setPath(name string) *path {
+	for _, p := range paths() {
+		if p.name == name {
+			old := active
+			active = p
+			return old
+		}
+	}
+	panic("gemm: path " + name + " not supported")
+}
+
+// parallelMin is the smallest product, in multiply-adds (m·n·k), that Sgemm spreads over
+// goroutines. Starting and joining one costs a few microseconds; the fast paths do 2^18
+// multiply-adds in about 3 µs on one core of the benchmark machine.
+const parallelMin = 1 << 18
+
+// partsFor returns into how many parts to split a product of m·n·k multiply-adds made of
+// units independent units: one when it is small, else up to two per CPU, so that the caller
+// and the workers of Parallel balance the load even when a worker starts late.
+func partsFor(m, n, k, units int) int {
+	if m*n*k < parallelMin {
+		return 1
+	}
+	return max(1, min(2*runtime.GOMAXPROCS(0), units))
+}
+
+// buffers pools scratch space (packed panels, padded tiles, row accumulators).
+var buffers = sync.Pool{New: func() any { return new([]float32) }}
+
+// getBuf returns a pooled buffer of at least n elements; its contents are undefined.
+func getBuf(n int) *[]float32 {
+	p := buffers.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+func putBuf(p *[]float32) { buffers.Put(p) }
+
+// split returns the bounds of part i of n units split into parts nearly equal parts.
+func split(n, parts, i int) (lo, hi int) {
+	return n * i / parts, n * (i + 1) / parts
+}
+
+// call holds the arguments of one Sgemm for the goroutines that share it. Calls are pooled
+// and their entry point bound once (work), so a call allocates nothing at steady state.
+type call struct {
+	tA, tB   bool
+	m, n, k  int
+	beta     float32
+	a, b, c  []float32
+	lda, ldb int
+	ldc      int
+	parts    int
+	tc       tiledCall   // the assembly path's state
+	bt       []float32   // generic: op(B) as a row-major k×n matrix when tB
+	tiled    *tiledPath  // the assembly path, or nil for generic
+	work     func(i int) // c.run, bound once
+}
+
+var calls = sync.Pool{New: func() any {
+	c := new(call)
+	c.work = c.run
+	return c
+}}
+
+func newCall(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) *call {
+	s := calls.Get().(*call)
+	s.tA, s.tB, s.m, s.n, s.k = tA, tB, m, n, k
+	s.a, s.lda, s.b, s.ldb, s.beta, s.c, s.ldc = a, lda, b, ldb, beta, c, ldc
+	s.tc = tiledCall{}
+	return s
+}
+
+// done drops the references to the caller's slices and returns the call to the pool.
+func (s *call) done() {
+	s.a, s.b, s.c, s.bt, s.tiled = nil, nil, nil, nil, nil
+	calls.Put(s)
+}
+
+func (s *call) run(i int) {
+	if s.tiled != nil {
+		s.tiled.part(s, i)
+		return
+	}
+	s.genericPart(i)
+}

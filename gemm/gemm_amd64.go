@@ -1,0 +1,52 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The AVX-512 path: 8×32 tiles (16 zmm accumulators) and 128-column rows (8 zmm).
+var avx512Path = &tiledPath{mr: 8, nr: 32, rowN: 128, tile: tileAVX512, list: tileListAVX512, row: rowAVX512}
+
+// The AVX2 path: 6×16 tiles (12 ymm accumulators) and 64-column rows (8 ymm).
+var avx2Path = &tiledPath{mr: 6, nr: 16, rowN: 64, tile: tileAVX2, row: rowAVX2}
+
+// asmPaths returns the assembly paths this CPU supports, fastest last.
+func asmPaths() []*path {
+	var ps []*path
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ps = append(ps, &path{name: "avx2", gemm: avx2Path.gemm})
+	}
+	if cpu.X86.HasAVX512F {
+		ps = append(ps, &path{name: "avx512", gemm: avx512Path.gemm})
+	}
+	return ps
+}
+
+// tileAVX512 is the 8×32 tile kernel of tiledPath (in gemm_amd64.s).
+//
+//go:noescape
+func tileAVX512(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+
+// tileListAVX512 is the 8×32 list kernel of tiledPath (in gemm_amd64.s).
+//
+//go:noescape
+func tileListAVX512(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+
+// rowAVX512 is the 128-column row kernel of tiledPath (in gemm_amd64.s).
+//
+//go:noescape
+func rowAVX512(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
+
+// tileAVX2 is the 6×16 tile kernel of tiledPath (in gemm_amd64.s).
+//
+//go:noescape
+func tileAVX2(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+
+// rowAVX2 is the 64-column row kernel of tiledPath (in gemm_amd64.s).
+//
+//go:noescape
+func rowAVX2(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)

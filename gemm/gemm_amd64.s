@@ -1,0 +1,431 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Every kernel starts each element of C at beta·C (load set) or +0 (load clear), adds
+// a·b for p = 0, 1, ... k-1 with one fused multiply-add each, and stores the result.
+
+// ZLOAD: Z16 = beta, BX = C row. Starts the accumulators lo, hi of one row at beta·C.
+#define ZLOAD(lo, hi) \
+	VMULPS (BX), Z16, lo; \
+	VMULPS 64(BX), Z16, hi; \
+	ADDQ   R13, BX
+
+// ZSTORE: BX = C row. Stores the accumulators lo, hi of one row.
+#define ZSTORE(lo, hi) \
+	VMOVUPS lo, (BX); \
+	VMOVUPS hi, 64(BX); \
+	ADDQ    R13, BX
+
+// func tileAVX512(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+TEXT ·tileAVX512(SB), NOSPLIT, $0-69
+	MOVQ k+0(FP), CX       // CX: terms left
+	MOVQ a+8(FP), SI       // SI: &A[row 0][p]
+	MOVQ rs+16(FP), R8     // R8: A's row stride (bytes)
+	MOVQ ps+24(FP), R10    // R10: A's stride from p to p+1
+	MOVQ b+32(FP), DX      // DX: &B[p][0]
+	MOVQ bs+40(FP), R11    // R11: B's stride from p to p+1
+	LEAQ (R8)(R8*2), R9    // R9: 3·rs
+	LEAQ (SI)(R8*4), DI    // DI: &A[row 4][p]
+	MOVQ c+48(FP), R12     // R12: &C[row 0][0]
+	MOVQ ldc+56(FP), R13   // R13: C's row stride
+
+	// Z0..Z15: acc, row r in Z(2r) (columns 0-15) and Z(2r+1) (columns 16-31)
+	CMPB load+68(FP), $0
+	JEQ  tilezero512
+	VBROADCASTSS beta+64(FP), Z16
+	MOVQ R12, BX
+	ZLOAD(Z0, Z1)
+	ZLOAD(Z2, Z3)
+	ZLOAD(Z4, Z5)
+	ZLOAD(Z6, Z7)
+	ZLOAD(Z8, Z9)
+	ZLOAD(Z10, Z11)
+	ZLOAD(Z12, Z13)
+	ZLOAD(Z14, Z15)
+	JMP  tileloop512
+
+tilezero512:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+tileloop512:
+	// Z16, Z17: B[p][0:32]; Z18: A[r][p] broadcast, r = 0..7
+	VMOVUPS (DX), Z16
+	VMOVUPS 64(DX), Z17
+	VBROADCASTSS (SI), Z18
+	VFMADD231PS Z18, Z16, Z0
+	VFMADD231PS Z18, Z17, Z1
+	VBROADCASTSS (SI)(R8*1), Z18
+	VFMADD231PS Z18, Z16, Z2
+	VFMADD231PS Z18, Z17, Z3
+	VBROADCASTSS (SI)(R8*2), Z18
+	VFMADD231PS Z18, Z16, Z4
+	VFMADD231PS Z18, Z17, Z5
+	VBROADCASTSS (SI)(R9*1), Z18
+	VFMADD231PS Z18, Z16, Z6
+	VFMADD231PS Z18, Z17, Z7
+	VBROADCASTSS (DI), Z18
+	VFMADD231PS Z18, Z16, Z8
+	VFMADD231PS Z18, Z17, Z9
+	VBROADCASTSS (DI)(R8*1), Z18
+	VFMADD231PS Z18, Z16, Z10
+	VFMADD231PS Z18, Z17, Z11
+	VBROADCASTSS (DI)(R8*2), Z18
+	VFMADD231PS Z18, Z16, Z12
+	VFMADD231PS Z18, Z17, Z13
+	VBROADCASTSS (DI)(R9*1), Z18
+	VFMADD231PS Z18, Z16, Z14
+	VFMADD231PS Z18, Z17, Z15
+	ADDQ R10, SI
+	ADDQ R10, DI
+	ADDQ R11, DX
+	DECQ CX
+	JNZ  tileloop512
+
+	MOVQ R12, BX
+	ZSTORE(Z0, Z1)
+	ZSTORE(Z2, Z3)
+	ZSTORE(Z4, Z5)
+	ZSTORE(Z6, Z7)
+	ZSTORE(Z8, Z9)
+	ZSTORE(Z10, Z11)
+	ZSTORE(Z12, Z13)
+	ZSTORE(Z14, Z15)
+	VZEROUPPER
+	RET
+
+// func tileListAVX512(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+TEXT ·tileListAVX512(SB), NOSPLIT, $0-61
+	MOVQ n+0(FP), CX       // CX: terms left
+	MOVQ a+8(FP), SI       // SI: &a[t][0], 8 rows' values of term t
+	MOVQ idx+16(FP), R10   // R10: &idx[t], the index p of term t
+	MOVQ b+24(FP), DX      // DX: &B[0][0]
+	MOVQ bs+32(FP), R11    // R11: B's row stride
+	MOVQ c+40(FP), R12     // R12: &C[row 0][0]
+	MOVQ ldc+48(FP), R13   // R13: C's row stride
+
+	// Z0..Z15: acc, row r in Z(2r) (columns 0-15) and Z(2r+1) (columns 16-31)
+	CMPB load+60(FP), $0
+	JEQ  listzero512
+	VBROADCASTSS beta+56(FP), Z16
+	MOVQ R12, BX
+	ZLOAD(Z0, Z1)
+	ZLOAD(Z2, Z3)
+	ZLOAD(Z4, Z5)
+	ZLOAD(Z6, Z7)
+	ZLOAD(Z8, Z9)
+	ZLOAD(Z10, Z11)
+	ZLOAD(Z12, Z13)
+	ZLOAD(Z14, Z15)
+	JMP  listtest512
+
+listzero512:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+listtest512:
+	TESTQ CX, CX
+	JZ    liststore512
+
+listloop512:
+	// AX: byte offset of B's row p; Z16, Z17: B[p][0:32]; Z18: a[t][r] broadcast
+	MOVQ  (R10), AX
+	IMULQ R11, AX
+	VMOVUPS (DX)(AX*1), Z16
+	VMOVUPS 64(DX)(AX*1), Z17
+	VBROADCASTSS (SI), Z18
+	VFMADD231PS Z18, Z16, Z0
+	VFMADD231PS Z18, Z17, Z1
+	VBROADCASTSS 4(SI), Z18
+	VFMADD231PS Z18, Z16, Z2
+	VFMADD231PS Z18, Z17, Z3
+	VBROADCASTSS 8(SI), Z18
+	VFMADD231PS Z18, Z16, Z4
+	VFMADD231PS Z18, Z17, Z5
+	VBROADCASTSS 12(SI), Z18
+	VFMADD231PS Z18, Z16, Z6
+	VFMADD231PS Z18, Z17, Z7
+	VBROADCASTSS 16(SI), Z18
+	VFMADD231PS Z18, Z16, Z8
+	VFMADD231PS Z18, Z17, Z9
+	VBROADCASTSS 20(SI), Z18
+	VFMADD231PS Z18, Z16, Z10
+	VFMADD231PS Z18, Z17, Z11
+	VBROADCASTSS 24(SI), Z18
+	VFMADD231PS Z18, Z16, Z12
+	VFMADD231PS Z18, Z17, Z13
+	VBROADCASTSS 28(SI), Z18
+	VFMADD231PS Z18, Z16, Z14
+	VFMADD231PS Z18, Z17, Z15
+	ADDQ $32, SI
+	ADDQ $8, R10
+	DECQ CX
+	JNZ  listloop512
+
+liststore512:
+	MOVQ R12, BX
+	ZSTORE(Z0, Z1)
+	ZSTORE(Z2, Z3)
+	ZSTORE(Z4, Z5)
+	ZSTORE(Z6, Z7)
+	ZSTORE(Z8, Z9)
+	ZSTORE(Z10, Z11)
+	ZSTORE(Z12, Z13)
+	ZSTORE(Z14, Z15)
+	VZEROUPPER
+	RET
+
+// ZROWLOAD: Z16 = beta, DI = C. Starts accumulator z (columns off/4 ...) at beta·C.
+#define ZROWLOAD(z, off) \
+	VMULPS off(DI), Z16, z
+
+// func rowAVX512(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
+TEXT ·rowAVX512(SB), NOSPLIT, $0-45
+	MOVQ n+0(FP), CX       // CX: terms left
+	MOVQ vals+8(FP), SI    // SI: &vals[t], the nonzero a
+	MOVQ offs+16(FP), R10  // R10: &offs[t], the byte offset of a's row of B
+	MOVQ b+24(FP), DX      // DX: &B[0][0]
+	MOVQ c+32(FP), DI      // DI: &C[0]
+
+	// Z0..Z7: acc, columns 16i..16i+15 in Zi
+	CMPB load+44(FP), $0
+	JEQ  rowzero512
+	VBROADCASTSS beta+40(FP), Z16
+	ZROWLOAD(Z0, 0)
+	ZROWLOAD(Z1, 64)
+	ZROWLOAD(Z2, 128)
+	ZROWLOAD(Z3, 192)
+	ZROWLOAD(Z4, 256)
+	ZROWLOAD(Z5, 320)
+	ZROWLOAD(Z6, 384)
+	ZROWLOAD(Z7, 448)
+	JMP  rowtest512
+
+rowzero512:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+rowtest512:
+	TESTQ CX, CX
+	JZ    rowdone512
+
+rowloop512:
+	VBROADCASTSS (SI), Z8  // Z8: a broadcast
+	MOVQ (R10), AX         // AX: offset of B's row
+	VFMADD231PS (DX)(AX*1), Z8, Z0
+	VFMADD231PS 64(DX)(AX*1), Z8, Z1
+	VFMADD231PS 128(DX)(AX*1), Z8, Z2
+	VFMADD231PS 192(DX)(AX*1), Z8, Z3
+	VFMADD231PS 256(DX)(AX*1), Z8, Z4
+	VFMADD231PS 320(DX)(AX*1), Z8, Z5
+	VFMADD231PS 384(DX)(AX*1), Z8, Z6
+	VFMADD231PS 448(DX)(AX*1), Z8, Z7
+	ADDQ $4, SI
+	ADDQ $8, R10
+	DECQ CX
+	JNZ  rowloop512
+
+rowdone512:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	VZEROUPPER
+	RET
+
+// YLOAD: Y12 = beta, BX = C row. Starts the accumulators lo, hi of one row at beta·C.
+#define YLOAD(lo, hi) \
+	VMULPS (BX), Y12, lo; \
+	VMULPS 32(BX), Y12, hi; \
+	ADDQ   R13, BX
+
+// YSTORE: BX = C row. Stores the accumulators lo, hi of one row.
+#define YSTORE(lo, hi) \
+	VMOVUPS lo, (BX); \
+	VMOVUPS hi, 32(BX); \
+	ADDQ    R13, BX
+
+// func tileAVX2(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+TEXT ·tileAVX2(SB), NOSPLIT, $0-69
+	MOVQ k+0(FP), CX       // CX: terms left
+	MOVQ a+8(FP), SI       // SI: &A[row 0][p]
+	MOVQ rs+16(FP), R8     // R8: A's row stride (bytes)
+	MOVQ ps+24(FP), R10    // R10: A's stride from p to p+1
+	MOVQ b+32(FP), DX      // DX: &B[p][0]
+	MOVQ bs+40(FP), R11    // R11: B's stride from p to p+1
+	LEAQ (R8)(R8*2), R9    // R9: 3·rs
+	LEAQ (SI)(R8*4), DI    // DI: &A[row 4][p]
+	MOVQ c+48(FP), R12     // R12: &C[row 0][0]
+	MOVQ ldc+56(FP), R13   // R13: C's row stride
+
+	// Y0..Y11: acc, row r in Y(2r) (columns 0-7) and Y(2r+1) (columns 8-15)
+	CMPB load+68(FP), $0
+	JEQ  tilezero2
+	VBROADCASTSS beta+64(FP), Y12
+	MOVQ R12, BX
+	YLOAD(Y0, Y1)
+	YLOAD(Y2, Y3)
+	YLOAD(Y4, Y5)
+	YLOAD(Y6, Y7)
+	YLOAD(Y8, Y9)
+	YLOAD(Y10, Y11)
+	JMP  tileloop2
+
+tilezero2:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+tileloop2:
+	// Y12, Y13: B[p][0:16]; Y14: A[r][p] broadcast, r = 0..5
+	VMOVUPS (DX), Y12
+	VMOVUPS 32(DX), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS Y14, Y12, Y0
+	VFMADD231PS Y14, Y13, Y1
+	VBROADCASTSS (SI)(R8*1), Y14
+	VFMADD231PS Y14, Y12, Y2
+	VFMADD231PS Y14, Y13, Y3
+	VBROADCASTSS (SI)(R8*2), Y14
+	VFMADD231PS Y14, Y12, Y4
+	VFMADD231PS Y14, Y13, Y5
+	VBROADCASTSS (SI)(R9*1), Y14
+	VFMADD231PS Y14, Y12, Y6
+	VFMADD231PS Y14, Y13, Y7
+	VBROADCASTSS (DI), Y14
+	VFMADD231PS Y14, Y12, Y8
+	VFMADD231PS Y14, Y13, Y9
+	VBROADCASTSS (DI)(R8*1), Y14
+	VFMADD231PS Y14, Y12, Y10
+	VFMADD231PS Y14, Y13, Y11
+	ADDQ R10, SI
+	ADDQ R10, DI
+	ADDQ R11, DX
+	DECQ CX
+	JNZ  tileloop2
+
+	MOVQ R12, BX
+	YSTORE(Y0, Y1)
+	YSTORE(Y2, Y3)
+	YSTORE(Y4, Y5)
+	YSTORE(Y6, Y7)
+	YSTORE(Y8, Y9)
+	YSTORE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// YROWLOAD: Y12 = beta, DI = C. Starts accumulator y at beta·C (byte offset off).
+#define YROWLOAD(y, off) \
+	VMULPS off(DI), Y12, y
+
+// func rowAVX2(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
+TEXT ·rowAVX2(SB), NOSPLIT, $0-45
+	MOVQ n+0(FP), CX       // CX: terms left
+	MOVQ vals+8(FP), SI    // SI: &vals[t], the nonzero a
+	MOVQ offs+16(FP), R10  // R10: &offs[t], the byte offset of a's row of B
+	MOVQ b+24(FP), DX      // DX: &B[0][0]
+	MOVQ c+32(FP), DI      // DI: &C[0]
+
+	// Y0..Y7: acc, columns 8i..8i+7 in Yi
+	CMPB load+44(FP), $0
+	JEQ  rowzero2
+	VBROADCASTSS beta+40(FP), Y12
+	YROWLOAD(Y0, 0)
+	YROWLOAD(Y1, 32)
+	YROWLOAD(Y2, 64)
+	YROWLOAD(Y3, 96)
+	YROWLOAD(Y4, 128)
+	YROWLOAD(Y5, 160)
+	YROWLOAD(Y6, 192)
+	YROWLOAD(Y7, 224)
+	JMP  rowtest2
+
+rowzero2:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+rowtest2:
+	TESTQ CX, CX
+	JZ    rowdone2
+
+rowloop2:
+	VBROADCASTSS (SI), Y8  // Y8: a broadcast
+	MOVQ (R10), AX         // AX: offset of B's row
+	VFMADD231PS (DX)(AX*1), Y8, Y0
+	VFMADD231PS 32(DX)(AX*1), Y8, Y1
+	VFMADD231PS 64(DX)(AX*1), Y8, Y2
+	VFMADD231PS 96(DX)(AX*1), Y8, Y3
+	VFMADD231PS 128(DX)(AX*1), Y8, Y4
+	VFMADD231PS 160(DX)(AX*1), Y8, Y5
+	VFMADD231PS 192(DX)(AX*1), Y8, Y6
+	VFMADD231PS 224(DX)(AX*1), Y8, Y7
+	ADDQ $4, SI
+	ADDQ $8, R10
+	DECQ CX
+	JNZ  rowloop2
+
+rowdone2:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	VZEROUPPER
+	RET

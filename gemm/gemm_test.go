@@ -1,0 +1,408 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// forEachPath runs f with every path this CPU and build support made active.
+func forEachPath(t *testing.T, f func(t *testing.T)) {
+	for _, p := range paths() {
+		t.Run(p.name, func(t *testing.T) {
+			old := setPath(p.name)
+			defer func() { active = old }()
+			f(t)
+		})
+	}
+}
+
+// reference computes alpha·op(A)·op(B) + beta·C in float64 and, per element, the error bound
+// every path must meet:
+//
+//	|C - ref| <= γ(k+2) · (|alpha|·Σ_p |a_ip·b_pj| + |beta·c_ij|),  γ(n) = n·u/(1 - n·u), u = 2^-24
+//
+// This is the standard worst-case bound of recursive summation in float32 (Higham, Accuracy
+// and Stability of Numerical Algorithms, §3.1): k roundings in the sum of products (fused or
+// not: a product rounded separately is one more rounding, absorbed because the first term is
+// exact), one for the product by alpha, one for the final sum with beta·C (the product by beta
+// is rounded too but it is bounded by the same term). Paths sum in different ways (FMA or
+// separate multiply and add), so they may differ from each other in the last bits, each
+// within this bound.
+func reference(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) (ref, bound []float64) {
+	ref, bound = make([]float64, m*n), make([]float64, m*n)
+	u := math.Ldexp(1, -24)
+	gamma := float64(k+2) * u / (1 - float64(k+2)*u)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, abs float64
+			for p := 0; p < k; p++ {
+				ai, bi := i*lda+p, p*ldb+j
+				if tA {
+					ai = p*lda + i
+				}
+				if tB {
+					bi = j*ldb + p
+				}
+				av, bv := a[ai], b[bi]
+				s += float64(av) * float64(bv)
+				abs += math.Abs(float64(av) * float64(bv))
+			}
+			r := float64(alpha) * s
+			e := math.Abs(float64(alpha)) * abs
+			if beta != 0 {
+				r += float64(beta) * float64(c[i*ldc+j])
+				e += math.Abs(float64(beta) * float64(c[i*ldc+j]))
+			}
+			ref[i*n+j], bound[i*n+j] = r, gamma*e
+		}
+	}
+	return ref, bound
+}
+
+// operands returns random A, B and C for the shapes with strides at least the widths (plus
+// pad), a fraction zeros of A's elements zero (as after a ReLU or on MNIST's background).
+func operands(rng *rand.Rand, tA, tB bool, m, n, k, pad int, zeros float64) (a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ar, ac := m, k
+	if tA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tB {
+		br, bc = n, k
+	}
+	lda, ldb, ldc = ac+rng.Intn(pad+1), bc+rng.Intn(pad+1), n+rng.Intn(pad+1)
+	fill := func(rows, ld, cols int, zeros float64) []float32 {
+		x := make([]float32, (rows-1)*ld+cols)
+		for i := range x {
+			if rng.Float64() >= zeros {
+				x[i] = float32(rng.NormFloat64())
+			}
+		}
+		return x
+	}
+	return fill(ar, lda, ac, zeros), lda, fill(br, ldb, bc, 0), ldb, fill(m, ldc, n, 0), ldc
+}
+
+type shape struct{ m, n, k int }
+
+// tinyqShapes are the products of the 784-256-128-10 MLP: the forward pass at batch 128 and
+// 1000, its backward (dx = dy·Wᵀ, dW = xᵀ·dy), and inference at batch 1 and 7.
+var tinyqShapes = []shape{
+	{128, 256, 784}, {128, 128, 256}, {128, 10, 128}, {1000, 10, 128},
+	{128, 256, 128}, {128, 128, 10}, {784, 256, 128}, {256, 128, 128}, {128, 10, 128},
+	{1, 256, 784}, {1, 128, 256}, {1, 10, 128}, {7, 256, 784},
+}
+
+// TestSgemm checks every path against the float64 reference within the bound of reference on
+// fuzzed shapes (1..300, not multiples of anything), tinyq's shapes, all four transpose
+// cases, and alpha, beta in {0, 1, other}.
+func TestSgemm(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(1))
+		shapes := append([]shape(nil), tinyqShapes...)
+		if testing.Short() {
+			shapes = shapes[:3]
+		}
+		for range 40 {
+			shapes = append(shapes, shape{1 + rng.Intn(300), 1 + rng.Intn(300), 1 + rng.Intn(300)})
+		}
+		for range 20 { // small ones: every edge case of the tiles and rows
+			shapes = append(shapes, shape{1 + rng.Intn(20), 1 + rng.Intn(200), 1 + rng.Intn(20)})
+		}
+		scalars := []float32{0, 1, -0.75}
+		for si, s := range shapes {
+			for tr := range 4 {
+				tA, tB := tr&1 != 0, tr&2 != 0
+				alpha, beta := scalars[(si+tr)%3], scalars[(si+tr/2)%3]
+				if si%5 == 0 {
+					alpha = 1
+				}
+				checkOne(t, rng, tA, tB, s, alpha, beta)
+			}
+		}
+	})
+}
+
+func checkOne(t *testing.T, rng *rand.Rand, tA, tB bool, s shape, alpha, beta float32) {
+	t.Helper()
+	zeros := []float64{0.25, 0.8}[rng.Intn(2)] // dense, or sparse enough for the row kernel
+	a, lda, b, ldb, c, ldc := operands(rng, tA, tB, s.m, s.n, s.k, 3, zeros)
+	ref, bound := reference(tA, tB, s.m, s.n, s.k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if beta == 0 {
+		for i := range c {
+			c[i] = float32(math.NaN()) // must not be read
+		}
+	}
+	Sgemm(tA, tB, s.m, s.n, s.k, alpha, a, lda, b, ldb, beta, c, ldc)
+	for i := 0; i < s.m; i++ {
+		for j := 0; j < s.n; j++ {
+			got, want := float64(c[i*ldc+j]), ref[i*s.n+j]
+			if !(math.Abs(got-want) <= bound[i*s.n+j]) {
+				t.Fatalf("tA=%v tB=%v %+v alpha=%v beta=%v: C[%d,%d] = %v, want %v within %.3g", tA, tB, s, alpha, beta, i, j, got, want, bound[i*s.n+j])
+			}
+		}
+	}
+}
+
+// TestDeterministic checks that each path's results do not depend on GOMAXPROCS, nor on how
+// C is cut into calls: computing blocks of rows or of columns separately, at other offsets
+// than the tiles of the whole, gives C bit for bit, except that a row computed alone may
+// differ in the sign of a zero (the row kernels skip zero terms; see the package doc).
+func TestDeterministic(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(2))
+		for _, s := range []shape{{128, 256, 784}, {203, 150, 97}, {1000, 10, 128}, {784, 256, 128}} {
+			for tr := range 4 {
+				tA, tB := tr&1 != 0, tr&2 != 0
+				a, lda, b, ldb, c0, ldc := operands(rng, tA, tB, s.m, s.n, s.k, 2, []float64{0.25, 0.8}[tr%2])
+				run := func(procs int) []float32 {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+					c := append([]float32(nil), c0...)
+					Sgemm(tA, tB, s.m, s.n, s.k, 1, a, lda, b, ldb, 1, c, ldc)
+					return c
+				}
+				want := run(1)
+				for _, procs := range []int{2, 3, 8} {
+					if got := run(procs); !bitsEqual(got, want) {
+						t.Fatalf("tA=%v tB=%v %+v: GOMAXPROCS=%d differs from 1", tA, tB, s, procs)
+					}
+				}
+				// Rows in blocks of 1, 5, 13 and 1 (then the rest), at offsets off the tiles.
+				c := append([]float32(nil), c0...)
+				for i, blk := 0, 0; i < s.m; blk++ {
+					h := min([]int{1, 5, 13, 1}[blk%4], s.m-i)
+					off := i * lda
+					if tA {
+						off = i
+					}
+					ai := a[off:]
+					Sgemm(tA, tB, h, s.n, s.k, 1, ai, lda, b, ldb, 1, c[i*ldc:], ldc)
+					i += h
+				}
+				if !valuesEqual(c, want) {
+					t.Fatalf("tA=%v tB=%v %+v: computed in blocks of rows, C differs", tA, tB, s)
+				}
+				// Columns in two blocks split at 37.
+				if s.n > 37 {
+					c = append(c[:0], c0...)
+					for _, j := range []int{0, 37} {
+						w := 37
+						if j > 0 {
+							w = s.n - 37
+						}
+						off := j
+						if tB {
+							off = j * ldb
+						}
+						bj := b[off:]
+						Sgemm(tA, tB, s.m, w, s.k, 1, a, lda, bj, ldb, 1, c[j:], ldc)
+					}
+					if !bitsEqual(c, want) {
+						t.Fatalf("tA=%v tB=%v %+v: computed in blocks of columns, C differs", tA, tB, s)
+					}
+				}
+			}
+		}
+	})
+}
+
+func bitsEqual(x, y []float32) bool {
+	for i := range x {
+		if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func valuesEqual(x, y []float32) bool {
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPathsAgree checks that the fast paths agree with each other, and on rows alone with
+// their row kernels, on tinyq's first layer: not a correctness check (TestSgemm is) but a
+// record of how close they are (logged).
+func TestPathsAgree(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	s := shape{128, 256, 784}
+	a, lda, b, ldb, c0, ldc := operands(rng, false, false, s.m, s.n, s.k, 0, 0.25)
+	var results [][]float32
+	var names []string
+	for _, p := range paths() {
+		old := setPath(p.name)
+		c := append([]float32(nil), c0...)
+		Sgemm(false, false, s.m, s.n, s.k, 1, a, lda, b, ldb, 1, c, ldc)
+		active = old
+		results, names = append(results, c), append(names, p.name)
+	}
+	for i := 1; i < len(results); i++ {
+		var maxRel float64
+		same := 0
+		for j, v := range results[i] {
+			w := results[0][j]
+			if v == w {
+				same++
+			}
+			maxRel = max(maxRel, math.Abs(float64(v-w))/math.Abs(float64(w)))
+		}
+		t.Logf("%s vs %s: %d of %d equal, max relative difference %.2g", names[i], names[0], same, len(results[i]), maxRel)
+	}
+}
+
+// TestSgemmBadSizes checks that bad shapes and short slices panic with a gemm error.
+func TestSgemmBadSizes(t *testing.T) {
+	x := make([]float32, 12)
+	for _, tc := range []struct {
+		name             string
+		tA, tB           bool
+		m, n, k, la, lda int
+		lb, ldb, lc, ldc int
+	}{
+		{"negative m", false, false, -1, 2, 2, 4, 2, 4, 2, 4, 2},
+		{"lda too small", false, false, 2, 2, 3, 6, 2, 6, 2, 4, 2},
+		{"lda too small for Aᵀ", true, false, 3, 2, 2, 6, 2, 4, 2, 6, 2},
+		{"a too short", false, false, 2, 2, 3, 5, 3, 6, 2, 4, 2},
+		{"b too short", false, true, 2, 2, 3, 6, 3, 5, 3, 4, 2},
+		{"c too short", false, false, 2, 2, 3, 6, 3, 6, 2, 3, 2},
+		{"ldc too small", false, false, 2, 3, 2, 4, 2, 6, 3, 6, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Fatal("no panic")
+				} else if e, ok := r.(error); !ok || e.Error()[:5] != "gemm:" {
+					t.Fatalf("panic %v, want a gemm error", r)
+				}
+			}()
+			Sgemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, 1, x[:tc.la], tc.lda, x[:tc.lb], tc.ldb, 0, x[:tc.lc], tc.ldc)
+		})
+	}
+}
+
+// TestAllocs checks that a call allocates nothing at steady state (the pools are warm).
+func TestAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(4))
+		for _, s := range []shape{{128, 256, 784}, {1, 256, 784}, {784, 256, 128}} {
+			for tr := range 4 {
+				tA, tB := tr&1 != 0, tr&2 != 0
+				a, lda, b, ldb, c, ldc := operands(rng, tA, tB, s.m, s.n, s.k, 0, 0.8)
+				n := testing.AllocsPerRun(20, func() {
+					Sgemm(tA, tB, s.m, s.n, s.k, 1, a, lda, b, ldb, 1, c, ldc)
+				})
+				if n >= 1 {
+					t.Errorf("tA=%v tB=%v %+v: %v allocations per call", tA, tB, s, n)
+				}
+			}
+		}
+	})
+}
+
+// TestChoosePath checks how TINYQ_KERNEL chooses a path.
+func TestChoosePath(t *testing.T) {
+	all := paths()
+	best := all[len(all)-1].name
+	has := func(name string) bool {
+		for _, p := range all {
+			if p.name == name {
+				return true
+			}
+		}
+		return false
+	}
+	upTo := func(names ...string) string { // the first supported of names
+		for _, n := range names {
+			if has(n) {
+				return n
+			}
+		}
+		return "generic"
+	}
+	for _, tc := range []struct{ env, want string }{
+		{"", best},
+		{"bogus", best},
+		{"generic", "generic"},
+		{"avx2", upTo("avx2")},
+		{"avxvnni", upTo("avx2")},
+		{"avx512", upTo("avx512", "avx2")},
+		{"avx512vnni", upTo("avx512", "avx2")},
+	} {
+		if got := choosePath(tc.env).name; got != tc.want {
+			t.Errorf("TINYQ_KERNEL=%q: path %s, want %s", tc.env, got, tc.want)
+		}
+	}
+	t.Logf("supported paths: %v; in use: %s", func() (s []string) {
+		for _, p := range all {
+			s = append(s, p.name)
+		}
+		return
+	}(), Kernel())
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, p := range paths() {
+		// zeros: MNIST images have 81% zero pixels (the first layer's forward and dW), a
+		// ReLU's output about half.
+		for _, c := range []struct {
+			name    string
+			tA, tB  bool
+			m, n, k int
+			zeros   float64
+		}{
+			{"fwd-128x256x784-dense", false, false, 128, 256, 784, 0},
+			{"fwd-128x256x784-mnist", false, false, 128, 256, 784, 0.81},
+			{"dx-128x256x128", false, true, 128, 256, 128, 0},
+			{"dw-784x256x128-mnist", true, false, 784, 256, 128, 0.81},
+			{"dw-256x128x128-relu", true, false, 256, 128, 128, 0.5},
+			{"fwd-1000x256x784-mnist", false, false, 1000, 256, 784, 0.81},
+			{"fwd-1x256x784-mnist", false, false, 1, 256, 784, 0.81},
+		} {
+			b.Run(fmt.Sprintf("%s/%s", p.name, c.name), func(b *testing.B) {
+				old := setPath(p.name)
+				defer func() { active = old }()
+				rng := rand.New(rand.NewSource(1))
+				a, lda, bb, ldb, cc, ldc := operands(rng, c.tA, c.tB, c.m, c.n, c.k, 0, c.zeros)
+				b.ReportAllocs()
+				for b.Loop() {
+					Sgemm(c.tA, c.tB, c.m, c.n, c.k, 1, a, lda, bb, ldb, 0, cc, ldc)
+				}
+				b.ReportMetric(float64(c.m*c.n*c.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFMA/s")
+			})
+		}
+	}
+}
+
+// TestParallel checks that Parallel runs every part exactly once, also for concurrent callers
+// (one of which then runs its parts alone).
+func TestParallel(t *testing.T) {
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, parts := range []int{1, 2, 3, 7, 64} {
+				counts := make([]atomic.Int32, parts)
+				Parallel(parts, func(i int) { counts[i].Add(1) })
+				for i := range counts {
+					if n := counts[i].Load(); n != 1 {
+						t.Errorf("caller %d, %d parts: part %d ran %d times", c, parts, i, n)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
