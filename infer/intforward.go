@@ -3,8 +3,8 @@ package infer
 import (
 	"fmt"
 	"runtime"
-	"sync"
 
+	"tinyq/gemm"
 	"tinyq/qkernel"
 	"tinyq/quant"
 )
@@ -48,8 +48,9 @@ func (m *IntModel) forward(x []float32, rows int, logits []float32) error {
 	return m.forwardDynamic(x, rows, logits)
 }
 
-// parallelRows splits rows into at most workers contiguous chunks, runs each on its own
-// goroutine, and returns the first error.
+// parallelRows splits rows into workers contiguous chunks, runs them on gemm.Parallel's warm
+// workers and the calling goroutine (a new goroutine can start 60-200 µs late on a small
+// virtual machine, longer than a whole batch takes), and returns the first error.
 func parallelRows(rows, workers int, run func(lo, hi int) error) error {
 	workers = max(1, min(workers, rows))
 	if workers == 1 {
@@ -57,19 +58,11 @@ func parallelRows(rows, workers int, run func(lo, hi int) error) error {
 	}
 	chunk := (rows + workers - 1) / workers
 	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, rows)
-		if lo >= hi {
-			break
+	gemm.Parallel(workers, func(i int) {
+		if lo, hi := i*chunk, min((i+1)*chunk, rows); lo < hi {
+			errs[i] = run(lo, hi)
 		}
-		wg.Add(1)
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			errs[w] = run(lo, hi)
-		}(w, lo, hi)
-	}
-	wg.Wait()
+	})
 	for _, err := range errs {
 		if err != nil {
 			return err
