@@ -307,16 +307,9 @@ func (op *fakeQuantGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op *fakeQuantGradOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := f32s(op, "x", vs[0])
+	x, dy, err := inputAndGrad(op, vs[0], vs[3])
 	if err != nil {
 		return nil, err
-	}
-	dy, err := f32s(op, "dy", vs[3])
-	if err != nil {
-		return nil, err
-	}
-	if len(dy) != len(x) {
-		return nil, fmt.Errorf("autograd: %v: dy has %d elements, x has %d", op, len(dy), len(x))
 	}
 	shape := []int(vs[0].Shape())
 	dx := op.out.get(shape...)

@@ -42,16 +42,9 @@ func (op *lsqGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op *lsqGradOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := f32(op, "x", vs[0])
+	x, dy, err := inputAndGrad(op, vs[0], vs[2])
 	if err != nil {
 		return nil, err
-	}
-	dy, err := f32(op, "dy", vs[2])
-	if err != nil {
-		return nil, err
-	}
-	if len(dy) != len(x) {
-		return nil, fmt.Errorf("autograd: %v: dy has %d elements, x has %d", op, len(dy), len(x))
 	}
 	shape := []int(vs[0].Shape())
 	p := op.q.paramsView()
@@ -78,7 +71,7 @@ func (op *lsqGradOp) Do(vs ...G.Value) (G.Value, error) {
 			off := (o*chans + c) * inner
 			var sum float64
 			for i := off; i < off+inner; i++ {
-				sum += float64(dy[i]) * lsqScaleGrad(x[i], s, zp, p.QMin, p.QMax)
+				sum += float64(dy[i]) * quant.ScaleGrad(x[i], s, zp, p.QMin, p.QMax)
 			}
 			sums[k] += sum
 		}
@@ -89,20 +82,4 @@ func (op *lsqGradOp) Do(vs ...G.Value) (G.Value, error) {
 		dsd[c] = float32(sums[c] / math.Sqrt(float64(n)*qp))
 	}
 	return ds, nil
-}
-
-// lsqScaleGrad is ∂x̂/∂s for one element (Esser et al. 2019, eq. 3), with x̂ = s·(q - zp):
-// round(x/s) - x/s inside the range, and the clipped level (qmin-zp or qmax-zp) outside.
-// It divides once, exactly as quant.QuantizeValue and quant.InRange do (float32 x/s, rounded
-// half to even), so "inside" is InRange bit for bit.
-func lsqScaleGrad(x, s float32, zp, qmin, qmax int32) float64 {
-	t := x / s
-	r := math.RoundToEven(float64(t))
-	switch q := r + float64(zp); {
-	case q < float64(qmin):
-		return float64(qmin - zp)
-	case q > float64(qmax):
-		return float64(qmax - zp)
-	}
-	return r - float64(t)
 }

@@ -94,6 +94,21 @@ func f32s(op fmt.Stringer, arg string, v G.Value) ([]float32, error) {
 	return f32(op, arg, v)
 }
 
+// inputAndGrad reads a backward op's forward input x and incoming gradient dy, which must
+// have as many elements.
+func inputAndGrad(op fmt.Stringer, vx, vdy G.Value) (x, dy []float32, err error) {
+	if x, err = f32s(op, "x", vx); err != nil {
+		return nil, nil, err
+	}
+	if dy, err = f32s(op, "dy", vdy); err != nil {
+		return nil, nil, err
+	}
+	if len(dy) != len(x) {
+		return nil, nil, fmt.Errorf("autograd: %v: dy has %d elements, x has %d", op, len(dy), len(x))
+	}
+	return x, dy, nil
+}
+
 // resize returns s with length n, reusing its memory when it is large enough.
 func resize(s []float32, n int) []float32 {
 	if cap(s) < n {

@@ -72,12 +72,8 @@ func (p Prediction) Confidence() float32 { return p.Probabilities[p.Class] }
 // Predict runs rows samples x ([rows, in], preprocessed) and returns each one's class and
 // class probabilities.
 func Predict(m Model, x []float32, rows int) ([]Prediction, error) {
-	if err := checkRows(m, x, rows); err != nil {
-		return nil, err
-	}
-	_, classes := m.Shape()
-	logits := make([]float32, rows*classes)
-	if err := m.Forward(x, rows, logits); err != nil {
+	logits, classes, err := forward(m, x, rows)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]Prediction, rows)
@@ -100,12 +96,8 @@ func PredictPixels(m Model, pixels []uint8) ([]Prediction, error) {
 
 // Classes returns the argmax class of each of rows samples.
 func Classes(m Model, x []float32, rows int) ([]int, error) {
-	if err := checkRows(m, x, rows); err != nil {
-		return nil, err
-	}
-	_, classes := m.Shape()
-	logits := make([]float32, rows*classes)
-	if err := m.Forward(x, rows, logits); err != nil {
+	logits, classes, err := forward(m, x, rows)
+	if err != nil {
 		return nil, err
 	}
 	p := make([]int, rows)
@@ -115,13 +107,18 @@ func Classes(m Model, x []float32, rows int) ([]int, error) {
 	return p, nil
 }
 
-// checkRows reports x that is not rows > 0 whole samples of m's input.
-func checkRows(m Model, x []float32, rows int) error {
-	in, _ := m.Shape()
+// forward checks that x is rows > 0 whole samples of m's input and returns their logits
+// ([rows, classes]) in a new slice.
+func forward(m Model, x []float32, rows int) (logits []float32, classes int, err error) {
+	in, classes := m.Shape()
 	if rows <= 0 || len(x) != rows*in {
-		return fmt.Errorf("infer: %d values for %d rows of %d", len(x), rows, in)
+		return nil, 0, fmt.Errorf("infer: %d values for %d rows of %d", len(x), rows, in)
 	}
-	return nil
+	logits = make([]float32, rows*classes)
+	if err := m.Forward(x, rows, logits); err != nil {
+		return nil, 0, err
+	}
+	return logits, classes, nil
 }
 
 // EvalBatch is the batch size Evaluate runs at.

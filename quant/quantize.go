@@ -43,6 +43,23 @@ func FakeQuantizeValue(x, scale float32, zp, qmin, qmax int32) float32 {
 	return DequantizeValue(QuantizeValue(x, scale, zp, qmin, qmax), scale, zp)
 }
 
+// ScaleGrad is the derivative of FakeQuantizeValue with respect to the scale, as Learned Step
+// Size Quantization defines it (Esser et al. 2019, eq. 3): with x̂ = s·(q - zp), it is
+// roundHalfEven(x/s) - x/s where x is not clipped, and the clipped level (qmin-zp or qmax-zp)
+// where it is. It divides once, as QuantizeValue and InRange do, so "not clipped" is InRange
+// bit for bit.
+func ScaleGrad(x, scale float32, zp, qmin, qmax int32) float64 {
+	t := x / scale
+	r := math.RoundToEven(float64(t))
+	switch q := r + float64(zp); {
+	case q < float64(qmin):
+		return float64(qmin - zp)
+	case q > float64(qmax):
+		return float64(qmax - zp)
+	}
+	return r - float64(t)
+}
+
 // InRange reports whether x is not clipped by the quantizer, that is whether
 // roundHalfEven(x/scale)+zp lies in [qmin, qmax]. This is the mask of the
 // clipped straight-through estimator (the gradient of fake-quant is 1 where

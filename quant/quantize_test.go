@@ -922,3 +922,29 @@ func TestMinMaxNonFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestScaleGrad: LSQ's scale derivative, exact values. With s = 0.5, zp = 0 and range
+// [-7, 7]: x = 1.2 gives x/s = 2.4 (float32 2.4000001), round 2, so 2 - 2.4000001; x = 0.75
+// gives x/s = 1.5 exactly, a tie rounded to even (2): 0.5; x = 5 gives 10, clipped: 7; x = -5
+// clipped below: -7. "Not clipped" agrees with InRange.
+func TestScaleGrad(t *testing.T) {
+	cases := []struct {
+		x    float32
+		want float64
+	}{
+		{1.2, 2 - float64(float32(1.2)/0.5)},
+		{0.75, 0.5},
+		{5, 7},
+		{-5, -7},
+		{0, 0},
+	}
+	for _, c := range cases {
+		if got := ScaleGrad(c.x, 0.5, 0, -7, 7); got != c.want {
+			t.Errorf("ScaleGrad(%v) = %v, want %v", c.x, got, c.want)
+		}
+		clipped := c.want == 7 || c.want == -7
+		if InRange(c.x, 0.5, 0, -7, 7) == clipped {
+			t.Errorf("x %v: InRange %v, clipped %v", c.x, !clipped, clipped)
+		}
+	}
+}
