@@ -3,14 +3,18 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"tinyq/internal/atomicfile"
 	"tinyq/nn"
@@ -30,19 +34,71 @@ func (a *artifacts) add(name string, save func(path string) error) {
 
 // save writes every model to dir/NAME.safetensors. A model that fails is named in the
 // returned list and the others are still written.
-func (a *artifacts) save(dir string, stdout io.Writer) (failed []string) {
+//
+// The set is bracketed by a manifest: the old manifest.json is removed before the first file
+// is replaced and the new one is written last, listing the run (its configuration and a
+// time stamp) and the SHA-256 of each file written. A directory without a manifest, or with
+// files that do not match it, holds an interrupted or mixed set, and says so.
+func (a *artifacts) save(dir string, run any, stdout io.Writer) (failed []string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return []string{fmt.Sprintf("-save %s: %v", dir, err)}
 	}
+	mp := filepath.Join(dir, manifestName)
+	if err := os.Remove(mp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return []string{fmt.Sprintf("-save %s: removing the old %s: %v", dir, manifestName, err)}
+	}
+	m := manifest{Run: run, Written: time.Now().UTC().Format(time.RFC3339), Files: map[string]string{}}
 	for i, name := range a.names {
 		p := filepath.Join(dir, name+".safetensors")
 		if err := a.saves[i](p); err != nil {
 			failed = append(failed, err.Error())
 			continue
 		}
+		sum, err := fileSHA256(p)
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("-save %s: %v", p, err))
+			continue
+		}
+		m.Files[filepath.Base(p)] = sum
 		fmt.Fprintf(stdout, "saved %s\n", p)
 	}
-	return failed
+	if len(failed) > 0 {
+		return append(failed, fmt.Sprintf("-save %s: no %s written, the set is incomplete", dir, manifestName))
+	}
+	err := atomicfile.Write(mp, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m)
+	})
+	if err != nil {
+		return []string{fmt.Sprintf("-save %s: %v", mp, err)}
+	}
+	fmt.Fprintf(stdout, "saved %s\n", mp)
+	return nil
+}
+
+// manifestName is the file that -save writes last.
+const manifestName = "manifest.json"
+
+// manifest records which run wrote a -save directory's model files.
+type manifest struct {
+	Run     any               `json:"run"`     // the run's configuration (as -json's "config")
+	Written string            `json:"written"` // when the set was completed, UTC
+	Files   map[string]string `json:"files"`   // file name -> SHA-256, hex
+}
+
+// fileSHA256 returns the hex SHA-256 of a file's contents.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // modelNames are the files -save writes for o, without the extension.

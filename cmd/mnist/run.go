@@ -139,7 +139,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		}
 	}
 	if o.Save != "" {
-		failed = append(failed, saved.save(o.Save, stdout)...)
+		failed = append(failed, saved.save(o.Save, o, stdout)...)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d output(s) not written: %s", len(failed), strings.Join(failed, "; "))
