@@ -155,15 +155,11 @@ func (m *FloatModel) Forward(x []float32, rows int, logits []float32) error {
 		}
 		return nil
 	}
-	errs := make([]error, parts)
-	gemm.Parallel(parts, func(i int) {
-		lo, hi := rows*i/parts, rows*(i+1)/parts
-		errs[i] = m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
+	err := parallelRows(rows, parts, func(lo, hi int) error {
+		return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
 	})
-	for _, err := range errs {
-		if err != nil {
-			return fmt.Errorf("infer: forward: %w", err)
-		}
+	if err != nil {
+		return fmt.Errorf("infer: forward: %w", err)
 	}
 	return nil
 }
