@@ -3,6 +3,7 @@ package modelfile_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"tinyq/infer"
@@ -64,6 +65,9 @@ func seedFiles(f *testing.F) [][]byte {
 
 // FuzzLoad: no file makes a loader panic, and whatever loads is valid enough to run.
 func FuzzLoad(f *testing.F) {
+	// One thread: gemm's warm workers would otherwise make coverage depend on timing, and the
+	// fuzzer would spend its time minimizing inputs that only looked new.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, b := range seedFiles(f) {
 		f.Add(b)
 		f.Add(b[:len(b)/2])
