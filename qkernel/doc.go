@@ -53,9 +53,9 @@
 //
 // NewWeights takes int8 values; NewWeightsInt4 and NewWeightsInt2 take the packed bytes of
 // quant.PackedInt4 (two per byte, low nibble first) and quant.PackedInt2 (four per byte,
-// lowest bits first), and NewWeightsPacked dispatches on a quant.Packing. Int8 weights are
-// repacked once into the run-time layout below; packed weights keep only their bytes and
-// are unpacked into that layout (int2 values into the int4 one) on every Accumulate call.
+// lowest bits first), and NewWeightsPacked dispatches on a quant.Packing. Each path repacks
+// them once, on its first use, into its run-time layout (int2 values go into the int4 one
+// on the generic path).
 //
 // # The generic kernel
 //
@@ -86,10 +86,10 @@
 //
 // # Cost
 //
-// On the generic path int8 weights use 8*ceil(Out/3) bytes per input at run time, 2.7 times
-// their Bytes(); int4 and int2 weights keep only their packed bytes and are unpacked into a
-// pooled scratch buffer on every Accumulate call. The SIMD paths unpack every weight width
-// once, on first use, into their int8 (avx512vnni) or int16 (avx2) layout, padded to whole
-// blocks: resident weights are then about 1 (or 2) bytes per weight whatever the stored
-// width (ResidentBytes counts them), which is what makes int4 and int2 as fast as int8.
+// Every path builds its own weight layout once, on first use, from the stored weights (int8,
+// or int4 and int2 packed bytes, which are kept): the generic path SWAR words (8*ceil(Out/3)
+// bytes per input for int8, 8*ceil(Out/4) for int4 and int2), the SIMD paths int8
+// (avx512vnni, avxvnni) or int16 (avx2) blocks padded to whole blocks. Resident weights are
+// then about 1 to 3 bytes per weight whatever the stored width (ResidentBytes counts them),
+// which is what makes int4 and int2 as fast as int8, at batch 1 too.
 package qkernel

@@ -20,7 +20,7 @@ type Weights struct {
 	q8     []int8 // int8 only: the weights, row-major [Out, In]
 
 	// The generic path's layout, built on its first use: transposed SWAR words
-	// [In][lay.words(Out)] (int4 builds them per call in a scratch buffer), or, with
+	// [In][lay.words(Out)] (packed weights are unpacked into it), or, with
 	// lay.perWord == 0, a plain transposed [In][Out].
 	lay      layout
 	swarOnce sync.Once
@@ -28,8 +28,6 @@ type Weights struct {
 	wt       []int8   // int8 with lay.perWord == 0 only
 
 	colsum []int32 // [Out]: colsum[o] = sum_i W[o,i], for nonzero zero points
-
-	scratch sync.Pool // int4 only: *[]uint64 or *[]int8 buffers for the unpacked layout
 
 	simd simdLayouts // the SIMD paths' layouts, built on first use
 }
@@ -69,10 +67,11 @@ func newWeights(w []int8, out, in int, lay layout) (*Weights, error) {
 	return wt, nil
 }
 
-// swar returns the generic path's layout of int8 weights, building it on first use.
+// swar returns the generic path's layout of the weights, building it on first use (packed
+// int4 and int2 weights are unpacked into it once).
 func (w *Weights) swar() (lanes []uint64, wt []int8) {
 	w.swarOnce.Do(func() {
-		at := func(o, i int) int8 { return w.q8[o*w.In+i] }
+		at := w.At
 		if w.lay.perWord > 0 {
 			w.lanes = make([]uint64, w.In*w.lay.words(w.Out))
 			w.lay.fill(w.lanes, at, w.Out, 0, w.In)
@@ -87,9 +86,9 @@ func (w *Weights) swar() (lanes []uint64, wt []int8) {
 // NewWeightsInt4 prepares [out, in] signed int4 weights packed two per byte, row-major,
 // element 2k in the low nibble of packed[k] and 2k+1 in the high nibble, nibbles in two's
 // complement ([-8, 7]; the symmetric scheme uses [-7, 7]). When out*in is odd the last high
-// nibble is ignored. packed is copied, not retained. The generic path keeps only the packed
-// bytes and unpacks them into a scratch buffer on every Accumulate call; a SIMD path unpacks
-// them once, on first use, into its int8 (or int16) layout.
+// nibble is ignored. packed is copied, not retained. Each kernel path unpacks them once, on
+// its first use, into its own layout (SWAR words for the generic path, int8 or int16 blocks
+// for the SIMD paths), so batch 1 costs no unpacking.
 func NewWeightsInt4(packed []byte, out, in int) (*Weights, error) {
 	if err := checkShape(out, in); err != nil {
 		return nil, err
@@ -103,8 +102,8 @@ func NewWeightsInt4(packed []byte, out, in int) (*Weights, error) {
 
 // NewWeightsInt2 prepares [out, in] signed 2-bit weights packed four per byte, row-major,
 // element 4k+j in bits 2j and 2j+1 of packed[k] (quant.PackInt2's layout). They are handled
-// as NewWeightsInt4's (2-bit values are int4 values): kept packed on the generic path and
-// unpacked per call, unpacked once by a SIMD path; results equal NewWeights of the same values
+// as NewWeightsInt4's (2-bit values are int4 values), unpacked once by each path on its first
+// use; results equal NewWeights of the same values
 // bit for bit.
 func NewWeightsInt2(packed []byte, out, in int) (*Weights, error) {
 	if err := checkShape(out, in); err != nil {
@@ -144,8 +143,8 @@ func NewWeightsPacked(p quant.Packing, data []byte, out, in int) (*Weights, erro
 	return NewWeights(w, out, in)
 }
 
-// newPacked stores a copy of packed int4 (or int2) weights and their column sums; the
-// run-time layout is built from them on every call.
+// newPacked stores a copy of packed int4 (or int2) weights and their column sums; each
+// path's run-time layout is built from them on its first use.
 func newPacked(packed []byte, out, in int, int2 bool) *Weights {
 	wt := &Weights{In: in, Out: out, int4: true, int2: int2, lay: lanes4x16, packed: append([]byte(nil), packed...), colsum: make([]int32, out)}
 	for o := 0; o < out; o++ {
@@ -180,10 +179,8 @@ func (w *Weights) Bytes() int {
 	return w.Out * w.In
 }
 
-// ResidentBytes returns the bytes of weight data actually held in memory by w, including
-// the repacked run-time layouts (a SIMD path's is built on its first use) but not per-call
-// scratch (int4 unpacks, per call, into a
-// scratch buffer of 8*In*ceil(Out/4) bytes).
+// ResidentBytes returns the bytes of weight data actually held in memory by w, including the
+// run-time layouts built so far (each path builds its own on first use).
 func (w *Weights) ResidentBytes() int {
 	return len(w.packed) + len(w.q8) + 8*len(w.lanes) + len(w.wt) + 4*len(w.colsum) + w.simd.bytes()
 }
@@ -270,15 +267,7 @@ func (w *Weights) Accumulate(dst []int32, src []uint8, batch int, zp []int32, wo
 		return nil
 	}
 
-	var lanes []uint64
-	var wt []int8
-	if !w.int4 {
-		lanes, wt = w.swar()
-	} else {
-		var buf any
-		lanes, wt, buf = w.unpack(workers)
-		defer w.scratch.Put(buf)
-	}
+	lanes, wt := w.swar()
 	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
 		w.accumulateRange(dst, src, 0, batch, zp, lanes, wt)
 		return nil
@@ -315,52 +304,3 @@ func parallel(n, workers int, run func(b0, b1 int)) {
 	run(0, n/workers)
 	wg.Wait()
 }
-
-// unpack expands the packed int4 weights into the run-time layout, in a pooled scratch
-// buffer, with the rows split over workers goroutines. Give buf back with w.scratch.Put.
-// With one worker nothing is allocated once the pool is warm.
-func (w *Weights) unpack(workers int) (lanes []uint64, wt []int8, buf any) {
-	workers = min(workers, w.In)
-	if w.lay.perWord > 0 {
-		p, _ := w.scratch.Get().(*[]uint64)
-		if p == nil {
-			s := make([]uint64, w.In*w.lay.words(w.Out))
-			p = &s
-		}
-		lanes = *p
-		if workers <= 1 {
-			w.lay.fill(lanes, w.nibbleAt, w.Out, 0, w.In)
-		} else {
-			w.fillParallel(lanes, nil, workers)
-		}
-		return lanes, nil, p
-	}
-	p, _ := w.scratch.Get().(*[]int8)
-	if p == nil {
-		s := make([]int8, w.In*w.Out)
-		p = &s
-	}
-	wt = *p
-	if workers <= 1 {
-		fillTransposed(wt, w.nibbleAt, w.Out, 0, w.In)
-	} else {
-		w.fillParallel(nil, wt, workers)
-	}
-	return nil, wt, p
-}
-
-// fillParallel builds the unpacked layout (lanes, or wt when lanes is nil) on workers
-// goroutines. (A separate function: the closure would otherwise move unpack's results to the
-// heap on every call.)
-func (w *Weights) fillParallel(lanes []uint64, wt []int8, workers int) {
-	parallel(w.In, workers, func(i0, i1 int) {
-		if lanes != nil {
-			w.lay.fill(lanes, w.nibbleAt, w.Out, i0, i1)
-		} else {
-			fillTransposed(wt, w.nibbleAt, w.Out, i0, i1)
-		}
-	})
-}
-
-// nibbleAt returns the packed weight W[o, i].
-func (w *Weights) nibbleAt(o, i int) int8 { return w.nibble(o*w.In + i) }
