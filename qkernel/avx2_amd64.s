@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "rows_amd64.h"
 
 // The AVX2 micro-kernel. AVX2 has no u8 x s8 dot product that cannot saturate (VPMADDUBSW
 // sums two u8·s8 products into int16, and 2·255·127 > 32767), so both operands are widened
@@ -14,14 +15,7 @@
 // input pairs; the 6 x 16 int32 results are stored to c (row stride ldc bytes).
 TEXT ·avx2x6x16(SB), NOSPLIT, $0-56
 	// R8..R13: the six rows; DI: weight block; SI: pair list; CX: pairs left.
-	MOVQ a+0(FP), R8
-	MOVQ lda+8(FP), AX
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R12
-	LEAQ (R12)(AX*1), R13
-	MOVQ w+16(FP), DI
+	SIX_ROWS_ARGS
 	MOVQ pairs+24(FP), SI
 	MOVQ np+32(FP), CX
 

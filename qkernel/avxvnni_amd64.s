@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "rows_amd64.h"
 
 // The AVX-VNNI micro-kernel: VPDPBUSD on 256-bit registers in its VEX encoding, for CPUs
 // with AVX-VNNI but no AVX-512 (Go's assembler only emits the EVEX form, which needs
@@ -24,14 +25,7 @@
 // 4 inputs; the 6 x 16 int32 results are stored to c (row stride ldc bytes).
 TEXT ·avxvnni6x16(SB), NOSPLIT, $0-56
 	// R8..R13: the six activation rows; DI: weight block; SI: group list; CX: groups left.
-	MOVQ a+0(FP), R8
-	MOVQ lda+8(FP), AX
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R12
-	LEAQ (R12)(AX*1), R13
-	MOVQ w+16(FP), DI
+	SIX_ROWS_ARGS
 	MOVQ groups+24(FP), SI
 	MOVQ ng+32(FP), CX
 

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "rows_amd64.h"
 
 // The AVX-512 VNNI micro-kernels. Weights are packed by packVNNI: for each block of 64 output
 // channels, for each group g of 4 inputs, 256 bytes = 4 zmm vectors; vector v lane j holds the
@@ -14,14 +15,7 @@
 // input groups; the 6 x 64 int32 results are stored to c (row stride ldc bytes).
 TEXT ·vnni6x64(SB), NOSPLIT, $0-56
 	// R8..R13: the six activation rows; DI: weight block; SI: group list; CX: groups left.
-	MOVQ a+0(FP), R8
-	MOVQ lda+8(FP), AX
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R12
-	LEAQ (R12)(AX*1), R13
-	MOVQ w+16(FP), DI
+	SIX_ROWS_ARGS
 	MOVQ groups+24(FP), SI
 	MOVQ ng+32(FP), CX
 
@@ -255,14 +249,7 @@ done:
 // packed with one vector (64 bytes) per group.
 TEXT ·vnni6x16(SB), NOSPLIT, $0-56
 	// R8..R13: the six activation rows; DI: weight block; SI: group list; CX: groups left.
-	MOVQ a+0(FP), R8
-	MOVQ lda+8(FP), AX
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R12
-	LEAQ (R12)(AX*1), R13
-	MOVQ w+16(FP), DI
+	SIX_ROWS_ARGS
 	MOVQ groups+24(FP), SI
 	MOVQ ng+32(FP), CX
 	// Z0..Z5: row r's accumulators.
