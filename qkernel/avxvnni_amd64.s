@@ -30,18 +30,7 @@ TEXT ·avxvnni6x16(SB), NOSPLIT, $0-56
 	MOVQ ng+32(FP), CX
 
 	// Y0..Y11: accumulators, row r in Y(2r), Y(2r+1).
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
-	VPXOR Y8, Y8, Y8
-	VPXOR Y9, Y9, Y9
-	VPXOR Y10, Y10, Y10
-	VPXOR Y11, Y11, Y11
+	ZERO_6x2_YMM
 	TESTQ CX, CX
 	JZ    store
 
@@ -77,25 +66,6 @@ loop:
 	JNZ          loop
 
 store:
-	// DI: output row; AX: its stride.
-	MOVQ    c+40(FP), DI
-	MOVQ    ldc+48(FP), AX
-	VMOVDQU Y0, (DI)
-	VMOVDQU Y1, 32(DI)
-	ADDQ    AX, DI
-	VMOVDQU Y2, (DI)
-	VMOVDQU Y3, 32(DI)
-	ADDQ    AX, DI
-	VMOVDQU Y4, (DI)
-	VMOVDQU Y5, 32(DI)
-	ADDQ    AX, DI
-	VMOVDQU Y6, (DI)
-	VMOVDQU Y7, 32(DI)
-	ADDQ    AX, DI
-	VMOVDQU Y8, (DI)
-	VMOVDQU Y9, 32(DI)
-	ADDQ    AX, DI
-	VMOVDQU Y10, (DI)
-	VMOVDQU Y11, 32(DI)
+	STORE_6x2_YMM
 	VZEROUPPER
 	RET
