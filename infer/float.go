@@ -45,6 +45,10 @@ type FloatLayer struct {
 // Simulation is the fake-quant of a QAT model, run in float32 exactly as the training graph
 // evaluates it: each layer's input is quantized and dequantized with its parameters, the
 // weights and biases were rounded to their integer grids once (FakeQuantized).
+//
+// Layers may differ in bit widths (mixed precision), and a layer whose input and weight
+// parameters are both zero (no scales) stays in float32: a model with one layer quantized
+// measures that layer's sensitivity.
 type Simulation struct {
 	Inputs  []quant.Params // per layer, the input's parameters (per tensor)
 	Weights []quant.Params // per layer, the weight's parameters (axis 1 of [In, Out] when per channel)
@@ -94,6 +98,9 @@ func NewFloatModel(p Precision, layers []FloatLayer, sim *Simulation) (*FloatMod
 		for i := range layers {
 			l := &layers[i]
 			ip, wp := sim.Inputs[i], sim.Weights[i]
+			if sim.Float(i) {
+				continue
+			}
 			if err := ip.Validate(); err != nil || len(ip.Scales) != 1 {
 				return nil, fmt.Errorf("infer: layer %s input quantizer: %d scales, %v", l.Name, len(ip.Scales), err)
 			}
@@ -109,6 +116,11 @@ func NewFloatModel(p Precision, layers []FloatLayer, sim *Simulation) (*FloatMod
 		}
 	}
 	return &FloatModel{Layers: layers, Precision: p, Sim: sim, input: DefaultInput(layers[0].In)}, nil
+}
+
+// Float reports whether layer i stays in float32 (no input and no weight parameters).
+func (s *Simulation) Float(i int) bool {
+	return len(s.Inputs[i].Scales) == 0 && len(s.Weights[i].Scales) == 0
 }
 
 func prevOut(layers []FloatLayer, i int) int {
@@ -180,7 +192,7 @@ func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
 	a, b := (*buf)[:rows*wide], (*buf)[rows*wide:2*rows*wide]
 	src := x
 	for li, l := range m.Layers {
-		if m.Sim != nil {
+		if m.Sim != nil && !m.Sim.Float(li) {
 			q := a[:rows*l.In]
 			if err := quant.FakeQuantize(q, src, []int{rows, l.In}, m.Sim.Inputs[li]); err != nil {
 				return fmt.Errorf("%s input: %w", l.Name, err)

@@ -298,10 +298,31 @@ func (l *IntLayer) requantization(layers []*IntLayer, i int) error {
 func (m *IntModel) WeightBytes() int {
 	n := 0
 	for _, l := range m.Layers {
-		n += len(l.Weights) + 4*l.Out + 8*len(l.WeightScales)
-		if m.Config.Mode == Static {
-			n += 8
-		}
+		n += layerBytes(len(l.Weights), l.Out, len(l.WeightScales), m.Config.Mode)
+	}
+	return n
+}
+
+// LayerBytes is what an in x out layer with bits-bit weights adds to IntModel.WeightBytes:
+// its packed weights, int32 biases, a float32 scale and int32 zero point per weight scale,
+// and in Static mode its input's scale and zero point. It sizes models not yet built (mixed
+// precision searches).
+func LayerBytes(in, out, bits int, perChannel bool, mode Mode) (int, error) {
+	pk, err := quant.PackingFor(bits)
+	if err != nil {
+		return 0, err
+	}
+	scales := 1
+	if perChannel {
+		scales = out
+	}
+	return layerBytes(pk.Len(in*out), out, scales, mode), nil
+}
+
+func layerBytes(weightBytes, out, scales int, mode Mode) int {
+	n := weightBytes + 4*out + 8*scales
+	if mode == Static {
+		n += 8
 	}
 	return n
 }

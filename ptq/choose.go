@@ -14,30 +14,66 @@ import (
 // ([n, in], preprocessed): the quantization error a choice leaves, measured without labels
 // (lower is better).
 func LogitMSE(ref, m infer.Model, images []float32) (float64, error) {
+	want, err := Logits(ref, images)
+	if err != nil {
+		return 0, fmt.Errorf("ptq: logit error: %w", err)
+	}
+	mse, _, err := LogitMSEFrom(want, m, images, nil)
+	return mse, err
+}
+
+// Logits returns m's logits ([n, classes]) on images ([n, in]), computed in batches of
+// infer.EvalBatch.
+func Logits(m infer.Model, images []float32) ([]float32, error) {
 	in, out := m.Shape()
 	n := len(images) / in
 	if n == 0 || len(images) != n*in {
-		return 0, fmt.Errorf("ptq: logit error: %d values are not whole images of %d", len(images), in)
+		return nil, fmt.Errorf("%d values are not whole images of %d", len(images), in)
 	}
-	f := make([]float32, min(infer.EvalBatch, n)*out)
-	q := make([]float32, len(f))
-	var sum float64
+	logits := make([]float32, n*out)
 	for lo := 0; lo < n; lo += infer.EvalBatch {
 		hi := min(lo+infer.EvalBatch, n)
-		x := images[lo*in : hi*in]
-		fr, qr := f[:(hi-lo)*out], q[:(hi-lo)*out]
-		if err := ref.Forward(x, hi-lo, fr); err != nil {
-			return 0, fmt.Errorf("ptq: logit error: %w", err)
+		if err := m.Forward(images[lo*in:hi*in], hi-lo, logits[lo*out:hi*out]); err != nil {
+			return nil, err
 		}
-		if err := m.Forward(x, hi-lo, qr); err != nil {
-			return 0, fmt.Errorf("ptq: logit error: %w", err)
+	}
+	return logits, nil
+}
+
+// LogitMSEFrom is LogitMSE against reference logits computed once (Logits), for scoring
+// many candidates on the same images. With labels (one per image) it also returns m's
+// accuracy in percent from the same forward pass (0 without).
+func LogitMSEFrom(ref []float32, m infer.Model, images []float32, labels []uint8) (mse, accuracy float64, err error) {
+	in, out := m.Shape()
+	n := len(images) / in
+	if n == 0 || len(images) != n*in || len(ref) != n*out || (labels != nil && len(labels) != n) {
+		return 0, 0, fmt.Errorf("ptq: logit error: %d values, %d reference logits and %d labels for images of %d and %d classes", len(images), len(ref), len(labels), in, out)
+	}
+	q := make([]float32, min(infer.EvalBatch, n)*out)
+	var sum float64
+	right := 0
+	for lo := 0; lo < n; lo += infer.EvalBatch {
+		hi := min(lo+infer.EvalBatch, n)
+		qr := q[:(hi-lo)*out]
+		if err := m.Forward(images[lo*in:hi*in], hi-lo, qr); err != nil {
+			return 0, 0, fmt.Errorf("ptq: logit error: %w", err)
 		}
-		for i, v := range fr {
+		for i, v := range ref[lo*out : hi*out] {
 			d := float64(v - qr[i])
 			sum += d * d
 		}
+		if labels != nil {
+			for r := 0; r < hi-lo; r++ {
+				if infer.Argmax(qr[r*out:(r+1)*out]) == int(labels[lo+r]) {
+					right++
+				}
+			}
+		}
 	}
-	return sum / float64(n*out), nil
+	if labels != nil {
+		accuracy = 100 * float64(right) / float64(n)
+	}
+	return sum / float64(n*out), accuracy, nil
 }
 
 // Choice is the outcome of Choose: the model it picked and what each candidate scored.

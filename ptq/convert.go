@@ -94,12 +94,9 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*infe
 	if plan.Weights != nil {
 		wp = plan.Weights[i]
 	} else {
-		mins, maxs, err := quant.MinMax(w, shape, cfg.Weight)
-		if err != nil {
-			return nil, fmt.Errorf("weight: %w", err)
-		}
-		if wp, err = quant.ChooseParams(cfg.Weight, mins, maxs); err != nil {
-			return nil, fmt.Errorf("weight: %w", err)
+		var err error
+		if wp, err = WeightParams(l, cfg.Weight); err != nil {
+			return nil, err
 		}
 	}
 	if err := checkPlanParams("weight", wp, cfg.Weight, l.Out); err != nil {
@@ -144,4 +141,18 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*infe
 		return nil, fmt.Errorf("bias: %w", err)
 	}
 	return ql, nil
+}
+
+// WeightParams returns the parameters Convert gives layer l's weight under spec when no QAT
+// model supplies them: from the weight's own min/max (per output channel or per tensor).
+func WeightParams(l *nn.Layer, spec quant.Spec) (quant.Params, error) {
+	mins, maxs, err := quant.MinMax(l.Weights(), []int{l.In, l.Out}, spec)
+	if err != nil {
+		return quant.Params{}, fmt.Errorf("weight: %w", err)
+	}
+	wp, err := quant.ChooseParams(spec, mins, maxs)
+	if err != nil {
+		return quant.Params{}, fmt.Errorf("weight: %w", err)
+	}
+	return wp, nil
 }

@@ -29,6 +29,15 @@ func Float(m *nn.MLP, p infer.Precision) (*infer.FloatModel, error) {
 	if p == infer.F16 {
 		m = Float16(m)
 	}
+	layers, err := floatLayers(m)
+	if err != nil {
+		return nil, err
+	}
+	return infer.NewFloatModel(p, layers, nil)
+}
+
+// floatLayers copies m's layers into the runtime's form.
+func floatLayers(m *nn.MLP) ([]infer.FloatLayer, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -39,5 +48,5 @@ func Float(m *nn.MLP, p infer.Precision) (*infer.FloatModel, error) {
 			W: append([]float32(nil), l.Weights()...), B: append([]float32(nil), l.Bias()...),
 		})
 	}
-	return infer.NewFloatModel(p, layers, nil)
+	return layers, nil
 }

@@ -14,6 +14,9 @@ import (
 // mode quantizes activations per row at 8 bits at run time, so it is refused for a model
 // trained with narrower activations (it would not be the model that was trained).
 func (m *Model) Convert(mode infer.Mode) (*infer.IntModel, error) {
+	if m.Config.mixed() {
+		return nil, fmt.Errorf("qat: convert %s: an integer model has one width for all layers (use Simulation)", m.Config.Name())
+	}
 	cfg := ptq.Config{Mode: mode, Weight: m.Config.Weight, Activation: m.Config.Activation}
 	plan := ptq.Plan{Calibration: "qat"}
 	if m.Config.LearnScales {

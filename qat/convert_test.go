@@ -2,6 +2,7 @@ package qat
 
 import (
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -131,5 +132,49 @@ func TestConvertKeepsBits(t *testing.T) {
 	}
 	if dm.Config.Name() != "w8-dynamic" {
 		t.Fatalf("W8A8 in dynamic mode labelled %s", dm.Config.Name())
+	}
+}
+
+// Mixed widths: each layer's quantizers get their own; the simulation runs and equals the
+// evaluation graph's predictions; Convert and Save refuse the model.
+func TestMixedLayerBits(t *testing.T) {
+	m := newModel(t, 1)
+	cfg := Spec(8, 8)
+	cfg.LayerBits = [][2]int{{2, 4}, {8, 3}, {4, 8}}
+	qm, err := Prepare(m, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range cfg.LayerBits {
+		if w, a := qm.Weights[i].Spec.Bits, qm.Inputs[i].Spec.Bits; w != want[0] || a != want[1] {
+			t.Errorf("layer %d: quantizers at w%d a%d, want %v", i, w, a, want)
+		}
+	}
+	sim, err := qm.Simulation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range cfg.LayerBits {
+		wq, iq := sim.Sim.Weights[i], sim.Sim.Inputs[i]
+		if int(wq.QMax) != 1<<(want[0]-1)-1 || int(iq.QMax-iq.QMin) != 1<<want[1]-1 {
+			t.Errorf("layer %d: simulation ranges [%d,%d] and [%d,%d], want widths %v", i, wq.QMin, wq.QMax, iq.QMin, iq.QMax, want)
+		}
+	}
+	if qm.Config.Name() != "w2a4-w8a3-w4a8" {
+		t.Errorf("name %q", qm.Config.Name())
+	}
+	if _, err := qm.Convert(infer.Static); err == nil || !strings.Contains(err.Error(), "one width") {
+		t.Errorf("Convert of a mixed model: %v", err)
+	}
+	if err := qm.Save(filepath.Join(t.TempDir(), "m.safetensors"), ""); err == nil || !strings.Contains(err.Error(), "one width") {
+		t.Errorf("Save of a mixed model: %v", err)
+	}
+	cfg.LayerBits = [][2]int{{2, 4}}
+	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "1 entries for 3 layers") {
+		t.Errorf("short LayerBits: %v", err)
+	}
+	cfg.LayerBits = [][2]int{{2, 4}, {9, 3}, {8, 8}}
+	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "LayerBits[1]") {
+		t.Errorf("9-bit LayerBits: %v", err)
 	}
 }

@@ -15,6 +15,9 @@ import (
 // reads QAT files too). Weights are [in, out] in these files, so a per-channel weight has
 // axis 1.
 func (m *Model) quantJSON() (string, error) {
+	if m.Config.mixed() {
+		return "", fmt.Errorf("a mixed-precision model (%s) cannot be stored: files have one width for all layers", m.Config.Name())
+	}
 	cfg := infer.QATJSON{
 		Weight:     modelfile.ToSpecJSON(m.Config.Weight, 1),
 		Activation: modelfile.ToSpecJSON(m.Config.Activation, 0),

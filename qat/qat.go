@@ -3,6 +3,7 @@ package qat
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 
@@ -31,7 +32,24 @@ type Config struct {
 	// ScaleLR is the Adam learning rate of learned scales (default 1e-4; Adam ignores LSQ's
 	// gradient scaling, so scales need a smaller rate than weights, shared/GORGONIA.md).
 	ScaleLR float64
+	// LayerBits, if set, gives layer i the weight and activation widths LayerBits[i] (mixed
+	// precision), overriding the Bits of Weight and Activation. Such a model trains and its
+	// Simulation runs; Convert and Save refuse it, because an integer model and a file have
+	// one width for every layer.
+	LayerBits [][2]int
 }
+
+// layerSpecs returns layer i's weight and activation specs.
+func (c Config) layerSpecs(i int) (w, a quant.Spec) {
+	w, a = c.Weight, c.Activation
+	if c.LayerBits != nil {
+		w.Bits, a.Bits = c.LayerBits[i][0], c.LayerBits[i][1]
+	}
+	return w, a
+}
+
+// mixed reports whether layers have their own widths.
+func (c Config) mixed() bool { return c.LayerBits != nil }
 
 // Spec returns the usual specs for wBits-bit weights and aBits-bit activations: weights
 // symmetric per-channel (axis 1), activations affine per-tensor.
@@ -65,11 +83,28 @@ func (c Config) Validate() error {
 	if _, err := quant.NewObserver(c.Activation, c.Observer); err != nil {
 		return fmt.Errorf("qat: activation observer: %w", err)
 	}
+	for i, b := range c.LayerBits {
+		for _, n := range b {
+			if n < quant.MinBits || n > quant.MaxBits {
+				return fmt.Errorf("qat: LayerBits[%d] = %v: want widths in %d..%d", i, b, quant.MinBits, quant.MaxBits)
+			}
+		}
+	}
 	return nil
 }
 
-// Name returns the variant name "wXaY" (for example "w4a8").
-func (c Config) Name() string { return fmt.Sprintf("w%da%d", c.Weight.Bits, c.Activation.Bits) }
+// Name returns the variant name "wXaY" (for example "w4a8"), or one per layer joined by "-"
+// with LayerBits.
+func (c Config) Name() string {
+	if !c.mixed() {
+		return fmt.Sprintf("w%da%d", c.Weight.Bits, c.Activation.Bits)
+	}
+	var names []string
+	for _, b := range c.LayerBits {
+		names = append(names, fmt.Sprintf("w%da%d", b[0], b[1]))
+	}
+	return strings.Join(names, "-")
+}
 
 // Model is a model prepared for quantization-aware training: a copy of the float model whose
 // graphs fake-quantize each weight and each layer input, and the quantizers holding the scales.
@@ -99,14 +134,18 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 	if cfg.Observer.Kind == 0 {
 		cfg.Observer.Kind = quant.MovingAverageObserver // the documented default
 	}
+	if cfg.mixed() && len(cfg.LayerBits) != len(m.Layers) {
+		return nil, fmt.Errorf("qat: LayerBits has %d entries for %d layers", len(cfg.LayerBits), len(m.Layers))
+	}
 	qm := &Model{MLP: m.Clone(), Config: cfg}
 	for i, l := range qm.Layers {
 		name := nn.LayerName(i)
-		obs, err := quant.NewObserver(cfg.Activation, cfg.Observer)
+		wspec, aspec := cfg.layerSpecs(i)
+		obs, err := quant.NewObserver(aspec, cfg.Observer)
 		if err != nil {
 			return nil, fmt.Errorf("qat: %s input observer: %w", name, err)
 		}
-		in, err := autograd.NewQuantizer(name+".in", cfg.Activation, 1, obs)
+		in, err := autograd.NewQuantizer(name+".in", aspec, 1, obs)
 		if err != nil {
 			return nil, fmt.Errorf("qat: %w", err)
 		}
@@ -114,11 +153,11 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 		if cfg.Weight.Granularity == quant.PerChannel {
 			wch = l.Out
 		}
-		wobs, err := quant.NewObserver(cfg.Weight, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+		wobs, err := quant.NewObserver(wspec, quant.ObserverConfig{Kind: quant.MinMaxObserver})
 		if err != nil {
 			return nil, fmt.Errorf("qat: %s weight observer: %w", name, err)
 		}
-		w, err := autograd.NewQuantizer(name+".w", cfg.Weight, wch, wobs)
+		w, err := autograd.NewQuantizer(name+".w", wspec, wch, wobs)
 		if err != nil {
 			return nil, fmt.Errorf("qat: %w", err)
 		}

@@ -32,6 +32,8 @@ type options struct {
 	Resume     bool      `json:"resume,omitempty"`
 	Quiet      bool      `json:"-"`
 	JSON       string    `json:"-"`
+	Study      string    `json:"-"`
+	StudyQuick bool      `json:"-"`
 
 	loadedTraining string // with -load: the training record of the loaded file
 }
@@ -63,6 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Resume, "resume", false, "continue FP32 training from -checkpoint")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.Study, "study", "", "run the quantization study instead: PTQ sweep, QAT, per-layer sensitivity, mixed precision; writes DIR/report.md, DIR/study.json and figures, and resumes an unfinished DIR")
+	fs.BoolVar(&o.StudyQuick, "study-quick", false, "with -study: the few-minute subset (bits 8, 4, 2; QAT 1 epoch; no LSQ)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			fmt.Fprintln(stderr, "usage: mnist [flags]\n\nTrains MLPs on MNIST, quantizes them and prints accuracy, size and speed.\n\nFlags:")
@@ -116,10 +120,28 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Load != "" && (o.Resume || o.Checkpoint != "") {
 		return o, usagef("-load trains no FP32 model: it cannot go with -checkpoint or -resume")
 	}
+	if o.StudyQuick && o.Study == "" {
+		return o, usagef("-study-quick needs -study DIR")
+	}
+	if o.Study != "" {
+		// The study has its own grid and outputs: flags of the table run would be ignored.
+		var bad string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "qat", "bits", "lsq", "qat-init", "observer", "freeze-observers", "save", "json", "checkpoint", "resume":
+				if bad == "" {
+					bad = f.Name
+				}
+			}
+		})
+		if bad != "" {
+			return o, usagef("-%s with -study: the study chooses its own quantization and writes its own files; drop -%s", bad, bad)
+		}
+	}
 	if o.Load != "" {
 		// Flags that only shape FP32 training would be ignored, yet recorded: refuse them.
 		ignored := map[string]bool{"hidden": true}
-		if !o.QAT {
+		if !o.QAT && o.Study == "" {
 			for _, n := range []string{"epochs", "batch", "lr", "seed"} {
 				ignored[n] = true
 			}

@@ -96,7 +96,7 @@ func TestRunJSON(t *testing.T) {
 	for _, r := range doc.Results {
 		names[r.Name] = r.Accuracy
 	}
-	for _, n := range []string{"fp16", "ptq-w8a8-static", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static", "qat-w4a4", "qat-w4a4-int"} {
+	for _, n := range []string{"fp16", "ptq-w8a8-static", "ptq-w8a8-static-per-tensor", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static", "ptq-w4a4-static-per-tensor", "qat-w4a4", "qat-w4a4-int"} {
 		if acc, ok := names[n]; !ok || acc < 70 {
 			t.Errorf("row %s: present %v, accuracy %.2f%%", n, ok, acc)
 		}

@@ -71,6 +71,9 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
 		Log: stdout, Progress: progressWriter(o.Quiet, stderr),
 	}
+	if o.Study != "" {
+		return runStudy(o, sizes, trainData, testData, base, stdout, stderr)
+	}
 
 	var rows []report.Row
 	var saved artifacts
@@ -344,9 +347,11 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 // ptqVariants are the PTQ rows of the table.
 var ptqVariants = []ptq.Config{
 	ptq.Spec(ptq.Static, 8, 8),
+	ptq.Spec(ptq.Static, 8, 8).PerTensor(),
 	ptq.Spec(ptq.Dynamic, 8, 8),
 	ptq.Spec(ptq.Static, 4, 8),
 	ptq.Spec(ptq.Static, 4, 4),
+	ptq.Spec(ptq.Static, 4, 4).PerTensor(),
 }
 
 // runPTQ converts the trained float model: fp16, and int8/int4 with static and dynamic

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"tinyq/gemm"
+	"tinyq/infer"
+	"tinyq/nn"
+	"tinyq/ptq"
+	"tinyq/qkernel"
+	"tinyq/study"
+	"tinyq/train"
+)
+
+// runStudy runs -study DIR: the FP32 model (trained, loaded with -load, or the one a
+// resumed study saved), then every study point not yet in DIR/study.json.
+func runStudy(o options, sizes []int, trainData, testData train.Data, base train.Config, stdout io.Writer, stderr io.Writer) error {
+	set := study.Full()
+	if o.StudyQuick {
+		set = study.Quick()
+	} else {
+		set.QATEpochs = o.Epochs
+	}
+	set.Seed, set.Hidden, set.Epochs, set.Batch, set.LR, set.TrainLimit, set.Load = o.Seed, o.Hidden, o.Epochs, o.Batch, o.LR, o.TrainLimit, o.Load
+	set.QATLR = o.QATLR
+	if o.Load != "" {
+		set.Hidden, set.Epochs = nil, 0 // the file decides
+	}
+	cfg := study.Config{Settings: set, Run: study.RunInfo{
+		Command: "go run ./cmd/mnist " + strings.Join(os.Args[1:], " "),
+		Date:    time.Now().UTC().Format(time.RFC3339),
+		Machine: machine(),
+		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.Kernel(), gemm.Kernel()),
+		Go:      runtime.Version(),
+	}}
+	s, err := study.Open(o.Study, cfg)
+	if err != nil {
+		return err
+	}
+	var m *nn.MLP
+	var hist *train.History
+	if s.HasModel() {
+		if m, _, err = nn.Load(s.ModelPath()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "study: resuming %s (%d PTQ, %d QAT, %d sensitivity points done)\n", o.Study, len(s.Results.PTQ), len(s.Results.QAT), len(s.Results.Sensitivity))
+	} else if m, hist, err = obtainFP32(&o, sizes, trainData, testData, base); err != nil {
+		return err
+	}
+	fm, err := ptq.Float(m, infer.F32)
+	if err != nil {
+		return err
+	}
+	acc, err := infer.Evaluate(fm, testData.Images, testData.Labels)
+	if err != nil {
+		return err
+	}
+	if err := s.SetReference(m, hist, acc, o.trainingJSON()); err != nil {
+		return err
+	}
+	qb := base
+	qb.Log = nil
+	err = s.Run(study.Inputs{
+		Model: m, Train: trainData, Test: testData, TrainQAT: qb,
+		Progress: progressWriter(o.Quiet, stderr), Log: stdout, Figures: true,
+	})
+	if err != nil {
+		return err
+	}
+	r := s.Results
+	fmt.Fprintf(stdout, "study: %d PTQ, %d QAT, %d sensitivity and %d mixed-precision points in %.0f s; wrote %s and %s\n",
+		len(r.PTQ), len(r.QAT), len(r.Sensitivity), len(r.Mixed), r.Seconds,
+		filepath.Join(o.Study, study.ReportFile), filepath.Join(o.Study, study.ResultsFile))
+	return nil
+}
+
+// machine describes the CPU for the report: its model name (Linux) and core count.
+func machine() string {
+	name := runtime.GOARCH
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				name = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d)", name, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+}

@@ -1,0 +1,76 @@
+package ptq
+
+import (
+	"fmt"
+	"strings"
+
+	"tinyq/infer"
+	"tinyq/nn"
+	"tinyq/quant"
+)
+
+// LayerPlan is how Simulate quantizes one layer: its weights with Weight (symmetric; Bits 0
+// keeps the layer in float32) and its input with Input (per tensor, from Calibrate at the
+// wanted activation width; zero for a float layer).
+type LayerPlan struct {
+	Weight quant.Spec
+	Input  quant.Params
+}
+
+// Simulate returns the fake-quant simulation of m with one plan per layer: layers may have
+// different widths (mixed precision) or stay in float32 (the sensitivity of one layer alone).
+// Weight parameters are chosen as Convert chooses them (WeightParams). The simulation is
+// what the integer runtime computes up to the rounding of float sums (ptq.Compare measures
+// the agreement); it exists because the runtime's integer models have one width for all
+// layers. m is not modified.
+func Simulate(m *nn.MLP, plans []LayerPlan) (*infer.FloatModel, error) {
+	if len(plans) != len(m.Layers) {
+		return nil, fmt.Errorf("ptq: simulate: %d layer plans for %d layers", len(plans), len(m.Layers))
+	}
+	layers, err := floatLayers(m)
+	if err != nil {
+		return nil, fmt.Errorf("ptq: simulate: %w", err)
+	}
+	sim := &infer.Simulation{}
+	var names []string
+	for i, p := range plans {
+		name := nn.LayerName(i)
+		if p.Weight.Bits == 0 {
+			if len(p.Input.Scales) != 0 {
+				return nil, fmt.Errorf("ptq: simulate %s: input parameters for a float layer", name)
+			}
+			sim.Inputs = append(sim.Inputs, quant.Params{})
+			sim.Weights = append(sim.Weights, quant.Params{})
+			names = append(names, "f")
+			continue
+		}
+		if err := p.Weight.Validate(); err != nil || p.Weight.Scheme != quant.Symmetric {
+			return nil, fmt.Errorf("ptq: simulate %s: weight spec %v: want symmetric (%v)", name, p.Weight, err)
+		}
+		wp, err := WeightParams(m.Layers[i], p.Weight)
+		if err != nil {
+			return nil, fmt.Errorf("ptq: simulate %s: %w", name, err)
+		}
+		if len(p.Input.Scales) != 1 {
+			return nil, fmt.Errorf("ptq: simulate %s: %d input scales, want 1 (per tensor)", name, len(p.Input.Scales))
+		}
+		sim.Inputs = append(sim.Inputs, p.Input)
+		sim.Weights = append(sim.Weights, wp)
+		names = append(names, fmt.Sprintf("w%da%d", p.Weight.Bits, bitsOf(p.Input)))
+	}
+	sim.Name = strings.Join(names, "-")
+	fm, err := infer.NewFloatModel(infer.F32, layers, sim)
+	if err != nil {
+		return nil, fmt.Errorf("ptq: simulate: %w", err)
+	}
+	return fm, nil
+}
+
+// bitsOf returns the width of an integer range [QMin, QMax].
+func bitsOf(p quant.Params) int {
+	n := 0
+	for span := int64(p.QMax) - int64(p.QMin); span > 0; span >>= 1 {
+		n++
+	}
+	return n
+}

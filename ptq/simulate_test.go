@@ -1,0 +1,155 @@
+package ptq
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"tinyq/infer"
+	"tinyq/quant"
+)
+
+// A uniform plan simulates what Convert's integer model computes: the same predictions, and
+// logits within a few output steps (the simulation sums in float32).
+func TestSimulateUniformMatchesConvert(t *testing.T) {
+	m := smallModel(t, 64, 32, 16, 10)
+	x := randImages(400, 64, 5)
+	for _, bits := range []int{8, 4, 2} {
+		cfg := Spec(Static, bits, bits)
+		ranges, err := Calibrate(m, x[:200*64], cfg.Activation, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := Convert(m, cfg, Plan{Inputs: ranges})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plans []LayerPlan
+		for i := range m.Layers {
+			plans = append(plans, LayerPlan{Weight: cfg.Weight, Input: ranges[i]})
+		}
+		sim, err := Simulate(m, plans)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("w%[1]da%[1]d-w%[1]da%[1]d-w%[1]da%[1]d", bits); sim.Sim.Name != want {
+			t.Errorf("%d bits: name %q", bits, sim.Sim.Name)
+		}
+		ag, err := Compare(sim, im, x[200*64:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ag.Percent < 99 || ag.MaxLSB > 4 {
+			t.Errorf("%d bits: simulation agrees with the integer model on %.2f%% (max %.2f output steps), want >= 99%% and <= 4", bits, ag.Percent, ag.MaxLSB)
+		}
+	}
+}
+
+// Float layers are left exactly as the float model computes them; a quantized layer changes
+// the logits.
+func TestSimulateFloatLayers(t *testing.T) {
+	m := smallModel(t, 64, 32, 10)
+	x := randImages(50, 64, 6)
+	fm, err := Float(m, infer.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 50*10)
+	if err := fm.Forward(x, 50, want); err != nil {
+		t.Fatal(err)
+	}
+	sim, err := Simulate(m, make([]LayerPlan, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 50*10)
+	if err := sim.Forward(x, 50, got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("all-float plan: logit %d is %v, float model %v", i, got[i], want[i])
+		}
+	}
+	cfg := Spec(Static, 2, 2)
+	ranges, err := Calibrate(m, x, cfg.Activation, quant.ObserverConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err = Simulate(m, []LayerPlan{{}, {Weight: cfg.Weight, Input: ranges[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sim.Sim.Name != "f-w2a2" {
+		t.Errorf("name %q, want f-w2a2", sim.Sim.Name)
+	}
+	if err := sim.Forward(x, 50, got); err != nil {
+		t.Fatal(err)
+	}
+	same := 0
+	for i := range want {
+		if got[i] == want[i] {
+			same++
+		}
+	}
+	if same > len(want)/10 {
+		t.Errorf("a 2-bit last layer left %d of %d logits unchanged", same, len(want))
+	}
+}
+
+func TestSimulateBadPlans(t *testing.T) {
+	m := smallModel(t, 64, 32, 10)
+	cfg := Spec(Static, 4, 4)
+	ranges, err := Calibrate(m, randImages(20, 64, 7), cfg.Activation, quant.ObserverConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, plans := range map[string][]LayerPlan{
+		"layer plans for":   {{}},
+		"for a float layer": {{Input: ranges[0]}, {}},
+		"input scales":      {{Weight: cfg.Weight}, {}},
+		"want symmetric":    {{Weight: quant.Spec{Bits: 4, Scheme: quant.Affine}, Input: ranges[0]}, {}},
+	} {
+		if _, err := Simulate(m, plans); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}
+
+// LogitMSEFrom with reference logits computed once gives LogitMSE's value, and from the same
+// pass infer.Evaluate's accuracy.
+func TestLogitMSEFrom(t *testing.T) {
+	m := smallModel(t, 64, 32, 10)
+	x := randImages(1500, 64, 8) // more than one evaluation batch
+	labels := make([]uint8, 1500)
+	for i := range labels {
+		labels[i] = uint8(i * 7 % 10)
+	}
+	fm, err := Float(m, infer.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := calibrated(t, m, x, Spec(Static, 4, 4))
+	want, err := LogitMSE(fm, im, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := Logits(fm, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mse, acc, err := LogitMSEFrom(ref, im, x, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAcc, err := infer.Evaluate(im, x, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mse != want || acc != wantAcc || !(mse > 0) {
+		t.Errorf("LogitMSEFrom = %v, %v%%; LogitMSE %v, Evaluate %v%%", mse, acc, want, wantAcc)
+	}
+	if _, _, err := LogitMSEFrom(ref[:10], im, x, nil); err == nil {
+		t.Error("short reference logits accepted")
+	}
+}

@@ -1,0 +1,25 @@
+// Package study maps what quantization costs a trained model: the accuracy of every
+// post-training quantization in a grid of weight widths, activation widths, weight scale
+// granularities and calibration methods (each point the integer runtime's accuracy on the
+// full test set); quantization-aware training at uniform widths, with observed and with
+// learned (LSQ) scales; the sensitivity of each layer quantized alone; and mixed precision,
+// per-layer widths searched under weight-size budgets.
+//
+// Choices are never made on the test set: calibration uses the first training images and
+// every choice (the activation observer, the mixed-precision front) is scored on the last
+// training images, kept apart from calibration, by the logit MSE against the float model
+// (ptq.LogitMSEFrom). The test set only measures.
+//
+// A study lives in a directory: study.json holds every finished point and is rewritten
+// (atomically) after each one, so an interrupted study resumes where it stopped when run
+// again with the same settings (Open refuses other settings rather than overwrite them);
+// fp32.safetensors keeps the model being studied; figures (PNG, gonum.org/v1/plot) and
+// report.md are written at the end.
+//
+//	s, err := study.Open(dir, study.Config{Settings: study.Quick()})
+//	...
+//	err = s.SetReference(model, history, fp32Accuracy, "")
+//	err = s.Run(study.Inputs{Model: model, Train: trainSet, Test: testSet, Figures: true})
+//
+// cmd/mnist -study DIR runs it; -study-quick runs the few-minute subset.
+package study

@@ -1,0 +1,239 @@
+package study
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"tinyq/infer"
+	"tinyq/ptq"
+)
+
+// mixedCount is the number of mixed-precision candidates for nl layers.
+func mixedCount(set Settings, nl int) int {
+	return int(math.Pow(float64(len(set.MixedWeightBits)*len(set.MixedActivationBits)), float64(nl)))
+}
+
+// maxMixedCandidates bounds the exhaustive search (deeper models would need a greedy one).
+const maxMixedCandidates = 20000
+
+// candidate is one mixed choice while searching.
+type candidate struct {
+	bits   [][2]int
+	bytes  int
+	valMSE float64
+	valAcc float64
+}
+
+// runMixed searches per-layer widths: every combination of the settings' weight and
+// activation widths is simulated and scored on the held-out training images by its logit
+// MSE against FP32 (the choice never sees the test set); the Pareto front of MSE against
+// weight bytes is then measured on the test set.
+func (s *Study) runMixed(e *env) error {
+	if len(s.Results.Mixed) > 0 {
+		return nil
+	}
+	nl := len(e.in.Model.Layers)
+	if c := mixedCount(e.set, nl); c > maxMixedCandidates {
+		return fmt.Errorf("%d candidates for %d layers; the exhaustive search handles up to %d", c, nl, maxMixedCandidates)
+	}
+	// One observer per activation width: the one closest to FP32 with every layer at
+	// 8-bit weights and that width (on held-out images).
+	observer := map[int]string{}
+	for _, a := range e.set.MixedActivationBits {
+		_, o, _, err := e.bestSimulation(func(o string) ([]ptq.LayerPlan, error) {
+			plans := make([]ptq.LayerPlan, nl)
+			for i := range plans {
+				p, err := e.layerPlan(i, 8, a, o)
+				if err != nil {
+					return nil, err
+				}
+				plans[i] = p
+			}
+			return plans, nil
+		})
+		if err != nil {
+			return err
+		}
+		observer[a] = o
+	}
+	var choices [][2]int
+	for _, w := range e.set.MixedWeightBits {
+		for _, a := range e.set.MixedActivationBits {
+			choices = append(choices, [2]int{w, a})
+		}
+	}
+	var cands []candidate
+	idx := make([]int, nl)
+	for {
+		c := candidate{bits: make([][2]int, nl)}
+		plans := make([]ptq.LayerPlan, nl)
+		for i, k := range idx {
+			c.bits[i] = choices[k]
+			p, err := e.layerPlan(i, choices[k][0], choices[k][1], observer[choices[k][1]])
+			if err != nil {
+				return err
+			}
+			plans[i] = p
+			b, err := e.layerBytes(i, choices[k][0])
+			if err != nil {
+				return err
+			}
+			c.bytes += b
+		}
+		sim, err := ptq.Simulate(e.in.Model, plans)
+		if err != nil {
+			return fmt.Errorf("%v: %w", c.bits, err)
+		}
+		if c.valMSE, c.valAcc, err = e.score(sim); err != nil {
+			return err
+		}
+		cands = append(cands, c)
+		// Next combination (odometer).
+		i := 0
+		for ; i < nl; i++ {
+			idx[i]++
+			if idx[i] < len(choices) {
+				break
+			}
+			idx[i] = 0
+		}
+		if i == nl {
+			break
+		}
+	}
+	front := paretoFront(cands)
+	var pts []MixedPoint
+	for k, c := range cands {
+		p := MixedPoint{Bits: c.bits, ValAccuracy: c.valAcc, ValLogitMSE: c.valMSE, WeightBytes: c.bytes, Pareto: front[k]}
+		if p.Pareto {
+			plans := make([]ptq.LayerPlan, nl)
+			for i, b := range c.bits {
+				if plans[i], _ = e.layerPlan(i, b[0], b[1], observer[b[1]]); plans[i].Weight.Bits == 0 {
+					return fmt.Errorf("%v: no plan", c.bits)
+				}
+			}
+			sim, err := ptq.Simulate(e.in.Model, plans)
+			if err != nil {
+				return err
+			}
+			if p.Accuracy, err = infer.Evaluate(sim, e.in.Test.Images, e.in.Test.Labels); err != nil {
+				return err
+			}
+		}
+		pts = append(pts, p)
+	}
+	markKnees(pts, e.set.Budgets)
+	s.Results.Mixed = pts
+	s.Results.Budgets = budgets(pts, e.set.Budgets)
+	if err := s.save(); err != nil {
+		return err
+	}
+	s.add(unitMixed * max(1, len(cands)/100))
+	return nil
+}
+
+// paretoFront marks the candidates no other beats: none has fewer or equal weight bytes and
+// a lower held-out logit MSE (ties in both: the first).
+func paretoFront(cands []candidate) []bool {
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(x, y int) bool {
+		a, b := cands[order[x]], cands[order[y]]
+		if a.bytes != b.bytes {
+			return a.bytes < b.bytes
+		}
+		return a.valMSE < b.valMSE
+	})
+	front := make([]bool, len(cands))
+	best := math.Inf(1)
+	for _, k := range order {
+		if cands[k].valMSE < best {
+			front[k] = true
+			best = cands[k].valMSE
+		}
+	}
+	return front
+}
+
+// budgets picks, for each budget, the front point with the most weight bytes within it
+// (on the front, more bytes means a lower held-out error).
+func budgets(pts []MixedPoint, limits []int) []Budget {
+	var out []Budget
+	for _, lim := range limits {
+		b := Budget{Bytes: lim}
+		for _, p := range pts {
+			if p.Pareto && p.WeightBytes <= lim && p.WeightBytes > b.WeightBytes {
+				b.Bits, b.Accuracy, b.QATAccuracy, b.WeightBytes = p.Bits, p.Accuracy, p.QATAccuracy, p.WeightBytes
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// kneeBudgetsLeft lists the mixed points chosen for QAT fine-tuning not yet fine-tuned.
+func kneeBudgetsLeft(pts []MixedPoint) []int {
+	var left []int
+	for k, p := range pts {
+		if p.Knee && p.QATAccuracy == 0 {
+			left = append(left, k)
+		}
+	}
+	return left
+}
+
+// markKnees marks the front points QAT fine-tunes: the knee of the front and the point each
+// budget picks. The knee is the point farthest below the straight line between the front's
+// ends, both axes scaled to [0, 1] (held-out logit MSE on a log scale): where the error has
+// fallen most for the bytes spent.
+func markKnees(pts []MixedPoint, limits []int) {
+	var front []int
+	for k, p := range pts {
+		if p.Pareto {
+			front = append(front, k)
+		}
+	}
+	if len(front) == 0 {
+		return
+	}
+	sort.Slice(front, func(x, y int) bool { return pts[front[x]].WeightBytes < pts[front[y]].WeightBytes })
+	x := func(k int) float64 { return float64(pts[k].WeightBytes) }
+	y := func(k int) float64 { return math.Log(pts[k].ValLogitMSE + 1e-12) }
+	first, last := front[0], front[len(front)-1]
+	dx, dy := x(last)-x(first), y(last)-y(first)
+	knee, far := -1, 0.0
+	if dx != 0 && dy != 0 {
+		for _, k := range front {
+			// Distance from the chord in scaled units.
+			u, v := (x(k)-x(first))/dx, (y(k)-y(first))/dy
+			if d := v - u; d > far {
+				knee, far = k, d
+			}
+		}
+	}
+	if knee >= 0 {
+		pts[knee].Knee = true
+	}
+	for _, b := range budgets(pts, limits) {
+		for _, k := range front {
+			if b.Bits != nil && pts[k].WeightBytes == b.WeightBytes && sameBits(pts[k].Bits, b.Bits) {
+				pts[k].Knee = true
+			}
+		}
+	}
+}
+
+func sameBits(a, b [][2]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

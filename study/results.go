@@ -1,0 +1,133 @@
+package study
+
+// Results is the content of study.json: the settings it was made with, the FP32 reference,
+// and every finished point of each part. Names of the JSON fields are a published schema
+// (docs/STUDY.md); fields are only ever added.
+type Results struct {
+	Config Config `json:"config"`
+	// FP32 is the float reference every point is compared with.
+	FP32 Reference `json:"fp32"`
+	// PTQ: the post-training sweep, each point the integer runtime's test accuracy.
+	PTQ []PTQPoint `json:"ptq"`
+	// QAT: quantization-aware training at uniform bit widths.
+	QAT []QATPoint `json:"qat"`
+	// Sensitivity: one layer quantized, the rest in FP32.
+	Sensitivity []SensitivityPoint `json:"sensitivity"`
+	// Mixed: per-layer bit widths; the Pareto front of accuracy against weight bytes.
+	Mixed []MixedPoint `json:"mixed"`
+	// Budgets: the best mixed model (test accuracy, among the front) under each weight budget.
+	Budgets []Budget `json:"budgets"`
+	// Seconds is the wall time spent on the study so far, over all runs that resumed it.
+	Seconds float64 `json:"seconds"`
+}
+
+// Reference is the float model the study quantizes.
+type Reference struct {
+	Accuracy    float64 `json:"accuracy"`     // percent, full test set
+	WeightBytes int     `json:"weight_bytes"` // float32 parameters
+	// Layers are the layer names and shapes ("fc1": 784x256, ...).
+	Layers []LayerShape `json:"layers"`
+	// Curve is the per-epoch training record (empty if the model was loaded).
+	Curve []EpochPoint `json:"curve,omitempty"`
+}
+
+// LayerShape names a layer and its size.
+type LayerShape struct {
+	Name string `json:"name"`
+	In   int    `json:"in"`
+	Out  int    `json:"out"`
+}
+
+// EpochPoint is one epoch of a training curve.
+type EpochPoint struct {
+	Epoch        int     `json:"epoch"`
+	TrainLoss    float64 `json:"train_loss"`
+	TestAccuracy float64 `json:"test_accuracy"` // percent
+	TestLoss     float64 `json:"test_loss"`
+	Seconds      float64 `json:"seconds"` // training time of the epoch, without evaluation
+}
+
+// Granularity names of weight scales.
+const (
+	PerChannel = "per-channel"
+	PerTensor  = "per-tensor"
+)
+
+// Modes of activation scales.
+const (
+	Static  = "static"
+	Dynamic = "dynamic"
+)
+
+// PTQPoint is one post-training quantization of the FP32 model, evaluated by the integer
+// runtime on the full test set.
+type PTQPoint struct {
+	WBits       int    `json:"w_bits"`
+	ABits       int    `json:"a_bits"`      // 8 for dynamic (activations quantized per row at run time)
+	Granularity string `json:"granularity"` // PerChannel or PerTensor
+	Mode        string `json:"mode"`        // Static or Dynamic
+	Observer    string `json:"observer"`    // minmax, percentile, mse; "" for dynamic
+	// Accuracy is the integer runtime's test accuracy in percent.
+	Accuracy    float64 `json:"accuracy"`
+	WeightBytes int     `json:"weight_bytes"`
+	// LogitMSE is the mean squared logit difference from FP32 on the held-out training images.
+	LogitMSE float64 `json:"logit_mse"`
+}
+
+// QATPoint is one quantization-aware training run at uniform bit widths, fine-tuned from
+// the FP32 model.
+type QATPoint struct {
+	WBits int  `json:"w_bits"`
+	ABits int  `json:"a_bits"`
+	LSQ   bool `json:"lsq"` // learned scales; otherwise observed ranges
+	// Accuracy is the fake-quant model's test accuracy, IntAccuracy its integer conversion's.
+	Accuracy     float64 `json:"accuracy"`
+	IntAccuracy  float64 `json:"int_accuracy"`
+	WeightBytes  int     `json:"weight_bytes"`
+	EpochSeconds float64 `json:"epoch_seconds"` // median training seconds per epoch
+	// Curve is the per-epoch record.
+	Curve []EpochPoint `json:"curve"`
+}
+
+// SensitivityPoint is one layer quantized alone (weights and its input), the rest in FP32,
+// evaluated as a fake-quant simulation on the full test set.
+type SensitivityPoint struct {
+	Layer    string  `json:"layer"`
+	WBits    int     `json:"w_bits"`
+	ABits    int     `json:"a_bits"`
+	Accuracy float64 `json:"accuracy"`
+	// Drop is FP32 accuracy minus Accuracy, in points.
+	Drop     float64 `json:"drop"`
+	LogitMSE float64 `json:"logit_mse"` // against FP32, on the test set
+	Observer string  `json:"observer"`  // the activation observer chosen on held-out images
+}
+
+// MixedPoint is one per-layer choice of bit widths.
+type MixedPoint struct {
+	// Bits are the (weight, activation) widths of each layer, in layer order.
+	Bits [][2]int `json:"bits"`
+	// Accuracy is the test accuracy (percent); it is measured only for points on the front
+	// found on held-out training images (ValAccuracy), and is 0 for the others.
+	Accuracy    float64 `json:"accuracy"`
+	ValAccuracy float64 `json:"val_accuracy"`
+	// ValLogitMSE is the logit MSE against FP32 on the held-out training images: the score
+	// the front is chosen by.
+	ValLogitMSE float64 `json:"val_logit_mse"`
+	WeightBytes int     `json:"weight_bytes"`
+	// Pareto marks the front: no other candidate has fewer or equal weight bytes and a lower
+	// held-out logit MSE.
+	Pareto bool `json:"pareto"`
+	// Knee marks the front's knee points, fine-tuned with QAT (QATAccuracy; 0 if not).
+	Knee        bool    `json:"knee,omitempty"`
+	QATAccuracy float64 `json:"qat_accuracy,omitempty"`
+}
+
+// Budget is the best front point whose weights fit in Bytes.
+type Budget struct {
+	Bytes int `json:"bytes"`
+	// Bits, Accuracy and WeightBytes of the chosen point; Bits is nil if none fits.
+	Bits        [][2]int `json:"bits"`
+	Accuracy    float64  `json:"accuracy"`
+	QATAccuracy float64  `json:"qat_accuracy,omitempty"`
+	WeightBytes int      `json:"weight_bytes"`
+}

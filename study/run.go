@@ -1,0 +1,215 @@
+package study
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"tinyq/infer"
+	"tinyq/nn"
+	"tinyq/ptq"
+	"tinyq/quant"
+	"tinyq/train"
+)
+
+// Inputs is what Run quantizes and measures with.
+type Inputs struct {
+	Model    *nn.MLP
+	Train    train.Data // calibration images are its first, held-out images its last
+	Test     train.Data
+	TrainQAT train.Config // batch, seed and learning rate of QAT runs (epochs from the settings)
+	Progress io.Writer    // one progress bar over the whole study (nil: none)
+	Log      io.Writer    // one line per finished part (nil: none)
+	Figures  bool         // write the figures and report after the points
+}
+
+// Work units of the progress bar, roughly proportional to the time each takes.
+const (
+	unitPTQ         = 1
+	unitSensitivity = 1
+	unitMixed       = 20 // the whole candidate search, per 100 candidates
+	unitQATEpoch    = 25 // an observed-range QAT epoch (LSQ counts 3 times)
+	unitFinish      = 2  // figures and report
+)
+
+// env holds what the parts share: the data splits, the float reference, and calibrations.
+type env struct {
+	in       Inputs
+	set      Settings
+	calib    []float32 // [n, in]
+	val      []float32
+	valLab   []uint8
+	ref      infer.Model
+	valRef   []float32 // FP32 logits on val
+	ranges   map[calKey][]quant.Params
+	inputDim int
+}
+
+type calKey struct {
+	bits     int
+	observer string
+}
+
+// inputs returns the per-layer input parameters at bits from observer, calibrating once.
+func (e *env) inputs(bits int, observer string) ([]quant.Params, error) {
+	k := calKey{bits, observer}
+	if r, ok := e.ranges[k]; ok {
+		return r, nil
+	}
+	kind, err := quant.ParseObserverKind(observer)
+	if err != nil {
+		return nil, err
+	}
+	spec := ptq.Spec(ptq.Static, 8, bits).Activation
+	r, err := ptq.Calibrate(e.in.Model, e.calib, spec, quant.ObserverConfig{Kind: kind})
+	if err != nil {
+		return nil, fmt.Errorf("calibrate %d-bit activations with %s: %w", bits, observer, err)
+	}
+	e.ranges[k] = r
+	return r, nil
+}
+
+// Run measures every point of the settings not yet in the study, saving study.json after
+// each, then writes the figures and report.md. fc1 weights for the histogram come from
+// in.Model.
+func (s *Study) Run(in Inputs) error {
+	set := s.Results.Config.Settings
+	d := in.Model.Layers[0].In
+	n := in.Train.Len()
+	ncal := min(set.CalibrationImages, n)
+	nval := min(set.ValidationImages, n-ncal)
+	if ncal < 1 || nval < 1 {
+		return fmt.Errorf("study: %d training images: want more than %d (calibration) to keep some apart for choosing", n, ncal)
+	}
+	ref, err := ptq.Float(in.Model, infer.F32)
+	if err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	e := &env{
+		in: in, set: set, inputDim: d, ref: ref, ranges: map[calKey][]quant.Params{},
+		calib: in.Train.Images[:ncal*d],
+		val:   in.Train.Images[(n-nval)*d:], valLab: in.Train.Labels[n-nval:],
+	}
+	if e.valRef, err = ptq.Logits(ref, e.val); err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	s.log = in.Log
+	s.startBar(in.Progress, s.remaining(set))
+	defer s.finishBar()
+	parts := []struct {
+		name string
+		run  func(*env) error
+	}{
+		{"PTQ sweep", s.runPTQ},
+		{"per-layer sensitivity", s.runSensitivity},
+		{"mixed precision", s.runMixed},
+		{"QAT", s.runQAT},
+	}
+	for _, p := range parts {
+		t0 := time.Now()
+		if err := p.run(e); err != nil {
+			return fmt.Errorf("study: %s: %w", p.name, err)
+		}
+		s.logf("study: %s done in %.1f s", p.name, time.Since(t0).Seconds())
+	}
+	if err := s.save(); err != nil {
+		return err
+	}
+	if in.Figures {
+		figs, err := WriteFigures(s.Dir, &s.Results, in.Model.Layers[0].Weights())
+		if err != nil {
+			return err
+		}
+		if err := WriteReport(s.Dir, &s.Results, figs); err != nil {
+			return err
+		}
+	}
+	s.add(unitFinish)
+	return nil
+}
+
+func (s *Study) logf(format string, args ...any) {
+	if s.log != nil && s.bar == nil {
+		fmt.Fprintf(s.log, format+"\n", args...)
+	}
+}
+
+// remaining estimates the work units left (for the progress bar).
+func (s *Study) remaining(set Settings) int {
+	done := map[string]bool{}
+	for _, p := range s.Results.PTQ {
+		done[ptqKey(p)] = true
+	}
+	u := 0
+	for _, p := range ptqPoints(set) {
+		if !done[ptqKey(p)] {
+			u += unitPTQ
+		}
+	}
+	u += unitSensitivity * (len(set.SensitivityBits)*len(s.Results.FP32.Layers) - len(s.Results.Sensitivity))
+	if len(s.Results.Mixed) == 0 {
+		u += unitMixed * max(1, mixedCount(set, len(s.Results.FP32.Layers))/100)
+	}
+	qdone := map[Pair]map[bool]bool{}
+	for _, q := range s.Results.QAT {
+		if qdone[Pair{q.WBits, q.ABits}] == nil {
+			qdone[Pair{q.WBits, q.ABits}] = map[bool]bool{}
+		}
+		qdone[Pair{q.WBits, q.ABits}][q.LSQ] = true
+	}
+	for _, p := range set.QATBits {
+		for _, lsq := range set.QATLSQ {
+			if !qdone[p][lsq] {
+				u += qatUnits(set.QATEpochs, lsq)
+			}
+		}
+	}
+	u += len(kneeBudgetsLeft(s.Results.Mixed)) * qatUnits(set.KneeQATEpochs, false)
+	return u + unitFinish
+}
+
+func qatUnits(epochs int, lsq bool) int {
+	if lsq {
+		return 3 * unitQATEpoch * epochs
+	}
+	return unitQATEpoch * epochs
+}
+
+func (s *Study) startBar(w io.Writer, total int) {
+	if w == nil {
+		return
+	}
+	s.bar = progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("study"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionFullWidth())
+}
+
+func (s *Study) add(units int) {
+	if s.bar != nil {
+		_ = s.bar.Add(units)
+	}
+}
+
+func (s *Study) finishBar() {
+	if s.bar != nil {
+		_ = s.bar.Finish()
+		s.bar = nil
+	}
+}
+
+// score returns m's logit MSE against FP32 and its accuracy (percent) on the held-out
+// training images, from one pass.
+func (e *env) score(m infer.Model) (mse, accuracy float64, err error) {
+	return ptq.LogitMSEFrom(e.valRef, m, e.val, e.valLab)
+}
+
+// testLogitMSE is m's logit MSE against FP32 on the test images.
+func (e *env) testLogitMSE(m infer.Model) (float64, error) {
+	return ptq.LogitMSE(e.ref, m, e.in.Test.Images)
+}

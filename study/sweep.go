@@ -1,0 +1,88 @@
+package study
+
+import (
+	"fmt"
+
+	"tinyq/infer"
+	"tinyq/ptq"
+)
+
+// ptqPoints lists the PTQ sweep's points (results not filled in): static points for every
+// weight width, activation width, granularity and observer, and dynamic points for every
+// weight width and granularity.
+func ptqPoints(set Settings) []PTQPoint {
+	var pts []PTQPoint
+	for _, g := range []string{PerChannel, PerTensor} {
+		for _, w := range set.PTQWeightBits {
+			for _, a := range set.PTQActivationBits {
+				for _, o := range set.Observers {
+					pts = append(pts, PTQPoint{WBits: w, ABits: a, Granularity: g, Mode: Static, Observer: o})
+				}
+			}
+			pts = append(pts, PTQPoint{WBits: w, ABits: 8, Granularity: g, Mode: Dynamic})
+		}
+	}
+	return pts
+}
+
+func ptqKey(p PTQPoint) string {
+	return fmt.Sprintf("%d/%d/%s/%s/%s", p.WBits, p.ABits, p.Granularity, p.Mode, p.Observer)
+}
+
+// ptqConfig is the converter configuration of a point.
+func ptqConfig(p PTQPoint) ptq.Config {
+	mode := ptq.Static
+	if p.Mode == Dynamic {
+		mode = ptq.Dynamic
+	}
+	c := ptq.Spec(mode, p.WBits, p.ABits)
+	if p.Granularity == PerTensor {
+		c = c.PerTensor()
+	}
+	return c
+}
+
+// convertPoint converts the FP32 model as the point says.
+func (e *env) convertPoint(p PTQPoint) (*infer.IntModel, error) {
+	cfg := ptqConfig(p)
+	plan := ptq.Plan{}
+	if p.Mode == Static {
+		r, err := e.inputs(p.ABits, p.Observer)
+		if err != nil {
+			return nil, err
+		}
+		plan.Inputs = r
+	}
+	return ptq.Convert(e.in.Model, cfg, plan)
+}
+
+// runPTQ measures every PTQ point not yet done: the integer runtime's test accuracy, and
+// the logit MSE against FP32 on held-out training images (what a user may choose by).
+func (s *Study) runPTQ(e *env) error {
+	done := map[string]bool{}
+	for _, p := range s.Results.PTQ {
+		done[ptqKey(p)] = true
+	}
+	for _, p := range ptqPoints(e.set) {
+		if done[ptqKey(p)] {
+			continue
+		}
+		im, err := e.convertPoint(p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ptqKey(p), err)
+		}
+		if p.Accuracy, err = infer.Evaluate(im, e.in.Test.Images, e.in.Test.Labels); err != nil {
+			return err
+		}
+		if p.LogitMSE, _, err = e.score(im); err != nil {
+			return err
+		}
+		p.WeightBytes = im.WeightBytes()
+		s.Results.PTQ = append(s.Results.PTQ, p)
+		if err := s.save(); err != nil {
+			return err
+		}
+		s.add(unitPTQ)
+	}
+	return nil
+}
