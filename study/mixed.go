@@ -7,11 +7,12 @@ import (
 
 	"tinyq/infer"
 	"tinyq/ptq"
+	"tinyq/quant"
 )
 
 // mixedCount is the number of mixed-precision candidates for nl layers.
 func mixedCount(set Settings, nl int) int {
-	return int(math.Pow(float64(len(set.MixedWeightBits)*len(set.MixedActivationBits)), float64(nl)))
+	return int(math.Pow(float64(len(distinctSizes(set.MixedWeightBits))*len(set.MixedActivationBits)), float64(nl)))
 }
 
 // maxMixedCandidates bounds the exhaustive search (deeper models would need a greedy one).
@@ -58,7 +59,7 @@ func (s *Study) runMixed(e *env) error {
 		observer[a] = o
 	}
 	var choices [][2]int
-	for _, w := range e.set.MixedWeightBits {
+	for _, w := range distinctSizes(e.set.MixedWeightBits) {
 		for _, a := range e.set.MixedActivationBits {
 			choices = append(choices, [2]int{w, a})
 		}
@@ -131,6 +132,26 @@ func (s *Study) runMixed(e *env) error {
 	}
 	s.add(unitMixed * max(1, len(cands)/100))
 	return nil
+}
+
+// distinctSizes drops the widths that pack into the same bytes as a wider one in bits
+// (3 bits is stored as int4, 5 and 6 as int8): the wider one is as small and never worse
+// to search.
+func distinctSizes(bits []int) []int {
+	var out []int
+	for _, w := range bits {
+		pw, err := quant.PackingFor(w)
+		wider := false
+		for _, v := range bits {
+			if pv, err2 := quant.PackingFor(v); err == nil && err2 == nil && v > w && pv == pw {
+				wider = true
+			}
+		}
+		if !wider {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // paretoFront marks the candidates no other beats: none has fewer or equal weight bytes and

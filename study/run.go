@@ -186,8 +186,9 @@ func (s *Study) startBar(w io.Writer, total int) {
 		progressbar.OptionSetDescription("study"),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionShowElapsedTimeOnFinish(),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionFullWidth())
+		progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(200*time.Millisecond))
+	s.barOut = w
 }
 
 func (s *Study) add(units int) {
@@ -199,6 +200,7 @@ func (s *Study) add(units int) {
 func (s *Study) finishBar() {
 	if s.bar != nil {
 		_ = s.bar.Finish()
+		fmt.Fprintln(s.barOut)
 		s.bar = nil
 	}
 }

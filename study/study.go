@@ -35,6 +35,7 @@ type Study struct {
 	started time.Time
 	prior   float64 // seconds spent by earlier runs
 	bar     *progressbar.ProgressBar
+	barOut  io.Writer
 	log     io.Writer
 }
 

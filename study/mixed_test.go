@@ -1,0 +1,51 @@
+package study
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestDistinctSizes(t *testing.T) {
+	if got := distinctSizes([]int{8, 6, 5, 4, 3, 2}); !reflect.DeepEqual(got, []int{8, 4, 2}) {
+		t.Errorf("distinctSizes(8..2) = %v, want [8 4 2]", got)
+	}
+	if got := distinctSizes([]int{3, 6}); !reflect.DeepEqual(got, []int{3, 6}) {
+		t.Errorf("distinctSizes(3, 6) = %v, want both (no wider width of the same size)", got)
+	}
+}
+
+// The front keeps a candidate only if nothing as small or smaller has a lower error; the
+// knee is the front point that gained most error reduction per byte; budgets pick the
+// largest front point that fits.
+func TestFrontKneeBudgets(t *testing.T) {
+	cands := []candidate{
+		{bits: [][2]int{{2, 8}}, bytes: 100, valMSE: 10},
+		{bits: [][2]int{{3, 8}}, bytes: 100, valMSE: 12}, // same size, worse
+		{bits: [][2]int{{4, 8}}, bytes: 200, valMSE: 0.5},
+		{bits: [][2]int{{4, 4}}, bytes: 200, valMSE: 0.7},
+		{bits: [][2]int{{6, 8}}, bytes: 300, valMSE: 0.6}, // larger and worse than 200
+		{bits: [][2]int{{8, 8}}, bytes: 400, valMSE: 0.01},
+	}
+	front := paretoFront(cands)
+	want := []bool{true, false, true, false, false, true}
+	if !reflect.DeepEqual(front, want) {
+		t.Fatalf("front %v, want %v", front, want)
+	}
+	var pts []MixedPoint
+	for k, c := range cands {
+		pts = append(pts, MixedPoint{Bits: c.bits, WeightBytes: c.bytes, ValLogitMSE: c.valMSE, Pareto: front[k], Accuracy: float64(90 + k)})
+	}
+	markKnees(pts, []int{50, 250, 1000})
+	for k, p := range pts {
+		// Knee: bytes 200 (u = 1/3, v = (ln 0.5 - ln 10)/(ln 0.01 - ln 10) = 0.43); budget 250
+		// picks it too, budget 1000 the 400-byte point, budget 50 nothing.
+		wantKnee := k == 2 || k == 5
+		if p.Knee != wantKnee {
+			t.Errorf("point %d (%d bytes): knee %v, want %v", k, p.WeightBytes, p.Knee, wantKnee)
+		}
+	}
+	b := budgets(pts, []int{50, 250, 1000})
+	if b[0].Bits != nil || b[1].WeightBytes != 200 || b[1].Accuracy != 92 || b[2].WeightBytes != 400 {
+		t.Errorf("budgets %+v", b)
+	}
+}
