@@ -3,6 +3,7 @@ package infer
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"tinyq/modelfile"
 	"tinyq/quant"
@@ -202,6 +203,9 @@ type intJSON struct {
 	// Calibration says how activation ranges were chosen; version 1 called it observer.
 	Calibration string `json:"calibration,omitempty"`
 	Observer    string `json:"observer,omitempty"`
+	// LayerBits (version 3) are per-layer [weight, activation] widths; weight and activation
+	// then carry the widest, and each tensor's spec its own.
+	LayerBits [][2]int `json:"layer_bits,omitempty"`
 }
 
 // SaveInt writes an integer model: weights [out, in] as I8, or U8 bytes packed as
@@ -210,10 +214,6 @@ type intJSON struct {
 func SaveInt(path string, m *IntModel, training string) error {
 	fail := func(err error) error { return fmt.Errorf("infer: %s: %w", path, err) }
 	cfg := m.Config
-	pk, err := quant.PackingFor(cfg.WeightBits)
-	if err != nil {
-		return fail(err)
-	}
 	arch := modelfile.Arch{Sizes: []int{m.Layers[0].In}}
 	for _, l := range m.Layers {
 		arch.Sizes = append(arch.Sizes, l.Out)
@@ -223,19 +223,33 @@ func SaveInt(path string, m *IntModel, training string) error {
 	if err != nil {
 		return fail(err)
 	}
-	ij := intJSON{Mode: cfg.Mode.String(), Weight: modelfile.ToSpecJSON(cfg.WeightSpec(), 0), Calibration: m.Calibration}
-	as := modelfile.ToSpecJSON(cfg.ActivationSpec(), 0)
+	gw, ga := cfg.WeightSpec(), cfg.ActivationSpec()
+	if cfg.Mixed() {
+		md[modelfile.KeyVersion] = strconv.Itoa(modelfile.MixedVersion)
+		gw.Bits, ga.Bits = 0, 0
+		for i := range m.Layers {
+			gw.Bits = max(gw.Bits, cfg.LayerWeightSpec(i).Bits)
+			ga.Bits = max(ga.Bits, cfg.LayerActivationSpec(i).Bits)
+		}
+	}
+	ij := intJSON{Mode: cfg.Mode.String(), Weight: modelfile.ToSpecJSON(gw, 0), Calibration: m.Calibration, LayerBits: cfg.LayerBits}
 	if cfg.Mode == Static {
-		ij.Activation = &as
+		a := modelfile.ToSpecJSON(ga, 0)
+		ij.Activation = &a
 	}
 	if md[modelfile.KeyQuant], err = modelfile.MarshalString(ij); err != nil {
 		return fail(err)
 	}
 	specs := map[string]modelfile.SpecJSON{}
 	var ts []safetensors.Tensor
-	for _, l := range m.Layers {
+	for i, l := range m.Layers {
 		n := l.Name
-		ws := ij.Weight
+		ws := modelfile.ToSpecJSON(cfg.LayerWeightSpec(i), 0)
+		as := modelfile.ToSpecJSON(cfg.LayerActivationSpec(i), 0)
+		pk, err := quant.PackingFor(cfg.LayerWeightSpec(i).Bits)
+		if err != nil {
+			return fail(err)
+		}
 		ws.LogicalShape = []int{l.Out, l.In}
 		if pk == quant.PackedInt8 {
 			ts = append(ts, safetensors.Tensor{Name: n + ".w", DType: safetensors.I8, Shape: []int{l.Out, l.In}, Data: append([]byte(nil), l.Weights...)})
@@ -281,6 +295,15 @@ func intFrom(f *safetensors.File, info modelfile.Info) (*IntModel, error) {
 		return nil, fmt.Errorf("quantization: weight scheme %v, want symmetric", ws.Scheme)
 	}
 	cfg.WeightBits, cfg.PerChannel = ws.Bits, ws.Granularity == quant.PerChannel
+	if ij.LayerBits != nil {
+		if info.Version < modelfile.MixedVersion {
+			return nil, fmt.Errorf("quantization: layer_bits in a format_version %d file (per-layer widths are version %d)", info.Version, modelfile.MixedVersion)
+		}
+		if len(ij.LayerBits) != len(info.Arch.Activations) {
+			return nil, fmt.Errorf("quantization: %d layer_bits for %d layers", len(ij.LayerBits), len(info.Arch.Activations))
+		}
+		cfg.LayerBits, cfg.WeightBits = ij.LayerBits, 0
+	}
 	if cfg.Mode == Static {
 		if ij.Activation == nil {
 			return nil, fmt.Errorf("quantization: static model without an activation spec")
@@ -292,13 +315,11 @@ func intFrom(f *safetensors.File, info modelfile.Info) (*IntModel, error) {
 		if as.Scheme != quant.Affine || as.Granularity != quant.PerTensor {
 			return nil, fmt.Errorf("quantization: activation %v, want affine per-tensor", as)
 		}
-		cfg.ActivationBits = as.Bits
+		if !cfg.Mixed() {
+			cfg.ActivationBits = as.Bits
+		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	pk, err := quant.PackingFor(cfg.WeightBits)
-	if err != nil {
 		return nil, err
 	}
 	a := info.Arch
@@ -307,6 +328,10 @@ func intFrom(f *safetensors.File, info modelfile.Info) (*IntModel, error) {
 		n := modelfile.LayerName(i)
 		in, out := a.Sizes[i], a.Sizes[i+1]
 		l := &IntLayer{Name: n, In: in, Out: out, ReLU: a.Activations[i] == "relu"}
+		pk, err := quant.PackingFor(cfg.LayerWeightSpec(i).Bits)
+		if err != nil {
+			return nil, err
+		}
 		if pk == quant.PackedInt8 {
 			t, err := modelfile.Tensor(f, n+".w", safetensors.I8, out, in)
 			if err != nil {
@@ -326,7 +351,7 @@ func intFrom(f *safetensors.File, info modelfile.Info) (*IntModel, error) {
 		if cfg.PerChannel {
 			c = out
 		}
-		wmin, wmax := cfg.WeightSpec().QRange()
+		wmin, wmax := cfg.LayerWeightSpec(i).QRange()
 		wp, err := modelfile.ReadParams(f, n+".w", c, wmin, wmax, 0)
 		if err != nil {
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
+	"tinyq/quant"
 )
 
 // The script written from docs/FORMAT.md alone; the test checks that it reproduces the runtime.
@@ -224,6 +225,25 @@ func TestFormatReader(t *testing.T) {
 		}
 		models = append(models, model{c.name, func(p string) error { return infer.SaveInt(p, im, "") }, c.cfg.Mode == ptq.Static || !fused})
 	}
+	// Mixed precision (format_version 3): each layer at its own widths, its input calibrated
+	// at its width.
+	mixed := ptq.Spec(ptq.Static, 8, 8)
+	mixed.LayerBits = make([][2]int, len(m.Layers))
+	var mixedPlan ptq.Plan
+	for i := range m.Layers {
+		b := [][2]int{{2, 8}, {4, 3}, {8, 2}, {3, 6}}[i%4]
+		mixed.LayerBits[i] = b
+		r, err := ptq.Calibrate(m, calib, ptq.Spec(ptq.Static, b[0], b[1]).Activation, quant.ObserverConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
+	}
+	mim, err := ptq.Convert(m, mixed, mixedPlan)
+	if err != nil {
+		t.Fatalf("mixed: %v", err)
+	}
+	models = append(models, model{"int-" + mim.Config.Name(), func(p string) error { return infer.SaveInt(p, mim, "") }, true})
 	for _, p := range []infer.Precision{infer.F32, infer.F16} {
 		fm, err := ptq.Float(m, p)
 		if err != nil {

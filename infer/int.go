@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 
 	"tinyq/qkernel"
@@ -55,12 +56,39 @@ type IntConfig struct {
 	// ActivationBits is the width of every layer input in Static mode (affine, uint8 storage,
 	// q in [0, 2^b-1]); Dynamic mode always quantizes activations to 8 bits per row.
 	ActivationBits int
+	// LayerBits, if set, gives layer i the weight width LayerBits[i][0] and input width
+	// LayerBits[i][1] (mixed precision, Static mode only); WeightBits and ActivationBits are
+	// then 0. Each layer is stored and computed as a uniform model of its widths would be.
+	LayerBits [][2]int
 }
+
+// Mixed reports whether layers have their own widths (LayerBits).
+func (c IntConfig) Mixed() bool { return c.LayerBits != nil }
 
 // Validate reports the first inconsistent setting.
 func (c IntConfig) Validate() error {
 	if c.Mode != Static && c.Mode != Dynamic {
 		return fmt.Errorf("infer: mode %v, want Static or Dynamic", c.Mode)
+	}
+	if c.Mixed() {
+		if c.Mode != Static {
+			return errors.New("infer: per-layer widths need static mode")
+		}
+		if c.WeightBits != 0 || c.ActivationBits != 0 {
+			return fmt.Errorf("infer: per-layer widths with model-wide widths w%d a%d (set one or the other)", c.WeightBits, c.ActivationBits)
+		}
+		if len(c.LayerBits) == 0 {
+			return errors.New("infer: empty per-layer widths")
+		}
+		for i := range c.LayerBits {
+			if err := c.LayerWeightSpec(i).Validate(); err != nil {
+				return fmt.Errorf("infer: layer %d weights: %w", i, err)
+			}
+			if err := c.LayerActivationSpec(i).Validate(); err != nil {
+				return fmt.Errorf("infer: layer %d activations: %w", i, err)
+			}
+		}
+		return nil
 	}
 	if err := c.WeightSpec().Validate(); err != nil {
 		return fmt.Errorf("infer: weights: %w", err)
@@ -71,7 +99,8 @@ func (c IntConfig) Validate() error {
 	return nil
 }
 
-// WeightSpec returns the weights' quantizer (for a weight stored [out, in]: axis 0).
+// WeightSpec returns the weights' quantizer (for a weight stored [out, in]: axis 0) of a
+// uniform model; LayerWeightSpec gives any model's.
 func (c IntConfig) WeightSpec() quant.Spec {
 	s := quant.Spec{Bits: c.WeightBits, Scheme: quant.Symmetric, Granularity: quant.PerTensor}
 	if c.PerChannel {
@@ -80,8 +109,9 @@ func (c IntConfig) WeightSpec() quant.Spec {
 	return s
 }
 
-// ActivationSpec returns the layer inputs' quantizer: affine per tensor, ActivationBits wide
-// in Static mode, 8 bits in Dynamic mode.
+// ActivationSpec returns the layer inputs' quantizer of a uniform model: affine per tensor,
+// ActivationBits wide in Static mode, 8 bits in Dynamic mode. LayerActivationSpec gives any
+// model's.
 func (c IntConfig) ActivationSpec() quant.Spec {
 	bits := c.ActivationBits
 	if c.Mode == Dynamic {
@@ -90,10 +120,35 @@ func (c IntConfig) ActivationSpec() quant.Spec {
 	return quant.Spec{Bits: bits, Scheme: quant.Affine, Granularity: quant.PerTensor}
 }
 
-// Name returns the variant name, e.g. "w8a8-static", "w4a4-static-per-tensor" or
-// "w8-dynamic".
+// LayerWeightSpec returns layer i's weight quantizer.
+func (c IntConfig) LayerWeightSpec(i int) quant.Spec {
+	s := c.WeightSpec()
+	if c.Mixed() {
+		s.Bits = c.LayerBits[i][0]
+	}
+	return s
+}
+
+// LayerActivationSpec returns layer i's input quantizer.
+func (c IntConfig) LayerActivationSpec(i int) quant.Spec {
+	s := c.ActivationSpec()
+	if c.Mixed() {
+		s.Bits = c.LayerBits[i][1]
+	}
+	return s
+}
+
+// Name returns the variant name, e.g. "w8a8-static", "w4a4-static-per-tensor",
+// "w8-dynamic", or with per-layer widths "w2a8-w4a8-w8a8-static".
 func (c IntConfig) Name() string {
 	n := fmt.Sprintf("w%da%d-static", c.WeightBits, c.ActivationBits)
+	if c.Mixed() {
+		var parts []string
+		for _, b := range c.LayerBits {
+			parts = append(parts, fmt.Sprintf("w%da%d", b[0], b[1]))
+		}
+		n = strings.Join(parts, "-") + "-static"
+	}
 	if c.Mode == Dynamic {
 		n = fmt.Sprintf("w%d-dynamic", c.WeightBits)
 	}
@@ -167,6 +222,9 @@ func NewIntModel(cfg IntConfig, layers []*IntLayer) (*IntModel, error) {
 	if len(layers) == 0 {
 		return nil, errors.New("infer: model has no layers")
 	}
+	if cfg.Mixed() && len(cfg.LayerBits) != len(layers) {
+		return nil, fmt.Errorf("infer: %d per-layer widths for %d layers", len(cfg.LayerBits), len(layers))
+	}
 	for i, l := range layers {
 		if err := l.prepare(cfg, i, layers); err != nil {
 			return nil, fmt.Errorf("infer: layer %s: %w", l.Name, err)
@@ -199,18 +257,19 @@ func (l *IntLayer) prepare(cfg IntConfig, i int, layers []*IntLayer) error {
 			return fmt.Errorf("weight scale %d is %v, want finite and > 0", o, s)
 		}
 	}
-	pk, err := quant.PackingFor(cfg.WeightBits)
+	ws := cfg.LayerWeightSpec(i)
+	pk, err := quant.PackingFor(ws.Bits)
 	if err != nil {
 		return err
 	}
 	if want := pk.Len(l.In * l.Out); len(l.Weights) != want {
 		return fmt.Errorf("%d weight bytes, want %d (%d x %d %s)", len(l.Weights), want, l.Out, l.In, pk)
 	}
-	w, err := l.Unpacked(cfg.WeightBits)
+	w, err := l.Unpacked(ws.Bits)
 	if err != nil {
 		return err
 	}
-	qmin, qmax := cfg.WeightSpec().QRange()
+	qmin, qmax := ws.QRange()
 	for k, v := range w {
 		if int32(v) < qmin || int32(v) > qmax {
 			return fmt.Errorf("weight %d is %d, outside [%d, %d]", k, v, qmin, qmax)
@@ -237,8 +296,9 @@ func (l *IntLayer) prepare(cfg IntConfig, i int, layers []*IntLayer) error {
 	if err := ip.Validate(); err != nil {
 		return fmt.Errorf("input params: %w", err)
 	}
-	if amin, amax := cfg.ActivationSpec().QRange(); l.InQMin != amin || l.InQMax != amax {
-		return fmt.Errorf("input range [%d, %d] in a model with %d-bit activations [%d, %d]", l.InQMin, l.InQMax, cfg.ActivationBits, amin, amax)
+	as := cfg.LayerActivationSpec(i)
+	if amin, amax := as.QRange(); l.InQMin != amin || l.InQMax != amax {
+		return fmt.Errorf("input range [%d, %d] for %d-bit activations [%d, %d]", l.InQMin, l.InQMax, as.Bits, amin, amax)
 	}
 	l.inZP = []int32{l.InZP}
 	return l.requantization(layers, i)

@@ -13,9 +13,19 @@ import (
 	"tinyq/safetensors"
 )
 
-// FormatVersion is the version of tinyq's layout that this code writes. Readers accept
-// every version from 1 to FormatVersion (see docs/FORMAT.md for the differences).
-const FormatVersion = 2
+// FormatVersion is the newest version of tinyq's layout, the one this code reads up to:
+// readers accept every version from 1 to FormatVersion (see docs/FORMAT.md for the
+// differences). Files are written with the oldest version that describes them: BaseVersion,
+// or MixedVersion for an integer model with per-layer widths, so that a uniform model stays
+// readable by tinyq 0.2.
+const FormatVersion = MixedVersion
+
+// BaseVersion is the version written for every file that needs nothing newer.
+const BaseVersion = 2
+
+// MixedVersion adds per-layer widths to integer models ("layer_bits" in the quantization
+// record).
+const MixedVersion = 3
 
 // Version is tinyq's version, recorded in every file.
 const Version = "0.2.0"
@@ -104,7 +114,7 @@ func Header(kind Kind, arch Arch, in Input, training string) (map[string]string,
 		return nil, err
 	}
 	md := map[string]string{
-		KeyVersion: strconv.Itoa(FormatVersion),
+		KeyVersion: strconv.Itoa(BaseVersion),
 		KeyTinyq:   Version,
 		KeyKind:    string(kind),
 		KeyArch:    string(ab),

@@ -1,6 +1,7 @@
 package ptq
 
 import (
+	"errors"
 	"fmt"
 
 	"tinyq/infer"
@@ -27,6 +28,20 @@ type Config struct {
 	Activation quant.Spec
 	// Observer calibrates activation ranges (Static only; default MinMax).
 	Observer quant.ObserverConfig
+	// LayerBits, if set, gives layer i the weight width LayerBits[i][0] and input width
+	// LayerBits[i][1] (mixed precision, Static only), overriding the Bits of Weight and
+	// Activation; plan parameters must then be those of each layer's widths (calibrate each
+	// layer's input at its width).
+	LayerBits [][2]int
+}
+
+// layer returns the configuration of layer i: c with that layer's widths.
+func (c Config) layer(i int) Config {
+	if c.LayerBits != nil {
+		c.Weight.Bits, c.Activation.Bits = c.LayerBits[i][0], c.LayerBits[i][1]
+	}
+	c.LayerBits = nil
+	return c
 }
 
 // Spec returns the usual configuration for wBits-bit weights (symmetric per-channel) and
@@ -59,6 +74,20 @@ func (c Config) Validate() error {
 	if c.Weight.Granularity == quant.PerChannel && c.Weight.Axis != 1 {
 		return fmt.Errorf("ptq: weight spec: per-channel axis %d, want 1 (output axis of [in, out])", c.Weight.Axis)
 	}
+	if c.LayerBits != nil {
+		if c.Mode != Static {
+			return errors.New("ptq: per-layer widths need static mode")
+		}
+		for i := range c.LayerBits {
+			l := c.layer(i)
+			if err := l.Weight.Validate(); err != nil {
+				return fmt.Errorf("ptq: layer %d weight spec: %w", i, err)
+			}
+			if err := l.Activation.Validate(); err != nil {
+				return fmt.Errorf("ptq: layer %d activation spec: %w", i, err)
+			}
+		}
+	}
 	if c.Mode == Static {
 		if err := c.Activation.Validate(); err != nil {
 			return fmt.Errorf("ptq: activation spec: %w", err)
@@ -78,6 +107,10 @@ func (c Config) Runtime() infer.IntConfig {
 	ic := infer.IntConfig{Mode: c.Mode, WeightBits: c.Weight.Bits, PerChannel: c.Weight.Granularity == quant.PerChannel}
 	if c.Mode == Static {
 		ic.ActivationBits = c.Activation.Bits
+	}
+	if c.LayerBits != nil {
+		ic.WeightBits, ic.ActivationBits = 0, 0
+		ic.LayerBits = append([][2]int(nil), c.LayerBits...)
 	}
 	return ic
 }

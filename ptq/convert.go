@@ -39,10 +39,13 @@ func Convert(m *nn.MLP, cfg Config, plan Plan) (*infer.IntModel, error) {
 	if plan.Weights != nil && len(plan.Weights) != nl {
 		return nil, fmt.Errorf("ptq: convert: %d weight parameter sets for %d layers", len(plan.Weights), nl)
 	}
+	if cfg.LayerBits != nil && len(cfg.LayerBits) != nl {
+		return nil, fmt.Errorf("ptq: convert: %d per-layer widths for %d layers", len(cfg.LayerBits), nl)
+	}
 	var layers []*infer.IntLayer
 	for i, l := range m.Layers {
 		name := nn.LayerName(i)
-		ql, err := convertLayer(name, l, cfg, plan, i)
+		ql, err := convertLayer(name, l, cfg.layer(i), plan, i)
 		if err != nil {
 			return nil, fmt.Errorf("ptq: convert %s: %w", name, err)
 		}

@@ -2,11 +2,15 @@ package ptq
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"tinyq/infer"
+	"tinyq/modelfile"
+	"tinyq/nn"
 	"tinyq/quant"
+	"tinyq/safetensors"
 )
 
 // A uniform plan simulates what Convert's integer model computes: the same predictions, and
@@ -151,5 +155,112 @@ func TestLogitMSEFrom(t *testing.T) {
 	}
 	if _, _, err := LogitMSEFrom(ref[:10], im, x, nil); err == nil {
 		t.Error("short reference logits accepted")
+	}
+}
+
+// calibratedMixed converts m with per-layer widths, each input calibrated at its own width.
+func calibratedMixed(t *testing.T, m *nn.MLP, x []float32, bits [][2]int) (*infer.IntModel, []LayerPlan) {
+	t.Helper()
+	cfg := Spec(Static, 8, 8)
+	cfg.LayerBits = bits
+	var inputs []quant.Params
+	var plans []LayerPlan
+	for i, b := range bits {
+		r, err := Calibrate(m, x, Spec(Static, b[0], b[1]).Activation, quant.ObserverConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, r[i])
+		plans = append(plans, LayerPlan{Weight: Spec(Static, b[0], b[1]).Weight, Input: r[i]})
+	}
+	im, err := Convert(m, cfg, Plan{Inputs: inputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im, plans
+}
+
+// A mixed-precision integer model computes what its simulation computes, is stored as a
+// format_version 3 file (uniform models stay version 2) and loads back to the same logits.
+func TestConvertMixed(t *testing.T) {
+	m := smallModel(t, 64, 32, 16, 10)
+	x := randImages(400, 64, 9)
+	bits := [][2]int{{2, 8}, {4, 3}, {8, 2}}
+	im, plans := calibratedMixed(t, m, x[:200*64], bits)
+	if got := im.Config.Name(); got != "w2a8-w4a3-w8a2-static" {
+		t.Errorf("name %q", got)
+	}
+	sim, err := Simulate(m, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, err := Compare(sim, im, x[200*64:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ag.Percent < 99 || ag.MaxLSB > 4 {
+		t.Errorf("mixed model agrees with its simulation on %.2f%% (max %.2f output steps)", ag.Percent, ag.MaxLSB)
+	}
+	// Each layer is sized as its own width stores it: 2-bit weights four per byte, 4-bit two.
+	want := 0
+	for i, l := range m.Layers {
+		b, err := infer.LayerBytes(l.In, l.Out, bits[i][0], true, infer.Static)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += b
+	}
+	if im.WeightBytes() != want || len(im.Layers[0].Weights) != 64*32/4 || len(im.Layers[1].Weights) != 32*16/2 {
+		t.Errorf("weight bytes %d (want %d), layer bytes %d and %d", im.WeightBytes(), want, len(im.Layers[0].Weights), len(im.Layers[1].Weights))
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mixed.safetensors")
+	if err := infer.SaveInt(path, im, ""); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := f.Metadata[modelfile.KeyVersion]; v != "3" {
+		t.Errorf("mixed file format_version %q, want 3", v)
+	}
+	back, err := infer.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want1 := make([]float32, 200*10)
+	got := make([]float32, 200*10)
+	if err := im.Forward(x[200*64:], 200, want1); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Forward(x[200*64:], 200, got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != want1[i] {
+			t.Fatalf("reloaded logit %d is %v, saved model %v", i, got[i], want1[i])
+		}
+	}
+	uni := calibrated(t, m, x, Spec(Static, 4, 4))
+	upath := filepath.Join(dir, "uniform.safetensors")
+	if err := infer.SaveInt(upath, uni, ""); err != nil {
+		t.Fatal(err)
+	}
+	if uf, err := safetensors.ReadFile(upath); err != nil || uf.Metadata[modelfile.KeyVersion] != "2" {
+		t.Errorf("uniform file format_version %q (%v), want 2", uf.Metadata[modelfile.KeyVersion], err)
+	}
+
+	// layer_bits in a version 2 file is refused, not misread.
+	f.Metadata[modelfile.KeyVersion] = "2"
+	if _, err := infer.Decode(f); err == nil || !strings.Contains(err.Error(), "layer_bits in a format_version 2 file") {
+		t.Errorf("layer_bits in version 2: %v", err)
+	}
+
+	bad := Spec(Dynamic, 8, 8)
+	bad.LayerBits = bits
+	if _, err := Convert(m, bad, Plan{}); err == nil || !strings.Contains(err.Error(), "static mode") {
+		t.Errorf("dynamic mixed: %v", err)
 	}
 }

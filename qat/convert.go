@@ -14,10 +14,7 @@ import (
 // mode quantizes activations per row at 8 bits at run time, so it is refused for a model
 // trained with narrower activations (it would not be the model that was trained).
 func (m *Model) Convert(mode infer.Mode) (*infer.IntModel, error) {
-	if m.Config.mixed() {
-		return nil, fmt.Errorf("qat: convert %s: an integer model has one width for all layers (use Simulation)", m.Config.Name())
-	}
-	cfg := ptq.Config{Mode: mode, Weight: m.Config.Weight, Activation: m.Config.Activation}
+	cfg := ptq.Config{Mode: mode, Weight: m.Config.Weight, Activation: m.Config.Activation, LayerBits: m.Config.LayerBits}
 	plan := ptq.Plan{Calibration: "qat"}
 	if m.Config.LearnScales {
 		plan.Calibration = "qat-lsq"
@@ -25,6 +22,9 @@ func (m *Model) Convert(mode infer.Mode) (*infer.IntModel, error) {
 	switch mode {
 	case infer.Static:
 	case infer.Dynamic:
+		if m.Config.mixed() {
+			return nil, fmt.Errorf("qat: convert %s to dynamic mode: per-layer widths need static mode", m.Config.Name())
+		}
 		if m.Config.Activation.Bits != 8 {
 			return nil, fmt.Errorf("qat: convert %s to dynamic mode: dynamic activations are 8-bit, this model was trained with %d-bit activations", m.Config.Name(), m.Config.Activation.Bits)
 		}

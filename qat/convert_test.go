@@ -135,14 +135,18 @@ func TestConvertKeepsBits(t *testing.T) {
 	}
 }
 
-// Mixed widths: each layer's quantizers get their own; the simulation runs and equals the
-// evaluation graph's predictions; Convert and Save refuse the model.
+// Mixed widths: each layer's quantizers get their own; the simulation runs; Convert gives a
+// mixed integer model that agrees with it; Save refuses the model (its conversion is saved).
 func TestMixedLayerBits(t *testing.T) {
 	m := newModel(t, 1)
 	cfg := Spec(8, 8)
 	cfg.LayerBits = [][2]int{{2, 4}, {8, 3}, {4, 8}}
 	qm, err := Prepare(m, cfg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	trainSet, testSet := loadMNIST(t, 2000, 500)
+	if _, err := qm.Fit(trainSet, testSet, train.Config{Epochs: 1, LR: 1e-3}); err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range cfg.LayerBits {
@@ -163,8 +167,22 @@ func TestMixedLayerBits(t *testing.T) {
 	if qm.Config.Name() != "w2a4-w8a3-w4a8" {
 		t.Errorf("name %q", qm.Config.Name())
 	}
-	if _, err := qm.Convert(infer.Static); err == nil || !strings.Contains(err.Error(), "one width") {
-		t.Errorf("Convert of a mixed model: %v", err)
+	im, err := qm.Convert(infer.Static)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Config.Name() != "w2a4-w8a3-w4a8-static" {
+		t.Errorf("integer model %s", im.Config.Name())
+	}
+	ag, err := ptq.Compare(sim, im, testSet.Images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ag.Percent < 99 || ag.MaxLSB > 4 {
+		t.Errorf("mixed integer model agrees with its simulation on %.2f%% (max %.2f output steps)", ag.Percent, ag.MaxLSB)
+	}
+	if _, err := qm.Convert(infer.Dynamic); err == nil || !strings.Contains(err.Error(), "static mode") {
+		t.Errorf("dynamic Convert of a mixed model: %v", err)
 	}
 	if err := qm.Save(filepath.Join(t.TempDir(), "m.safetensors"), ""); err == nil || !strings.Contains(err.Error(), "one width") {
 		t.Errorf("Save of a mixed model: %v", err)

@@ -33,9 +33,9 @@ type Config struct {
 	// gradient scaling, so scales need a smaller rate than weights, shared/GORGONIA.md).
 	ScaleLR float64
 	// LayerBits, if set, gives layer i the weight and activation widths LayerBits[i] (mixed
-	// precision), overriding the Bits of Weight and Activation. Such a model trains and its
-	// Simulation runs; Convert and Save refuse it, because an integer model and a file have
-	// one width for every layer.
+	// precision), overriding the Bits of Weight and Activation. Such a model trains, simulates
+	// and converts (static mode) to a mixed integer model; Save refuses it (a QAT file has one
+	// width for every layer: save its integer conversion).
 	LayerBits [][2]int
 }
 

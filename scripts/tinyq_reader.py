@@ -2,7 +2,7 @@
 """An independent reader of tinyq model files, written from docs/FORMAT.md alone.
 
 It reads a model of kind float (F32 or F16), qat, or int (static or dynamic, 2 to 8 bits,
-format versions 1 and 2) and classifies images, printing one predicted class per line.
+format versions 1 to 3) and classifies images, printing one predicted class per line.
 Python 3 standard library only (struct, json, math); float32 arithmetic is emulated by
 rounding after every operation, as FORMAT.md section 1 prescribes, so integer models with
 static activations reproduce tinyq's logits bit for bit (and the other kinds do too when
@@ -155,8 +155,8 @@ def read_info(st):
         version = int(md["format_version"])
     except ValueError:
         raise FormatError("format_version %r" % md["format_version"])
-    if version not in (1, 2):
-        raise FormatError("format_version %d, this reader reads 1 and 2" % version)
+    if version not in (1, 2, 3):
+        raise FormatError("format_version %d, this reader reads 1 to 3" % version)
     kind = md.get("kind")
     arch = json.loads(md["architecture"])
     sizes, acts = arch["sizes"], arch["activations"]
@@ -373,9 +373,24 @@ class IntModel:
         self.wbits, self.abits = wbits, abits
         self.name = "int w%d%s-%s" % (wbits, "a%d" % abits if mode == "static" else "", mode)
         sizes, relus = info["sizes"], info["relu"]
-        qw = sym_max(wbits)
+        nl = len(sizes) - 1
+        layer_bits = [(wbits, abits)] * nl
+        if "layer_bits" in q:  # FORMAT.md 3: per-layer widths, version 3, static only
+            lb = q["layer_bits"]
+            if info["version"] < 3 or mode != "static":
+                raise FormatError("layer_bits needs format_version 3 and static mode")
+            if not isinstance(lb, list) or len(lb) != nl:
+                raise FormatError("layer_bits: want one [w, a] per layer")
+            layer_bits = []
+            for pair in lb:
+                if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(b, int) and 2 <= b <= 8 for b in pair)):
+                    raise FormatError("layer_bits entry %r" % (pair,))
+                layer_bits.append(tuple(pair))
+            self.name = "int " + "-".join("w%da%d" % p for p in layer_bits) + "-static"
         self.layers = []
-        for i in range(len(sizes) - 1):
+        for i in range(nl):
+            wbits, abits = layer_bits[i]
+            qw = sym_max(wbits)
             n = "fc%d" % (i + 1)
             n_in, n_out = sizes[i], sizes[i + 1]
             if n_in > (2 ** 31 - 1) // (255 * 128):

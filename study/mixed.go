@@ -27,9 +27,9 @@ type candidate struct {
 }
 
 // runMixed searches per-layer widths: every combination of the settings' weight and
-// activation widths is simulated and scored on the held-out training images by its logit
-// MSE against FP32 (the choice never sees the test set); the Pareto front of MSE against
-// weight bytes is then measured on the test set.
+// activation widths is converted to a mixed integer model and scored on the held-out
+// training images by its logit MSE against FP32 (the choice never sees the test set); the
+// Pareto front of MSE against weight bytes is then measured on the test set.
 func (s *Study) runMixed(e *env) error {
 	if len(s.Results.Mixed) > 0 {
 		return nil
@@ -68,25 +68,15 @@ func (s *Study) runMixed(e *env) error {
 	idx := make([]int, nl)
 	for {
 		c := candidate{bits: make([][2]int, nl)}
-		plans := make([]ptq.LayerPlan, nl)
 		for i, k := range idx {
 			c.bits[i] = choices[k]
-			p, err := e.layerPlan(i, choices[k][0], choices[k][1], observer[choices[k][1]])
-			if err != nil {
-				return err
-			}
-			plans[i] = p
-			b, err := e.layerBytes(i, choices[k][0])
-			if err != nil {
-				return err
-			}
-			c.bytes += b
 		}
-		sim, err := ptq.Simulate(e.in.Model, plans)
+		im, err := e.convertMixed(c.bits, observer)
 		if err != nil {
 			return fmt.Errorf("%v: %w", c.bits, err)
 		}
-		if c.valMSE, c.valAcc, err = e.score(sim); err != nil {
+		c.bytes = im.WeightBytes()
+		if c.valMSE, c.valAcc, err = e.score(im); err != nil {
 			return err
 		}
 		cands = append(cands, c)
@@ -108,17 +98,11 @@ func (s *Study) runMixed(e *env) error {
 	for k, c := range cands {
 		p := MixedPoint{Bits: c.bits, ValAccuracy: c.valAcc, ValLogitMSE: c.valMSE, WeightBytes: c.bytes, Pareto: front[k]}
 		if p.Pareto {
-			plans := make([]ptq.LayerPlan, nl)
-			for i, b := range c.bits {
-				if plans[i], _ = e.layerPlan(i, b[0], b[1], observer[b[1]]); plans[i].Weight.Bits == 0 {
-					return fmt.Errorf("%v: no plan", c.bits)
-				}
-			}
-			sim, err := ptq.Simulate(e.in.Model, plans)
+			im, err := e.convertMixed(c.bits, observer)
 			if err != nil {
 				return err
 			}
-			if p.Accuracy, err = infer.Evaluate(sim, e.in.Test.Images, e.in.Test.Labels); err != nil {
+			if p.Accuracy, err = infer.Evaluate(im, e.in.Test.Images, e.in.Test.Labels); err != nil {
 				return err
 			}
 		}
@@ -187,7 +171,7 @@ func budgets(pts []MixedPoint, limits []int) []Budget {
 		b := Budget{Bytes: lim}
 		for _, p := range pts {
 			if p.Pareto && p.WeightBytes <= lim && p.WeightBytes > b.WeightBytes {
-				b.Bits, b.Accuracy, b.QATAccuracy, b.WeightBytes = p.Bits, p.Accuracy, p.QATAccuracy, p.WeightBytes
+				b.Bits, b.Accuracy, b.QATAccuracy, b.WeightBytes, b.File = p.Bits, p.Accuracy, p.QATAccuracy, p.WeightBytes, p.File
 			}
 		}
 		out = append(out, b)
@@ -257,4 +241,20 @@ func sameBits(a, b [][2]int) bool {
 		}
 	}
 	return true
+}
+
+// convertMixed converts the FP32 model with per-layer widths, each layer's input calibrated
+// at its width with the observer chosen for that width.
+func (e *env) convertMixed(bits [][2]int, observer map[int]string) (*infer.IntModel, error) {
+	cfg := ptq.Spec(ptq.Static, 8, 8)
+	cfg.LayerBits = bits
+	plan := ptq.Plan{Calibration: "mixed"}
+	for i, b := range bits {
+		r, err := e.inputs(b[1], observer[b[1]])
+		if err != nil {
+			return nil, err
+		}
+		plan.Inputs = append(plan.Inputs, r[i])
+	}
+	return ptq.Convert(e.in.Model, cfg, plan)
 }

@@ -2,6 +2,7 @@ package study
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"tinyq/infer"
 	"tinyq/qat"
@@ -82,11 +83,15 @@ func (s *Study) runQAT(e *env) error {
 		if err != nil {
 			return err
 		}
-		sim, err := qm.Simulation()
+		im, err := qm.Convert(infer.Static)
 		if err != nil {
 			return err
 		}
-		if p.QATAccuracy, err = infer.Evaluate(sim, e.in.Test.Images, e.in.Test.Labels); err != nil {
+		if p.QATAccuracy, err = infer.Evaluate(im, e.in.Test.Images, e.in.Test.Labels); err != nil {
+			return err
+		}
+		p.File = "mixed-" + cfg.Name() + ".safetensors"
+		if err := infer.SaveInt(filepath.Join(s.Dir, p.File), im, ""); err != nil {
 			return err
 		}
 		s.Results.Budgets = budgets(s.Results.Mixed, e.set.Budgets)

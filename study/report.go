@@ -417,17 +417,22 @@ func repMixed(b *strings.Builder, r *Results) {
 	}
 	if len(r.Budgets) > 0 {
 		b.WriteString("### Best model under a weight budget\n\n")
-		repHeaderLeft(b, 2, "budget", "widths per layer", "weight size", "test", "after QAT")
+		b.WriteString("Test accuracy of the integer model (PTQ), and after QAT fine-tuning; the fine-tuned integer model is saved in this directory " +
+			"(run it with `go run ./cmd/classify -model FILE image.png`).\n\n")
+		repHeaderLeft(b, 2, "budget", "widths per layer", "weight size", "test", "after QAT", "file")
 		for _, bu := range r.Budgets {
 			if bu.Bits == nil {
-				repRow(b, "under "+repKB(bu.Bytes), "none fits", "", "", "")
+				repRow(b, "under "+repKB(bu.Bytes), "none fits", "", "", "", "")
 				continue
 			}
-			q := ""
+			q, file := "", ""
 			if bu.QATAccuracy > 0 {
 				q = repAcc(bu.QATAccuracy)
 			}
-			repRow(b, "under "+repKB(bu.Bytes), repBits(r, bu.Bits), repSize(bu.WeightBytes), repAcc(bu.Accuracy), q)
+			if bu.File != "" {
+				file = fmt.Sprintf("[%s](%s)", bu.File, bu.File)
+			}
+			repRow(b, "under "+repKB(bu.Bytes), repBits(r, bu.Bits), repSize(bu.WeightBytes), repAcc(bu.Accuracy), q, file)
 		}
 		b.WriteString("\n")
 	}

@@ -106,8 +106,9 @@ type SensitivityPoint struct {
 type MixedPoint struct {
 	// Bits are the (weight, activation) widths of each layer, in layer order.
 	Bits [][2]int `json:"bits"`
-	// Accuracy is the test accuracy (percent); it is measured only for points on the front
-	// found on held-out training images (ValAccuracy), and is 0 for the others.
+	// Accuracy is the integer runtime's test accuracy (percent); it is measured only for
+	// points on the front found on held-out training images (ValAccuracy), and is 0 for the
+	// others.
 	Accuracy    float64 `json:"accuracy"`
 	ValAccuracy float64 `json:"val_accuracy"`
 	// ValLogitMSE is the logit MSE against FP32 on the held-out training images: the score
@@ -117,9 +118,12 @@ type MixedPoint struct {
 	// Pareto marks the front: no other candidate has fewer or equal weight bytes and a lower
 	// held-out logit MSE.
 	Pareto bool `json:"pareto"`
-	// Knee marks the front's knee points, fine-tuned with QAT (QATAccuracy; 0 if not).
+	// Knee marks the front's knee points and the budgets' choices, fine-tuned with QAT:
+	// QATAccuracy is the test accuracy of the fine-tuned model's integer conversion (0 if not
+	// fine-tuned), File the integer model saved in the study directory.
 	Knee        bool    `json:"knee,omitempty"`
 	QATAccuracy float64 `json:"qat_accuracy,omitempty"`
+	File        string  `json:"file,omitempty"`
 }
 
 // Budget is the best front point whose weights fit in Bytes.
@@ -130,4 +134,6 @@ type Budget struct {
 	Accuracy    float64  `json:"accuracy"`
 	QATAccuracy float64  `json:"qat_accuracy,omitempty"`
 	WeightBytes int      `json:"weight_bytes"`
+	// File is the fine-tuned integer model in the study directory ("" if none).
+	File string `json:"file,omitempty"`
 }

@@ -83,9 +83,3 @@ func (s *Study) runSensitivity(e *env) error {
 	}
 	return nil
 }
-
-// layerBytes is layer i's integer size at w-bit weights, per channel, static.
-func (e *env) layerBytes(i, w int) (int, error) {
-	l := e.in.Model.Layers[i]
-	return infer.LayerBytes(l.In, l.Out, w, true, infer.Static)
-}

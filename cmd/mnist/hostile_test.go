@@ -168,8 +168,8 @@ func TestClosedStdout(t *testing.T) {
 		t.Errorf("no JSON: %v", err)
 	}
 	files, _ := filepath.Glob(filepath.Join(models, "*.safetensors"))
-	if len(files) != 6 {
-		t.Errorf("%d models saved, want 6: %v", len(files), files)
+	if len(files) != 8 { // fp32, fp16 and six PTQ models
+		t.Errorf("%d models saved, want 8: %v", len(files), files)
 	}
 }
 

@@ -130,6 +130,24 @@ func TestStudyQuick(t *testing.T) {
 	if front == 0 {
 		t.Error("no Pareto front")
 	}
+	// The budgets' fine-tuned integer models are saved; each loads and scores what the study
+	// recorded.
+	var budgets struct {
+		Budgets []struct {
+			Bytes       int     `json:"bytes"`
+			QATAccuracy float64 `json:"qat_accuracy"`
+			File        string  `json:"file"`
+		} `json:"budgets"`
+	}
+	if err := json.Unmarshal(raw, &budgets); err != nil {
+		t.Fatal(err)
+	}
+	if len(budgets.Budgets) != 3 || budgets.Budgets[0].File == "" {
+		t.Fatalf("budgets %+v", budgets.Budgets)
+	}
+	if err := checkBudgetModel(dir, budgets.Budgets[0].File, budgets.Budgets[0].QATAccuracy); err != nil {
+		t.Error(err)
+	}
 
 	spotCheck(t, dir, raw)
 
@@ -303,4 +321,29 @@ func spotCheck(t *testing.T, dir string, raw []byte) {
 	if checked != 1 {
 		t.Errorf("%d w4a4 per-tensor mse points in study.json, want 1", checked)
 	}
+}
+
+// checkBudgetModel loads a model the study saved and compares its test accuracy with the
+// study's record.
+func checkBudgetModel(dir, file string, want float64) error {
+	m, err := infer.Load(filepath.Join(dir, file))
+	if err != nil {
+		return err
+	}
+	data, err := mnist.Locate("")
+	if err != nil {
+		return err
+	}
+	_, testSet, err := mnist.Load(data)
+	if err != nil {
+		return err
+	}
+	acc, err := infer.Evaluate(m, testSet.Images, testSet.Labels)
+	if err != nil {
+		return err
+	}
+	if acc != want {
+		return fmt.Errorf("%s: %.2f%% when loaded, the study recorded %.2f%%", file, acc, want)
+	}
+	return nil
 }
