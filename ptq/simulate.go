@@ -18,11 +18,11 @@ type LayerPlan struct {
 }
 
 // Simulate returns the fake-quant simulation of m with one plan per layer: layers may have
-// different widths (mixed precision) or stay in float32 (the sensitivity of one layer alone).
-// Weight parameters are chosen as Convert chooses them (WeightParams). The simulation is
-// what the integer runtime computes up to the rounding of float sums (ptq.Compare measures
-// the agreement); it exists because the runtime's integer models have one width for all
-// layers. m is not modified.
+// different widths or stay in float32, which no integer model can (the sensitivity of one
+// layer quantized alone). Weight parameters are chosen as Convert chooses them
+// (WeightParams). Where every layer is quantized, the simulation is what the integer runtime
+// computes up to the rounding of float sums (ptq.Compare measures the agreement). m is not
+// modified.
 func Simulate(m *nn.MLP, plans []LayerPlan) (*infer.FloatModel, error) {
 	if len(plans) != len(m.Layers) {
 		return nil, fmt.Errorf("ptq: simulate: %d layer plans for %d layers", len(plans), len(m.Layers))

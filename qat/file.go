@@ -16,7 +16,7 @@ import (
 // axis 1.
 func (m *Model) quantJSON() (string, error) {
 	if m.Config.mixed() {
-		return "", fmt.Errorf("a mixed-precision model (%s) cannot be stored: files have one width for all layers", m.Config.Name())
+		return "", fmt.Errorf("a mixed-precision model (%s) cannot be stored as a QAT file (one width for all layers): save its integer conversion", m.Config.Name())
 	}
 	cfg := infer.QATJSON{
 		Weight:     modelfile.ToSpecJSON(m.Config.Weight, 1),

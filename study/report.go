@@ -402,7 +402,7 @@ func repMixed(b *strings.Builder, r *Results) {
 	if len(front) > 0 {
 		slices.SortStableFunc(front, func(a, b MixedPoint) int { return cmp.Compare(a.WeightBytes, b.WeightBytes) })
 		fmt.Fprintf(b, "The Pareto front among %d candidates: every combination of per-layer widths is scored on held-out training images by its logit MSE against FP32 "+
-			"(the front: no smaller candidate has a lower MSE), then the front is measured on the test set (fake-quant simulation: the integer runtime has one width per model). "+
+			"(the front: no smaller candidate has a lower MSE), then the front is measured on the test set; every candidate is a mixed integer model run by the runtime. "+
 			"Weight widths that pack into the same bytes as a wider one in the grid are skipped (3 bits is stored as int4, 5 and 6 as int8). "+
 			"The front's knee and each budget's choice are fine-tuned with QAT for %d epoch(s).\n\n", len(r.Mixed), r.Config.KneeQATEpochs)
 		repHeader(b, "widths per layer", "weight size", "held-out MSE", "held-out", "test", "after QAT")
