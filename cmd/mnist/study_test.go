@@ -18,6 +18,18 @@ import (
 	"tinyq/quant"
 )
 
+// ptqPointJSON is a PTQ point as study.json names its fields (the published schema, not the
+// Go type).
+type ptqPointJSON struct {
+	WBits       int     `json:"w_bits"`
+	ABits       int     `json:"a_bits"`
+	Granularity string  `json:"granularity"`
+	Mode        string  `json:"mode"`
+	Observer    string  `json:"observer"`
+	Accuracy    float64 `json:"accuracy"`
+	WeightBytes int     `json:"weight_bytes"`
+}
+
 // studyArgs runs a quick study on a slice small enough for the test suite.
 func studyArgs(dir string) []string {
 	return []string{"-study", dir, "-study-quick", "-epochs", "1", "-train-limit", "8000", "-hidden", "32", "-quiet"}
@@ -40,16 +52,8 @@ func TestStudyQuick(t *testing.T) {
 	}
 	var doc struct {
 		Config map[string]any `json:"config"`
-		PTQ    []struct {
-			WBits       int     `json:"w_bits"`
-			ABits       int     `json:"a_bits"`
-			Granularity string  `json:"granularity"`
-			Mode        string  `json:"mode"`
-			Observer    string  `json:"observer"`
-			Accuracy    float64 `json:"accuracy"`
-			WeightBytes int     `json:"weight_bytes"`
-		} `json:"ptq"`
-		QAT []struct {
+		PTQ    []ptqPointJSON `json:"ptq"`
+		QAT    []struct {
 			WBits        int     `json:"w_bits"`
 			ABits        int     `json:"a_bits"`
 			LSQ          *bool   `json:"lsq"`
@@ -262,15 +266,7 @@ func TestBadStudyFlags(t *testing.T) {
 func spotCheck(t *testing.T, dir string, raw []byte) {
 	t.Helper()
 	var doc struct {
-		PTQ []struct {
-			WBits       int     `json:"w_bits"`
-			ABits       int     `json:"a_bits"`
-			Granularity string  `json:"granularity"`
-			Mode        string  `json:"mode"`
-			Observer    string  `json:"observer"`
-			Accuracy    float64 `json:"accuracy"`
-			WeightBytes int     `json:"weight_bytes"`
-		} `json:"ptq"`
+		PTQ []ptqPointJSON `json:"ptq"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
