@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"tinyq/internal/atomicfile"
+	"tinyq/study"
 	"tinyq/nn"
 	"tinyq/train"
 )
@@ -118,7 +119,7 @@ func (o options) modelNames() []string {
 // checkOutputs proves before any training that every output can be written: -save is (or
 // becomes) a directory in which a file can be created and removed, and none of the model
 // files it will replace is a directory, device or FIFO; likewise for -json (unless "-",
-// stdout) and -checkpoint with its QAT phase files.
+// stdout), -checkpoint with its QAT phase files, and -study's directory.
 func checkOutputs(o options) error {
 	if o.Save != "" {
 		if err := os.MkdirAll(o.Save, 0o755); err != nil {
@@ -127,6 +128,16 @@ func checkOutputs(o options) error {
 		for _, n := range o.modelNames() {
 			if err := atomicfile.Probe(filepath.Join(o.Save, n+".safetensors")); err != nil {
 				return fmt.Errorf("-save %s: cannot write there: %w", o.Save, err)
+			}
+		}
+	}
+	if o.Study != "" {
+		if err := os.MkdirAll(o.Study, 0o755); err != nil {
+			return fmt.Errorf("-study %s: %w", o.Study, err)
+		}
+		for _, n := range []string{study.ResultsFile, study.ReportFile, study.ModelFile} {
+			if err := atomicfile.Probe(filepath.Join(o.Study, n)); err != nil {
+				return fmt.Errorf("-study %s: cannot write there: %w", o.Study, err)
 			}
 		}
 	}

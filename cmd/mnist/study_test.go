@@ -343,3 +343,38 @@ func checkBudgetModel(dir, file string, want float64) error {
 	}
 	return nil
 }
+
+// A study directory that cannot hold the study is refused before any training, with one
+// line naming it; so is a study.json that is not one.
+func TestStudyBadDir(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	taken := filepath.Join(tmp, "taken")
+	if err := os.MkdirAll(filepath.Join(taken, "study.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	junk := filepath.Join(tmp, "junk")
+	if err := os.MkdirAll(junk, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(junk, "study.json"), []byte(`{"config": 5`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]string{
+		file:  "not a directory",
+		taken: "is a directory, not a file",
+		junk:  "not a study file",
+	} {
+		var stdout bytes.Buffer
+		err := run([]string{"-study", dir, "-study-quick", "-epochs", "1", "-train-limit", "2000", "-quiet"}, &stdout, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), dir) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v, want one line with %q", dir, err, want)
+		}
+		if strings.Contains(stdout.String(), "epoch") {
+			t.Errorf("%s: trained before refusing:\n%s", dir, stdout.String())
+		}
+	}
+}
