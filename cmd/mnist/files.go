@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"tinyq/internal/atomicfile"
-	"tinyq/study"
 	"tinyq/nn"
+	"tinyq/study"
 	"tinyq/train"
 )
 
