@@ -146,6 +146,9 @@ func (m *Model) SaveCheckpoint(path string, st train.State, training string) err
 			continue
 		}
 		rs, ok := q.Observer.(quant.RangeState)
+		if !ok && q.LSQ && q.Observed() {
+			continue // a learned scale's observer gave its initial value and is done
+		}
 		if !ok {
 			return fail(fmt.Errorf("%s: its observer keeps a histogram, which checkpoints do not hold (use minmax or moving-average)", q.Name))
 		}

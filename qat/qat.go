@@ -26,11 +26,38 @@ type Config struct {
 	// FreezeObserversAfter stops updating ranges after this many epochs (0: never).
 	FreezeObserversAfter int
 	// LearnScales learns every scale with LSQ (Esser et al. 2019) after initialising it from
-	// the first batch's range.
+	// the first batch (see LSQInit).
 	LearnScales bool
+	// LSQInit chooses the initial learned scales (with LearnScales only); the zero value is
+	// InitRange.
+	LSQInit LSQInit
 	// ScaleLR is the Adam learning rate of learned scales (default 1e-4; Adam ignores LSQ's
 	// gradient scaling, so scales need a smaller rate than weights, shared/GORGONIA.md).
 	ScaleLR float64
+}
+
+// LSQInit is where learned (LSQ) scales start.
+type LSQInit int
+
+const (
+	// InitRange starts from the first batch's range: the weight's min/max, and for
+	// activations the configured Observer after one batch.
+	InitRange LSQInit = iota
+	// InitMeanAbs starts from the LSQ paper's 2·mean|x|/sqrt(Qp) (quant.MeanAbsObserver):
+	// per channel for weights, from the first batch for activations. At 2 and 3 bits it keeps
+	// most weights off the zero level, where a max-based scale rounds them to 0.
+	InitMeanAbs
+)
+
+// String returns "range" or "meanabs".
+func (i LSQInit) String() string {
+	switch i {
+	case InitRange:
+		return "range"
+	case InitMeanAbs:
+		return "meanabs"
+	}
+	return fmt.Sprintf("LSQInit(%d)", int(i))
 }
 
 // Spec returns the usual specs for wBits-bit weights and aBits-bit activations: weights
@@ -58,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.FreezeObserversAfter < 0 {
 		return fmt.Errorf("qat: FreezeObserversAfter %d, want >= 0", c.FreezeObserversAfter)
+	}
+	if c.LSQInit != InitRange && c.LSQInit != InitMeanAbs {
+		return fmt.Errorf("qat: unknown LSQInit %d", int(c.LSQInit))
 	}
 	if c.ScaleLR < 0 {
 		return fmt.Errorf("qat: ScaleLR %v, want >= 0", c.ScaleLR)
@@ -100,9 +130,14 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 		cfg.Observer.Kind = quant.MovingAverageObserver // the documented default
 	}
 	qm := &Model{MLP: m.Clone(), Config: cfg}
+	inObs, wObs := cfg.Observer, quant.ObserverConfig{Kind: quant.MinMaxObserver}
+	if cfg.LearnScales && cfg.LSQInit == InitMeanAbs {
+		inObs = quant.ObserverConfig{Kind: quant.MeanAbsObserver}
+		wObs = inObs
+	}
 	for i, l := range qm.Layers {
 		name := nn.LayerName(i)
-		obs, err := quant.NewObserver(cfg.Activation, cfg.Observer)
+		obs, err := quant.NewObserver(cfg.Activation, inObs)
 		if err != nil {
 			return nil, fmt.Errorf("qat: %s input observer: %w", name, err)
 		}
@@ -114,7 +149,7 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 		if cfg.Weight.Granularity == quant.PerChannel {
 			wch = l.Out
 		}
-		wobs, err := quant.NewObserver(cfg.Weight, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+		wobs, err := quant.NewObserver(cfg.Weight, wObs)
 		if err != nil {
 			return nil, fmt.Errorf("qat: %s weight observer: %w", name, err)
 		}

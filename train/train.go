@@ -54,6 +54,50 @@ type Config struct {
 	// Extra, if set, is called once with the built training graph and returns further learnable
 	// nodes (for example learned quantization scales) and the solver that updates them.
 	Extra func(net *nn.Net) (G.Nodes, *Solver, error)
+
+	// Distill, if set, adds a teacher's soft targets to the labels (knowledge distillation).
+	Distill *Distillation
+	// Schedule shapes the learning rate over the run (default ConstantLR).
+	Schedule Schedule
+}
+
+// Teacher computes logits [rows, classes] of rows samples x [rows, in] (infer.FloatModel's
+// Forward has this form).
+type Teacher interface {
+	Forward(x []float32, rows int, logits []float32) error
+}
+
+// Distillation trains against a teacher's soft targets as well as the labels: the loss is
+// (1-Alpha)·cross-entropy with the labels plus Alpha·T²·KL(softmax(teacher/T) ‖
+// softmax(logits/T)) (Hinton et al. 2015; autograd.DistillationLoss). The teacher runs on
+// every training batch.
+type Distillation struct {
+	Teacher     Teacher
+	Temperature float64 // T, default 1
+	Alpha       float64 // weight of the soft targets in [0, 1]; default 1 (the teacher alone)
+}
+
+// Schedule is a learning-rate schedule.
+type Schedule int
+
+const (
+	// ConstantLR keeps the learning rate at Config.LR.
+	ConstantLR Schedule = iota
+	// CosineLR decays it from Config.LR towards 0 over the run's steps, step k of K at
+	// LR·(1+cos(π·k/K))/2 (Loshchilov & Hutter 2017, SGDR, without restarts); an Extra solver's
+	// rate follows the same factor.
+	CosineLR
+)
+
+// String returns "constant" or "cosine".
+func (s Schedule) String() string {
+	switch s {
+	case ConstantLR:
+		return "constant"
+	case CosineLR:
+		return "cosine"
+	}
+	return fmt.Sprintf("Schedule(%d)", int(s))
 }
 
 func (c *Config) defaults(m *nn.MLP) {
@@ -78,6 +122,13 @@ func (c *Config) defaults(m *nn.MLP) {
 	if c.Classes == 0 && len(m.Layers) > 0 {
 		c.Classes = m.Layers[len(m.Layers)-1].Out
 	}
+	if c.Distill != nil {
+		d := *c.Distill // the caller's value is not modified
+		if d.Temperature == 0 {
+			d.Temperature = 1
+		}
+		c.Distill = &d
+	}
 }
 
 // Validate reports the first bad setting (after defaults).
@@ -91,6 +142,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: eval batch %d, want > 0", c.EvalBatch)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("train: learning rate %v, want > 0", c.LR)
+	case c.Schedule != ConstantLR && c.Schedule != CosineLR:
+		return fmt.Errorf("train: unknown schedule %d", int(c.Schedule))
+	}
+	if d := c.Distill; d != nil {
+		switch {
+		case d.Teacher == nil:
+			return errors.New("train: distillation without a teacher")
+		case !(d.Temperature > 0) || math.IsInf(d.Temperature, 0):
+			return fmt.Errorf("train: distillation temperature %v, want finite and > 0", d.Temperature)
+		case !(d.Alpha >= 0 && d.Alpha <= 1):
+			return fmt.Errorf("train: distillation alpha %v, want in [0, 1]", d.Alpha)
+		}
 	}
 	return nil
 }
@@ -132,22 +195,24 @@ const maxElements = 1 << 31
 // Trainer holds a compiled training program for one model. It is the one place where
 // gorgonia's training protocol (Let, RunAll, Step, Reset) is written.
 type Trainer struct {
-	cfg    Config
-	model  *nn.MLP
-	net    *nn.Net
-	vm     G.VM
-	y      *G.Node
-	cost   *G.Node
-	x, yv  []float32 // input and one-hot target buffers, [batch, in] and [batch, classes]
-	solver *Solver
-	params []G.ValueGrad
-	extraS *Solver
-	extra  []G.ValueGrad
-	eval   *nn.Evaluator
-	rng    *rand.Rand
-	order  []int
-	epoch  int
-	replay int // shuffles to replay before the next epoch (after Restore)
+	cfg     Config
+	model   *nn.MLP
+	net     *nn.Net
+	vm      G.VM
+	y       *G.Node
+	cost    *G.Node
+	x, yv   []float32 // input and one-hot target buffers, [batch, in] and [batch, classes]
+	tv      []float32 // the teacher's logits with Distill, [batch, classes]
+	solver  *Solver
+	params  []G.ValueGrad
+	extraS  *Solver
+	extraLR float64 // extraS's own rate, scaled by the schedule
+	extra   []G.ValueGrad
+	eval    *nn.Evaluator
+	rng     *rand.Rand
+	order   []int
+	epoch   int
+	replay  int // shuffles to replay before the next epoch (after Restore)
 }
 
 // NewTrainer builds and compiles the training graph of model (with its hooks): forward,
@@ -175,7 +240,14 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	g := net.Graph
 	t := &Trainer{cfg: cfg, model: model, net: net, rng: rand.New(rand.NewSource(cfg.Seed))}
 	t.y = G.NewMatrix(g, tensor.Float32, G.WithShape(cfg.Batch, cfg.Classes), G.WithName("y"))
-	if t.cost, err = net.Loss(t.y); err != nil {
+	var teacher *G.Node // the teacher's logits, with Distill
+	if d := cfg.Distill; d != nil {
+		t.tv = make([]float32, cfg.Batch*cfg.Classes)
+		teacher = G.NewMatrix(g, tensor.Float32, G.WithShape(cfg.Batch, cfg.Classes), G.WithName("teacher"))
+		if t.cost, err = net.DistillationLoss(t.y, teacher, d.Temperature, d.Alpha); err != nil {
+			return nil, err
+		}
+	} else if t.cost, err = net.Loss(t.y); err != nil {
 		return nil, err
 	}
 	learn := append(G.Nodes(nil), net.Params...)
@@ -183,6 +255,9 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	if cfg.Extra != nil {
 		if extra, t.extraS, err = cfg.Extra(net); err != nil {
 			return nil, fmt.Errorf("train: extra parameters: %w", err)
+		}
+		if t.extraS != nil {
+			t.extraLR = t.extraS.LR
 		}
 		learn = append(learn, extra...)
 	}
@@ -209,6 +284,11 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	}
 	if err := G.Let(t.y, tensor.New(tensor.WithShape(cfg.Batch, cfg.Classes), tensor.WithBacking(t.yv))); err != nil {
 		return nil, fmt.Errorf("train: bind target: %w", err)
+	}
+	if teacher != nil {
+		if err := G.Let(teacher, tensor.New(tensor.WithShape(cfg.Batch, cfg.Classes), tensor.WithBacking(t.tv))); err != nil {
+			return nil, fmt.Errorf("train: bind teacher: %w", err)
+		}
 	}
 	if t.solver, err = NewSolver(cfg.Optimizer, cfg.LR, cfg.Momentum); err != nil {
 		return nil, err
@@ -279,6 +359,20 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			t.yv[r*classes+lab] = 1
 		}
 		clear(t.x[(hi-lo)*in:]) // padding rows: zero input, zero target (ignored by the loss)
+		if d := t.cfg.Distill; d != nil {
+			// The teacher sees the real rows; the padding rows' logits are ignored with them.
+			if err := d.Teacher.Forward(t.x[:(hi-lo)*in], hi-lo, t.tv[:(hi-lo)*classes]); err != nil {
+				return Epoch{}, fmt.Errorf("train: %s epoch %d step %d: teacher: %w", t.name(), t.epoch+1, s+1, err)
+			}
+			clear(t.tv[(hi-lo)*classes:])
+		}
+		if t.cfg.Schedule == CosineLR {
+			f := 0.5 * (1 + math.Cos(math.Pi*float64(t.epoch*steps+s)/float64(t.cfg.Epochs*steps)))
+			t.solver.LR = t.cfg.LR * f
+			if t.extraS != nil {
+				t.extraS.LR = t.extraLR * f
+			}
+		}
 		if t.cfg.BeforeStep != nil {
 			t.cfg.BeforeStep(hi - lo)
 		}
