@@ -133,11 +133,7 @@ func (op *lsqGradOp) accumulate(i int) {
 		sums := sums[:chans]
 		for o := lo; o < hi; o++ {
 			a, b := o*chans, (o+1)*chans
-			x, y, dy, dx := op.x[a:b], op.y[a:b:b], op.dy[a:b:b], op.dx[a:b:b]
-			y, dy, dx = y[:len(x)], dy[:len(x)], dx[:len(x)]
-			for c := range x {
-				sums[c] += float64(dy[c])*float64(y[c]) - float64(dx[c])*float64(x[c])
-			}
+			rowAccum(sums, op.dy[a:b], op.y[a:b], op.dx[a:b], op.x[a:b])
 		}
 		return
 	}
@@ -149,20 +145,49 @@ func (op *lsqGradOp) accumulate(i int) {
 	}
 }
 
-// dotDiff returns Σ dy_i·y_i - Σ dx_i·x_i in float64, with four accumulators.
+// dotDiff returns Σ dy_i·y_i - Σ dx_i·x_i in float64: dotDiffLanes of the first
+// len(dy)&^7 elements (with AVX-512 where available, the same sum bit for bit), then the
+// remaining elements in order.
 func dotDiff(dy, y, dx, x []float32) float64 {
 	n := len(dy)
 	y, dx, x = y[:n], dx[:n], x[:n]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		s0 += float64(dy[i])*float64(y[i]) - float64(dx[i])*float64(x[i])
-		s1 += float64(dy[i+1])*float64(y[i+1]) - float64(dx[i+1])*float64(x[i+1])
-		s2 += float64(dy[i+2])*float64(y[i+2]) - float64(dx[i+2])*float64(x[i+2])
-		s3 += float64(dy[i+3])*float64(y[i+3]) - float64(dx[i+3])*float64(x[i+3])
+	sum, done := dotDiffBlocks(dy, y, dx, x)
+	if done == 0 {
+		done = n &^ 7
+		sum = dotDiffLanes(dy[:done], y[:done], dx[:done], x[:done])
 	}
-	for ; i < n; i++ {
-		s0 += float64(dy[i])*float64(y[i]) - float64(dx[i])*float64(x[i])
+	for i := done; i < n; i++ {
+		sum += float64(dy[i]) * float64(y[i])
+		sum -= float64(dx[i]) * float64(x[i])
 	}
-	return (s0 + s1) + (s2 + s3)
+	return sum
+}
+
+// dotDiffLanes is the reference of dotDiffAVX512, for len(dy) a multiple of 8: eight float64
+// lanes, lane k adding dy_i·y_i and then subtracting dx_i·x_i for i ≡ k (mod 8) in order
+// (each product of two float32 values is exact in float64, so every step rounds once), then
+// lanes k and k+4 added, then k and k+2, then 0 and 1.
+func dotDiffLanes(dy, y, dx, x []float32) float64 {
+	var s [8]float64
+	for i := 0; i+8 <= len(dy); i += 8 {
+		dy, y, dx, x := dy[i:i+8], y[i:i+8], dx[i:i+8], x[i:i+8]
+		for k := range s {
+			s[k] += float64(dy[k]) * float64(y[k])
+			s[k] -= float64(dx[k]) * float64(x[k])
+		}
+	}
+	t := [4]float64{s[0] + s[4], s[1] + s[5], s[2] + s[6], s[3] + s[7]}
+	return (t[0] + t[2]) + (t[1] + t[3])
+}
+
+// rowAccum adds dy[c]·y[c] and then subtracts dx[c]·x[c] to sums[c] for every column c of a
+// row (with AVX-512 for the first len(sums)&^7 columns where available, bit for bit the
+// same).
+func rowAccum(sums []float64, dy, y, dx, x []float32) {
+	n := len(sums)
+	dy, y, dx, x = dy[:n], y[:n], dx[:n], x[:n]
+	for c := rowAccumBlocks(sums, dy, y, dx, x); c < n; c++ {
+		sums[c] += float64(dy[c]) * float64(y[c])
+		sums[c] -= float64(dx[c]) * float64(x[c])
+	}
 }

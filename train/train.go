@@ -69,12 +69,13 @@ type Teacher interface {
 
 // Distillation trains against a teacher's soft targets as well as the labels: the loss is
 // (1-Alpha)·cross-entropy with the labels plus Alpha·T²·KL(softmax(teacher/T) ‖
-// softmax(logits/T)) (Hinton et al. 2015; autograd.DistillationLoss). The teacher runs on
-// every training batch.
+// softmax(logits/T)) (Hinton et al. 2015; autograd.DistillationLoss). The teacher is fixed:
+// it runs once over a training set, in batches of Config.EvalBatch rows, at the start of the
+// first epoch on it, and every step reads its samples' logits from that pass.
 type Distillation struct {
 	Teacher     Teacher
 	Temperature float64 // T, default 1
-	Alpha       float64 // weight of the soft targets in [0, 1]; default 1 (the teacher alone)
+	Alpha       float64 // weight of the soft targets in [0, 1]; 0 is plain cross-entropy
 }
 
 // Schedule is a learning-rate schedule.
@@ -203,6 +204,8 @@ type Trainer struct {
 	cost    *G.Node
 	x, yv   []float32 // input and one-hot target buffers, [batch, in] and [batch, classes]
 	tv      []float32 // the teacher's logits with Distill, [batch, classes]
+	teach   []float32 // with Distill, the teacher's logits of every sample of teachOf, [N, classes]
+	teachOf *float32  // &Images[0] of the training set teach belongs to
 	solver  *Solver
 	params  []G.ValueGrad
 	extraS  *Solver
@@ -346,10 +349,23 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			progressbar.OptionThrottle(100*time.Millisecond))
 	}
 	start := time.Now()
+	var teach []float32
+	if t.cfg.Distill != nil {
+		var err error
+		if teach, err = t.teacherLogits(trainSet); err != nil {
+			return Epoch{}, fmt.Errorf("train: %s epoch %d: teacher: %w", t.name(), t.epoch+1, err)
+		}
+	}
 	var lossSum float64
 	for s := 0; s < steps; s++ {
 		lo, hi := s*b, min((s+1)*b, n)
 		clear(t.yv)
+		if teach != nil {
+			for r, idx := range t.order[lo:hi] {
+				copy(t.tv[r*classes:(r+1)*classes], teach[idx*classes:(idx+1)*classes])
+			}
+			clear(t.tv[(hi-lo)*classes:]) // padding rows: ignored with their zero targets
+		}
 		for r, idx := range t.order[lo:hi] {
 			copy(t.x[r*in:(r+1)*in], trainSet.Images[idx*in:(idx+1)*in])
 			lab := int(trainSet.Labels[idx])
@@ -359,13 +375,6 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			t.yv[r*classes+lab] = 1
 		}
 		clear(t.x[(hi-lo)*in:]) // padding rows: zero input, zero target (ignored by the loss)
-		if d := t.cfg.Distill; d != nil {
-			// The teacher sees the real rows; the padding rows' logits are ignored with them.
-			if err := d.Teacher.Forward(t.x[:(hi-lo)*in], hi-lo, t.tv[:(hi-lo)*classes]); err != nil {
-				return Epoch{}, fmt.Errorf("train: %s epoch %d step %d: teacher: %w", t.name(), t.epoch+1, s+1, err)
-			}
-			clear(t.tv[(hi-lo)*classes:])
-		}
 		if t.cfg.Schedule == CosineLR {
 			f := 0.5 * (1 + math.Cos(math.Pi*float64(t.epoch*steps+s)/float64(t.cfg.Epochs*steps)))
 			t.solver.LR = t.cfg.LR * f
@@ -408,6 +417,29 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			t.cfg.Name, t.epoch, t.cfg.Epochs, ep.TrainLoss, ep.TestAccuracy, ep.TestLoss, ep.Seconds)
 	}
 	return ep, nil
+}
+
+// teacherLogits returns the distillation teacher's logits of every sample of set, [N,
+// classes]: computed in batches of EvalBatch rows on the first call for a set and kept for
+// later epochs on the same set (the same Images slice).
+func (t *Trainer) teacherLogits(set Data) ([]float32, error) {
+	n, in, classes := set.Len(), t.model.Layers[0].In, t.cfg.Classes
+	if t.teachOf == &set.Images[0] && len(t.teach) == n*classes {
+		return t.teach, nil
+	}
+	t.teachOf = nil
+	if cap(t.teach) < n*classes {
+		t.teach = make([]float32, n*classes)
+	}
+	t.teach = t.teach[:n*classes]
+	for lo := 0; lo < n; lo += t.cfg.EvalBatch {
+		hi := min(lo+t.cfg.EvalBatch, n)
+		if err := t.cfg.Distill.Teacher.Forward(set.Images[lo*in:hi*in], hi-lo, t.teach[lo*classes:hi*classes]); err != nil {
+			return nil, err
+		}
+	}
+	t.teachOf = &set.Images[0]
+	return t.teach, nil
 }
 
 // name is the trainer's label for errors.
