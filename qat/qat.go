@@ -31,6 +31,11 @@ type Config struct {
 	// LSQInit chooses the initial learned scales (with LearnScales only); the zero value is
 	// InitRange.
 	LSQInit LSQInit
+	// FixInputScale, with LearnScales, keeps the network input's scale at its initial value
+	// instead of learning it. The input (an image) has a fixed distribution, and learning its
+	// scale costs a matrix product in every step: the gradient through the first layer to its
+	// input, the largest product of the backward pass, which training otherwise skips.
+	FixInputScale bool
 	// ScaleLR is the Adam learning rate of learned scales (default 1e-4; Adam ignores LSQ's
 	// gradient scaling, so scales need a smaller rate than weights, shared/GORGONIA.md).
 	ScaleLR float64
@@ -190,6 +195,20 @@ func biasHook(name string, in, w *autograd.Quantizer) nn.Hook {
 		}
 		return autograd.FakeQuantBias(name, b, sIn, sW)
 	}
+}
+
+// LearnedScales returns the quantizers whose scales the trainer learns (with LearnScales:
+// every quantizer, in the order of Quantizers, but the network input's with FixInputScale;
+// without LearnScales: none).
+func (m *Model) LearnedScales() []*autograd.Quantizer {
+	if !m.Config.LearnScales {
+		return nil
+	}
+	qs := m.Quantizers()
+	if m.Config.FixInputScale {
+		qs = qs[1:] // Inputs[0], the network input, comes first
+	}
+	return qs
 }
 
 // Quantizers returns every quantizer: layer inputs, then weights.

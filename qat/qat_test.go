@@ -397,3 +397,48 @@ func TestLSQInitMeanAbs(t *testing.T) {
 		t.Errorf("fc1.in scale moved from %v to %v after its initialisation", before[0], got)
 	}
 }
+
+// TestFixInputScale: with FixInputScale the network input's scale keeps the initial value it
+// got from the first batch through training while every other learned scale moves, and
+// LearnedScales leaves it out.
+func TestFixInputScale(t *testing.T) {
+	trainSet, _ := loadMNIST(t, 512, 1)
+	cfg := Spec(2, 2)
+	cfg.LearnScales, cfg.LSQInit, cfg.FixInputScale = true, InitMeanAbs, true
+	qm, err := Prepare(newModel(t, 2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := qm.LearnedScales(); len(got) != len(qm.Quantizers())-1 || got[0] == qm.Inputs[0] {
+		t.Fatalf("LearnedScales has %d quantizers (first %s), want all %d but %s", len(got), got[0].Name, len(qm.Quantizers()), qm.Inputs[0].Name)
+	}
+	tr, err := qm.NewTrainer(train.Config{Batch: 64, Epochs: 2, LR: 1e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scales := func() []float32 {
+		var s []float32
+		for _, q := range qm.Quantizers() {
+			s = append(s, q.Scales()[0])
+		}
+		return s
+	}
+	// One step: every scale gets its initial value, and the learned ones one update.
+	first := train.Data{Images: trainSet.Images[:64*784], Labels: trainSet.Labels[:64]}
+	if _, err := tr.Epoch(first, train.Data{}); err != nil {
+		t.Fatal(err)
+	}
+	before := scales()
+	if _, err := tr.Epoch(trainSet, train.Data{}); err != nil {
+		t.Fatal(err)
+	}
+	after := scales()
+	if after[0] != before[0] {
+		t.Errorf("%s scale moved from %v to %v: it was learned", qm.Inputs[0].Name, before[0], after[0])
+	}
+	for i, q := range qm.Quantizers()[1:] {
+		if after[i+1] == before[i+1] {
+			t.Errorf("%s scale did not move in an epoch", q.Name)
+		}
+	}
+}

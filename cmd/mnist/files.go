@@ -232,8 +232,9 @@ func (o options) qatTrainingJSON(p bitPair, base string) string {
 		DistillT float64         `json:"distill_t"`
 		DistillA float64         `json:"distill_alpha"`
 		Schedule string          `json:"lr_schedule"`
+		Learn    bool            `json:"lsq_learn_input"`
 		From     string          `json:"fp32_model,omitempty"`
-	}{json.RawMessage(o.trainingJSON()), lr, o.QATInit, o.Observer, o.LSQ.on(p), o.LSQInit, o.Distill, o.DistillT, o.DistillA, sched.String(), base})
+	}{json.RawMessage(o.trainingJSON()), lr, o.QATInit, o.Observer, o.LSQ.on(p), o.LSQInit, o.Distill, o.DistillT, o.DistillA, sched.String(), o.LearnInput, base})
 	return string(b)
 }
 

@@ -28,6 +28,7 @@ type options struct {
 	DistillT   float64   `json:"distill_t,omitempty"`
 	DistillA   float64   `json:"distill_alpha,omitempty"`
 	Schedule   string    `json:"lr_schedule,omitempty"`
+	LearnInput bool      `json:"lsq_learn_input,omitempty"`
 	QATInit    string    `json:"qat_init,omitempty"`
 	Observer   string    `json:"observer,omitempty"`
 	Freeze     int       `json:"freeze_observers_after,omitempty"`
@@ -59,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.QAT, "qat", false, "also train quantization-aware models (see -bits)")
 	fs.StringVar(&bits, "bits", "8,4", "QAT bit widths: a comma list of N (weights and activations N bits) or W/A (e.g. 4/8)")
 	fs.Var(&o.LSQ, "lsq", "QAT learns its scales (LSQ) instead of observing ranges (default: at "+lowBitsText+")")
+	fs.BoolVar(&o.LearnInput, "lsq-learn-input", false, "LSQ also learns the network input's scale (by default it keeps its initial value: learning it costs a backward matrix product through the first layer)")
 	fs.StringVar(&o.LSQInit, "lsq-init", "meanabs", "initial LSQ scales: meanabs (the LSQ paper's 2·mean|x|/sqrt(Qp)) or range (the first batch's range)")
 	fs.BoolVar(&o.Distill, "distill", false, "QAT also learns from the trained FP32 model's soft targets (knowledge distillation; needs -qat-init fp32)")
 	fs.Float64Var(&o.DistillT, "distill-t", 4, "distillation temperature")

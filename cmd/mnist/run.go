@@ -270,6 +270,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 		if o.LSQInit == "meanabs" {
 			cfg.LSQInit = qat.InitMeanAbs
 		}
+		cfg.FixInputScale = !o.LearnInput
 		cfg.FreezeObserversAfter = o.Freeze
 		start := fp32
 		if o.QATInit == "scratch" {
