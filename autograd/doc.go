@@ -44,8 +44,8 @@
 //
 // quantizer.go holds the Quantizer and how the forward pass observes; fakequant.go the
 // fake-quant forward op and its clipped straight-through backward side by side; fqfast.go and
-// fqkernel_*.{go,s} the fast forward; lsq.go the LSQ scale gradient; biasquant.go the bias
-// rounding; blas.go gorgonia's BLAS; parallel.go the two-part split (on gemm.Parallel's warm
+// fqkernel_*.{go,s} the fast forward; lsq.go the LSQ scale gradient; xent.go the softmax
+// cross-entropy loss and distill.go the distillation loss; biasquant.go the bias rounding; blas.go gorgonia's BLAS; parallel.go the two-part split (on gemm.Parallel's warm
 // workers).
 //
 // # Invariants

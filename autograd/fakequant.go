@@ -261,7 +261,7 @@ func (op *fakeQuantOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, e
 	}
 	var ds *G.Node
 	if op.q.LSQ {
-		if ds, err = G.ApplyOp(&lsqGradOp{base: base{name: op.name, kind: "FakeQuantGradScale"}, q: op.q}, x, s, grad); err != nil {
+		if ds, err = G.ApplyOp(&lsqGradOp{base: base{name: op.name, kind: "FakeQuantGradScale"}, q: op.q}, x, s, output, grad, dx); err != nil {
 			return nil, err
 		}
 	}

@@ -708,3 +708,55 @@ func TestFakeQuantObserveRows(t *testing.T) {
 		}
 	}
 }
+
+// TestLSQScaleGradientMatchesRule: on random tensors large enough to be summed on two
+// goroutines, per channel and per tensor, symmetric and affine, at 2 and 4 bits, the scale
+// gradient (computed as two dot products) equals the sum of dy·quant.ScaleGrad, LSQ's rule,
+// up to float rounding: relative 1e-5 of the sum of |dy·ScaleGrad| (float64 sums of about
+// 2^15 terms whose scale-normalised products differ by float32 rounding, ~1e-7 each).
+func TestLSQScaleGradientMatchesRule(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	const rows, cols = 256, 128 // 2^15 elements, above parallelMin
+	for _, tc := range []struct {
+		name string
+		spec quant.Spec
+		s    []float32
+		zp   []int32
+	}{
+		{"per-channel ternary", quant.Spec{Bits: 2, Scheme: quant.Symmetric, Granularity: quant.PerChannel, Axis: 1}, nil, nil},
+		{"per-tensor affine 2-bit", quant.Spec{Bits: 2, Scheme: quant.Affine, Granularity: quant.PerTensor}, []float32{0.7}, []int32{1}},
+		{"per-tensor symmetric 4-bit", quant.Spec{Bits: 4, Scheme: quant.Symmetric, Granularity: quant.PerTensor}, []float32{0.3}, []int32{0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, zp := tc.s, tc.zp
+			if s == nil {
+				for range cols {
+					s = append(s, float32(0.3+rng.Float64()))
+					zp = append(zp, 0)
+				}
+			}
+			q := newTestQuantizer(t, "w", tc.spec, s, zp)
+			q.LSQ = true
+			x, dy := randF32(rng, rows*cols, 1), randF32(rng, rows*cols, 1)
+			_, _, ds := newProbe(t, q, x, dy, rows, cols).run(t)
+			p := q.Params()
+			n := rows * cols / len(s)
+			want, scale := make([]float64, len(s)), make([]float64, len(s))
+			for i, v := range x {
+				c := 0
+				if p.Axis == 1 {
+					c = i % cols
+				}
+				g := float64(dy[i]) * quant.ScaleGrad(v, p.Scales[c], p.ZeroPoints[c], p.QMin, p.QMax)
+				want[c] += g
+				scale[c] += math.Abs(g)
+			}
+			for c := range want {
+				gs := 1 / math.Sqrt(float64(n)*float64(p.QMax-p.ZeroPoints[c]))
+				if d := math.Abs(float64(ds[c]) - want[c]*gs); d > 1e-5*scale[c]*gs {
+					t.Errorf("ds[%d] = %v, rule %v (difference %g)", c, ds[c], want[c]*gs, d)
+				}
+			}
+		})
+	}
+}

@@ -46,7 +46,8 @@ type Quantizer struct {
 	Disabled bool
 	// LSQ makes the scale learnable (Esser et al. 2019, "Learned Step Size Quantization"):
 	// the scale node gets a gradient, scaled by 1/sqrt(N·Qp) (N elements per scale, Qp the
-	// largest positive integer level), and should be given to an optimizer.
+	// largest positive integer level), and should be given to an optimizer. The observer then
+	// gives only the initial scale: the first observation switches Observe off.
 	LSQ bool
 
 	observed bool // at least one observation since the last reset of the scales
@@ -136,6 +137,11 @@ func (q *Quantizer) observe(x []float32, shape []int) error {
 	copy(q.Scales(), p.Scales)
 	copy(q.ZeroPoints, p.ZeroPoints)
 	q.observed = true
+	if q.LSQ {
+		// A learned scale takes its initial value from the first observation and is the
+		// optimizer's from then on: a later observation would overwrite every update.
+		q.Observe = false
+	}
 	return nil
 }
 

@@ -104,6 +104,10 @@ type QATJSON struct {
 	Observer    string             `json:"observer,omitempty"`
 	Freeze      int                `json:"freeze_observers_after"`
 	LearnScales bool               `json:"learn_scales"`
+	// LSQInit is where learned scales started ("meanabs"; absent: "range").
+	LSQInit string `json:"lsq_init,omitempty"`
+	// FixInputScale: with learned scales, the network input's scale was not learned.
+	FixInputScale bool `json:"fix_input_scale,omitempty"`
 }
 
 // QATSpecs parses a QAT file's quantization metadata into the weight spec (per-channel

@@ -263,18 +263,18 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// TestQATCheckpoint: a QAT model trained one epoch, checkpointed, restored into a freshly
-// prepared model and trained one more epoch ends bit-identical to two uninterrupted epochs.
-func TestQATCheckpoint(t *testing.T) {
+// checkQATResume trains a model prepared with cfg for tcfg.Epochs (2) epochs uninterrupted,
+// and for one epoch, a checkpoint, a restore into a fresh model and one more epoch, and fails
+// unless both end bit-identical. It returns the checkpoint's path.
+func checkQATResume(t *testing.T, cfg qat.Config, tcfg train.Config) string {
+	t.Helper()
 	x := images(96, 12)
 	labels := make([]uint8, 96)
 	for i := range labels {
 		labels[i] = uint8(i % 3)
 	}
 	data := train.Data{Images: x, Labels: labels}
-	cfg := qat.Spec(4, 4)
 	cfg.LearnScales = true // the scales' solver state must survive too
-	tcfg := train.Config{Epochs: 2, Batch: 32, Seed: 3}
 	prepare := func() (*qat.Model, *train.Trainer) {
 		qm, err := qat.Prepare(testModel(t), cfg)
 		if err != nil {
@@ -323,6 +323,18 @@ func TestQATCheckpoint(t *testing.T) {
 			}
 		}
 	}
+	return p
+}
+
+// TestQATCheckpoint: a QAT model trained one epoch, checkpointed, restored into a freshly
+// prepared model and trained one more epoch ends bit-identical to two uninterrupted epochs;
+// also with cmd/mnist's low-bit recipe (learned scales from the LSQ paper's initial value, the
+// input scale fixed, a cosine learning-rate decay).
+func TestQATCheckpoint(t *testing.T) {
+	low := qat.Spec(2, 2)
+	low.LearnScales, low.LSQInit, low.FixInputScale = true, qat.InitMeanAbs, true
+	checkQATResume(t, low, train.Config{Epochs: 2, Batch: 32, Seed: 3, Schedule: train.CosineLR})
+	p := checkQATResume(t, qat.Spec(4, 4), train.Config{Epochs: 2, Batch: 32, Seed: 3})
 	// A model prepared differently is refused.
 	other, err := qat.Prepare(testModel(t), qat.Spec(8, 8))
 	if err != nil {
@@ -339,7 +351,7 @@ func TestQATCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev, _ := hm.NewEvaluator(4)
-	if _, err := ev.Forward(x[:48], 4); err != nil {
+	if _, err := ev.Forward(images(96, 12)[:48], 4); err != nil {
 		t.Fatal(err)
 	}
 	if err := hm.SaveCheckpoint(filepath.Join(t.TempDir(), "h"), train.State{}, ""); err == nil || !strings.Contains(err.Error(), "histogram") {

@@ -277,6 +277,13 @@ func (n *Net) Loss(target *G.Node) (*G.Node, error) {
 	return autograd.SoftmaxCrossEntropy("loss", n.Logits, target)
 }
 
+// DistillationLoss returns the training loss against labels target and a teacher's logits
+// teacher (both [batch, classes]): (1-alpha)·cross-entropy plus alpha·T²·KL between the
+// teacher's and the model's softmax at temperature T (autograd.DistillationLoss).
+func (n *Net) DistillationLoss(target, teacher *G.Node, temperature, alpha float64) (*G.Node, error) {
+	return autograd.DistillationLoss("loss", n.Logits, target, teacher, autograd.Distillation{Temperature: temperature, Alpha: alpha})
+}
+
 func apply(h Hook, n *G.Node) (*G.Node, error) {
 	if h == nil {
 		return n, nil

@@ -3,7 +3,9 @@ package qat
 import (
 	"testing"
 
+	"tinyq/infer"
 	"tinyq/nn"
+	"tinyq/ptq"
 	"tinyq/train"
 )
 
@@ -61,5 +63,37 @@ func BenchmarkQATStepLSQ(b *testing.B) {
 			b.Fatal(err)
 		}
 		return qm.NewTrainer(train.Config{Batch: 128})
+	})
+}
+
+// BenchmarkQATStepW2A2 measures a step of cmd/mnist's low-bit recipe: W2A2, LSQ from the
+// paper's initial scales, cosine learning-rate decay.
+func BenchmarkQATStepW2A2(b *testing.B) { benchLowBit(b, false, false) }
+
+// BenchmarkQATStepW2A2FixInput is BenchmarkQATStepW2A2 with the network input's scale fixed
+// (FixInputScale): no backward product through the first layer to its input.
+func BenchmarkQATStepW2A2FixInput(b *testing.B) { benchLowBit(b, false, true) }
+
+// BenchmarkQATStepW2A2Distill is BenchmarkQATStepW2A2 with distillation from the float model
+// (the teacher runs in the float runtime on every batch).
+func BenchmarkQATStepW2A2Distill(b *testing.B) { benchLowBit(b, true, false) }
+
+func benchLowBit(b *testing.B, distill, fixInput bool) {
+	benchStep(b, func(m *nn.MLP) (*train.Trainer, error) {
+		cfg := Spec(2, 2)
+		cfg.LearnScales, cfg.LSQInit, cfg.FixInputScale = true, InitMeanAbs, fixInput
+		qm, err := Prepare(m, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tc := train.Config{Batch: 128, Epochs: 1 << 20, Schedule: train.CosineLR}
+		if distill {
+			teacher, err := ptq.Float(m, infer.F32)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tc.Distill = &train.Distillation{Teacher: teacher, Temperature: 4, Alpha: 0.5}
+		}
+		return qm.NewTrainer(tc)
 	})
 }

@@ -27,6 +27,8 @@
 //     0 and no level is wasted on negatives), moving-average min/max (momentum 0.01).
 //   - Observers update while training and are off while evaluating; FreezeObserversAfter
 //     freezes them for the remaining epochs.
-//   - LearnScales: LSQ, scales initialised from the first batch's range, learned by Adam with
-//     their own learning rate and clamped to quant.MinScale.
+//   - LearnScales: LSQ, scales initialised from the first batch (LSQInit: its range, or the
+//     LSQ paper's 2·mean|x|/sqrt(Qp) with InitMeanAbs, the better start at 2 and 3 bits), then
+//     learned by Adam with their own learning rate and clamped to quant.MinScale; the observer
+//     of a learned scale is used once.
 package qat

@@ -23,6 +23,12 @@ func (m *Model) quantJSON() (string, error) {
 		Activation: modelfile.ToSpecJSON(m.Config.Activation, 0),
 		Freeze:     m.Config.FreezeObserversAfter, LearnScales: m.Config.LearnScales,
 	}
+	if m.Config.LearnScales {
+		if m.Config.LSQInit != InitRange {
+			cfg.LSQInit = m.Config.LSQInit.String()
+		}
+		cfg.FixInputScale = m.Config.FixInputScale
+	}
 	if m.Config.Observer.Kind != 0 {
 		cfg.Observer = m.Config.Observer.Kind.String()
 	}
@@ -89,7 +95,14 @@ func Decode(f *safetensors.File) (*Model, modelfile.Info, error) {
 	if err != nil {
 		return nil, info, err
 	}
-	cfg := Config{Weight: ws, Activation: as, FreezeObserversAfter: cj.Freeze, LearnScales: cj.LearnScales}
+	cfg := Config{Weight: ws, Activation: as, FreezeObserversAfter: cj.Freeze, LearnScales: cj.LearnScales, FixInputScale: cj.FixInputScale}
+	switch cj.LSQInit {
+	case "", InitRange.String():
+	case InitMeanAbs.String():
+		cfg.LSQInit = InitMeanAbs
+	default:
+		return nil, info, fmt.Errorf("qat: quantization: unknown lsq_init %q", cj.LSQInit)
+	}
 	if cj.Observer != "" {
 		if cfg.Observer.Kind, err = quant.ParseObserverKind(cj.Observer); err != nil {
 			return nil, info, err
@@ -149,6 +162,9 @@ func (m *Model) SaveCheckpoint(path string, st train.State, training string) err
 			continue
 		}
 		rs, ok := q.Observer.(quant.RangeState)
+		if !ok && q.LSQ && q.Observed() {
+			continue // a learned scale's observer gave its initial value and is done
+		}
 		if !ok {
 			return fail(fmt.Errorf("%s: its observer keeps a histogram, which checkpoints do not hold (use minmax or moving-average)", q.Name))
 		}
@@ -206,8 +222,10 @@ func (m *Model) DecodeCheckpoint(f *safetensors.File) (train.State, modelfile.In
 	}
 	var ranges []rangeSet
 	var extraSizes []int
-	for _, q := range m.Quantizers() {
+	for _, q := range m.LearnedScales() {
 		extraSizes = append(extraSizes, len(q.Scales()))
+	}
+	for _, q := range m.Quantizers() {
 		if _, ok := f.Tensor(q.Name + ".obs.min"); !ok || q.Observer == nil {
 			continue
 		}
@@ -233,9 +251,6 @@ func (m *Model) DecodeCheckpoint(f *safetensors.File) (train.State, modelfile.In
 			}
 		}
 		ranges = append(ranges, rangeSet{rs, lo, hi})
-	}
-	if !m.Config.LearnScales {
-		extraSizes = nil
 	}
 	st, err := train.ReadState(f, "opt", train.ParamSizes(m.MLP), extraSizes)
 	if err != nil {

@@ -27,8 +27,16 @@ type Config struct {
 	// FreezeObserversAfter stops updating ranges after this many epochs (0: never).
 	FreezeObserversAfter int
 	// LearnScales learns every scale with LSQ (Esser et al. 2019) after initialising it from
-	// the first batch's range.
+	// the first batch (see LSQInit).
 	LearnScales bool
+	// LSQInit chooses the initial learned scales (with LearnScales only); the zero value is
+	// InitRange.
+	LSQInit LSQInit
+	// FixInputScale, with LearnScales, keeps the network input's scale at its initial value
+	// instead of learning it. The input (an image) has a fixed distribution, and learning its
+	// scale costs a matrix product in every step: the gradient through the first layer to its
+	// input, the largest product of the backward pass, which training otherwise skips.
+	FixInputScale bool
 	// ScaleLR is the Adam learning rate of learned scales (default 1e-4; Adam ignores LSQ's
 	// gradient scaling, so scales need a smaller rate than weights, shared/GORGONIA.md).
 	ScaleLR float64
@@ -50,6 +58,30 @@ func (c Config) layerSpecs(i int) (w, a quant.Spec) {
 
 // mixed reports whether layers have their own widths.
 func (c Config) mixed() bool { return c.LayerBits != nil }
+
+// LSQInit is where learned (LSQ) scales start.
+type LSQInit int
+
+const (
+	// InitRange starts from the first batch's range: the weight's min/max, and for
+	// activations the configured Observer after one batch.
+	InitRange LSQInit = iota
+	// InitMeanAbs starts from the LSQ paper's 2·mean|x|/sqrt(Qp) (quant.MeanAbsObserver):
+	// per channel for weights, from the first batch for activations. At 2 and 3 bits it keeps
+	// most weights off the zero level, where a max-based scale rounds them to 0.
+	InitMeanAbs
+)
+
+// String returns "range" or "meanabs".
+func (i LSQInit) String() string {
+	switch i {
+	case InitRange:
+		return "range"
+	case InitMeanAbs:
+		return "meanabs"
+	}
+	return fmt.Sprintf("LSQInit(%d)", int(i))
+}
 
 // Spec returns the usual specs for wBits-bit weights and aBits-bit activations: weights
 // symmetric per-channel (axis 1), activations affine per-tensor.
@@ -76,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.FreezeObserversAfter < 0 {
 		return fmt.Errorf("qat: FreezeObserversAfter %d, want >= 0", c.FreezeObserversAfter)
+	}
+	if c.LSQInit != InitRange && c.LSQInit != InitMeanAbs {
+		return fmt.Errorf("qat: unknown LSQInit %d", int(c.LSQInit))
 	}
 	if c.ScaleLR < 0 {
 		return fmt.Errorf("qat: ScaleLR %v, want >= 0", c.ScaleLR)
@@ -138,10 +173,15 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 		return nil, fmt.Errorf("qat: LayerBits has %d entries for %d layers", len(cfg.LayerBits), len(m.Layers))
 	}
 	qm := &Model{MLP: m.Clone(), Config: cfg}
+	inObs, wObs := cfg.Observer, quant.ObserverConfig{Kind: quant.MinMaxObserver}
+	if cfg.LearnScales && cfg.LSQInit == InitMeanAbs {
+		inObs = quant.ObserverConfig{Kind: quant.MeanAbsObserver}
+		wObs = inObs
+	}
 	for i, l := range qm.Layers {
 		name := nn.LayerName(i)
 		wspec, aspec := cfg.layerSpecs(i)
-		obs, err := quant.NewObserver(aspec, cfg.Observer)
+		obs, err := quant.NewObserver(aspec, inObs)
 		if err != nil {
 			return nil, fmt.Errorf("qat: %s input observer: %w", name, err)
 		}
@@ -153,7 +193,7 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 		if cfg.Weight.Granularity == quant.PerChannel {
 			wch = l.Out
 		}
-		wobs, err := quant.NewObserver(wspec, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+		wobs, err := quant.NewObserver(wspec, wObs)
 		if err != nil {
 			return nil, fmt.Errorf("qat: %s weight observer: %w", name, err)
 		}
@@ -194,6 +234,20 @@ func biasHook(name string, in, w *autograd.Quantizer) nn.Hook {
 		}
 		return autograd.FakeQuantBias(name, b, sIn, sW)
 	}
+}
+
+// LearnedScales returns the quantizers whose scales the trainer learns (with LearnScales:
+// every quantizer, in the order of Quantizers, but the network input's with FixInputScale;
+// without LearnScales: none).
+func (m *Model) LearnedScales() []*autograd.Quantizer {
+	if !m.Config.LearnScales {
+		return nil
+	}
+	qs := m.Quantizers()
+	if m.Config.FixInputScale {
+		qs = qs[1:] // Inputs[0], the network input, comes first
+	}
+	return qs
 }
 
 // Quantizers returns every quantizer: layer inputs, then weights.

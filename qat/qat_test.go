@@ -63,6 +63,8 @@ func TestPrepareBadConfig(t *testing.T) {
 	scaleLR.ScaleLR = -1e-3
 	badObserver := Spec(8, 8)
 	badObserver.Observer = quant.ObserverConfig{Kind: quant.MovingAverageObserver, Momentum: 2}
+	badInit := Spec(2, 2)
+	badInit.LSQInit = 7
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -78,6 +80,7 @@ func TestPrepareBadConfig(t *testing.T) {
 		{"negative scale LR", scaleLR, "qat: ScaleLR -0.001, want >= 0"},
 		{"bad observer", badObserver, "qat: activation observer: quant: observer momentum 2 outside (0, 1]"},
 		{"zero config", Config{}, "qat: weight spec: quant: bits 0 outside 2..8"},
+		{"unknown LSQ init", badInit, "qat: unknown LSQInit 7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
@@ -329,6 +332,113 @@ func TestFreezeObservers(t *testing.T) {
 	for i, s := range scales() {
 		if s != afterFirst[i] {
 			t.Fatalf("%s scale moved after freezing: %v -> %v", qm.Inputs[i].Name, afterFirst[i], s)
+		}
+	}
+}
+
+// TestLSQInitMeanAbs: with LearnScales and InitMeanAbs, the first training step starts every
+// weight scale at the LSQ paper's 2·mean|w|/sqrt(Qp) of its output channel (Qp = 1 at 2 bits)
+// and every input scale at 2·mean|x|/sqrt(Qp) of the first batch (Qp = 3 for 2-bit affine).
+func TestLSQInitMeanAbs(t *testing.T) {
+	m := handModel()
+	cfg := Spec(2, 2)
+	cfg.LearnScales, cfg.LSQInit = true, InitMeanAbs
+	qm, err := Prepare(m, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float32{0.9, 0.1, 0.4, 0.2, 0.7, 1.0}
+	ev, err := qm.NewEvaluator(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(true) // as the trainer does for a training step
+	if _, err := ev.Forward(x, 2); err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(false)
+	// fc1's weight [3, 2]: column 0 holds 0.8, -0.61, 0.27; column 1 holds -0.35, 0.9, 0.13.
+	want := []float32{
+		float32(2 * ((0.8 + 0.61 + 0.27) / 3) / math.Sqrt(1)),
+		float32(2 * ((0.35 + 0.9 + 0.13) / 3) / math.Sqrt(1)),
+	}
+	// The same sums in float64 from the float32 weights, as the observer adds them.
+	w := m.Layers[0].Weights()
+	for c := range want {
+		var s float64
+		for i := range 3 {
+			s += math.Abs(float64(w[i*2+c]))
+		}
+		want[c] = float32(2 * (s / 3) / math.Sqrt(1))
+	}
+	if got := qm.Weights[0].Scales(); got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("fc1.w scales %v, want %v", got, want)
+	}
+	var s float64
+	for _, v := range x {
+		s += math.Abs(float64(v))
+	}
+	if got, want := qm.Inputs[0].Scales()[0], float32(2*(s/6)/math.Sqrt(3)); got != want {
+		t.Errorf("fc1.in scale %v, want %v", got, want)
+	}
+	for _, q := range qm.Quantizers() {
+		if !q.Observed() {
+			t.Errorf("%s not initialised", q.Name)
+		}
+	}
+	// Once initialised, learned scales are no longer observed.
+	before := append([]float32(nil), qm.Inputs[0].Scales()...)
+	qm.SetObserving(true)
+	if _, err := ev.Forward([]float32{1, 1, 1, 1, 1, 1}, 2); err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(false)
+	if got := qm.Inputs[0].Scales()[0]; got != before[0] {
+		t.Errorf("fc1.in scale moved from %v to %v after its initialisation", before[0], got)
+	}
+}
+
+// TestFixInputScale: with FixInputScale the network input's scale keeps the initial value it
+// got from the first batch through training while every other learned scale moves, and
+// LearnedScales leaves it out.
+func TestFixInputScale(t *testing.T) {
+	trainSet, _ := loadMNIST(t, 512, 1)
+	cfg := Spec(2, 2)
+	cfg.LearnScales, cfg.LSQInit, cfg.FixInputScale = true, InitMeanAbs, true
+	qm, err := Prepare(newModel(t, 2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := qm.LearnedScales(); len(got) != len(qm.Quantizers())-1 || got[0] == qm.Inputs[0] {
+		t.Fatalf("LearnedScales has %d quantizers (first %s), want all %d but %s", len(got), got[0].Name, len(qm.Quantizers()), qm.Inputs[0].Name)
+	}
+	tr, err := qm.NewTrainer(train.Config{Batch: 64, Epochs: 2, LR: 1e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scales := func() []float32 {
+		var s []float32
+		for _, q := range qm.Quantizers() {
+			s = append(s, q.Scales()[0])
+		}
+		return s
+	}
+	// One step: every scale gets its initial value, and the learned ones one update.
+	first := train.Data{Images: trainSet.Images[:64*784], Labels: trainSet.Labels[:64]}
+	if _, err := tr.Epoch(first, train.Data{}); err != nil {
+		t.Fatal(err)
+	}
+	before := scales()
+	if _, err := tr.Epoch(trainSet, train.Data{}); err != nil {
+		t.Fatal(err)
+	}
+	after := scales()
+	if after[0] != before[0] {
+		t.Errorf("%s scale moved from %v to %v: it was learned", qm.Inputs[0].Name, before[0], after[0])
+	}
+	for i, q := range qm.Quantizers()[1:] {
+		if after[i+1] == before[i+1] {
+			t.Errorf("%s scale did not move in an epoch", q.Name)
 		}
 	}
 }

@@ -41,7 +41,7 @@ func (m *Model) NewTrainer(cfg train.Config) (*train.Trainer, error) {
 	if m.Config.LearnScales {
 		cfg.Extra = func(net *nn.Net) (G.Nodes, *train.Solver, error) {
 			var nodes G.Nodes
-			for _, q := range m.Quantizers() {
+			for _, q := range m.LearnedScales() {
 				n := autograd.ScaleNode(net.Graph, q)
 				if n == nil {
 					return nil, nil, fmt.Errorf("qat: no scale node for %s", q.Name)

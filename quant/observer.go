@@ -62,6 +62,19 @@ const (
 	// minimises the squared fake-quantization error over the observed values
 	// (evaluated on a histogram). PerTensor only.
 	MSEObserver
+	// MeanAbsObserver gives the initial step size of Learned Step Size
+	// Quantization (Esser et al. 2019, section 2.1): per channel (or per
+	// tensor),
+	//
+	//	scale = 2·mean|x| / sqrt(Qp)
+	//
+	// over every value observed since the last Reset, Qp being the largest
+	// positive level: qmax for Symmetric (zero point 0), qmax-qmin for Affine.
+	// An Affine zero point places the observed minimum (widened to contain 0)
+	// at qmin, as ChooseParams does: qmin for non-negative data, so there
+	// Qp = qmax - zp exactly. Unlike a max-based scale it clips the largest
+	// values, which keeps most ternary (2-bit) weights away from 0.
+	MeanAbsObserver
 )
 
 var observerKindNames = [...]string{
@@ -69,11 +82,12 @@ var observerKindNames = [...]string{
 	MovingAverageObserver: "moving-average",
 	PercentileObserver:    "percentile",
 	MSEObserver:           "mse",
+	MeanAbsObserver:       "meanabs",
 }
 
-// String returns "minmax", "moving-average", "percentile" or "mse".
+// String returns "minmax", "moving-average", "percentile", "mse" or "meanabs".
 func (k ObserverKind) String() string {
-	if k >= MinMaxObserver && k <= MSEObserver {
+	if k >= MinMaxObserver && k <= MeanAbsObserver {
 		return observerKindNames[k]
 	}
 	return fmt.Sprintf("ObserverKind(%d)", int(k))
@@ -81,12 +95,12 @@ func (k ObserverKind) String() string {
 
 // ParseObserverKind is the inverse of ObserverKind.String.
 func ParseObserverKind(s string) (ObserverKind, error) {
-	for k := MinMaxObserver; k <= MSEObserver; k++ {
+	for k := MinMaxObserver; k <= MeanAbsObserver; k++ {
 		if observerKindNames[k] == s {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("quant: unknown observer kind %q, want minmax, moving-average, percentile or mse", s)
+	return 0, fmt.Errorf("quant: unknown observer kind %q, want minmax, moving-average, percentile, mse or meanabs", s)
 }
 
 // Defaults for the zero fields of ObserverConfig.
@@ -127,7 +141,7 @@ func (cfg ObserverConfig) withDefaults() (ObserverConfig, error) {
 	if cfg.Kind == 0 {
 		cfg.Kind = MinMaxObserver
 	}
-	if cfg.Kind < MinMaxObserver || cfg.Kind > MSEObserver {
+	if cfg.Kind < MinMaxObserver || cfg.Kind > MeanAbsObserver {
 		return cfg, fmt.Errorf("quant: unknown observer kind %d", int(cfg.Kind))
 	}
 	if cfg.Momentum == 0 {
@@ -153,7 +167,8 @@ func (cfg ObserverConfig) withDefaults() (ObserverConfig, error) {
 
 // NewObserver returns an observer of the given kind for tensors to be
 // quantized with spec. It validates spec and cfg. PercentileObserver and
-// MSEObserver accept PerTensor specs only (they are for activations).
+// MSEObserver accept PerTensor specs only (they are for activations);
+// MeanAbsObserver accepts both granularities.
 func NewObserver(spec Spec, cfg ObserverConfig) (Observer, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -167,6 +182,8 @@ func NewObserver(spec Spec, cfg ObserverConfig) (Observer, error) {
 		return &minMaxObserver{spec: spec}, nil
 	case MovingAverageObserver:
 		return &minMaxObserver{spec: spec, moving: true, momentum: cfg.Momentum}, nil
+	case MeanAbsObserver:
+		return &meanAbsObserver{spec: spec}, nil
 	}
 	if spec.Granularity != PerTensor {
 		return nil, fmt.Errorf("quant: %v observer supports per-tensor specs only, got %v", cfg.Kind, spec)
@@ -403,3 +420,77 @@ func (o *sampleObserver) mseRange() (lo, hi float32) {
 	}
 	return bestLo, bestHi
 }
+
+// meanAbsObserver implements MeanAbsObserver: per channel, the sum of |x| and the count of
+// values observed, and the minimum (for an Affine zero point).
+type meanAbsObserver struct {
+	spec Spec
+	sums []float64 // Σ|x| per channel; nil until the first batch
+	n    int64     // values per channel observed
+	mins []float32
+}
+
+func (o *meanAbsObserver) Observe(x []float32, shape []int) error {
+	mins, _, err := MinMax(x, shape, o.spec) // validates shape and finiteness
+	if err != nil {
+		return err
+	}
+	axis := -1
+	if o.spec.Granularity == PerChannel {
+		axis = o.spec.Axis
+	}
+	outer, chans, inner, err := SplitAxis(shape, axis)
+	if err != nil {
+		return err
+	}
+	if o.sums != nil && len(o.sums) != chans {
+		return fmt.Errorf("quant: observer saw %d channels along axis %d, earlier batches had %d",
+			chans, o.spec.Axis, len(o.sums))
+	}
+	sums := make([]float64, chans)
+	for out := range outer {
+		for c := range chans {
+			off := (out*chans + c) * inner
+			for _, v := range x[off : off+inner] {
+				sums[c] += math.Abs(float64(v))
+			}
+		}
+	}
+	if o.sums == nil {
+		o.sums, o.mins = sums, mins
+	} else {
+		for c := range sums {
+			o.sums[c] += sums[c]
+			o.mins[c] = min(o.mins[c], mins[c])
+		}
+	}
+	o.n += int64(outer * inner)
+	return nil
+}
+
+func (o *meanAbsObserver) Params() (Params, error) {
+	if o.sums == nil {
+		return Params{}, ErrNoData
+	}
+	qmin, qmax := o.spec.QRange()
+	qp := qmax // Symmetric: zero point 0
+	if o.spec.Scheme == Affine {
+		qp = qmax - qmin
+	}
+	p := Params{Scales: make([]float32, len(o.sums)), ZeroPoints: make([]int32, len(o.sums)), QMin: qmin, QMax: qmax, Axis: -1}
+	if o.spec.Granularity == PerChannel {
+		p.Axis = o.spec.Axis
+	}
+	for c, sum := range o.sums {
+		s := float32(2 * (sum / float64(o.n)) / math.Sqrt(float64(qp)))
+		s = max(s, MinScale)
+		p.Scales[c] = s
+		if o.spec.Scheme == Affine {
+			r := float64(qmin) - math.RoundToEven(float64(min(o.mins[c], 0)/s))
+			p.ZeroPoints[c] = int32(min(max(r, float64(qmin)), float64(qmax)))
+		}
+	}
+	return p, nil
+}
+
+func (o *meanAbsObserver) Reset() { o.sums, o.n, o.mins = nil, 0, nil }

@@ -33,7 +33,7 @@ func mustParams(t *testing.T, o Observer) Params {
 func TestObserverKindString(t *testing.T) {
 	for k, s := range map[ObserverKind]string{
 		MinMaxObserver: "minmax", MovingAverageObserver: "moving-average",
-		PercentileObserver: "percentile", MSEObserver: "mse",
+		PercentileObserver: "percentile", MSEObserver: "mse", MeanAbsObserver: "meanabs",
 	} {
 		if k.String() != s {
 			t.Errorf("%d.String() = %q, want %q", int(k), k.String(), s)
@@ -59,7 +59,7 @@ func TestNewObserverErrors(t *testing.T) {
 		want string
 	}{
 		{"bad spec", Spec{Bits: 9, Scheme: Symmetric, Granularity: PerTensor}, ObserverConfig{}, "bits 9"},
-		{"bad kind", int8Sym, ObserverConfig{Kind: 5}, "unknown observer kind 5"},
+		{"bad kind", int8Sym, ObserverConfig{Kind: 6}, "unknown observer kind 6"},
 		{"momentum > 1", int8Sym, ObserverConfig{Kind: MovingAverageObserver, Momentum: 1.5}, "momentum 1.5"},
 		{"negative momentum", int8Sym, ObserverConfig{Kind: MovingAverageObserver, Momentum: -0.1}, "momentum -0.1"},
 		{"percentile > 100", int8Sym, ObserverConfig{Kind: PercentileObserver, Percentile: 101}, "percentile 101"},
@@ -81,7 +81,7 @@ func TestNewObserverErrors(t *testing.T) {
 }
 
 func TestObserverNoData(t *testing.T) {
-	for k := MinMaxObserver; k <= MSEObserver; k++ {
+	for k := MinMaxObserver; k <= MeanAbsObserver; k++ {
 		o := mustObserver(t, int8Sym, ObserverConfig{Kind: k})
 		if _, err := o.Params(); !errors.Is(err, ErrNoData) {
 			t.Errorf("%v: Params before Observe: error %v, want ErrNoData", k, err)
@@ -322,7 +322,7 @@ func TestObserversDoNotModifyInput(t *testing.T) {
 		x[i] = float32(rng.NormFloat64())
 	}
 	orig := slices.Clone(x)
-	for k := MinMaxObserver; k <= MSEObserver; k++ {
+	for k := MinMaxObserver; k <= MeanAbsObserver; k++ {
 		for _, spec := range []Spec{int8Sym, uint4Aff, {Bits: 8, Scheme: Symmetric, Granularity: PerChannel, Axis: 1}} {
 			o, err := NewObserver(spec, ObserverConfig{Kind: k})
 			if err != nil {
@@ -440,7 +440,7 @@ func TestRangeStateSummary(t *testing.T) {
 		{Bits: 3, Scheme: Affine, Granularity: PerChannel, Axis: 0},
 	}
 	for _, spec := range specs {
-		for kind := MinMaxObserver; kind <= MSEObserver; kind++ {
+		for kind := MinMaxObserver; kind <= MeanAbsObserver; kind++ {
 			if spec.Granularity == PerChannel && kind >= PercentileObserver {
 				continue // per-tensor only
 			}
@@ -508,5 +508,61 @@ func TestChooseRange(t *testing.T) {
 		if _, _, err := ChooseRange(specs[0], r[0], r[1]); err == nil {
 			t.Errorf("range %v accepted", r)
 		}
+	}
+}
+
+// TestMeanAbsObserverPaperInit checks the LSQ paper's initial step size 2·mean|x|/sqrt(Qp)
+// exactly on small tensors, per channel and per tensor, over two batches.
+func TestMeanAbsObserverPaperInit(t *testing.T) {
+	// A [3, 2] weight, channels along axis 1: column 0 holds 1, -3, 2 (mean|x| 2), column 1
+	// holds 0.5, 0.5, -0.5 (mean|x| 0.5).
+	w := []float32{1, 0.5, -3, 0.5, 2, -0.5}
+	ternary := Spec{Bits: 2, Scheme: Symmetric, Granularity: PerChannel, Axis: 1} // q in [-1, 1]: Qp 1
+	o := mustObserver(t, ternary, ObserverConfig{Kind: MeanAbsObserver})
+	if err := o.Observe(w, []int{3, 2}); err != nil {
+		t.Fatal(err)
+	}
+	p := mustParams(t, o)
+	// 2·2/sqrt(1) and 2·0.5/sqrt(1), exact in float32.
+	if !slices.Equal(p.Scales, []float32{4, 1}) || !slices.Equal(p.ZeroPoints, []int32{0, 0}) || p.Axis != 1 {
+		t.Errorf("2-bit per-channel params %+v, want scales [4 1], zero points [0 0], axis 1", p)
+	}
+	int4 := Spec{Bits: 4, Scheme: Symmetric, Granularity: PerTensor} // q in [-7, 7]: Qp 7
+	o = mustObserver(t, int4, ObserverConfig{Kind: MeanAbsObserver})
+	if err := o.Observe(w, []int{3, 2}); err != nil {
+		t.Fatal(err)
+	}
+	// mean|w| = 7.5/6 = 1.25; a second batch {-0.25, 0.25} makes Σ|x| 8, n 8: mean 1.
+	if err := o.Observe([]float32{-0.25, 0.25}, []int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustParams(t, o); p.Scales[0] != float32(2*1/math.Sqrt(7)) || p.Axis != -1 {
+		t.Errorf("4-bit per-tensor params %+v, want scale %v", p, float32(2/math.Sqrt(7)))
+	}
+	// Affine 2-bit activations after a ReLU: q in [0, 3], zero point qmin = 0, Qp 3.
+	a := []float32{0, 0, 3, 1} // mean|x| 1
+	o = mustObserver(t, Spec{Bits: 2, Scheme: Affine, Granularity: PerTensor}, ObserverConfig{Kind: MeanAbsObserver})
+	if err := o.Observe(a, []int{2, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustParams(t, o); p.Scales[0] != float32(2/math.Sqrt(3)) || p.ZeroPoints[0] != 0 {
+		t.Errorf("2-bit affine params %+v, want scale %v, zero point 0", p, float32(2/math.Sqrt(3)))
+	}
+	// A negative minimum moves the affine zero point: -1 at scale 2/sqrt(3)·1.25 ≈ 1.44 is
+	// -0.69 steps, rounded to -1: zero point 1.
+	o.Reset()
+	if err := o.Observe([]float32{-1, 0, 3, 1}, []int{2, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustParams(t, o); p.ZeroPoints[0] != 1 {
+		t.Errorf("affine params with a negative minimum %+v, want zero point 1", p)
+	}
+	// Per channel, a later batch with another channel count is refused.
+	o = mustObserver(t, ternary, ObserverConfig{Kind: MeanAbsObserver})
+	if err := o.Observe(w, []int{3, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Observe(w, []int{2, 3}); err == nil {
+		t.Error("a batch with 3 channels after one with 2: no error")
 	}
 }

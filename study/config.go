@@ -55,7 +55,7 @@ type Settings struct {
 	QATBits   []Pair  `json:"qat_bits"`
 	QATLSQ    []bool  `json:"qat_lsq"` // which scale methods: observed (false), learned (true)
 	QATEpochs int     `json:"qat_epochs"`
-	QATLR     float64 `json:"qat_lr"`
+	QATLR     float64 `json:"qat_lr"` // 0: the rate qat.Default scales from LR
 	// Sensitivity: each layer alone at these widths (weights and activations).
 	SensitivityBits []int `json:"sensitivity_bits"`
 	// Mixed precision: candidate widths per layer, budgets in bytes, knee points fine-tuned.

@@ -10,23 +10,40 @@ import (
 	"tinyq/train"
 )
 
-// trainQAT fine-tunes the FP32 model with QAT under cfg for epochs and returns the model
-// and its history.
-func (e *env) trainQAT(cfg qat.Config, epochs int) (*qat.Model, *train.History, error) {
-	qm, err := qat.Prepare(e.in.Model, cfg)
+// trainQAT fine-tunes the FP32 model with QAT under recipe r (its learning rate scaled from
+// the FP32 rate unless the settings fix one) for epochs, and returns the model and history.
+func (e *env) trainQAT(r qat.Recipe, epochs int) (*qat.Model, *train.History, error) {
+	qm, err := qat.Prepare(e.in.Model, r.Config)
 	if err != nil {
 		return nil, nil, err
 	}
 	tc := e.in.TrainQAT
 	tc.Epochs = epochs
-	tc.LR = e.set.QATLR
-	tc.Name = "qat-" + cfg.Name()
+	tc.LR, tc.Schedule = e.set.LR*r.LRScale, r.Schedule
+	if e.set.QATLR > 0 {
+		tc.LR = e.set.QATLR
+	}
+	tc.Name = "qat-" + r.Config.Name()
 	tc.Progress, tc.Log = nil, nil // the study has one bar
 	hist, err := qm.Fit(e.in.Train, e.in.Test, tc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", tc.Name, err)
 	}
 	return qm, hist, nil
+}
+
+// recipe is cmd/mnist's default recipe for w/a bits (qat.Default) with learned scales on or
+// off: learned scales always start from the LSQ paper's values with the input scale fixed,
+// observed ranges use a moving average.
+func recipe(w, a int, lsq bool) qat.Recipe {
+	r := qat.Default(w, a)
+	r.Config.LearnScales = lsq
+	if lsq {
+		r.Config.LSQInit, r.Config.FixInputScale = qat.InitMeanAbs, true
+	} else {
+		r.Config.LSQInit, r.Config.FixInputScale = qat.InitRange, false
+	}
+	return r
 }
 
 // runQAT trains each uniform QAT point not yet done, with observed and with learned scales,
@@ -46,9 +63,7 @@ func (s *Study) runQAT(e *env) error {
 			if done[key{p, lsq}] {
 				continue
 			}
-			cfg := qat.Spec(p.W, p.A)
-			cfg.LearnScales = lsq
-			qm, hist, err := e.trainQAT(cfg, e.set.QATEpochs)
+			qm, hist, err := e.trainQAT(recipe(p.W, p.A, lsq), e.set.QATEpochs)
 			if err != nil {
 				return err
 			}
@@ -77,9 +92,14 @@ func (s *Study) runQAT(e *env) error {
 	}
 	for _, k := range kneeBudgetsLeft(s.Results.Mixed) {
 		p := &s.Results.Mixed[k]
-		cfg := qat.Spec(8, 8)
-		cfg.LayerBits = p.Bits
-		qm, _, err := e.trainQAT(cfg, e.set.KneeQATEpochs)
+		// The recipe of the narrowest widths (learned scales at 3 bits or fewer).
+		w, a := 8, 8
+		for _, b := range p.Bits {
+			w, a = min(w, b[0]), min(a, b[1])
+		}
+		r := recipe(w, a, qat.Default(w, a).Config.LearnScales)
+		r.Config.LayerBits = p.Bits
+		qm, _, err := e.trainQAT(r, e.set.KneeQATEpochs)
 		if err != nil {
 			return err
 		}
@@ -90,7 +110,7 @@ func (s *Study) runQAT(e *env) error {
 		if p.QATAccuracy, err = infer.Evaluate(im, e.in.Test.Images, e.in.Test.Labels); err != nil {
 			return err
 		}
-		p.File = "mixed-" + cfg.Name() + ".safetensors"
+		p.File = "mixed-" + r.Config.Name() + ".safetensors"
 		if err := infer.SaveInt(filepath.Join(s.Dir, p.File), im, ""); err != nil {
 			return err
 		}

@@ -5,7 +5,8 @@
 // func adamAVX512(p, grad, m, v *float32, n int, alpha, eps float32)
 //
 // adamGo on 16 lanes: every operation rounded to float32 in adamGo's order, no fused
-// multiply-add.
+// multiply-add; moments below adamTiny (|m|, v) set to 0 as adamGo does (an ordered
+// less-than, so a NaN moment is kept, as Go's comparison keeps it).
 TEXT ·adamAVX512(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), AX       // AX: &p[j]
 	MOVQ grad+8(FP), BX    // BX: &grad[j]
@@ -22,17 +23,28 @@ TEXT ·adamAVX512(SB), NOSPLIT, $0-48
 	VPBROADCASTD DI, Z13            // Z13: b2
 	MOVL $0x3a83126f, DI            // float32(0.001)
 	VPBROADCASTD DI, Z14            // Z14: 1-b2
+	MOVL $0x7fffffff, DI
+	VPBROADCASTD DI, Z8             // Z8: all bits but the sign
+	MOVL $0x0d800000, DI            // float32(2^-100): adamTiny
+	VPBROADCASTD DI, Z9             // Z9: adamTiny
 
 loop:
 	VMOVUPS (BX), Z0       // Z0: g
 	VMULPS  (CX), Z11, Z1  // Z1: b1·m
 	VMULPS  Z0, Z12, Z2    // Z2: (1-b1)·g
 	VADDPS  Z2, Z1, Z1     // Z1: m' = b1·m + (1-b1)·g
+	VPANDD  Z8, Z1, Z2     // Z2: |m'|
+	VCMPPS  $0x11, Z9, Z2, K1 // K1: |m'| < adamTiny (LT, ordered, quiet)
+	KNOTW   K1, K2
+	VMOVAPS.Z Z1, K2, Z1   // Z1: m', 0 where tiny
 	VMOVUPS Z1, (CX)
 	VMULPS  (DX), Z13, Z3  // Z3: b2·v
 	VMULPS  Z0, Z14, Z4    // Z4: (1-b2)·g
 	VMULPS  Z0, Z4, Z4     // Z4: (1-b2)·g·g
 	VADDPS  Z4, Z3, Z3     // Z3: v' = b2·v + (1-b2)·g·g
+	VCMPPS  $0x11, Z9, Z3, K1 // K1: v' < adamTiny
+	KNOTW   K1, K2
+	VMOVAPS.Z Z3, K2, Z3   // Z3: v', 0 where tiny
 	VMOVUPS Z3, (DX)
 	VSQRTPS Z3, Z5         // Z5: sqrt(v')
 	VADDPS  Z15, Z5, Z5    // Z5: sqrt(v') + eps

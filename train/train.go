@@ -54,6 +54,51 @@ type Config struct {
 	// Extra, if set, is called once with the built training graph and returns further learnable
 	// nodes (for example learned quantization scales) and the solver that updates them.
 	Extra func(net *nn.Net) (G.Nodes, *Solver, error)
+
+	// Distill, if set, adds a teacher's soft targets to the labels (knowledge distillation).
+	Distill *Distillation
+	// Schedule shapes the learning rate over the run (default ConstantLR).
+	Schedule Schedule
+}
+
+// Teacher computes logits [rows, classes] of rows samples x [rows, in] (infer.FloatModel's
+// Forward has this form).
+type Teacher interface {
+	Forward(x []float32, rows int, logits []float32) error
+}
+
+// Distillation trains against a teacher's soft targets as well as the labels: the loss is
+// (1-Alpha)·cross-entropy with the labels plus Alpha·T²·KL(softmax(teacher/T) ‖
+// softmax(logits/T)) (Hinton et al. 2015; autograd.DistillationLoss). The teacher is fixed:
+// it runs once over a training set, in batches of Config.EvalBatch rows, at the start of the
+// first epoch on it, and every step reads its samples' logits from that pass.
+type Distillation struct {
+	Teacher     Teacher
+	Temperature float64 // T, default 1
+	Alpha       float64 // weight of the soft targets in [0, 1]; 0 is plain cross-entropy
+}
+
+// Schedule is a learning-rate schedule.
+type Schedule int
+
+const (
+	// ConstantLR keeps the learning rate at Config.LR.
+	ConstantLR Schedule = iota
+	// CosineLR decays it from Config.LR towards 0 over the run's steps, step k of K at
+	// LR·(1+cos(π·k/K))/2 (Loshchilov & Hutter 2017, SGDR, without restarts); an Extra solver's
+	// rate follows the same factor.
+	CosineLR
+)
+
+// String returns "constant" or "cosine".
+func (s Schedule) String() string {
+	switch s {
+	case ConstantLR:
+		return "constant"
+	case CosineLR:
+		return "cosine"
+	}
+	return fmt.Sprintf("Schedule(%d)", int(s))
 }
 
 func (c *Config) defaults(m *nn.MLP) {
@@ -78,6 +123,13 @@ func (c *Config) defaults(m *nn.MLP) {
 	if c.Classes == 0 && len(m.Layers) > 0 {
 		c.Classes = m.Layers[len(m.Layers)-1].Out
 	}
+	if c.Distill != nil {
+		d := *c.Distill // the caller's value is not modified
+		if d.Temperature == 0 {
+			d.Temperature = 1
+		}
+		c.Distill = &d
+	}
 }
 
 // Validate reports the first bad setting (after defaults).
@@ -91,6 +143,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: eval batch %d, want > 0", c.EvalBatch)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("train: learning rate %v, want > 0", c.LR)
+	case c.Schedule != ConstantLR && c.Schedule != CosineLR:
+		return fmt.Errorf("train: unknown schedule %d", int(c.Schedule))
+	}
+	if d := c.Distill; d != nil {
+		switch {
+		case d.Teacher == nil:
+			return errors.New("train: distillation without a teacher")
+		case !(d.Temperature > 0) || math.IsInf(d.Temperature, 0):
+			return fmt.Errorf("train: distillation temperature %v, want finite and > 0", d.Temperature)
+		case !(d.Alpha >= 0 && d.Alpha <= 1):
+			return fmt.Errorf("train: distillation alpha %v, want in [0, 1]", d.Alpha)
+		}
 	}
 	return nil
 }
@@ -132,22 +196,26 @@ const maxElements = 1 << 31
 // Trainer holds a compiled training program for one model. It is the one place where
 // gorgonia's training protocol (Let, RunAll, Step, Reset) is written.
 type Trainer struct {
-	cfg    Config
-	model  *nn.MLP
-	net    *nn.Net
-	vm     G.VM
-	y      *G.Node
-	cost   *G.Node
-	x, yv  []float32 // input and one-hot target buffers, [batch, in] and [batch, classes]
-	solver *Solver
-	params []G.ValueGrad
-	extraS *Solver
-	extra  []G.ValueGrad
-	eval   *nn.Evaluator
-	rng    *rand.Rand
-	order  []int
-	epoch  int
-	replay int // shuffles to replay before the next epoch (after Restore)
+	cfg     Config
+	model   *nn.MLP
+	net     *nn.Net
+	vm      G.VM
+	y       *G.Node
+	cost    *G.Node
+	x, yv   []float32 // input and one-hot target buffers, [batch, in] and [batch, classes]
+	tv      []float32 // the teacher's logits with Distill, [batch, classes]
+	teach   []float32 // with Distill, the teacher's logits of every sample of teachOf, [N, classes]
+	teachOf *float32  // &Images[0] of the training set teach belongs to
+	solver  *Solver
+	params  []G.ValueGrad
+	extraS  *Solver
+	extraLR float64 // extraS's own rate, scaled by the schedule
+	extra   []G.ValueGrad
+	eval    *nn.Evaluator
+	rng     *rand.Rand
+	order   []int
+	epoch   int
+	replay  int // shuffles to replay before the next epoch (after Restore)
 }
 
 // NewTrainer builds and compiles the training graph of model (with its hooks): forward,
@@ -175,7 +243,14 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	g := net.Graph
 	t := &Trainer{cfg: cfg, model: model, net: net, rng: rand.New(rand.NewSource(cfg.Seed))}
 	t.y = G.NewMatrix(g, tensor.Float32, G.WithShape(cfg.Batch, cfg.Classes), G.WithName("y"))
-	if t.cost, err = net.Loss(t.y); err != nil {
+	var teacher *G.Node // the teacher's logits, with Distill
+	if d := cfg.Distill; d != nil {
+		t.tv = make([]float32, cfg.Batch*cfg.Classes)
+		teacher = G.NewMatrix(g, tensor.Float32, G.WithShape(cfg.Batch, cfg.Classes), G.WithName("teacher"))
+		if t.cost, err = net.DistillationLoss(t.y, teacher, d.Temperature, d.Alpha); err != nil {
+			return nil, err
+		}
+	} else if t.cost, err = net.Loss(t.y); err != nil {
 		return nil, err
 	}
 	learn := append(G.Nodes(nil), net.Params...)
@@ -183,6 +258,9 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	if cfg.Extra != nil {
 		if extra, t.extraS, err = cfg.Extra(net); err != nil {
 			return nil, fmt.Errorf("train: extra parameters: %w", err)
+		}
+		if t.extraS != nil {
+			t.extraLR = t.extraS.LR
 		}
 		learn = append(learn, extra...)
 	}
@@ -209,6 +287,11 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	}
 	if err := G.Let(t.y, tensor.New(tensor.WithShape(cfg.Batch, cfg.Classes), tensor.WithBacking(t.yv))); err != nil {
 		return nil, fmt.Errorf("train: bind target: %w", err)
+	}
+	if teacher != nil {
+		if err := G.Let(teacher, tensor.New(tensor.WithShape(cfg.Batch, cfg.Classes), tensor.WithBacking(t.tv))); err != nil {
+			return nil, fmt.Errorf("train: bind teacher: %w", err)
+		}
 	}
 	if t.solver, err = NewSolver(cfg.Optimizer, cfg.LR, cfg.Momentum); err != nil {
 		return nil, err
@@ -266,10 +349,23 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			progressbar.OptionThrottle(100*time.Millisecond))
 	}
 	start := time.Now()
+	var teach []float32
+	if t.cfg.Distill != nil {
+		var err error
+		if teach, err = t.teacherLogits(trainSet); err != nil {
+			return Epoch{}, fmt.Errorf("train: %s epoch %d: teacher: %w", t.name(), t.epoch+1, err)
+		}
+	}
 	var lossSum float64
 	for s := 0; s < steps; s++ {
 		lo, hi := s*b, min((s+1)*b, n)
 		clear(t.yv)
+		if teach != nil {
+			for r, idx := range t.order[lo:hi] {
+				copy(t.tv[r*classes:(r+1)*classes], teach[idx*classes:(idx+1)*classes])
+			}
+			clear(t.tv[(hi-lo)*classes:]) // padding rows: ignored with their zero targets
+		}
 		for r, idx := range t.order[lo:hi] {
 			copy(t.x[r*in:(r+1)*in], trainSet.Images[idx*in:(idx+1)*in])
 			lab := int(trainSet.Labels[idx])
@@ -279,6 +375,13 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			t.yv[r*classes+lab] = 1
 		}
 		clear(t.x[(hi-lo)*in:]) // padding rows: zero input, zero target (ignored by the loss)
+		if t.cfg.Schedule == CosineLR {
+			f := 0.5 * (1 + math.Cos(math.Pi*float64(t.epoch*steps+s)/float64(t.cfg.Epochs*steps)))
+			t.solver.LR = t.cfg.LR * f
+			if t.extraS != nil {
+				t.extraS.LR = t.extraLR * f
+			}
+		}
 		if t.cfg.BeforeStep != nil {
 			t.cfg.BeforeStep(hi - lo)
 		}
@@ -314,6 +417,29 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			t.cfg.Name, t.epoch, t.cfg.Epochs, ep.TrainLoss, ep.TestAccuracy, ep.TestLoss, ep.Seconds)
 	}
 	return ep, nil
+}
+
+// teacherLogits returns the distillation teacher's logits of every sample of set, [N,
+// classes]: computed in batches of EvalBatch rows on the first call for a set and kept for
+// later epochs on the same set (the same Images slice).
+func (t *Trainer) teacherLogits(set Data) ([]float32, error) {
+	n, in, classes := set.Len(), t.model.Layers[0].In, t.cfg.Classes
+	if t.teachOf == &set.Images[0] && len(t.teach) == n*classes {
+		return t.teach, nil
+	}
+	t.teachOf = nil
+	if cap(t.teach) < n*classes {
+		t.teach = make([]float32, n*classes)
+	}
+	t.teach = t.teach[:n*classes]
+	for lo := 0; lo < n; lo += t.cfg.EvalBatch {
+		hi := min(lo+t.cfg.EvalBatch, n)
+		if err := t.cfg.Distill.Teacher.Forward(set.Images[lo*in:hi*in], hi-lo, t.teach[lo*classes:hi*classes]); err != nil {
+			return nil, err
+		}
+	}
+	t.teachOf = &set.Images[0]
+	return t.teach, nil
 }
 
 // name is the trainer's label for errors.

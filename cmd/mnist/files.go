@@ -230,14 +230,22 @@ func (o options) trainingJSON() string {
 // qatTrainingJSON adds the QAT-only settings to trainingJSON, for QAT phase checkpoints, and,
 // when QAT fine-tunes the FP32 model, that model's identity (base: its epochs and the SHA-256
 // of its parameters), so that a phase is never resumed on top of another FP32 model.
-func (o options) qatTrainingJSON(base string) string {
+func (o options) qatTrainingJSON(p bitPair, base string) string {
+	lr, sched := o.qatLR(p)
 	b, _ := json.Marshal(struct {
-		Base    json.RawMessage `json:"fp32"`
-		LR      float64         `json:"qat_lr"`
-		Init    string          `json:"qat_init"`
-		Observe string          `json:"observer"`
-		From    string          `json:"fp32_model,omitempty"`
-	}{json.RawMessage(o.trainingJSON()), o.QATLR, o.QATInit, o.Observer, base})
+		Base     json.RawMessage `json:"fp32"`
+		LR       float64         `json:"qat_lr"`
+		Init     string          `json:"qat_init"`
+		Observe  string          `json:"observer"`
+		LSQ      bool            `json:"lsq"`
+		LSQInit  string          `json:"lsq_init"`
+		Distill  bool            `json:"distill"`
+		DistillT float64         `json:"distill_t"`
+		DistillA float64         `json:"distill_alpha"`
+		Schedule string          `json:"lr_schedule"`
+		Learn    bool            `json:"lsq_learn_input"`
+		From     string          `json:"fp32_model,omitempty"`
+	}{json.RawMessage(o.trainingJSON()), lr, o.QATInit, o.Observer, o.LSQ.on(p), o.LSQInit, o.Distill, o.DistillT, o.DistillA, sched.String(), o.LearnInput, base})
 	return string(b)
 }
 

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"tinyq/qat"
 	"tinyq/quant"
+	"tinyq/train"
 )
 
 // options are the parsed, validated flags.
@@ -21,7 +23,13 @@ type options struct {
 	TrainLimit int       `json:"train_limit,omitempty"`
 	QAT        bool      `json:"qat"`
 	Bits       []bitPair `json:"bits,omitempty"`
-	LSQ        bool      `json:"lsq,omitempty"`
+	LSQ        autoBool  `json:"lsq"`
+	LSQInit    string    `json:"lsq_init,omitempty"`
+	Distill    bool      `json:"distill,omitempty"`
+	DistillT   float64   `json:"distill_t,omitempty"`
+	DistillA   float64   `json:"distill_alpha,omitempty"`
+	Schedule   string    `json:"lr_schedule,omitempty"`
+	LearnInput bool      `json:"lsq_learn_input,omitempty"`
 	QATInit    string    `json:"qat_init,omitempty"`
 	Observer   string    `json:"observer,omitempty"`
 	Freeze     int       `json:"freeze_observers_after,omitempty"`
@@ -54,10 +62,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60,000)")
 	fs.BoolVar(&o.QAT, "qat", false, "also train quantization-aware models (see -bits)")
 	fs.StringVar(&bits, "bits", "8,4", "QAT bit widths: a comma list of N (weights and activations N bits) or W/A (e.g. 4/8)")
-	fs.BoolVar(&o.LSQ, "lsq", false, "QAT learns its scales (LSQ) instead of observing ranges")
+	fs.Var(&o.LSQ, "lsq", "QAT learns its scales (LSQ) instead of observing ranges (default: at "+lowBitsText+")")
+	fs.BoolVar(&o.LearnInput, "lsq-learn-input", false, "LSQ also learns the network input's scale (by default it keeps its initial value: learning it costs a backward matrix product through the first layer)")
+	fs.StringVar(&o.LSQInit, "lsq-init", "meanabs", "initial LSQ scales: meanabs (the LSQ paper's 2·mean|x|/sqrt(Qp)) or range (the first batch's range)")
+	fs.BoolVar(&o.Distill, "distill", false, "QAT also learns from the trained FP32 model's soft targets (knowledge distillation; needs -qat-init fp32)")
+	fs.Float64Var(&o.DistillT, "distill-t", 4, "distillation temperature")
+	fs.Float64Var(&o.DistillA, "distill-alpha", 0.5, "distillation: weight of the soft targets (the labels get 1 - it)")
+	fs.StringVar(&o.Schedule, "lr-schedule", "auto", "QAT learning-rate schedule: constant, cosine, or auto (cosine at "+lowBitsText+", else constant)")
 	fs.StringVar(&o.QATInit, "qat-init", "fp32", "QAT starting point: fp32 (fine-tune the trained float model) or scratch")
-	fs.StringVar(&o.Observer, "observer", "moving-average", "QAT activation observer: minmax, moving-average, percentile, mse")
-	fs.Float64Var(&o.QATLR, "qat-lr", 0, "QAT learning rate (0: -lr/10 when fine-tuning from fp32, -lr from scratch)")
+	fs.StringVar(&o.Observer, "observer", "moving-average", "QAT activation observer: minmax, moving-average, percentile, mse, meanabs")
+	fs.Float64Var(&o.QATLR, "qat-lr", 0, "QAT learning rate (0: -lr from scratch or at "+lowBitsText+", else -lr/10)")
 	fs.IntVar(&o.Freeze, "freeze-observers", 0, "QAT: freeze ranges after this many epochs (0: never)")
 	fs.StringVar(&o.Save, "save", "", "write every model of the run to this directory as NAME.safetensors")
 	fs.StringVar(&o.Load, "load", "", "load the FP32 model from this safetensors file instead of training it")
@@ -100,22 +114,31 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-qat-init %q: want fp32 or scratch", o.QATInit)
 	}
 	if _, err := quant.ParseObserverKind(o.Observer); err != nil {
-		return o, usagef("-observer %q: want minmax, moving-average, percentile or mse", o.Observer)
+		return o, usagef("-observer %q: want minmax, moving-average, percentile, mse or meanabs", o.Observer)
 	}
 	if o.QATLR < 0 || o.QATLR > 10 || o.QATLR != o.QATLR {
 		return o, usagef("-qat-lr %v: want 0 (default) or a number in (0, 10]", o.QATLR)
 	}
-	if o.QATLR == 0 {
-		o.QATLR = o.LR
-		if o.QATInit == "fp32" {
-			o.QATLR = o.LR / 10
-		}
+	if o.LSQInit != "meanabs" && o.LSQInit != "range" {
+		return o, usagef("-lsq-init %q: want meanabs or range", o.LSQInit)
+	}
+	if !(o.DistillT > 0) || o.DistillT > 100 {
+		return o, usagef("-distill-t %v: want a number in (0, 100]", o.DistillT)
+	}
+	if !(o.DistillA >= 0 && o.DistillA <= 1) {
+		return o, usagef("-distill-alpha %v: want a number in [0, 1]", o.DistillA)
+	}
+	if o.Schedule != "auto" && o.Schedule != "constant" && o.Schedule != "cosine" {
+		return o, usagef("-lr-schedule %q: want auto, constant or cosine", o.Schedule)
+	}
+	if o.Distill && o.QATInit != "fp32" {
+		return o, usagef("-distill needs -qat-init fp32 (the teacher is the trained FP32 model)")
 	}
 	if o.Resume && o.Checkpoint == "" {
 		return o, usagef("-resume needs -checkpoint FILE")
 	}
 	if o.QAT && o.Checkpoint != "" && o.Observer != "minmax" && o.Observer != "moving-average" {
-		return o, usagef("-checkpoint with -qat needs -observer minmax or moving-average (a %s observer's histogram is not checkpointed)", o.Observer)
+		return o, usagef("-checkpoint with -qat needs -observer minmax or moving-average (a %s observer's state is not checkpointed)", o.Observer)
 	}
 	if o.Load != "" && (o.Resume || o.Checkpoint != "") {
 		return o, usagef("-load trains no FP32 model: it cannot go with -checkpoint or -resume")
@@ -128,7 +151,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		var bad string
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
-			case "qat", "bits", "lsq", "qat-init", "observer", "freeze-observers", "save", "json", "checkpoint", "resume":
+			case "qat", "bits", "lsq", "lsq-init", "lsq-learn-input", "lr-schedule", "distill", "distill-t", "distill-alpha",
+				"qat-init", "observer", "freeze-observers", "save", "json", "checkpoint", "resume":
 				if bad == "" {
 					bad = f.Name
 				}
@@ -164,6 +188,83 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)
 	}
 	return o, nil
+}
+
+// lowBitsText describes qat.LowBits in the flag help.
+const lowBitsText = "3 bits or fewer"
+
+// autoBool is a boolean flag whose default, auto, depends on the bit widths: -lsq alone (or
+// -lsq=true) is on, -lsq=false off.
+type autoBool int
+
+const (
+	auto autoBool = iota
+	autoOn
+	autoOff
+)
+
+// String returns "auto", "true" or "false".
+func (b *autoBool) String() string {
+	switch *b {
+	case autoOn:
+		return "true"
+	case autoOff:
+		return "false"
+	}
+	return "auto"
+}
+
+// Set parses a boolean (strconv.ParseBool) or "auto".
+func (b *autoBool) Set(s string) error {
+	if s == "auto" {
+		*b = auto
+		return nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("want true, false or auto, got %q", s)
+	}
+	*b = autoOff
+	if v {
+		*b = autoOn
+	}
+	return nil
+}
+
+// IsBoolFlag lets the flag stand alone (-lsq).
+func (b *autoBool) IsBoolFlag() bool { return true }
+
+// MarshalText writes the flag as in String.
+func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// qatLR returns the QAT learning rate and schedule of bit pair p: -qat-lr if set, else -lr
+// from scratch, else -lr scaled as qat.Default says (-lr at qat.LowBits or fewer, -lr/10
+// wider); the schedule is -lr-schedule, whose auto is qat.Default's (cosine at low bits).
+func (o options) qatLR(p bitPair) (float64, train.Schedule) {
+	r := qat.Default(p.W, p.A)
+	lr := o.QATLR
+	if lr == 0 {
+		lr = o.LR * r.LRScale
+		if o.QATInit == "scratch" {
+			lr = o.LR
+		}
+	}
+	sched := r.Schedule
+	switch o.Schedule {
+	case "cosine":
+		sched = train.CosineLR
+	case "constant":
+		sched = train.ConstantLR
+	}
+	return lr, sched
+}
+
+// on resolves the flag for a bit pair: auto means qat.Default's choice (on at low bits).
+func (b autoBool) on(p bitPair) bool {
+	if b == auto {
+		return qat.Default(p.W, p.A).Config.LearnScales
+	}
+	return b == autoOn
 }
 
 // bitPair is a weight and activation bit width.

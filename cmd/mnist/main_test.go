@@ -120,6 +120,12 @@ func TestBadQATFlags(t *testing.T) {
 		{[]string{"-observer", "median"}, "-observer"},
 		{[]string{"-qat-lr", "-1"}, "-qat-lr"},
 		{[]string{"-freeze-observers", "-1"}, "-freeze-observers"},
+		{[]string{"-lsq=maybe"}, "-lsq"},
+		{[]string{"-lsq-init", "max"}, "-lsq-init"},
+		{[]string{"-distill-t", "0"}, "-distill-t"},
+		{[]string{"-distill-alpha", "1.5"}, "-distill-alpha"},
+		{[]string{"-lr-schedule", "step"}, "-lr-schedule"},
+		{[]string{"-distill", "-qat-init", "scratch"}, "-distill needs -qat-init fp32"},
 	}
 	for _, c := range cases {
 		err := run(c.args, &bytes.Buffer{}, &bytes.Buffer{})
@@ -127,6 +133,40 @@ func TestBadQATFlags(t *testing.T) {
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want a usage error mentioning %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestLowBitDefaults: with the flags left alone, LSQ is on for bit pairs with a width of 3
+// bits or fewer and off otherwise; -lsq and -lsq=false override that.
+func TestLowBitDefaults(t *testing.T) {
+	o, err := parseFlags(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		p    bitPair
+		want bool
+	}{{bitPair{8, 8}, false}, {bitPair{4, 4}, false}, {bitPair{4, 8}, false}, {bitPair{3, 3}, true}, {bitPair{2, 8}, true}, {bitPair{2, 2}, true}} {
+		if got := o.LSQ.on(c.p); got != c.want {
+			t.Errorf("default -lsq at %s: %t, want %t", c.p.name(), got, c.want)
+		}
+	}
+	if o.Distill {
+		t.Error("-distill is on by default")
+	}
+	o, err = parseFlags([]string{"-lsq"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.LSQ.on(bitPair{8, 8}) {
+		t.Error("-lsq: off at w8a8")
+	}
+	o, err = parseFlags([]string{"-lsq=false"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.LSQ.on(bitPair{2, 2}) {
+		t.Error("-lsq=false: on at w2a2")
 	}
 }
 

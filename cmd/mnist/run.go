@@ -260,11 +260,20 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 	if err != nil {
 		return nil, err
 	}
+	// The distillation teacher: the trained FP32 model in the float runtime.
+	teacher, err := ptq.Float(fp32, infer.F32)
+	if err != nil {
+		return nil, err
+	}
 	var rows []report.Row
 	for _, b := range o.Bits {
 		cfg := qat.Spec(b.W, b.A)
 		cfg.Observer = quant.ObserverConfig{Kind: kind}
-		cfg.LearnScales = o.LSQ
+		cfg.LearnScales = o.LSQ.on(b)
+		if o.LSQInit == "meanabs" {
+			cfg.LSQInit = qat.InitMeanAbs
+		}
+		cfg.FixInputScale = !o.LearnInput
 		cfg.FreezeObserversAfter = o.Freeze
 		start := fp32
 		if o.QATInit == "scratch" {
@@ -279,7 +288,10 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 		name := "qat-" + b.name()
 		tc := base
 		tc.Name = name
-		tc.LR = o.QATLR
+		tc.LR, tc.Schedule = o.qatLR(b)
+		if o.Distill {
+			tc.Distill = &train.Distillation{Teacher: teacher, Temperature: o.DistillT, Alpha: o.DistillA}
+		}
 		tr, err := qm.NewTrainer(tc)
 		if err != nil {
 			return nil, fmt.Errorf("train %s: %w", name, err)
@@ -292,7 +304,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 		if o.QATInit == "fp32" {
 			fromModel = fp32Identity(fp32, fp32Epochs)
 		}
-		tj := o.qatTrainingJSON(fromModel)
+		tj := o.qatTrainingJSON(b, fromModel)
 		resume := o.Resume
 		if resume && ck != "" {
 			if old, stale := staleBase(ck, tj); stale {

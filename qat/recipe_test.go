@@ -1,0 +1,38 @@
+package qat
+
+import (
+	"testing"
+
+	"tinyq/train"
+)
+
+func TestDefaultRecipe(t *testing.T) {
+	for _, c := range []struct {
+		w, a   int
+		low    bool
+		scale  float64
+		sched  train.Schedule
+		learns bool
+	}{
+		{8, 8, false, 0.1, train.ConstantLR, false},
+		{4, 4, false, 0.1, train.ConstantLR, false},
+		{4, 8, false, 0.1, train.ConstantLR, false},
+		{3, 3, true, 1, train.CosineLR, true},
+		{2, 4, true, 1, train.CosineLR, true},
+		{8, 2, true, 1, train.CosineLR, true},
+	} {
+		r := Default(c.w, c.a)
+		if Low(c.w, c.a) != c.low || r.LRScale != c.scale || r.Schedule != c.sched || r.Config.LearnScales != c.learns {
+			t.Errorf("w%da%d: low %v, recipe %+v", c.w, c.a, Low(c.w, c.a), r)
+		}
+		if c.learns && (r.Config.LSQInit != InitMeanAbs || !r.Config.FixInputScale) {
+			t.Errorf("w%da%d: learned scales start %v, input fixed %v", c.w, c.a, r.Config.LSQInit, r.Config.FixInputScale)
+		}
+		if r.Config.Weight.Bits != c.w || r.Config.Activation.Bits != c.a {
+			t.Errorf("w%da%d: specs %v %v", c.w, c.a, r.Config.Weight, r.Config.Activation)
+		}
+		if err := r.Config.Validate(); err != nil {
+			t.Errorf("w%da%d: %v", c.w, c.a, err)
+		}
+	}
+}
