@@ -63,8 +63,12 @@ func Table(w io.Writer, rows []Row) error {
 			break
 		}
 	}
+	width := len("variant")
+	for _, r := range rows {
+		width = max(width, len(r.Name))
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-22s %9s %8s %12s %7s %11s %11s %8s\n", "variant", "accuracy", "vs fp32", "weight bytes", "size", "samples/s", "bs1/s", "s/epoch")
+	fmt.Fprintf(&b, "%-*s %9s %8s %12s %7s %11s %11s %8s\n", width, "variant", "accuracy", "vs fp32", "weight bytes", "size", "samples/s", "bs1/s", "s/epoch")
 	for _, r := range rows {
 		delta, size := "", ""
 		if base >= 0 {
@@ -85,7 +89,7 @@ func Table(w io.Writer, rows []Row) error {
 		if r.SamplesPerSecondBS1 > 0 {
 			bs1 = fmt.Sprintf("%.0f", r.SamplesPerSecondBS1)
 		}
-		fmt.Fprintf(&b, "%-22s %8.2f%% %8s %12s %7s %11.0f %11s %8s\n", r.Name, r.Accuracy, delta, bytes, size, r.SamplesPerSecond, bs1, ep)
+		fmt.Fprintf(&b, "%-*s %8.2f%% %8s %12s %7s %11.0f %11s %8s\n", width, r.Name, r.Accuracy, delta, bytes, size, r.SamplesPerSecond, bs1, ep)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

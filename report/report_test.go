@@ -30,13 +30,21 @@ func TestTable(t *testing.T) {
 	rows := []Row{
 		{Name: "fp32", Accuracy: 98, WeightBytes: 1000, SamplesPerSecond: 10, EpochSeconds: []float64{3, 1, 2}},
 		{Name: "ptq-w8a8-static", Accuracy: 97.5, WeightBytes: 255, SamplesPerSecond: 25, SamplesPerSecondBS1: 1234},
+		{Name: "ptq-w4a4-static-per-tensor-longer", Accuracy: 97, WeightBytes: 120, SamplesPerSecond: 30},
 	}
 	if err := Table(&b, rows); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != 3 {
+	if len(lines) != 4 {
 		t.Fatalf("%d lines:\n%s", len(lines), b.String())
+	}
+	// Columns stay aligned however long a name is: the accuracy ends at the same place.
+	end := strings.Index(lines[1], "%") // 98.00%
+	for _, l := range lines[2:] {
+		if strings.Index(l, "%") != end {
+			t.Errorf("misaligned row (accuracy ends at %d, want %d):\n%s", strings.Index(l, "%"), end, b.String())
+		}
 	}
 	for _, want := range []string{"-0.50", "25.5%", "2.00", "1234"} {
 		if !strings.Contains(b.String(), want) {
