@@ -180,3 +180,23 @@ func TestShapeErrors(t *testing.T) {
 		t.Fatal("SoftmaxCrossEntropy accepted mismatched shapes")
 	}
 }
+
+// positiveMask is v > 0 bit for bit, for the special values too.
+func TestPositiveMask(t *testing.T) {
+	vals := []float32{0, float32(math.Copysign(0, -1)), 1, -1, math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32,
+		math.MaxFloat32, -math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		math.Float32frombits(0xffc00000), math.Float32frombits(0x7f800001), math.Float32frombits(0x7fffffff)}
+	rng := rand.New(rand.NewSource(1))
+	for range 10000 {
+		vals = append(vals, math.Float32frombits(rng.Uint32()))
+	}
+	for _, v := range vals {
+		want := uint32(0)
+		if v > 0 {
+			want = ^uint32(0)
+		}
+		if got := positiveMask(v); got != want {
+			t.Errorf("positiveMask(%v = %#08x) = %#x, want %#x", v, math.Float32bits(v), got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -84,11 +85,17 @@ func (op *reluGradOp) Do(vs ...G.Value) (G.Value, error) {
 	dxd := dx.Data().([]float32)[:len(y)]
 	dy = dy[:len(y)]
 	for i, v := range y {
-		d := dy[i]
-		if !(v > 0) { // written so that the compiler uses a conditional move, not a branch
-			d = 0
-		}
-		dxd[i] = d
+		dxd[i] = math.Float32frombits(math.Float32bits(dy[i]) & positiveMask(v))
 	}
 	return dx, nil
+}
+
+// positiveMask returns all ones if v > 0 (NaN is not), else 0, without a branch: ReLU's
+// outputs are zero about half the time in no predictable order, and a branch (which the
+// compiler emitted for the plain comparison) mispredicted often enough to make the gradient
+// 4x slower. With x the bits of v as an int32, v > 0 exactly when x > 0 (sign clear, not
+// +0) and x <= 0x7f800000 (not a NaN): the sign bit of -x & ^x & (x - 0x7f800001).
+func positiveMask(v float32) uint32 {
+	x := int32(math.Float32bits(v))
+	return uint32((-x & ^x & (x - 0x7f800001)) >> 31)
 }
