@@ -221,11 +221,11 @@ func listColumns(pack []float32, idx []uintptr, scratch []float32, s *call, i0, 
 	mask := unsafe.Slice((*uint32)(unsafe.Pointer(&scratch[0])), k)
 	if s.tA {
 		for p := 0; p < k; p++ {
-			nz := 0
+			var bits uint32 // the OR of the values' bits without their signs: 0 iff all are ±0
 			for _, v := range s.a[p*s.lda+i0 : p*s.lda+i0+rows] {
-				nz |= nonzero(v)
+				bits |= math.Float32bits(v) << 1
 			}
-			mask[p] = uint32(nz)
+			mask[p] = (bits | -bits) >> 31
 		}
 	} else {
 		clear(mask)
@@ -245,17 +245,16 @@ func listColumns(pack []float32, idx []uintptr, scratch []float32, s *call, i0, 
 	}
 	for t, p := range idx[:n] {
 		col := pack[t*mr : (t+1)*mr]
-		for r := 0; r < mr; r++ {
-			var v float32
-			if r < rows {
-				if s.tA {
-					v = s.a[int(p)*s.lda+i0+r]
-				} else {
-					v = s.a[(i0+r)*s.lda+int(p)]
-				}
+		if s.tA {
+			for r, v := range s.a[int(p)*s.lda+i0 : int(p)*s.lda+i0+rows] {
+				col[r] = v
 			}
-			col[r] = v
+		} else {
+			for r := 0; r < rows; r++ {
+				col[r] = s.a[(i0+r)*s.lda+int(p)]
+			}
 		}
+		clear(col[rows:])
 	}
 	return n
 }
