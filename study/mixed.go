@@ -3,6 +3,7 @@ package study
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"tinyq/infer"
@@ -10,9 +11,26 @@ import (
 	"tinyq/quant"
 )
 
-// mixedCount is the number of mixed-precision candidates for nl layers.
+// mixedGrid returns the per-layer widths the search tries for nl layers: the settings'
+// weight widths (distinct sizes) and activation widths; if that makes more than
+// maxMixedCandidates combinations, 8-bit activations only (they cost no weight bytes); if
+// still too many, ok is false and the search is skipped.
+func mixedGrid(set Settings, nl int) (wbits, abits []int, ok bool) {
+	wbits, abits = distinctSizes(set.MixedWeightBits), set.MixedActivationBits
+	count := func() float64 { return math.Pow(float64(len(wbits)*len(abits)), float64(nl)) }
+	if count() > maxMixedCandidates {
+		abits = []int{slices.Max(abits)}
+	}
+	return wbits, abits, count() <= maxMixedCandidates
+}
+
+// mixedCount is the number of mixed-precision candidates for nl layers (0 if skipped).
 func mixedCount(set Settings, nl int) int {
-	return int(math.Pow(float64(len(distinctSizes(set.MixedWeightBits))*len(set.MixedActivationBits)), float64(nl)))
+	w, a, ok := mixedGrid(set, nl)
+	if !ok {
+		return 0
+	}
+	return int(math.Pow(float64(len(w)*len(a)), float64(nl)))
 }
 
 // maxMixedCandidates bounds the exhaustive search (deeper models would need a greedy one).
@@ -35,13 +53,25 @@ func (s *Study) runMixed(e *env) error {
 		return nil
 	}
 	nl := len(e.in.Model.Layers)
-	if c := mixedCount(e.set, nl); c > maxMixedCandidates {
-		return fmt.Errorf("%d candidates for %d layers; the exhaustive search handles up to %d", c, nl, maxMixedCandidates)
+	wbits, abits, ok := mixedGrid(e.set, nl)
+	if !ok {
+		note := fmt.Sprintf("mixed precision skipped: %d layers give more than %d combinations of widths even with 8-bit activations", nl, maxMixedCandidates)
+		if !slices.Contains(s.Results.Notes, note) {
+			s.Results.Notes = append(s.Results.Notes, note)
+		}
+		s.logf("study: %s", note)
+		return s.save()
+	}
+	if len(abits) < len(e.set.MixedActivationBits) {
+		note := fmt.Sprintf("mixed precision: %d layers, so only %d-bit activations were searched (activation widths cost no weight bytes)", nl, abits[0])
+		if !slices.Contains(s.Results.Notes, note) {
+			s.Results.Notes = append(s.Results.Notes, note)
+		}
 	}
 	// One observer per activation width: the one closest to FP32 with every layer at
 	// 8-bit weights and that width (on held-out images).
 	observer := map[int]string{}
-	for _, a := range e.set.MixedActivationBits {
+	for _, a := range abits {
 		_, o, _, err := e.bestSimulation(func(o string) ([]ptq.LayerPlan, error) {
 			plans := make([]ptq.LayerPlan, nl)
 			for i := range plans {
@@ -59,8 +89,8 @@ func (s *Study) runMixed(e *env) error {
 		observer[a] = o
 	}
 	var choices [][2]int
-	for _, w := range distinctSizes(e.set.MixedWeightBits) {
-		for _, a := range e.set.MixedActivationBits {
+	for _, w := range wbits {
+		for _, a := range abits {
 			choices = append(choices, [2]int{w, a})
 		}
 	}

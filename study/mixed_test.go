@@ -49,3 +49,26 @@ func TestFrontKneeBudgets(t *testing.T) {
 		t.Errorf("budgets %+v", b)
 	}
 }
+
+// Deep models narrow the mixed search to 8-bit activations, then skip it, rather than fail.
+func TestMixedGrid(t *testing.T) {
+	set := Full() // 3 distinct weight sizes x 2 activation widths
+	for _, c := range []struct {
+		layers int
+		abits  int
+		ok     bool
+		count  int
+	}{
+		{3, 2, true, 216},
+		{5, 2, true, 7776},
+		{6, 1, true, 729},
+		{9, 1, true, 19683},
+		{10, 1, false, 0},
+	} {
+		w, a, ok := mixedGrid(set, c.layers)
+		if len(w) != 3 || len(a) != c.abits || ok != c.ok || mixedCount(set, c.layers) != c.count {
+			t.Errorf("%d layers: weights %v, activations %v, ok %v, count %d; want %d activation widths, ok %v, count %d",
+				c.layers, w, a, ok, mixedCount(set, c.layers), c.abits, c.ok, c.count)
+		}
+	}
+}

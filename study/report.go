@@ -136,7 +136,11 @@ func repRun(b *strings.Builder, r *Results) {
 	}
 	fmt.Fprintf(b, "- Calibration: the first %d training images; held-out selection (observers, mixed bits): the last %d\n",
 		c.CalibrationImages, c.ValidationImages)
-	fmt.Fprintf(b, "- Total time: %s (%.0f s, over all runs that resumed the study)\n\n", repDuration(r.Seconds), r.Seconds)
+	fmt.Fprintf(b, "- Total time: %s (%.0f s, over all runs that resumed the study)\n", repDuration(r.Seconds), r.Seconds)
+	for _, n := range r.Notes {
+		fmt.Fprintf(b, "- Note: %s\n", n)
+	}
+	b.WriteString("\n")
 }
 
 // repFP32 writes the float reference.

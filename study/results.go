@@ -19,6 +19,8 @@ type Results struct {
 	Budgets []Budget `json:"budgets"`
 	// Seconds is the wall time spent on the study so far, over all runs that resumed it.
 	Seconds float64 `json:"seconds"`
+	// Notes say what the study left out or narrowed, and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Reference is the float model the study quantizes.
