@@ -110,7 +110,10 @@ func (o options) modelNames() []string {
 	}
 	if o.QAT {
 		for _, b := range o.Bits {
-			names = append(names, "qat-"+b.name(), "qat-"+b.name()+"-int")
+			if b.Layers == nil {
+				names = append(names, "qat-"+b.name())
+			}
+			names = append(names, "qat-"+b.name()+"-int")
 		}
 	}
 	return names

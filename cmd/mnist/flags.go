@@ -61,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.DataDir, "data", "", "MNIST directory (default: $TINYQ_MNIST_DIR, then the GoMNIST module in the Go module cache)")
 	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60,000)")
 	fs.BoolVar(&o.QAT, "qat", false, "also train quantization-aware models (see -bits)")
-	fs.StringVar(&bits, "bits", "8,4", "QAT bit widths: a comma list of N (weights and activations N bits) or W/A (e.g. 4/8)")
+	fs.StringVar(&bits, "bits", "8,4", "QAT bit widths: a comma list of N (weights and activations N bits), W/A (e.g. 4/8), or per layer W/A+W/A+... (e.g. 2/8+2/8+4/8)")
 	fs.Var(&o.LSQ, "lsq", "QAT learns its scales (LSQ) instead of observing ranges (default: at "+lowBitsText+")")
 	fs.BoolVar(&o.LearnInput, "lsq-learn-input", false, "LSQ also learns the network input's scale (by default it keeps its initial value: learning it costs a backward matrix product through the first layer)")
 	fs.StringVar(&o.LSQInit, "lsq-init", "meanabs", "initial LSQ scales: meanabs (the LSQ paper's 2·mean|x|/sqrt(Qp)) or range (the first batch's range)")
@@ -109,6 +109,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Bits, err = parseBits(bits); err != nil {
 		return o, usagef("-bits %q: %v", bits, err)
+	}
+	for _, b := range o.Bits {
+		switch {
+		case b.Layers == nil:
+		case o.Load == "" && len(b.Layers) != len(o.Hidden)+1:
+			return o, usagef("-bits %q: %s gives %d layers their widths, the model has %d", bits, b.name(), len(b.Layers), len(o.Hidden)+1)
+		case o.Checkpoint != "":
+			return o, usagef("-bits %q: per-layer widths (%s) cannot be checkpointed; drop -checkpoint", bits, b.name())
+		}
 	}
 	if o.QATInit != "fp32" && o.QATInit != "scratch" {
 		return o, usagef("-qat-init %q: want fp32 or scratch", o.QATInit)
@@ -267,39 +276,63 @@ func (b autoBool) on(p bitPair) bool {
 	return b == autoOn
 }
 
-// bitPair is a weight and activation bit width.
+// bitPair is a weight and activation bit width, or with Layers one per layer (mixed
+// precision): then W and A are the narrowest, which choose the recipe (qat.Default).
 type bitPair struct {
-	W int `json:"w"`
-	A int `json:"a"`
+	W      int      `json:"w"`
+	A      int      `json:"a"`
+	Layers [][2]int `json:"layers,omitempty"`
 }
 
-func (b bitPair) name() string { return fmt.Sprintf("w%da%d", b.W, b.A) }
+// name is "wXaY", or per layer "wXaY-wXaY-...".
+func (b bitPair) name() string {
+	if b.Layers == nil {
+		return fmt.Sprintf("w%da%d", b.W, b.A)
+	}
+	parts := make([]string, len(b.Layers))
+	for i, l := range b.Layers {
+		parts[i] = fmt.Sprintf("w%da%d", l[0], l[1])
+	}
+	return strings.Join(parts, "-")
+}
 
-// parseBits parses "8,4" (W8A8 and W4A4) or "4/8" (4-bit weights, 8-bit activations).
+// parseBits parses "8,4" (W8A8 and W4A4), "4/8" (4-bit weights, 8-bit activations), and per
+// layer "2/8+2/8+4/8" (fc1, fc2 and fc3 at their own widths: a mixed-precision model).
 func parseBits(s string) ([]bitPair, error) {
 	var out []bitPair
-	seen := map[bitPair]bool{}
+	seen := map[string]bool{}
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
-		w, a, pair := strings.Cut(f, "/")
-		if !pair {
-			a = w
+		var layers [][2]int
+		for _, l := range strings.Split(f, "+") {
+			l = strings.TrimSpace(l)
+			w, a, pair := strings.Cut(l, "/")
+			if !pair {
+				a = w
+			}
+			wb, err1 := strconv.Atoi(w)
+			ab, err2 := strconv.Atoi(a)
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("%q is not N, W/A or per-layer W/A+W/A (one per layer)", f)
+			}
+			for _, b := range []int{wb, ab} {
+				if b < quant.MinBits || b > quant.MaxBits {
+					return nil, fmt.Errorf("%d bits outside %d..%d", b, quant.MinBits, quant.MaxBits)
+				}
+			}
+			layers = append(layers, [2]int{wb, ab})
 		}
-		wb, err1 := strconv.Atoi(w)
-		ab, err2 := strconv.Atoi(a)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%q is not N or W/A", f)
-		}
-		for _, b := range []int{wb, ab} {
-			if b < quant.MinBits || b > quant.MaxBits {
-				return nil, fmt.Errorf("%d bits outside %d..%d", b, quant.MinBits, quant.MaxBits)
+		p := bitPair{W: layers[0][0], A: layers[0][1]}
+		if len(layers) > 1 {
+			p.Layers = layers
+			for _, l := range layers {
+				p.W, p.A = min(p.W, l[0]), min(p.A, l[1])
 			}
 		}
-		p := bitPair{wb, ab}
-		if seen[p] {
+		if seen[p.name()] {
 			return nil, fmt.Errorf("%s listed twice", p.name())
 		}
-		seen[p] = true
+		seen[p.name()] = true
 		out = append(out, p)
 	}
 	return out, nil

@@ -275,6 +275,10 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 		}
 		cfg.FixInputScale = !o.LearnInput
 		cfg.FreezeObserversAfter = o.Freeze
+		cfg.LayerBits = b.Layers
+		if b.Layers != nil && len(b.Layers) != len(fp32.Layers) {
+			return nil, fmt.Errorf("-bits: %s gives %d layers their widths, the model has %d", b.name(), len(b.Layers), len(fp32.Layers))
+		}
 		start := fp32
 		if o.QATInit == "scratch" {
 			if start, err = nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed))); err != nil {
@@ -334,7 +338,9 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 		row.EpochSeconds = hist.EpochSeconds()
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
-		saved.add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
+		if b.Layers == nil { // a QAT file has one width for all layers: a mixed model is saved as integers only
+			saved.add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
+		}
 
 		im, err := qm.Convert(infer.Static)
 		if err != nil {
