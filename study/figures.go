@@ -709,7 +709,7 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 		xy := plotter.XY{X: figKB(m.WeightBytes), Y: m.Accuracy}
 		frontXYs = append(frontXYs, xy)
 		all, names = append(all, xy), append(names, fmt.Sprintf("front %.1f KB", xy.X))
-		if m.Knee && m.QATAccuracy > 0 {
+		if (m.Knee || m.Budget) && m.QATAccuracy > 0 {
 			kxy := plotter.XY{X: xy.X, Y: m.QATAccuracy}
 			kneeXYs = append(kneeXYs, kxy)
 			all, names = append(all, kxy), append(names, fmt.Sprintf("knee+QAT %.1f KB", kxy.X))
@@ -817,14 +817,14 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 		s.Shape = draw.PyramidGlyph{}
 		s.Radius = vg.Points(5)
 		p.Add(s)
-		p.Legend.Add("knee point + QAT", s)
+		p.Legend.Add("knee / budget choice + QAT", s)
 	}
 	p.X.Min, p.X.Max = 0, xmax
 	p.Y.Min, p.Y.Max = lo, hi
 	p.Y.Tick.Marker = figNiceTicks
 	p.Legend.Top, p.Legend.Left = false, false
 	caption := "Test accuracy against the weights' size (1 KB = 1024 bytes): uniform static per-channel PTQ points (grey, best observer each), " +
-		"the mixed-precision Pareto front (chosen on held-out training images, measured on the test set), uniform QAT runs and the front's knee points after QAT fine-tuning."
+		"the mixed-precision Pareto front (chosen on held-out training images, measured on the test set), uniform QAT runs, and the front's knee and each budget's choice after QAT fine-tuning."
 	if len(r.Config.Budgets) > 0 {
 		caption += " Dotted verticals: the weight budgets."
 	}

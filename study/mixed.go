@@ -3,6 +3,8 @@ package study
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 
@@ -144,7 +146,7 @@ func (s *Study) runMixed(e *env) error {
 	if err := s.save(); err != nil {
 		return err
 	}
-	s.add(unitMixed * max(1, len(cands)/100))
+	s.add(mixedUnits(e.set, nl))
 	return nil
 }
 
@@ -209,11 +211,17 @@ func budgets(pts []MixedPoint, limits []int) []Budget {
 	return out
 }
 
-// kneeBudgetsLeft lists the mixed points chosen for QAT fine-tuning not yet fine-tuned.
-func kneeBudgetsLeft(pts []MixedPoint) []int {
+// kneeBudgetsLeft lists the mixed points chosen for QAT fine-tuning (the knee and the
+// budgets' choices) not yet fine-tuned, or whose saved model is missing from dir.
+func kneeBudgetsLeft(pts []MixedPoint, dir string) []int {
 	var left []int
 	for k, p := range pts {
-		if p.Knee && p.QATAccuracy == 0 {
+		if !p.Knee && !p.Budget {
+			continue
+		}
+		if p.QATAccuracy == 0 || p.File == "" {
+			left = append(left, k)
+		} else if _, err := os.Stat(filepath.Join(dir, p.File)); err != nil {
 			left = append(left, k)
 		}
 	}
@@ -255,7 +263,7 @@ func markKnees(pts []MixedPoint, limits []int) {
 	for _, b := range budgets(pts, limits) {
 		for _, k := range front {
 			if b.Bits != nil && pts[k].WeightBytes == b.WeightBytes && sameBits(pts[k].Bits, b.Bits) {
-				pts[k].Knee = true
+				pts[k].Budget = true
 			}
 		}
 	}

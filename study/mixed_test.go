@@ -39,10 +39,12 @@ func TestFrontKneeBudgets(t *testing.T) {
 	for k, p := range pts {
 		// Knee: bytes 200 (u = 1/3, v = (ln 0.5 - ln 10)/(ln 0.01 - ln 10) = 0.43); budget 250
 		// picks it too, budget 1000 the 400-byte point, budget 50 nothing.
-		wantKnee := k == 2 || k == 5
-		if p.Knee != wantKnee {
-			t.Errorf("point %d (%d bytes): knee %v, want %v", k, p.WeightBytes, p.Knee, wantKnee)
+		if wantKnee, wantBudget := k == 2, k == 2 || k == 5; p.Knee != wantKnee || p.Budget != wantBudget {
+			t.Errorf("point %d (%d bytes): knee %v budget %v, want %v and %v", k, p.WeightBytes, p.Knee, p.Budget, wantKnee, wantBudget)
 		}
+	}
+	if left := kneeBudgetsLeft(pts, t.TempDir()); len(left) != 2 || left[0] != 2 || left[1] != 5 {
+		t.Errorf("to fine-tune: %v, want [2 5]", left)
 	}
 	b := budgets(pts, []int{50, 250, 1000})
 	if b[0].Bits != nil || b[1].WeightBytes != 200 || b[1].Accuracy != 92 || b[2].WeightBytes != 400 {

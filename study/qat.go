@@ -90,7 +90,7 @@ func (s *Study) runQAT(e *env) error {
 			s.add(qatUnits(e.set.QATEpochs, lsq))
 		}
 	}
-	for _, k := range kneeBudgetsLeft(s.Results.Mixed) {
+	for _, k := range kneeBudgetsLeft(s.Results.Mixed, s.Dir) {
 		p := &s.Results.Mixed[k]
 		// The recipe of the narrowest widths (learned scales at 3 bits or fewer).
 		w, a := 8, 8
@@ -118,7 +118,7 @@ func (s *Study) runQAT(e *env) error {
 		if err := s.save(); err != nil {
 			return err
 		}
-		s.add(qatUnits(e.set.KneeQATEpochs, false))
+		s.add(qatUnits(e.set.KneeQATEpochs, true))
 	}
 	return nil
 }

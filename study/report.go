@@ -134,9 +134,10 @@ func repRun(b *strings.Builder, r *Results) {
 		fmt.Fprintf(b, "- FP32 model: hidden layers %v, %d epochs, batch %d, learning rate %g, training images: %s\n",
 			c.Hidden, c.Epochs, c.Batch, c.LR, limit)
 	}
-	fmt.Fprintf(b, "- Calibration: the first %d training images; held-out selection (observers, mixed bits): the last %d\n",
+	fmt.Fprintf(b, "- Calibration: the first %d training images; choices (observers, mixed bits) are scored on the last %d, "+
+		"\"held-out\" below: kept apart from calibration and never the test set, though the FP32 model trained on them\n",
 		c.CalibrationImages, c.ValidationImages)
-	fmt.Fprintf(b, "- Total time: %s (%.0f s, over all runs that resumed the study)\n", repDuration(r.Seconds), r.Seconds)
+	fmt.Fprintf(b, "- Total time: %s, over all runs that resumed the study\n", repDuration(r.Seconds))
 	for _, n := range r.Notes {
 		fmt.Fprintf(b, "- Note: %s\n", n)
 	}
@@ -413,7 +414,7 @@ func repMixed(b *strings.Builder, r *Results) {
 		repHeader(b, "widths per layer", "weight size", "held-out MSE", "held-out", "test", "after QAT")
 		for _, m := range front {
 			q := ""
-			if m.Knee && m.QATAccuracy > 0 {
+			if (m.Knee || m.Budget) && m.QATAccuracy > 0 {
 				q = repAcc(m.QATAccuracy)
 			}
 			repRow(b, repBits(r, m.Bits), repSize(m.WeightBytes), fmt.Sprintf("%.3g", m.ValLogitMSE), repAcc(m.ValAccuracy), repAcc(m.Accuracy), q)

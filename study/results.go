@@ -2,7 +2,7 @@ package study
 
 // Results is the content of study.json: the settings it was made with, the FP32 reference,
 // and every finished point of each part. Names of the JSON fields are a published schema
-// (docs/STUDY.md); fields are only ever added.
+// (README.md, "The quantization study"); fields are only ever added.
 type Results struct {
 	Config Config `json:"config"`
 	// FP32 is the float reference every point is compared with.
@@ -15,7 +15,8 @@ type Results struct {
 	Sensitivity []SensitivityPoint `json:"sensitivity"`
 	// Mixed: per-layer bit widths; the Pareto front of accuracy against weight bytes.
 	Mixed []MixedPoint `json:"mixed"`
-	// Budgets: the best mixed model (test accuracy, among the front) under each weight budget.
+	// Budgets: for each weight budget, the front point with the lowest held-out logit MSE
+	// that fits (the largest that fits), with its test accuracy.
 	Budgets []Budget `json:"budgets"`
 	// Seconds is the wall time spent on the study so far, over all runs that resumed it.
 	Seconds float64 `json:"seconds"`
@@ -120,10 +121,11 @@ type MixedPoint struct {
 	// Pareto marks the front: no other candidate has fewer or equal weight bytes and a lower
 	// held-out logit MSE.
 	Pareto bool `json:"pareto"`
-	// Knee marks the front's knee points and the budgets' choices, fine-tuned with QAT:
-	// QATAccuracy is the test accuracy of the fine-tuned model's integer conversion (0 if not
-	// fine-tuned), File the integer model saved in the study directory.
+	// Knee marks the front's knee, Budget the points the budgets choose; both are
+	// fine-tuned with QAT: QATAccuracy is the test accuracy of the fine-tuned model's integer
+	// conversion (0 if not fine-tuned), File the integer model saved in the study directory.
 	Knee        bool    `json:"knee,omitempty"`
+	Budget      bool    `json:"budget,omitempty"`
 	QATAccuracy float64 `json:"qat_accuracy,omitempty"`
 	File        string  `json:"file,omitempty"`
 }

@@ -149,8 +149,12 @@ func (s *Study) remaining(set Settings) int {
 		}
 	}
 	u += unitSensitivity * (len(set.SensitivityBits)*len(s.Results.FP32.Layers) - len(s.Results.Sensitivity))
+	nl := len(s.Results.FP32.Layers)
 	if len(s.Results.Mixed) == 0 {
-		u += unitMixed * max(1, mixedCount(set, len(s.Results.FP32.Layers))/100)
+		u += mixedUnits(set, nl)
+		if mixedCount(set, nl) > 0 { // the knee and the budgets' choices, at most
+			u += (len(set.Budgets) + 1) * qatUnits(set.KneeQATEpochs, true)
+		}
 	}
 	qdone := map[Pair]map[bool]bool{}
 	for _, q := range s.Results.QAT {
@@ -166,8 +170,17 @@ func (s *Study) remaining(set Settings) int {
 			}
 		}
 	}
-	u += len(kneeBudgetsLeft(s.Results.Mixed)) * qatUnits(set.KneeQATEpochs, false)
+	u += len(kneeBudgetsLeft(s.Results.Mixed, s.Dir)) * qatUnits(set.KneeQATEpochs, true)
 	return u + unitFinish
+}
+
+// mixedUnits is the mixed-precision search's share of the progress bar (0 if skipped).
+func mixedUnits(set Settings, nl int) int {
+	c := mixedCount(set, nl)
+	if c == 0 {
+		return 0
+	}
+	return unitMixed * max(1, c/100)
 }
 
 func qatUnits(epochs int, lsq bool) int {

@@ -73,7 +73,7 @@ func (s *Study) runSensitivity(e *env) error {
 			if pt.LogitMSE, err = e.testLogitMSE(sim); err != nil {
 				return err
 			}
-			pt.Drop = s.Results.FP32.Accuracy - pt.Accuracy
+			pt.Drop = math.Round((s.Results.FP32.Accuracy-pt.Accuracy)*100) / 100 // both have two decimals
 			s.Results.Sensitivity = append(s.Results.Sensitivity, pt)
 			if err := s.save(); err != nil {
 				return err

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -51,7 +53,14 @@ func Open(dir string, cfg Config) (*Study, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		s.Results.Config = cfg
+		// A directory without study.json must not hold files the study would replace: they
+		// are someone else's (a study writes study.json before anything else).
+		for _, n := range OutputFiles() {
+			if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+				return nil, fmt.Errorf("study: %s holds %s but no %s: not a study directory; use another directory", dir, n, ResultsFile)
+			}
+		}
+		s.Results = emptyResults(cfg)
 		return s, nil
 	case err != nil:
 		return nil, fmt.Errorf("study: %w", err)
@@ -64,6 +73,13 @@ func Open(dir string, cfg Config) (*Study, error) {
 	if !old.Config.Settings.Same(cfg.Settings) {
 		return nil, fmt.Errorf("study: %s holds a study with other settings (%s); use another directory or remove it", path, settingsDiff(old.Config.Settings, cfg.Settings))
 	}
+	if _, err := os.Stat(filepath.Join(dir, ModelFile)); err != nil {
+		if old.points() > 0 {
+			return nil, fmt.Errorf("study: %s has %d points but their FP32 model %s is gone: resuming would mix two models; remove the directory to start again", path, old.points(), ModelFile)
+		}
+		s.Results = emptyResults(cfg) // stopped before its model was saved: start again
+		return s, nil
+	}
 	s.Results = old
 	s.Results.Config = cfg // the settings are the same; the run info is this run's
 	s.prior = old.Seconds
@@ -71,19 +87,32 @@ func Open(dir string, cfg Config) (*Study, error) {
 	return s, nil
 }
 
-// settingsDiff names the first settings that differ, as JSON.
+// settingsDiff names the first setting that differs, in the order of Settings' fields.
 func settingsDiff(a, b Settings) string {
-	var ma, mb map[string]any
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	_ = json.Unmarshal(ja, &ma)
-	_ = json.Unmarshal(jb, &mb)
-	for k, va := range ma {
-		if x, y := fmt.Sprint(va), fmt.Sprint(mb[k]); x != y {
-			return fmt.Sprintf("%s was %s, now %s", k, x, y)
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			name, _, _ := strings.Cut(va.Type().Field(i).Tag.Get("json"), ",")
+			return fmt.Sprintf("%s was %v, now %v", name, va.Field(i).Interface(), vb.Field(i).Interface())
 		}
 	}
 	return "a setting changed"
+}
+
+// points counts the measured points.
+func (r *Results) points() int {
+	return len(r.PTQ) + len(r.QAT) + len(r.Sensitivity) + len(r.Mixed)
+}
+
+// emptyResults are the results of a study not yet begun: every list empty, not null.
+func emptyResults(cfg Config) Results {
+	return Results{Config: cfg, PTQ: []PTQPoint{}, QAT: []QATPoint{}, Sensitivity: []SensitivityPoint{}, Mixed: []MixedPoint{}, Budgets: []Budget{}}
+}
+
+// OutputFiles are the files a study writes besides study.json and its mixed-precision
+// models: a directory without study.json holding any of them is refused.
+func OutputFiles() []string {
+	return []string{ModelFile, ReportFile, figFilePTQBits, figFileHeatmap, figFilePareto, figFileSensitivity, figFileHist, figFileCurves}
 }
 
 // ModelPath is where the study keeps its FP32 model, so that a resumed study quantizes the
@@ -113,12 +142,15 @@ func (s *Study) SetReference(m *nn.MLP, hist *train.History, accuracy float64, t
 		ref.Curve = s.Results.FP32.Curve // the curve of the run that trained it
 	}
 	s.Results.FP32 = ref
+	if err := s.save(); err != nil { // study.json first: it claims the directory
+		return err
+	}
 	if !s.HasModel() {
 		if err := m.Save(s.ModelPath(), training); err != nil {
 			return fmt.Errorf("study: %w", err)
 		}
 	}
-	return s.save()
+	return nil
 }
 
 // curve converts a training history, numbering epochs from first+1.

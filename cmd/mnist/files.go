@@ -138,7 +138,7 @@ func checkOutputs(o options) error {
 		if err := os.MkdirAll(o.Study, 0o755); err != nil {
 			return fmt.Errorf("-study %s: %w", o.Study, err)
 		}
-		for _, n := range []string{study.ResultsFile, study.ReportFile, study.ModelFile} {
+		for _, n := range append(study.OutputFiles(), study.ResultsFile) {
 			if err := atomicfile.Probe(filepath.Join(o.Study, n)); err != nil {
 				return fmt.Errorf("-study %s: cannot write there: %w", o.Study, err)
 			}

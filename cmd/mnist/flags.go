@@ -80,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bars")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.Study, "study", "", "run the quantization study instead: PTQ sweep, QAT, per-layer sensitivity, mixed precision; writes DIR/report.md, DIR/study.json and figures, and resumes an unfinished DIR")
-	fs.BoolVar(&o.StudyQuick, "study-quick", false, "with -study: the few-minute subset (bits 8, 4, 2; QAT 1 epoch; no LSQ)")
+	fs.BoolVar(&o.StudyQuick, "study-quick", false, "with -study: the subset for a first look, about a minute (bits 8, 4, 2; QAT 1 epoch, observed scales only)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			fmt.Fprintln(stderr, "usage: mnist [flags]\n\nTrains MLPs on MNIST, quantizes them and prints accuracy, size and speed.\n\nFlags:")

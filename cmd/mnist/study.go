@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 	"tinyq/train"
 )
 
+// minHeldOut is the fewest training images, apart from calibration's, the study scores its
+// choices on.
+const minHeldOut = 1000
+
 // runStudy runs -study DIR: the FP32 model (trained, loaded with -load, or the one a
 // resumed study saved), then every study point not yet in DIR/study.json.
 func runStudy(o options, sizes []int, trainData, testData train.Data, base train.Config, stdout io.Writer, stderr io.Writer) error {
@@ -29,6 +34,13 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	}
 	set.Seed, set.Hidden, set.Epochs, set.Batch, set.LR, set.TrainLimit, set.Load = o.Seed, o.Hidden, o.Epochs, o.Batch, o.LR, o.TrainLimit, o.Load
 	set.QATLR = o.QATLR
+	// Calibration takes the first training images, choices are scored on the last ones:
+	// there must be enough for both.
+	n := trainData.Len()
+	if n < set.CalibrationImages+minHeldOut {
+		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, minHeldOut, set.CalibrationImages+minHeldOut)
+	}
+	set.ValidationImages = min(set.ValidationImages, n-set.CalibrationImages)
 	if o.Load != "" {
 		set.Hidden, set.Epochs = nil, 0 // the file decides
 	}
@@ -49,9 +61,19 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 		if m, _, err = nn.Load(s.ModelPath()); err != nil {
 			return err
 		}
+		if got := m.Sizes(); o.Load == "" && !slices.Equal(got, sizes) {
+			return fmt.Errorf("study: %s has layer sizes %v, the study's settings %v: not this study's model; remove the directory to start again", s.ModelPath(), got, sizes)
+		}
 		fmt.Fprintf(stdout, "study: resuming %s (%d PTQ, %d QAT, %d sensitivity points done)\n", o.Study, len(s.Results.PTQ), len(s.Results.QAT), len(s.Results.Sensitivity))
-	} else if m, hist, err = obtainFP32(&o, sizes, trainData, testData, base); err != nil {
-		return err
+	} else {
+		if m, hist, err = obtainFP32(&o, sizes, trainData, testData, base); err != nil {
+			return err
+		}
+		// A model that diverged would only give the study unusable points (or fail it on
+		// absurd scales): stop here, with the warning the table run prints.
+		if w := divergence("fp32", hist); w != "" {
+			return fmt.Errorf("study: %s", w)
+		}
 	}
 	fm, err := ptq.Float(m, infer.F32)
 	if err != nil {

@@ -226,6 +226,20 @@ func TestStudyQuick(t *testing.T) {
 		}
 	}
 
+	// Without its FP32 model the study's points cannot be resumed (another model would mix
+	// in): refused, and nothing changes.
+	model := filepath.Join(dir, "fp32.safetensors")
+	if err := os.Rename(model, model+".bak"); err != nil {
+		t.Fatal(err)
+	}
+	err = run(studyArgs(dir), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "is gone") {
+		t.Errorf("resume without fp32.safetensors: %v", err)
+	}
+	if err := os.Rename(model+".bak", model); err != nil {
+		t.Fatal(err)
+	}
+
 	// Other settings are refused with one line, and the results stay as they were.
 	err = run([]string{"-study", dir, "-study-quick", "-epochs", "2", "-train-limit", "8000", "-hidden", "32", "-quiet"}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "other settings") || !strings.Contains(err.Error(), "epochs") || strings.Contains(err.Error(), "\n") {
@@ -363,18 +377,35 @@ func TestStudyBadDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(junk, "study.json"), []byte(`{"config": 5`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	foreign := filepath.Join(tmp, "foreign")
+	if err := os.MkdirAll(foreign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(foreign, "report.md"), []byte("my notes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for dir, want := range map[string]string{
-		file:  "not a directory",
-		taken: "is a directory, not a file",
-		junk:  "not a study file",
+		file:    "not a directory",
+		taken:   "is a directory, not a file",
+		junk:    "not a study file",
+		foreign: "holds report.md but no study.json",
 	} {
 		var stdout bytes.Buffer
-		err := run([]string{"-study", dir, "-study-quick", "-epochs", "1", "-train-limit", "2000", "-quiet"}, &stdout, &bytes.Buffer{})
+		err := run([]string{"-study", dir, "-study-quick", "-epochs", "1", "-train-limit", "3000", "-quiet"}, &stdout, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), dir) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %v, want one line with %q", dir, err, want)
 		}
 		if strings.Contains(stdout.String(), "epoch") {
 			t.Errorf("%s: trained before refusing:\n%s", dir, stdout.String())
 		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(foreign, "report.md")); string(b) != "my notes" {
+		t.Error("a foreign report.md was overwritten")
+	}
+	// Too few training images to calibrate and score apart: a usage error before training.
+	err := run([]string{"-study", filepath.Join(tmp, "small"), "-train-limit", "1500", "-quiet"}, &bytes.Buffer{}, &bytes.Buffer{})
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-train-limit 1500") || !strings.Contains(err.Error(), "at least 2024") {
+		t.Errorf("-train-limit 1500: %v", err)
 	}
 }
