@@ -194,7 +194,7 @@ func TestLoadSpecialFile(t *testing.T) {
 	bin := buildBinary(t)
 	for _, p := range []string{"/dev/zero", t.TempDir()} {
 		code, _, stderr := runBinary(t, bin, "-train-limit", "2000", "-quiet", "-load", p)
-		if code != 1 || !strings.Contains(stderr, p) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		if code != 1 || !strings.Contains(stderr, "-load: ") || !strings.Contains(stderr, p) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Errorf("-load %s: exit %d, stderr %q", p, code, stderr)
 		}
 	}

@@ -220,7 +220,7 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 	if o.Load != "" {
 		m, info, err := nn.Load(o.Load)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("-load: %w", err)
 		}
 		got := m.Sizes()
 		if got[0] != sizes[0] || got[len(got)-1] != sizes[len(sizes)-1] {
