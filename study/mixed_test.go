@@ -2,6 +2,7 @@ package study
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -71,6 +72,39 @@ func TestMixedGrid(t *testing.T) {
 		if len(w) != 3 || len(a) != c.abits || ok != c.ok || mixedCount(set, c.layers) != c.count {
 			t.Errorf("%d layers: weights %v, activations %v, ok %v, count %d; want %d activation widths, ok %v, count %d",
 				c.layers, w, a, ok, mixedCount(set, c.layers), c.abits, c.ok, c.count)
+		}
+	}
+}
+
+// Open refuses a study.json whose points the settings could not have produced.
+func TestOpenRefusesEditedResults(t *testing.T) {
+	cfg := Config{Settings: Quick()}
+	good := func() Results {
+		r := emptyResults(cfg)
+		r.FP32.Layers = []LayerShape{{"fc1", 784, 32}, {"fc2", 32, 10}}
+		r.PTQ = []PTQPoint{{WBits: 4, ABits: 4, Granularity: PerChannel, Mode: Static, Observer: "mse"}}
+		r.QAT = []QATPoint{{WBits: 2, ABits: 2}}
+		r.Sensitivity = []SensitivityPoint{{Layer: "fc2", WBits: 2, ABits: 2}}
+		r.Mixed = []MixedPoint{{Bits: [][2]int{{2, 8}, {8, 8}}, File: "mixed-w2a8-w8a8.safetensors"}}
+		return r
+	}
+	for name, c := range map[string]struct {
+		edit func(*Results)
+		want string
+	}{
+		"fine":        {func(*Results) {}, ""},
+		"ptq width":   {func(r *Results) { r.PTQ[0].WBits = 7 }, "ptq point 0"},
+		"qat lsq":     {func(r *Results) { r.QAT[0].LSQ = true }, "qat point 0"},
+		"layer":       {func(r *Results) { r.Sensitivity[0].Layer = "fc9" }, "sensitivity point 0"},
+		"mixed len":   {func(r *Results) { r.Mixed[0].Bits = r.Mixed[0].Bits[:1] }, "widths for 1 layers"},
+		"mixed width": {func(r *Results) { r.Mixed[0].Bits[1][1] = 3 }, "outside the settings"},
+		"mixed file":  {func(r *Results) { r.Mixed[0].File = "../x.safetensors" }, "names file"},
+	} {
+		r := good()
+		c.edit(&r)
+		err := r.check()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,6 +74,9 @@ func Open(dir string, cfg Config) (*Study, error) {
 	if !old.Config.Settings.Same(cfg.Settings) {
 		return nil, fmt.Errorf("study: %s holds a study with other settings (%s); use another directory or remove it", path, settingsDiff(old.Config.Settings, cfg.Settings))
 	}
+	if err := old.check(); err != nil {
+		return nil, fmt.Errorf("study: %s: %v (edited by hand?); use another directory or remove it", path, err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, ModelFile)); err != nil {
 		if old.points() > 0 {
 			return nil, fmt.Errorf("study: %s has %d points but their FP32 model %s is gone: resuming would mix two models; remove the directory to start again", path, old.points(), ModelFile)
@@ -97,6 +101,46 @@ func settingsDiff(a, b Settings) string {
 		}
 	}
 	return "a setting changed"
+}
+
+// check reports the first point that the settings could not have produced, so that a
+// hand-edited study.json is refused rather than carried into the report.
+func (r *Results) check() error {
+	set := r.Config.Settings
+	want := map[string]bool{}
+	for _, p := range ptqPoints(set) {
+		want[ptqKey(p)] = true
+	}
+	for i, p := range r.PTQ {
+		if !want[ptqKey(p)] {
+			return fmt.Errorf("ptq point %d (%s) is not in the settings' grid", i, ptqKey(p))
+		}
+	}
+	for i, q := range r.QAT {
+		if !slices.Contains(set.QATBits, Pair{q.WBits, q.ABits}) || !slices.Contains(set.QATLSQ, q.LSQ) {
+			return fmt.Errorf("qat point %d (w%da%d, lsq %v) is not in the settings", i, q.WBits, q.ABits, q.LSQ)
+		}
+	}
+	for i, p := range r.Sensitivity {
+		ok := slices.Contains(set.SensitivityBits, p.WBits) && p.ABits == p.WBits && slices.ContainsFunc(r.FP32.Layers, func(l LayerShape) bool { return l.Name == p.Layer })
+		if !ok {
+			return fmt.Errorf("sensitivity point %d (%s at w%da%d) is not in the settings", i, p.Layer, p.WBits, p.ABits)
+		}
+	}
+	for i, p := range r.Mixed {
+		if len(p.Bits) != len(r.FP32.Layers) {
+			return fmt.Errorf("mixed point %d has widths for %d layers, the model has %d", i, len(p.Bits), len(r.FP32.Layers))
+		}
+		for _, b := range p.Bits {
+			if !slices.Contains(set.MixedWeightBits, b[0]) || !slices.Contains(set.MixedActivationBits, b[1]) {
+				return fmt.Errorf("mixed point %d has widths %v outside the settings", i, b)
+			}
+		}
+		if p.File != "" && (filepath.Base(p.File) != p.File || !strings.HasSuffix(p.File, ".safetensors")) {
+			return fmt.Errorf("mixed point %d names file %q, want a .safetensors name in the study directory", i, p.File)
+		}
+	}
+	return nil
 }
 
 // points counts the measured points.
