@@ -117,10 +117,13 @@ func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
 	if (cfg.Weight.Bits < 8 || cfg.Activation.Bits < 8) && c.Validated > 0 {
 		kinds = []quant.ObserverKind{quant.MinMaxObserver, quant.PercentileObserver, quant.MSEObserver}
 	}
-	var ref infer.Model
+	var refLogits []float32 // the float model's logits on val, computed once
 	if len(kinds) > 1 {
-		var err error
-		if ref, err = Float(m, infer.F32); err != nil {
+		ref, err := Float(m, infer.F32)
+		if err != nil {
+			return Choice{}, fmt.Errorf("ptq: choose: %w", err)
+		}
+		if refLogits, err = Logits(ref, val); err != nil {
 			return Choice{}, fmt.Errorf("ptq: choose: %w", err)
 		}
 	}
@@ -140,7 +143,7 @@ func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
 			c.Model = im
 			break
 		}
-		mse, err := LogitMSE(ref, im, val)
+		mse, _, err := LogitMSEFrom(refLogits, im, val, nil)
 		if err != nil {
 			return Choice{}, err
 		}

@@ -20,19 +20,38 @@ type Recipe struct {
 func Low(wBits, aBits int) bool { return min(wBits, aBits) <= LowBits }
 
 // Default returns tinyq's recipe for fine-tuning a trained float model at wBits-bit weights
-// and aBits-bit activations. At LowBits or fewer (either width): learned scales (LSQ)
-// starting from the LSQ paper's 2·mean|x|/sqrt(Qp), the network input's scale fixed, the float
-// rate with a cosine decay; measured on the MNIST MLP (issue 13), this took W2A2 from 93.98%
-// to 97.95% and W3A3 from 97.58% to 98.30%. Wider: observed ranges (a moving average of
-// min/max, PyTorch's QAT default) at a tenth of the float rate, constant; there the low-bit
-// recipe gains nothing measurable. cmd/mnist's flags and the study start from this.
+// and aBits-bit activations. At LowBits or fewer (either width): learned scales (LSQ), the
+// float rate with a cosine decay; measured on the MNIST MLP (issue 13), this took W2A2 from
+// 93.98% to 97.95% and W3A3 from 97.58% to 98.30%. Wider: observed ranges (a moving average
+// of min/max, PyTorch's QAT default) at a tenth of the float rate, constant; there the
+// low-bit recipe gains nothing measurable. At every width, learned scales (on by default or
+// turned on by the caller) start from the LSQ paper's 2·mean|x|/sqrt(Qp) with the network
+// input's scale fixed. cmd/mnist's flags and the study start from this.
 func Default(wBits, aBits int) Recipe {
 	r := Recipe{Config: Spec(wBits, aBits), LRScale: 0.1, Schedule: train.ConstantLR}
+	r.Config.LSQInit, r.Config.FixInputScale = InitMeanAbs, true // used only with LearnScales
 	if Low(wBits, aBits) {
 		r.Config.LearnScales = true
-		r.Config.LSQInit = InitMeanAbs
-		r.Config.FixInputScale = true
 		r.LRScale, r.Schedule = 1, train.CosineLR
 	}
 	return r
+}
+
+// DefaultLayers is Default for per-layer widths (Config.LayerBits): the recipe of the
+// narrowest widths, with every layer at its own.
+func DefaultLayers(bits [][2]int) Recipe {
+	w, a := Narrowest(bits)
+	r := Default(w, a)
+	r.Config.LayerBits = bits
+	return r
+}
+
+// Narrowest returns the narrowest weight and activation widths among per-layer widths: the
+// widths that choose a mixed model's recipe.
+func Narrowest(bits [][2]int) (w, a int) {
+	w, a = bits[0][0], bits[0][1]
+	for _, b := range bits[1:] {
+		w, a = min(w, b[0]), min(a, b[1])
+	}
+	return w, a
 }

@@ -36,3 +36,14 @@ func TestDefaultRecipe(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultLayers(t *testing.T) {
+	bits := [][2]int{{8, 8}, {2, 8}, {4, 4}}
+	if w, a := Narrowest(bits); w != 2 || a != 4 {
+		t.Errorf("Narrowest = %d, %d, want 2, 4", w, a)
+	}
+	r := DefaultLayers(bits)
+	if want := Default(2, 4); !r.Config.LearnScales || r.LRScale != want.LRScale || r.Schedule != want.Schedule || len(r.Config.LayerBits) != 3 {
+		t.Errorf("DefaultLayers = %+v, want the w2a4 recipe with the layers' widths", r)
+	}
+}

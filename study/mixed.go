@@ -262,23 +262,11 @@ func markKnees(pts []MixedPoint, limits []int) {
 	}
 	for _, b := range budgets(pts, limits) {
 		for _, k := range front {
-			if b.Bits != nil && pts[k].WeightBytes == b.WeightBytes && sameBits(pts[k].Bits, b.Bits) {
+			if b.Bits != nil && pts[k].WeightBytes == b.WeightBytes && slices.Equal(pts[k].Bits, b.Bits) {
 				pts[k].Budget = true
 			}
 		}
 	}
-}
-
-func sameBits(a, b [][2]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // convertMixed converts the FP32 model with per-layer widths, each layer's input calibrated

@@ -33,34 +33,36 @@ func (e *env) trainQAT(r qat.Recipe, epochs int) (*qat.Model, *train.History, er
 }
 
 // recipe is cmd/mnist's default recipe for w/a bits (qat.Default) with learned scales on or
-// off: learned scales always start from the LSQ paper's values with the input scale fixed,
-// observed ranges use a moving average.
+// off.
 func recipe(w, a int, lsq bool) qat.Recipe {
 	r := qat.Default(w, a)
 	r.Config.LearnScales = lsq
-	if lsq {
-		r.Config.LSQInit, r.Config.FixInputScale = qat.InitMeanAbs, true
-	} else {
-		r.Config.LSQInit, r.Config.FixInputScale = qat.InitRange, false
-	}
 	return r
+}
+
+// qatKey names a uniform QAT point: its widths and whether it learns its scales.
+type qatKey struct {
+	p   Pair
+	lsq bool
+}
+
+// doneQAT is the set of the finished uniform QAT points.
+func (r *Results) doneQAT() map[qatKey]bool {
+	done := map[qatKey]bool{}
+	for _, q := range r.QAT {
+		done[qatKey{Pair{q.WBits, q.ABits}, q.LSQ}] = true
+	}
+	return done
 }
 
 // runQAT trains each uniform QAT point not yet done, with observed and with learned scales,
 // then fine-tunes the mixed-precision knee points.
 func (s *Study) runQAT(e *env) error {
-	type key struct {
-		p   Pair
-		lsq bool
-	}
-	done := map[key]bool{}
-	for _, q := range s.Results.QAT {
-		done[key{Pair{q.WBits, q.ABits}, q.LSQ}] = true
-	}
+	done := s.Results.doneQAT()
 	fp32Epochs := len(s.Results.FP32.Curve)
 	for _, p := range e.set.QATBits {
 		for _, lsq := range e.set.QATLSQ {
-			if done[key{p, lsq}] {
+			if done[qatKey{p, lsq}] {
 				continue
 			}
 			qm, hist, err := e.trainQAT(recipe(p.W, p.A, lsq), e.set.QATEpochs)
@@ -92,13 +94,7 @@ func (s *Study) runQAT(e *env) error {
 	}
 	for _, k := range kneeBudgetsLeft(s.Results.Mixed, s.Dir) {
 		p := &s.Results.Mixed[k]
-		// The recipe of the narrowest widths (learned scales at 3 bits or fewer).
-		w, a := 8, 8
-		for _, b := range p.Bits {
-			w, a = min(w, b[0]), min(a, b[1])
-		}
-		r := recipe(w, a, qat.Default(w, a).Config.LearnScales)
-		r.Config.LayerBits = p.Bits
+		r := qat.DefaultLayers(p.Bits)
 		qm, _, err := e.trainQAT(r, e.set.KneeQATEpochs)
 		if err != nil {
 			return err

@@ -138,10 +138,7 @@ func (s *Study) logf(format string, args ...any) {
 
 // remaining estimates the work units left (for the progress bar).
 func (s *Study) remaining(set Settings) int {
-	done := map[string]bool{}
-	for _, p := range s.Results.PTQ {
-		done[ptqKey(p)] = true
-	}
+	done := s.Results.donePTQ()
 	u := 0
 	for _, p := range ptqPoints(set) {
 		if !done[ptqKey(p)] {
@@ -156,16 +153,10 @@ func (s *Study) remaining(set Settings) int {
 			u += (len(set.Budgets) + 1) * qatUnits(set.KneeQATEpochs, true)
 		}
 	}
-	qdone := map[Pair]map[bool]bool{}
-	for _, q := range s.Results.QAT {
-		if qdone[Pair{q.WBits, q.ABits}] == nil {
-			qdone[Pair{q.WBits, q.ABits}] = map[bool]bool{}
-		}
-		qdone[Pair{q.WBits, q.ABits}][q.LSQ] = true
-	}
+	qdone := s.Results.doneQAT()
 	for _, p := range set.QATBits {
 		for _, lsq := range set.QATLSQ {
-			if !qdone[p][lsq] {
+			if !qdone[qatKey{p, lsq}] {
 				u += qatUnits(set.QATEpochs, lsq)
 			}
 		}

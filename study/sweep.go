@@ -25,6 +25,15 @@ func ptqPoints(set Settings) []PTQPoint {
 	return pts
 }
 
+// donePTQ is the set of the finished PTQ points' keys.
+func (r *Results) donePTQ() map[string]bool {
+	done := map[string]bool{}
+	for _, p := range r.PTQ {
+		done[ptqKey(p)] = true
+	}
+	return done
+}
+
 func ptqKey(p PTQPoint) string {
 	return fmt.Sprintf("%d/%d/%s/%s/%s", p.WBits, p.ABits, p.Granularity, p.Mode, p.Observer)
 }
@@ -59,10 +68,7 @@ func (e *env) convertPoint(p PTQPoint) (*infer.IntModel, error) {
 // runPTQ measures every PTQ point not yet done: the integer runtime's test accuracy, and
 // the logit MSE against FP32 on held-out training images (what a user may choose by).
 func (s *Study) runPTQ(e *env) error {
-	done := map[string]bool{}
-	for _, p := range s.Results.PTQ {
-		done[ptqKey(p)] = true
-	}
+	done := s.Results.donePTQ()
 	for _, p := range ptqPoints(e.set) {
 		if done[ptqKey(p)] {
 			continue

@@ -325,9 +325,7 @@ func parseBits(s string) ([]bitPair, error) {
 		p := bitPair{W: layers[0][0], A: layers[0][1]}
 		if len(layers) > 1 {
 			p.Layers = layers
-			for _, l := range layers {
-				p.W, p.A = min(p.W, l[0]), min(p.A, l[1])
-			}
+			p.W, p.A = qat.Narrowest(layers) // the widths that choose the recipe
 		}
 		if seen[p.name()] {
 			return nil, fmt.Errorf("%s listed twice", p.name())
