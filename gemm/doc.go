@@ -24,7 +24,8 @@
 // path's results do not depend on GOMAXPROCS, on how the work is split between goroutines,
 // or on m, n or where in C an element lies (tiles at the edges run the same kernel on padded
 // copies), with one exception: terms with a[i,p] = ±0 may be skipped (the row kernel, for
-// fewer rows than a tile, skips them one row at a time; the list kernel, for op(A) = Aᵀ with
+// fewer rows than a tile or for an A whose first rows are at most 30% nonzero, such as
+// MNIST's pixels, skips them one row at a time; the list kernel, for op(A) = Aᵀ with
 // mostly zero columns, skips a column that is zero in all the rows of a tile). Adding a
 // zero term changes c only from -0 to +0, so a skip changes at most the sign of a zero
 // result; and it hides a NaN or an infinity in B that would have been multiplied by zero, as
@@ -42,7 +43,8 @@
 // the generic path.
 //
 //   - avx512: tiles of 8×32 (16 zmm accumulators), B read in place or from a packed panel,
-//     A read in place by rows or by columns; rows of 128 columns for fewer than 8 rows.
+//     A read in place by rows or by columns; rows of 128 columns for fewer than 8 rows and
+//     for sparse rows, over a list of the row's nonzero terms built with VCOMPRESSPS.
 //   - avx2: tiles of 6×16 (12 ymm accumulators); rows of 64 columns.
 //   - generic: one row at a time, four columns at a time.
 //

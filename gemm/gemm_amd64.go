@@ -9,7 +9,7 @@ import (
 )
 
 // The AVX-512 path: 8×32 tiles (16 zmm accumulators) and 128-column rows (8 zmm).
-var avx512Path = &tiledPath{mr: 8, nr: 32, rowN: 128, tile: tileAVX512, list: tileListAVX512, row: rowAVX512}
+var avx512Path = &tiledPath{mr: 8, nr: 32, rowN: 128, tile: tileAVX512, list: tileListAVX512, row: rowAVX512, nonzero: nonzeroAVX512}
 
 // The AVX2 path: 6×16 tiles (12 ymm accumulators) and 64-column rows (8 ymm).
 var avx2Path = &tiledPath{mr: 6, nr: 16, rowN: 64, tile: tileAVX2, row: rowAVX2}
@@ -50,3 +50,9 @@ func tileAVX2(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uint
 //
 //go:noescape
 func rowAVX2(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
+
+// nonzeroAVX512 lists the nonzero values of blocks·16 contiguous floats and their offsets
+// (in gemm_amd64.s).
+//
+//go:noescape
+func nonzeroAVX512(blocks int, a *float32, vals *float32, offs *uintptr, lanes *[16]uintptr, step uintptr) int

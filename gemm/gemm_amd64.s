@@ -429,3 +429,50 @@ rowdone2:
 	VMOVUPS Y7, 224(DI)
 	VZEROUPPER
 	RET
+
+// func nonzeroAVX512(blocks int, a *float32, vals *float32, offs *uintptr, lanes *[16]uintptr, step uintptr) int
+//
+// For each of blocks groups of 16 values of a, appends the values that are not ±0 to vals and
+// their lanes' offsets (lanes[j] + block·step) to offs, in order; returns how many. Writes
+// whole vectors: vals and offs need 16 elements of room past the count.
+TEXT ·nonzeroAVX512(SB), NOSPLIT, $0-56
+	MOVQ blocks+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ vals+16(FP), DI
+	MOVQ offs+24(FP), R8
+	MOVQ lanes+32(FP), R9
+	VMOVDQU64 (R9), Z1            // Z1: offsets of lanes 0-7
+	VMOVDQU64 64(R9), Z2          // Z2: offsets of lanes 8-15
+	VPBROADCASTQ step+40(FP), Z3  // Z3: step
+	VPXORD Z5, Z5, Z5
+	XORQ AX, AX                   // AX: count
+	TESTQ CX, CX
+	JZ   nzdone
+
+nzloop:
+	VMOVUPS (SI), Z0
+	VCMPPS $4, Z5, Z0, K1         // not equal (unordered): ±0 clear, NaN set
+	VCOMPRESSPS Z0, K1, Z6
+	VMOVUPS Z6, (DI)(AX*4)
+	KMOVW K1, BX
+	MOVL BX, DX
+	ANDL $0xff, DX
+	POPCNTL DX, DX
+	VPCOMPRESSQ Z1, K1, Z7
+	VMOVDQU64 Z7, (R8)(AX*8)
+	ADDQ AX, DX                   // DX: count after lanes 0-7
+	KSHIFTRW $8, K1, K2
+	VPCOMPRESSQ Z2, K2, Z7
+	VMOVDQU64 Z7, (R8)(DX*8)
+	POPCNTL BX, BX
+	ADDQ BX, AX
+	VPADDQ Z3, Z1, Z1
+	VPADDQ Z3, Z2, Z2
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  nzloop
+
+nzdone:
+	MOVQ AX, ret+48(FP)
+	VZEROUPPER
+	RET

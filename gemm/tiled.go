@@ -37,29 +37,36 @@ type tiledPath struct {
 	tile         func(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
 	row          func(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
 	list         func(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool) // optional
+	// nonzero (optional) lists the nonzero terms of blocks·16 contiguous values of a row of A
+	// for the row kernel, as rowRange's loop does; see nonzeroAVX512.
+	nonzero func(blocks int, a *float32, vals *float32, offs *uintptr, lanes *[16]uintptr, step uintptr) int
 }
 
 const f32 = 4 // bytes per float32
 
 // tiledCall is the part of a call that only the assembly paths use.
 type tiledCall struct {
-	byRows bool // parts split the rows (else the columns)
+	byRows  bool // parts split the rows (else the columns)
+	rowCols int  // > 0: parts compute rows [split) of C's first rowCols columns with the row kernel
 	list   bool // try the list kernel on each tile
 }
 
 func (tp *tiledPath) gemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	s := newCall(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
-	if m < tp.mr && !tB && n >= tp.rowN {
-		// Few rows: one row at a time, rowN columns at a time, B read in place; the
+	if !tB && n >= tp.rowN && (m < tp.mr || tp.sparseRows(s)) {
+		// Few rows, or rows of A that are mostly zero (MNIST's pixels): one row at a time,
+		// rowN columns at a time, over the row's nonzero terms, B read in place; the
 		// remaining columns go through the tiles.
-		nf := n / tp.rowN * tp.rowN
-		for i := 0; i < m; i++ {
-			tp.rowRange(s, i, 0, nf)
-		}
-		if nf == n {
+		s.tc.rowCols = n / tp.rowN * tp.rowN
+		s.tiled = tp
+		s.parts = partsFor(m, s.tc.rowCols, k, m)
+		Parallel(s.parts, s.work)
+		if s.tc.rowCols == n {
 			s.done()
 			return
 		}
+		nf := s.tc.rowCols
+		s.tc.rowCols = 0
 		s.b, s.c, s.n = b[nf:], c[nf:], n-nf
 		n = s.n
 	}
@@ -93,6 +100,11 @@ func (tp *tiledPath) gemm(tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 // part computes goroutine i's share of C: all rows and a range of panels, or all panels and a
 // range of row tiles.
 func (tp *tiledPath) part(s *call, i int) {
+	if s.tc.rowCols > 0 {
+		lo, hi := split(s.m, s.parts, i)
+		tp.rowRange(s, lo, hi, 0, s.tc.rowCols)
+		return
+	}
 	mr, nr, k := tp.mr, tp.nr, s.k
 	tiles, panels := (s.m+mr-1)/mr, (s.n+nr-1)/nr
 	t0, t1, q0, q1 := 0, tiles, 0, panels
@@ -183,26 +195,72 @@ func (tp *tiledPath) part(s *call, i int) {
 	putIdx(idx)
 }
 
-// rowRange computes row i of C, columns [j0, j1) (whole chunks of rowN), with the row kernel.
-func (tp *tiledPath) rowRange(s *call, i, j0, j1 int) {
+// rowRange computes rows [i0, i1) of C, columns [j0, j1) (whole chunks of rowN), with the
+// row kernel.
+func (tp *tiledPath) rowRange(s *call, i0, i1, j0, j1 int) {
 	k := s.k
-	buf, idx := getBuf(k), getIdx(k)
+	buf, idx := getBuf(k+16), getIdx(k+32)
 	vals, offs := *buf, *idx
+	for i := i0; i < i1; i++ {
+		n := tp.terms(s, i, vals, offs)
+		for j := j0; j < j1; j += tp.rowN {
+			tp.row(n, &vals[0], &offs[0], unsafe.Pointer(&s.b[j]), unsafe.Pointer(&s.c[i*s.ldc+j]), s.beta, s.beta != 0)
+		}
+	}
+	putBuf(buf)
+	putIdx(idx)
+}
+
+// sparseRows reports whether op(A) = A is sparse enough for the row kernel: at most
+// rowDensity percent of the terms of its first rows (up to sampleRows) nonzero. The choice
+// depends only on A, never on how the call is split, and changes a result at most in the
+// sign of a zero (see the package documentation).
+func (tp *tiledPath) sparseRows(s *call) bool {
+	if s.tA || tp.nonzero == nil {
+		return false
+	}
+	rows := min(s.m, sampleRows)
+	buf, idx := getBuf(s.k+16), getIdx(s.k+32)
+	nz := 0
+	for i := 0; i < rows; i++ {
+		nz += tp.terms(s, i, *buf, *idx)
+	}
+	putBuf(buf)
+	putIdx(idx)
+	return nz*100 <= rowDensity*rows*s.k
+}
+
+// sampleRows is how many first rows of A sparseRows looks at.
+const sampleRows = 8
+
+// rowDensity is the largest share of nonzero terms, in percent, for which sparseRows chooses
+// the row kernel.
+var rowDensity = 30
+
+// terms writes the nonzero terms of row i of op(A), in order of p, for the row kernel: their
+// values into vals and the byte offsets of their rows of B (p·ldb·4) into offs, and returns
+// how many. vals holds at least k+16 elements, offs k+32 (the last 16 are scratch).
+func (tp *tiledPath) terms(s *call, i int, vals []float32, offs []uintptr) int {
+	k, ldb := s.k, uintptr(s.ldb*f32)
+	n, p0 := 0, 0
 	ai, stride := i*s.lda, 1
 	if s.tA {
 		ai, stride = i, s.lda
+	} else if tp.nonzero != nil && k >= 16 {
+		lanes := (*[16]uintptr)(offs[k+16:]) // in the pooled buffer: a local array would escape
+		for j := range lanes {
+			lanes[j] = uintptr(j) * ldb
+		}
+		blocks := k / 16
+		n = tp.nonzero(blocks, &s.a[ai], &vals[0], &offs[0], lanes, 16*ldb)
+		p0 = blocks * 16
 	}
-	n, ldb := 0, uintptr(s.ldb*f32)
-	for p := 0; p < k; p++ {
+	for p := p0; p < k; p++ {
 		v := s.a[ai+p*stride]
 		vals[n], offs[n] = v, uintptr(p)*ldb
 		n += nonzero(v)
 	}
-	for j := j0; j < j1; j += tp.rowN {
-		tp.row(n, &vals[0], &offs[0], unsafe.Pointer(&s.b[j]), unsafe.Pointer(&s.c[i*s.ldc+j]), s.beta, s.beta != 0)
-	}
-	putBuf(buf)
-	putIdx(idx)
+	return n
 }
 
 // nonzero returns 1 if v is not ±0, else 0, without a branch.
