@@ -48,7 +48,7 @@ const f32 = 4 // bytes per float32
 type tiledCall struct {
 	byRows  bool // parts split the rows (else the columns)
 	rowCols int  // > 0: parts compute rows [split) of C's first rowCols columns with the row kernel
-	list   bool // try the list kernel on each tile
+	list    bool // try the list kernel on each tile
 }
 
 func (tp *tiledPath) gemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
