@@ -48,6 +48,44 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 	active.gemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 }
 
+// Affine computes C = op(A·B + bias), with op ReLU (max(x, 0), NaN kept) if relu is set,
+// else the identity: A is m×k, B k×n, bias has n elements added to every row, C is m×n; lda,
+// ldb and ldc are row strides. This is a neural network's fully connected layer, with the
+// bias and the activation applied inside the kernels instead of in passes over C.
+//
+// It equals bit for bit, on every path, copying bias into every row of C, then
+// Sgemm(false, false, m, n, k, 1, a, lda, b, ldb, 1, c, ldc), then c = max(c, 0) for every
+// element if relu: each element starts at its bias and gets the terms in the same order
+// (see the package documentation). The one difference: a NaN may have other bits than the
+// one Go's max returns. C is only written. Affine panics on bad sizes, like Sgemm.
+func Affine(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, relu bool, c []float32, ldc int) {
+	if err := check(false, false, m, n, k, len(a), lda, len(b), ldb, len(c), ldc); err != nil {
+		panic(err)
+	}
+	if len(bias) < n {
+		panic(fmt.Errorf("gemm: len(bias)=%d for %d columns", len(bias), n))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || active.affine == nil {
+		for i := 0; i < m; i++ {
+			copy(c[i*ldc:i*ldc+n], bias)
+		}
+		active.gemm(false, false, m, n, k, a, lda, b, ldb, 1, c, ldc)
+		if relu {
+			for i := 0; i < m; i++ {
+				row := c[i*ldc : i*ldc+n]
+				for j, v := range row {
+					row[j] = max(v, 0)
+				}
+			}
+		}
+		return
+	}
+	active.affine(m, n, k, a, lda, b, ldb, bias, relu, c, ldc)
+}
+
 // check returns an error if the sizes are negative or the slices too short for the shapes
 // and strides (the last row of a matrix may be shorter than its stride).
 func check(tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) error {
@@ -95,6 +133,8 @@ func scale(m, n int, beta float32, c []float32, ldc int) {
 type path struct {
 	name string
 	gemm func(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	// affine is Affine for k > 0, or nil: Affine then copies the bias and calls gemm.
+	affine func(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, relu bool, c []float32, ldc int)
 }
 
 // genericPath is the pure-Go path: every build and architecture has it.
@@ -192,6 +232,8 @@ type call struct {
 	m, n, k  int
 	beta     float32
 	a, b, c  []float32
+	bias     []float32 // Affine: C starts from this row in every row (beta is then 1)
+	relu     bool      // Affine: C = max(C, 0) at the end
 	lda, ldb int
 	ldc      int
 	parts    int
@@ -211,13 +253,14 @@ func newCall(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb in
 	s := calls.Get().(*call)
 	s.tA, s.tB, s.m, s.n, s.k = tA, tB, m, n, k
 	s.a, s.lda, s.b, s.ldb, s.beta, s.c, s.ldc = a, lda, b, ldb, beta, c, ldc
+	s.bias, s.relu = nil, false
 	s.tc = tiledCall{}
 	return s
 }
 
 // done drops the references to the caller's slices and returns the call to the pool.
 func (s *call) done() {
-	s.a, s.b, s.c, s.bt, s.tiled = nil, nil, nil, nil, nil
+	s.a, s.b, s.c, s.bt, s.bias, s.tiled = nil, nil, nil, nil, nil, nil
 	calls.Put(s)
 }
 

@@ -18,10 +18,10 @@ var avx2Path = &tiledPath{mr: 6, nr: 16, rowN: 64, tile: tileAVX2, row: rowAVX2}
 func asmPaths() []*path {
 	var ps []*path
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ps = append(ps, &path{name: "avx2", gemm: avx2Path.gemm})
+		ps = append(ps, &path{name: "avx2", gemm: avx2Path.gemm, affine: avx2Path.affine})
 	}
 	if cpu.X86.HasAVX512F {
-		ps = append(ps, &path{name: "avx512", gemm: avx512Path.gemm})
+		ps = append(ps, &path{name: "avx512", gemm: avx512Path.gemm, affine: avx512Path.affine})
 	}
 	return ps
 }
@@ -29,27 +29,27 @@ func asmPaths() []*path {
 // tileAVX512 is the 8×32 tile kernel of tiledPath (in gemm_amd64.s).
 //
 //go:noescape
-func tileAVX512(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+func tileAVX512(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, init unsafe.Pointer, ldi uintptr, beta float32, flags uintptr)
 
 // tileListAVX512 is the 8×32 list kernel of tiledPath (in gemm_amd64.s).
 //
 //go:noescape
-func tileListAVX512(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+func tileListAVX512(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, init unsafe.Pointer, ldi uintptr, beta float32, flags uintptr)
 
 // rowAVX512 is the 128-column row kernel of tiledPath (in gemm_amd64.s).
 //
 //go:noescape
-func rowAVX512(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
+func rowAVX512(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, init unsafe.Pointer, beta float32, flags uintptr)
 
 // tileAVX2 is the 6×16 tile kernel of tiledPath (in gemm_amd64.s).
 //
 //go:noescape
-func tileAVX2(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
+func tileAVX2(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, init unsafe.Pointer, ldi uintptr, beta float32, flags uintptr)
 
 // rowAVX2 is the 64-column row kernel of tiledPath (in gemm_amd64.s).
 //
 //go:noescape
-func rowAVX2(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
+func rowAVX2(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, init unsafe.Pointer, beta float32, flags uintptr)
 
 // nonzeroAVX512 lists the nonzero values of blocks·16 contiguous floats and their offsets
 // (in gemm_amd64.s).

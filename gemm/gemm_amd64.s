@@ -2,14 +2,32 @@
 
 #include "textflag.h"
 
-// Every kernel starts each element of C at beta·C (load set) or +0 (load clear), adds
-// a·b for p = 0, 1, ... k-1 with one fused multiply-add each, and stores the result.
+// Every kernel starts each element of C at beta·I (flags bit 0 set) or +0 (clear), where I
+// is the initial matrix (C itself, or a bias row repeated: init stride 0), adds a·b for
+// p = 0, 1, ... k-1 with one fused multiply-add each, and stores the result, or max(c, +0)
+// with NaN kept (Go's max(c, 0)) if flags bit 1 is set.
 
-// ZLOAD: Z16 = beta, BX = C row. Starts the accumulators lo, hi of one row at beta·C.
+// ZLOAD: Z16 = beta, BX = I row, AX = I's row stride. Starts the accumulators lo, hi of one
+// row at beta·I.
 #define ZLOAD(lo, hi) \
 	VMULPS (BX), Z16, lo; \
 	VMULPS 64(BX), Z16, hi; \
-	ADDQ   R13, BX
+	ADDQ   AX, BX
+
+// ZRELU: Z17 = +0. Replaces z by max(z, +0), NaN kept (Z18 scratch, K1 clobbered).
+#define ZRELU(z) \
+	VMAXPS Z17, z, Z18; \
+	VCMPPS $3, z, z, K1; \
+	VMOVAPS z, K1, Z18; \
+	VMOVAPS Z18, z
+
+// ZRELU16: ZRELU on the 16 accumulators Z0..Z15 (Z17 = +0 set here).
+#define ZRELU16 \
+	VPXORD Z17, Z17, Z17; \
+	ZRELU(Z0); ZRELU(Z1); ZRELU(Z2); ZRELU(Z3); \
+	ZRELU(Z4); ZRELU(Z5); ZRELU(Z6); ZRELU(Z7); \
+	ZRELU(Z8); ZRELU(Z9); ZRELU(Z10); ZRELU(Z11); \
+	ZRELU(Z12); ZRELU(Z13); ZRELU(Z14); ZRELU(Z15)
 
 // ZSTORE: BX = C row. Stores the accumulators lo, hi of one row.
 #define ZSTORE(lo, hi) \
@@ -17,8 +35,8 @@
 	VMOVUPS hi, 64(BX); \
 	ADDQ    R13, BX
 
-// func tileAVX512(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
-TEXT ·tileAVX512(SB), NOSPLIT, $0-69
+// func tileAVX512(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, init unsafe.Pointer, ldi uintptr, beta float32, flags uintptr)
+TEXT ·tileAVX512(SB), NOSPLIT, $0-96
 	MOVQ k+0(FP), CX       // CX: terms left
 	MOVQ a+8(FP), SI       // SI: &A[row 0][p]
 	MOVQ rs+16(FP), R8     // R8: A's row stride (bytes)
@@ -31,10 +49,11 @@ TEXT ·tileAVX512(SB), NOSPLIT, $0-69
 	MOVQ ldc+56(FP), R13   // R13: C's row stride
 
 	// Z0..Z15: acc, row r in Z(2r) (columns 0-15) and Z(2r+1) (columns 16-31)
-	CMPB load+68(FP), $0
+	TESTQ $1, flags+88(FP)
 	JEQ  tilezero512
-	VBROADCASTSS beta+64(FP), Z16
-	MOVQ R12, BX
+	VBROADCASTSS beta+80(FP), Z16
+	MOVQ init+64(FP), BX
+	MOVQ ldi+72(FP), AX
 	ZLOAD(Z0, Z1)
 	ZLOAD(Z2, Z3)
 	ZLOAD(Z4, Z5)
@@ -97,6 +116,11 @@ tileloop512:
 	DECQ CX
 	JNZ  tileloop512
 
+	TESTQ $2, flags+88(FP)
+	JEQ  tilestore512
+	ZRELU16
+
+tilestore512:
 	MOVQ R12, BX
 	ZSTORE(Z0, Z1)
 	ZSTORE(Z2, Z3)
@@ -109,8 +133,8 @@ tileloop512:
 	VZEROUPPER
 	RET
 
-// func tileListAVX512(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
-TEXT ·tileListAVX512(SB), NOSPLIT, $0-61
+// func tileListAVX512(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, init unsafe.Pointer, ldi uintptr, beta float32, flags uintptr)
+TEXT ·tileListAVX512(SB), NOSPLIT, $0-88
 	MOVQ n+0(FP), CX       // CX: terms left
 	MOVQ a+8(FP), SI       // SI: &a[t][0], 8 rows' values of term t
 	MOVQ idx+16(FP), R10   // R10: &idx[t], the index p of term t
@@ -120,10 +144,11 @@ TEXT ·tileListAVX512(SB), NOSPLIT, $0-61
 	MOVQ ldc+48(FP), R13   // R13: C's row stride
 
 	// Z0..Z15: acc, row r in Z(2r) (columns 0-15) and Z(2r+1) (columns 16-31)
-	CMPB load+60(FP), $0
+	TESTQ $1, flags+80(FP)
 	JEQ  listzero512
-	VBROADCASTSS beta+56(FP), Z16
-	MOVQ R12, BX
+	VBROADCASTSS beta+72(FP), Z16
+	MOVQ init+56(FP), BX
+	MOVQ ldi+64(FP), AX
 	ZLOAD(Z0, Z1)
 	ZLOAD(Z2, Z3)
 	ZLOAD(Z4, Z5)
@@ -192,6 +217,11 @@ listloop512:
 	JNZ  listloop512
 
 liststore512:
+	TESTQ $2, flags+80(FP)
+	JEQ  listput512
+	ZRELU16
+
+listput512:
 	MOVQ R12, BX
 	ZSTORE(Z0, Z1)
 	ZSTORE(Z2, Z3)
@@ -204,12 +234,12 @@ liststore512:
 	VZEROUPPER
 	RET
 
-// ZROWLOAD: Z16 = beta, DI = C. Starts accumulator z (columns off/4 ...) at beta·C.
+// ZROWLOAD: Z16 = beta, BX = I. Starts accumulator z (columns off/4 ...) at beta·I.
 #define ZROWLOAD(z, off) \
-	VMULPS off(DI), Z16, z
+	VMULPS off(BX), Z16, z
 
-// func rowAVX512(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
-TEXT ·rowAVX512(SB), NOSPLIT, $0-45
+// func rowAVX512(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, init unsafe.Pointer, beta float32, flags uintptr)
+TEXT ·rowAVX512(SB), NOSPLIT, $0-64
 	MOVQ n+0(FP), CX       // CX: terms left
 	MOVQ vals+8(FP), SI    // SI: &vals[t], the nonzero a
 	MOVQ offs+16(FP), R10  // R10: &offs[t], the byte offset of a's row of B
@@ -217,9 +247,10 @@ TEXT ·rowAVX512(SB), NOSPLIT, $0-45
 	MOVQ c+32(FP), DI      // DI: &C[0]
 
 	// Z0..Z7: acc, columns 16i..16i+15 in Zi
-	CMPB load+44(FP), $0
+	TESTQ $1, flags+56(FP)
 	JEQ  rowzero512
-	VBROADCASTSS beta+40(FP), Z16
+	VBROADCASTSS beta+48(FP), Z16
+	MOVQ init+40(FP), BX
 	ZROWLOAD(Z0, 0)
 	ZROWLOAD(Z1, 64)
 	ZROWLOAD(Z2, 128)
@@ -261,6 +292,19 @@ rowloop512:
 	JNZ  rowloop512
 
 rowdone512:
+	TESTQ $2, flags+56(FP)
+	JEQ  rowput512
+	VPXORD Z17, Z17, Z17
+	ZRELU(Z0)
+	ZRELU(Z1)
+	ZRELU(Z2)
+	ZRELU(Z3)
+	ZRELU(Z4)
+	ZRELU(Z5)
+	ZRELU(Z6)
+	ZRELU(Z7)
+
+rowput512:
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z1, 64(DI)
 	VMOVUPS Z2, 128(DI)
@@ -272,11 +316,18 @@ rowdone512:
 	VZEROUPPER
 	RET
 
-// YLOAD: Y12 = beta, BX = C row. Starts the accumulators lo, hi of one row at beta·C.
+// YLOAD: Y12 = beta, BX = I row, AX = I's row stride. Starts the accumulators lo, hi of one
+// row at beta·I.
 #define YLOAD(lo, hi) \
 	VMULPS (BX), Y12, lo; \
 	VMULPS 32(BX), Y12, hi; \
-	ADDQ   R13, BX
+	ADDQ   AX, BX
+
+// YRELU: Y13 = +0. Replaces y by max(y, +0), NaN kept (Y14, Y15 scratch).
+#define YRELU(y) \
+	VMAXPS Y13, y, Y14; \
+	VCMPPS $3, y, y, Y15; \
+	VBLENDVPS Y15, y, Y14, y
 
 // YSTORE: BX = C row. Stores the accumulators lo, hi of one row.
 #define YSTORE(lo, hi) \
@@ -284,8 +335,8 @@ rowdone512:
 	VMOVUPS hi, 32(BX); \
 	ADDQ    R13, BX
 
-// func tileAVX2(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
-TEXT ·tileAVX2(SB), NOSPLIT, $0-69
+// func tileAVX2(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, init unsafe.Pointer, ldi uintptr, beta float32, flags uintptr)
+TEXT ·tileAVX2(SB), NOSPLIT, $0-96
 	MOVQ k+0(FP), CX       // CX: terms left
 	MOVQ a+8(FP), SI       // SI: &A[row 0][p]
 	MOVQ rs+16(FP), R8     // R8: A's row stride (bytes)
@@ -298,10 +349,11 @@ TEXT ·tileAVX2(SB), NOSPLIT, $0-69
 	MOVQ ldc+56(FP), R13   // R13: C's row stride
 
 	// Y0..Y11: acc, row r in Y(2r) (columns 0-7) and Y(2r+1) (columns 8-15)
-	CMPB load+68(FP), $0
+	TESTQ $1, flags+88(FP)
 	JEQ  tilezero2
-	VBROADCASTSS beta+64(FP), Y12
-	MOVQ R12, BX
+	VBROADCASTSS beta+80(FP), Y12
+	MOVQ init+64(FP), BX
+	MOVQ ldi+72(FP), AX
 	YLOAD(Y0, Y1)
 	YLOAD(Y2, Y3)
 	YLOAD(Y4, Y5)
@@ -352,6 +404,23 @@ tileloop2:
 	DECQ CX
 	JNZ  tileloop2
 
+	TESTQ $2, flags+88(FP)
+	JEQ  tilestore2
+	VXORPS Y13, Y13, Y13
+	YRELU(Y0)
+	YRELU(Y1)
+	YRELU(Y2)
+	YRELU(Y3)
+	YRELU(Y4)
+	YRELU(Y5)
+	YRELU(Y6)
+	YRELU(Y7)
+	YRELU(Y8)
+	YRELU(Y9)
+	YRELU(Y10)
+	YRELU(Y11)
+
+tilestore2:
 	MOVQ R12, BX
 	YSTORE(Y0, Y1)
 	YSTORE(Y2, Y3)
@@ -362,12 +431,12 @@ tileloop2:
 	VZEROUPPER
 	RET
 
-// YROWLOAD: Y12 = beta, DI = C. Starts accumulator y at beta·C (byte offset off).
+// YROWLOAD: Y12 = beta, BX = I. Starts accumulator y at beta·I (byte offset off).
 #define YROWLOAD(y, off) \
-	VMULPS off(DI), Y12, y
+	VMULPS off(BX), Y12, y
 
-// func rowAVX2(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
-TEXT ·rowAVX2(SB), NOSPLIT, $0-45
+// func rowAVX2(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, init unsafe.Pointer, beta float32, flags uintptr)
+TEXT ·rowAVX2(SB), NOSPLIT, $0-64
 	MOVQ n+0(FP), CX       // CX: terms left
 	MOVQ vals+8(FP), SI    // SI: &vals[t], the nonzero a
 	MOVQ offs+16(FP), R10  // R10: &offs[t], the byte offset of a's row of B
@@ -375,9 +444,10 @@ TEXT ·rowAVX2(SB), NOSPLIT, $0-45
 	MOVQ c+32(FP), DI      // DI: &C[0]
 
 	// Y0..Y7: acc, columns 8i..8i+7 in Yi
-	CMPB load+44(FP), $0
+	TESTQ $1, flags+56(FP)
 	JEQ  rowzero2
-	VBROADCASTSS beta+40(FP), Y12
+	VBROADCASTSS beta+48(FP), Y12
+	MOVQ init+40(FP), BX
 	YROWLOAD(Y0, 0)
 	YROWLOAD(Y1, 32)
 	YROWLOAD(Y2, 64)
@@ -419,6 +489,19 @@ rowloop2:
 	JNZ  rowloop2
 
 rowdone2:
+	TESTQ $2, flags+56(FP)
+	JEQ  rowput2
+	VXORPS Y13, Y13, Y13
+	YRELU(Y0)
+	YRELU(Y1)
+	YRELU(Y2)
+	YRELU(Y3)
+	YRELU(Y4)
+	YRELU(Y5)
+	YRELU(Y6)
+	YRELU(Y7)
+
+rowput2:
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)

@@ -13,8 +13,9 @@ import (
 //
 // The tile kernel computes, for r < mr and j < nr, with c = c[r·ldc + j],
 //
-//	c = beta·c if load, else +0
+//	c = beta·init[r·ldi + j] if flags&1, else +0      (init is C itself, or the bias with ldi 0)
 //	c = c + a[r·rs + p·ps]·b[p·bs + j]    for p = 0 .. k-1 (fused multiply-adds)
+//	c = max(c, 0) if flags&2                           (Go's max: NaN kept)
 //
 // with strides in bytes: A is read in place (rows or columns, by the strides), B from a
 // packed panel of nr columns (or in place when op(B) = B and the panel is whole). Tiles at
@@ -34,9 +35,9 @@ import (
 // MNIST's zeros would make unpredictable.
 type tiledPath struct {
 	mr, nr, rowN int
-	tile         func(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool)
-	row          func(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, beta float32, load bool)
-	list         func(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, beta float32, load bool) // optional
+	tile         func(k int, a unsafe.Pointer, rs, ps uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, init unsafe.Pointer, ldi uintptr, beta float32, flags uintptr)
+	row          func(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, init unsafe.Pointer, beta float32, flags uintptr)
+	list         func(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, ldc uintptr, init unsafe.Pointer, ldi uintptr, beta float32, flags uintptr) // optional
 	// nonzero (optional) lists the nonzero terms of blocks·16 contiguous values of a row of A
 	// for the row kernel, as rowRange's loop does; see nonzeroAVX512.
 	nonzero func(blocks int, a *float32, vals *float32, offs *uintptr, lanes *[16]uintptr, step uintptr) int
@@ -52,7 +53,19 @@ type tiledCall struct {
 }
 
 func (tp *tiledPath) gemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	s := newCall(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+	tp.run(newCall(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc))
+}
+
+// affine is Affine's core on this path: the kernels start from the bias and end with ReLU.
+func (tp *tiledPath) affine(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, relu bool, c []float32, ldc int) {
+	s := newCall(false, false, m, n, k, a, lda, b, ldb, 1, c, ldc)
+	s.bias, s.relu = bias, relu
+	tp.run(s)
+}
+
+// run computes the call s and returns it to the pool.
+func (tp *tiledPath) run(s *call) {
+	tA, tB, m, n, k, b, c := s.tA, s.tB, s.m, s.n, s.k, s.b, s.c
 	if !tB && n >= tp.rowN && (m < tp.mr || tp.sparseRows(s)) {
 		// Few rows, or rows of A that are mostly zero (MNIST's pixels): one row at a time,
 		// rowN columns at a time, over the row's nonzero terms, B read in place; the
@@ -68,6 +81,9 @@ func (tp *tiledPath) gemm(tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 		nf := s.tc.rowCols
 		s.tc.rowCols = 0
 		s.b, s.c, s.n = b[nf:], c[nf:], n-nf
+		if s.bias != nil {
+			s.bias = s.bias[nf:]
+		}
 		n = s.n
 	}
 	s.tiled = tp
@@ -117,13 +133,14 @@ func (tp *tiledPath) part(s *call, i int) {
 		return
 	}
 	// Scratch: the packed panels [q1-q0][k][nr], a padded row tile [k][mr], a tile of C, the
-	// list kernel's packed values [k][mr] and indices [k].
+	// list kernel's packed values [k][mr] and indices [k], a padded piece of the bias.
 	np := (q1 - q0) * k * nr
-	buf, idx := getBuf(np+2*k*mr+mr*nr), getIdx(k)
+	buf, idx := getBuf(np+2*k*mr+mr*nr+nr), getIdx(k)
 	packed := (*buf)[:np]
 	apad := (*buf)[np : np+k*mr]
 	lpack := (*buf)[np+k*mr : np+2*k*mr]
 	ctile := (*buf)[np+2*k*mr : np+2*k*mr+mr*nr]
+	bpad := (*buf)[np+2*k*mr+mr*nr : np+2*k*mr+mr*nr+nr]
 	lidx := *idx
 
 	// Pack the panels that cannot be read in place: all of them for op(B) = Bᵀ, else only a
@@ -164,27 +181,43 @@ func (tp *tiledPath) part(s *call, i int) {
 			if !s.tB && cols == nr {
 				bp, bs = unsafe.Pointer(&s.b[j0]), uintptr(s.ldb*f32)
 			}
-			load := s.beta != 0
+			// The tile starts from C's block (ldc), or from the bias row repeated (stride 0).
+			flags := s.flags()
+			init, ldi := unsafe.Pointer(&s.c[i0*s.ldc+j0]), ldc
+			if s.bias != nil {
+				if cols == nr {
+					init = unsafe.Pointer(&s.bias[j0])
+				} else {
+					clear(bpad)
+					copy(bpad, s.bias[j0:j0+cols])
+					init = unsafe.Pointer(&bpad[0])
+				}
+				ldi = 0
+			}
 			if nl >= 0 {
 				if rows == mr && cols == nr {
-					tp.list(nl, &lpack[0], &lidx[0], bp, bs, unsafe.Pointer(&s.c[i0*s.ldc+j0]), ldc, s.beta, load)
+					tp.list(nl, &lpack[0], &lidx[0], bp, bs, unsafe.Pointer(&s.c[i0*s.ldc+j0]), ldc, init, ldi, s.beta, flags)
 					continue
 				}
 			} else if rows == mr && cols == nr {
-				tp.tile(k, ap, rs, ps, bp, bs, unsafe.Pointer(&s.c[i0*s.ldc+j0]), ldc, s.beta, load)
+				tp.tile(k, ap, rs, ps, bp, bs, unsafe.Pointer(&s.c[i0*s.ldc+j0]), ldc, init, ldi, s.beta, flags)
 				continue
 			}
-			// Edge: through ctile, a copy of C's block padded with zeros.
-			if load {
-				clear(ctile)
-				for r := 0; r < rows; r++ {
-					copy(ctile[r*nr:r*nr+cols], s.c[(i0+r)*s.ldc+j0:])
+			// Edge: through ctile, a copy of C's block (or of the bias) padded with zeros.
+			ct := unsafe.Pointer(&ctile[0])
+			if s.bias == nil {
+				if s.beta != 0 {
+					clear(ctile)
+					for r := 0; r < rows; r++ {
+						copy(ctile[r*nr:r*nr+cols], s.c[(i0+r)*s.ldc+j0:])
+					}
 				}
+				init, ldi = ct, uintptr(nr*f32)
 			}
 			if nl >= 0 {
-				tp.list(nl, &lpack[0], &lidx[0], bp, bs, unsafe.Pointer(&ctile[0]), uintptr(nr*f32), s.beta, load)
+				tp.list(nl, &lpack[0], &lidx[0], bp, bs, ct, uintptr(nr*f32), init, ldi, s.beta, flags)
 			} else {
-				tp.tile(k, ap, rs, ps, bp, bs, unsafe.Pointer(&ctile[0]), uintptr(nr*f32), s.beta, load)
+				tp.tile(k, ap, rs, ps, bp, bs, ct, uintptr(nr*f32), init, ldi, s.beta, flags)
 			}
 			for r := 0; r < rows; r++ {
 				copy(s.c[(i0+r)*s.ldc+j0:(i0+r)*s.ldc+j0+cols], ctile[r*nr:])
@@ -204,7 +237,12 @@ func (tp *tiledPath) rowRange(s *call, i0, i1, j0, j1 int) {
 	for i := i0; i < i1; i++ {
 		n := tp.terms(s, i, vals, offs)
 		for j := j0; j < j1; j += tp.rowN {
-			tp.row(n, &vals[0], &offs[0], unsafe.Pointer(&s.b[j]), unsafe.Pointer(&s.c[i*s.ldc+j]), s.beta, s.beta != 0)
+			c := unsafe.Pointer(&s.c[i*s.ldc+j])
+			init := c
+			if s.bias != nil {
+				init = unsafe.Pointer(&s.bias[j])
+			}
+			tp.row(n, &vals[0], &offs[0], unsafe.Pointer(&s.b[j]), c, init, s.beta, s.flags())
 		}
 	}
 	putBuf(buf)
@@ -261,6 +299,19 @@ func (tp *tiledPath) terms(s *call, i int, vals []float32, offs []uintptr) int {
 		n += nonzero(v)
 	}
 	return n
+}
+
+// flags returns the kernels' flags for the call: bit 0, start from beta·C or the bias (else
+// +0); bit 1, ReLU at the end.
+func (s *call) flags() uintptr {
+	var f uintptr
+	if s.beta != 0 || s.bias != nil {
+		f |= 1
+	}
+	if s.relu {
+		f |= 2
+	}
+	return f
 }
 
 // nonzero returns 1 if v is not ±0, else 0, without a branch.

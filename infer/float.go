@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"tinyq/gemm"
 	"tinyq/quant"
@@ -141,10 +142,10 @@ func firstNonFinite(v []float32) int {
 
 // Forward computes the logits ([rows, classes]) of rows samples x ([rows, in]).
 //
-// Each layer copies B into every output row and adds x·W with tinyq/gemm.Sgemm (C = 1·X·W +
-// 1·C, no transposes), exactly the call of the training stack's Linear op (tinyq/autograd),
-// so on the same kernel path (gemm.Kernel) this equals the training graph's evaluation bit
-// for bit (tested). Rows are spread over up to Workers parts of at least 64 rows, run with
+// Each layer is one tinyq/gemm.Affine call, which equals bit for bit copying B into every
+// output row, adding x·W with Sgemm (C = 1·X·W + 1·C, no transposes: the call of the
+// training stack's Linear op, tinyq/autograd) and applying ReLU, so on the same kernel path
+// (gemm.Kernel) this equals the training graph's evaluation bit for bit (tested). Rows are spread over up to Workers parts of at least 64 rows, run with
 // gemm.Parallel; gemm's results do not depend on the rows it is given, so neither does
 // Forward's.
 func (m *FloatModel) Forward(x []float32, rows int, logits []float32) error {
@@ -152,22 +153,17 @@ func (m *FloatModel) Forward(x []float32, rows int, logits []float32) error {
 	if rows <= 0 || len(x) != rows*in || len(logits) != rows*out {
 		return fmt.Errorf("infer: forward: %d inputs and %d logits for %d rows of %d -> %d", len(x), len(logits), rows, in, out)
 	}
-	if k := firstNonFiniteFast(x); k >= 0 {
-		return fmt.Errorf("infer: forward: input %d is %v", k, x[k])
-	}
 	workers := m.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	// Below about 64 rows per part the split costs more than it saves.
+	// Below about 64 rows per part the split costs more than it saves. Each part checks its
+	// own inputs; the first error in order of rows is returned.
 	parts := min(workers, max(1, rows/64))
-	if parts == 1 {
-		if err := m.forward(x, rows, logits); err != nil {
-			return fmt.Errorf("infer: forward: %w", err)
-		}
-		return nil
-	}
 	err := parallelRows(rows, parts, func(lo, hi int) error {
+		if k := firstNonFiniteFast(x[lo*in : hi*in]); k >= 0 {
+			return fmt.Errorf("input %d is %v", lo*in+k, x[lo*in+k])
+		}
 		return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
 	})
 	if err != nil {
@@ -210,32 +206,33 @@ func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
 	return nil
 }
 
-// linear computes dst = src·W + B ([rows, Out]), then ReLU, with the arguments of
-// autograd's Linear: B copied into every row, then dst = 1·src·W + 1·dst.
+// linear computes dst = src·W + B ([rows, Out]), then ReLU, with gemm.Affine: bit for bit
+// autograd's Linear (B copied into every row, then dst = 1·src·W + 1·dst) followed by
+// max(dst, 0), with the bias and ReLU applied inside the kernels.
 func linear(dst, src []float32, rows int, l FloatLayer) {
-	for r := 0; r < rows; r++ {
-		copy(dst[r*l.Out:(r+1)*l.Out], l.B)
-	}
-	gemm.Sgemm(false, false, rows, l.Out, l.In, 1, src, l.In, l.W, l.Out, 1, dst, l.Out) // [rows, Out]
-	if l.ReLU {
-		for o, v := range dst {
-			dst[o] = max(v, 0)
-		}
-	}
+	gemm.Affine(rows, l.Out, l.In, src, l.In, l.W, l.Out, l.B, l.ReLU, dst, l.Out) // [rows, Out]
 }
 
 // firstNonFiniteFast is firstNonFinite for long inputs (784 values per sample): it tests 64
-// values at a time without branches (exponent bits all ones: (bits&0x7f800000) + 0x00800000
-// reaches bit 31) and looks closer only at a block that has one.
+// values at a time without branches, two per 64-bit word (exponent bits all ones:
+// (bits&0x7f800000) + 0x00800000 reaches bit 31 of each half, and never carries out of it),
+// and looks closer only at a block that has one.
 func firstNonFiniteFast(v []float32) int {
 	const block = 64
 	for lo := 0; lo < len(v); lo += block {
 		hi := min(lo+block, len(v))
-		var flag uint32
-		for _, x := range v[lo:hi] {
-			flag |= (math.Float32bits(x) & 0x7f800000) + 0x00800000
+		var flag uint64
+		if hi-lo == block {
+			words := unsafe.Slice((*uint64)(unsafe.Pointer(&v[lo])), block/2)
+			for _, w := range words {
+				flag |= (w & 0x7f8000007f800000) + 0x0080000000800000
+			}
+		} else {
+			for _, x := range v[lo:hi] {
+				flag |= uint64((math.Float32bits(x) & 0x7f800000) + 0x00800000)
+			}
 		}
-		if flag&0x80000000 != 0 {
+		if flag&0x8000000080000000 != 0 {
 			if k := firstNonFinite(v[lo:hi]); k >= 0 {
 				return lo + k
 			}
