@@ -5,6 +5,10 @@
 // over generality: it has no blocking over k (fine up to k of a few thousand), and no
 // kernel for complex or float64 matrices.
 //
+// Affine is a fully connected layer on the same kernels, C = A·B + bias, optionally with
+// ReLU: the kernels start each element at its bias and apply max(c, 0) before storing, so the
+// layer costs no pass over C beyond the product (the runtime's float model uses it).
+//
 // It imports only the standard library and golang.org/x/sys/cpu: tinyq's runtime (infer)
 // uses it, and gorgonia uses it through the adapter in tinyq/autograd.
 //
@@ -53,10 +57,11 @@
 // Products of 2^18 multiply-adds or more are split into parts by rows or by panels of
 // columns, run by Parallel on the calling goroutine and on worker goroutines that stay awake
 // briefly between calls (a goroutine started per call wakes too late on a small virtual
-// machine). Scratch space comes from a sync.Pool: at steady state Sgemm allocates nothing.
+// machine). Scratch space comes from a sync.Pool: at steady state Sgemm and Affine allocate
+// nothing.
 //
 // # Invariants
 //
-//   - a and b are only read; only c is written, and only its m×n block.
+//   - a, b and the bias are only read; only c is written, and only its m×n block.
 //   - Bad sizes or short slices panic with an error starting "gemm:", as gonum's BLAS panics.
 package gemm

@@ -26,3 +26,22 @@ func ExampleSgemm() {
 	fmt.Println(y)
 	// Output: [2.25 6 0.75 2]
 }
+
+// The same layer with ReLU in one call: Affine starts every row at the bias and applies
+// max(y, 0) inside the kernels, with the same result as the copy, Sgemm and a ReLU pass.
+func ExampleAffine() {
+	x := []float32{ // [2, 3]
+		1, 2, 3,
+		0, -1, 0,
+	}
+	w := []float32{ // [3, 2]
+		1, -1,
+		0.5, 2,
+		0, 1,
+	}
+	b := []float32{0.25, 0}
+	y := make([]float32, 2*2) // [2, 2]
+	gemm.Affine(2, 2, 3, x, 3, w, 2, b, true, y, 2)
+	fmt.Println(y)
+	// Output: [2.25 6 0 0]
+}

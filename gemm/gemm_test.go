@@ -306,6 +306,14 @@ func TestAllocs(t *testing.T) {
 				if n >= 1 {
 					t.Errorf("tA=%v tB=%v %+v: %v allocations per call", tA, tB, s, n)
 				}
+				if tr == 0 {
+					bias := make([]float32, s.n)
+					if n := testing.AllocsPerRun(20, func() {
+						Affine(s.m, s.n, s.k, a, lda, b, ldb, bias, true, c, ldc)
+					}); n >= 1 {
+						t.Errorf("Affine %+v: %v allocations per call", s, n)
+					}
+				}
 			}
 		}
 	})

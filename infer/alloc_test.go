@@ -9,8 +9,8 @@ import (
 	"tinyq/ptq"
 )
 
-// TestForwardAllocations: once warm, an integer model's Forward allocates nothing at batch 1
-// (one goroutine) and, at batch 1000, only what starting its goroutines costs, a constant
+// TestForwardAllocations: once warm, an integer or float model's Forward allocates nothing at
+// batch 1 (one goroutine) and, at batch 1000, only what starting its goroutines costs, a constant
 // independent of the batch (measured: 7 small allocations with 2 workers, on every path).
 func TestForwardAllocations(t *testing.T) {
 	m, err := nn.NewMLP([]int{784, 64, 32, 10}, rand.New(rand.NewSource(1)))
@@ -52,5 +52,25 @@ func TestForwardAllocations(t *testing.T) {
 			}
 		}
 	}
-	_ = infer.Static
+	// The float model: the same, through gemm.Affine.
+	fm, err := ptq.Float(m, infer.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm.Workers = 2
+	logits := make([]float32, 1000*10)
+	for _, c := range []struct {
+		rows int
+		max  float64
+	}{{1, 0}, {1000, 12}} {
+		n := testing.AllocsPerRun(20, func() {
+			if err := fm.Forward(x[:c.rows*784], c.rows, logits[:c.rows*10]); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Logf("fp32 batch %d: %v allocations", c.rows, n)
+		if n > c.max {
+			t.Errorf("fp32 batch %d: %v allocations per Forward, want at most %v", c.rows, n, c.max)
+		}
+	}
 }

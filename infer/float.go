@@ -160,16 +160,27 @@ func (m *FloatModel) Forward(x []float32, rows int, logits []float32) error {
 	// Below about 64 rows per part the split costs more than it saves. Each part checks its
 	// own inputs; the first error in order of rows is returned.
 	parts := min(workers, max(1, rows/64))
-	err := parallelRows(rows, parts, func(lo, hi int) error {
-		if k := firstNonFiniteFast(x[lo*in : hi*in]); k >= 0 {
-			return fmt.Errorf("input %d is %v", lo*in+k, x[lo*in+k])
-		}
-		return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
-	})
+	var err error
+	if parts == 1 {
+		err = m.checkedForward(x, 0, rows, logits) // no closure: nothing allocated
+	} else {
+		err = parallelRows(rows, parts, func(lo, hi int) error {
+			return m.checkedForward(x, lo, hi, logits)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("infer: forward: %w", err)
 	}
 	return nil
+}
+
+// checkedForward checks rows [lo, hi) of x for NaN and ±Inf and computes their logits.
+func (m *FloatModel) checkedForward(x []float32, lo, hi int, logits []float32) error {
+	in, out := m.Shape()
+	if k := firstNonFiniteFast(x[lo*in : hi*in]); k >= 0 {
+		return fmt.Errorf("input %d is %v", lo*in+k, x[lo*in+k])
+	}
+	return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
 }
 
 // floatScratch pools the two activation buffers of FloatModel.forward.

@@ -9,6 +9,7 @@ trap 'rm -f "$raw"' EXIT
 go test -run '^$' -bench 'TrainStep|Inference' -benchmem -count "$count" ./train/ >>"$raw"
 go test -run '^$' -bench 'Epoch' -benchtime 1x -count "$count" ./train/ >>"$raw"
 go test -run '^$' -bench 'FP32Step|QATStep|QATStepLSQ' -count "$count" ./qat/ >>"$raw"
+go test -run '^$' -bench 'Epochs' -benchtime 1x -count "$count" ./qat/ >>"$raw"
 go test -run '^$' -bench 'Forward' -count "$count" ./ptq/ >>"$raw"
 go test -run '^$' -bench 'AccumulatePaths' -benchtime 200x -count "$count" ./qkernel/ >>"$raw"
 
@@ -37,6 +38,8 @@ lsq=$(ratio "$(med BenchmarkQATStepLSQ ns/step)" "$(med BenchmarkFP32Step ns/ste
 i8=$(ratio "$(med BenchmarkForward/w8a8-static samples/s)" "$(med BenchmarkForward/fp32 samples/s)")
 i4=$(ratio "$(med BenchmarkForward/w4a4-static samples/s)" "$(med BenchmarkForward/fp32 samples/s)")
 dyn=$(ratio "$(med BenchmarkForward/w8-dynamic samples/s)" "$(med BenchmarkForward/fp32 samples/s)")
+qatEpoch=$(ratio "$(med BenchmarkEpochs/qat-w4a4 ns/op)" "$(med BenchmarkEpochs/fp32 ns/op)")
+i8rt=$(ratio "$(med BenchmarkForward/w8a8-static samples/s)" "$(med BenchmarkForward/fp32-runtime samples/s)")
 kernels=$(go run ./scripts/kernels.go)
 
 tmp=$(mktemp BENCHMARKS.md.XXXX)
@@ -51,11 +54,12 @@ tmp=$(mktemp BENCHMARKS.md.XXXX)
   echo
   echo "Ratios of medians from this run:"
   echo
-  echo "- QAT W4A4 training step / FP32 step: **${qat}x** (with LSQ: ${lsq}x)"
-  echo "- Integer runtime throughput / FP32 inference at batch 1000: **${i8}x** (W8A8 static), **${i4}x** (W4A4 static), ${dyn}x (W8 dynamic)"
+  echo "- QAT W4A4 epoch / FP32 epoch: **${qatEpoch}x**; training step: ${qat}x (with LSQ: ${lsq}x)"
+  echo "- Integer runtime throughput / FP32 inference through gorgonia's graph at batch 1000: **${i8}x** (W8A8 static), **${i4}x** (W4A4 static), ${dyn}x (W8 dynamic); W8A8 static / the runtime's FP32 model: ${i8rt}x"
   echo
   echo "What each benchmark measures: TrainStep and FP32Step, one FP32 training step at batch 128"
   echo "(784-256-128-10 MLP, Adam); Epoch, one epoch over 60,000 images, with the bytes it allocates;"
+  echo "Epochs/fp32 and Epochs/qat-w4a4, one epoch of each driven the same way (the QAT ratio);"
   echo "QATStep, a W4A4 QAT step; Inference and Forward/fp32, float inference at batch 1000 through"
   echo "gorgonia's graph; Forward/fp32-runtime, the runtime's float model; Forward/w*, the integer"
   echo "runtime at batch 1000 on 1,000 MNIST test images (an untrained He-initialised model), and"
