@@ -11,6 +11,8 @@ import (
 
 // ReLU returns max(x, 0) elementwise for a matrix x, in a buffer the op owns (see buffer for why).
 // Its gradient passes dy where the output is positive and is 0 elsewhere (also at x == 0).
+// Both run 16 elements at a time with AVX-512 where the CPU has it (relukernel_amd64.s),
+// bit for bit as the Go loops, except that a NaN input may give another NaN.
 func ReLU(name string, x *G.Node) (*G.Node, error) {
 	if x.Shape().Dims() != 2 {
 		return nil, fmt.Errorf("autograd: relu %s: shape %v, want a matrix", name, x.Shape())
@@ -39,8 +41,8 @@ func (op *reluOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	y := op.out.get(r, c)
 	yd := y.Data().([]float32)[:len(x)]
-	for i, v := range x {
-		yd[i] = max(v, 0)
+	for i := reluBlocks(yd, x); i < len(x); i++ {
+		yd[i] = max(x[i], 0)
 	}
 	return y, nil
 }
@@ -84,8 +86,8 @@ func (op *reluGradOp) Do(vs ...G.Value) (G.Value, error) {
 	dx := op.out.get(r, c)
 	dxd := dx.Data().([]float32)[:len(y)]
 	dy = dy[:len(y)]
-	for i, v := range y {
-		dxd[i] = math.Float32frombits(math.Float32bits(dy[i]) & positiveMask(v))
+	for i := reluGradBlocks(dxd, y, dy); i < len(y); i++ {
+		dxd[i] = math.Float32frombits(math.Float32bits(dy[i]) & positiveMask(y[i]))
 	}
 	return dx, nil
 }
