@@ -56,3 +56,9 @@ func rowAVX2(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Poi
 //
 //go:noescape
 func nonzeroAVX512(blocks int, a *float32, vals *float32, offs *uintptr, lanes *[16]uintptr, step uintptr) int
+
+// cols8AVX lists the columns of an 8-row tile of op(A) = Aᵀ that are not zero in every row
+// (in gemm_amd64.s): listColumns' loop for full tiles of 8.
+//
+//go:noescape
+func cols8AVX(k int, a unsafe.Pointer, ps uintptr, pack *float32, idx *uintptr) int

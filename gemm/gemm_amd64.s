@@ -559,3 +559,44 @@ nzdone:
 	MOVQ AX, ret+48(FP)
 	VZEROUPPER
 	RET
+
+// func cols8AVX(k int, a unsafe.Pointer, ps uintptr, pack *float32, idx *uintptr) int
+//
+// For p = 0 .. k-1, the 8 floats at a + p·ps (a column of op(A) = Aᵀ over a tile's 8 rows):
+// if any is not ±0, appends them to pack (8 floats) and p to idx; returns how many were
+// appended. Writes one group past the count (pack and idx need room for k+1 groups).
+TEXT ·cols8AVX(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ ps+16(FP), R10
+	MOVQ pack+24(FP), DI
+	MOVQ idx+32(FP), R9
+	XORQ DX, DX            // DX: p
+	XORQ AX, AX            // AX: count
+	MOVL $0x7fffffff, BX
+	MOVQ BX, X1
+	VPBROADCASTD X1, Y1    // Y1: all bits but the sign
+	TESTQ CX, CX
+	JZ   colsdone
+
+colsloop:
+	VMOVUPS (SI), Y0
+	VPAND   Y1, Y0, Y2
+	VMOVUPS Y0, (DI)
+	MOVQ    DX, (R9)
+	XORQ    BX, BX
+	VPTEST  Y2, Y2
+	SETNE   BL             // BX: 1 if any value is not ±0
+	ADDQ    BX, AX
+	SHLQ    $3, BX
+	LEAQ    (R9)(BX*1), R9 // idx advances 8 bytes, pack 32, only for a kept column
+	LEAQ    (DI)(BX*4), DI
+	ADDQ    R10, SI
+	INCQ    DX
+	DECQ    CX
+	JNZ     colsloop
+
+colsdone:
+	MOVQ AX, ret+40(FP)
+	VZEROUPPER
+	RET

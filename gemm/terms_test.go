@@ -54,3 +54,61 @@ func TestTerms(t *testing.T) {
 		}
 	}
 }
+
+// TestCols8 checks the assembly column list of a full 8-row tile of op(A) = Aᵀ (cols8AVX,
+// through listColumns) against a direct reading: the columns with a value other than ±0 (NaN
+// included), in order, their 8 values bit for bit, and -1 past max.
+func TestCols8(t *testing.T) {
+	if !cpu.X86.HasAVX {
+		t.Skip("no AVX")
+	}
+	rng := rand.New(rand.NewSource(6))
+	for _, k := range []int{1, 7, 128, 300} {
+		for _, zeros := range []float64{0.5, 0.97, 1} {
+			m := 8 + rng.Intn(9)
+			lda := m + rng.Intn(3)
+			a := make([]float32, k*lda)
+			for i := range a {
+				switch x := rng.Float64(); {
+				case x < zeros:
+					a[i] = float32(math.Copysign(0, float64(rng.Intn(2)*2-1)))
+				case x < zeros+0.01:
+					a[i] = float32(math.NaN())
+				default:
+					a[i] = float32(rng.NormFloat64())
+				}
+			}
+			s := &call{tA: true, m: m, k: k, a: a, lda: lda}
+			i0 := rng.Intn(m - 7)
+			pack, idx, scratch := make([]float32, (k+1)*8), make([]uintptr, k+1), make([]float32, k)
+			n := listColumns(pack, idx, scratch, s, i0, 8, 8, k)
+			var want []uintptr
+			for p := 0; p < k; p++ {
+				for r := 0; r < 8; r++ {
+					if v := a[p*lda+i0+r]; v != 0 {
+						want = append(want, uintptr(p))
+						break
+					}
+				}
+			}
+			if n != len(want) {
+				t.Fatalf("k=%d zeros=%v: %d columns, want %d", k, zeros, n, len(want))
+			}
+			for c, p := range want {
+				if idx[c] != p {
+					t.Fatalf("k=%d zeros=%v: column %d is %d, want %d", k, zeros, c, idx[c], p)
+				}
+				for r := 0; r < 8; r++ {
+					if got, v := pack[c*8+r], a[int(p)*lda+i0+r]; math.Float32bits(got) != math.Float32bits(v) {
+						t.Fatalf("k=%d zeros=%v: column %d row %d = %v, want %v", k, zeros, p, r, got, v)
+					}
+				}
+			}
+			if len(want) > 0 {
+				if got := listColumns(pack, idx, scratch, s, i0, 8, 8, len(want)-1); got != -1 {
+					t.Fatalf("k=%d zeros=%v: max %d gave %d, want -1", k, zeros, len(want)-1, got)
+				}
+			}
+		}
+	}
+}

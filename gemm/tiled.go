@@ -103,8 +103,8 @@ func (tp *tiledPath) run(s *call) {
 		// tile's columns nonzero, B's panel of 100 KB streamed from L2) 318 µs with the
 		// list against 296 µs dense; its weight gradient xᵀ·dy, 784×256×128 (39% nonzero,
 		// B's panel of 16 KB in L1) 303 µs against 426 µs.
-		buf, idx := getBuf(tp.mr*k+k), getIdx(k)
-		s.tc.list = listColumns((*buf)[:tp.mr*k], *idx, (*buf)[tp.mr*k:], s, 0, tp.mr, tp.mr, k*listMax/100) >= 0
+		buf, idx := getBuf(tp.mr*(k+1)+k), getIdx(k+1)
+		s.tc.list = listColumns((*buf)[:tp.mr*(k+1)], *idx, (*buf)[tp.mr*(k+1):], s, 0, tp.mr, tp.mr, k*listMax/100) >= 0
 		putBuf(buf)
 		putIdx(idx)
 	}
@@ -135,12 +135,13 @@ func (tp *tiledPath) part(s *call, i int) {
 	// Scratch: the packed panels [q1-q0][k][nr], a padded row tile [k][mr], a tile of C, the
 	// list kernel's packed values [k][mr] and indices [k], a padded piece of the bias.
 	np := (q1 - q0) * k * nr
-	buf, idx := getBuf(np+2*k*mr+mr*nr+nr), getIdx(k)
+	l := (k + 1) * mr // the list kernel's packed values, with a group of room
+	buf, idx := getBuf(np+k*mr+l+mr*nr+nr), getIdx(k+1)
 	packed := (*buf)[:np]
 	apad := (*buf)[np : np+k*mr]
-	lpack := (*buf)[np+k*mr : np+2*k*mr]
-	ctile := (*buf)[np+2*k*mr : np+2*k*mr+mr*nr]
-	bpad := (*buf)[np+2*k*mr+mr*nr : np+2*k*mr+mr*nr+nr]
+	lpack := (*buf)[np+k*mr : np+k*mr+l]
+	ctile := (*buf)[np+k*mr+l : np+k*mr+l+mr*nr]
+	bpad := (*buf)[np+k*mr+l+mr*nr : np+k*mr+l+mr*nr+nr]
 	lidx := *idx
 
 	// Pack the panels that cannot be read in place: all of them for op(B) = Bᵀ, else only a
@@ -327,10 +328,18 @@ func nonzero(v float32) int {
 
 // listColumns writes, for each column p of op(A)'s rows [i0, i0+rows) that is not zero in
 // every row, p into idx and the column's values into pack ([n][mr], zero past rows), and
-// returns the number n of such columns, or -1 if there are more than max. scratch holds at
-// least k elements.
+// returns the number n of such columns, or -1 if there are more than max. pack holds at
+// least (k+1)·mr elements, idx k+1 (one group of room past the last), scratch k.
 func listColumns(pack []float32, idx []uintptr, scratch []float32, s *call, i0, rows, mr, max int) int {
 	k := s.k
+	if s.tA && rows == 8 && mr == 8 {
+		// A full tile of the AVX-512 path (the only one with a list kernel): in assembly.
+		n := cols8AVX(k, unsafe.Pointer(&s.a[i0]), uintptr(s.lda*f32), &pack[0], &idx[0])
+		if n > max {
+			return -1
+		}
+		return n
+	}
 	// Which columns are nonzero (mask[p] = 1), reading A in storage order, without branches.
 	mask := unsafe.Slice((*uint32)(unsafe.Pointer(&scratch[0])), k)
 	if s.tA {
