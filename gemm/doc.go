@@ -49,7 +49,8 @@
 //   - avx512: tiles of 8×32 (16 zmm accumulators), B read in place or from a packed panel,
 //     A read in place by rows or by columns; rows of 128 columns for fewer than 8 rows and
 //     for sparse rows, over a list of the row's nonzero terms built with VCOMPRESSPS.
-//   - avx2: tiles of 6×16 (12 ymm accumulators); rows of 64 columns.
+//   - avx2: tiles of 6×16 (12 ymm accumulators); rows of 64 columns, for few or sparse rows
+//     (the list built in Go: MNIST's first layer at batch 1,000 runs 1.5x faster than dense).
 //   - generic: one row at a time, four columns at a time.
 //
 // # Parallelism
