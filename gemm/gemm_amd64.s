@@ -21,11 +21,15 @@
 	VMOVAPS z, K1, Z18; \
 	VMOVAPS Z18, z
 
-// ZRELU16: ZRELU on the 16 accumulators Z0..Z15 (Z17 = +0 set here).
-#define ZRELU16 \
+// ZRELU8: ZRELU on the accumulators Z0..Z7 (Z17 = +0 set here).
+#define ZRELU8 \
 	VPXORD Z17, Z17, Z17; \
 	ZRELU(Z0); ZRELU(Z1); ZRELU(Z2); ZRELU(Z3); \
-	ZRELU(Z4); ZRELU(Z5); ZRELU(Z6); ZRELU(Z7); \
+	ZRELU(Z4); ZRELU(Z5); ZRELU(Z6); ZRELU(Z7)
+
+// ZRELU16: ZRELU on the 16 accumulators Z0..Z15.
+#define ZRELU16 \
+	ZRELU8; \
 	ZRELU(Z8); ZRELU(Z9); ZRELU(Z10); ZRELU(Z11); \
 	ZRELU(Z12); ZRELU(Z13); ZRELU(Z14); ZRELU(Z15)
 
@@ -294,15 +298,7 @@ rowloop512:
 rowdone512:
 	TESTQ $2, flags+56(FP)
 	JEQ  rowput512
-	VPXORD Z17, Z17, Z17
-	ZRELU(Z0)
-	ZRELU(Z1)
-	ZRELU(Z2)
-	ZRELU(Z3)
-	ZRELU(Z4)
-	ZRELU(Z5)
-	ZRELU(Z6)
-	ZRELU(Z7)
+	ZRELU8
 
 rowput512:
 	VMOVUPS Z0, (DI)
@@ -328,6 +324,12 @@ rowput512:
 	VMAXPS Y13, y, Y14; \
 	VCMPPS $3, y, y, Y15; \
 	VBLENDVPS Y15, y, Y14, y
+
+// YRELU8: YRELU on the accumulators Y0..Y7 (Y13 = +0 set here).
+#define YRELU8 \
+	VXORPS Y13, Y13, Y13; \
+	YRELU(Y0); YRELU(Y1); YRELU(Y2); YRELU(Y3); \
+	YRELU(Y4); YRELU(Y5); YRELU(Y6); YRELU(Y7)
 
 // YSTORE: BX = C row. Stores the accumulators lo, hi of one row.
 #define YSTORE(lo, hi) \
@@ -406,15 +408,7 @@ tileloop2:
 
 	TESTQ $2, flags+88(FP)
 	JEQ  tilestore2
-	VXORPS Y13, Y13, Y13
-	YRELU(Y0)
-	YRELU(Y1)
-	YRELU(Y2)
-	YRELU(Y3)
-	YRELU(Y4)
-	YRELU(Y5)
-	YRELU(Y6)
-	YRELU(Y7)
+	YRELU8
 	YRELU(Y8)
 	YRELU(Y9)
 	YRELU(Y10)
@@ -491,15 +485,7 @@ rowloop2:
 rowdone2:
 	TESTQ $2, flags+56(FP)
 	JEQ  rowput2
-	VXORPS Y13, Y13, Y13
-	YRELU(Y0)
-	YRELU(Y1)
-	YRELU(Y2)
-	YRELU(Y3)
-	YRELU(Y4)
-	YRELU(Y5)
-	YRELU(Y6)
-	YRELU(Y7)
+	YRELU8
 
 rowput2:
 	VMOVUPS Y0, (DI)
