@@ -13,15 +13,22 @@ import (
 func TestAffine(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewSource(4))
-		shapes := []shape{{128, 256, 784}, {1000, 128, 256}, {1, 256, 784}, {7, 256, 784}, {128, 10, 128}, {3, 130, 5}}
+		shapes := []shape{{128, 256, 784}, {1000, 128, 256}, {1, 256, 784}, {7, 256, 784}, {128, 10, 128}, {3, 130, 5},
+			{1, 128, 0}, {9, 40, 0}} // k = 0: C is the bias (then ReLU)
 		for range 30 {
 			shapes = append(shapes, shape{1 + rng.Intn(150), 1 + rng.Intn(300), 1 + rng.Intn(200)})
 		}
 		for si, s := range shapes {
 			for v := range 4 {
 				relu, zeros := v&1 != 0, []float64{0.25, 0.81}[v>>1]
-				a, lda, b, ldb, c, ldc := operands(rng, false, false, s.m, s.n, s.k, 2, zeros)
-				if si%3 == 0 {
+				var a, b, c []float32
+				var lda, ldb, ldc int
+				if s.k > 0 {
+					a, lda, b, ldb, c, ldc = operands(rng, false, false, s.m, s.n, s.k, 2, zeros)
+				} else {
+					a, lda, ldb, c, ldc = make([]float32, s.m), 1, s.n, make([]float32, s.m*s.n), s.n
+				}
+				if si%3 == 0 && s.k > 0 {
 					special := []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
 					for range 4 {
 						a[rng.Intn(len(a))] = special[rng.Intn(3)]
@@ -34,7 +41,7 @@ func TestAffine(t *testing.T) {
 						bias[j] = float32(math.Copysign(0, -1))
 					}
 				}
-				clear(a[:s.k]) // row 0
+				clear(a[:s.k]) // row 0 (A is not read when k = 0)
 				want := append([]float32(nil), c...)
 				for i := 0; i < s.m; i++ {
 					copy(want[i*ldc:i*ldc+s.n], bias)

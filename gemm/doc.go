@@ -25,15 +25,16 @@
 // pure-Go Sgemm and the arithmetic of docs/FORMAT.md, bit for bit); the avx2 and avx512 paths
 // fuse each multiply-add (one rounding). The paths therefore differ in the last bits; each is
 // within the classic bound of recursive summation of the float64 result (see TestSgemm). A
-// path's results do not depend on GOMAXPROCS, on how the work is split between goroutines,
-// or on m, n or where in C an element lies (tiles at the edges run the same kernel on padded
-// copies), with one exception: terms with a[i,p] = ±0 may be skipped (the row kernel, for
-// fewer rows than a tile or for an A whose first rows are at most 30% nonzero, such as
-// MNIST's pixels, skips them one row at a time; the list kernel, for op(A) = Aᵀ with
-// mostly zero columns, skips a column that is zero in all the rows of a tile). Adding a
-// zero term changes c only from -0 to +0, so a skip changes at most the sign of a zero
-// result; and it hides a NaN or an infinity in B that would have been multiplied by zero, as
-// gonum and the reference BLAS also do.
+// path's results do not depend on GOMAXPROCS or on how the work is split between goroutines,
+// and, but for one exception, not on m, n, the other rows of A or where in C an element lies
+// (tiles at the edges run the same kernel on padded copies). The exception: terms with
+// a[i,p] = ±0 may be skipped, and whether they are depends on the call's shape and on A (the
+// row kernel, for fewer rows than a tile or for an A whose sampled rows are at most 30%
+// nonzero, such as MNIST's pixels, skips them one row at a time, when n is at least a row
+// kernel's width; the list kernel, for op(A) = Aᵀ with mostly zero columns, skips a column
+// that is zero in all the rows of a tile). Adding a zero term changes c only from -0 to +0,
+// so a skip changes at most the sign of a zero result; and it hides a NaN or an infinity in
+// B that would have been multiplied by zero, as gonum and the reference BLAS also do.
 //
 // As a consequence, tinyq's training graph and its runtime, which call Sgemm with the same
 // arguments (bias rows in C, beta = 1), agree bit for bit on the same path.

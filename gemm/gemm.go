@@ -72,7 +72,9 @@ func Affine(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []floa
 		for i := 0; i < m; i++ {
 			copy(c[i*ldc:i*ldc+n], bias)
 		}
-		active.gemm(false, false, m, n, k, a, lda, b, ldb, 1, c, ldc)
+		if k > 0 { // the paths compute k > 0 only
+			active.gemm(false, false, m, n, k, a, lda, b, ldb, 1, c, ldc)
+		}
 		if relu {
 			for i := 0; i < m; i++ {
 				row := c[i*ldc : i*ldc+n]

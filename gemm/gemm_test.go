@@ -149,10 +149,12 @@ func checkOne(t *testing.T, rng *rand.Rand, tA, tB bool, s shape, alpha, beta fl
 	}
 }
 
-// TestDeterministic checks that each path's results do not depend on GOMAXPROCS, nor on how
-// C is cut into calls: computing blocks of rows or of columns separately, at other offsets
-// than the tiles of the whole, gives C bit for bit, except that a row computed alone may
-// differ in the sign of a zero (the row kernels skip zero terms; see the package doc).
+// TestDeterministic checks that each path's results do not depend on GOMAXPROCS (bit for
+// bit), nor on how C is cut into calls: computing blocks of rows or of columns separately,
+// at other offsets than the tiles of the whole, gives the same values; only the sign of a
+// zero may differ (the row and list kernels skip zero terms, and whether they run depends on
+// the block's shape and rows; see the package doc). C and B here are finite and nonzero, so
+// no skipped term could hide an infinity.
 func TestDeterministic(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewSource(2))
@@ -202,7 +204,7 @@ func TestDeterministic(t *testing.T) {
 						bj := b[off:]
 						Sgemm(tA, tB, s.m, w, s.k, 1, a, lda, bj, ldb, 1, c[j:], ldc)
 					}
-					if !bitsEqual(c, want) {
+					if !valuesEqual(c, want) {
 						t.Fatalf("tA=%v tB=%v %+v: computed in blocks of columns, C differs", tA, tB, s)
 					}
 				}
@@ -413,4 +415,40 @@ func TestParallel(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestListPartialTile checks op(A) = Aᵀ whose first tile is sparse enough for the list kernel
+// and whose last, partial tile is dense: that tile falls back to the tile kernel on its padded
+// copy, which the list's column mask once overwrote. Exact: small integers.
+func TestListPartialTile(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		for _, m := range []int{12, 15, 17} {
+			n, k := 40, 64
+			a := make([]float32, k*m) // Aᵀ: A stored k×m
+			for p := 0; p < k; p++ {
+				for i := 0; i < m; i++ {
+					if i >= m/8*8 || p < 10 { // full tiles: 10 nonzero columns of 64
+						a[p*m+i] = float32(1 + (p+i)%5)
+					}
+				}
+			}
+			b := make([]float32, k*n)
+			for i := range b {
+				b[i] = float32(1 + i%3)
+			}
+			c := make([]float32, m*n)
+			Sgemm(true, false, m, n, k, 1, a, m, b, n, 0, c, n)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					var want float32
+					for p := 0; p < k; p++ {
+						want += a[p*m+i] * b[p*n+j]
+					}
+					if c[i*n+j] != want {
+						t.Fatalf("m=%d: C[%d,%d] = %v, want %v", m, i, j, c[i*n+j], want)
+					}
+				}
+			}
+		}
+	})
 }

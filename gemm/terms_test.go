@@ -59,8 +59,8 @@ func TestTerms(t *testing.T) {
 // through listColumns) against a direct reading: the columns with a value other than ±0 (NaN
 // included), in order, their 8 values bit for bit, and -1 past max.
 func TestCols8(t *testing.T) {
-	if !cpu.X86.HasAVX {
-		t.Skip("no AVX")
+	if !cpu.X86.HasAVX2 {
+		t.Skip("no AVX2")
 	}
 	rng := rand.New(rand.NewSource(6))
 	for _, k := range []int{1, 7, 128, 300} {

@@ -9,7 +9,7 @@ import (
 )
 
 // tiledPath is an assembly path: a micro-kernel for mr×nr tiles of C and a row kernel for
-// products with fewer than mr rows.
+// products with fewer than mr rows or with sparse rows of A (sparseRows).
 //
 // The tile kernel computes, for r < mr and j < nr, with c = c[r·ldc + j],
 //
@@ -133,15 +133,17 @@ func (tp *tiledPath) part(s *call, i int) {
 		return
 	}
 	// Scratch: the packed panels [q1-q0][k][nr], a padded row tile [k][mr], a tile of C, the
-	// list kernel's packed values [k][mr] and indices [k], a padded piece of the bias.
+	// list kernel's packed values [k+1][mr], indices [k+1] and column mask [k] (its own: a
+	// partial tile's apad must survive a list that is given up), a padded piece of the bias.
 	np := (q1 - q0) * k * nr
-	l := (k + 1) * mr // the list kernel's packed values, with a group of room
-	buf, idx := getBuf(np+k*mr+l+mr*nr+nr), getIdx(k+1)
+	l := (k + 1) * mr
+	buf, idx := getBuf(np+k*mr+l+mr*nr+nr+k), getIdx(k+1)
 	packed := (*buf)[:np]
 	apad := (*buf)[np : np+k*mr]
 	lpack := (*buf)[np+k*mr : np+k*mr+l]
 	ctile := (*buf)[np+k*mr+l : np+k*mr+l+mr*nr]
 	bpad := (*buf)[np+k*mr+l+mr*nr : np+k*mr+l+mr*nr+nr]
+	lmask := (*buf)[np+k*mr+l+mr*nr+nr : np+k*mr+l+mr*nr+nr+k]
 	lidx := *idx
 
 	// Pack the panels that cannot be read in place: all of them for op(B) = Bᵀ, else only a
@@ -173,7 +175,7 @@ func (tp *tiledPath) part(s *call, i int) {
 		// A tile whose columns are mostly zero in all its rows goes through the list kernel.
 		nl := -1
 		if s.tc.list {
-			nl = listColumns(lpack, lidx, apad, s, i0, rows, mr, k*listMax/100)
+			nl = listColumns(lpack, lidx, lmask, s, i0, rows, mr, k*listMax/100)
 		}
 		for q := q0; q < q1; q++ {
 			j0 := q * nr

@@ -145,9 +145,12 @@ func firstNonFinite(v []float32) int {
 // Each layer is one tinyq/gemm.Affine call, which equals bit for bit copying B into every
 // output row, adding x·W with Sgemm (C = 1·X·W + 1·C, no transposes: the call of the
 // training stack's Linear op, tinyq/autograd) and applying ReLU, so on the same kernel path
-// (gemm.Kernel) this equals the training graph's evaluation bit for bit (tested). Rows are spread over up to Workers parts of at least 64 rows, run with
-// gemm.Parallel; gemm's results do not depend on the rows it is given, so neither does
-// Forward's.
+// (gemm.Kernel) this equals the training graph's evaluation bit for bit (tested), but for
+// the sign of a zero logit. Rows are spread over up to Workers parts of at least 64 rows, run
+// with gemm.Parallel; gemm's values do not depend on the rows it is given, so neither do
+// Forward's (gemm may skip zero terms depending on a call's rows, which changes at most the
+// sign of a zero; see tinyq/gemm). On an error (a NaN or ±Inf input, reported for the first
+// in order), logits may have been written for the parts whose inputs were finite.
 func (m *FloatModel) Forward(x []float32, rows int, logits []float32) error {
 	in, out := m.Shape()
 	if rows <= 0 || len(x) != rows*in || len(logits) != rows*out {

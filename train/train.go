@@ -215,6 +215,8 @@ type Trainer struct {
 	eval    *nn.Evaluator
 	rng     *rand.Rand
 	order   []int
+	gat     gathering   // the batch being gathered (gather)
+	gatWork func(i int) // t.gatherPart, bound once
 	epoch   int
 	replay  int // shuffles to replay before the next epoch (after Restore)
 }
@@ -318,13 +320,31 @@ func Fit(model *nn.MLP, trainSet, testSet Data, cfg Config) (*History, error) {
 // 188 MB training set, so each copy waits on memory, and two cores wait half as long (about
 // 90 µs a batch on one core of the benchmark machine, a tenth of a step).
 func (t *Trainer) gather(images []float32, idx []int, in int) {
-	const parts = 4
-	gemm.Parallel(parts, func(i int) {
-		lo, hi := len(idx)*i/parts, len(idx)*(i+1)/parts
-		for r := lo; r < hi; r++ {
-			copy(t.x[r*in:(r+1)*in], images[idx[r]*in:(idx[r]+1)*in])
-		}
-	})
+	t.gat = gathering{images: images, idx: idx, in: in}
+	if t.gatWork == nil {
+		t.gatWork = t.gatherPart // bound once: no allocation per batch
+	}
+	gemm.Parallel(gatherParts, t.gatWork)
+	t.gat = gathering{}
+}
+
+// gatherParts is how many parts gather splits a batch into.
+const gatherParts = 4
+
+// gathering is the batch gather in progress.
+type gathering struct {
+	images []float32
+	idx    []int
+	in     int
+}
+
+// gatherPart copies part i of the batch.
+func (t *Trainer) gatherPart(i int) {
+	g := t.gat
+	lo, hi := len(g.idx)*i/gatherParts, len(g.idx)*(i+1)/gatherParts
+	for r := lo; r < hi; r++ {
+		copy(t.x[r*g.in:(r+1)*g.in], g.images[g.idx[r]*g.in:(g.idx[r]+1)*g.in])
+	}
 }
 
 // Epoch runs one epoch over trainSet in a seeded random order, then evaluates on testSet.
