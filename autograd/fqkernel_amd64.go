@@ -49,3 +49,20 @@ func rangeBlocks(x []float32, rows, chans int, mins, maxs []float32) int {
 //
 //go:noescape
 func rangeAVX512(x *float32, rows int, stride uintptr, mins, maxs *float32, blocks int)
+
+// maskBlocks does dx = dy & m (applyMask's loop) on the first len(dx)&^15 elements with
+// AVX-512 and returns how many it did (0 without AVX-512).
+func maskBlocks(dx, dy []float32, m []uint32) int {
+	n := len(dx) &^ 15
+	if !fqAsm || n == 0 {
+		return 0
+	}
+	_, _ = dy[n-1], m[n-1]
+	andMaskAVX512(&dx[0], &dy[0], &m[0], n)
+	return n
+}
+
+// andMaskAVX512 is applyMask's loop on n (a multiple of 16) elements (in fqkernel_amd64.s).
+//
+//go:noescape
+func andMaskAVX512(dx, dy *float32, m *uint32, n int)

@@ -110,3 +110,29 @@ row:
 	JNZ     block
 	VZEROUPPER
 	RET
+
+// func andMaskAVX512(dx, dy *float32, m *uint32, n int)
+//
+// dx = dy & m bitwise (the STE: dy where the mask is all ones, +0 where it is 0) on n (a
+// multiple of 16) elements.
+TEXT ·andMaskAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ m+16(FP), BX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ   maskdone
+
+maskloop:
+	VMOVDQU32 (SI), Z0
+	VPANDD    (BX), Z0, Z0
+	VMOVDQU32 Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  maskloop
+
+maskdone:
+	VZEROUPPER
+	RET
