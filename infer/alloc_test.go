@@ -13,6 +13,9 @@ import (
 // batch 1 (one goroutine) and, at batch 1000, only what starting its goroutines costs, a constant
 // independent of the batch (measured: 7 small allocations with 2 workers, on every path).
 func TestForwardAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
 	m, err := nn.NewMLP([]int{784, 64, 32, 10}, rand.New(rand.NewSource(1)))
 	if err != nil {
 		t.Fatal(err)
