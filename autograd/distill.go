@@ -65,26 +65,6 @@ func (op *distillOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
 
-// rowLogSoftmaxT writes log softmax(z/T) of one row into dst (float64), given invT = 1/T, and
-// returns it.
-func rowLogSoftmaxT(dst []float64, z []float32, invT float64) []float64 {
-	m := z[0]
-	for _, v := range z[1:] {
-		m = max(m, v)
-	}
-	var s float64
-	for i, v := range z {
-		d := float64(v-m) * invT
-		dst[i] = d
-		s += math.Exp(d)
-	}
-	ls := math.Log(s)
-	for i := range dst[:len(z)] {
-		dst[i] -= ls
-	}
-	return dst[:len(z)]
-}
-
 // distillArgs reads the three [batch, classes] inputs.
 func distillArgs(op fmt.Stringer, vs []G.Value) (b, c int, z, y, t []float32, err error) {
 	if b, c, err = dims2(op, "logits", vs[0]); err != nil {
@@ -122,11 +102,11 @@ func (op *distillOp) Do(vs ...G.Value) (G.Value, error) {
 		n++
 		zr, tr := z[r*c:(r+1)*c], t[r*c:(r+1)*c]
 		var hard, soft float64
-		for i, l := range rowLogSoftmaxT(lz, zr, 1) {
+		for i, l := range rowLogSoftmax(lz, zr, 1) {
 			hard -= float64(yr[i]) * l
 		}
-		rowLogSoftmaxT(lzT, zr, 1/T)
-		for i, l := range rowLogSoftmaxT(ltT, tr, 1/T) {
+		rowLogSoftmax(lzT, zr, 1/T)
+		for i, l := range rowLogSoftmax(ltT, tr, 1/T) {
 			soft += math.Exp(l) * (l - lzT[i])
 		}
 		loss += (1-a)*hard + a*T*T*soft
@@ -180,12 +160,7 @@ func (op *distillGradOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := 0
-	for r := range b {
-		if rowMass(y[r*c:(r+1)*c]) != 0 {
-			n++
-		}
-	}
+	n := realRows(y, b, c)
 	out := op.out.get(b, c)
 	d := out.Data().([]float32)
 	clear(d)
@@ -202,9 +177,9 @@ func (op *distillGradOp) Do(vs ...G.Value) (G.Value, error) {
 			continue // padding row
 		}
 		zr, tr := z[r*c:(r+1)*c], t[r*c:(r+1)*c]
-		rowLogSoftmaxT(lz, zr, 1)
-		rowLogSoftmaxT(lzT, zr, 1/T)
-		rowLogSoftmaxT(ltT, tr, 1/T)
+		rowLogSoftmax(lz, zr, 1)
+		rowLogSoftmax(lzT, zr, 1/T)
+		rowLogSoftmax(ltT, tr, 1/T)
 		dr := d[r*c : (r+1)*c]
 		for i := range dr {
 			hard := mass*math.Exp(lz[i]) - float64(yr[i])

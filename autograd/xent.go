@@ -33,15 +33,16 @@ func (op *xentOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
 
-// rowLogSoftmax writes log softmax of z into dst (float64) and returns it.
-func rowLogSoftmax(dst []float64, z []float32) []float64 {
+// rowLogSoftmax writes log softmax(z/T) of one row into dst (float64), given invT = 1/T (1
+// for the plain softmax: the product by 1 is exact), and returns it.
+func rowLogSoftmax(dst []float64, z []float32, invT float64) []float64 {
 	m := z[0]
 	for _, v := range z[1:] {
 		m = max(m, v)
 	}
 	var s float64
 	for i, v := range z {
-		d := float64(v - m)
+		d := float64(v-m) * invT
 		dst[i] = d
 		s += math.Exp(d)
 	}
@@ -74,7 +75,7 @@ func (op *xentOp) Do(vs ...G.Value) (G.Value, error) {
 			continue // padding row
 		}
 		n++
-		for i, l := range rowLogSoftmax(lp, z[r*c:(r+1)*c]) {
+		for i, l := range rowLogSoftmax(lp, z[r*c:(r+1)*c], 1) {
 			loss -= float64(tr[i]) * l
 		}
 	}
@@ -140,12 +141,7 @@ func (op *xentGradOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := 0
-	for r := 0; r < b; r++ {
-		if rowMass(t[r*c:(r+1)*c]) != 0 {
-			n++
-		}
-	}
+	n := realRows(t, b, c)
 	out := op.out.get(b, c)
 	d := out.Data().([]float32)
 	clear(d)
@@ -161,11 +157,22 @@ func (op *xentGradOp) Do(vs ...G.Value) (G.Value, error) {
 			continue // padding row
 		}
 		dr := d[r*c : (r+1)*c]
-		for i, l := range rowLogSoftmax(lp, z[r*c:(r+1)*c]) {
+		for i, l := range rowLogSoftmax(lp, z[r*c:(r+1)*c], 1) {
 			dr[i] = float32(k * (mass*math.Exp(l) - float64(tr[i])))
 		}
 	}
 	return out, nil
+}
+
+// realRows counts the rows of the [b, c] targets t that are not padding (rowMass != 0).
+func realRows(t []float32, b, c int) int {
+	n := 0
+	for r := range b {
+		if rowMass(t[r*c:(r+1)*c]) != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // rowMass is the sum of a target row; 0 marks a padding row.
