@@ -30,7 +30,7 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 	}
 	if alpha != 1 {
 		// The paths compute alpha = 1: give them alpha·op(A), rounded, as an m×k matrix.
-		buf := getBuf(m * k)
+		buf := buffers.get(m * k)
 		as := *buf
 		for i := 0; i < m; i++ {
 			for p := 0; p < k; p++ {
@@ -42,7 +42,7 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 			}
 		}
 		active.gemm(false, tB, m, n, k, as, k, b, ldb, beta, c, ldc)
-		putBuf(buf)
+		buffers.put(buf)
 		return
 	}
 	active.gemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
@@ -207,20 +207,31 @@ func partsFor(m, n, k, units int) int {
 	return max(1, min(2*runtime.GOMAXPROCS(0), units))
 }
 
-// buffers pools scratch space (packed panels, padded tiles, row accumulators).
-var buffers = sync.Pool{New: func() any { return new([]float32) }}
+// slicePool pools scratch slices of T, reused whatever their length.
+type slicePool[T any] struct{ p sync.Pool }
 
-// getBuf returns a pooled buffer of at least n elements; its contents are undefined.
-func getBuf(n int) *[]float32 {
-	p := buffers.Get().(*[]float32)
+// get returns a pooled slice of n elements; its contents are undefined.
+func (q *slicePool[T]) get(n int) *[]T {
+	p, _ := q.p.Get().(*[]T)
+	if p == nil {
+		p = new([]T)
+	}
 	if cap(*p) < n {
-		*p = make([]float32, n)
+		*p = make([]T, n)
 	}
 	*p = (*p)[:n]
 	return p
 }
 
-func putBuf(p *[]float32) { buffers.Put(p) }
+// put returns p to the pool.
+func (q *slicePool[T]) put(p *[]T) { q.p.Put(p) }
+
+// buffers pools float scratch space (packed panels, padded tiles, lists of values); indices
+// pools lists of indices and offsets.
+var (
+	buffers slicePool[float32]
+	indices slicePool[uintptr]
+)
 
 // split returns the bounds of part i of n units split into parts nearly equal parts.
 func split(n, parts, i int) (lo, hi int) {

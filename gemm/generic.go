@@ -9,7 +9,7 @@ func genericGemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ld
 	var bt *[]float32
 	if tB {
 		// op(B) row-major [k, n], so that the inner loop reads it contiguously.
-		bt = getBuf(k * n)
+		bt = buffers.get(k * n)
 		s.bt = *bt
 		for j := 0; j < n; j++ {
 			for p, v := range b[j*ldb : j*ldb+k] {
@@ -20,7 +20,7 @@ func genericGemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ld
 	s.parts = partsFor(m, n, k, m)
 	Parallel(s.parts, s.work)
 	if bt != nil {
-		putBuf(bt)
+		buffers.put(bt)
 	}
 	s.done()
 }

@@ -4,7 +4,6 @@ package gemm
 
 import (
 	"math"
-	"sync"
 	"unsafe"
 )
 
@@ -103,10 +102,10 @@ func (tp *tiledPath) run(s *call) {
 		// tile's columns nonzero, B's panel of 100 KB streamed from L2) 318 µs with the
 		// list against 296 µs dense; its weight gradient xᵀ·dy, 784×256×128 (39% nonzero,
 		// B's panel of 16 KB in L1) 303 µs against 426 µs.
-		buf, idx := getBuf(tp.mr*(k+1)+k), getIdx(k+1)
+		buf, idx := buffers.get(tp.mr*(k+1)+k), indices.get(k+1)
 		s.tc.list = listColumns((*buf)[:tp.mr*(k+1)], *idx, (*buf)[tp.mr*(k+1):], s, 0, tp.mr, tp.mr, k*listMax/100) >= 0
-		putBuf(buf)
-		putIdx(idx)
+		buffers.put(buf)
+		indices.put(idx)
 	}
 	s.parts = partsFor(m, n, k, units)
 	Parallel(s.parts, s.work)
@@ -137,7 +136,7 @@ func (tp *tiledPath) part(s *call, i int) {
 	// partial tile's apad must survive a list that is given up), a padded piece of the bias.
 	np := (q1 - q0) * k * nr
 	l := (k + 1) * mr
-	buf, idx := getBuf(np+k*mr+l+mr*nr+nr+k), getIdx(k+1)
+	buf, idx := buffers.get(np+k*mr+l+mr*nr+nr+k), indices.get(k+1)
 	packed := (*buf)[:np]
 	apad := (*buf)[np : np+k*mr]
 	lpack := (*buf)[np+k*mr : np+k*mr+l]
@@ -227,15 +226,15 @@ func (tp *tiledPath) part(s *call, i int) {
 			}
 		}
 	}
-	putBuf(buf)
-	putIdx(idx)
+	buffers.put(buf)
+	indices.put(idx)
 }
 
 // rowRange computes rows [i0, i1) of C, columns [j0, j1) (whole chunks of rowN), with the
 // row kernel.
 func (tp *tiledPath) rowRange(s *call, i0, i1, j0, j1 int) {
 	k := s.k
-	buf, idx := getBuf(k+16), getIdx(k+32)
+	buf, idx := buffers.get(k+16), indices.get(k+32)
 	vals, offs := *buf, *idx
 	for i := i0; i < i1; i++ {
 		n := tp.terms(s, i, vals, offs)
@@ -248,8 +247,8 @@ func (tp *tiledPath) rowRange(s *call, i0, i1, j0, j1 int) {
 			tp.row(n, &vals[0], &offs[0], unsafe.Pointer(&s.b[j]), c, init, s.beta, s.flags())
 		}
 	}
-	putBuf(buf)
-	putIdx(idx)
+	buffers.put(buf)
+	indices.put(idx)
 }
 
 // sparseRows reports whether op(A) is sparse enough for the row kernel: at most rowDensity
@@ -266,13 +265,13 @@ func (tp *tiledPath) sparseRows(s *call) bool {
 		return false
 	}
 	rows := min(s.m, sampleRows)
-	buf, idx := getBuf(s.k+16), getIdx(s.k+32)
+	buf, idx := buffers.get(s.k+16), indices.get(s.k+32)
 	nz := 0
 	for j := 0; j < rows; j++ {
 		nz += tp.terms(s, j*s.m/rows, *buf, *idx)
 	}
-	putBuf(buf)
-	putIdx(idx)
+	buffers.put(buf)
+	indices.put(idx)
 	return nz*100 <= rowDensity*rows*s.k
 }
 
@@ -394,21 +393,6 @@ func listColumns(pack []float32, idx []uintptr, scratch []float32, s *call, i0, 
 // are nonzero. Sgemm tries the list kernel only if A's first tile qualifies (one decision
 // per call, from data that does not depend on how the call is split).
 const listMax = 90
-
-// indices pools scratch space for lists of indices and offsets.
-var indices = sync.Pool{New: func() any { return new([]uintptr) }}
-
-// getIdx returns a pooled buffer of at least n elements; its contents are undefined.
-func getIdx(n int) *[]uintptr {
-	p := indices.Get().(*[]uintptr)
-	if cap(*p) < n {
-		*p = make([]uintptr, n)
-	}
-	*p = (*p)[:n]
-	return p
-}
-
-func putIdx(p *[]uintptr) { indices.Put(p) }
 
 // packPanel writes op(B)[p, j0:j0+cols] for every p into dst as [k][nr], zero past cols.
 func packPanel(dst []float32, s *call, j0, cols, nr int) {
