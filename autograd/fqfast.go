@@ -38,7 +38,7 @@ func fqInRange(x, s, lo, hi float32) bool {
 // reports false if an x is not finite (then y and m are garbage).
 func fakeQuantFast(y, x []float32, m []uint32, s, lo, hi []float32, perChannel bool) bool {
 	k := fqBlocks(y, x, m, s, lo, hi, perChannel)
-	if k < 0 || !finite(x[k:]) {
+	if k < 0 || !quant.AllFinite(x[k:]) {
 		return false
 	}
 	for i := k; i < len(x); i++ {
@@ -55,15 +55,6 @@ func fakeQuantFast(y, x []float32, m []uint32, s, lo, hi []float32, perChannel b
 		}
 	}
 	return true
-}
-
-// finite reports whether every value of x is finite, without branches per value.
-func finite(x []float32) bool {
-	var acc uint32
-	for _, v := range x {
-		acc |= math.Float32bits(v)&0x7f800000 + 0x00800000 // reaches bit 31 only for exponent 0xff
-	}
-	return acc&0x80000000 == 0
 }
 
 // prepareFast decides whether quantRows can use fakeQuantFast for the parameters of this
@@ -139,7 +130,7 @@ func rangeOf(x []float32) (lo, hi float32) {
 	for _, v := range x[n:] {
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	if lo-lo != 0 || hi-hi != 0 || !finite(x[n:]) {
+	if lo-lo != 0 || hi-hi != 0 || !quant.AllFinite(x[n:]) {
 		return quant.RangeOf(x) // a NaN or ±Inf somewhere: RangeOf's own rules
 	}
 	if lo == 0 {

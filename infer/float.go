@@ -3,10 +3,8 @@ package infer
 import (
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
-	"unsafe"
 
 	"tinyq/gemm"
 	"tinyq/quant"
@@ -87,7 +85,7 @@ func NewFloatModel(p Precision, layers []FloatLayer, sim *Simulation) (*FloatMod
 			return nil, fmt.Errorf("infer: layer %s: %d weights and %d biases for %dx%d after %d outputs", l.Name, len(l.W), len(l.B), l.In, l.Out, prevOut(layers, i))
 		}
 		for _, v := range [][]float32{l.W, l.B} {
-			if k := firstNonFinite(v); k >= 0 {
+			if k := quant.FirstNonFinite(v); k >= 0 {
 				return nil, fmt.Errorf("infer: layer %s: parameter %d is %v", l.Name, k, v[k])
 			}
 		}
@@ -131,15 +129,6 @@ func prevOut(layers []FloatLayer, i int) int {
 	return layers[i-1].Out
 }
 
-func firstNonFinite(v []float32) int {
-	for k, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return k
-		}
-	}
-	return -1
-}
-
 // Forward computes the logits ([rows, classes]) of rows samples x ([rows, in]).
 //
 // Each layer is one tinyq/gemm.Affine call, which equals bit for bit copying B into every
@@ -180,7 +169,7 @@ func (m *FloatModel) Forward(x []float32, rows int, logits []float32) error {
 // checkedForward checks rows [lo, hi) of x for NaN and ±Inf and computes their logits.
 func (m *FloatModel) checkedForward(x []float32, lo, hi int, logits []float32) error {
 	in, out := m.Shape()
-	if k := firstNonFiniteFast(x[lo*in : hi*in]); k >= 0 {
+	if k := quant.FirstNonFinite(x[lo*in : hi*in]); k >= 0 {
 		return fmt.Errorf("input %d is %v", lo*in+k, x[lo*in+k])
 	}
 	return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
@@ -225,34 +214,6 @@ func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
 // max(dst, 0), with the bias and ReLU applied inside the kernels.
 func linear(dst, src []float32, rows int, l FloatLayer) {
 	gemm.Affine(rows, l.Out, l.In, src, l.In, l.W, l.Out, l.B, l.ReLU, dst, l.Out) // [rows, Out]
-}
-
-// firstNonFiniteFast is firstNonFinite for long inputs (784 values per sample): it tests 64
-// values at a time without branches, two per 64-bit word (exponent bits all ones:
-// (bits&0x7f800000) + 0x00800000 reaches bit 31 of each half, and never carries out of it),
-// and looks closer only at a block that has one.
-func firstNonFiniteFast(v []float32) int {
-	const block = 64
-	for lo := 0; lo < len(v); lo += block {
-		hi := min(lo+block, len(v))
-		var flag uint64
-		if hi-lo == block {
-			words := unsafe.Slice((*uint64)(unsafe.Pointer(&v[lo])), block/2)
-			for _, w := range words {
-				flag |= (w & 0x7f8000007f800000) + 0x0080000000800000
-			}
-		} else {
-			for _, x := range v[lo:hi] {
-				flag |= uint64((math.Float32bits(x) & 0x7f800000) + 0x00800000)
-			}
-		}
-		if flag&0x8000000080000000 != 0 {
-			if k := firstNonFinite(v[lo:hi]); k >= 0 {
-				return lo + k
-			}
-		}
-	}
-	return -1
 }
 
 // Shape returns the number of inputs and of output classes.

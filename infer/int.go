@@ -282,10 +282,8 @@ func (l *IntLayer) prepare(cfg IntConfig, i int, layers []*IntLayer) error {
 		if len(l.BiasF) != l.Out {
 			return fmt.Errorf("%d float biases, want %d", len(l.BiasF), l.Out)
 		}
-		for o, b := range l.BiasF {
-			if math.IsNaN(float64(b)) || math.IsInf(float64(b), 0) {
-				return fmt.Errorf("bias %d is %v", o, b)
-			}
+		if o := quant.FirstNonFinite(l.BiasF); o >= 0 {
+			return fmt.Errorf("bias %d is %v", o, l.BiasF[o])
 		}
 		return nil
 	}

@@ -234,11 +234,10 @@ func Floats(f *safetensors.File, name string, shape ...int) (v []float32, half b
 	return v, false, err
 }
 
+// finite returns an error naming tensor name and the first NaN or ±Inf in v, if any.
 func finite(name string, v []float32) error {
-	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return fmt.Errorf("tensor %s: element %d is %v", name, i, x)
-		}
+	if i := quant.FirstNonFinite(v); i >= 0 {
+		return fmt.Errorf("tensor %s: element %d is %v", name, i, v[i])
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"tinyq/autograd"
 	"tinyq/modelfile"
+	"tinyq/quant"
 )
 
 // Hook transforms a node while a graph is built: QAT uses hooks to put fake-quant nodes on
@@ -200,10 +201,8 @@ func (m *MLP) Validate() error {
 			return fmt.Errorf("nn: layer %d: bias is not %d long", i, l.Out)
 		}
 		for _, p := range [][]float32{l.Weights(), l.Bias()} {
-			for j, v := range p {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return fmt.Errorf("nn: layer %d: parameter %d is %v", i, j, v)
-				}
+			if j := quant.FirstNonFinite(p); j >= 0 {
+				return fmt.Errorf("nn: layer %d: parameter %d is %v", i, j, p[j])
 			}
 		}
 	}

@@ -56,7 +56,7 @@ func MinMax(x []float32, shape []int, spec Spec) (mins, maxs []float32, err erro
 	}
 	// Every NaN or ±Inf of x shows in a bound of its channel: NaN as NaN bounds, ±Inf as
 	// the bound on its side, which only a NaN can replace.
-	if !allFinite(mins) || !allFinite(maxs) {
+	if !AllFinite(mins) || !AllFinite(maxs) {
 		return nil, nil, checkFinite("x", x)
 	}
 	return mins, maxs, nil
@@ -80,9 +80,9 @@ func RangeOf(x []float32) (lo, hi float32) {
 		}
 	}
 	// The comparisons skip NaN. Looking for one in the loop above would add a third branch
-	// per element and cost about twice as much as this second pass (allFinite, branch-free),
+	// per element and cost about twice as much as this second pass (AllFinite, branch-free),
 	// which finds non-finite values of either kind; only then is x searched for a NaN.
-	if !allFinite(x) {
+	if !AllFinite(x) {
 		for _, v := range x {
 			if v != v {
 				return v, v

@@ -10,6 +10,7 @@ import (
 
 	"tinyq/modelfile"
 	"tinyq/nn"
+	"tinyq/quant"
 	"tinyq/safetensors"
 )
 
@@ -68,10 +69,8 @@ func finiteEpoch(e Epoch) bool {
 // negative Adam second moment (a mean of squares).
 func checkSolver(s SolverState, prefix string) error {
 	for k, v := range s.M {
-		for i, x := range v {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return fmt.Errorf("tensor %s.m.%d: element %d is %v", prefix, k, i, x)
-			}
+		if i := quant.FirstNonFinite(v); i >= 0 {
+			return fmt.Errorf("tensor %s.m.%d: element %d is %v", prefix, k, i, v[i])
 		}
 	}
 	for k, v := range s.V {

@@ -14,6 +14,7 @@ import (
 
 	"tinyq/gemm"
 	"tinyq/nn"
+	"tinyq/quant"
 )
 
 // Data is a labelled set: Images row-major [N, features], Labels [N] class indices.
@@ -497,10 +498,8 @@ func (t *Trainer) checkFinite(ep Epoch) error {
 			if !ok {
 				continue
 			}
-			for i, x := range v {
-				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-					return fmt.Errorf("parameter %d element %d is %v", k, i, x)
-				}
+			if i := quant.FirstNonFinite(v); i >= 0 {
+				return fmt.Errorf("parameter %d element %d is %v", k, i, v[i])
 			}
 		}
 	}
