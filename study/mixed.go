@@ -199,16 +199,30 @@ func paretoFront(cands []candidate) []bool {
 // (on the front, more bytes means a lower held-out error).
 func budgets(pts []MixedPoint, limits []int) []Budget {
 	var out []Budget
-	for _, lim := range limits {
-		b := Budget{Bytes: lim}
-		for _, p := range pts {
-			if p.Pareto && p.WeightBytes <= lim && p.WeightBytes > b.WeightBytes {
-				b.Bits, b.Accuracy, b.QATAccuracy, b.WeightBytes, b.File = p.Bits, p.Accuracy, p.QATAccuracy, p.WeightBytes, p.File
-			}
+	for i, k := range budgetPicks(pts, limits) {
+		b := Budget{Bytes: limits[i]}
+		if k >= 0 {
+			p := pts[k]
+			b.Bits, b.Accuracy, b.QATAccuracy, b.WeightBytes, b.File = p.Bits, p.Accuracy, p.QATAccuracy, p.WeightBytes, p.File
 		}
 		out = append(out, b)
 	}
 	return out
+}
+
+// budgetPicks returns, for each limit, the index in pts of the point budgets picks, or -1 if
+// no front point fits.
+func budgetPicks(pts []MixedPoint, limits []int) []int {
+	picks := make([]int, len(limits))
+	for i, lim := range limits {
+		picks[i] = -1
+		for k, p := range pts {
+			if p.Pareto && p.WeightBytes <= lim && (picks[i] < 0 || p.WeightBytes > pts[picks[i]].WeightBytes) {
+				picks[i] = k
+			}
+		}
+	}
+	return picks
 }
 
 // kneeBudgetsLeft lists the mixed points chosen for QAT fine-tuning (the knee and the
@@ -260,11 +274,9 @@ func markKnees(pts []MixedPoint, limits []int) {
 	if knee >= 0 {
 		pts[knee].Knee = true
 	}
-	for _, b := range budgets(pts, limits) {
-		for _, k := range front {
-			if b.Bits != nil && pts[k].WeightBytes == b.WeightBytes && slices.Equal(pts[k].Bits, b.Bits) {
-				pts[k].Budget = true
-			}
+	for _, k := range budgetPicks(pts, limits) {
+		if k >= 0 {
+			pts[k].Budget = true
 		}
 	}
 }

@@ -12,9 +12,6 @@ import (
 	"tinyq/internal/atomicfile"
 )
 
-// repFile is the name of the report in the study directory.
-const repFile = "report.md"
-
 // repNearFP32 is the tolerance, in accuracy points, of the finding "stays within 0.5 points
 // of FP32": about the standard error of an accuracy near 98% on MNIST's 10 000 test images
 // (sqrt(0.98*0.02/10000) = 0.14 points) times 3.5, so that a point inside it is not
@@ -37,7 +34,7 @@ func WriteReport(dir string, r *Results, figs []Figure) error {
 	repSensitivity(&b, r)
 	repMixed(&b, r)
 	repFigures(&b, figs)
-	err := atomicfile.Write(filepath.Join(dir, repFile), func(w io.Writer) error {
+	err := atomicfile.Write(filepath.Join(dir, ReportFile), func(w io.Writer) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	})

@@ -36,15 +36,15 @@ const (
 
 // env holds what the parts share: the data splits, the float reference, and calibrations.
 type env struct {
-	in       Inputs
-	set      Settings
-	calib    []float32 // [n, in]
-	val      []float32
-	valLab   []uint8
-	ref      infer.Model
-	valRef   []float32 // FP32 logits on val
-	ranges   map[calKey][]quant.Params
-	inputDim int
+	in      Inputs
+	set     Settings
+	calib   []float32 // [n, in]
+	val     []float32
+	valLab  []uint8
+	ref     infer.Model
+	valRef  []float32 // FP32 logits on val
+	testRef []float32 // FP32 logits on the test images, computed on first use (testScore)
+	ranges  map[calKey][]quant.Params
 }
 
 type calKey struct {
@@ -88,7 +88,7 @@ func (s *Study) Run(in Inputs) error {
 		return fmt.Errorf("study: %w", err)
 	}
 	e := &env{
-		in: in, set: set, inputDim: d, ref: ref, ranges: map[calKey][]quant.Params{},
+		in: in, set: set, ref: ref, ranges: map[calKey][]quant.Params{},
 		calib: in.Train.Images[:ncal*d],
 		val:   in.Train.Images[(n-nval)*d:], valLab: in.Train.Labels[n-nval:],
 	}
@@ -215,7 +215,13 @@ func (e *env) score(m infer.Model) (mse, accuracy float64, err error) {
 	return ptq.LogitMSEFrom(e.valRef, m, e.val, e.valLab)
 }
 
-// testLogitMSE is m's logit MSE against FP32 on the test images.
-func (e *env) testLogitMSE(m infer.Model) (float64, error) {
-	return ptq.LogitMSE(e.ref, m, e.in.Test.Images)
+// testScore returns m's logit MSE against FP32 and its accuracy (percent) on the test
+// images, from one pass (FP32's logits are computed once).
+func (e *env) testScore(m infer.Model) (mse, accuracy float64, err error) {
+	if e.testRef == nil {
+		if e.testRef, err = ptq.Logits(e.ref, e.in.Test.Images); err != nil {
+			return 0, 0, err
+		}
+	}
+	return ptq.LogitMSEFrom(e.testRef, m, e.in.Test.Images, e.in.Test.Labels)
 }

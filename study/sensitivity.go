@@ -67,10 +67,7 @@ func (s *Study) runSensitivity(e *env) error {
 				return fmt.Errorf("%s at %d bits: %w", l.Name, b, err)
 			}
 			pt := SensitivityPoint{Layer: l.Name, WBits: b, ABits: b, Observer: obs}
-			if pt.Accuracy, err = infer.Evaluate(sim, e.in.Test.Images, e.in.Test.Labels); err != nil {
-				return err
-			}
-			if pt.LogitMSE, err = e.testLogitMSE(sim); err != nil {
+			if pt.LogitMSE, pt.Accuracy, err = e.testScore(sim); err != nil {
 				return err
 			}
 			pt.Drop = math.Round((s.Results.FP32.Accuracy-pt.Accuracy)*100) / 100 // both have two decimals

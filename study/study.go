@@ -175,10 +175,9 @@ func (s *Study) HasModel() bool {
 // SetReference records the FP32 model the study quantizes: its test accuracy, size, layers
 // and training curve (hist may be nil), and saves it to ModelPath unless loaded from there.
 func (s *Study) SetReference(m *nn.MLP, hist *train.History, accuracy float64, training string) error {
-	ref := Reference{Accuracy: accuracy}
+	ref := Reference{Accuracy: accuracy, WeightBytes: 4 * m.NumParams()}
 	for i, l := range m.Layers {
 		ref.Layers = append(ref.Layers, LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
-		ref.WeightBytes += 4 * (l.In*l.Out + l.Out)
 	}
 	if hist != nil {
 		ref.Curve = curve(hist, 0)
