@@ -34,9 +34,8 @@ type Input = modelfile.Input
 func DefaultInput(n int) Input { return modelfile.DefaultInput(n) }
 
 func checkInput(in Input, n int) error {
-	d := float64(in.PixelDivisor)
-	if in.Width <= 0 || in.Height <= 0 || in.Width > n || in.Height > n || in.Width*in.Height != n || !(d > 0) || math.IsInf(d, 0) {
-		return fmt.Errorf("infer: input %dx%d pixels over %v for %d inputs", in.Width, in.Height, in.PixelDivisor, n)
+	if err := in.Check(n); err != nil {
+		return fmt.Errorf("infer: input %w", err)
 	}
 	return nil
 }

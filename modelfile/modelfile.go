@@ -82,6 +82,16 @@ type Input struct {
 	PixelDivisor float32 `json:"pixel_divisor"`
 }
 
+// Check returns an error unless in describes n inputs: Width·Height = n (each of them
+// positive and at most n) and a finite PixelDivisor > 0.
+func (in Input) Check(n int) error {
+	d := float64(in.PixelDivisor)
+	if in.Width <= 0 || in.Height <= 0 || in.Width > n || in.Height > n || in.Width*in.Height != n || !(d > 0) || math.IsInf(d, 0) {
+		return fmt.Errorf("%dx%d pixels over %v for %d inputs", in.Width, in.Height, in.PixelDivisor, n)
+	}
+	return nil
+}
+
 // DefaultInput is the input of a model with n inputs when its file does not say (format
 // version 1): 28 x 28 pixels over 255 for 784 inputs (MNIST), else one row of n.
 func DefaultInput(n int) Input {
@@ -171,10 +181,8 @@ func ReadInfo(f *safetensors.File, want ...Kind) (Info, error) {
 		if err := json.Unmarshal([]byte(s), &info.Input); err != nil {
 			return Info{}, fmt.Errorf("input: %w", err)
 		}
-		in := info.Input
-		d := float64(in.PixelDivisor)
-		if in.Width <= 0 || in.Height <= 0 || in.Width > a.Sizes[0] || in.Height > a.Sizes[0] || in.Width*in.Height != a.Sizes[0] || !(d > 0) || math.IsInf(d, 0) {
-			return Info{}, fmt.Errorf("input: %dx%d pixels over %v for %d inputs", in.Width, in.Height, in.PixelDivisor, a.Sizes[0])
+		if err := info.Input.Check(a.Sizes[0]); err != nil {
+			return Info{}, fmt.Errorf("input: %w", err)
 		}
 	}
 	return info, nil

@@ -261,9 +261,11 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 		return nil, err
 	}
 	// The distillation teacher: the trained FP32 model in the float runtime.
-	teacher, err := ptq.Float(fp32, infer.F32)
-	if err != nil {
-		return nil, err
+	var teacher *infer.FloatModel
+	if o.Distill {
+		if teacher, err = ptq.Float(fp32, infer.F32); err != nil {
+			return nil, err
+		}
 	}
 	var rows []report.Row
 	for _, b := range o.Bits {
