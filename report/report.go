@@ -40,16 +40,17 @@ type Kernels struct {
 	Float string `json:"float,omitempty"`
 }
 
-// WriteJSON writes doc to path atomically (a temp file, then rename).
-func WriteJSON(path string, doc Document) error {
-	return atomicfile.Write(path, func(w io.Writer) error { return EncodeJSON(w, doc) })
+// WriteJSON writes v (a Document, or any other JSON value such as cmd/mnist's manifest) to
+// path atomically (a temp file, then rename).
+func WriteJSON(path string, v any) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return EncodeJSON(w, v) })
 }
 
-// EncodeJSON writes doc to w as indented JSON (what WriteJSON puts in its file).
-func EncodeJSON(w io.Writer, doc Document) error {
+// EncodeJSON writes v to w as indented JSON (what WriteJSON puts in its file).
+func EncodeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return enc.Encode(v)
 }
 
 // Table writes rows as an aligned text table. The first row named "fp32", if any, is the

@@ -18,6 +18,7 @@ import (
 
 	"tinyq/internal/atomicfile"
 	"tinyq/nn"
+	"tinyq/report"
 	"tinyq/study"
 	"tinyq/train"
 )
@@ -66,12 +67,7 @@ func (a *artifacts) save(dir string, run any, stdout io.Writer) (failed []string
 	if len(failed) > 0 {
 		return append(failed, fmt.Sprintf("-save %s: no %s written, the set is incomplete", dir, manifestName))
 	}
-	err := atomicfile.Write(mp, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(m)
-	})
-	if err != nil {
+	if err := report.WriteJSON(mp, m); err != nil {
 		return []string{fmt.Sprintf("-save %s: %v", mp, err)}
 	}
 	fmt.Fprintf(stdout, "saved %s\n", mp)
