@@ -185,10 +185,8 @@ func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
 	}
 	buf := floatScratch.Get().(*[]float32)
 	defer floatScratch.Put(buf)
-	if cap(*buf) < 2*rows*wide {
-		*buf = make([]float32, 2*rows*wide)
-	}
-	a, b := (*buf)[:rows*wide], (*buf)[rows*wide:2*rows*wide]
+	*buf = grow(*buf, 2*rows*wide)
+	a, b := (*buf)[:rows*wide], (*buf)[rows*wide:]
 	src := x
 	for li, l := range m.Layers {
 		if m.Sim != nil && !m.Sim.Float(li) {
