@@ -59,10 +59,16 @@ func ParamSizes(m *nn.MLP) []int {
 // enough that replaying the shuffles of every epoch on resume takes no noticeable time.
 const MaxEpochs = 100_000
 
-// finiteEpoch reports whether an epoch's record holds finite values in range.
-func finiteEpoch(e Epoch) bool {
+// checkHistory returns an error naming the first history entry whose values are not finite
+// and in range, if any.
+func checkHistory(h []Epoch) error {
 	ok := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) && x >= 0 }
-	return ok(e.TrainLoss) && ok(e.TestLoss) && ok(e.Seconds) && ok(e.TestAccuracy) && e.TestAccuracy <= 100
+	for i, e := range h {
+		if !ok(e.TrainLoss) || !ok(e.TestLoss) || !ok(e.Seconds) || !ok(e.TestAccuracy) || e.TestAccuracy > 100 {
+			return fmt.Errorf("history entry %d is not finite and in range: %+v", i+1, e)
+		}
+	}
+	return nil
 }
 
 // checkSolver refuses a solver state no training can produce: a non-finite moment, or a
@@ -90,10 +96,8 @@ func CheckState(st State) error {
 	if st.Epochs < 0 || st.Epochs > MaxEpochs || len(st.History) != st.Epochs || st.Solver.Steps < st.Epochs {
 		return fmt.Errorf("train: state of %d epochs, %d steps, %d history entries: inconsistent", st.Epochs, st.Solver.Steps, len(st.History))
 	}
-	for i, e := range st.History {
-		if !finiteEpoch(e) {
-			return fmt.Errorf("train: state: history entry %d is not finite and in range: %+v", i+1, e)
-		}
+	if err := checkHistory(st.History); err != nil {
+		return fmt.Errorf("train: state: %w", err)
 	}
 	if err := checkSolver(st.Solver, "opt"); err != nil {
 		return fmt.Errorf("train: state: %w", err)
@@ -138,10 +142,8 @@ func ReadState(f *safetensors.File, prefix string, sizes, extraSizes []int) (Sta
 		(sj.Epochs > 0) != (sj.Steps > 0) || sj.Steps < sj.Epochs {
 		return State{}, fmt.Errorf("train_state: %d epochs, %d steps, %d history entries: inconsistent", sj.Epochs, sj.Steps, len(sj.History))
 	}
-	for i, e := range sj.History {
-		if !finiteEpoch(e) {
-			return State{}, fmt.Errorf("train_state: history entry %d is not finite and in range: %+v", i+1, e)
-		}
+	if err := checkHistory(sj.History); err != nil {
+		return State{}, fmt.Errorf("train_state: %w", err)
 	}
 	kind, err := ParseOptimizer(sj.Optimizer)
 	if err != nil {
