@@ -16,6 +16,15 @@ type Recipe struct {
 	Schedule train.Schedule
 }
 
+// LR returns the QAT learning rate: override if it is positive, else the float model's rate
+// floatLR scaled by LRScale.
+func (r Recipe) LR(floatLR, override float64) float64 {
+	if override > 0 {
+		return override
+	}
+	return floatLR * r.LRScale
+}
+
 // Low reports whether wBits/aBits get the low-bit recipe.
 func Low(wBits, aBits int) bool { return min(wBits, aBits) <= LowBits }
 

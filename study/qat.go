@@ -19,10 +19,7 @@ func (e *env) trainQAT(r qat.Recipe, epochs int) (*qat.Model, *train.History, er
 	}
 	tc := e.in.TrainQAT
 	tc.Epochs = epochs
-	tc.LR, tc.Schedule = e.set.LR*r.LRScale, r.Schedule
-	if e.set.QATLR > 0 {
-		tc.LR = e.set.QATLR
-	}
+	tc.LR, tc.Schedule = r.LR(e.set.LR, e.set.QATLR), r.Schedule
 	tc.Name = "qat-" + r.Config.Name()
 	tc.Progress, tc.Log = nil, nil // the study has one bar
 	hist, err := qm.Fit(e.in.Train, e.in.Test, tc)

@@ -251,12 +251,9 @@ func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil
 // wider); the schedule is -lr-schedule, whose auto is qat.Default's (cosine at low bits).
 func (o options) qatLR(p bitPair) (float64, train.Schedule) {
 	r := qat.Default(p.W, p.A)
-	lr := o.QATLR
-	if lr == 0 {
-		lr = o.LR * r.LRScale
-		if o.QATInit == "scratch" {
-			lr = o.LR
-		}
+	lr := r.LR(o.LR, o.QATLR)
+	if o.QATLR == 0 && o.QATInit == "scratch" {
+		lr = o.LR
 	}
 	sched := r.Schedule
 	switch o.Schedule {
