@@ -138,16 +138,22 @@ func (c IntConfig) LayerActivationSpec(i int) quant.Spec {
 	return s
 }
 
+// LayerBitsName names per-layer widths (weights, activations), "wXaY" per layer joined by "-":
+// for example "w2a8-w2a8-w4a8".
+func LayerBitsName(bits [][2]int) string {
+	parts := make([]string, len(bits))
+	for i, b := range bits {
+		parts[i] = fmt.Sprintf("w%da%d", b[0], b[1])
+	}
+	return strings.Join(parts, "-")
+}
+
 // Name returns the variant name, e.g. "w8a8-static", "w4a4-static-per-tensor",
 // "w8-dynamic", or with per-layer widths "w2a8-w4a8-w8a8-static".
 func (c IntConfig) Name() string {
 	n := fmt.Sprintf("w%da%d-static", c.WeightBits, c.ActivationBits)
 	if c.Mixed() {
-		var parts []string
-		for _, b := range c.LayerBits {
-			parts = append(parts, fmt.Sprintf("w%da%d", b[0], b[1]))
-		}
-		n = strings.Join(parts, "-") + "-static"
+		n = LayerBitsName(c.LayerBits) + "-static"
 	}
 	if c.Mode == Dynamic {
 		n = fmt.Sprintf("w%d-dynamic", c.WeightBits)

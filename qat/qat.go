@@ -3,11 +3,11 @@ package qat
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	G "gorgonia.org/gorgonia"
 
 	"tinyq/autograd"
+	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/quant"
 )
@@ -134,11 +134,7 @@ func (c Config) Name() string {
 	if !c.mixed() {
 		return fmt.Sprintf("w%da%d", c.Weight.Bits, c.Activation.Bits)
 	}
-	var names []string
-	for _, b := range c.LayerBits {
-		names = append(names, fmt.Sprintf("w%da%d", b[0], b[1]))
-	}
-	return strings.Join(names, "-")
+	return infer.LayerBitsName(c.LayerBits)
 }
 
 // Model is a model prepared for quantization-aware training: a copy of the float model whose

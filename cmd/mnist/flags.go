@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"tinyq/infer"
 	"tinyq/qat"
 	"tinyq/quant"
 	"tinyq/train"
@@ -286,11 +287,7 @@ func (b bitPair) name() string {
 	if b.Layers == nil {
 		return fmt.Sprintf("w%da%d", b.W, b.A)
 	}
-	parts := make([]string, len(b.Layers))
-	for i, l := range b.Layers {
-		parts[i] = fmt.Sprintf("w%da%d", l[0], l[1])
-	}
-	return strings.Join(parts, "-")
+	return infer.LayerBitsName(b.Layers)
 }
 
 // parseBits parses "8,4" (W8A8 and W4A4), "4/8" (4-bit weights, 8-bit activations), and per
