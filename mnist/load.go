@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"tinyq/internal/regfile"
 )
 
 // The standard MNIST file names, without the .gz extension.
@@ -135,40 +137,13 @@ func verify(path, want string) error {
 	return nil
 }
 
-// openRegular opens path for reading if it is a regular file (or a link to one). A FIFO,
-// device or directory is refused before it is opened: opening a FIFO blocks, and a device
-// may never end.
+// openRegular opens path for reading if it is a regular file (internal/regfile).
 func openRegular(path string) (*os.File, error) {
-	fi, err := os.Stat(path)
+	f, _, err := regfile.Open(path, "a data file")
 	if err != nil {
 		return nil, fmt.Errorf("mnist: %w", err)
-	}
-	if err := checkRegular(path, fi); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("mnist: %w", err)
-	}
-	if fi, err = f.Stat(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("mnist: %w", err)
-	}
-	if err := checkRegular(path, fi); err != nil {
-		f.Close()
-		return nil, err
 	}
 	return f, nil
-}
-
-func checkRegular(path string, fi os.FileInfo) error {
-	switch {
-	case fi.IsDir():
-		return fmt.Errorf("mnist: %s is a directory, not a data file", path)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("mnist: %s is not a regular file (%v)", path, fi.Mode().Type())
-	}
-	return nil
 }
 
 // LoadFiles reads one IDX image file and one IDX label file, each gzipped or raw (gzip

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"tinyq/internal/atomicfile"
+	"tinyq/internal/regfile"
 )
 
 // MaxFileSize is the largest file ReadFile reads: 2 GiB. tinyq's largest models (two hidden
@@ -45,25 +45,11 @@ func ReadFile(path string) (*File, error) {
 // readRegular reads the whole regular file at path, checking its size and header length
 // before reading its body.
 func readRegular(path string) ([]byte, error) {
-	// Stat first: opening a FIFO for reading blocks until a writer appears.
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := regular(path, fi); err != nil {
-		return nil, err
-	}
-	fd, err := os.Open(path)
+	fd, fi, err := regfile.Open(path, "a file")
 	if err != nil {
 		return nil, err
 	}
 	defer fd.Close()
-	if fi, err = fd.Stat(); err != nil {
-		return nil, err
-	}
-	if err := regular(path, fi); err != nil { // replaced between Stat and Open
-		return nil, err
-	}
 	size := fi.Size()
 	if size > MaxFileSize {
 		return nil, fmt.Errorf("%s: %d bytes, more than the limit of %d (MaxFileSize)", path, size, int64(MaxFileSize))
@@ -83,17 +69,6 @@ func readRegular(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: read: %w", path, err)
 	}
 	return data, nil
-}
-
-// regular refuses anything but a regular file.
-func regular(path string, fi os.FileInfo) error {
-	switch {
-	case fi.IsDir():
-		return fmt.Errorf("%s is a directory, not a file", path)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file (%v)", path, fi.Mode().Type())
-	}
-	return nil
 }
 
 // WriteFile writes f to path atomically: a reader sees the previous file or the whole new

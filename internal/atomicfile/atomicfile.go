@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"tinyq/internal/regfile"
 )
 
 // staleAge is how old a temp file of our own pattern must be before Write removes it as the
@@ -50,11 +52,8 @@ func Target(path string) (string, error) {
 		}
 		path = resolved
 	}
-	switch {
-	case fi.IsDir():
-		return "", fmt.Errorf("%s is a directory, not a file", path)
-	case !fi.Mode().IsRegular():
-		return "", fmt.Errorf("%s is not a regular file (%v)", path, fi.Mode().Type())
+	if err := regfile.Check(path, fi, "a file"); err != nil {
+		return "", err
 	}
 	return path, nil
 }
