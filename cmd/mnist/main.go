@@ -63,10 +63,7 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 // crashError is a panic caught at the top of run: exit status 3.
-type crashError struct {
-	value any
-	stack string
-}
+type crashError struct{ value any }
 
 func (e crashError) Error() string {
 	return fmt.Sprintf("internal error (a bug, please report it with the command line): %v", e.value)
@@ -78,11 +75,10 @@ func (e crashError) Error() string {
 func run(args []string, stdout, stderr io.Writer) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			ce := crashError{value: r, stack: string(debug.Stack())}
 			if os.Getenv("TINYQ_DEBUG") == "1" {
-				fmt.Fprint(stderr, ce.stack)
+				fmt.Fprint(stderr, string(debug.Stack()))
 			}
-			err = ce
+			err = crashError{value: r}
 		}
 	}()
 	opts, err := parseFlags(args, stderr)
