@@ -189,6 +189,20 @@ func figLinePoints(p *plot.Plot, name string, xys plotter.XYs, c color.Color, sh
 	return nil
 }
 
+// figScatter adds xys as markers only, with a legend entry.
+func figScatter(p *plot.Plot, name string, xys plotter.XYs, c color.Color, shape draw.GlyphDrawer, radius vg.Length) error {
+	s, err := plotter.NewScatter(xys)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	s.Color = c
+	s.Shape = shape
+	s.Radius = radius
+	p.Add(s)
+	p.Legend.Add(name, s)
+	return nil
+}
+
 // figHLine adds a dashed horizontal reference line at y from x0 to x1.
 func figHLine(p *plot.Plot, name string, y, x0, x1 float64, c color.Color) error {
 	l, err := plotter.NewLine(plotter.XYs{{X: x0, Y: y}, {X: x1, Y: y}})
@@ -354,6 +368,13 @@ func figSortedSet(vs []int) []int {
 	out := slices.Clone(vs)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// figSortedDesc returns the distinct values of vs in descending order (widest bits first).
+func figSortedDesc(vs []int) []int {
+	out := figSortedSet(vs)
+	slices.Reverse(out)
+	return out
 }
 
 // figSeries is one line of an accuracy-against-bits panel.
@@ -782,15 +803,9 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 		}
 	}
 	if len(ptqXYs) > 0 {
-		s, err := plotter.NewScatter(ptqXYs)
-		if err != nil {
+		if err := figScatter(p, "PTQ uniform (per-channel)", ptqXYs, figLight, draw.CircleGlyph{}, vg.Points(3.5)); err != nil {
 			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
 		}
-		s.Color = figLight
-		s.Shape = draw.CircleGlyph{}
-		s.Radius = vg.Points(3.5)
-		p.Add(s)
-		p.Legend.Add("PTQ uniform (per-channel)", s)
 	}
 	if len(frontXYs) > 0 {
 		if err := figLinePoints(p, "mixed-precision front", frontXYs, figBlue, draw.CircleGlyph{}, nil); err != nil {
@@ -798,26 +813,14 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 		}
 	}
 	if len(qatXYs) > 0 {
-		s, err := plotter.NewScatter(qatXYs)
-		if err != nil {
+		if err := figScatter(p, "QAT uniform (fake-quant)", qatXYs, figRed, draw.SquareGlyph{}, vg.Points(3.5)); err != nil {
 			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
 		}
-		s.Color = figRed
-		s.Shape = draw.SquareGlyph{}
-		s.Radius = vg.Points(3.5)
-		p.Add(s)
-		p.Legend.Add("QAT uniform (fake-quant)", s)
 	}
 	if len(kneeXYs) > 0 {
-		s, err := plotter.NewScatter(kneeXYs)
-		if err != nil {
+		if err := figScatter(p, "knee / budget choice + QAT", kneeXYs, figOrange, draw.PyramidGlyph{}, vg.Points(5)); err != nil {
 			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
 		}
-		s.Color = figOrange
-		s.Shape = draw.PyramidGlyph{}
-		s.Radius = vg.Points(5)
-		p.Add(s)
-		p.Legend.Add("knee / budget choice + QAT", s)
 	}
 	p.X.Min, p.X.Max = 0, xmax
 	p.Y.Min, p.Y.Max = lo, hi
@@ -876,8 +879,7 @@ func figSensitivity(r *Results, _ []float32) (*figDraft, error) {
 		drop[s.Layer][s.WBits] = s.Drop
 	}
 	layers := figLayerOrder(r, names)
-	bits = figSortedSet(bits)
-	slices.Reverse(bits) // 8 first: the mildest on the left of each group
+	bits = figSortedDesc(bits) // 8 first: the mildest on the left of each group
 	p := figNewPlot("Per-layer sensitivity (one layer quantized, the rest FP32)", "layer", "accuracy drop (points)")
 	// Bars share a group of 70% of the space of one layer; the data area is about the
 	// figure's width less 0.9 inch of axis.

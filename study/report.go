@@ -173,9 +173,7 @@ func repPTQ(b *strings.Builder, r *Results) {
 		for k := range pc {
 			ws, as = append(ws, k.W), append(as, k.A)
 		}
-		ws, as = figSortedSet(ws), figSortedSet(as)
-		slices.Reverse(ws)
-		slices.Reverse(as)
+		ws, as = figSortedDesc(ws), figSortedDesc(as)
 		b.WriteString("### Static, per-channel weights: weight bits x activation bits\n\n")
 		head := []string{"weights \\ activations"}
 		for _, a := range as {
@@ -209,8 +207,7 @@ func repPTQ(b *strings.Builder, r *Results) {
 			}
 		}
 	}
-	if ws = figSortedSet(ws); len(ws) > 0 {
-		slices.Reverse(ws)
+	if ws = figSortedDesc(ws); len(ws) > 0 {
 		b.WriteString("### Per-tensor against per-channel weights, static and dynamic activations (8-bit activations)\n\n")
 		repHeader(b, "weight bits", "per-channel static", "per-tensor static", "per-tensor - per-channel", "per-channel dynamic", "per-tensor dynamic", "weight size (per-channel)")
 		acc := func(m map[Pair]PTQPoint, w int) string {
@@ -265,8 +262,7 @@ func repObservers(b *strings.Builder, r *Results) {
 			as = append(as, p.ABits)
 		}
 	}
-	as = figSortedSet(as)
-	slices.Reverse(as)
+	as = figSortedDesc(as)
 	best := figBestPTQ(r.PTQ, PerChannel, Static)
 	fmt.Fprintf(b, "### Observers (static, per-channel, W%d): test accuracy (held-out logit MSE)\n\n", w)
 	repHeader(b, append([]string{"activations"}, obs...)...)
@@ -352,8 +348,7 @@ func repSensitivity(b *strings.Builder, r *Results) {
 		byKey[fmt.Sprintf("%s/%d", s.Layer, s.WBits)] = s
 	}
 	layers := figLayerOrder(r, names)
-	bits = figSortedSet(bits)
-	slices.Reverse(bits)
+	bits = figSortedDesc(bits)
 	b.WriteString("## Per-layer sensitivity\n\n")
 	b.WriteString("One layer's weights and input quantized at W = A bits, the rest in FP32 (fake-quant, full test set): " +
 		"accuracy drop in points against FP32 (logit MSE against FP32).\n\n")
