@@ -119,7 +119,7 @@ func (op *distillOp) Do(vs ...G.Value) (G.Value, error) {
 
 func (op *distillOp) DiffWRT(int) []bool { return []bool{true, false, false} }
 func (op *distillOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&distillGradOp{base: base{name: op.name, kind: "DistillationLossGrad"}, d: op.d}, inputs[0], inputs[1], inputs[2], grad)
+	d, err := G.ApplyOp(&distillGradOp{gradBase: gradBase{base{name: op.name, kind: "DistillationLossGrad"}}, d: op.d}, inputs[0], inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (op *distillOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 //
 // mass_r being the row's target sum (1 for a one-hot row).
 type distillGradOp struct {
-	base
+	gradBase
 	d   Distillation
 	out buffer
 }
@@ -145,10 +145,6 @@ func (op *distillGradOp) Arity() int       { return 4 }
 func (op *distillGradOp) Type() hm.Type    { return fnType(matF32, matF32, matF32, sclF32, matF32) }
 func (op *distillGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
-}
-func (op *distillGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
-func (op *distillGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("autograd: %v: second derivatives are not supported", op)
 }
 
 func (op *distillGradOp) Do(vs ...G.Value) (G.Value, error) {

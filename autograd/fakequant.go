@@ -255,13 +255,13 @@ func (op *fakeQuantOp) DiffWRT(int) []bool { return []bool{true, op.q.LSQ} }
 
 func (op *fakeQuantOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, s := inputs[0], inputs[1]
-	dx, err := G.ApplyOp(&fakeQuantGradOp{base: base{name: op.name, kind: "FakeQuantGradX"}, fwd: op}, x, s, output, grad)
+	dx, err := G.ApplyOp(&fakeQuantGradOp{gradBase: gradBase{base{name: op.name, kind: "FakeQuantGradX"}}, fwd: op}, x, s, output, grad)
 	if err != nil {
 		return nil, err
 	}
 	var ds *G.Node
 	if op.q.LSQ {
-		if ds, err = G.ApplyOp(&lsqGradOp{base: base{name: op.name, kind: "FakeQuantGradScale"}, q: op.q}, x, s, output, grad, dx); err != nil {
+		if ds, err = G.ApplyOp(&lsqGradOp{gradBase: gradBase{base{name: op.name, kind: "FakeQuantGradScale"}}, q: op.q}, x, s, output, grad, dx); err != nil {
 			return nil, err
 		}
 	}
@@ -279,7 +279,7 @@ func (op *fakeQuantOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, e
 // (the first run, which asks the forward op to record masks from then on, or x is not the
 // forward's input) it computes the mask from x with quant.InRange.
 type fakeQuantGradOp struct {
-	base
+	gradBase
 	fwd *fakeQuantOp
 	out buffer
 
@@ -300,10 +300,6 @@ func (op *fakeQuantGradOp) Type() hm.Type {
 }
 func (op *fakeQuantGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
-}
-func (op *fakeQuantGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
-func (op *fakeQuantGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("autograd: %v: second derivatives are not supported", op)
 }
 
 func (op *fakeQuantGradOp) Do(vs ...G.Value) (G.Value, error) {

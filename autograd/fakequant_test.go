@@ -525,7 +525,7 @@ func TestFakeQuantNoAllocs(t *testing.T) {
 	xv := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(x))
 	dyv := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float32(nil), x...)))
 	fwd := &fakeQuantOp{base: base{name: "w", kind: "FakeQuant"}, q: q, wantMask: true}
-	bwd := &fakeQuantGradOp{base: base{name: "w", kind: "FakeQuantGradX"}, fwd: fwd}
+	bwd := &fakeQuantGradOp{gradBase: gradBase{base{name: "w", kind: "FakeQuantGradX"}}, fwd: fwd}
 	step := func() {
 		y, err := fwd.Do(xv, q.Scale)
 		if err != nil {

@@ -86,15 +86,15 @@ func (op *linearOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
 func (op *linearOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, w, b := inputs[0], inputs[1], inputs[2]
-	dx, err := G.ApplyOp(&linearGradOp{base: base{name: op.name, kind: "LinearGradX"}, wrt: 0}, x, w, grad)
+	dx, err := G.ApplyOp(&linearGradOp{gradBase: gradBase{base{name: op.name, kind: "LinearGradX"}}, wrt: 0}, x, w, grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&linearGradOp{base: base{name: op.name, kind: "LinearGradW"}, wrt: 1}, x, w, grad)
+	dw, err := G.ApplyOp(&linearGradOp{gradBase: gradBase{base{name: op.name, kind: "LinearGradW"}}, wrt: 1}, x, w, grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(&linearGradOp{base: base{name: op.name, kind: "LinearGradB"}, wrt: 2}, x, w, grad)
+	db, err := G.ApplyOp(&linearGradOp{gradBase: gradBase{base{name: op.name, kind: "LinearGradB"}}, wrt: 2}, x, w, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (op *linearOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 //	dw = xᵀ·dy   [in, out]
 //	db = Σ_rows dy [out]
 type linearGradOp struct {
-	base
+	gradBase
 	wrt int
 	out buffer
 }
@@ -130,10 +130,6 @@ func (op *linearGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	default:
 		return tensor.Shape{in[1].(tensor.Shape)[1]}, nil
 	}
-}
-func (op *linearGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
-func (op *linearGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("autograd: %v: second derivatives are not supported", op)
 }
 
 func (op *linearGradOp) Do(vs ...G.Value) (G.Value, error) {

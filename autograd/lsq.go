@@ -30,7 +30,7 @@ import (
 // the same value up to float rounding (tested against quant.ScaleGrad), at the cost of two
 // multiply-adds an element instead of a division, a rounding and two unpredictable branches.
 type lsqGradOp struct {
-	base
+	gradBase
 	q   *Quantizer
 	out buffer
 
@@ -53,10 +53,6 @@ func (op *lsqGradOp) Type() hm.Type {
 }
 func (op *lsqGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[1].(tensor.Shape).Clone(), nil
-}
-func (op *lsqGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
-func (op *lsqGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("autograd: %v: second derivatives are not supported", op)
 }
 
 // Do sums per scale in two parts, always the same two (the first and second half of the

@@ -32,6 +32,14 @@ func (b base) String() string        { return b.kind + "{" + b.name + "}" }
 func (b base) WriteHash(h hash.Hash) { fmt.Fprintf(h, "tinyq.%s{%s}", b.kind, b.name) }
 func (b base) Hashcode() uint32      { return hashOf(b) }
 
+// gradBase is base for the gradient ops: they are not differentiated again.
+type gradBase struct{ base }
+
+func (g gradBase) DiffWRT(n int) []bool { return make([]bool, n) }
+func (g gradBase) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("autograd: %v: second derivatives are not supported", g.base)
+}
+
 // hashOf returns the 32-bit FNV-1a hash of what op writes in WriteHash.
 func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
 	h := fnv.New32a()

@@ -48,7 +48,7 @@ func (op *reluOp) Do(vs ...G.Value) (G.Value, error) {
 }
 func (op *reluOp) DiffWRT(int) []bool { return []bool{true} }
 func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&reluGradOp{base: base{name: op.name, kind: "ReLUGrad"}}, output, grad)
+	dx, err := G.ApplyOp(&reluGradOp{gradBase: gradBase{base{name: op.name, kind: "ReLUGrad"}}}, output, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (op *reluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 
 // reluGradOp computes dx = dy where y > 0, else 0, from the forward output y and dy.
 type reluGradOp struct {
-	base
+	gradBase
 	out buffer
 }
 
@@ -65,10 +65,6 @@ func (op *reluGradOp) Arity() int    { return 2 }
 func (op *reluGradOp) Type() hm.Type { return fnType(matF32, matF32, matF32) }
 func (op *reluGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
-}
-func (op *reluGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
-func (op *reluGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("autograd: %v: second derivatives are not supported", op)
 }
 func (op *reluGradOp) Do(vs ...G.Value) (G.Value, error) {
 	r, c, err := dims2(op, "y", vs[0])

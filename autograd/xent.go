@@ -87,7 +87,7 @@ func (op *xentOp) Do(vs ...G.Value) (G.Value, error) {
 
 func (op *xentOp) DiffWRT(int) []bool { return []bool{true, false} }
 func (op *xentOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&xentGradOp{base: base{name: op.name, kind: "SoftmaxCrossEntropyGrad"}}, inputs[0], inputs[1], grad)
+	d, err := G.ApplyOp(&xentGradOp{gradBase: gradBase{base{name: op.name, kind: "SoftmaxCrossEntropyGrad"}}}, inputs[0], inputs[1], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (op *xentOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 // xentGradOp computes d loss/d logits = g·(softmax(logits) - target)·mass_r / n for each row r,
 // where mass_r is the row's target sum (0 for padding rows) and n the number of non-padding rows.
 type xentGradOp struct {
-	base
+	gradBase
 	out buffer
 }
 
@@ -105,10 +105,6 @@ func (op *xentGradOp) Arity() int    { return 3 }
 func (op *xentGradOp) Type() hm.Type { return fnType(matF32, matF32, sclF32, matF32) }
 func (op *xentGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
-}
-func (op *xentGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
-func (op *xentGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("autograd: %v: second derivatives are not supported", op)
 }
 
 // scalarOf reads a scalar float32 value.
