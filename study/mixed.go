@@ -58,17 +58,12 @@ func (s *Study) runMixed(e *env) error {
 	wbits, abits, ok := mixedGrid(e.set, nl)
 	if !ok {
 		note := fmt.Sprintf("mixed precision skipped: %d layers give more than %d combinations of widths even with 8-bit activations", nl, maxMixedCandidates)
-		if !slices.Contains(s.Results.Notes, note) {
-			s.Results.Notes = append(s.Results.Notes, note)
-		}
+		s.note(note)
 		s.logf("study: %s", note)
 		return s.save()
 	}
 	if len(abits) < len(e.set.MixedActivationBits) {
-		note := fmt.Sprintf("mixed precision: %d layers, so only %d-bit activations were searched (activation widths cost no weight bytes)", nl, abits[0])
-		if !slices.Contains(s.Results.Notes, note) {
-			s.Results.Notes = append(s.Results.Notes, note)
-		}
+		s.note(fmt.Sprintf("mixed precision: %d layers, so only %d-bit activations were searched (activation widths cost no weight bytes)", nl, abits[0]))
 	}
 	// One observer per activation width: the one closest to FP32 with every layer at
 	// 8-bit weights and that width (on held-out images).
@@ -134,7 +129,7 @@ func (s *Study) runMixed(e *env) error {
 			if err != nil {
 				return err
 			}
-			if p.Accuracy, err = infer.Evaluate(im, e.in.Test.Images, e.in.Test.Labels); err != nil {
+			if p.Accuracy, err = e.testAccuracy(im); err != nil {
 				return err
 			}
 		}

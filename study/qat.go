@@ -52,42 +52,52 @@ func (r *Results) doneQAT() map[qatKey]bool {
 	return done
 }
 
+// pendingQAT returns the uniform QAT points of set (widths, learned scales or not) not yet in
+// the results.
+func (s *Study) pendingQAT(set Settings) []qatKey {
+	done := s.Results.doneQAT()
+	var left []qatKey
+	for _, p := range set.QATBits {
+		for _, lsq := range set.QATLSQ {
+			if !done[qatKey{p, lsq}] {
+				left = append(left, qatKey{p, lsq})
+			}
+		}
+	}
+	return left
+}
+
 // runQAT trains each uniform QAT point not yet done, with observed and with learned scales,
 // then fine-tunes the mixed-precision knee points.
 func (s *Study) runQAT(e *env) error {
-	done := s.Results.doneQAT()
 	fp32Epochs := len(s.Results.FP32.Curve)
-	for _, p := range e.set.QATBits {
-		for _, lsq := range e.set.QATLSQ {
-			if done[qatKey{p, lsq}] {
-				continue
-			}
-			qm, hist, err := e.trainQAT(recipe(p.W, p.A, lsq), e.set.QATEpochs)
-			if err != nil {
-				return err
-			}
-			pt := QATPoint{WBits: p.W, ABits: p.A, LSQ: lsq, Curve: curve(hist, fp32Epochs), EpochSeconds: report.Median(hist.EpochSeconds())}
-			sim, err := qm.Simulation()
-			if err != nil {
-				return err
-			}
-			if pt.Accuracy, err = infer.Evaluate(sim, e.in.Test.Images, e.in.Test.Labels); err != nil {
-				return err
-			}
-			im, err := qm.Convert(infer.Static)
-			if err != nil {
-				return err
-			}
-			if pt.IntAccuracy, err = infer.Evaluate(im, e.in.Test.Images, e.in.Test.Labels); err != nil {
-				return err
-			}
-			pt.WeightBytes = im.WeightBytes()
-			s.Results.QAT = append(s.Results.QAT, pt)
-			if err := s.save(); err != nil {
-				return err
-			}
-			s.add(qatUnits(e.set.QATEpochs, lsq))
+	for _, k := range s.pendingQAT(e.set) {
+		p, lsq := k.p, k.lsq
+		qm, hist, err := e.trainQAT(recipe(p.W, p.A, lsq), e.set.QATEpochs)
+		if err != nil {
+			return err
 		}
+		pt := QATPoint{WBits: p.W, ABits: p.A, LSQ: lsq, Curve: curve(hist, fp32Epochs), EpochSeconds: report.Median(hist.EpochSeconds())}
+		sim, err := qm.Simulation()
+		if err != nil {
+			return err
+		}
+		if pt.Accuracy, err = e.testAccuracy(sim); err != nil {
+			return err
+		}
+		im, err := qm.Convert(infer.Static)
+		if err != nil {
+			return err
+		}
+		if pt.IntAccuracy, err = e.testAccuracy(im); err != nil {
+			return err
+		}
+		pt.WeightBytes = im.WeightBytes()
+		s.Results.QAT = append(s.Results.QAT, pt)
+		if err := s.save(); err != nil {
+			return err
+		}
+		s.add(qatUnits(e.set.QATEpochs, lsq))
 	}
 	for _, k := range kneeBudgetsLeft(s.Results.Mixed, s.Dir) {
 		p := &s.Results.Mixed[k]
@@ -100,7 +110,7 @@ func (s *Study) runQAT(e *env) error {
 		if err != nil {
 			return err
 		}
-		if p.QATAccuracy, err = infer.Evaluate(im, e.in.Test.Images, e.in.Test.Labels); err != nil {
+		if p.QATAccuracy, err = e.testAccuracy(im); err != nil {
 			return err
 		}
 		p.File = "mixed-" + r.Config.Name() + ".safetensors"

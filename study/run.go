@@ -3,6 +3,7 @@ package study
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -130,6 +131,13 @@ func (s *Study) Run(in Inputs) error {
 	return nil
 }
 
+// note adds msg to the results' notes unless it is there already (a resumed study).
+func (s *Study) note(msg string) {
+	if !slices.Contains(s.Results.Notes, msg) {
+		s.Results.Notes = append(s.Results.Notes, msg)
+	}
+}
+
 func (s *Study) logf(format string, args ...any) {
 	if s.log != nil && s.bar == nil {
 		fmt.Fprintf(s.log, format+"\n", args...)
@@ -138,13 +146,7 @@ func (s *Study) logf(format string, args ...any) {
 
 // remaining estimates the work units left (for the progress bar).
 func (s *Study) remaining(set Settings) int {
-	done := s.Results.donePTQ()
-	u := 0
-	for _, p := range ptqPoints(set) {
-		if !done[ptqKey(p)] {
-			u += unitPTQ
-		}
-	}
+	u := unitPTQ * len(s.pendingPTQ(set))
 	u += unitSensitivity * (len(set.SensitivityBits)*len(s.Results.FP32.Layers) - len(s.Results.Sensitivity))
 	nl := len(s.Results.FP32.Layers)
 	if len(s.Results.Mixed) == 0 {
@@ -153,13 +155,8 @@ func (s *Study) remaining(set Settings) int {
 			u += (len(set.Budgets) + 1) * qatUnits(set.KneeQATEpochs, true)
 		}
 	}
-	qdone := s.Results.doneQAT()
-	for _, p := range set.QATBits {
-		for _, lsq := range set.QATLSQ {
-			if !qdone[qatKey{p, lsq}] {
-				u += qatUnits(set.QATEpochs, lsq)
-			}
-		}
+	for _, k := range s.pendingQAT(set) {
+		u += qatUnits(set.QATEpochs, k.lsq)
 	}
 	u += len(kneeBudgetsLeft(s.Results.Mixed, s.Dir)) * qatUnits(set.KneeQATEpochs, true)
 	return u + unitFinish
@@ -213,6 +210,11 @@ func (s *Study) finishBar() {
 // training images, from one pass.
 func (e *env) score(m infer.Model) (mse, accuracy float64, err error) {
 	return ptq.LogitMSEFrom(e.valRef, m, e.val, e.valLab)
+}
+
+// testAccuracy returns m's accuracy (percent) on the test images.
+func (e *env) testAccuracy(m infer.Model) (float64, error) {
+	return infer.Evaluate(m, e.in.Test.Images, e.in.Test.Labels)
 }
 
 // testScore returns m's logit MSE against FP32 and its accuracy (percent) on the test

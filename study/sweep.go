@@ -65,19 +65,27 @@ func (e *env) convertPoint(p PTQPoint) (*infer.IntModel, error) {
 	return ptq.Convert(e.in.Model, cfg, plan)
 }
 
+// pendingPTQ returns the PTQ points of set not yet in the results.
+func (s *Study) pendingPTQ(set Settings) []PTQPoint {
+	done := s.Results.donePTQ()
+	var left []PTQPoint
+	for _, p := range ptqPoints(set) {
+		if !done[ptqKey(p)] {
+			left = append(left, p)
+		}
+	}
+	return left
+}
+
 // runPTQ measures every PTQ point not yet done: the integer runtime's test accuracy, and
 // the logit MSE against FP32 on held-out training images (what a user may choose by).
 func (s *Study) runPTQ(e *env) error {
-	done := s.Results.donePTQ()
-	for _, p := range ptqPoints(e.set) {
-		if done[ptqKey(p)] {
-			continue
-		}
+	for _, p := range s.pendingPTQ(e.set) {
 		im, err := e.convertPoint(p)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ptqKey(p), err)
 		}
-		if p.Accuracy, err = infer.Evaluate(im, e.in.Test.Images, e.in.Test.Labels); err != nil {
+		if p.Accuracy, err = e.testAccuracy(im); err != nil {
 			return err
 		}
 		if p.LogitMSE, _, err = e.score(im); err != nil {
