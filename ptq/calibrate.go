@@ -11,6 +11,18 @@ import (
 // DefaultCalibrationSize is the number of training images used to calibrate by default.
 const DefaultCalibrationSize = 1024
 
+// DefaultValidationSize is the number of held-out training images on which Choose scores the
+// calibration methods by default.
+const DefaultValidationSize = 5000
+
+// HeldOut returns how many of n training images to calibrate on (the first ncal, at most n)
+// and how many to keep apart for choosing (the last nval, at most the others): calibration
+// and choice never share an image.
+func HeldOut(n, ncal, nval int) (calibrate, validate int) {
+	calibrate = min(ncal, n)
+	return calibrate, min(nval, n-calibrate)
+}
+
 // Calibrate runs images ([n, in] row-major, n > 0; use training images, never test images)
 // through the float model m in batches and returns the activation parameters of each layer's
 // input, as chosen by an observer of spec and cfg.

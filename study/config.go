@@ -3,6 +3,8 @@ package study
 import (
 	"fmt"
 	"reflect"
+
+	"tinyq/ptq"
 )
 
 // Config is what a study was run with. Settings must match for a re-run to resume a
@@ -68,7 +70,7 @@ type Settings struct {
 // Full returns the settings of the full study (issue 12's grid).
 func Full() Settings {
 	return Settings{
-		CalibrationImages: 1024, ValidationImages: 5000,
+		CalibrationImages: ptq.DefaultCalibrationSize, ValidationImages: ptq.DefaultValidationSize,
 		PTQWeightBits:       []int{8, 6, 5, 4, 3, 2},
 		PTQActivationBits:   []int{8, 6, 4, 3, 2},
 		Observers:           []string{"minmax", "percentile", "mse"},

@@ -79,8 +79,7 @@ func (s *Study) Run(in Inputs) error {
 	set := s.Results.Config.Settings
 	d := in.Model.Layers[0].In
 	n := in.Train.Len()
-	ncal := min(set.CalibrationImages, n)
-	nval := min(set.ValidationImages, n-ncal)
+	ncal, nval := ptq.HeldOut(n, set.CalibrationImages, set.ValidationImages)
 	if ncal < 1 || nval < 1 {
 		return fmt.Errorf("study: %d training images: want more than %d (calibration) to keep some apart for choosing", n, ncal)
 	}

@@ -393,8 +393,7 @@ func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, save
 	// Calibration images: the first training images; images for choosing a calibration
 	// method: the last ones, up to 5,000, never those calibrated on (and never the test set).
 	in := fp32.Layers[0].In
-	ncal := min(ptq.DefaultCalibrationSize, trainData.Len())
-	nval := min(5000, trainData.Len()-ncal)
+	ncal, nval := ptq.HeldOut(trainData.Len(), ptq.DefaultCalibrationSize, ptq.DefaultValidationSize)
 	calib := trainData.Images[:ncal*in]
 	val := trainData.Images[(trainData.Len()-nval)*in:]
 	for _, cfg := range ptqVariants {

@@ -40,7 +40,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	if n < set.CalibrationImages+minHeldOut {
 		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, minHeldOut, set.CalibrationImages+minHeldOut)
 	}
-	set.ValidationImages = min(set.ValidationImages, n-set.CalibrationImages)
+	_, set.ValidationImages = ptq.HeldOut(n, set.CalibrationImages, set.ValidationImages)
 	if o.Load != "" {
 		set.Hidden, set.Epochs = nil, 0 // the file decides
 	}
