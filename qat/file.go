@@ -96,12 +96,10 @@ func Decode(f *safetensors.File) (*Model, modelfile.Info, error) {
 		return nil, info, err
 	}
 	cfg := Config{Weight: ws, Activation: as, FreezeObserversAfter: cj.Freeze, LearnScales: cj.LearnScales, FixInputScale: cj.FixInputScale}
-	switch cj.LSQInit {
-	case "", InitRange.String():
-	case InitMeanAbs.String():
-		cfg.LSQInit = InitMeanAbs
-	default:
-		return nil, info, fmt.Errorf("qat: quantization: unknown lsq_init %q", cj.LSQInit)
+	if cj.LSQInit != "" { // files before learned-scale initialisation: range
+		if cfg.LSQInit, err = ParseLSQInit(cj.LSQInit); err != nil {
+			return nil, info, fmt.Errorf("qat: quantization: unknown lsq_init %q", cj.LSQInit)
+		}
 	}
 	if cj.Observer != "" {
 		if cfg.Observer.Kind, err = quant.ParseObserverKind(cj.Observer); err != nil {

@@ -83,6 +83,16 @@ func (i LSQInit) String() string {
 	return fmt.Sprintf("LSQInit(%d)", int(i))
 }
 
+// ParseLSQInit parses String's names, "range" and "meanabs".
+func ParseLSQInit(s string) (LSQInit, error) {
+	for _, i := range []LSQInit{InitRange, InitMeanAbs} {
+		if s == i.String() {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("qat: lsq_init %q, want range or meanabs", s)
+}
+
 // Spec returns the usual specs for wBits-bit weights and aBits-bit activations: weights
 // symmetric per-channel (axis 1), activations affine per-tensor.
 func Spec(wBits, aBits int) Config {

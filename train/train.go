@@ -103,6 +103,16 @@ func (s Schedule) String() string {
 	return fmt.Sprintf("Schedule(%d)", int(s))
 }
 
+// ParseSchedule parses String's names, "constant" and "cosine".
+func ParseSchedule(s string) (Schedule, error) {
+	for _, v := range []Schedule{ConstantLR, CosineLR} {
+		if s == v.String() {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("train: schedule %q, want constant or cosine", s)
+}
+
 func (c *Config) defaults(m *nn.MLP) {
 	if c.Epochs == 0 {
 		c.Epochs = 5

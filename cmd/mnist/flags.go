@@ -129,7 +129,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.QATLR < 0 || o.QATLR > 10 || o.QATLR != o.QATLR {
 		return o, usagef("-qat-lr %v: want 0 (default) or a number in (0, 10]", o.QATLR)
 	}
-	if o.LSQInit != "meanabs" && o.LSQInit != "range" {
+	if _, err := qat.ParseLSQInit(o.LSQInit); err != nil {
 		return o, usagef("-lsq-init %q: want meanabs or range", o.LSQInit)
 	}
 	if !(o.DistillT > 0) || o.DistillT > 100 {
@@ -138,7 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if !(o.DistillA >= 0 && o.DistillA <= 1) {
 		return o, usagef("-distill-alpha %v: want a number in [0, 1]", o.DistillA)
 	}
-	if o.Schedule != "auto" && o.Schedule != "constant" && o.Schedule != "cosine" {
+	if _, err := train.ParseSchedule(o.Schedule); err != nil && o.Schedule != "auto" {
 		return o, usagef("-lr-schedule %q: want auto, constant or cosine", o.Schedule)
 	}
 	if o.Distill && o.QATInit != "fp32" {
@@ -256,14 +256,10 @@ func (o options) qatLR(p bitPair) (float64, train.Schedule) {
 	if o.QATLR == 0 && o.QATInit == "scratch" {
 		lr = o.LR
 	}
-	sched := r.Schedule
-	switch o.Schedule {
-	case "cosine":
-		sched = train.CosineLR
-	case "constant":
-		sched = train.ConstantLR
+	if sched, err := train.ParseSchedule(o.Schedule); err == nil { // else auto
+		return lr, sched
 	}
-	return lr, sched
+	return lr, r.Schedule
 }
 
 // on resolves the flag for a bit pair: auto means qat.Default's choice (on at low bits).

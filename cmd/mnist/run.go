@@ -272,9 +272,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 		cfg := qat.Spec(b.W, b.A)
 		cfg.Observer = quant.ObserverConfig{Kind: kind}
 		cfg.LearnScales = o.LSQ.on(b)
-		if o.LSQInit == "meanabs" {
-			cfg.LSQInit = qat.InitMeanAbs
-		}
+		cfg.LSQInit, _ = qat.ParseLSQInit(o.LSQInit) // checked with the flags
 		cfg.FixInputScale = !o.LearnInput
 		cfg.FreezeObserversAfter = o.Freeze
 		cfg.LayerBits = b.Layers
