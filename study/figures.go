@@ -370,6 +370,35 @@ func figSortedSet(vs []int) []int {
 	return slices.Compact(out)
 }
 
+// figFront returns the mixed-precision front's points in order of weight bytes.
+func figFront(mixed []MixedPoint) []MixedPoint {
+	var front []MixedPoint
+	for _, m := range mixed {
+		if m.Pareto {
+			front = append(front, m)
+		}
+	}
+	slices.SortStableFunc(front, func(a, b MixedPoint) int { return cmp.Compare(a.WeightBytes, b.WeightBytes) })
+	return front
+}
+
+// figSortedQAT returns a copy of qs sorted by weight bits, then activation bits, descending,
+// observed scales before learned ones: the order of the report's table and the curves'
+// legend.
+func figSortedQAT(qs []QATPoint) []QATPoint {
+	out := slices.Clone(qs)
+	slices.SortStableFunc(out, func(a, b QATPoint) int {
+		if c := cmp.Compare(b.WBits, a.WBits); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.ABits, a.ABits); c != 0 {
+			return c
+		}
+		return cmp.Compare(repBool(a.LSQ), repBool(b.LSQ))
+	})
+	return out
+}
+
 // figSortedDesc returns the distinct values of vs in descending order (widest bits first).
 func figSortedDesc(vs []int) []int {
 	out := figSortedSet(vs)
@@ -708,13 +737,7 @@ func figKB(b int) float64 { return float64(b) / 1024 }
 // front, QAT points, the knee points after fine-tuning and the budgets.
 func figPareto(r *Results, _ []float32) (*figDraft, error) {
 	best := figBestPTQ(r.PTQ, PerChannel, Static)
-	var front []MixedPoint
-	for _, m := range r.Mixed {
-		if m.Pareto {
-			front = append(front, m)
-		}
-	}
-	slices.SortFunc(front, func(a, b MixedPoint) int { return cmp.Compare(a.WeightBytes, b.WeightBytes) })
+	front := figFront(r.Mixed)
 	if len(best) == 0 && len(front) == 0 && len(r.QAT) == 0 {
 		return nil, nil
 	}
@@ -1112,13 +1135,7 @@ func figCurves(r *Results, _ []float32) (*figDraft, error) {
 	if len(r.FP32.Curve) > 0 {
 		runs = append(runs, figCurve{"FP32", 0, r.FP32.Curve, figBlack, draw.CircleGlyph{}, draw.RingGlyph{}, nil})
 	}
-	qat := slices.Clone(r.QAT)
-	slices.SortStableFunc(qat, func(a, b QATPoint) int {
-		if c := cmp.Compare(b.WBits, a.WBits); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.ABits, a.ABits)
-	})
+	qat := figSortedQAT(r.QAT)
 	colorOf := map[Pair]int{}
 	for _, q := range qat {
 		if len(q.Curve) == 0 {

@@ -298,16 +298,7 @@ func repQAT(b *strings.Builder, r *Results) {
 	if len(r.QAT) == 0 {
 		return
 	}
-	qat := slices.Clone(r.QAT)
-	slices.SortStableFunc(qat, func(a, b QATPoint) int {
-		if c := cmp.Compare(b.WBits, a.WBits); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.ABits, a.ABits); c != 0 {
-			return c
-		}
-		return cmp.Compare(repBool(a.LSQ), repBool(b.LSQ))
-	})
+	qat := figSortedQAT(r.QAT)
 	pc := figBestPTQ(r.PTQ, PerChannel, Static)
 	b.WriteString("## Quantization-aware training\n\n")
 	b.WriteString("Fine-tuned from the FP32 model with tinyq's default recipe (qat.Default): at 3 bits or fewer the FP32 learning rate with a cosine decay, " +
@@ -387,18 +378,12 @@ func repBits(r *Results, bits [][2]int) string {
 
 // repMixed writes the mixed-precision front and the budgets.
 func repMixed(b *strings.Builder, r *Results) {
-	var front []MixedPoint
-	for _, m := range r.Mixed {
-		if m.Pareto {
-			front = append(front, m)
-		}
-	}
+	front := figFront(r.Mixed)
 	if len(front) == 0 && len(r.Budgets) == 0 {
 		return
 	}
 	b.WriteString("## Mixed precision\n\n")
 	if len(front) > 0 {
-		slices.SortStableFunc(front, func(a, b MixedPoint) int { return cmp.Compare(a.WeightBytes, b.WeightBytes) })
 		fmt.Fprintf(b, "The Pareto front among %d candidates: every combination of per-layer widths is scored on held-out training images by its logit MSE against FP32 "+
 			"(the front: no smaller candidate has a lower MSE), then the front is measured on the test set; every candidate is a mixed integer model run by the runtime. "+
 			"Weight widths that pack into the same bytes as a wider one in the grid are skipped (3 bits is stored as int4, 5 and 6 as int8). "+
