@@ -226,12 +226,8 @@ func (q *slicePool[T]) get(n int) *[]T {
 // put returns p to the pool.
 func (q *slicePool[T]) put(p *[]T) { q.p.Put(p) }
 
-// buffers pools float scratch space (packed panels, padded tiles, lists of values); indices
-// pools lists of indices and offsets.
-var (
-	buffers slicePool[float32]
-	indices slicePool[uintptr]
-)
+// buffers pools float scratch space (packed panels, padded tiles, lists of values).
+var buffers slicePool[float32]
 
 // split returns the bounds of part i of n units split into parts nearly equal parts.
 func split(n, parts, i int) (lo, hi int) {

@@ -44,6 +44,9 @@ type tiledPath struct {
 
 const f32 = 4 // bytes per float32
 
+// indices pools the kernels' lists of indices and offsets.
+var indices slicePool[uintptr]
+
 // tiledCall is the part of a call that only the assembly paths use.
 type tiledCall struct {
 	byRows  bool // parts split the rows (else the columns)
