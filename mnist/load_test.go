@@ -164,11 +164,12 @@ func TestLoadBadDir(t *testing.T) {
 			t.Fatalf("Load error = %v (%T), want *ChecksumError", err, err)
 		}
 		wantFile := filepath.Join(dir, "train-images-idx3-ubyte.gz")
-		const want = "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"
-		if ce.File != wantFile || ce.Want != want || len(ce.Got) != 64 || ce.Got == want {
+		// The digest of the published content, gunzipped (issue 18, item 17).
+		const want = "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+		if ce.File != wantFile || ce.Want != want || ce.Name != "train-images-idx3-ubyte" || len(ce.Got) != 64 || ce.Got == want {
 			t.Errorf("ChecksumError = %+v, want File %s, Want %s", ce, wantFile, want)
 		}
-		if msg := err.Error(); !strings.Contains(msg, "mnist: "+wantFile+": bad SHA-256 "+ce.Got+", want "+want) {
+		if msg := err.Error(); !strings.Contains(msg, "mnist: "+wantFile+": the SHA-256 of its IDX content (after gunzip) is "+ce.Got+", want "+want+" (the published train-images-idx3-ubyte)") {
 			t.Errorf("error %q lacks file, got and want", msg)
 		}
 	})

@@ -1,6 +1,7 @@
 package mnist_test
 
 import (
+	"bytes"
 	"compress/gzip"
 	"io"
 	"os"
@@ -46,6 +47,70 @@ func TestLoadRealRaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkReal(t, train, test)
+}
+
+// TestLoadRealRegzipped (issue 18, item 17): the published bytes in another gzip stream
+// (another compression level, a header name and time) are the same data and load; before,
+// the digest of the compressed file was compared and they were refused with a bare SHA-256
+// mismatch.
+func TestLoadRealRegzipped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("recompresses 55 MB; skipped with -short")
+	}
+	src := locate(t)
+	dir := t.TempDir()
+	for _, name := range []string{mnist.TrainImages, mnist.TrainLabels, mnist.TestImages, mnist.TestLabels} {
+		regzip(t, filepath.Join(src, name+".gz"), filepath.Join(dir, name+".gz"))
+	}
+	train, test, err := mnist.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReal(t, train, test)
+}
+
+// regzip writes src's decompressed content to dst as another gzip stream: BestSpeed, with a
+// file name and a modification time in its header.
+func regzip(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw, err := gzip.NewWriterLevel(out, gzip.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Name, zw.ModTime = filepath.Base(dst), time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	if _, err := io.Copy(zw, zr); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(orig, again) {
+		t.Fatalf("%s: the recompressed stream equals the original; the test would prove nothing", dst)
+	}
 }
 
 func gunzip(t *testing.T, src, dst string) {
