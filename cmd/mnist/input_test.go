@@ -48,7 +48,7 @@ func testPixels(t *testing.T) ([]uint8, []uint8) {
 // with that record: every saved file carries it, and every accuracy the run reports is what
 // the runtime gives for the saved file fed as its record says (infer.Pixels), not what
 // pixel/255 gives. Before, the run evaluated on pixel/255 and saved every file with the
-// default record.
+// default record. A record the run cannot honour (with -study, or not 28x28) is refused.
 func TestLoadKeepsInputRecord(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -69,8 +69,29 @@ func TestLoadKeepsInputRecord(t *testing.T) {
 	if err := infer.SaveFloat(src, fm, ""); err != nil {
 		t.Fatal(err)
 	}
+	// What the run cannot honour is refused: the study evaluates on pixel/255 only, and
+	// MNIST's images are 28x28, not what a 784x1 record describes.
+	code, _, stderr := runBinary(t, bin, "-train-limit", "3000", "-quiet", "-load", src, "-study", filepath.Join(dir, "study"))
+	if code != 1 || !strings.Contains(stderr, "pixel/127.5") || !strings.Contains(stderr, "-study") {
+		t.Errorf("-study with a pixel/127.5 model: exit %d, stderr %q", code, stderr)
+	}
+	if err := fm.SetInput(modelfile.Input{Width: 784, Height: 1, PixelDivisor: 255}); err != nil {
+		t.Fatal(err)
+	}
+	row := filepath.Join(dir, "row.safetensors")
+	if err := infer.SaveFloat(row, fm, ""); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runBinary(t, bin, "-train-limit", "2000", "-quiet", "-load", row)
+	if code != 1 || !strings.Contains(stderr, "784x1-pixel images, MNIST's are 28x28") {
+		t.Errorf("-load of a 784x1 model: exit %d, stderr %q", code, stderr)
+	}
+	if err := fm.SetInput(want); err != nil {
+		t.Fatal(err)
+	}
+
 	out, js := filepath.Join(dir, "out"), filepath.Join(dir, "r.json")
-	code, _, stderr := runBinary(t, bin, "-train-limit", "2000", "-quiet", "-load", src, "-qat", "-bits", "4", "-epochs", "1", "-save", out, "-json", js)
+	code, _, stderr = runBinary(t, bin, "-train-limit", "2000", "-quiet", "-load", src, "-qat", "-bits", "4", "-epochs", "1", "-save", out, "-json", js)
 	if code != 0 {
 		t.Fatalf("-load: exit %d, %s", code, stderr)
 	}
