@@ -58,7 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Batch, "batch", 128, "training batch size")
 	fs.Float64Var(&o.LR, "lr", 0.001, "Adam learning rate")
 	fs.StringVar(&hidden, "hidden", "256,128", "hidden layer sizes, comma separated")
-	fs.Int64Var(&o.Seed, "seed", 1, "seed for initialisation and shuffling")
+	fs.Int64Var(&o.Seed, "seed", 1, fmt.Sprintf("seed for initialisation and shuffling, 1 to %d (math/rand keeps only these apart)", train.MaxSeed))
 	fs.StringVar(&o.DataDir, "data", "", "MNIST directory (default: $TINYQ_MNIST_DIR, then the GoMNIST module in the Go module cache)")
 	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60,000)")
 	fs.BoolVar(&o.QAT, "qat", false, "also train quantization-aware models (see -bits)")
