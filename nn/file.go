@@ -58,13 +58,13 @@ func (m *MLP) SetParams(src *MLP) error {
 	return nil
 }
 
-// Save writes m as a float model file (kind "float", F32; see docs/FORMAT.md). training is the
-// training configuration as JSON (may be "").
+// Save writes m as a float model file (kind "float", F32; see docs/FORMAT.md) with its input
+// record (InputRecord). training is the training configuration as JSON (may be "").
 func (m *MLP) Save(path string, training string) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("nn: %s: %w", path, err)
 	}
-	md, err := modelfile.Header(modelfile.Float, m.Arch(), modelfile.DefaultInput(m.Layers[0].In), training)
+	md, err := modelfile.Header(modelfile.Float, m.Arch(), m.InputRecord(), training)
 	if err != nil {
 		return fmt.Errorf("nn: %s: %w", path, err)
 	}
@@ -85,7 +85,7 @@ func Load(path string) (*MLP, modelfile.Info, error) {
 	return m, info, nil
 }
 
-// Decode reads the float model of a decoded file of one of the kinds.
+// Decode reads the float model of a decoded file of one of the kinds, with its input record.
 func Decode(f *safetensors.File, kinds ...modelfile.Kind) (*MLP, modelfile.Info, error) {
 	info, err := modelfile.ReadInfo(f, kinds...)
 	if err != nil {
@@ -96,5 +96,9 @@ func Decode(f *safetensors.File, kinds ...modelfile.Kind) (*MLP, modelfile.Info,
 		return nil, info, err
 	}
 	m, err := FromParams(info.Arch, p)
-	return m, info, err
+	if err != nil {
+		return nil, info, err
+	}
+	m.Input = info.Input
+	return m, info, nil
 }

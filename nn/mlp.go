@@ -70,6 +70,20 @@ type MLP struct {
 	Layers []*Layer
 	// InputHook, if set, transforms the network input before the first layer.
 	InputHook Hook
+	// Input says how raw pixels become the network input, as model files record it
+	// (docs/FORMAT.md section 3); the zero value means modelfile.DefaultInput (pixel/255 for
+	// MNIST). Load sets it from the file, Save writes it, Clone copies it, and ptq's and qat's
+	// conversions carry it into the models they make: see InputRecord.
+	Input modelfile.Input
+}
+
+// InputRecord returns how raw pixels become m's input: Input, or the default for m's input
+// size when Input is zero.
+func (m *MLP) InputRecord() modelfile.Input {
+	if m.Input == (modelfile.Input{}) && len(m.Layers) > 0 {
+		return modelfile.DefaultInput(m.Layers[0].In)
+	}
+	return m.Input
 }
 
 // NewMLP returns an MLP with the given layer sizes (input, hidden..., output), ReLU between
@@ -167,7 +181,7 @@ func (m *MLP) NumParams() int {
 
 // Clone returns a deep copy of the parameters and architecture, without hooks.
 func (m *MLP) Clone() *MLP {
-	c := &MLP{}
+	c := &MLP{Input: m.Input}
 	for _, l := range m.Layers {
 		c.Layers = append(c.Layers, &Layer{
 			Linear: Linear{
@@ -181,8 +195,8 @@ func (m *MLP) Clone() *MLP {
 	return c
 }
 
-// Validate checks that consecutive layers fit together and that parameters have the declared
-// sizes and hold only finite values.
+// Validate checks that consecutive layers fit together, that parameters have the declared
+// sizes and hold only finite values, and that the input record fits the first layer.
 func (m *MLP) Validate() error {
 	if len(m.Layers) == 0 {
 		return errors.New("nn: model has no layers")
@@ -205,6 +219,9 @@ func (m *MLP) Validate() error {
 				return fmt.Errorf("nn: layer %d: parameter %d is %v", i, j, p[j])
 			}
 		}
+	}
+	if err := m.InputRecord().Check(m.Layers[0].In); err != nil {
+		return fmt.Errorf("nn: input: %w", err)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ type Plan struct {
 	Calibration string
 }
 
-// Convert returns an integer version of m; m is not modified. Parameters in plan must be
+// Convert returns an integer version of m, with m's input record; m is not modified. Parameters in plan must be
 // those of cfg's specs (the same integer ranges and granularity): a 4-bit range in an
 // 8-bit configuration is an error, never a mislabelled model.
 func Convert(m *nn.MLP, cfg Config, plan Plan) (*infer.IntModel, error) {
@@ -53,6 +53,9 @@ func Convert(m *nn.MLP, cfg Config, plan Plan) (*infer.IntModel, error) {
 	}
 	im, err := infer.NewIntModel(cfg.Runtime(), layers)
 	if err != nil {
+		return nil, fmt.Errorf("ptq: convert: %w", err)
+	}
+	if err := im.SetInput(m.InputRecord()); err != nil {
 		return nil, fmt.Errorf("ptq: convert: %w", err)
 	}
 	im.Calibration = plan.Calibration

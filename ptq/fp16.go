@@ -1,6 +1,8 @@
 package ptq
 
 import (
+	"fmt"
+
 	"github.com/x448/float16"
 
 	"tinyq/infer"
@@ -24,7 +26,7 @@ func Float16(m *nn.MLP) *nn.MLP {
 }
 
 // Float returns the runtime's float model of m at precision p (infer.F16 rounds the
-// parameters as Float16 does). The parameters are copied.
+// parameters as Float16 does), with m's input record. The parameters are copied.
 func Float(m *nn.MLP, p infer.Precision) (*infer.FloatModel, error) {
 	if p == infer.F16 {
 		m = Float16(m)
@@ -33,7 +35,14 @@ func Float(m *nn.MLP, p infer.Precision) (*infer.FloatModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return infer.NewFloatModel(p, layers, nil)
+	fm, err := infer.NewFloatModel(p, layers, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := fm.SetInput(m.InputRecord()); err != nil {
+		return nil, fmt.Errorf("ptq: %w", err)
+	}
+	return fm, nil
 }
 
 // floatLayers copies m's layers into the runtime's form.

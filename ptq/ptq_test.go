@@ -353,3 +353,27 @@ func calibrated(t *testing.T, m *nn.MLP, x []float32, cfg Config) *infer.IntMode
 	}
 	return im
 }
+
+// TestConversionsKeepInputRecord (issue 18, item 11): the float, FP16 and integer models
+// converted from an MLP read their input as its record says.
+func TestConversionsKeepInputRecord(t *testing.T) {
+	m := smallModel(t, 12, 8, 4)
+	in := infer.Input{Width: 3, Height: 4, PixelDivisor: 127.5}
+	m.Input = in
+	for _, p := range []infer.Precision{infer.F32, infer.F16} {
+		fm, err := Float(m, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fm.Input() != in {
+			t.Errorf("Float %v: input %+v, want %+v", p, fm.Input(), in)
+		}
+	}
+	im, err := Convert(m, Spec(Dynamic, 8, 8), Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Input() != in {
+		t.Errorf("Convert: input %+v, want %+v", im.Input(), in)
+	}
+}

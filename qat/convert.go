@@ -63,6 +63,9 @@ func (m *Model) Simulation() (*infer.FloatModel, error) {
 		sim.Weights = append(sim.Weights, m.Weights[i].Params())
 	}
 	fm, err := infer.NewFloatModel(infer.F32, layers, sim)
+	if err == nil {
+		err = fm.SetInput(m.InputRecord())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("qat: simulation: %w", err)
 	}

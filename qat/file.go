@@ -38,7 +38,7 @@ func (m *Model) quantJSON() (string, error) {
 // header returns the metadata and tensors every QAT file (model or checkpoint) starts with:
 // the float parameters and every quantizer's scales and zero points.
 func (m *Model) header(kind modelfile.Kind, training string) (map[string]string, []safetensors.Tensor, error) {
-	md, err := modelfile.Header(kind, m.Arch(), modelfile.DefaultInput(m.Layers[0].In), training)
+	md, err := modelfile.Header(kind, m.Arch(), m.InputRecord(), training)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -36,7 +36,7 @@ func (p Pair) String() string { return fmt.Sprintf("w%da%d", p.W, p.A) }
 type Settings struct {
 	Quick bool `json:"quick"`
 	// The FP32 model: how it was trained, or the file it was loaded from.
-	Seed       int64   `json:"seed"`
+	Seed       int64   `json:"seed"` // 1 to train.MaxSeed: cmd/mnist refuses others (train.CheckSeed)
 	Hidden     []int   `json:"hidden"`
 	Epochs     int     `json:"epochs"`
 	Batch      int     `json:"batch"`

@@ -33,7 +33,7 @@ type Config struct {
 	Optimizer Optimizer // default Adam
 	LR        float64   // default 1e-3
 	Momentum  float64   // SGD only; default 0.9
-	Seed      int64     // shuffling seed
+	Seed      int64     // shuffling seed, 1 to MaxSeed (CheckSeed); default DefaultSeed
 	EvalBatch int       // evaluation batch size, default 1000
 	Classes   int       // default: the model's output size
 
@@ -132,6 +132,9 @@ func (c *Config) defaults(m *nn.MLP) {
 	if c.EvalBatch == 0 {
 		c.EvalBatch = 1000
 	}
+	if c.Seed == 0 {
+		c.Seed = DefaultSeed
+	}
 	if c.Classes == 0 && len(m.Layers) > 0 {
 		c.Classes = m.Layers[len(m.Layers)-1].Out
 	}
@@ -142,6 +145,28 @@ func (c *Config) defaults(m *nn.MLP) {
 		}
 		c.Distill = &d
 	}
+}
+
+// MaxSeed is the largest seed that names a run of its own. tinyq draws its random numbers
+// from math/rand, whose Source (rand.NewSource, rngSource.Seed) reduces a seed modulo
+// 2^31-1 = 2147483647, adds 2^31-1 to a negative remainder, and replaces 0 by 89482311. The
+// seeds 1 to 2^31-2 are therefore their own remainders, each a different stream, and every
+// other int64 repeats one of them: 0 and 2^31-1 that of 89482311, 2^31 that of 1, -1 that
+// of 2^31-2.
+const MaxSeed = 1<<31 - 2
+
+// DefaultSeed is the seed of a Config whose Seed is zero: 89482311, the seed math/rand uses
+// for 0 (see MaxSeed), so that a zero Seed shuffles exactly as it always has.
+const DefaultSeed = 89482311
+
+// CheckSeed returns an error unless seed is in 1 to MaxSeed: the seeds that math/rand keeps
+// apart, so that the recorded seed determines the run. Commands that take a seed check it
+// here before any work.
+func CheckSeed(seed int64) error {
+	if seed < 1 || seed > MaxSeed {
+		return fmt.Errorf("train: seed %d outside 1 to %d (math/rand reduces a seed modulo 2^31-1, so any other seed repeats the run of one of these)", seed, MaxSeed)
+	}
+	return nil
 }
 
 // Validate reports the first bad setting (after defaults).
@@ -157,6 +182,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: learning rate %v, want > 0", c.LR)
 	case c.Schedule != ConstantLR && c.Schedule != CosineLR:
 		return fmt.Errorf("train: unknown schedule %d", int(c.Schedule))
+	}
+	if err := CheckSeed(c.Seed); err != nil {
+		return err
 	}
 	if d := c.Distill; d != nil {
 		switch {

@@ -3,6 +3,7 @@ package train
 import (
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -236,5 +237,34 @@ func TestBeforeStepRows(t *testing.T) {
 	}
 	if len(rows) != 3 || rows[0] != 100 || rows[1] != 100 || rows[2] != 50 {
 		t.Fatalf("BeforeStep rows %v, want [100 100 50]", rows)
+	}
+}
+
+// TestCheckSeed (issue 18, item 7): the seeds math/rand keeps apart, 1 to 2^31-2, are
+// accepted; 0, 2^31-1 (≡ 0), 2^31 (≡ 1), negative seeds and the int64 extremes are refused,
+// by CheckSeed and by a Config's validation. The premise is checked too: 2^31 and 1 give
+// math/rand the same stream, 2^31-2 and 1 different ones.
+func TestCheckSeed(t *testing.T) {
+	for _, s := range []int64{1, 2, 89482311, MaxSeed, 2147483646} {
+		if err := CheckSeed(s); err != nil {
+			t.Errorf("seed %d refused: %v", s, err)
+		}
+	}
+	for _, s := range []int64{0, -1, 2147483647, 2147483648, math.MinInt64, math.MaxInt64} {
+		err := CheckSeed(s)
+		if err == nil || !strings.Contains(err.Error(), "1 to 2147483646") {
+			t.Errorf("seed %d: error %v, want one naming the range 1 to 2147483646", s, err)
+		}
+		if _, err := NewTrainer(newModel(t, 1), Config{Seed: s}); s != 0 && err == nil {
+			t.Errorf("a Config with seed %d accepted", s)
+		}
+	}
+	// Seed 0 is the documented default, DefaultSeed, which math/rand runs as it runs 0.
+	if _, err := NewTrainer(newModel(t, 1), Config{}); err != nil {
+		t.Errorf("a zero Seed (the default) refused: %v", err)
+	}
+	first := func(seed int64) int64 { return rand.New(rand.NewSource(seed)).Int63() }
+	if first(1<<31) != first(1) || first(0) != first(DefaultSeed) || first(2147483647) != first(DefaultSeed) || first(MaxSeed) == first(1) {
+		t.Error("math/rand does not reduce seeds as MaxSeed's comment says")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"tinyq/internal/atomicfile"
+	"tinyq/mnist"
 	"tinyq/nn"
 	"tinyq/report"
 	"tinyq/study"
@@ -115,50 +116,168 @@ func (o options) modelNames() []string {
 	return names
 }
 
-// checkOutputs proves before any training that every output can be written: -save is (or
-// becomes) a directory in which a file can be created and removed, and none of the model
-// files it will replace is a directory, device or FIFO; likewise for -json (unless "-",
-// stdout), -checkpoint with its QAT phase files, and -study's directory.
+// checkOutputs proves before any training that every output can be written: no output names
+// the same file as an input or as another output (checkSamePaths), -save and -study are (or
+// become) directories, and in them, as for -json (unless "-", stdout) and -checkpoint with
+// its QAT phase files, a file can be created and removed and none of the files the run will
+// replace is a directory, device or FIFO.
 func checkOutputs(o options) error {
-	if o.Save != "" {
-		if err := os.MkdirAll(o.Save, 0o755); err != nil {
-			return fmt.Errorf("-save %s: %w", o.Save, err)
-		}
-		for _, n := range o.modelNames() {
-			if err := atomicfile.Probe(filepath.Join(o.Save, n+".safetensors")); err != nil {
-				return fmt.Errorf("-save %s: cannot write there: %w", o.Save, err)
-			}
-		}
+	if err := checkSamePaths(o.places()); err != nil {
+		return err
 	}
-	if o.Study != "" {
-		if err := os.MkdirAll(o.Study, 0o755); err != nil {
-			return fmt.Errorf("-study %s: %w", o.Study, err)
-		}
-		for _, n := range append(study.OutputFiles(), study.ResultsFile) {
-			if err := atomicfile.Probe(filepath.Join(o.Study, n)); err != nil {
-				return fmt.Errorf("-study %s: cannot write there: %w", o.Study, err)
+	for _, p := range o.places() {
+		switch {
+		case p.input:
+		case p.dir:
+			if err := os.MkdirAll(p.path, 0o755); err != nil {
+				return fmt.Errorf("%s: %w", p.flag, err)
 			}
-		}
-	}
-	if o.JSON != "" && o.JSON != "-" {
-		if err := atomicfile.Probe(o.JSON); err != nil {
-			return fmt.Errorf("-json %s: cannot write there: %w", o.JSON, err)
-		}
-	}
-	if o.Checkpoint != "" {
-		paths := []string{o.Checkpoint}
-		if o.QAT {
-			for _, b := range o.Bits {
-				paths = append(paths, phaseCheckpoint(o.Checkpoint, "qat-"+b.name()))
-			}
-		}
-		for _, p := range paths {
-			if err := atomicfile.Probe(p); err != nil {
-				return fmt.Errorf("-checkpoint %s: cannot write there: %w", o.Checkpoint, err)
+		default:
+			if err := atomicfile.Probe(p.path); err != nil {
+				return fmt.Errorf("%s: cannot write there: %w", p.flag, err)
 			}
 		}
 	}
 	return nil
+}
+
+// place is a path that a flag reads or writes: a file, or with dir, the directory -save or
+// -study writes its files into.
+type place struct {
+	flag  string // the flag as given, for messages: "-save out"
+	path  string
+	dir   bool
+	input bool // read, not written (-load, the MNIST files of -data)
+}
+
+// name is the place for messages: the flag, and the path when the flag names it only
+// indirectly ("-save out (out/fp32.safetensors)").
+func (p place) name() string {
+	if _, v, _ := strings.Cut(p.flag, " "); v == p.path {
+		return p.flag
+	}
+	return p.flag + " (" + p.path + ")"
+}
+
+// places lists every file the run of o reads or writes, and the directories it writes into:
+// -save's directory, each model file and the manifest; -study's directory and files; -json;
+// -checkpoint and the QAT phase checkpoints derived from it; -load; and the MNIST files of
+// -data (the files mnist.Load reads: NAME.gz if present, else NAME).
+func (o options) places() []place {
+	var ps []place
+	if o.Save != "" {
+		f := "-save " + o.Save
+		ps = append(ps, place{flag: f, path: o.Save, dir: true})
+		for _, n := range o.modelNames() {
+			ps = append(ps, place{flag: f, path: filepath.Join(o.Save, n+".safetensors")})
+		}
+		ps = append(ps, place{flag: f, path: filepath.Join(o.Save, manifestName)})
+	}
+	if o.Study != "" {
+		f := "-study " + o.Study
+		ps = append(ps, place{flag: f, path: o.Study, dir: true})
+		for _, n := range append(study.OutputFiles(), study.ResultsFile) {
+			ps = append(ps, place{flag: f, path: filepath.Join(o.Study, n)})
+		}
+	}
+	if o.JSON != "" && o.JSON != "-" {
+		ps = append(ps, place{flag: "-json " + o.JSON, path: o.JSON})
+	}
+	if o.Checkpoint != "" {
+		f := "-checkpoint " + o.Checkpoint
+		ps = append(ps, place{flag: f, path: o.Checkpoint})
+		if o.QAT {
+			for _, b := range o.Bits {
+				ps = append(ps, place{flag: f, path: phaseCheckpoint(o.Checkpoint, "qat-"+b.name())})
+			}
+		}
+	}
+	if o.Load != "" {
+		ps = append(ps, place{flag: "-load " + o.Load, path: o.Load, input: true})
+	}
+	if o.DataDir != "" {
+		for _, n := range []string{mnist.TrainImages, mnist.TrainLabels, mnist.TestImages, mnist.TestLabels} {
+			p := filepath.Join(o.DataDir, n+".gz")
+			if _, err := os.Stat(p); err != nil {
+				p = filepath.Join(o.DataDir, n)
+			}
+			ps = append(ps, place{flag: "-data " + o.DataDir, path: p, input: true})
+		}
+	}
+	return ps
+}
+
+// checkSamePaths refuses two places of different flags that are the same file, unless both
+// are read: an output that would overwrite an input, or another output (before, -load m
+// -json m replaced the only model with JSON, and -checkpoint out/fp32.safetensors -save out
+// destroyed the checkpoint). Paths are compared as the system resolves them (see samePath).
+func checkSamePaths(ps []place) error {
+	for i, a := range ps {
+		for _, b := range ps[i+1:] {
+			if a.flag == b.flag || (a.input && b.input) || !samePath(a.path, b.path) {
+				continue
+			}
+			// Name the output to change first: the one that would overwrite an input, or of
+			// two outputs the one that names the file itself (-json out/manifest.json, not -save
+			// out), else the later flag.
+			first, second, verb := b, a, "one would overwrite the other"
+			switch {
+			case a.name() == a.flag && b.name() != b.flag:
+				first, second = a, b
+			case a.input:
+				first, second, verb = b, a, "it would be overwritten"
+			case b.input:
+				first, second, verb = a, b, "it would be overwritten"
+			}
+			what := "the same file as"
+			if a.dir || b.dir {
+				what = "the same path as"
+			}
+			return usagef("%s names %s %s: %s; give %s another path", first.name(), what, second.name(), verb, strings.Fields(first.flag)[0])
+		}
+	}
+	return nil
+}
+
+// samePath reports whether two paths name the same file: the same resolved path (see
+// resolvePath: symbolic links, "..", relative paths), or, for files that exist, the same
+// device and inode (os.SameFile: hard links).
+func samePath(a, b string) bool {
+	if resolvePath(a) == resolvePath(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// resolvePath returns the absolute path that a write to p reaches: p's symbolic links
+// resolved (a link at the end of p as atomicfile follows it, dangling or not), and for a
+// path that does not exist yet, its parent resolved and its name appended.
+func resolvePath(p string) string {
+	if t, err := atomicfile.Target(p); err == nil {
+		p = t
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		if abs, err := filepath.Abs(r); err == nil {
+			return abs
+		}
+		return r
+	}
+	// p does not exist (or cannot be resolved): resolve its parent, unclean, so that ".."
+	// after a symbolic link goes where the system would go, then append the name (a ".."
+	// now applies to a path without links).
+	dir, name := ".", p
+	if i := strings.LastIndexByte(p, filepath.Separator); i >= 0 {
+		dir, name = p[:i], p[i+1:]
+		if dir == "" {
+			dir = string(filepath.Separator)
+		}
+	}
+	if dir == p {
+		return p
+	}
+	return filepath.Join(resolvePath(dir), name)
 }
 
 // maxTrainingBytes is the most memory a run may be estimated to need for training (see

@@ -58,7 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Batch, "batch", 128, "training batch size")
 	fs.Float64Var(&o.LR, "lr", 0.001, "Adam learning rate")
 	fs.StringVar(&hidden, "hidden", "256,128", "hidden layer sizes, comma separated")
-	fs.Int64Var(&o.Seed, "seed", 1, "seed for initialisation and shuffling")
+	fs.Int64Var(&o.Seed, "seed", 1, fmt.Sprintf("seed for initialisation and shuffling, 1 to %d (math/rand keeps only these apart)", train.MaxSeed))
 	fs.StringVar(&o.DataDir, "data", "", "MNIST directory (default: $TINYQ_MNIST_DIR, then the GoMNIST module in the Go module cache)")
 	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60,000)")
 	fs.BoolVar(&o.QAT, "qat", false, "also train quantization-aware models (see -bits)")
@@ -103,6 +103,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-lr %v: want a number in (0, 10]", o.LR)
 	case o.TrainLimit < 0:
 		return o, usagef("-train-limit %d: want 0 (all) or a positive count", o.TrainLimit)
+	}
+	if train.CheckSeed(o.Seed) != nil {
+		return o, usagef("-seed %d: want 1 to %d (math/rand reduces a seed modulo 2^31-1, so any other seed would repeat the run of one of these)", o.Seed, train.MaxSeed)
 	}
 	var err error
 	if o.Hidden, err = parseSizes(hidden); err != nil {
@@ -172,6 +175,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, usagef("-%s with -study: the study chooses its own quantization and writes its own files; drop -%s", bad, bad)
 		}
 	}
+	if !o.QAT && o.Study == "" {
+		// Flags that only shape the QAT models would be ignored, yet recorded: refuse them.
+		// (-study runs QAT with -qat-lr and refuses the others above.)
+		var bad string
+		fs.Visit(func(f *flag.Flag) {
+			if qatOnlyFlags[f.Name] && bad == "" {
+				bad = f.Name
+			}
+		})
+		if bad != "" {
+			return o, usagef("-%s without -qat: it only shapes the QAT models, and none is trained; add -qat or drop -%s", bad, bad)
+		}
+	}
 	if o.Load != "" {
 		// Flags that only shape FP32 training would be ignored, yet recorded: refuse them.
 		ignored := map[string]bool{"hidden": true}
@@ -198,6 +214,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)
 	}
 	return o, nil
+}
+
+// qatOnlyFlags are the flags that only shape the QAT models (runQAT and the QAT phase
+// checkpoints): without -qat they would change nothing. The PTQ rows have their own fixed
+// widths (ptqVariants) and calibration choice (ptq.Choose), FP32 training its constant -lr.
+var qatOnlyFlags = map[string]bool{
+	"bits": true, "observer": true, "lsq": true, "lsq-init": true, "lsq-learn-input": true,
+	"distill": true, "distill-t": true, "distill-alpha": true, "lr-schedule": true,
+	"qat-lr": true, "qat-init": true, "freeze-observers": true,
 }
 
 // lowBitsText describes qat.LowBits in the flag help.

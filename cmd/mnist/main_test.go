@@ -155,14 +155,14 @@ func TestLowBitDefaults(t *testing.T) {
 	if o.Distill {
 		t.Error("-distill is on by default")
 	}
-	o, err = parseFlags([]string{"-lsq"}, &bytes.Buffer{})
+	o, err = parseFlags([]string{"-qat", "-lsq"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !o.LSQ.on(bitPair{W: 8, A: 8}) {
 		t.Error("-lsq: off at w8a8")
 	}
-	o, err = parseFlags([]string{"-lsq=false"}, &bytes.Buffer{})
+	o, err = parseFlags([]string{"-qat", "-lsq=false"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

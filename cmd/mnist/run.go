@@ -13,6 +13,7 @@ import (
 	"tinyq/gemm"
 	"tinyq/infer"
 	"tinyq/mnist"
+	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
@@ -92,6 +93,14 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	fm, err := ptq.Float(fp32, infer.F32)
 	if err != nil {
 		return err
+	}
+	// Every model of the run reads its input as the FP32 model's record says (a loaded file's
+	// may differ from pixel/255): evaluation, calibration and QAT get the data that way, and
+	// the conversions carry the record into every saved file.
+	for _, d := range []train.Data{trainData, testData} {
+		if err := asInput(fm, d); err != nil {
+			return err
+		}
 	}
 	row, err := modelRow("fp32", fm, testData)
 	if err != nil {
@@ -226,6 +235,13 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 		if got[0] != sizes[0] || got[len(got)-1] != sizes[len(sizes)-1] {
 			return nil, nil, fmt.Errorf("%s: model maps %d inputs to %d classes, MNIST needs %d to %d", o.Load, got[0], got[len(got)-1], sizes[0], sizes[len(sizes)-1])
 		}
+		in, def := m.InputRecord(), modelfile.DefaultInput(sizes[0])
+		if in.Width != def.Width || in.Height != def.Height {
+			return nil, nil, fmt.Errorf("-load %s: the model reads %dx%d-pixel images, MNIST's are %dx%d", o.Load, in.Width, in.Height, def.Width, def.Height)
+		}
+		if o.Study != "" && in != def {
+			return nil, nil, fmt.Errorf("-load %s: the model reads pixel/%v, and -study evaluates on pixel/%v only; use the table run (without -study) for this model", o.Load, in.PixelDivisor, def.PixelDivisor)
+		}
 		// Record what the file holds, not flags that did not shape it.
 		o.Hidden = append([]int(nil), got[1:len(got)-1]...)
 		o.loadedTraining = info.Training
@@ -284,6 +300,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 			if start, err = nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed))); err != nil {
 				return nil, err
 			}
+			start.Input = fp32.Input // trained on the data as the FP32 model reads it
 		}
 		qm, err := qat.Prepare(start, cfg)
 		if err != nil {
@@ -361,6 +378,42 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 	}
 	return rows, nil
 }
+
+// asInput rewrites d's images, which hold MNIST's pixel/255 (mnist.Set), as m's input record
+// makes pixels into inputs (infer.Pixels, as cmd/classify feeds m): unchanged for the default
+// record, pixel/127.5 for a model whose file says pixel_divisor 127.5. The images are this
+// run's own copy and are rewritten in place, a chunk at a time, so that the run never holds
+// two copies of the training set.
+func asInput(m infer.Model, d train.Data) error {
+	if m.Input().PixelDivisor == mnistDivisor {
+		return nil
+	}
+	in, _ := m.Shape()
+	const chunk = 1000 // images at a time
+	pixels := make([]uint8, 0, chunk*in)
+	for lo := 0; lo < len(d.Images); lo += chunk * in {
+		x := d.Images[lo:min(lo+chunk*in, len(d.Images))]
+		pixels = pixels[:len(x)]
+		for i, v := range x {
+			// The byte whose pixel/255 v is: float32(p)/255 is exact to within 2^-24 relative,
+			// far from the 0.5 that rounding would need to go wrong, and checked.
+			p := math.Round(float64(v) * mnistDivisor)
+			if !(p >= 0 && p <= 255) || float32(p)/mnistDivisor != v {
+				return fmt.Errorf("mnist: image value %v is not a pixel over %v", v, mnistDivisor)
+			}
+			pixels[i] = uint8(p)
+		}
+		y, err := infer.Pixels(m, pixels)
+		if err != nil {
+			return err
+		}
+		copy(x, y)
+	}
+	return nil
+}
+
+// mnistDivisor is what the mnist package divides pixels by (mnist.Set: pixel/255).
+const mnistDivisor = 255
 
 // ptqVariants are the PTQ rows of the table.
 var ptqVariants = []ptq.Config{
