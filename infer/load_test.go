@@ -287,7 +287,7 @@ func TestLoadMatchesSpec(t *testing.T) {
 // Issue 18, item 18 (i).
 func TestLoadHeaderLimit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes two sparse files of 100 MB and reads them")
+		t.Skip("writes and reads two files of 10^8 bytes")
 	}
 	dir := t.TempDir()
 	for _, c := range []struct {

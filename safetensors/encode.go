@@ -17,7 +17,7 @@ import (
 // metadataKey is the header key reserved for the string-to-string metadata.
 const metadataKey = "__metadata__"
 
-// maxHeader is the largest header length accepted, in bytes: 100 MB, the MAX_HEADER_SIZE
+// maxHeader is the largest header length accepted, in bytes: 10^8 (100 MB), the MAX_HEADER_SIZE
 // of the reference implementation (huggingface/safetensors, safetensors/src/tensor.rs).
 const maxHeader = 100_000_000
 

@@ -3,10 +3,12 @@
 
 It reads a model of kind float (F32 or F16), qat, or int (static or dynamic, 2 to 8 bits,
 format versions 1 to 3) and classifies images, printing one predicted class per line.
-Python 3 standard library only (struct, json, math); float32 arithmetic is emulated by
-rounding after every operation, as FORMAT.md section 1 prescribes, so integer models with
-static activations reproduce tinyq's logits bit for bit (and the other kinds do too when
-tinyq's runtime rounds every operation separately, FORMAT.md section 8).
+Float32 arithmetic is emulated by rounding after every operation, as FORMAT.md section 1
+prescribes, so integer models with static activations reproduce tinyq's logits bit for bit
+(and the other kinds do too when tinyq's runtime rounds every operation separately, FORMAT.md
+section 8). It refuses what
+FORMAT.md section 10 lists, including a data_sha256 that does not match the data and
+degenerate scales. Python 3 standard library only (hashlib, json, math, re, struct).
 
 Usage:
     tinyq_reader.py MODEL IMAGES [--input u8|f32|text] [--logits | --hex] [--probs]
