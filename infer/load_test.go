@@ -240,6 +240,9 @@ func TestLoadMatchesSpec(t *testing.T) {
 		{"b: input width 3.0", "float", []edit{setMeta(modelfile.KeyInput, `{"width":3.0,"height":1,"pixel_divisor":255}`)}, "field width is 3.0, want an integer", nil},
 		{"b: input null", "float", []edit{setMeta(modelfile.KeyInput, `null`)}, "not a JSON object", nil},
 		{"b: input complete", "float", []edit{setMeta(modelfile.KeyInput, `{"height":1,"pixel_divisor":1e2,"width":3}`)}, "", inputIs(infer.Input{Width: 3, Height: 1, PixelDivisor: 100})},
+		// pixel_divisor is rounded once to float32: 1 + 2^-24 + 10^-24 is just above the
+		// halfway point between 1 and the next float32, which rounding through float64 loses.
+		{"b: divisor rounded once", "float", []edit{setMeta(modelfile.KeyInput, `{"width":3,"height":1,"pixel_divisor":1.000000059604644775390626}`)}, "", inputIs(infer.Input{Width: 3, Height: 1, PixelDivisor: 1 + 0x1p-23})},
 		// (c) axis is normative from version 2: the stored tensor's channel axis, and only
 		// for per-channel specs.
 		{"c: int weight axis 1", "int", []edit{replaceMeta(modelfile.KeyQuant, `"axis":0`, `"axis":1`)}, "without axis 0", nil},

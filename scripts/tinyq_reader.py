@@ -26,6 +26,7 @@ holds (to stderr) before classifying.
 """
 
 import argparse
+import fractions
 import hashlib
 import json
 import math
@@ -61,6 +62,22 @@ def f32s(vals):
 def bits(v):
     """The binary32 bit pattern of a float32 value."""
     return _I.unpack(_F.pack(v))[0]
+
+
+def f32_exact(q):
+    """A rational q (an int or a fractions.Fraction, for example a JSON decimal read exactly)
+    rounded once to the nearest float32, ties to even (FORMAT.md 3, input). float(q) then f32
+    would round twice, which can differ."""
+    q = fractions.Fraction(q)
+    c = f32(float(q))  # within one float32 step of the answer
+    if math.isinf(c) or c <= 0:
+        return c
+    cands = [c]
+    for step in (-1, 1):
+        n = _F.unpack(_I.pack(bits(c) + step))[0]
+        if not math.isinf(n):
+            cands.append(n)
+    return min(cands, key=lambda v: (abs(fractions.Fraction(v) - q), bits(v) & 1))
 
 
 def rne(t):
@@ -187,15 +204,15 @@ def read_info(st):
         if a not in ("relu", "identity"):
             raise FormatError("architecture: activation %r" % a)
     if "input" in md:  # FORMAT.md 3, input: exactly three fields, none null
-        inp = json.loads(md["input"])
+        inp = json.loads(md["input"], parse_float=fractions.Fraction)  # decimals exactly
         if not isinstance(inp, dict) or set(inp) != {"width", "height", "pixel_divisor"}:
             raise FormatError("input %s: want exactly width, height and pixel_divisor" % md["input"])
         w, h, d = inp["width"], inp["height"], inp["pixel_divisor"]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
             raise FormatError("input %s: width and height must be integers" % md["input"])
-        if not isinstance(d, (int, float)) or isinstance(d, bool):
+        if not isinstance(d, (int, fractions.Fraction)) or isinstance(d, bool):
             raise FormatError("input %s: pixel_divisor must be a number" % md["input"])
-        d = f32(float(d))
+        d = f32_exact(d)
         if w <= 0 or h <= 0 or w * h != sizes[0] or not (d > 0) or math.isinf(d) or math.isinf(f32(255 / d)):
             raise FormatError("input %s for %d inputs" % (md["input"], sizes[0]))
     elif sizes[0] == 784:
