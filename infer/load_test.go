@@ -285,30 +285,42 @@ func TestLoadMatchesSpec(t *testing.T) {
 }
 
 // TestLoadHeaderLimit: the header limit of docs/FORMAT.md section 2 is exactly 10^8 bytes,
-// the reference implementation's: a header of 100,000,000 bytes is read (this one is an
-// empty object, then refused as no tinyq file), one of 100,000,001 is refused for its length.
-// Issue 18, item 18 (i).
+// the reference implementation's: a header of 100,000,001 bytes is refused for its length
+// (without reading the file: it is sparse), one of 100,000,000 bytes is read (this one is an
+// empty object, then refused as no tinyq file; not under -short: it is a real 10^8-byte
+// file). Issue 18, item 18 (i).
 func TestLoadHeaderLimit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes and reads two files of 10^8 bytes")
-	}
 	dir := t.TempDir()
 	for _, c := range []struct {
 		n    uint64
 		want string
 	}{
-		{100_000_000, "no format_version"},
 		{100_000_001, "header length 100000001 exceeds the limit of 100000000"},
+		{100_000_000, "no format_version"},
 	} {
 		p := filepath.Join(dir, "h.safetensors")
-		header := make([]byte, 8+c.n)
-		binary.LittleEndian.PutUint64(header, c.n)
-		copy(header[8:], "{}")
-		for i := 10; i < len(header); i++ {
-			header[i] = ' '
-		}
-		if err := os.WriteFile(p, header, 0o644); err != nil {
-			t.Fatal(err)
+		var data []byte
+		if c.n > 100_000_000 {
+			data = binary.LittleEndian.AppendUint64(nil, c.n)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, int64(8+c.n)); err != nil { // a sparse hole
+				t.Fatal(err)
+			}
+		} else {
+			if testing.Short() {
+				continue
+			}
+			data = make([]byte, 8+c.n)
+			binary.LittleEndian.PutUint64(data, c.n)
+			copy(data[8:], "{}")
+			for i := 10; i < len(data); i++ {
+				data[i] = ' '
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		_, err := infer.Load(p)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
