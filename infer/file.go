@@ -111,34 +111,53 @@ type QATJSON struct {
 }
 
 // QATSpecs parses a QAT file's quantization metadata into the weight spec (per-channel
-// along axis 1 of [in, out]) and the activation spec.
+// along axis 1 of [in, out]) and the activation spec. Every field is type-checked: the
+// training side, which continues the model with them, uses them all.
 func QATSpecs(f *safetensors.File) (QATJSON, quant.Spec, quant.Spec, error) {
 	var cj QATJSON
 	if err := json.Unmarshal([]byte(f.Metadata[modelfile.KeyQuant]), &cj); err != nil {
 		return cj, quant.Spec{}, quant.Spec{}, fmt.Errorf("quantization: %w", err)
 	}
-	w, err := cj.Weight.Spec(1)
-	if err != nil {
-		return cj, w, quant.Spec{}, fmt.Errorf("quantization: weight: %w", err)
-	}
-	a, err := cj.Activation.Spec(0)
-	if err != nil {
-		return cj, w, a, fmt.Errorf("quantization: activation: %w", err)
-	}
-	if w.Scheme != quant.Symmetric || a.Scheme != quant.Affine || a.Granularity != quant.PerTensor {
-		return cj, w, a, fmt.Errorf("quantization: weight %v and activation %v, want symmetric weights and affine per-tensor activations", w, a)
-	}
-	return cj, w, a, nil
+	w, a, err := qatSpecPair(cj.Weight, cj.Activation)
+	return cj, w, a, err
 }
 
-// qatFrom reads a QAT file as its float simulation.
+// qatSpecPair checks and parses the weight and activation specs of a QAT file.
+func qatSpecPair(wj, aj modelfile.SpecJSON) (quant.Spec, quant.Spec, error) {
+	w, err := wj.Spec(1)
+	if err != nil {
+		return w, quant.Spec{}, fmt.Errorf("quantization: weight: %w", err)
+	}
+	a, err := aj.Spec(0)
+	if err != nil {
+		return w, a, fmt.Errorf("quantization: activation: %w", err)
+	}
+	if w.Scheme != quant.Symmetric || a.Scheme != quant.Affine || a.Granularity != quant.PerTensor {
+		return w, a, fmt.Errorf("quantization: weight %v and activation %v, want symmetric weights and affine per-tensor activations", w, a)
+	}
+	return w, a, nil
+}
+
+// qatFrom reads a QAT file as its float simulation. Only the weight and activation specs
+// decide the simulation; the training settings beside them are informative here and not
+// read (docs/FORMAT.md section 3).
 func qatFrom(f *safetensors.File, info modelfile.Info) (*FloatModel, error) {
-	cj, ws, as, err := QATSpecs(f)
+	var cj struct {
+		Weight     modelfile.SpecJSON `json:"weight"`
+		Activation modelfile.SpecJSON `json:"activation"`
+	}
+	if err := json.Unmarshal([]byte(f.Metadata[modelfile.KeyQuant]), &cj); err != nil {
+		return nil, fmt.Errorf("quantization: %w", err)
+	}
+	ws, as, err := qatSpecPair(cj.Weight, cj.Activation)
 	if err != nil {
 		return nil, err
 	}
 	if err := cj.Weight.CheckAxis(info.Version, 1); err != nil { // weights are stored [in, out]
 		return nil, fmt.Errorf("quantization: weight: %w", err)
+	}
+	if err := cj.Activation.CheckAxis(info.Version, 0); err != nil {
+		return nil, fmt.Errorf("quantization: activation: %w", err)
 	}
 	a := info.Arch
 	sim := &Simulation{Name: fmt.Sprintf("w%da%d", ws.Bits, as.Bits)}
@@ -166,7 +185,14 @@ func qatFrom(f *safetensors.File, info modelfile.Info) (*FloatModel, error) {
 		sim.Weights = append(sim.Weights, wp)
 		sim.Inputs = append(sim.Inputs, ip)
 	}
-	return floatFrom(f, info, sim)
+	m, err := floatFrom(f, info, sim)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckScales(m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // SaveFloat writes a float model (fp32 or fp16 by its Precision). A simulation cannot be
@@ -199,7 +225,8 @@ func activation(relu bool) string {
 	return "identity"
 }
 
-// intJSON is the quantization metadata of an integer file.
+// intJSON is the quantization metadata of an integer file, as SaveInt writes it (intFrom
+// reads it more leniently: informative values are not type-checked).
 type intJSON struct {
 	Mode       string              `json:"mode"`
 	Weight     modelfile.SpecJSON  `json:"weight"`
@@ -279,7 +306,16 @@ func SaveInt(path string, m *IntModel, training string) error {
 }
 
 func intFrom(f *safetensors.File, info modelfile.Info) (*IntModel, error) {
-	var ij intJSON
+	// intJSON as read: calibration and observer are informative (kept when they are
+	// strings, never type-checked); layer_bits entries must be exact pairs.
+	var ij struct {
+		Mode        string              `json:"mode"`
+		Weight      modelfile.SpecJSON  `json:"weight"`
+		Activation  *modelfile.SpecJSON `json:"activation"`
+		Calibration json.RawMessage     `json:"calibration"`
+		Observer    json.RawMessage     `json:"observer"`
+		LayerBits   [][]int             `json:"layer_bits"`
+	}
 	if err := json.Unmarshal([]byte(f.Metadata[modelfile.KeyQuant]), &ij); err != nil {
 		return nil, fmt.Errorf("quantization: %w", err)
 	}
@@ -306,13 +342,22 @@ func intFrom(f *safetensors.File, info modelfile.Info) (*IntModel, error) {
 		if len(ij.LayerBits) != len(info.Arch.Activations) {
 			return nil, fmt.Errorf("quantization: %d layer_bits for %d layers", len(ij.LayerBits), len(info.Arch.Activations))
 		}
-		cfg.LayerBits, cfg.WeightBits = ij.LayerBits, 0
+		cfg.LayerBits, cfg.WeightBits = make([][2]int, len(ij.LayerBits)), 0
+		for i, b := range ij.LayerBits {
+			if len(b) != 2 {
+				return nil, fmt.Errorf("quantization: layer_bits entry %d is %v, want a pair [weight bits, activation bits]", i+1, b)
+			}
+			cfg.LayerBits[i] = [2]int{b[0], b[1]}
+		}
 	}
 	if cfg.Mode == Static {
 		if ij.Activation == nil {
 			return nil, fmt.Errorf("quantization: static model without an activation spec")
 		}
 		as, err := ij.Activation.Spec(0)
+		if err == nil {
+			err = ij.Activation.CheckAxis(info.Version, 0)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("quantization: activation: %w", err)
 		}
@@ -394,10 +439,13 @@ func intFrom(f *safetensors.File, info modelfile.Info) (*IntModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.Calibration = ij.Calibration
+	modelfile.Informative(ij.Calibration, &m.Calibration)
 	if m.Calibration == "" {
-		m.Calibration = ij.Observer
+		modelfile.Informative(ij.Observer, &m.Calibration)
 	}
 	m.input = info.Input
+	if err := CheckScales(m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }

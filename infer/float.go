@@ -220,10 +220,14 @@ func (m *FloatModel) Shape() (in, classes int) { return m.Layers[0].In, m.Layers
 // Input returns how raw pixels become the model's input.
 func (m *FloatModel) Input() Input { return m.input }
 
-// SetInput records how raw pixels become the model's input (saved with it).
+// SetInput records how raw pixels become the model's input (saved with it). A QAT
+// simulation refuses an input under which its scales are degenerate (CheckScales).
 func (m *FloatModel) SetInput(in Input) error {
 	if err := checkInput(in, m.Layers[0].In); err != nil {
 		return err
+	}
+	if err := m.checkScales(in); err != nil {
+		return fmt.Errorf("infer: %w", err)
 	}
 	m.input = in
 	return nil

@@ -397,10 +397,15 @@ func (m *IntModel) Shape() (in, classes int) { return m.Layers[0].In, m.Layers[l
 // Input returns how raw pixels become the model's input.
 func (m *IntModel) Input() Input { return m.input }
 
-// SetInput records how raw pixels become the model's input (saved with it).
+// SetInput records how raw pixels become the model's input (saved with it). It refuses an
+// input under which the model's scales are degenerate (CheckScales), for example one under
+// which every pixel quantizes to the same integer.
 func (m *IntModel) SetInput(in Input) error {
 	if err := checkInput(in, m.Layers[0].In); err != nil {
 		return err
+	}
+	if err := m.checkScales(in); err != nil {
+		return fmt.Errorf("infer: %w", err)
 	}
 	m.input = in
 	return nil
@@ -408,3 +413,132 @@ func (m *IntModel) SetInput(in Input) error {
 
 // Name returns "int " and the variant, e.g. "int w4a4-static".
 func (m *IntModel) Name() string { return "int " + m.Config.Name() }
+
+// Degenerate scales (docs/FORMAT.md section 10). A scale can be finite and > 0 and still
+// make a model compute nothing: these are the rules, derived from the arithmetic of
+// FORMAT.md section 7, in one place. The loader applies them to every integer and QAT model
+// it reads (CheckScales); a converter can apply them to what it made.
+
+// MinNormalScale is the smallest scale accepted anywhere: the smallest normal float32,
+// 2^-126 ≈ 1.1754944e-38. Below it a float32 has fewer than 24 significant bits, and
+// float32(x/s) overflows to ±Inf for every |x| >= s·2^128 (for s = 2^-149 ≈ 1.4e-45, every
+// |x| >= 2^-21): quantizing saturates and dequantizing gives subnormal garbage. No tinyq
+// writer produces one (every scale is at least quant.MinScale = 2^-23).
+const MinNormalScale float32 = 0x1p-126
+
+// MinDynamicWeightScale is the smallest weight scale of a dynamic model: the run-time
+// product float32(s·s_w) (FORMAT.md 7.6), with s >= quant.MinScale = 2^-23, stays a normal
+// float32 only if s_w >= 2^-126 / 2^-23 = 2^-103 ≈ 9.86e-32.
+const MinDynamicWeightScale float32 = 0x1p-103
+
+// scaleError reports a scale outside [lo, MaxFloat32] (finite), naming it.
+func scaleError(name string, i int, s, lo float32) error {
+	if s >= lo && s <= math.MaxFloat32 {
+		return nil
+	}
+	return fmt.Errorf("tensor %s: element %d is %g, want a scale from %g to %g (a degenerate scale: docs/FORMAT.md section 10)", name, i, s, lo, math.MaxFloat32)
+}
+
+// CheckScales reports the first degenerate scale of an integer model or of a QAT model's
+// simulation (a plain float model has none):
+//
+//   - every stored scale (weight and input) is a normal float32, at least MinNormalScale
+//     (and a dynamic model's weight scales at least MinDynamicWeightScale);
+//   - static, hidden layers: every requantization multiplier s_in·s_w/s_out is in
+//     quant.QuantizeMultiplier's range: not flushed to 0 (real < 2^-32, where the channel
+//     would output its zero point for every input) nor 2^30 or more (NewIntModel refuses
+//     those);
+//   - static, last layer: every logit scale float32(s_in·s_w) is a normal float32: below,
+//     the logits lose precision and at 0 every logit is 0 for every image;
+//   - the first layer's input quantization tells pixels apart: the brightest pixel,
+//     float32(255/pixel_divisor), does not quantize to the zero point (otherwise every
+//     pixel does, and every image gives the same logits).
+func CheckScales(m Model) error {
+	switch m := m.(type) {
+	case *IntModel:
+		return m.checkScales(m.input)
+	case *FloatModel:
+		return m.checkScales(m.input)
+	}
+	return nil
+}
+
+// checkScales is CheckScales for an integer model with the input record in.
+func (m *IntModel) checkScales(in Input) error {
+	lo := MinNormalScale
+	if m.Config.Mode == Dynamic {
+		lo = MinDynamicWeightScale
+	}
+	for i, l := range m.Layers {
+		for o, s := range l.WeightScales {
+			if err := scaleError(l.Name+".w.scale", o, s, lo); err != nil {
+				return err
+			}
+		}
+		if m.Config.Mode == Dynamic {
+			continue
+		}
+		if err := scaleError(l.Name+".in.scale", 0, l.InScale, MinNormalScale); err != nil {
+			return err
+		}
+		if i == 0 {
+			if err := inputSteps(l.Name, in, l.InScale, l.InZP, l.InQMin, l.InQMax); err != nil {
+				return err
+			}
+		}
+		for o, mult := range l.Mult {
+			if mult == 0 {
+				real := float64(l.InScale) * float64(l.WeightScale(o)) / float64(l.OutScale)
+				return fmt.Errorf("layer %s: requantization multiplier %d is %g = %s.in.scale·%s.w.scale/%s.in.scale, below 2^-32: it flushes to 0 and the channel outputs its zero point for every input (a degenerate scale: docs/FORMAT.md section 10)",
+					l.Name, o, real, l.Name, l.Name, m.Layers[i+1].Name)
+			}
+		}
+		for o, s := range l.LogitScale {
+			if s < MinNormalScale || s > math.MaxFloat32 {
+				return fmt.Errorf("layer %s: logit scale %d, float32(%s.in.scale·%s.w.scale) = %g, is not a normal float32 (%g to %g): the logits would be 0 or infinite (a degenerate scale: docs/FORMAT.md section 10)",
+					l.Name, o, l.Name, l.Name, s, MinNormalScale, math.MaxFloat32)
+			}
+		}
+	}
+	return nil
+}
+
+// checkScales is CheckScales for a float model with the input record in: only a QAT
+// simulation has scales.
+func (m *FloatModel) checkScales(in Input) error {
+	if m.Sim == nil {
+		return nil
+	}
+	for i, l := range m.Layers {
+		if m.Sim.Float(i) {
+			continue
+		}
+		for o, s := range m.Sim.Weights[i].Scales {
+			if err := scaleError(l.Name+".w.scale", o, s, MinNormalScale); err != nil {
+				return err
+			}
+		}
+		ip := m.Sim.Inputs[i]
+		if err := scaleError(l.Name+".in.scale", 0, ip.Scales[0], MinNormalScale); err != nil {
+			return err
+		}
+		if i == 0 {
+			if err := inputSteps(l.Name, in, ip.Scales[0], ip.ZeroPoints[0], ip.QMin, ip.QMax); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// inputSteps reports first-layer input parameters under which every pixel quantizes to the
+// same integer: quantization is monotone, pixel 0 gives x = 0 and the zero point, so it is
+// enough that the brightest pixel, x = float32(255/pixel_divisor), does too.
+func inputSteps(layer string, in Input, s float32, zp, qmin, qmax int32) error {
+	top := 255 / in.PixelDivisor
+	if q := quant.QuantizeValue(top, s, zp, qmin, qmax); q != quant.QuantizeValue(0, s, zp, qmin, qmax) {
+		return nil
+	}
+	return fmt.Errorf("tensor %s.in.scale: %g is too large for inputs from 0 to %g (255/pixel_divisor): every pixel quantizes to %d and every image gives the same logits (a degenerate scale: docs/FORMAT.md section 10)",
+		layer, s, top, zp)
+}

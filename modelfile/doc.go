@@ -8,7 +8,9 @@
 //
 // docs/FORMAT.md in the repository is the specification of the files: every tensor name,
 // dtype, shape and metadata key, and the exact arithmetic a reader must reproduce. Readers
-// accept format versions 1 and 2; writers write version 2. Writes are atomic (temp file,
-// fsync, rename). Readers check everything (dtypes, shapes against the architecture, NaN and
-// Inf, version) and return an error naming the problem; they never panic.
+// accept format versions 1 to 3; writers write version 2 (3 for per-layer widths). Writes are
+// atomic (temp file, fsync, rename) and store the SHA-256 of the data section
+// (KeyDataSHA256), which readers verify when present. Readers check everything (checksum,
+// dtypes, shapes against the architecture, NaN and Inf, version) and return an error naming
+// the problem; they never panic.
 package modelfile

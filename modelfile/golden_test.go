@@ -3,6 +3,7 @@ package modelfile_test
 import (
 	"bytes"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -129,5 +130,31 @@ func TestReadsVersion1(t *testing.T) {
 	}
 	if _, _, err := nn.Load(filepath.Join("testdata", "v1", "float.safetensors")); err != nil {
 		t.Fatalf("nn.Load of a v1 float file: %v", err)
+	}
+}
+
+// TestGoldenIntLogits: the W4A8 golden file, checksum and all, gives the logits of the
+// worked example of docs/FORMAT.md section 9 bit for bit: the pixels [0, 128, 255] and the
+// float32 row [0, 0.5, 1]. Refreshing the golden files (for the data checksum, issue 18,
+// item 20) must not change them.
+func TestGoldenIntLogits(t *testing.T) {
+	m, err := infer.Load(filepath.Join("testdata", "int-w4a8.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := infer.Pixels(m, []uint8{0, 128, 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := append(px, 0, 0.5, 1)
+	logits := make([]float32, 4)
+	if err := m.Forward(x, 2, logits); err != nil {
+		t.Fatal(err)
+	}
+	want := []uint32{0xC08B7B7D, 0x40089E56, 0xC08AEAEC, 0x400831E9}
+	for i, v := range logits {
+		if math.Float32bits(v) != want[i] {
+			t.Errorf("logit %d: %v (%#08x), want %#08x (FORMAT.md section 9)", i, v, math.Float32bits(v), want[i])
+		}
 	}
 }

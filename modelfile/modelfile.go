@@ -1,9 +1,12 @@
 package modelfile
 
 import (
+	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 
@@ -59,6 +62,10 @@ const (
 	KeyQuant    = "quantization"
 	KeySpecs    = "tensor_specs"
 	KeyState    = "train_state"
+	// KeyDataSHA256 is the SHA-256 of the data section (every byte after the header, the
+	// tensors' bytes in name order), 64 lowercase hex digits. Write adds it to every file;
+	// ReadInfo verifies it when present (files written before it have none).
+	KeyDataSHA256 = "data_sha256"
 )
 
 // MaxLayerSize bounds every size in an architecture, so that a header cannot claim a model
@@ -83,17 +90,58 @@ type Input struct {
 }
 
 // Check returns an error unless in describes n inputs: Width·Height = n (each of them
-// positive and at most n) and a finite PixelDivisor > 0.
+// positive and at most n) and a PixelDivisor d > 0 under which every pixel gives a finite
+// input: float32(255)/d finite, so d >= about 7.5e-37 (255/MaxFloat32). A smaller d would
+// load and then refuse every image but a black one.
 func (in Input) Check(n int) error {
-	d := float64(in.PixelDivisor)
-	if in.Width <= 0 || in.Height <= 0 || in.Width > n || in.Height > n || in.Width*in.Height != n || !(d > 0) || math.IsInf(d, 0) {
-		return fmt.Errorf("%dx%d pixels over %v for %d inputs", in.Width, in.Height, in.PixelDivisor, n)
+	if in.Width <= 0 || in.Height <= 0 || in.Width > n || in.Height > n || in.Width*in.Height != n {
+		return fmt.Errorf("%dx%d pixels for %d inputs", in.Width, in.Height, n)
+	}
+	d := in.PixelDivisor
+	if top := float64(255 / d); !(d > 0) || math.IsInf(float64(d), 0) || math.IsInf(top, 0) {
+		return fmt.Errorf("pixel_divisor %v, want finite and > 0 with 255/pixel_divisor finite in float32 (about 7.5e-37 or more)", d)
 	}
 	return nil
 }
 
-// DefaultInput is the input of a model with n inputs when its file does not say (format
-// version 1): 28 x 28 pixels over 255 for 784 inputs (MNIST), else one row of n.
+// ParseInput parses an input record (the "input" metadata value) for a model with n inputs:
+// a JSON object with exactly the fields width and height (integers) and pixel_divisor (a
+// number, rounded once to the nearest float32), none of them null or missing, checked by
+// Input.Check. A field it does not know is refused: it could only mean preprocessing this
+// reader would not do.
+func ParseInput(s string, n int) (Input, error) {
+	var in Input
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &raw); err != nil || raw == nil {
+		return in, fmt.Errorf("%q is not a JSON object", s)
+	}
+	for k := range raw {
+		if k != "width" && k != "height" && k != "pixel_divisor" {
+			return in, fmt.Errorf("unknown field %q (want width, height and pixel_divisor)", k)
+		}
+	}
+	for _, f := range []struct {
+		name, want string
+		dst        any
+	}{
+		{"width", "an integer", &in.Width},
+		{"height", "an integer", &in.Height},
+		{"pixel_divisor", "a number within float32's range", &in.PixelDivisor},
+	} {
+		v, ok := raw[f.name]
+		if !ok || bytes.Equal(v, []byte("null")) {
+			return in, fmt.Errorf("field %s missing or null", f.name)
+		}
+		if err := json.Unmarshal(v, f.dst); err != nil {
+			return in, fmt.Errorf("field %s is %s, want %s", f.name, v, f.want)
+		}
+	}
+	return in, in.Check(n)
+}
+
+// DefaultInput is the input of a model with n inputs when its file does not say (every
+// format version 1 file; any file without an input record): 28 x 28 pixels over 255 for 784
+// inputs (MNIST), else one row of n.
 func DefaultInput(n int) Input {
 	if n == 28*28 {
 		return Input{Width: 28, Height: 28, PixelDivisor: 255}
@@ -144,8 +192,11 @@ func ReadInfo(f *safetensors.File, want ...Kind) (Info, error) {
 		return Info{}, errors.New("no format_version in metadata (not a tinyq file?)")
 	}
 	ver, err := strconv.Atoi(v)
-	if err != nil || ver < 1 || ver > FormatVersion {
-		return Info{}, fmt.Errorf("format_version %q, this tinyq reads 1 to %d", v, FormatVersion)
+	if err != nil || strconv.Itoa(ver) != v || ver < 1 || ver > FormatVersion {
+		return Info{}, fmt.Errorf("format_version %q, this tinyq reads 1 to %d (a plain decimal integer)", v, FormatVersion)
+	}
+	if err := CheckDataSHA256(f); err != nil {
+		return Info{}, err
 	}
 	info := Info{Version: ver, Kind: Kind(md[KeyKind]), Training: md[KeyTraining]}
 	ok = false
@@ -172,20 +223,31 @@ func ReadInfo(f *safetensors.File, want ...Kind) (Info, error) {
 			return Info{}, fmt.Errorf("architecture: activation %d is %q, want relu or identity", i+1, act)
 		}
 	}
-	info.Input = DefaultInput(a.Sizes[0])
-	s, ok := md[KeyInput]
-	if !ok && ver >= 2 {
-		return Info{}, errors.New("no input record in metadata (format_version 2 requires it)")
-	}
-	if ok {
-		if err := json.Unmarshal([]byte(s), &info.Input); err != nil {
-			return Info{}, fmt.Errorf("input: %w", err)
-		}
-		if err := info.Input.Check(a.Sizes[0]); err != nil {
+	info.Input = DefaultInput(a.Sizes[0]) // absent in any version: the default (FORMAT.md 3)
+	if s, ok := md[KeyInput]; ok {
+		if info.Input, err = ParseInput(s, a.Sizes[0]); err != nil {
 			return Info{}, fmt.Errorf("input: %w", err)
 		}
 	}
 	return info, nil
+}
+
+// CheckDataSHA256 verifies the data checksum (KeyDataSHA256) of f when its metadata has
+// one: it must be 64 lowercase hex digits equal to f.DataSHA256(). A file without the key
+// (written before it existed) passes.
+func CheckDataSHA256(f *safetensors.File) error {
+	want, ok := f.Metadata[KeyDataSHA256]
+	if !ok {
+		return nil
+	}
+	if b, err := hex.DecodeString(want); err != nil || len(b) != 32 || hex.EncodeToString(b) != want {
+		return fmt.Errorf("%s %q, want 64 lowercase hex digits", KeyDataSHA256, want)
+	}
+	sum := f.DataSHA256()
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return fmt.Errorf("data checksum mismatch: %s is %s but the data hash to %s (the file is damaged)", KeyDataSHA256, want, got)
+	}
+	return nil
 }
 
 // Tensor returns a named tensor with the given dtype and shape.
@@ -339,6 +401,40 @@ type SpecJSON struct {
 	LogicalShape []int  `json:"logical_shape,omitempty"` // shape before packing
 }
 
+// UnmarshalJSON reads a spec. The fields that decide the arithmetic (bits, scheme,
+// granularity, axis) must have their JSON types; the descriptive ones (packed, packed_bits,
+// logical_shape: tensor_specs, which tinyq does not read) are kept when well typed and
+// otherwise ignored, as informative values are (docs/FORMAT.md section 3).
+func (j *SpecJSON) UnmarshalJSON(b []byte) error {
+	var aux struct {
+		Bits         int             `json:"bits"`
+		Scheme       string          `json:"scheme"`
+		Granularity  string          `json:"granularity"`
+		Axis         *int            `json:"axis"`
+		Packed       json.RawMessage `json:"packed"`
+		PackedBits   json.RawMessage `json:"packed_bits"`
+		LogicalShape json.RawMessage `json:"logical_shape"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*j = SpecJSON{Bits: aux.Bits, Scheme: aux.Scheme, Granularity: aux.Granularity, Axis: aux.Axis}
+	Informative(aux.Packed, &j.Packed)
+	Informative(aux.PackedBits, &j.PackedBits)
+	Informative(aux.LogicalShape, &j.LogicalShape)
+	return nil
+}
+
+// Informative decodes an informative JSON value into *dst when it has dst's type and leaves
+// *dst alone otherwise (absent, null or another type): informative metadata never makes a
+// file unreadable.
+func Informative[T any](raw json.RawMessage, dst *T) {
+	var v T
+	if len(raw) > 0 && json.Unmarshal(raw, &v) == nil {
+		*dst = v
+	}
+}
+
 // ToSpecJSON returns the file form of s for a tensor whose channel axis is stored at axis.
 func ToSpecJSON(s quant.Spec, axis int) SpecJSON {
 	j := SpecJSON{Bits: s.Bits, Scheme: s.Scheme.String(), Granularity: s.Granularity.String()}
@@ -428,9 +524,11 @@ func Read(path string) (*safetensors.File, error) {
 	return f, nil
 }
 
-// Write writes f to path atomically (temp file, fsync, rename). It refuses, writing
-// nothing, a file whose F32 tensors hold NaN or ±Inf: the readers refuse such files, so a
-// writer must not produce one (for example over a good checkpoint).
+// Write writes f to path atomically (temp file, fsync, rename), with the SHA-256 of its
+// data section in the metadata (KeyDataSHA256; f itself is not modified): every tinyq file
+// is written here. It refuses, writing nothing, a file whose F32 tensors hold NaN or ±Inf:
+// the readers refuse such files, so a writer must not produce one (for example over a good
+// checkpoint).
 func Write(path string, f *safetensors.File) error {
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
@@ -445,7 +543,14 @@ func Write(path string, f *safetensors.File) error {
 			return fmt.Errorf("modelfile: %s not written: %w", path, err)
 		}
 	}
-	if err := safetensors.WriteFile(path, f); err != nil {
+	g := *f
+	g.Metadata = maps.Clone(f.Metadata)
+	if g.Metadata == nil {
+		g.Metadata = map[string]string{}
+	}
+	sum := f.DataSHA256()
+	g.Metadata[KeyDataSHA256] = hex.EncodeToString(sum[:])
+	if err := safetensors.WriteFile(path, &g); err != nil {
 		return fmt.Errorf("modelfile: %w", err)
 	}
 	return nil

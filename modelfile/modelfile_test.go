@@ -1,6 +1,10 @@
 package modelfile_test
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"math"
 	"math/rand"
 	"os"
@@ -214,15 +218,20 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	hdrEnd := 8 + int(uint64(data[0])|uint64(data[1])<<8|uint64(data[2])<<16|uint64(data[3])<<24)
-	replace := func(old, new string) []byte {
+	replaceIn := func(data []byte, old, new string) []byte {
 		h := strings.Replace(string(data[8:hdrEnd]), old, new, 1)
-		if len(h) != hdrEnd-8 {
-			t.Fatalf("replacement %q -> %q changes the header length", old, new)
+		if len(h) != hdrEnd-8 || h == string(data[8:hdrEnd]) {
+			t.Fatalf("replacement %q -> %q changes the header length or nothing", old, new)
 		}
 		return append(append(append([]byte(nil), data[:8]...), h...), data[hdrEnd:]...)
 	}
-	nan := append([]byte(nil), data...)
+	replace := func(old, new string) []byte { return replaceIn(data, old, new) }
+	// The NaN case hides the checksum (renamed to a key readers ignore, as in a file written
+	// before it existed), so that the NaN itself is what the loader finds.
+	nan := replaceIn(data, `"data_sha256"`, `"data_sha25x"`)
 	copy(nan[hdrEnd:], []byte{0, 0, 0xc0, 0x7f}) // the first parameter becomes NaN
+	flipped := append([]byte(nil), data...)
+	flipped[len(flipped)-1] ^= 0x10 // one bit of the last bias: a finite value, in range
 	cases := []struct {
 		name string
 		data []byte
@@ -235,6 +244,7 @@ func TestLoadErrors(t *testing.T) {
 		{"version", replace(`"format_version":"2"`, `"format_version":"9"`), "format_version"},
 		{"kind", replace(`"kind":"float"`, `"kind":"floot"`), "kind"},
 		{"nan", nan, "NaN"},
+		{"flipped bit", flipped, "data checksum mismatch"},
 		{"empty", nil, ""},
 	}
 	for _, c := range cases {
@@ -356,5 +366,87 @@ func TestQATCheckpoint(t *testing.T) {
 	}
 	if err := hm.SaveCheckpoint(filepath.Join(t.TempDir(), "h"), train.State{}, ""); err == nil || !strings.Contains(err.Error(), "histogram") {
 		t.Fatalf("percentile observer checkpointed: %v", err)
+	}
+}
+
+// TestEveryWriterAddsChecksum: every tinyq writer (float fp32 and fp16, int static and
+// dynamic, qat, checkpoint, qat-checkpoint) stores data_sha256, the SHA-256 of every byte
+// after the header in lowercase hex, and the file loads. Issue 18, item 20.
+func TestEveryWriterAddsChecksum(t *testing.T) {
+	dir := t.TempDir()
+	m := testModel(t)
+	x := images(40, 12)
+	qm, err := qat.Prepare(testModel(t), qat.Spec(4, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := qm.NewEvaluator(40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Forward(x, 40); err != nil {
+		t.Fatal(err)
+	}
+	writers := map[string]func(p string) error{
+		"nn float": func(p string) error { return m.Save(p, "") },
+		"checkpoint": func(p string) error {
+			return train.SaveCheckpoint(p, m, train.State{}, "")
+		},
+		"qat":            func(p string) error { return qm.Save(p, "") },
+		"qat-checkpoint": func(p string) error { return qm.SaveCheckpoint(p, train.State{}, "") },
+	}
+	for _, prec := range []infer.Precision{infer.F32, infer.F16} {
+		writers["float "+prec.String()] = func(p string) error {
+			fm, err := ptq.Float(m, prec)
+			if err != nil {
+				return err
+			}
+			return infer.SaveFloat(p, fm, "")
+		}
+	}
+	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 4, 8), ptq.Spec(ptq.Dynamic, 8, 8)} {
+		writers["int "+cfg.Name()] = func(p string) error {
+			var plan ptq.Plan
+			if cfg.Mode == ptq.Static {
+				r, err := ptq.Calibrate(m, x, cfg.Activation, cfg.Observer)
+				if err != nil {
+					return err
+				}
+				plan.Inputs = r
+			}
+			im, err := ptq.Convert(m, cfg, plan)
+			if err != nil {
+				return err
+			}
+			return infer.SaveInt(p, im, "")
+		}
+	}
+	for name, write := range writers {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".safetensors")
+		if err := write(p); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := binary.LittleEndian.Uint64(raw)
+		var header struct {
+			Meta map[string]string `json:"__metadata__"`
+		}
+		if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(raw[8+n:])
+		if got, want := header.Meta[modelfile.KeyDataSHA256], hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("%s: data_sha256 %q, want %q", name, got, want)
+		}
+		load := func(p string) error { _, _, err := nn.Load(p); return err }
+		if strings.HasPrefix(name, "int") {
+			load = func(p string) error { _, err := infer.LoadInt(p); return err }
+		}
+		if err := load(p); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

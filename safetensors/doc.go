@@ -36,8 +36,9 @@
 // # Errors
 //
 // Decode and ReadFile return a [*FormatError] for malformed input: a file shorter than
-// 8 bytes; a header length past the end of the file or over 100 MB; a header that is not
-// UTF-8, not JSON or not an object, or has a key twice; "__metadata__" not an object of
+// 8 bytes; a header length past the end of the file or over 100,000,000 bytes (10^8, the
+// reference implementation's limit); a header that is not UTF-8, not JSON or not an
+// object, or has a key twice; "__metadata__" not an object of
 // strings; a tensor entry that is not an object of exactly "dtype" (a known [DType]),
 // "shape" (non-negative integers whose product, times the dtype size, fits an int) and
 // "data_offsets" ([begin, end] with begin <= end <= the buffer size, end-begin matching

@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -9,13 +10,14 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
 // metadataKey is the header key reserved for the string-to-string metadata.
 const metadataKey = "__metadata__"
 
-// maxHeader is the largest header length accepted, in bytes: 100 MB, the MAX_HEADER_SIZE
+// maxHeader is the largest header length accepted, in bytes: 10^8 (100 MB), the MAX_HEADER_SIZE
 // of the reference implementation (huggingface/safetensors, safetensors/src/tensor.rs).
 const maxHeader = 100_000_000
 
@@ -112,25 +114,38 @@ func write(w io.Writer, header []byte, order []*Tensor) error {
 	return nil
 }
 
+// DataSHA256 returns the SHA-256 of f's data buffer as Encode lays it out: the tensors'
+// Data concatenated in the order of their names (byte-wise, as Encode sorts them). For a
+// file Encode wrote, or any file whose tensors are stored in name order, it is the SHA-256
+// of every byte after the header; for a decoded file it does not depend on the order in
+// which the file stored its tensors. It does not validate f.
+func (f *File) DataSHA256() [sha256.Size]byte {
+	h := sha256.New()
+	for _, t := range byName(f) {
+		h.Write(t.Data) // a hash.Hash never returns an error
+	}
+	var sum [sha256.Size]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+// byName returns pointers to f's tensors sorted by name: the order of Encode's data buffer.
+func byName(f *File) []*Tensor {
+	order := make([]*Tensor, len(f.Tensors))
+	for i := range f.Tensors {
+		order[i] = &f.Tensors[i]
+	}
+	slices.SortFunc(order, func(a, b *Tensor) int { return strings.Compare(a.Name, b.Name) })
+	return order
+}
+
 // encodeHeader validates f and returns the padded JSON header and the tensors in the
 // order of their data.
 func encodeHeader(f *File) ([]byte, []*Tensor, error) {
 	if err := f.Validate(); err != nil {
 		return nil, nil, err
 	}
-	order := make([]*Tensor, len(f.Tensors))
-	for i := range f.Tensors {
-		order[i] = &f.Tensors[i]
-	}
-	slices.SortFunc(order, func(a, b *Tensor) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	order := byName(f)
 
 	var h bytes.Buffer
 	h.WriteByte('{')

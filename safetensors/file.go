@@ -17,8 +17,8 @@ const MaxFileSize = 2 << 30
 
 // ReadFile reads and decodes the safetensors file at path. Only a regular file (or a link
 // to one) of at most MaxFileSize bytes is read; a FIFO, device or directory is refused
-// without being opened for reading, and the header length is checked against the file size
-// before the rest is read. A malformed file yields a *FormatError whose File is path; an I/O
+// without being opened for reading, and the header length is checked against the limit and
+// the file size before the rest is read. A malformed file yields a *FormatError whose File is path; an I/O
 // error is wrapped (errors.Is(err, fs.ErrNotExist) works). The tensors' Data share one
 // buffer, the file's content.
 func ReadFile(path string) (*File, error) {
@@ -61,7 +61,10 @@ func readRegular(path string) ([]byte, error) {
 	if _, err := io.ReadFull(fd, data); err != nil {
 		return nil, fmt.Errorf("%s: read: %w", path, err)
 	}
-	if n := binary.LittleEndian.Uint64(data); n > uint64(size-8) {
+	switch n := binary.LittleEndian.Uint64(data); {
+	case n > maxHeader: // as decode says, before reading (and holding) the rest
+		return nil, &FormatError{What: fmt.Sprintf("header length %d exceeds the limit of %d", n, maxHeader)}
+	case n > uint64(size-8):
 		return nil, &FormatError{What: fmt.Sprintf("header length %d past end of file (size %d)", n, size)}
 	}
 	data = data[:size]

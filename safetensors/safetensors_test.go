@@ -2,6 +2,7 @@ package safetensors_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -325,5 +326,37 @@ func TestEncodeWriterError(t *testing.T) {
 		if !errors.Is(err, errDiskFull) || !strings.HasPrefix(err.Error(), "safetensors: ") {
 			t.Errorf("failing write %d: error = %v, want one wrapping %v", n, err, errDiskFull)
 		}
+	}
+}
+
+// TestDataSHA256: the digest is the SHA-256 of the data buffer Encode writes (the tensors in
+// name order), and of a decoded file whatever order the file stored its tensors in.
+func TestDataSHA256(t *testing.T) {
+	f := &safetensors.File{Tensors: []safetensors.Tensor{
+		safetensors.FromU8("c", []int{3}, []uint8{7, 8, 9}),
+		safetensors.FromU8("a", []int{1}, []uint8{1}),
+		safetensors.FromI8("b", []int{2}, []int8{-1, 2}),
+	}}
+	data, err := encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint64(data)
+	want := sha256.Sum256(data[8+n:])
+	if got := f.DataSHA256(); got != want {
+		t.Errorf("DataSHA256 = %x, want %x (the bytes after the header)", got, want)
+	}
+	// The same tensors stored c, b, a by another writer.
+	other := raw(`{"c":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"b":{"dtype":"I8","shape":[2],"data_offsets":[3,5]},"a":{"dtype":"U8","shape":[1],"data_offsets":[5,6]}}`,
+		[]byte{7, 8, 9, 0xff, 2, 1})
+	g, err := safetensors.Decode(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.DataSHA256(); got != want {
+		t.Errorf("DataSHA256 of the file in another order = %x, want %x", got, want)
+	}
+	if got := (&safetensors.File{}).DataSHA256(); got != sha256.Sum256(nil) {
+		t.Errorf("DataSHA256 of no tensors = %x, want the SHA-256 of nothing", got)
 	}
 }

@@ -3,10 +3,12 @@
 
 It reads a model of kind float (F32 or F16), qat, or int (static or dynamic, 2 to 8 bits,
 format versions 1 to 3) and classifies images, printing one predicted class per line.
-Python 3 standard library only (struct, json, math); float32 arithmetic is emulated by
-rounding after every operation, as FORMAT.md section 1 prescribes, so integer models with
-static activations reproduce tinyq's logits bit for bit (and the other kinds do too when
-tinyq's runtime rounds every operation separately, FORMAT.md section 8).
+Float32 arithmetic is emulated by rounding after every operation, as FORMAT.md section 1
+prescribes, so integer models with static activations reproduce tinyq's logits bit for bit
+(and the other kinds do too when tinyq's runtime rounds every operation separately, FORMAT.md
+section 8). It refuses what
+FORMAT.md section 10 lists, including a data_sha256 that does not match the data and
+degenerate scales. Python 3 standard library only (hashlib, json, math, re, struct).
 
 Usage:
     tinyq_reader.py MODEL IMAGES [--input u8|f32|text] [--logits | --hex] [--probs]
@@ -24,8 +26,11 @@ holds (to stderr) before classifying.
 """
 
 import argparse
+import fractions
+import hashlib
 import json
 import math
+import re
 import struct
 import sys
 
@@ -57,6 +62,22 @@ def f32s(vals):
 def bits(v):
     """The binary32 bit pattern of a float32 value."""
     return _I.unpack(_F.pack(v))[0]
+
+
+def f32_exact(q):
+    """A rational q (an int or a fractions.Fraction, for example a JSON decimal read exactly)
+    rounded once to the nearest float32, ties to even (FORMAT.md 3, input). float(q) then f32
+    would round twice, which can differ."""
+    q = fractions.Fraction(q)
+    c = f32(float(q))  # within one float32 step of the answer
+    if math.isinf(c) or c <= 0:
+        return c
+    cands = [c]
+    for step in (-1, 1):
+        n = _F.unpack(_I.pack(bits(c) + step))[0]
+        if not math.isinf(n):
+            cands.append(n)
+    return min(cands, key=lambda v: (abs(fractions.Fraction(v) - q), bits(v) & 1))
 
 
 def rne(t):
@@ -112,6 +133,15 @@ class SafeTensors:
             if not 0 <= b <= end <= buf_len:
                 raise FormatError("tensor %s: data_offsets %s outside the data" % (name, e["data_offsets"]))
 
+    def data_sha256(self):
+        """The SHA-256 of the data buffer, as the tensors' bytes in name order (FORMAT.md 3,
+        data_sha256): for a file tinyq wrote, every byte after the header."""
+        h = hashlib.sha256()
+        for name in sorted(self.entries):
+            b, end = self.entries[name]["data_offsets"]
+            h.update(self.raw[self.base + b:self.base + end])
+        return h.hexdigest()
+
     def has(self, name):
         return name in self.entries
 
@@ -151,12 +181,17 @@ def read_info(st):
     md = st.meta
     if "format_version" not in md:
         raise FormatError("no format_version (not a tinyq file?)")
-    try:
-        version = int(md["format_version"])
-    except ValueError:
+    if not re.fullmatch(r"[1-9][0-9]*", md["format_version"]):  # a plain decimal integer
         raise FormatError("format_version %r" % md["format_version"])
+    version = int(md["format_version"])
     if version not in (1, 2, 3):
         raise FormatError("format_version %d, this reader reads 1 to 3" % version)
+    if "data_sha256" in md:  # FORMAT.md 3: verified when present
+        want = md["data_sha256"]
+        if not re.fullmatch(r"[0-9a-f]{64}", want):
+            raise FormatError("data_sha256 %r, want 64 lowercase hex digits" % want)
+        if st.data_sha256() != want:
+            raise FormatError("data checksum mismatch")
     kind = md.get("kind")
     arch = json.loads(md["architecture"])
     sizes, acts = arch["sizes"], arch["activations"]
@@ -168,10 +203,17 @@ def read_info(st):
     for a in acts:
         if a not in ("relu", "identity"):
             raise FormatError("architecture: activation %r" % a)
-    if "input" in md:
-        inp = json.loads(md["input"])
-        w, h, d = inp["width"], inp["height"], f32(float(inp["pixel_divisor"]))
-        if w <= 0 or h <= 0 or w * h != sizes[0] or not (d > 0) or math.isinf(d):
+    if "input" in md:  # FORMAT.md 3, input: exactly three fields, none null
+        inp = json.loads(md["input"], parse_float=fractions.Fraction)  # decimals exactly
+        if not isinstance(inp, dict) or set(inp) != {"width", "height", "pixel_divisor"}:
+            raise FormatError("input %s: want exactly width, height and pixel_divisor" % md["input"])
+        w, h, d = inp["width"], inp["height"], inp["pixel_divisor"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
+            raise FormatError("input %s: width and height must be integers" % md["input"])
+        if not isinstance(d, (int, fractions.Fraction)) or isinstance(d, bool):
+            raise FormatError("input %s: pixel_divisor must be a number" % md["input"])
+        d = f32_exact(d)
+        if w <= 0 or h <= 0 or w * h != sizes[0] or not (d > 0) or math.isinf(d) or math.isinf(f32(255 / d)):
             raise FormatError("input %s for %d inputs" % (md["input"], sizes[0]))
     elif sizes[0] == 784:
         w, h, d = 28, 28, 255.0
@@ -182,8 +224,10 @@ def read_info(st):
             "input": {"width": w, "height": h, "pixel_divisor": d}}
 
 
-def parse_spec(j):
-    """(bits, scheme, granularity) of a SPEC; the axis is never read (FORMAT.md 4)."""
+def parse_spec(j, version, axis):
+    """(bits, scheme, granularity) of a SPEC. The channel axis comes from the kind (axis);
+    from version 2 the spec must agree: that axis when per-channel, none when per-tensor
+    (FORMAT.md 3, SPEC; version 1's axes are ignored, section 4)."""
     bits, scheme, gran = j.get("bits"), j.get("scheme"), j.get("granularity")
     if not isinstance(bits, int) or not 2 <= bits <= 8:
         raise FormatError("spec bits %r" % bits)
@@ -191,6 +235,11 @@ def parse_spec(j):
         raise FormatError("spec scheme %r" % scheme)
     if gran not in ("per-tensor", "per-channel"):
         raise FormatError("spec granularity %r" % gran)
+    if version >= 2:
+        if gran == "per-channel" and (j.get("axis") != axis or isinstance(j.get("axis"), bool)):
+            raise FormatError("per-channel spec without axis %d" % axis)
+        if gran == "per-tensor" and "axis" in j:
+            raise FormatError("per-tensor spec with an axis")
     return bits, scheme, gran
 
 
@@ -198,10 +247,23 @@ def sym_max(bits):
     return 2 ** (bits - 1) - 1
 
 
-def check_scales(name, scales):
+MIN_NORMAL = 2.0 ** -126  # FORMAT.md 10, degenerate scales, rule 1
+MIN_DYNAMIC_WEIGHT_SCALE = 2.0 ** -103
+
+
+def check_scales(name, scales, lo=MIN_NORMAL):
     for s in scales:
         if not (s > 0) or math.isinf(s):
             raise FormatError("%s holds %r, want finite and > 0" % (name, s))
+        if s < lo:
+            raise FormatError("%s holds %r, a degenerate scale (below %r)" % (name, s, lo))
+
+
+def check_input_steps(name, divisor, s, zp, qmin, qmax):
+    """FORMAT.md 10, degenerate scales, rule 4: the brightest pixel must not quantize like 0."""
+    top = f32(255 / divisor)
+    if quantize_row([top], s, zp, qmin, qmax) == quantize_row([0.0], s, zp, qmin, qmax):
+        raise FormatError("%s.in.scale %r: every pixel quantizes to the zero point" % (name, s))
 
 
 # ---------------------------------------------------------------------------------------
@@ -260,8 +322,8 @@ class FloatModel:
         self.inputs = []  # the QAT simulation's input parameters per layer
         if simulation:
             q = json.loads(st.meta["quantization"])
-            wbits, wscheme, wgran = parse_spec(q["weight"])
-            abits, ascheme, agran = parse_spec(q["activation"])
+            wbits, wscheme, wgran = parse_spec(q["weight"], info["version"], 1)  # [in, out]
+            abits, ascheme, agran = parse_spec(q["activation"], info["version"], 0)
             if wscheme != "symmetric" or ascheme != "affine" or agran != "per-tensor":
                 raise FormatError("qat quantization: want symmetric weights, affine per-tensor activations")
             self.name = "qat w%da%d" % (wbits, abits)
@@ -275,6 +337,9 @@ class FloatModel:
             self.layers.append(FloatLayer(n_in, n_out, W, b, relus[i]))
         if not simulation:
             self.name = "fp16" if dtype == "F16" else "fp32"
+        else:
+            s, zp, qmin, qmax = self.inputs[0]
+            check_input_steps("fc1", info["input"]["pixel_divisor"], s, zp, qmin, qmax)
 
     def _fake_quantize_params(self, st, n, n_in, n_out, W, b, wbits, wgran, abits):
         c = n_out if wgran == "per-channel" else 1
@@ -360,14 +425,14 @@ class IntModel:
         if mode not in ("static", "dynamic"):
             raise FormatError("quantization mode %r" % mode)
         self.mode = mode
-        wbits, wscheme, wgran = parse_spec(q["weight"])
+        wbits, wscheme, wgran = parse_spec(q["weight"], info["version"], 0)  # [out, in]
         if wscheme != "symmetric":
             raise FormatError("weight scheme %r, want symmetric" % wscheme)
         abits = 8
         if mode == "static":
             if "activation" not in q or q["activation"] is None:
                 raise FormatError("static model without an activation spec")
-            abits, ascheme, agran = parse_spec(q["activation"])
+            abits, ascheme, agran = parse_spec(q["activation"], info["version"], 0)
             if ascheme != "affine" or agran != "per-tensor":
                 raise FormatError("activation spec must be affine per-tensor")
         self.wbits, self.abits = wbits, abits
@@ -411,7 +476,7 @@ class IntModel:
             L.cols = [w[k::n_in] for k in range(n_in)]
             c = n_out if wgran == "per-channel" else 1
             sw = st.floats(n + ".w.scale", "F32", [c])
-            check_scales(n + ".w.scale", sw)
+            check_scales(n + ".w.scale", sw, MIN_DYNAMIC_WEIGHT_SCALE if mode == "dynamic" else MIN_NORMAL)
             if any(z != 0 for z in st.tensor(n + ".w.zero_point", "I32", [c])):
                 raise FormatError("%s.w.zero_point: want 0" % n)
             L.sw = [sw[o] if c > 1 else sw[0] for o in range(n_out)]
@@ -429,6 +494,8 @@ class IntModel:
                     raise FormatError("%s.in.zero_point %d outside the range" % (n, L.zp_in))
             self.layers.append(L)
         if mode == "static":
+            first = self.layers[0]
+            check_input_steps("fc1", info["input"]["pixel_divisor"], first.s_in, first.zp_in, first.qmin, first.qmax)
             self._derive()
 
     def _derive(self):
@@ -437,6 +504,9 @@ class IntModel:
         for i, L in enumerate(self.layers):
             if i == last:
                 L.logit_scale = [f32(L.s_in * s) for s in L.sw]
+                for ls in L.logit_scale:  # FORMAT.md 10, degenerate scales, rule 3
+                    if not MIN_NORMAL <= ls < math.inf:
+                        raise FormatError("logit scale %r is not a normal float32" % ls)
                 continue
             nxt = self.layers[i + 1]
             L.zp_out = nxt.zp_in
@@ -446,6 +516,8 @@ class IntModel:
             for s in L.sw:
                 real = float(L.s_in) * float(s) / float(nxt.s_in)
                 m, sh = quantize_multiplier(real)
+                if m == 0:  # FORMAT.md 10, degenerate scales, rule 2
+                    raise FormatError("fc%d: requantization multiplier %r flushes to 0" % (i + 1, real))
                 L.mult.append(m)
                 L.shift.append(sh)
 
