@@ -51,18 +51,33 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.Kernel(), gemm.Kernel()),
 		Go:      runtime.Version(),
 	}}
+	// The directory is this run's until it returns (or the process ends): a second -study
+	// into it is refused at once.
 	s, err := study.Open(o.Study, cfg)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	var m *nn.MLP
 	var hist *train.History
 	if s.HasModel() {
-		if m, _, err = nn.Load(s.ModelPath()); err != nil {
+		// The model the points were measured on, or a refusal: the file's training record
+		// must be this run's flags' (when trained) and the study's, its parameters the ones
+		// the study recorded.
+		want := ""
+		if o.Load == "" {
+			want = o.trainingJSON()
+		}
+		if m, err = s.Model(want); err != nil {
 			return err
 		}
 		if got := m.Sizes(); o.Load == "" && !slices.Equal(got, sizes) {
 			return fmt.Errorf("study: %s has layer sizes %v, the study's settings %v: not this study's model; remove the directory to start again", s.ModelPath(), got, sizes)
+		}
+		if o.Load != "" {
+			if err := sameModel(o.Load, m); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "study: resuming %s (%d PTQ, %d QAT, %d sensitivity points done)\n", o.Study, len(s.Results.PTQ), len(s.Results.QAT), len(s.Results.Sensitivity))
 	} else {
@@ -99,6 +114,19 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	fmt.Fprintf(stdout, "study: %d PTQ, %d QAT, %d sensitivity and %d mixed-precision points in %.0f s; wrote %s and %s\n",
 		len(r.PTQ), len(r.QAT), len(r.Sensitivity), len(r.Mixed), r.Seconds,
 		filepath.Join(o.Study, study.ReportFile), filepath.Join(o.Study, study.ResultsFile))
+	return nil
+}
+
+// sameModel refuses a resumed study's -load file that is no longer the model the study
+// began with (the file was replaced since): the study's points belong to that model.
+func sameModel(load string, m *nn.MLP) error {
+	lm, _, err := nn.Load(load)
+	if err != nil {
+		return fmt.Errorf("-load: %w", err)
+	}
+	if got, want := study.Fingerprint(lm), study.Fingerprint(m); got != want {
+		return fmt.Errorf("study: -load %s is not the model this study began with (parameters' SHA-256 %.12s…, the study's %.12s…); use another directory or remove it", load, got, want)
+	}
 	return nil
 }
 
