@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -93,6 +94,20 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	fm, err := ptq.Float(m, infer.F32)
 	if err != nil {
 		return err
+	}
+	// A model whose logits overflow float32 leaves nothing to measure (every error NaN):
+	// refused before the study writes anything, on every image it would use.
+	for _, d := range []struct {
+		set    string
+		images []float32
+	}{{"training", trainData.Images}, {"test", testData.Images}} {
+		if _, err := ptq.Logits(fm, d.images); err != nil {
+			var nf *ptq.NonFiniteError
+			if errors.As(err, &nf) {
+				nf.Model, nf.Set = "the FP32 model", d.set
+			}
+			return fmt.Errorf("study: %w", err)
+		}
 	}
 	acc, err := infer.Evaluate(fm, testData.Images, testData.Labels)
 	if err != nil {
