@@ -43,11 +43,11 @@ func (p *proc) kill() {
 	<-p.exited
 }
 
-// startStudy starts a quick -study run into dir in a real process (extra flags appended); it
-// is killed at the end of the test if still running.
-func startStudy(t *testing.T, bin, dir string, extra ...string) *proc {
+// startStudy starts a run of bin with args in a real process; it is killed at the end of the
+// test if still running.
+func startStudy(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin, append(studyArgs(dir), extra...)...), exited: make(chan struct{})}
+	p := &proc{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,11 +79,11 @@ func waitFor(t *testing.T, p *proc, what string, ok func() bool) {
 	}
 }
 
-// killAfterModel starts a quick study into dir and kills it once it has saved its FP32 model
-// (study.json is written before it): what an interrupted study leaves.
-func killAfterModel(t *testing.T, bin, dir string, extra ...string) {
+// killAfterModel starts a study into dir (bin with args) and kills it once it has saved its
+// FP32 model (study.json is written before it): what an interrupted study leaves.
+func killAfterModel(t *testing.T, bin, dir string, args ...string) {
 	t.Helper()
-	p := startStudy(t, bin, dir, extra...)
+	p := startStudy(t, bin, args...)
 	waitFor(t, p, "fp32.safetensors", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "fp32.safetensors"))
 		return err == nil
@@ -105,7 +105,7 @@ func TestStudyConcurrentRunRefused(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := filepath.Join(t.TempDir(), "study")
-	first := startStudy(t, bin, dir)
+	first := startStudy(t, bin, studyArgs(dir)...)
 	pid := strconv.Itoa(first.cmd.Process.Pid)
 	waitFor(t, first, "lock", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, dirlock.FileName))
@@ -165,8 +165,8 @@ func TestStudyResumeRefusesOtherModel(t *testing.T) {
 	bin := buildBinary(t)
 	tmp := t.TempDir()
 	dir, other := filepath.Join(tmp, "seed1"), filepath.Join(tmp, "seed2")
-	killAfterModel(t, bin, dir)
-	killAfterModel(t, bin, other, "-seed", "2")
+	killAfterModel(t, bin, dir, studyArgs(dir)...)
+	killAfterModel(t, bin, other, append(studyArgs(other), "-seed", "2")...)
 	model := filepath.Join(dir, "fp32.safetensors")
 	own, err := os.ReadFile(model)
 	if err != nil {
@@ -235,6 +235,27 @@ func TestStudyResumeRefusesOtherModel(t *testing.T) {
 			t.Errorf("%s: study.json changed", c.name)
 		}
 	}
+	// A study of a -load file resumed after the file was replaced (by another seed's model)
+	// is refused too: its points belong to the model it began with.
+	loaded := filepath.Join(tmp, "m.safetensors")
+	if err := os.WriteFile(loaded, own, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loadDir := filepath.Join(tmp, "loaded")
+	loadArgs := []string{"-study", loadDir, "-study-quick", "-load", loaded, "-train-limit", "8000", "-quiet"}
+	killAfterModel(t, bin, loadDir, loadArgs...)
+	b, err := os.ReadFile(filepath.Join(other, "fp32.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(loaded, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runBinary(t, bin, loadArgs...)
+	if msg := strings.TrimSpace(stderr); code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, "-load "+loaded+" is not the model this study began with") {
+		t.Errorf("-load file replaced: exit %d, stderr %q", code, msg)
+	}
+
 	// Its own model back: the study resumes (the refused runs left no lock), rewriting
 	// study.json with the same model's record.
 	if err := os.WriteFile(model, own, 0o644); err != nil {
@@ -243,12 +264,12 @@ func TestStudyResumeRefusesOtherModel(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "study.json"), results, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startStudy(t, bin, dir)
+	p := startStudy(t, bin, studyArgs(dir)...)
 	waitFor(t, p, "study.json rewritten", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "study.json"))
 		return len(b) > 0 && !bytes.Equal(b, results)
 	})
-	b, _ := os.ReadFile(filepath.Join(dir, "study.json"))
+	b, _ = os.ReadFile(filepath.Join(dir, "study.json"))
 	var again map[string]any
 	if err := json.Unmarshal(b, &again); err != nil {
 		t.Fatal(err)
