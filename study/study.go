@@ -243,8 +243,9 @@ func Fingerprint(m *nn.MLP) string {
 
 // Model loads the FP32 model of a resumed study (HasModel) and checks that it is the one the
 // study measured: the layers, the training record and the parameters' fingerprint recorded in
-// study.json; training, if not "", is the training record the caller expects the file to hold
-// (the record of the run's settings). Another model in its place is refused with one line
+// study.json. For a study.json that recorded no training record (begun by an older version),
+// training, if not "", is the record the caller expects the file to hold (that of the run's
+// settings). Another model in its place is refused with one line
 // saying what differs: the study's points belong to the recorded model, and retraining could
 // not promise the same parameters, so the file is neither used nor replaced.
 func (s *Study) Model(training string) (*nn.MLP, error) {
@@ -269,7 +270,7 @@ func (s *Study) Model(training string) (*nn.MLP, error) {
 	if ref.Training != "" && info.Training != ref.Training {
 		return nil, refuse("its training record has " + recordDiff(info.Training, ref.Training, "the study's"))
 	}
-	if training != "" && info.Training != training {
+	if ref.Training == "" && training != "" && info.Training != training {
 		return nil, refuse("its training record has " + recordDiff(info.Training, training, "this run's"))
 	}
 	if sum := Fingerprint(m); ref.ParamsSHA256 != "" && sum != ref.ParamsSHA256 {

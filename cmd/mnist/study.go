@@ -63,8 +63,8 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	var hist *train.History
 	if s.HasModel() {
 		// The model the points were measured on, or a refusal: the file's training record
-		// must be this run's flags' (when trained) and the study's, its parameters the ones
-		// the study recorded.
+		// and parameters must be those study.json recorded (or, in a study.json that
+		// recorded none, the record of this run's flags when they trained it).
 		want := ""
 		if o.Load == "" {
 			want = o.trainingJSON()
