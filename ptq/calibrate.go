@@ -25,7 +25,8 @@ func HeldOut(n, ncal, nval int) (calibrate, validate int) {
 
 // Calibrate runs images ([n, in] row-major, n > 0; use training images, never test images)
 // through the float model m in batches and returns the activation parameters of each layer's
-// input, as chosen by an observer of spec and cfg.
+// input, as chosen by an observer of spec and cfg. A model whose logits on an image are not
+// finite is refused (*NonFiniteError): its ranges would be meaningless.
 func Calibrate(m *nn.MLP, images []float32, spec quant.Spec, cfg quant.ObserverConfig) ([]quant.Params, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("ptq: calibrate: %w", err)
@@ -50,8 +51,14 @@ func Calibrate(m *nn.MLP, images []float32, spec quant.Spec, cfg quant.ObserverC
 	}
 	for lo := 0; lo < n; lo += ev.Batch() {
 		hi := min(lo+ev.Batch(), n)
-		if _, err := ev.Forward(images[lo*in:hi*in], hi-lo); err != nil {
+		logits, err := ev.Forward(images[lo*in:hi*in], hi-lo)
+		if err != nil {
 			return nil, fmt.Errorf("ptq: calibrate: %w", err)
+		}
+		if err := nonFinite(logits, m.Layers[len(m.Layers)-1].Out, lo); err != nil {
+			nf := err.(*NonFiniteError)
+			nf.Model, nf.Set = "the float model", "calibration"
+			return nil, nf
 		}
 		for i, l := range m.Layers {
 			x := ev.LayerInput(i)[:(hi-lo)*l.In] // the real rows, not the padding

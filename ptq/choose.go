@@ -16,24 +16,62 @@ import (
 func LogitMSE(ref, m infer.Model, images []float32) (float64, error) {
 	want, err := Logits(ref, images)
 	if err != nil {
-		return 0, fmt.Errorf("ptq: logit error: %w", err)
+		var nf *NonFiniteError
+		if errors.As(err, &nf) {
+			nf.Model = "the reference"
+		}
+		return 0, err
 	}
 	mse, _, err := LogitMSEFrom(want, m, images, nil)
 	return mse, err
 }
 
+// NonFiniteError reports a logit that is NaN or ±Inf: the model's activations overflow
+// float32 (huge weights, or inputs far outside what it was trained on). No error measure,
+// calibration or choice can be made from such logits, so they are refused, not scored.
+type NonFiniteError struct {
+	Model string  // whose logits ("the float model"; "" for the model given)
+	Set   string  // which images ("calibration", "validation"; "" for the images given)
+	Image int     // index of the image in its set
+	Class int     // index of the logit
+	Value float32 // the logit
+}
+
+func (e *NonFiniteError) Error() string {
+	whose, set := "", ""
+	if e.Model != "" {
+		whose = e.Model + "'s "
+	}
+	if e.Set != "" {
+		set = e.Set + " "
+	}
+	return fmt.Sprintf("ptq: %slogit for class %d of %simage %d is %v; want finite logits (the model's activations overflow float32)", whose, e.Class, set, e.Image, e.Value)
+}
+
+// nonFinite returns a *NonFiniteError for the first NaN or ±Inf in logits ([rows, out]) of
+// images first, first+1, ..., or nil.
+func nonFinite(logits []float32, out, first int) error {
+	if i := quant.FirstNonFinite(logits); i >= 0 {
+		return &NonFiniteError{Image: first + i/out, Class: i % out, Value: logits[i]}
+	}
+	return nil
+}
+
 // Logits returns m's logits ([n, classes]) on images ([n, in]), computed in batches of
-// infer.EvalBatch.
+// infer.EvalBatch. A logit that is not finite is an error (*NonFiniteError).
 func Logits(m infer.Model, images []float32) ([]float32, error) {
 	in, out := m.Shape()
 	n := len(images) / in
 	if n == 0 || len(images) != n*in {
-		return nil, fmt.Errorf("%d values are not whole images of %d", len(images), in)
+		return nil, fmt.Errorf("ptq: logits: %d values are not whole images of %d", len(images), in)
 	}
 	logits := make([]float32, n*out)
 	for lo := 0; lo < n; lo += infer.EvalBatch {
 		hi := min(lo+infer.EvalBatch, n)
 		if err := m.Forward(images[lo*in:hi*in], hi-lo, logits[lo*out:hi*out]); err != nil {
+			return nil, fmt.Errorf("ptq: logits: %w", err)
+		}
+		if err := nonFinite(logits[lo*out:hi*out], out, lo); err != nil {
 			return nil, err
 		}
 	}
@@ -42,7 +80,8 @@ func Logits(m infer.Model, images []float32) ([]float32, error) {
 
 // LogitMSEFrom is LogitMSE against reference logits computed once (Logits), for scoring
 // many candidates on the same images. With labels (one per image) it also returns m's
-// accuracy in percent from the same forward pass (0 without).
+// accuracy in percent from the same forward pass (0 without). A logit of either model that
+// is not finite is an error (*NonFiniteError), never a NaN or infinite MSE.
 func LogitMSEFrom(ref []float32, m infer.Model, images []float32, labels []uint8) (mse, accuracy float64, err error) {
 	in, out := m.Shape()
 	n := len(images) / in
@@ -57,6 +96,13 @@ func LogitMSEFrom(ref []float32, m infer.Model, images []float32, labels []uint8
 		qr := q[:(hi-lo)*out]
 		if err := m.Forward(images[lo*in:hi*in], hi-lo, qr); err != nil {
 			return 0, 0, fmt.Errorf("ptq: logit error: %w", err)
+		}
+		if err := nonFinite(qr, out, lo); err != nil {
+			return 0, 0, err
+		}
+		if err := nonFinite(ref[lo*out:hi*out], out, lo); err != nil {
+			err.(*NonFiniteError).Model = "the reference"
+			return 0, 0, err
 		}
 		for i, v := range ref[lo*out : hi*out] {
 			d := float64(v - qr[i])
@@ -124,6 +170,11 @@ func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
 			return Choice{}, fmt.Errorf("ptq: choose: %w", err)
 		}
 		if refLogits, err = Logits(ref, val); err != nil {
+			var nf *NonFiniteError
+			if errors.As(err, &nf) {
+				nf.Model, nf.Set = "the float model", "validation"
+				return Choice{}, nf
+			}
 			return Choice{}, fmt.Errorf("ptq: choose: %w", err)
 		}
 	}
@@ -145,12 +196,20 @@ func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
 		}
 		mse, _, err := LogitMSEFrom(refLogits, im, val, nil)
 		if err != nil {
+			var nf *NonFiniteError
+			if errors.As(err, &nf) {
+				nf.Model, nf.Set = fmt.Sprintf("the %s-calibrated integer model", k), "validation"
+				return Choice{}, nf
+			}
 			return Choice{}, err
 		}
 		c.Scores = append(c.Scores, Score{Observer: k, MSE: mse})
 		if mse < best {
 			best, c.Model = mse, im
 		}
+	}
+	if c.Model == nil { // unreachable while every score is finite; never a nil model
+		return Choice{}, fmt.Errorf("ptq: choose: no calibration method scored a finite logit MSE (%v)", c.Scores)
 	}
 	return c, nil
 }

@@ -13,11 +13,15 @@
 // A study lives in a directory: study.json holds every finished point and is rewritten
 // (atomically) after each one, so an interrupted study resumes where it stopped when run
 // again with the same settings (Open refuses other settings rather than overwrite them);
-// fp32.safetensors keeps the model being studied; figures (PNG, gonum.org/v1/plot) and
-// report.md are written at the end.
+// fp32.safetensors keeps the model being studied, and study.json its training record and the
+// SHA-256 of its parameters: a resumed study refuses another model in its place (Model);
+// figures (PNG, gonum.org/v1/plot) and report.md are written at the end. One run at a time
+// works in a directory: Open holds it (internal/dirlock, a lock the operating system drops
+// when the process ends) until Close, and refuses it while another run holds it.
 //
 //	s, err := study.Open(dir, study.Config{Settings: study.Quick()})
 //	...
+//	defer s.Close()
 //	err = s.SetReference(model, history, fp32Accuracy, "")
 //	err = s.Run(study.Inputs{Model: model, Train: trainSet, Test: testSet, Figures: true})
 //

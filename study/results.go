@@ -32,6 +32,11 @@ type Reference struct {
 	Layers []LayerShape `json:"layers"`
 	// Curve is the per-epoch training record (empty if the model was loaded).
 	Curve []EpochPoint `json:"curve,omitempty"`
+	// Training is the training record the model's file holds (JSON as a string; "" if none),
+	// and ParamsSHA256 the fingerprint of its parameters (Fingerprint): a resumed study
+	// quantizes only the model these name (absent in studies begun before they were recorded).
+	Training     string `json:"training,omitempty"`
+	ParamsSHA256 string `json:"params_sha256,omitempty"`
 }
 
 // LayerShape names a layer and its size.

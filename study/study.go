@@ -2,11 +2,15 @@ package study
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +21,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"tinyq/internal/atomicfile"
+	"tinyq/internal/dirlock"
 	"tinyq/nn"
 	"tinyq/train"
 )
@@ -40,26 +45,81 @@ type Study struct {
 	bar     *progressbar.ProgressBar
 	barOut  io.Writer
 	log     io.Writer
+
+	lock *dirlock.Lock
+	// fileTraining is the training record of the model Model loaded from the directory.
+	fileTraining string
+	modelLoaded  bool
 }
 
 // Open prepares dir for a study with cfg: it creates the directory, or resumes the results
 // already in dir/study.json when they were made with the same settings. Results of other
-// settings are never overwritten: Open refuses the directory.
+// settings are never overwritten: Open refuses the directory. The study holds the directory
+// until Close (or the end of the process): a second Open of it, from this process or
+// another, is refused at once, naming the holder's process id.
 func Open(dir string, cfg Config) (*Study, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("study: %w", err)
 	}
+	// Someone else's directory is refused before the lock file is put in it (and again
+	// under the lock, in open).
+	if err := foreign(dir); err != nil {
+		return nil, err
+	}
+	lock, err := dirlock.Acquire(dir)
+	var held *dirlock.HeldError
+	if errors.As(err, &held) {
+		who := "another run"
+		if held.PID > 0 {
+			who = fmt.Sprintf("another run (process %d)", held.PID)
+		}
+		return nil, fmt.Errorf("study: %s is in use by %s; wait for it to finish or use another directory", dir, who)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("study: %w", err)
+	}
+	s, err := open(dir, cfg)
+	if err != nil {
+		_ = lock.Release()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// Close releases the study's directory for another run. The results stay on disk.
+func (s *Study) Close() error {
+	err := s.lock.Release()
+	s.lock = nil
+	if err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	return nil
+}
+
+// foreign refuses a directory without study.json that holds files the study would replace:
+// they are someone else's (a study writes study.json before anything else).
+func foreign(dir string) error {
+	if _, err := os.Lstat(filepath.Join(dir, ResultsFile)); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for _, n := range OutputFiles() {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			return fmt.Errorf("study: %s holds %s but no %s: not a study directory; use another directory", dir, n, ResultsFile)
+		}
+	}
+	return nil
+}
+
+// open is Open once the directory is held.
+func open(dir string, cfg Config) (*Study, error) {
 	s := &Study{Dir: dir, started: time.Now()}
 	path := filepath.Join(dir, ResultsFile)
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// A directory without study.json must not hold files the study would replace: they
-		// are someone else's (a study writes study.json before anything else).
-		for _, n := range OutputFiles() {
-			if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
-				return nil, fmt.Errorf("study: %s holds %s but no %s: not a study directory; use another directory", dir, n, ResultsFile)
-			}
+		if err := foreign(dir); err != nil {
+			return nil, err
 		}
 		s.Results = emptyResults(cfg)
 		return s, nil
@@ -163,6 +223,110 @@ func OutputFiles() []string {
 // same model.
 func (s *Study) ModelPath() string { return filepath.Join(s.Dir, ModelFile) }
 
+// Fingerprint is the SHA-256, in hex, of m's parameters: each layer's weights then biases,
+// in layer order, as little-endian float32 bits. Two models with the same fingerprint compute
+// the same function.
+func Fingerprint(m *nn.MLP) string {
+	h := sha256.New()
+	var buf []byte
+	for _, l := range m.Layers {
+		for _, v := range [][]float32{l.Weights(), l.Bias()} {
+			buf = buf[:0]
+			for _, x := range v {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
+			}
+			h.Write(buf)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Model loads the FP32 model of a resumed study (HasModel) and checks that it is the one the
+// study measured: the layers, the training record and the parameters' fingerprint recorded in
+// study.json. For a study.json that recorded no training record (begun by an older version),
+// training, if not "", is the record the caller expects the file to hold (that of the run's
+// settings). Another model in its place is refused with one line
+// saying what differs: the study's points belong to the recorded model, and retraining could
+// not promise the same parameters, so the file is neither used nor replaced.
+func (s *Study) Model(training string) (*nn.MLP, error) {
+	path := s.ModelPath()
+	m, info, err := nn.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("study: %w", err)
+	}
+	ref := s.Results.FP32
+	refuse := func(what string) error {
+		return fmt.Errorf("study: %s is not the model this study measured (%s); put that model back or remove the directory to start again", path, what)
+	}
+	if len(ref.Layers) > 0 {
+		var got []LayerShape
+		for i, l := range m.Layers {
+			got = append(got, LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
+		}
+		if !slices.Equal(got, ref.Layers) {
+			return nil, refuse(fmt.Sprintf("layer sizes %v, the study's %v", m.Sizes(), layerSizes(ref.Layers)))
+		}
+	}
+	if ref.Training != "" && info.Training != ref.Training {
+		return nil, refuse("its training record has " + recordDiff(info.Training, ref.Training, "the study's"))
+	}
+	if ref.Training == "" && training != "" && info.Training != training {
+		return nil, refuse("its training record has " + recordDiff(info.Training, training, "this run's"))
+	}
+	if sum := Fingerprint(m); ref.ParamsSHA256 != "" && sum != ref.ParamsSHA256 {
+		return nil, refuse(fmt.Sprintf("its parameters' SHA-256 is %.12s…, the study's %.12s…", sum, ref.ParamsSHA256))
+	}
+	s.fileTraining, s.modelLoaded = info.Training, true
+	return m, nil
+}
+
+// layerSizes are the sizes of a chain of layers: inputs, then each layer's outputs.
+func layerSizes(ls []LayerShape) []int {
+	sizes := []int{ls[0].In}
+	for _, l := range ls {
+		sizes = append(sizes, l.Out)
+	}
+	return sizes
+}
+
+// recordDiff says how training record got differs from want, whose's: the first differing
+// field of two JSON objects ("seed 2, the study's 1"), or both records.
+func recordDiff(got, want, whose string) string {
+	var g, w map[string]any
+	if json.Unmarshal([]byte(got), &g) == nil && json.Unmarshal([]byte(want), &w) == nil {
+		keys := make([]string, 0, len(g)+len(w))
+		for k := range g {
+			keys = append(keys, k)
+		}
+		for k := range w {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range slices.Compact(keys) {
+			gv, gok := g[k]
+			wv, wok := w[k]
+			switch {
+			case !gok:
+				return fmt.Sprintf("no %s, %s %s", k, whose, compactJSON(wv))
+			case !wok:
+				return fmt.Sprintf("%s %s, %s none", k, compactJSON(gv), whose)
+			case !reflect.DeepEqual(gv, wv):
+				return fmt.Sprintf("%s %s, %s %s", k, compactJSON(gv), whose, compactJSON(wv))
+			}
+		}
+	}
+	return fmt.Sprintf("%q, %s %q", got, whose, want)
+}
+
+// compactJSON is v as JSON on one line.
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
 // HasModel reports whether a resumed study has its FP32 model.
 func (s *Study) HasModel() bool {
 	if !s.Resumed {
@@ -173,9 +337,11 @@ func (s *Study) HasModel() bool {
 }
 
 // SetReference records the FP32 model the study quantizes: its test accuracy, size, layers
-// and training curve (hist may be nil), and saves it to ModelPath unless loaded from there.
+// and training curve (hist may be nil), its training record (training, JSON or "") and
+// fingerprint, which a resumed study checks (Model); and saves it to ModelPath unless loaded
+// from there. On a resumed study that has its model, m must be that model.
 func (s *Study) SetReference(m *nn.MLP, hist *train.History, accuracy float64, training string) error {
-	ref := Reference{Accuracy: accuracy, WeightBytes: 4 * m.NumParams()}
+	ref := Reference{Accuracy: accuracy, WeightBytes: 4 * m.NumParams(), Training: training, ParamsSHA256: Fingerprint(m)}
 	for i, l := range m.Layers {
 		ref.Layers = append(ref.Layers, LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
 	}
@@ -183,6 +349,19 @@ func (s *Study) SetReference(m *nn.MLP, hist *train.History, accuracy float64, t
 		ref.Curve = curve(hist, 0)
 	} else if s.Resumed {
 		ref.Curve = s.Results.FP32.Curve // the curve of the run that trained it
+	}
+	if s.HasModel() {
+		old := s.Results.FP32
+		if old.ParamsSHA256 != "" && old.ParamsSHA256 != ref.ParamsSHA256 {
+			return fmt.Errorf("study: the model given has parameters' SHA-256 %.12s…, the study's model %s has %.12s…", ref.ParamsSHA256, s.ModelPath(), old.ParamsSHA256)
+		}
+		// The record of the file the points were measured on, not of this run's flags.
+		switch {
+		case s.modelLoaded:
+			ref.Training = s.fileTraining
+		case old.Training != "":
+			ref.Training = old.Training
+		}
 	}
 	s.Results.FP32 = ref
 	if err := s.save(); err != nil { // study.json first: it claims the directory

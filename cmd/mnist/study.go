@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,18 +52,33 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.Kernel(), gemm.Kernel()),
 		Go:      runtime.Version(),
 	}}
+	// The directory is this run's until it returns (or the process ends): a second -study
+	// into it is refused at once.
 	s, err := study.Open(o.Study, cfg)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	var m *nn.MLP
 	var hist *train.History
 	if s.HasModel() {
-		if m, _, err = nn.Load(s.ModelPath()); err != nil {
+		// The model the points were measured on, or a refusal: the file's training record
+		// and parameters must be those study.json recorded (or, in a study.json that
+		// recorded none, the record of this run's flags when they trained it).
+		want := ""
+		if o.Load == "" {
+			want = o.trainingJSON()
+		}
+		if m, err = s.Model(want); err != nil {
 			return err
 		}
 		if got := m.Sizes(); o.Load == "" && !slices.Equal(got, sizes) {
 			return fmt.Errorf("study: %s has layer sizes %v, the study's settings %v: not this study's model; remove the directory to start again", s.ModelPath(), got, sizes)
+		}
+		if o.Load != "" {
+			if err := sameModel(o.Load, m); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "study: resuming %s (%d PTQ, %d QAT, %d sensitivity points done)\n", o.Study, len(s.Results.PTQ), len(s.Results.QAT), len(s.Results.Sensitivity))
 	} else {
@@ -78,6 +94,20 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	fm, err := ptq.Float(m, infer.F32)
 	if err != nil {
 		return err
+	}
+	// A model whose logits overflow float32 leaves nothing to measure (every error NaN):
+	// refused before the study writes anything, on every image it would use.
+	for _, d := range []struct {
+		set    string
+		images []float32
+	}{{"training", trainData.Images}, {"test", testData.Images}} {
+		if _, err := ptq.Logits(fm, d.images); err != nil {
+			var nf *ptq.NonFiniteError
+			if errors.As(err, &nf) {
+				nf.Model, nf.Set = "the FP32 model", d.set
+			}
+			return fmt.Errorf("study: %w", err)
+		}
 	}
 	acc, err := infer.Evaluate(fm, testData.Images, testData.Labels)
 	if err != nil {
@@ -99,6 +129,19 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	fmt.Fprintf(stdout, "study: %d PTQ, %d QAT, %d sensitivity and %d mixed-precision points in %.0f s; wrote %s and %s\n",
 		len(r.PTQ), len(r.QAT), len(r.Sensitivity), len(r.Mixed), r.Seconds,
 		filepath.Join(o.Study, study.ReportFile), filepath.Join(o.Study, study.ResultsFile))
+	return nil
+}
+
+// sameModel refuses a resumed study's -load file that is no longer the model the study
+// began with (the file was replaced since): the study's points belong to that model.
+func sameModel(load string, m *nn.MLP) error {
+	lm, _, err := nn.Load(load)
+	if err != nil {
+		return fmt.Errorf("-load: %w", err)
+	}
+	if got, want := study.Fingerprint(lm), study.Fingerprint(m); got != want {
+		return fmt.Errorf("study: -load %s is not the model this study began with (parameters' SHA-256 %.12s…, the study's %.12s…); use another directory or remove it", load, got, want)
+	}
 	return nil
 }
 
