@@ -24,14 +24,24 @@
 //  2. Background: a plane (level, and slope across the image for uneven light)
 //     fitted robustly to the border pixels; the noise σ is 1.4826 times the median
 //     absolute residual. A pixel's difference from the plane counts as ink only
-//     beyond a margin of max(8, ⌈5σ⌉) levels.
+//     beyond a margin of max(8, ⌈5σ⌉) levels. If that margin exceeds 64 levels (a
+//     paper noise σ above 12.8), the border is mostly ink, not paper: a tight crop,
+//     the digit touching every side. The margin is then 64 for step 3, and after it
+//     the background is a constant, the border's 10th percentile (light ink) or 90th
+//     (dark ink), with a margin from the noise of the border pixels near that level
+//     (5 times 3.138 times the lower quartile of their distances to it, at least 8,
+//     at most 64). A border with no such level (noise everywhere, a margin above 128)
+//     has no digit.
 //  3. Polarity: the ink is on the side of the background (lighter or darker) with more
 //     total contrast beyond the margin (a tie: dark ink if the background is lighter
 //     than mid-grey). Dark ink on light paper is inverted.
-//  4. Pass-through: an image that is already Size×Size, grey-valued (every pixel opaque
-//     with R == G == B, as an [*image.Gray] is) and light ink on dark is returned
-//     unchanged. An MNIST image written to a grey PNG thus comes back byte for byte,
-//     and a classifier sees exactly what it sees in the IDX file.
+//  4. Pass-through: an image that is already MNIST-like is returned unchanged:
+//     Size×Size, grey-valued (every pixel opaque with R == G == B, as an [*image.Gray]
+//     is), light ink, and a black background: the median of its border (the 108
+//     pixels of its outermost rows and columns) is at most 8. An MNIST image written to
+//     a grey PNG thus comes back byte for byte (their border median is 0), and a
+//     classifier sees exactly what it sees in the IDX file. Light ink on a grey
+//     background (a dark-mode canvas, a screenshot) is prepared like any other image.
 //  5. Contrast: the margin becomes 0 and the ink level (the 95th percentile of the
 //     differences beyond the margin) becomes 255, linearly, clamped. Grey pencil on
 //     grey paper becomes a bright digit on black.
@@ -52,8 +62,8 @@
 // Each is derived where it is declared; in short:
 //
 //   - Border statistics (a robust plane, the median absolute residual) ignore ink on
-//     up to half of the border, so a digit touching the edge of a tight crop does not
-//     move the background.
+//     up to half of the border, so a digit touching the edge does not move the
+//     background; beyond that, the fallback for a border that is mostly ink (step 2).
 //   - A 5σ margin: noise alone exceeds it in about 3 pixels of a 12-megapixel photo.
 //     At least 8 levels: a clean border gives σ = 0, and 8-bit rounding and JPEG error
 //     in smooth areas would otherwise count as ink.
@@ -75,8 +85,11 @@
 //     filtering and no deskewing.
 //   - Stroke width is not normalised: a thin pen line stays thinner than MNIST's
 //     strokes, which may cost accuracy.
-//   - The pass-through trusts its input: a Size×Size grey image with a dark
+//   - The pass-through trusts its input: a Size×Size grey image with a black
 //     background is not re-centred or re-scaled, even if it was not prepared as MNIST.
+//   - A tight crop is ambiguous where almost all of its border is ink: 4 of the 10,000
+//     MNIST test digits cropped to their ink (4-pixel-wide '1's) have no paper level on
+//     the border and are refused as "no digit"; a margin of one pixel avoids it.
 //   - Catmull-Rom overshoots slightly at sharp edges; the overshoot is clamped to 0 and
 //     255, so a binary digit comes out with anti-aliased but not ringing edges.
 //   - The whole image is converted to an 8-bit grey copy first: one byte a pixel more,
