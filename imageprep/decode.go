@@ -35,7 +35,11 @@ const (
 
 // Decode reads a PNG, JPEG or GIF image (the first frame of an animated GIF) from r. It
 // reads at most MaxBytes bytes, and checks the size that the header declares against
-// MaxPixels and MaxSide before decoding the pixels. Errors start with "imageprep: "; an input in
+// MaxPixels and MaxSide before decoding the pixels. A JPEG whose EXIF Orientation tag
+// (in its APP1 Exif segment, IFD0, tag 0x0112) is 2 to 8 is returned as it is shown: a
+// view of the decoded pixels mirrored or turned as that value says, with origin (0, 0)
+// and, for 5 to 8, width and height swapped, as image viewers show it. A missing,
+// out-of-range or malformed tag leaves the image as stored. Errors start with "imageprep: "; an input in
 // another format wraps [image.ErrFormat].
 func Decode(r io.Reader) (image.Image, error) {
 	return decode(r, MaxBytes)
@@ -67,6 +71,9 @@ func decode(r io.Reader, limit int64) (image.Image, error) {
 	// The decoders keep to the declared size; check again rather than trust them.
 	if err := checkSize(img.Bounds().Dx(), img.Bounds().Dy()); err != nil {
 		return nil, err
+	}
+	if format == "jpeg" {
+		img = orient(img, exifOrientation(data))
 	}
 	return img, nil
 }

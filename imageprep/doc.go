@@ -3,7 +3,11 @@
 // robustness to cluttered photos.
 //
 // [Decode] and [DecodeFile] read PNG, JPEG and GIF with the standard library's decoders
-// (importing this package registers them with [image.Decode] for the whole program).
+// (importing this package registers them with [image.Decode] for the whole program). A
+// JPEG is turned or mirrored as its EXIF Orientation tag says (values 2 to 8, as phones
+// write them), as image viewers show it; a missing or malformed tag leaves it as stored.
+// The EXIF reader is this package's own, small and bounded: it looks only for IFD0's tag
+// 0x0112 in the first APP1 Exif segment before the image data.
 // [MNIST] turns the decoded image into Size*Size bytes, row-major, 0 for background and
 // 255 for ink: the layout of the IDX files.
 //

@@ -414,6 +414,11 @@ func rgbaAt(img image.Image) func(x, y int) (r, g, b, a uint32) {
 		return func(x, y int) (r, g, b, a uint32) { return m.YCbCrAt(x, y).RGBA() }
 	case *image.NYCbCrA:
 		return func(x, y int) (r, g, b, a uint32) { return m.NYCbCrAAt(x, y).RGBA() }
+	case image.RGBA64Image: // an oriented JPEG (see orient), and other types with RGBA64At
+		return func(x, y int) (r, g, b, a uint32) {
+			c := m.RGBA64At(x, y)
+			return uint32(c.R), uint32(c.G), uint32(c.B), uint32(c.A)
+		}
 	}
 	return func(x, y int) (r, g, b, a uint32) { return img.At(x, y).RGBA() }
 }
