@@ -148,9 +148,9 @@ func exifJPEG(t *testing.T, path string, shown *image.Gray, o int) {
 	if err := jpeg.Encode(&buf, stored, &jpeg.Options{Quality: 90}); err != nil {
 		t.Fatal(err)
 	}
-	tiff := []byte("II*\x00\x08\x00\x00\x00\x01\x00")                // header, IFD0 at 8, one entry
+	tiff := []byte("II*\x00\x08\x00\x00\x00\x01\x00")                   // header, IFD0 at 8, one entry
 	tiff = append(tiff, 0x12, 0x01, 3, 0, 1, 0, 0, 0, byte(o), 0, 0, 0) // 0x0112, SHORT, 1, o
-	tiff = append(tiff, 0, 0, 0, 0)                                    // no next IFD
+	tiff = append(tiff, 0, 0, 0, 0)                                     // no next IFD
 	seg := binary.BigEndian.AppendUint16([]byte{0xff, 0xe1}, uint16(2+6+len(tiff)))
 	seg = append(append(seg, "Exif\x00\x00"...), tiff...)
 	data := append(append(append([]byte{}, buf.Bytes()[:2]...), seg...), buf.Bytes()[2:]...)
