@@ -21,8 +21,9 @@ const (
 	MaxBytes = 64 << 20
 
 	// MaxPixels caps the decoded image: 50 megapixels, above the 48-50 MP of the
-	// largest phone sensors. Decoding then needs at most 4 bytes a pixel (RGBA; JPEG's
-	// YCbCr 4:2:0 needs 1.5), i.e. 200 MB, and MNIST 1 byte a pixel more for its grey copy.
+	// largest phone sensors. What decoding may allocate is capped too, by
+	// MaxDecodedBytes (8 bytes a pixel at MaxPixels), and MNIST needs 1 byte a pixel
+	// more for its grey copy.
 	MaxPixels = 50_000_000
 
 	// MaxSide caps each side: 65535 pixels, the most that JPEG and GIF can declare.
@@ -63,6 +64,9 @@ func decode(r io.Reader, limit int64) (image.Image, error) {
 	}
 	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err
+	}
+	if need, kind := decodedBytes(cfg, format, data); need > MaxDecodedBytes {
+		return nil, &MemoryError{Width: cfg.Width, Height: cfg.Height, Kind: kind, Bytes: need}
 	}
 	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {

@@ -99,10 +99,23 @@
 //   - The whole image is converted to an 8-bit grey copy first: one byte a pixel more,
 //     50 MB at [MaxPixels]; about 0.3 s for a 12-megapixel photo.
 //
+// # Memory
+//
+// One image never needs more than about 570 MB, whatever its content: the encoded file,
+// read whole (at most [MaxBytes], 64 MiB); the decoded image (at most
+// [MaxDecodedBytes], 400 MB, estimated from the header before any pixel is decoded: a
+// 50-megapixel 16-bit RGBA PNG; a baseline JPEG takes at most 7 bytes a pixel, 350 MB);
+// the grey copy (1 byte a pixel, 50 MB); and the Catmull-Rom scaler's buffers (32 bytes
+// for each of the 20 output columns and each source row of the digit's box, plus its
+// weights: under 50 MB at [MaxSide]). Nothing is kept between calls, so a program that
+// drops one image before it reads the next (cmd/classify) needs that much once, not once
+// per image.
+//
 // # Errors
 //
 // Every error's text starts with "imageprep: ". Bad input gets a typed error carrying
 // its data: [*SizeError] (empty, over [MaxPixels] or over [MaxSide] a side),
+// [*MemoryError] (decoding would allocate more than [MaxDecodedBytes]),
 // [*NotRegularError] (a directory, pipe or device given to DecodeFile), or an error
 // wrapping [ErrNoDigit], [ErrTooManyBytes] or [image.ErrFormat]. No input makes these
 // functions panic.

@@ -33,13 +33,28 @@ const (
 // data, checks every offset before using it, and visits each segment and IFD entry once:
 // it cannot loop or read out of bounds.
 func exifOrientation(data []byte) orientation {
+	var o orientation
+	jpegSegments(data, func(marker byte, seg []byte) bool {
+		if marker == 0xe1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
+			o = tiffOrientation(seg[6:])
+			return false
+		}
+		return true
+	})
+	return o
+}
+
+// jpegSegments calls f with the marker and the payload of each marker segment of a JPEG
+// before its first scan, in order, until f returns false. It stops at the first malformed
+// segment. Each step moves forward: it cannot loop.
+func jpegSegments(data []byte, f func(marker byte, payload []byte) bool) {
 	if len(data) < 4 || data[0] != 0xff || data[1] != 0xd8 {
-		return 0
+		return
 	}
 	// Segments: 0xff, a marker, a 2-byte big-endian length that counts itself.
 	for p := 2; p+4 <= len(data); {
 		if data[p] != 0xff {
-			return 0
+			return
 		}
 		marker := data[p+1]
 		switch {
@@ -50,19 +65,17 @@ func exifOrientation(data []byte) orientation {
 			p += 2 // markers without a length
 			continue
 		case marker == 0xda || marker == 0xd9: // start of scan, end of image
-			return 0
+			return
 		}
 		n := int(binary.BigEndian.Uint16(data[p+2:]))
 		if n < 2 || p+2+n > len(data) {
-			return 0
+			return
 		}
-		seg := data[p+4 : p+2+n]
-		if marker == 0xe1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
-			return tiffOrientation(seg[6:])
+		if !f(marker, data[p+4:p+2+n]) {
+			return
 		}
 		p += 2 + n
 	}
-	return 0
 }
 
 // tiffOrientation reads tag 0x0112 (a SHORT, count 1, value 1 to 8) from IFD0 of a TIFF
