@@ -15,7 +15,7 @@
 // In the plain format a path that contains a control character (a tab or a newline, say) or
 // invalid UTF-8, or that begins with a double quote, is printed as a Go string literal
 // (strconv.Quote), so that every line is one record of three tab-separated fields; other paths
-// are printed as they are. -json prints one JSON object per image, with the path as a JSON
+// are printed as they are. Error messages on stderr quote such paths the same way. -json prints one JSON object per image, with the path as a JSON
 // string, all class probabilities and the kernel paths that computed them.
 //
 // An image that cannot be read, or on which the model's outputs are not finite (NaN or
@@ -123,7 +123,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		gc.collect()
 		p, err := classify(m, path)
 		if err != nil {
-			fmt.Fprintln(stderr, "classify:", err)
+			// The message names the path; quoted as on stdout, so that it stays one line.
+			msg := err.Error()
+			if q := plainPath(path); q != path {
+				msg = strings.ReplaceAll(msg, path, q)
+			}
+			fmt.Fprintln(stderr, "classify:", msg)
 			status = 1
 			continue
 		}

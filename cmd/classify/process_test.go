@@ -166,7 +166,7 @@ func TestModelNotTinyq(t *testing.T) {
 // TestPlainPathEscaped (issue 18, item 10): a file named "fake<TAB>3<TAB>0.9999<NL>real.png"
 // cannot forge a record in the plain output: it is printed as a Go string literal, so the
 // output is one line of three tab-separated fields whose first unquotes to the name. An
-// ordinary name is printed as it is. A real process.
+// ordinary name is printed as it is; an error on stderr quotes the name too. A real process.
 func TestPlainPathEscaped(t *testing.T) {
 	bin := classifyBinary(t)
 	dir := t.TempDir()
@@ -190,6 +190,12 @@ func TestPlainPathEscaped(t *testing.T) {
 		if len(f) != 3 || f[0] != want {
 			t.Errorf("line %d %q: want 3 fields, the first %s", i, lines[i], want)
 		}
+	}
+	// An error names such a file in one line, quoted the same way.
+	missing := "gone\nclassify: other.png: forged error.png"
+	code, _, errOut = runProcess(t, bin, dir, nil, "-model", model, missing)
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, strconv.Quote(missing)) {
+		t.Errorf("a missing file %q: exit %d, stderr %q; want one line with the quoted name", missing, code, errOut)
 	}
 	// -json was already right: the name is a JSON string.
 	_, out, _ = runProcess(t, bin, dir, nil, "-model", model, "-json", forged)
