@@ -20,9 +20,10 @@
 //
 // An image that cannot be read, or on which the model's outputs are not finite (NaN or
 // infinity), is one line on stderr naming it and the others are still classified; the exit
-// status is then 1. Images are classified one at a time and each one's buffers are released
-// before the next is read, so memory is bounded by the largest image, not by their number
-// (package imageprep states the bound). A bad flag exits 2; a model that cannot be loaded, 1.
+// status is then 1. Images are classified one at a time, and the garbage of a large one is
+// collected before the next is read, so memory is bounded by the largest image, not by their
+// number (package imageprep states the bound, about 570 MB). A bad flag exits 2; a model
+// that cannot be loaded, 1.
 package main
 
 import (
