@@ -101,10 +101,10 @@
 //
 // # Memory
 //
-// One image never needs more than about 570 MB, whatever its content: the encoded file,
+// One image never needs more than about 600 MB, whatever its content: the encoded file,
 // read whole (at most [MaxBytes], 64 MiB); the decoded image (at most
-// [MaxDecodedBytes], 400 MB, estimated from the header before any pixel is decoded: a
-// 50-megapixel 16-bit RGBA PNG; a baseline JPEG takes at most 7 bytes a pixel, 350 MB);
+// [MaxDecodedBytes], 425 MB, estimated from the header before any pixel is decoded: a
+// 50-megapixel 16-bit RGBA PNG; a baseline JPEG takes at most 7 bytes a pixel);
 // the grey copy (1 byte a pixel, 50 MB); and the Catmull-Rom scaler's buffers (32 bytes
 // for each of the 20 output columns and each source row of the digit's box, plus its
 // weights: under 50 MB at [MaxSide]). Nothing is kept between calls, so a program that

@@ -22,7 +22,7 @@
 // infinity), is one line on stderr naming it and the others are still classified; the exit
 // status is then 1. Images are classified one at a time, and the garbage of a large one is
 // collected before the next is read, so memory is bounded by the largest image, not by their
-// number (package imageprep states the bound, about 570 MB). A bad flag exits 2; a model
+// number (package imageprep states the bound, about 600 MB). A bad flag exits 2; a model
 // that cannot be loaded, 1.
 package main
 
@@ -151,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // collectAfter is how much an image may allocate before classify collects the garbage
 // before the next one: 32 MiB. A forced collection costs about 5 ms (2,000 28x28 PNGs took
 // 0.5 s without, 9.8 s with one after each), so small images are left to the collector's
-// own pacing; but after a large image its buffers (imageprep bounds them: up to about 570 MB)
+// own pacing; but after a large image its buffers (imageprep bounds them: up to about 600 MB)
 // would otherwise still be in the heap beside the next image's, and the process would need
 // twice the memory of the largest image, not once.
 const collectAfter = 32 << 20
