@@ -59,7 +59,11 @@ func TestDecodedBytesBound(t *testing.T) {
 		big := image.NewNRGBA64(image.Rect(0, 0, n, n))
 		for y := range n {
 			for x := range n {
-				big.Set(x, y, color.RGBA64{uint16(x * 65), uint16(y * 93), uint16(x * y), 0xffff})
+				p := big.Pix[y*big.Stride+8*x:]
+				binary.BigEndian.PutUint16(p, uint16(x*65))
+				binary.BigEndian.PutUint16(p[2:], uint16(y*93))
+				binary.BigEndian.PutUint16(p[4:], uint16(x*y))
+				binary.BigEndian.PutUint16(p[6:], 0xffff)
 			}
 		}
 		cases = append(cases, struct {
