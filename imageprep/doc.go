@@ -34,8 +34,10 @@
 //     the background is a constant, the border's 10th percentile (light ink) or 90th
 //     (dark ink), with a margin from the noise of the border pixels near that level
 //     (5 times 3.138 times the lower quartile of their distances to it, at least 8,
-//     at most 64). A border with no such level (noise everywhere, a margin above 128)
-//     has no digit.
+//     at most 64). If the border has no such level (a margin above 128), the plane
+//     and the margin of 64 stay, provided that the ink's side is clear (16 times the
+//     other side's contrast, as in the thinnest crops of a '1'); else (noise
+//     everywhere) there is no digit.
 //  3. Polarity: the ink is on the side of the background (lighter or darker) with more
 //     total contrast beyond the margin (a tie: dark ink if the background is lighter
 //     than mid-grey). Dark ink on light paper is inverted.
@@ -91,9 +93,9 @@
 //     strokes, which may cost accuracy.
 //   - The pass-through trusts its input: a Size×Size grey image with a black
 //     background is not re-centred or re-scaled, even if it was not prepared as MNIST.
-//   - A tight crop is ambiguous where almost all of its border is ink: 4 of the 10,000
-//     MNIST test digits cropped to their ink (4-pixel-wide '1's) have no paper level on
-//     the border and are refused as "no digit"; a margin of one pixel avoids it.
+//   - Noise is not a digit only when it is told apart from ink on the border: a large
+//     image of uniform noise is "no digit", a small one (28×28) may have a "paper"
+//     level on its border and be prepared like a tight crop.
 //   - Catmull-Rom overshoots slightly at sharp edges; the overshoot is clamped to 0 and
 //     255, so a binary digit comes out with anti-aliased but not ringing edges.
 //   - The whole image is converted to an 8-bit grey copy first: one byte a pixel more,
