@@ -30,6 +30,7 @@ func BenchmarkMNIST(b *testing.B) {
 		{"28x28 pass-through", rects(Size, Size, image.Rect(9, 4, 19, 24))},
 		{"140x140 black on white", strokes(140, 140, 255, 0, 9, seven...)},
 		{"4000x3000 YCbCr", photo12MP()},
+		{"4000x3000 YCbCr, EXIF orientation 6", orient(photo12MP(), rightTop)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {

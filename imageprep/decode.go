@@ -21,8 +21,9 @@ const (
 	MaxBytes = 64 << 20
 
 	// MaxPixels caps the decoded image: 50 megapixels, above the 48-50 MP of the
-	// largest phone sensors. Decoding then needs at most 4 bytes a pixel (RGBA; JPEG's
-	// YCbCr 4:2:0 needs 1.5), i.e. 200 MB, and MNIST 1 byte a pixel more for its grey copy.
+	// largest phone sensors. What decoding may allocate is capped too, by
+	// MaxDecodedBytes (8 bytes a pixel at MaxPixels), and MNIST needs 1 byte a pixel
+	// more for its grey copy.
 	MaxPixels = 50_000_000
 
 	// MaxSide caps each side: 65535 pixels, the most that JPEG and GIF can declare.
@@ -35,7 +36,11 @@ const (
 
 // Decode reads a PNG, JPEG or GIF image (the first frame of an animated GIF) from r. It
 // reads at most MaxBytes bytes, and checks the size that the header declares against
-// MaxPixels and MaxSide before decoding the pixels. Errors start with "imageprep: "; an input in
+// MaxPixels and MaxSide before decoding the pixels. A JPEG whose EXIF Orientation tag
+// (in its APP1 Exif segment, IFD0, tag 0x0112) is 2 to 8 is returned as it is shown: a
+// view of the decoded pixels mirrored or turned as that value says, with origin (0, 0)
+// and, for 5 to 8, width and height swapped, as image viewers show it. A missing,
+// out-of-range or malformed tag leaves the image as stored. Errors start with "imageprep: "; an input in
 // another format wraps [image.ErrFormat].
 func Decode(r io.Reader) (image.Image, error) {
 	return decode(r, MaxBytes)
@@ -60,6 +65,9 @@ func decode(r io.Reader, limit int64) (image.Image, error) {
 	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
+	if need, kind := decodedBytes(cfg, format, data); need > MaxDecodedBytes {
+		return nil, &MemoryError{Width: cfg.Width, Height: cfg.Height, Kind: kind, Bytes: need}
+	}
 	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, decodeError(format, err)
@@ -67,6 +75,9 @@ func decode(r io.Reader, limit int64) (image.Image, error) {
 	// The decoders keep to the declared size; check again rather than trust them.
 	if err := checkSize(img.Bounds().Dx(), img.Bounds().Dy()); err != nil {
 		return nil, err
+	}
+	if format == "jpeg" {
+		img = orient(img, exifOrientation(data))
 	}
 	return img, nil
 }

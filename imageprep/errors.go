@@ -34,6 +34,19 @@ func (e *SizeError) Error() string {
 		e.Width, e.Height, float64(e.Width)*float64(e.Height)/1e6, MaxPixels/1_000_000)
 }
 
+// MemoryError reports an image that is within the pixel limits but whose decoding would
+// allocate more than [MaxDecodedBytes].
+type MemoryError struct {
+	Width, Height int
+	Kind          string // e.g. "progressive JPEG", "interlaced PNG"
+	Bytes         int64  // the estimated need
+}
+
+func (e *MemoryError) Error() string {
+	return fmt.Sprintf("imageprep: a %dx%d %s needs about %d MB to decode, more than the limit of %d MB",
+		e.Width, e.Height, e.Kind, (e.Bytes+999_999)/1_000_000, MaxDecodedBytes/1_000_000)
+}
+
 // NotRegularError reports a path given to [DecodeFile] that is not a regular file: a
 // directory, a named pipe, a device, a socket. Reading a pipe or a device could block
 // forever or never end, so DecodeFile refuses them before opening.

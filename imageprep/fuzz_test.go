@@ -92,6 +92,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(buf.Bytes())
 	}
+	// JPEGs with an EXIF orientation (turned, mirrored, malformed): issue 18, item 5.
+	var jpg bytes.Buffer
+	if err := encodeJPEG(&jpg, digit); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(withSegment(jpg.Bytes(), exifSegment("II", orientationEntry(6))))
+	f.Add(withSegment(jpg.Bytes(), exifSegment("MM", orientationEntry(7))))
+	f.Add(withSegment(jpg.Bytes(), exifSegment("II", [4]uint32{0x0112, 3, 1, 9})[:20]))
 	f.Add(pngHeader(100000, 100000))
 	f.Add(gifHeader(65535, 65535))
 	f.Add([]byte("not an image"))
