@@ -32,21 +32,9 @@ func TestLoadReal(t *testing.T) {
 	checkReal(t, train, test)
 }
 
-// The raw (gunzipped) files are accepted too, and checked against their own digests.
+// The raw (gunzipped) files are accepted too, and checked against the same digests.
 func TestLoadRealRaw(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 55 MB of raw files; skipped with -short")
-	}
-	src := locate(t)
-	dir := t.TempDir()
-	for _, name := range []string{mnist.TrainImages, mnist.TrainLabels, mnist.TestImages, mnist.TestLabels} {
-		gunzip(t, filepath.Join(src, name+".gz"), filepath.Join(dir, name))
-	}
-	train, test, err := mnist.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReal(t, train, test)
+	loadRewritten(t, "writes 55 MB of raw files", false)
 }
 
 // TestLoadRealRegzipped (issue 18, item 17): the published bytes in another gzip stream
@@ -54,13 +42,23 @@ func TestLoadRealRaw(t *testing.T) {
 // the digest of the compressed file was compared and they were refused with a bare SHA-256
 // mismatch.
 func TestLoadRealRegzipped(t *testing.T) {
+	loadRewritten(t, "recompresses 55 MB", true)
+}
+
+// loadRewritten rewrites the four published files into a temporary directory, gunzipped or
+// (regzip) as another gzip stream, and loads them; it is skipped with -short (why says why).
+func loadRewritten(t *testing.T, why string, regzip bool) {
 	if testing.Short() {
-		t.Skip("recompresses 55 MB; skipped with -short")
+		t.Skip(why + "; skipped with -short")
 	}
 	src := locate(t)
 	dir := t.TempDir()
 	for _, name := range []string{mnist.TrainImages, mnist.TrainLabels, mnist.TestImages, mnist.TestLabels} {
-		regzip(t, filepath.Join(src, name+".gz"), filepath.Join(dir, name+".gz"))
+		from, to := filepath.Join(src, name+".gz"), filepath.Join(dir, name)
+		if regzip {
+			to += ".gz"
+		}
+		rewrite(t, from, to, regzip)
 	}
 	train, test, err := mnist.Load(dir)
 	if err != nil {
@@ -69,9 +67,9 @@ func TestLoadRealRegzipped(t *testing.T) {
 	checkReal(t, train, test)
 }
 
-// regzip writes src's decompressed content to dst as another gzip stream: BestSpeed, with a
-// file name and a modification time in its header.
-func regzip(t *testing.T, src, dst string) {
+// rewrite writes src's decompressed content to dst: raw, or with regzip as another gzip
+// stream than src's (BestSpeed, with a file name and a modification time in its header).
+func rewrite(t *testing.T, src, dst string, regzip bool) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
@@ -86,19 +84,28 @@ func regzip(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zw, err := gzip.NewWriterLevel(out, gzip.BestSpeed)
-	if err != nil {
+	var w io.WriteCloser = out
+	if regzip {
+		zw, err := gzip.NewWriterLevel(out, gzip.BestSpeed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw.Name, zw.ModTime = filepath.Base(dst), time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+		w = zw
+	}
+	if _, err := io.Copy(w, zr); err != nil {
 		t.Fatal(err)
 	}
-	zw.Name, zw.ModTime = filepath.Base(dst), time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
-	if _, err := io.Copy(zw, zr); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
+	if regzip {
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if !regzip {
+		return
 	}
 	orig, err := os.ReadFile(src)
 	if err != nil {
@@ -110,29 +117,6 @@ func regzip(t *testing.T, src, dst string) {
 	}
 	if bytes.Equal(orig, again) {
 		t.Fatalf("%s: the recompressed stream equals the original; the test would prove nothing", dst)
-	}
-}
-
-func gunzip(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, zr); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
