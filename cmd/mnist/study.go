@@ -17,6 +17,9 @@ import (
 	"tinyq/ptq"
 	"tinyq/qkernel"
 	"tinyq/study"
+	"tinyq/study/figures"
+	"tinyq/study/markdown"
+	"tinyq/study/schema"
 	"tinyq/train"
 )
 
@@ -45,7 +48,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	if o.Load != "" {
 		set.Hidden, set.Epochs = nil, 0 // the file decides
 	}
-	cfg := study.Config{Settings: set, Run: study.RunInfo{
+	cfg := schema.Config{Settings: set, Run: schema.RunInfo{
 		Command: "go run ./cmd/mnist " + strings.Join(os.Args[1:], " "),
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Machine: machine(),
@@ -120,9 +123,18 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	qb.Log = nil
 	err = s.Run(study.Inputs{
 		Model: m, Train: trainData, Test: testData, TrainQAT: qb,
-		Progress: progressWriter(o.Quiet, stderr), Log: stdout, Figures: true,
+		Progress: progressWriter(o.Quiet, stderr), Log: stdout,
 	})
 	if err != nil {
+		return err
+	}
+	// The points are saved; the figures (fc1's weights for its histogram) and the report are
+	// drawn from them.
+	figs, err := figures.Write(s.Dir, &s.Results, m.Layers[0].Weights())
+	if err != nil {
+		return err
+	}
+	if err := markdown.Write(s.Dir, &s.Results, figs); err != nil {
 		return err
 	}
 	r := s.Results

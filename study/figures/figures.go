@@ -1,4 +1,4 @@
-package study
+package figures
 
 import (
 	"cmp"
@@ -21,26 +21,8 @@ import (
 
 	"tinyq/internal/atomicfile"
 	"tinyq/quant"
-)
-
-// Figure is one PNG of the study.
-type Figure struct {
-	// File is the PNG's name relative to the study directory, e.g. "ptq_bits.png".
-	File string
-	// Title is the figure's title, used as the image's alt text in report.md.
-	Title string
-	// Caption says what the figure shows, computed from the results (clipped points, FP32).
-	Caption string
-}
-
-// File names of the figures, in report order.
-const (
-	figFilePTQBits     = "ptq_bits.png"
-	figFileHeatmap     = "ptq_heatmap.png"
-	figFilePareto      = "pareto.png"
-	figFileSensitivity = "sensitivity.png"
-	figFileHist        = "fc1_hist.png"
-	figFileCurves      = "curves.png"
+	"tinyq/study/analysis"
+	"tinyq/study/schema"
 )
 
 // Figure sizes. Single-panel figures are 7x4.5 inches; the two-panel ones are wider so
@@ -67,22 +49,22 @@ const (
 	figLegendSize = 11
 )
 
-// WriteFigures draws every figure the results allow into dir and returns them in report
+// Write draws every figure the results allow into dir and returns them in report
 // order. fc1 is the first layer's float weights ([In, Out] row-major, the layer
 // r.FP32.Layers[0]) for the histogram; nil skips that figure. A figure whose data is empty
 // (no QAT points yet, no sensitivity, ...) is skipped, not an error. Every file is written
 // atomically: a reader sees the old PNG or the whole new one.
-func WriteFigures(dir string, r *Results, fc1 []float32) ([]Figure, error) {
+func Write(dir string, r *schema.Results, fc1 []float32) ([]schema.Figure, error) {
 	if r == nil {
-		return nil, fmt.Errorf("study: figures: no results")
+		return nil, fmt.Errorf("figures: no results")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("study: figures: %w", err)
+		return nil, fmt.Errorf("figures: %w", err)
 	}
-	makers := []func(*Results, []float32) (*figDraft, error){
+	makers := []func(*schema.Results, []float32) (*figDraft, error){
 		figPTQBits, figHeatmap, figPareto, figSensitivity, figHist, figCurves,
 	}
-	var figs []Figure
+	var figs []schema.Figure
 	for _, mk := range makers {
 		d, err := mk(r, fc1)
 		if err != nil {
@@ -92,7 +74,7 @@ func WriteFigures(dir string, r *Results, fc1 []float32) ([]Figure, error) {
 			continue
 		}
 		if err := figSave(filepath.Join(dir, d.fig.File), d.w, d.h, d.draw); err != nil {
-			return figs, fmt.Errorf("study: figure %s: %w", d.fig.File, err)
+			return figs, fmt.Errorf("figures: %s: %w", d.fig.File, err)
 		}
 		figs = append(figs, d.fig)
 	}
@@ -101,7 +83,7 @@ func WriteFigures(dir string, r *Results, fc1 []float32) ([]Figure, error) {
 
 // figDraft is a figure ready to be drawn: its report entry, its size and how to draw it.
 type figDraft struct {
-	fig  Figure
+	fig  schema.Figure
 	w, h vg.Length
 	draw func(dc draw.Canvas)
 }
@@ -323,89 +305,6 @@ func figAxisNote(lo float64, n int) string {
 	return fmt.Sprintf("  [%d points below %.0f%% not shown]", n, lo)
 }
 
-// figBestPTQ returns, for each (weight, activation) pair, the PTQ point of the given
-// granularity and mode with the lowest held-out logit MSE: the observer a user would pick
-// without looking at the test set. Ties (and NaN MSEs, ranked last) keep the first point.
-func figBestPTQ(points []PTQPoint, gran, mode string) map[Pair]PTQPoint {
-	best := map[Pair]PTQPoint{}
-	for _, p := range points {
-		if p.Granularity != gran || p.Mode != mode {
-			continue
-		}
-		k := Pair{p.WBits, p.ABits}
-		if b, ok := best[k]; !ok || figMSELess(p.LogitMSE, b.LogitMSE) {
-			best[k] = p
-		}
-	}
-	return best
-}
-
-// figMSELess orders logit MSEs with NaN last.
-func figMSELess(a, b float64) bool {
-	if math.IsNaN(a) {
-		return false
-	}
-	return math.IsNaN(b) || a < b
-}
-
-// figPairs returns the keys of m sorted by weight bits, then activation bits, descending.
-func figPairs(m map[Pair]PTQPoint) []Pair {
-	ks := make([]Pair, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.SortFunc(ks, func(a, b Pair) int {
-		if c := cmp.Compare(b.W, a.W); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.A, a.A)
-	})
-	return ks
-}
-
-// figSortedSet returns the distinct values of vs in ascending order.
-func figSortedSet(vs []int) []int {
-	out := slices.Clone(vs)
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// figFront returns the mixed-precision front's points in order of weight bytes.
-func figFront(mixed []MixedPoint) []MixedPoint {
-	var front []MixedPoint
-	for _, m := range mixed {
-		if m.Pareto {
-			front = append(front, m)
-		}
-	}
-	slices.SortStableFunc(front, func(a, b MixedPoint) int { return cmp.Compare(a.WeightBytes, b.WeightBytes) })
-	return front
-}
-
-// figSortedQAT returns a copy of qs sorted by weight bits, then activation bits, descending,
-// observed scales before learned ones: the order of the report's table and the curves'
-// legend.
-func figSortedQAT(qs []QATPoint) []QATPoint {
-	out := slices.Clone(qs)
-	slices.SortStableFunc(out, func(a, b QATPoint) int {
-		if c := cmp.Compare(b.WBits, a.WBits); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.ABits, a.ABits); c != 0 {
-			return c
-		}
-		return cmp.Compare(repBool(a.LSQ), repBool(b.LSQ))
-	})
-	return out
-}
-
-// figSortedDesc returns the distinct values of vs in descending order (widest bits first).
-func figSortedDesc(vs []int) []int {
-	out := figSortedSet(vs)
-	slices.Reverse(out)
-	return out
-}
-
 // figSeries is one line of an accuracy-against-bits panel.
 type figSeries struct {
 	name   string
@@ -416,20 +315,20 @@ type figSeries struct {
 }
 
 // figQATUniform returns the QAT points at W = A with the given scale method, by weight bits.
-func figQATUniform(qat []QATPoint, lsq bool) []QATPoint {
-	var out []QATPoint
+func figQATUniform(qat []schema.QATPoint, lsq bool) []schema.QATPoint {
+	var out []schema.QATPoint
 	for _, q := range qat {
 		if q.WBits == q.ABits && q.LSQ == lsq {
 			out = append(out, q)
 		}
 	}
-	slices.SortFunc(out, func(a, b QATPoint) int { return cmp.Compare(a.WBits, b.WBits) })
+	slices.SortFunc(out, func(a, b schema.QATPoint) int { return cmp.Compare(a.WBits, b.WBits) })
 	return out
 }
 
 // figAccPanel builds one panel of accuracy against bits. It returns nil if no series has a
 // point. Points below the axis are appended to clipped with the panel's prefix.
-func figAccPanel(title, xLabel string, series []figSeries, fp32 float64, pairOf func(w int) Pair, clipped *[]figClipped) (*plot.Plot, error) {
+func figAccPanel(title, xLabel string, series []figSeries, fp32 float64, pairOf func(w int) schema.Pair, clipped *[]figClipped) (*plot.Plot, error) {
 	var vals []float64
 	var bits []int
 	for _, s := range series {
@@ -450,13 +349,13 @@ func figAccPanel(title, xLabel string, series []figSeries, fp32 float64, pairOf 
 		for _, xy := range s.xys {
 			if xy.Y < lo {
 				n++
-				name := s.name + " " + figPairName(pairOf(int(xy.X)))
+				name := s.name + " " + analysis.PairName(pairOf(int(xy.X)))
 				*clipped = append(*clipped, figClipped{name, xy.Y})
 			}
 		}
 	}
 	p := figNewPlot(title, xLabel+figAxisNote(lo, n), "test accuracy (%)")
-	bits = figSortedSet(bits)
+	bits = analysis.Distinct(bits)
 	x0, x1 := float64(bits[0])-0.4, float64(bits[len(bits)-1])+0.4
 	for _, s := range series {
 		if len(s.xys) == 0 {
@@ -482,7 +381,7 @@ func figAccPanel(title, xLabel string, series []figSeries, fp32 float64, pairOf 
 
 // figPTQXYs returns the points of best with activation bits a (or a = w if a is 0), as
 // (weight bits, accuracy) sorted by weight bits.
-func figPTQXYs(best map[Pair]PTQPoint, a int) plotter.XYs {
+func figPTQXYs(best map[schema.Pair]schema.PTQPoint, a int) plotter.XYs {
 	var xys plotter.XYs
 	for k, p := range best {
 		if (a == 0 && k.A == k.W) || (a != 0 && k.A == a) {
@@ -495,11 +394,11 @@ func figPTQXYs(best map[Pair]PTQPoint, a int) plotter.XYs {
 
 // figPTQBits draws accuracy against weight bits: PTQ at 8-bit activations (left) and at
 // W = A with QAT (right).
-func figPTQBits(r *Results, _ []float32) (*figDraft, error) {
-	pc := figBestPTQ(r.PTQ, PerChannel, Static)
-	pt := figBestPTQ(r.PTQ, PerTensor, Static)
-	dc := figBestPTQ(r.PTQ, PerChannel, Dynamic)
-	dt := figBestPTQ(r.PTQ, PerTensor, Dynamic)
+func figPTQBits(r *schema.Results, _ []float32) (*figDraft, error) {
+	pc := analysis.BestPTQ(r.PTQ, schema.PerChannel, schema.Static)
+	pt := analysis.BestPTQ(r.PTQ, schema.PerTensor, schema.Static)
+	dc := analysis.BestPTQ(r.PTQ, schema.PerChannel, schema.Dynamic)
+	dt := analysis.BestPTQ(r.PTQ, schema.PerTensor, schema.Dynamic)
 	circle, square, tri, ring, cross, pyramid := draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.RingGlyph{}, draw.CrossGlyph{}, draw.PyramidGlyph{}
 	left := []figSeries{
 		{"PTQ per-channel", figPTQXYs(pc, 8), figBlue, circle, nil},
@@ -521,14 +420,14 @@ func figPTQBits(r *Results, _ []float32) (*figDraft, error) {
 	}
 	var clipped []figClipped
 	lp, err := figAccPanel("PTQ, 8-bit activations", "weight bits", left, r.FP32.Accuracy,
-		func(w int) Pair { return Pair{w, 8} }, &clipped)
+		func(w int) schema.Pair { return schema.Pair{W: w, A: 8} }, &clipped)
 	if err != nil {
-		return nil, fmt.Errorf("study: figure %s: %w", figFilePTQBits, err)
+		return nil, fmt.Errorf("figures: %s: %w", schema.FigurePTQBits, err)
 	}
 	rp, err := figAccPanel("Uniform W = A: PTQ and QAT", "weight = activation bits", right, r.FP32.Accuracy,
-		func(w int) Pair { return Pair{w, w} }, &clipped)
+		func(w int) schema.Pair { return schema.Pair{W: w, A: w} }, &clipped)
 	if err != nil {
-		return nil, fmt.Errorf("study: figure %s: %w", figFilePTQBits, err)
+		return nil, fmt.Errorf("figures: %s: %w", schema.FigurePTQBits, err)
 	}
 	var panels []*plot.Plot
 	var parts []string
@@ -557,7 +456,7 @@ func figPTQBits(r *Results, _ []float32) (*figDraft, error) {
 		w = figWideWidth
 	}
 	return &figDraft{
-		fig: Figure{File: figFilePTQBits, Title: "Accuracy against bit width", Caption: caption},
+		fig: schema.Figure{File: schema.FigurePTQBits, Title: "Accuracy against bit width", Caption: caption},
 		w:   w, h: figHeight,
 		draw: func(dc draw.Canvas) { figDrawRow(dc, panels) },
 	}, nil
@@ -602,8 +501,8 @@ func (g figGrid) Y(r int) float64 { return float64(r) }
 // The colour shows the loss against FP32 on a log scale (the printed number is the
 // accuracy): the cells that matter differ by tenths of a point near FP32, while a broken
 // cell loses tens of points, and a linear scale would paint every good cell the same.
-func figHeatmap(r *Results, _ []float32) (*figDraft, error) {
-	best := figBestPTQ(r.PTQ, PerChannel, Static)
+func figHeatmap(r *schema.Results, _ []float32) (*figDraft, error) {
+	best := analysis.BestPTQ(r.PTQ, schema.PerChannel, schema.Static)
 	if len(best) == 0 {
 		return nil, nil
 	}
@@ -611,7 +510,7 @@ func figHeatmap(r *Results, _ []float32) (*figDraft, error) {
 	for k := range best {
 		ws, as = append(ws, k.W), append(as, k.A)
 	}
-	ws, as = figSortedSet(ws), figSortedSet(as)
+	ws, as = analysis.Distinct(ws), analysis.Distinct(as)
 	acc := make([][]float64, len(as))
 	shade := make([][]float64, len(as))
 	ref := r.FP32.Accuracy
@@ -626,7 +525,7 @@ func figHeatmap(r *Results, _ []float32) (*figDraft, error) {
 		acc[i], shade[i] = make([]float64, len(ws)), make([]float64, len(ws))
 		for j, w := range ws {
 			acc[i][j], shade[i][j] = math.NaN(), math.NaN()
-			if p, ok := best[Pair{w, a}]; ok {
+			if p, ok := best[schema.Pair{W: w, A: a}]; ok {
 				acc[i][j] = p.Accuracy
 				shade[i][j] = figLossShade(ref - p.Accuracy)
 				cmax = math.Max(cmax, shade[i][j])
@@ -667,7 +566,7 @@ func figHeatmap(r *Results, _ []float32) (*figDraft, error) {
 	}
 	lp, err := plotter.NewLabels(labels)
 	if err != nil {
-		return nil, fmt.Errorf("study: figure %s: %w", figFileHeatmap, err)
+		return nil, fmt.Errorf("figures: %s: %w", schema.FigureHeatmap, err)
 	}
 	cols := pal.Colors()
 	k := 0
@@ -709,7 +608,7 @@ func figHeatmap(r *Results, _ []float32) (*figDraft, error) {
 		caption += fmt.Sprintf(" FP32: %.2f%%.", r.FP32.Accuracy)
 	}
 	return &figDraft{
-		fig:  Figure{File: figFileHeatmap, Title: "PTQ accuracy over weight and activation bits", Caption: caption},
+		fig:  schema.Figure{File: schema.FigureHeatmap, Title: "PTQ accuracy over weight and activation bits", Caption: caption},
 		w:    figWidth,
 		h:    figHeight,
 		draw: func(dc draw.Canvas) { p.Draw(dc) },
@@ -727,30 +626,24 @@ func figLuminance(c color.Color) float64 {
 	return (0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)) / 0xffff
 }
 
-// figPairName writes a pair of widths as the figures and the report do, "W4A8".
-func figPairName(p Pair) string { return fmt.Sprintf("W%dA%d", p.W, p.A) }
-
-// figKB converts bytes to KB (1 KB = 1024 bytes).
-func figKB(b int) float64 { return float64(b) / 1024 }
-
 // figPareto draws accuracy against weight bytes: uniform PTQ points, the mixed-precision
 // front, QAT points, the knee points after fine-tuning and the budgets.
-func figPareto(r *Results, _ []float32) (*figDraft, error) {
-	best := figBestPTQ(r.PTQ, PerChannel, Static)
-	front := figFront(r.Mixed)
+func figPareto(r *schema.Results, _ []float32) (*figDraft, error) {
+	best := analysis.BestPTQ(r.PTQ, schema.PerChannel, schema.Static)
+	front := analysis.Front(r.Mixed)
 	if len(best) == 0 && len(front) == 0 && len(r.QAT) == 0 {
 		return nil, nil
 	}
 	var ptqXYs, frontXYs, qatXYs, kneeXYs plotter.XYs
 	var names []string // parallel to all the points, for the clip note
 	var all plotter.XYs
-	for _, k := range figPairs(best) {
-		xy := plotter.XY{X: figKB(best[k].WeightBytes), Y: best[k].Accuracy}
+	for _, k := range analysis.Pairs(best) {
+		xy := plotter.XY{X: analysis.KB(best[k].WeightBytes), Y: best[k].Accuracy}
 		ptqXYs = append(ptqXYs, xy)
-		all, names = append(all, xy), append(names, "PTQ "+figPairName(k))
+		all, names = append(all, xy), append(names, "PTQ "+analysis.PairName(k))
 	}
 	for _, m := range front {
-		xy := plotter.XY{X: figKB(m.WeightBytes), Y: m.Accuracy}
+		xy := plotter.XY{X: analysis.KB(m.WeightBytes), Y: m.Accuracy}
 		frontXYs = append(frontXYs, xy)
 		all, names = append(all, xy), append(names, fmt.Sprintf("front %.1f KB", xy.X))
 		if (m.Knee || m.Budget) && m.QATAccuracy > 0 {
@@ -760,9 +653,9 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 		}
 	}
 	for _, q := range r.QAT {
-		xy := plotter.XY{X: figKB(q.WeightBytes), Y: q.Accuracy}
+		xy := plotter.XY{X: analysis.KB(q.WeightBytes), Y: q.Accuracy}
 		qatXYs = append(qatXYs, xy)
-		name := "QAT " + figPairName(Pair{q.WBits, q.ABits})
+		name := "QAT " + analysis.PairName(schema.Pair{W: q.WBits, A: q.ABits})
 		if q.LSQ {
 			name += " LSQ"
 		}
@@ -775,7 +668,7 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 		xmax = math.Max(xmax, xy.X)
 	}
 	for _, b := range r.Config.Budgets {
-		xmax = math.Max(xmax, figKB(b))
+		xmax = math.Max(xmax, analysis.KB(b))
 	}
 	if r.FP32.Accuracy > 0 {
 		vals = append(vals, r.FP32.Accuracy)
@@ -792,10 +685,10 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 	// Budgets first, so that the points are drawn over them.
 	var budgetLabels plotter.XYLabels
 	for _, b := range r.Config.Budgets {
-		x := figKB(b)
+		x := analysis.KB(b)
 		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: lo}, {X: x, Y: hi}})
 		if err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigurePareto, err)
 		}
 		l.Color = figGrey
 		l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
@@ -807,7 +700,7 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 	if len(budgetLabels.XYs) > 0 {
 		bl, err := plotter.NewLabels(budgetLabels)
 		if err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigurePareto, err)
 		}
 		for i := range bl.TextStyle {
 			bl.TextStyle[i].Font.Size = vg.Points(figTickSize)
@@ -822,27 +715,27 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 	}
 	if r.FP32.Accuracy > 0 {
 		if err := figHLine(p, fmt.Sprintf("FP32 %.2f%%", r.FP32.Accuracy), r.FP32.Accuracy, 0, xmax, figGrey); err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigurePareto, err)
 		}
 	}
 	if len(ptqXYs) > 0 {
 		if err := figScatter(p, "PTQ uniform (per-channel)", ptqXYs, figLight, draw.CircleGlyph{}, vg.Points(3.5)); err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigurePareto, err)
 		}
 	}
 	if len(frontXYs) > 0 {
 		if err := figLinePoints(p, "mixed-precision front", frontXYs, figBlue, draw.CircleGlyph{}, nil); err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigurePareto, err)
 		}
 	}
 	if len(qatXYs) > 0 {
 		if err := figScatter(p, "QAT uniform (fake-quant)", qatXYs, figRed, draw.SquareGlyph{}, vg.Points(3.5)); err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigurePareto, err)
 		}
 	}
 	if len(kneeXYs) > 0 {
 		if err := figScatter(p, "knee / budget choice + QAT", kneeXYs, figOrange, draw.PyramidGlyph{}, vg.Points(5)); err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFilePareto, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigurePareto, err)
 		}
 	}
 	p.X.Min, p.X.Max = 0, xmax
@@ -856,38 +749,16 @@ func figPareto(r *Results, _ []float32) (*figDraft, error) {
 	}
 	caption += figClipNote(lo, clipped)
 	return &figDraft{
-		fig:  Figure{File: figFilePareto, Title: "Accuracy against weight size", Caption: caption},
+		fig:  schema.Figure{File: schema.FigurePareto, Title: "Accuracy against weight size", Caption: caption},
 		w:    figWidth,
 		h:    figHeight,
 		draw: func(dc draw.Canvas) { p.Draw(dc) },
 	}, nil
 }
 
-// figLayerOrder returns the layer names of r in model order, then any other names found in
-// names in their order of appearance.
-func figLayerOrder(r *Results, names []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	present := map[string]bool{}
-	for _, n := range names {
-		present[n] = true
-	}
-	for _, l := range r.FP32.Layers {
-		if present[l.Name] && !seen[l.Name] {
-			out, seen[l.Name] = append(out, l.Name), true
-		}
-	}
-	for _, n := range names {
-		if !seen[n] {
-			out, seen[n] = append(out, n), true
-		}
-	}
-	return out
-}
-
 // figSensitivity draws per-layer sensitivity: the accuracy drop of each layer quantized
 // alone, one bar per bit width.
-func figSensitivity(r *Results, _ []float32) (*figDraft, error) {
+func figSensitivity(r *schema.Results, _ []float32) (*figDraft, error) {
 	if len(r.Sensitivity) == 0 {
 		return nil, nil
 	}
@@ -901,8 +772,8 @@ func figSensitivity(r *Results, _ []float32) (*figDraft, error) {
 		}
 		drop[s.Layer][s.WBits] = s.Drop
 	}
-	layers := figLayerOrder(r, names)
-	bits = figSortedDesc(bits) // 8 first: the mildest on the left of each group
+	layers := analysis.LayerOrder(r, names)
+	bits = analysis.DistinctDesc(bits) // 8 first: the mildest on the left of each group
 	p := figNewPlot("Per-layer sensitivity (one layer quantized, the rest FP32)", "layer", "accuracy drop (points)")
 	// Bars share a group of 70% of the space of one layer; the data area is about the
 	// figure's width less 0.9 inch of axis.
@@ -929,7 +800,7 @@ func figSensitivity(r *Results, _ []float32) (*figDraft, error) {
 		}
 		bc, err := plotter.NewBarChart(vs, barW)
 		if err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFileSensitivity, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigureSensitivity, err)
 		}
 		off := (vg.Length(i) - vg.Length(len(bits)-1)/2) * barW
 		bc.Offset = off
@@ -939,7 +810,7 @@ func figSensitivity(r *Results, _ []float32) (*figDraft, error) {
 		p.Legend.Add(fmt.Sprintf("W=A=%d bits", b), bc)
 		lp, err := plotter.NewLabels(lab)
 		if err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFileSensitivity, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigureSensitivity, err)
 		}
 		for k := range lp.TextStyle {
 			lp.TextStyle[k].Font.Size = vg.Points(9)
@@ -965,7 +836,7 @@ func figSensitivity(r *Results, _ []float32) (*figDraft, error) {
 	caption := "Accuracy drop (FP32 minus accuracy, in points) when one layer alone has its weights and input quantized at the given width, " +
 		"the rest of the model in FP32 (fake-quant simulation, full test set). Each bar is labelled with its drop."
 	return &figDraft{
-		fig:  Figure{File: figFileSensitivity, Title: "Per-layer sensitivity", Caption: caption},
+		fig:  schema.Figure{File: schema.FigureSensitivity, Title: "Per-layer sensitivity", Caption: caption},
 		w:    figWidth,
 		h:    figHeight,
 		draw: func(dc draw.Canvas) { p.Draw(dc) },
@@ -999,7 +870,7 @@ func figGridLevels(w []float32, bits int) ([]float64, float32, error) {
 
 // figHist draws the histogram of fc1's weights with the per-tensor symmetric grids at 8,
 // 4 and 2 bits.
-func figHist(r *Results, fc1 []float32) (*figDraft, error) {
+func figHist(r *schema.Results, fc1 []float32) (*figDraft, error) {
 	if len(fc1) == 0 {
 		return nil, nil
 	}
@@ -1012,7 +883,7 @@ func figHist(r *Results, fc1 []float32) (*figDraft, error) {
 	nbins := min(150, max(10, len(fc1)/20))
 	h, err := plotter.NewHist(vs, nbins)
 	if err != nil {
-		return nil, fmt.Errorf("study: figure %s: %w", figFileHist, err)
+		return nil, fmt.Errorf("figures: %s: %w", schema.FigureHist, err)
 	}
 	// The bins are drawn as one filled outline from count 0: plotter.Histogram fills each bar
 	// from the bottom of the plot, which would cover the 8-bit rug below zero.
@@ -1025,7 +896,7 @@ func figHist(r *Results, fc1 []float32) (*figDraft, error) {
 	outline = append(outline, plotter.XY{X: h.Bins[len(h.Bins)-1].Max, Y: 0})
 	poly, err := plotter.NewPolygon(outline)
 	if err != nil {
-		return nil, fmt.Errorf("study: figure %s: %w", figFileHist, err)
+		return nil, fmt.Errorf("figures: %s: %w", schema.FigureHist, err)
 	}
 	poly.Color = color.RGBA{170, 200, 230, 255}
 	poly.LineStyle.Color = color.RGBA{90, 130, 180, 255}
@@ -1063,14 +934,14 @@ func figHist(r *Results, fc1 []float32) (*figDraft, error) {
 	for _, st := range styles {
 		levels, scale, err := figGridLevels(fc1, st.bits)
 		if err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFileHist, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigureHist, err)
 		}
 		scales = append(scales, fmt.Sprintf("%d bits %.3g", st.bits, scale))
 		var first *plotter.Line
 		for _, x := range levels {
 			l, err := plotter.NewLine(plotter.XYs{{X: x, Y: st.y0}, {X: x, Y: st.y1}})
 			if err != nil {
-				return nil, fmt.Errorf("study: figure %s: %w", figFileHist, err)
+				return nil, fmt.Errorf("figures: %s: %w", schema.FigureHist, err)
 			}
 			l.Color, l.Width, l.Dashes = st.color, st.width, st.dashes
 			p.Add(l)
@@ -1107,7 +978,7 @@ func figHist(r *Results, fc1 []float32) (*figDraft, error) {
 		"(scale = max|w| / qmax; %s). Red: the 3 levels of 2 bits; blue dashed: the 15 levels of 4 bits; "+
 		"grey ticks under the axis: the 255 levels of 8 bits.", len(fc1), name, strings.Join(scales, ", "))
 	return &figDraft{
-		fig:  Figure{File: figFileHist, Title: fmt.Sprintf("%s weights and quantization grids", name), Caption: caption},
+		fig:  schema.Figure{File: schema.FigureHist, Title: fmt.Sprintf("%s weights and quantization grids", name), Caption: caption},
 		w:    figWidth,
 		h:    figHeight,
 		draw: func(dc draw.Canvas) { p.Draw(dc) },
@@ -1118,41 +989,41 @@ func figHist(r *Results, fc1 []float32) (*figDraft, error) {
 type figCurve struct {
 	name   string
 	start  int // epochs before this run's first
-	points []EpochPoint
+	points []schema.EpochPoint
 	color  color.Color
 	shape  draw.GlyphDrawer // filled: train loss and test accuracy
 	open   draw.GlyphDrawer // outlined: test loss
 	// from is the epoch the run starts from (FP32's last, at x = start) for a dotted
 	// connector, nil for none.
-	from *EpochPoint
+	from *schema.EpochPoint
 }
 
 // figCurves draws the training curves: loss (left) and test accuracy (right) per epoch,
 // FP32 first and each QAT run continuing after it, with the legend in a column of its own.
-func figCurves(r *Results, _ []float32) (*figDraft, error) {
+func figCurves(r *schema.Results, _ []float32) (*figDraft, error) {
 	var runs []figCurve
 	start := len(r.FP32.Curve)
 	if len(r.FP32.Curve) > 0 {
 		runs = append(runs, figCurve{"FP32", 0, r.FP32.Curve, figBlack, draw.CircleGlyph{}, draw.RingGlyph{}, nil})
 	}
-	qat := figSortedQAT(r.QAT)
-	colorOf := map[Pair]int{}
+	qat := analysis.SortedQAT(r.QAT)
+	colorOf := map[schema.Pair]int{}
 	for _, q := range qat {
 		if len(q.Curve) == 0 {
 			continue
 		}
-		k := Pair{q.WBits, q.ABits}
+		k := schema.Pair{W: q.WBits, A: q.ABits}
 		if _, ok := colorOf[k]; !ok {
 			colorOf[k] = len(colorOf)
 		}
-		name := "QAT " + figPairName(k)
+		name := "QAT " + analysis.PairName(k)
 		var shape, open draw.GlyphDrawer = draw.CircleGlyph{}, draw.RingGlyph{}
 		if q.LSQ {
 			name += " LSQ"
 			shape, open = draw.PyramidGlyph{}, draw.TriangleGlyph{}
 		}
 		c := []color.Color{figBlue, figOrange, figGreen, figRed, figPurple, figSky, figBrown}[colorOf[k]%7]
-		var from *EpochPoint
+		var from *schema.EpochPoint
 		if start > 0 {
 			from = &r.FP32.Curve[start-1]
 		}
@@ -1191,14 +1062,14 @@ func figCurves(r *Results, _ []float32) (*figDraft, error) {
 				// A thin dotted connector from the FP32 model the run starts from.
 				c, err := plotter.NewLine(plotter.XYs{{X: float64(run.start), Y: s.from}, s.xys[0]})
 				if err != nil {
-					return nil, fmt.Errorf("study: figure %s: %s: %w", figFileCurves, run.name, err)
+					return nil, fmt.Errorf("figures: %s: %s: %w", schema.FigureCurves, run.name, err)
 				}
 				c.Color, c.Width, c.Dashes = run.color, vg.Points(0.8), []vg.Length{vg.Points(1), vg.Points(2)}
 				s.p.Add(c)
 			}
 			l, sc, err := plotter.NewLinePoints(s.xys)
 			if err != nil {
-				return nil, fmt.Errorf("study: figure %s: %s: %w", figFileCurves, run.name, err)
+				return nil, fmt.Errorf("figures: %s: %s: %w", schema.FigureCurves, run.name, err)
 			}
 			l.Color, l.Width, l.Dashes = run.color, vg.Points(1.4), s.dashes
 			sc.Color, sc.Shape, sc.Radius = run.color, s.shape, vg.Points(2.8)
@@ -1236,7 +1107,7 @@ func figCurves(r *Results, _ []float32) (*figDraft, error) {
 	for _, run := range runs {
 		l, sc, err := plotter.NewLinePoints(plotter.XYs{{X: 0, Y: 0}})
 		if err != nil {
-			return nil, fmt.Errorf("study: figure %s: %w", figFileCurves, err)
+			return nil, fmt.Errorf("figures: %s: %w", schema.FigureCurves, err)
 		}
 		l.Color, l.Width = run.color, vg.Points(1.4)
 		sc.Color, sc.Shape, sc.Radius = run.color, run.shape, vg.Points(2.5)
@@ -1248,7 +1119,7 @@ func figCurves(r *Results, _ []float32) (*figDraft, error) {
 		"right: test accuracy (QAT runs in fake-quant)." + figClipNote(lo, clipped)
 	legW := 1.9 * vg.Inch
 	return &figDraft{
-		fig: Figure{File: figFileCurves, Title: "Training curves", Caption: caption},
+		fig: schema.Figure{File: schema.FigureCurves, Title: "Training curves", Caption: caption},
 		w:   figWideWidth, h: figHeight,
 		draw: func(dc draw.Canvas) {
 			plots := draw.Crop(dc, 0, -legW, 0, 0)
