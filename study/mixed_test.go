@@ -94,8 +94,8 @@ func TestOpenRefusesEditedResults(t *testing.T) {
 	}{
 		"fine":        {func(*schema.Results) {}, ""},
 		"ptq width":   {func(r *schema.Results) { r.PTQ[0].WBits = 7 }, "ptq point 0"},
-		"qat lsq":     {func(r *schema.Results) { r.QAT[0].LSQ = true }, "qat point 0"},
-		"layer":       {func(r *schema.Results) { r.Sensitivity[0].Layer = "fc9" }, "sensitivity point 0"},
+		"qat lsq":     {func(r *schema.Results) { r.QAT[0].LSQ = true }, "qat point 0 (w2a2, lsq true) is not in the settings"},
+		"layer":       {func(r *schema.Results) { r.Sensitivity[0].Layer = "fc9" }, "sensitivity point 0 (fc9 at w2a2)"},
 		"mixed len":   {func(r *schema.Results) { r.Mixed[0].Bits = r.Mixed[0].Bits[:1] }, "widths for 1 layers"},
 		"mixed width": {func(r *schema.Results) { r.Mixed[0].Bits[1][1] = 3 }, "outside the settings"},
 		"mixed file":  {func(r *schema.Results) { r.Mixed[0].File = "../x.safetensors" }, "names file"},

@@ -180,13 +180,13 @@ func check(r *schema.Results) error {
 	}
 	for i, q := range r.QAT {
 		if !slices.Contains(set.QATBits, schema.Pair{W: q.WBits, A: q.ABits}) || !slices.Contains(set.QATLSQ, q.LSQ) {
-			return fmt.Errorf("qat point %d (w%da%d, lsq %v) is not in the settings", i, q.WBits, q.ABits, q.LSQ)
+			return fmt.Errorf("qat point %d (%v, lsq %v) is not in the settings", i, schema.Pair{W: q.WBits, A: q.ABits}, q.LSQ)
 		}
 	}
 	for i, p := range r.Sensitivity {
 		ok := slices.Contains(set.SensitivityBits, p.WBits) && p.ABits == p.WBits && slices.ContainsFunc(r.FP32.Layers, func(l schema.LayerShape) bool { return l.Name == p.Layer })
 		if !ok {
-			return fmt.Errorf("sensitivity point %d (%s at w%da%d) is not in the settings", i, p.Layer, p.WBits, p.ABits)
+			return fmt.Errorf("sensitivity point %d (%s at %v) is not in the settings", i, p.Layer, schema.Pair{W: p.WBits, A: p.ABits})
 		}
 	}
 	for i, p := range r.Mixed {
