@@ -15,13 +15,23 @@
 // again with the same settings (Open refuses other settings rather than overwrite them);
 // fp32.safetensors keeps the model being studied, and study.json its training record and the
 // SHA-256 of its parameters: a resumed study refuses another model in its place (Model).
-// The results' schema is package study/schema. Run measures and saves; it draws nothing: the
-// figures (package study/figures, PNG with gonum.org/v1/plot) and report.md (package
-// study/markdown) are made from the results afterwards, and both read what they say about
-// them (the front, budgets, knee, findings) from package study/analysis, as the runner does
-// for its own choices (which mixed points to fine-tune). One run at a time
-// works in a directory: Open holds it (internal/dirlock, a lock the operating system drops
-// when the process ends) until Close, and refuses it while another run holds it.
+// One run at a time works in a directory: Open holds it (internal/dirlock, a lock the
+// operating system drops when the process ends) until Close, and refuses it while another
+// run holds it.
+//
+// # Packages
+//
+// This package is the runner: what a study trains and measures, study.json, resuming, the
+// lock and the fingerprint. Run measures and saves; it draws nothing. The rest works on
+// results alone, so it can be tested on hand-made ones, and imports flow one way:
+//
+//   - study/schema: study.json's types and the directory's file names;
+//   - study/analysis: pure functions of results (the front, its knee, the budgets' picks,
+//     the findings), which the runner also calls to choose the points it fine-tunes;
+//   - study/figures: the PNG figures (gonum.org/v1/plot);
+//   - study/markdown: report.md.
+//
+// A study as cmd/mnist -study runs it:
 //
 //	s, err := study.Open(dir, schema.Config{Settings: study.Quick()})
 //	...

@@ -28,7 +28,8 @@ import (
 const minHeldOut = 1000
 
 // runStudy runs -study DIR: the FP32 model (trained, loaded with -load, or the one a
-// resumed study saved), then every study point not yet in DIR/study.json.
+// resumed study saved), then every study point not yet in DIR/study.json (study.Run), then
+// the figures and report.md from all the points (study/figures, study/markdown).
 func runStudy(o options, sizes []int, trainData, testData train.Data, base train.Config, stdout io.Writer, stderr io.Writer) error {
 	set := study.Full()
 	if o.StudyQuick {
