@@ -14,16 +14,32 @@
 // (atomically) after each one, so an interrupted study resumes where it stopped when run
 // again with the same settings (Open refuses other settings rather than overwrite them);
 // fp32.safetensors keeps the model being studied, and study.json its training record and the
-// SHA-256 of its parameters: a resumed study refuses another model in its place (Model);
-// figures (PNG, gonum.org/v1/plot) and report.md are written at the end. One run at a time
-// works in a directory: Open holds it (internal/dirlock, a lock the operating system drops
-// when the process ends) until Close, and refuses it while another run holds it.
+// SHA-256 of its parameters: a resumed study refuses another model in its place (Model).
+// One run at a time works in a directory: Open holds it (internal/dirlock, a lock the
+// operating system drops when the process ends) until Close, and refuses it while another
+// run holds it.
 //
-//	s, err := study.Open(dir, study.Config{Settings: study.Quick()})
+// # Packages
+//
+// This package is the runner: what a study trains and measures, study.json, resuming, the
+// lock and the fingerprint. Run measures and saves; it draws nothing. The rest works on
+// results alone, so it can be tested on hand-made ones, and imports flow one way:
+//
+//   - study/schema: study.json's types and the directory's file names;
+//   - study/analysis: pure functions of results (the front, its knee, the budgets' picks,
+//     the findings), which the runner also calls to choose the points it fine-tunes;
+//   - study/figures: the PNG figures (gonum.org/v1/plot);
+//   - study/markdown: report.md.
+//
+// A study as cmd/mnist -study runs it:
+//
+//	s, err := study.Open(dir, schema.Config{Settings: study.Quick()})
 //	...
 //	defer s.Close()
 //	err = s.SetReference(model, history, fp32Accuracy, "")
-//	err = s.Run(study.Inputs{Model: model, Train: trainSet, Test: testSet, Figures: true})
+//	err = s.Run(study.Inputs{Model: model, Train: trainSet, Test: testSet})
+//	figs, err := figures.Write(dir, &s.Results, model.Layers[0].Weights())
+//	err = markdown.Write(dir, &s.Results, figs)
 //
 // cmd/mnist -study DIR runs it; -study-quick runs the few-minute subset.
 package study

@@ -6,18 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 
 	"tinyq/infer"
 	"tinyq/ptq"
 	"tinyq/quant"
+	"tinyq/study/analysis"
+	"tinyq/study/schema"
 )
 
 // mixedGrid returns the per-layer widths the search tries for nl layers: the settings'
 // weight widths (distinct sizes) and activation widths; if that makes more than
 // maxMixedCandidates combinations, 8-bit activations only (they cost no weight bytes); if
 // still too many, ok is false and the search is skipped.
-func mixedGrid(set Settings, nl int) (wbits, abits []int, ok bool) {
+func mixedGrid(set schema.Settings, nl int) (wbits, abits []int, ok bool) {
 	wbits, abits = distinctSizes(set.MixedWeightBits), set.MixedActivationBits
 	count := func() float64 { return math.Pow(float64(len(wbits)*len(abits)), float64(nl)) }
 	if count() > maxMixedCandidates {
@@ -27,7 +28,7 @@ func mixedGrid(set Settings, nl int) (wbits, abits []int, ok bool) {
 }
 
 // mixedCount is the number of mixed-precision candidates for nl layers (0 if skipped).
-func mixedCount(set Settings, nl int) int {
+func mixedCount(set schema.Settings, nl int) int {
 	w, a, ok := mixedGrid(set, nl)
 	if !ok {
 		return 0
@@ -37,14 +38,6 @@ func mixedCount(set Settings, nl int) int {
 
 // maxMixedCandidates bounds the exhaustive search (deeper models would need a greedy one).
 const maxMixedCandidates = 20000
-
-// candidate is one mixed choice while searching.
-type candidate struct {
-	bits   [][2]int
-	bytes  int
-	valMSE float64
-	valAcc float64
-}
 
 // runMixed searches per-layer widths: every combination of the settings' weight and
 // activation widths is converted to a mixed integer model and scored on the held-out
@@ -91,22 +84,22 @@ func (s *Study) runMixed(e *env) error {
 			choices = append(choices, [2]int{w, a})
 		}
 	}
-	var cands []candidate
+	var pts []schema.MixedPoint
 	idx := make([]int, nl)
 	for {
-		c := candidate{bits: make([][2]int, nl)}
+		c := schema.MixedPoint{Bits: make([][2]int, nl)}
 		for i, k := range idx {
-			c.bits[i] = choices[k]
+			c.Bits[i] = choices[k]
 		}
-		im, err := e.convertMixed(c.bits, observer)
+		im, err := e.convertMixed(c.Bits, observer)
 		if err != nil {
-			return fmt.Errorf("%v: %w", c.bits, err)
+			return fmt.Errorf("%v: %w", c.Bits, err)
 		}
-		c.bytes = im.WeightBytes()
-		if c.valMSE, c.valAcc, err = e.score(im); err != nil {
+		c.WeightBytes = im.WeightBytes()
+		if c.ValLogitMSE, c.ValAccuracy, err = e.score(im); err != nil {
 			return err
 		}
-		cands = append(cands, c)
+		pts = append(pts, c)
 		// Next combination (odometer).
 		i := 0
 		for ; i < nl; i++ {
@@ -120,12 +113,11 @@ func (s *Study) runMixed(e *env) error {
 			break
 		}
 	}
-	front := paretoFront(cands)
-	var pts []MixedPoint
-	for k, c := range cands {
-		p := MixedPoint{Bits: c.bits, ValAccuracy: c.valAcc, ValLogitMSE: c.valMSE, WeightBytes: c.bytes, Pareto: front[k]}
+	for k, on := range analysis.ParetoFront(pts) {
+		p := &pts[k]
+		p.Pareto = on
 		if p.Pareto {
-			im, err := e.convertMixed(c.bits, observer)
+			im, err := e.convertMixed(p.Bits, observer)
 			if err != nil {
 				return err
 			}
@@ -133,11 +125,10 @@ func (s *Study) runMixed(e *env) error {
 				return err
 			}
 		}
-		pts = append(pts, p)
 	}
 	markKnees(pts, e.set.Budgets)
 	s.Results.Mixed = pts
-	s.Results.Budgets = budgets(pts, e.set.Budgets)
+	s.Results.Budgets = analysis.Budgets(pts, e.set.Budgets)
 	if err := s.save(); err != nil {
 		return err
 	}
@@ -165,64 +156,9 @@ func distinctSizes(bits []int) []int {
 	return out
 }
 
-// paretoFront marks the candidates no other beats: none has fewer or equal weight bytes and
-// a lower held-out logit MSE (ties in both: the first).
-func paretoFront(cands []candidate) []bool {
-	order := make([]int, len(cands))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(x, y int) bool {
-		a, b := cands[order[x]], cands[order[y]]
-		if a.bytes != b.bytes {
-			return a.bytes < b.bytes
-		}
-		return a.valMSE < b.valMSE
-	})
-	front := make([]bool, len(cands))
-	best := math.Inf(1)
-	for _, k := range order {
-		if cands[k].valMSE < best {
-			front[k] = true
-			best = cands[k].valMSE
-		}
-	}
-	return front
-}
-
-// budgets picks, for each budget, the front point with the most weight bytes within it
-// (on the front, more bytes means a lower held-out error).
-func budgets(pts []MixedPoint, limits []int) []Budget {
-	var out []Budget
-	for i, k := range budgetPicks(pts, limits) {
-		b := Budget{Bytes: limits[i]}
-		if k >= 0 {
-			p := pts[k]
-			b.Bits, b.Accuracy, b.QATAccuracy, b.WeightBytes, b.File = p.Bits, p.Accuracy, p.QATAccuracy, p.WeightBytes, p.File
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
-// budgetPicks returns, for each limit, the index in pts of the point budgets picks, or -1 if
-// no front point fits.
-func budgetPicks(pts []MixedPoint, limits []int) []int {
-	picks := make([]int, len(limits))
-	for i, lim := range limits {
-		picks[i] = -1
-		for k, p := range pts {
-			if p.Pareto && p.WeightBytes <= lim && (picks[i] < 0 || p.WeightBytes > pts[picks[i]].WeightBytes) {
-				picks[i] = k
-			}
-		}
-	}
-	return picks
-}
-
 // kneeBudgetsLeft lists the mixed points chosen for QAT fine-tuning (the knee and the
 // budgets' choices) not yet fine-tuned, or whose saved model is missing from dir.
-func kneeBudgetsLeft(pts []MixedPoint, dir string) []int {
+func kneeBudgetsLeft(pts []schema.MixedPoint, dir string) []int {
 	var left []int
 	for k, p := range pts {
 		if !p.Knee && !p.Budget {
@@ -237,39 +173,13 @@ func kneeBudgetsLeft(pts []MixedPoint, dir string) []int {
 	return left
 }
 
-// markKnees marks the front points QAT fine-tunes: the knee of the front and the point each
-// budget picks. The knee is the point farthest below the straight line between the front's
-// ends, both axes scaled to [0, 1] (held-out logit MSE on a log scale): where the error has
-// fallen most for the bytes spent.
-func markKnees(pts []MixedPoint, limits []int) {
-	var front []int
-	for k, p := range pts {
-		if p.Pareto {
-			front = append(front, k)
-		}
+// markKnees marks the front points QAT fine-tunes: the knee of the front (analysis.Knee)
+// and the point each budget picks (analysis.BudgetPicks).
+func markKnees(pts []schema.MixedPoint, limits []int) {
+	if k := analysis.Knee(pts); k >= 0 {
+		pts[k].Knee = true
 	}
-	if len(front) == 0 {
-		return
-	}
-	sort.Slice(front, func(x, y int) bool { return pts[front[x]].WeightBytes < pts[front[y]].WeightBytes })
-	x := func(k int) float64 { return float64(pts[k].WeightBytes) }
-	y := func(k int) float64 { return math.Log(pts[k].ValLogitMSE + 1e-12) }
-	first, last := front[0], front[len(front)-1]
-	dx, dy := x(last)-x(first), y(last)-y(first)
-	knee, far := -1, 0.0
-	if dx != 0 && dy != 0 {
-		for _, k := range front {
-			// Distance from the chord in scaled units.
-			u, v := (x(k)-x(first))/dx, (y(k)-y(first))/dy
-			if d := v - u; d > far {
-				knee, far = k, d
-			}
-		}
-	}
-	if knee >= 0 {
-		pts[knee].Knee = true
-	}
-	for _, k := range budgetPicks(pts, limits) {
+	for _, k := range analysis.BudgetPicks(pts, limits) {
 		if k >= 0 {
 			pts[k].Budget = true
 		}

@@ -1,9 +1,13 @@
 package study
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"tinyq/study/schema"
 )
 
 func TestDistinctSizes(t *testing.T) {
@@ -15,26 +19,16 @@ func TestDistinctSizes(t *testing.T) {
 	}
 }
 
-// The front keeps a candidate only if nothing as small or smaller has a lower error; the
-// knee is the front point that gained most error reduction per byte; budgets pick the
-// largest front point that fits.
-func TestFrontKneeBudgets(t *testing.T) {
-	cands := []candidate{
-		{bits: [][2]int{{2, 8}}, bytes: 100, valMSE: 10},
-		{bits: [][2]int{{3, 8}}, bytes: 100, valMSE: 12}, // same size, worse
-		{bits: [][2]int{{4, 8}}, bytes: 200, valMSE: 0.5},
-		{bits: [][2]int{{4, 4}}, bytes: 200, valMSE: 0.7},
-		{bits: [][2]int{{6, 8}}, bytes: 300, valMSE: 0.6}, // larger and worse than 200
-		{bits: [][2]int{{8, 8}}, bytes: 400, valMSE: 0.01},
-	}
-	front := paretoFront(cands)
-	want := []bool{true, false, true, false, false, true}
-	if !reflect.DeepEqual(front, want) {
-		t.Fatalf("front %v, want %v", front, want)
-	}
-	var pts []MixedPoint
-	for k, c := range cands {
-		pts = append(pts, MixedPoint{Bits: c.bits, WeightBytes: c.bytes, ValLogitMSE: c.valMSE, Pareto: front[k], Accuracy: float64(90 + k)})
+// markKnees marks the knee and the budgets' picks of a front; kneeBudgetsLeft lists them
+// until each is fine-tuned and its file is in the directory.
+func TestMarkKneesAndLeft(t *testing.T) {
+	pts := []schema.MixedPoint{
+		{Bits: [][2]int{{2, 8}}, WeightBytes: 100, ValLogitMSE: 10, Pareto: true},
+		{Bits: [][2]int{{3, 8}}, WeightBytes: 100, ValLogitMSE: 12},
+		{Bits: [][2]int{{4, 8}}, WeightBytes: 200, ValLogitMSE: 0.5, Pareto: true},
+		{Bits: [][2]int{{4, 4}}, WeightBytes: 200, ValLogitMSE: 0.7},
+		{Bits: [][2]int{{6, 8}}, WeightBytes: 300, ValLogitMSE: 0.6},
+		{Bits: [][2]int{{8, 8}}, WeightBytes: 400, ValLogitMSE: 0.01, Pareto: true},
 	}
 	markKnees(pts, []int{50, 250, 1000})
 	for k, p := range pts {
@@ -44,12 +38,18 @@ func TestFrontKneeBudgets(t *testing.T) {
 			t.Errorf("point %d (%d bytes): knee %v budget %v, want %v and %v", k, p.WeightBytes, p.Knee, p.Budget, wantKnee, wantBudget)
 		}
 	}
-	if left := kneeBudgetsLeft(pts, t.TempDir()); len(left) != 2 || left[0] != 2 || left[1] != 5 {
+	dir := t.TempDir()
+	if left := kneeBudgetsLeft(pts, dir); !reflect.DeepEqual(left, []int{2, 5}) {
 		t.Errorf("to fine-tune: %v, want [2 5]", left)
 	}
-	b := budgets(pts, []int{50, 250, 1000})
-	if b[0].Bits != nil || b[1].WeightBytes != 200 || b[1].Accuracy != 92 || b[2].WeightBytes != 400 {
-		t.Errorf("budgets %+v", b)
+	// Point 2 fine-tuned with its file present; point 5 fine-tuned but its file gone.
+	pts[2].QATAccuracy, pts[2].File = 97, "mixed-a.safetensors"
+	pts[5].QATAccuracy, pts[5].File = 98, "mixed-b.safetensors"
+	if err := os.WriteFile(filepath.Join(dir, pts[2].File), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if left := kneeBudgetsLeft(pts, dir); !reflect.DeepEqual(left, []int{5}) {
+		t.Errorf("to fine-tune after one: %v, want [5]", left)
 	}
 }
 
@@ -78,31 +78,31 @@ func TestMixedGrid(t *testing.T) {
 
 // Open refuses a study.json whose points the settings could not have produced.
 func TestOpenRefusesEditedResults(t *testing.T) {
-	cfg := Config{Settings: Quick()}
-	good := func() Results {
+	cfg := schema.Config{Settings: Quick()}
+	good := func() schema.Results {
 		r := emptyResults(cfg)
-		r.FP32.Layers = []LayerShape{{"fc1", 784, 32}, {"fc2", 32, 10}}
-		r.PTQ = []PTQPoint{{WBits: 4, ABits: 4, Granularity: PerChannel, Mode: Static, Observer: "mse"}}
-		r.QAT = []QATPoint{{WBits: 2, ABits: 2}}
-		r.Sensitivity = []SensitivityPoint{{Layer: "fc2", WBits: 2, ABits: 2}}
-		r.Mixed = []MixedPoint{{Bits: [][2]int{{2, 8}, {8, 8}}, File: "mixed-w2a8-w8a8.safetensors"}}
+		r.FP32.Layers = []schema.LayerShape{{Name: "fc1", In: 784, Out: 32}, {Name: "fc2", In: 32, Out: 10}}
+		r.PTQ = []schema.PTQPoint{{WBits: 4, ABits: 4, Granularity: schema.PerChannel, Mode: schema.Static, Observer: "mse"}}
+		r.QAT = []schema.QATPoint{{WBits: 2, ABits: 2}}
+		r.Sensitivity = []schema.SensitivityPoint{{Layer: "fc2", WBits: 2, ABits: 2}}
+		r.Mixed = []schema.MixedPoint{{Bits: [][2]int{{2, 8}, {8, 8}}, File: "mixed-w2a8-w8a8.safetensors"}}
 		return r
 	}
 	for name, c := range map[string]struct {
-		edit func(*Results)
+		edit func(*schema.Results)
 		want string
 	}{
-		"fine":        {func(*Results) {}, ""},
-		"ptq width":   {func(r *Results) { r.PTQ[0].WBits = 7 }, "ptq point 0"},
-		"qat lsq":     {func(r *Results) { r.QAT[0].LSQ = true }, "qat point 0"},
-		"layer":       {func(r *Results) { r.Sensitivity[0].Layer = "fc9" }, "sensitivity point 0"},
-		"mixed len":   {func(r *Results) { r.Mixed[0].Bits = r.Mixed[0].Bits[:1] }, "widths for 1 layers"},
-		"mixed width": {func(r *Results) { r.Mixed[0].Bits[1][1] = 3 }, "outside the settings"},
-		"mixed file":  {func(r *Results) { r.Mixed[0].File = "../x.safetensors" }, "names file"},
+		"fine":        {func(*schema.Results) {}, ""},
+		"ptq width":   {func(r *schema.Results) { r.PTQ[0].WBits = 7 }, "ptq point 0"},
+		"qat lsq":     {func(r *schema.Results) { r.QAT[0].LSQ = true }, "qat point 0 (w2a2, lsq true) is not in the settings"},
+		"layer":       {func(r *schema.Results) { r.Sensitivity[0].Layer = "fc9" }, "sensitivity point 0 (fc9 at w2a2)"},
+		"mixed len":   {func(r *schema.Results) { r.Mixed[0].Bits = r.Mixed[0].Bits[:1] }, "widths for 1 layers"},
+		"mixed width": {func(r *schema.Results) { r.Mixed[0].Bits[1][1] = 3 }, "outside the settings"},
+		"mixed file":  {func(r *schema.Results) { r.Mixed[0].File = "../x.safetensors" }, "names file"},
 	} {
 		r := good()
 		c.edit(&r)
-		err := r.check()
+		err := check(&r)
 		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}

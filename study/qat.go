@@ -7,6 +7,8 @@ import (
 	"tinyq/infer"
 	"tinyq/qat"
 	"tinyq/report"
+	"tinyq/study/analysis"
+	"tinyq/study/schema"
 	"tinyq/train"
 )
 
@@ -39,23 +41,23 @@ func recipe(w, a int, lsq bool) qat.Recipe {
 
 // qatKey names a uniform QAT point: its widths and whether it learns its scales.
 type qatKey struct {
-	p   Pair
+	p   schema.Pair
 	lsq bool
 }
 
 // doneQAT is the set of the finished uniform QAT points.
-func (r *Results) doneQAT() map[qatKey]bool {
+func doneQAT(r *schema.Results) map[qatKey]bool {
 	done := map[qatKey]bool{}
 	for _, q := range r.QAT {
-		done[qatKey{Pair{q.WBits, q.ABits}, q.LSQ}] = true
+		done[qatKey{schema.Pair{W: q.WBits, A: q.ABits}, q.LSQ}] = true
 	}
 	return done
 }
 
 // pendingQAT returns the uniform QAT points of set (widths, learned scales or not) not yet in
 // the results.
-func (s *Study) pendingQAT(set Settings) []qatKey {
-	done := s.Results.doneQAT()
+func (s *Study) pendingQAT(set schema.Settings) []qatKey {
+	done := doneQAT(&s.Results)
 	var left []qatKey
 	for _, p := range set.QATBits {
 		for _, lsq := range set.QATLSQ {
@@ -77,7 +79,7 @@ func (s *Study) runQAT(e *env) error {
 		if err != nil {
 			return err
 		}
-		pt := QATPoint{WBits: p.W, ABits: p.A, LSQ: lsq, Curve: curve(hist, fp32Epochs), EpochSeconds: report.Median(hist.EpochSeconds())}
+		pt := schema.QATPoint{WBits: p.W, ABits: p.A, LSQ: lsq, Curve: curve(hist, fp32Epochs), EpochSeconds: report.Median(hist.EpochSeconds())}
 		sim, err := qm.Simulation()
 		if err != nil {
 			return err
@@ -117,7 +119,7 @@ func (s *Study) runQAT(e *env) error {
 		if err := infer.SaveInt(filepath.Join(s.Dir, p.File), im, ""); err != nil {
 			return err
 		}
-		s.Results.Budgets = budgets(s.Results.Mixed, e.set.Budgets)
+		s.Results.Budgets = analysis.Budgets(s.Results.Mixed, e.set.Budgets)
 		if err := s.save(); err != nil {
 			return err
 		}

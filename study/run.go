@@ -12,6 +12,7 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/quant"
+	"tinyq/study/schema"
 	"tinyq/train"
 )
 
@@ -23,7 +24,6 @@ type Inputs struct {
 	TrainQAT train.Config // batch, seed and learning rate of QAT runs (epochs from the settings)
 	Progress io.Writer    // one progress bar over the whole study (nil: none)
 	Log      io.Writer    // one line per finished part (nil: none)
-	Figures  bool         // write the figures and report after the points
 }
 
 // Work units of the progress bar, roughly proportional to the time each takes.
@@ -32,13 +32,12 @@ const (
 	unitSensitivity = 1
 	unitMixed       = 20 // the whole candidate search, per 100 candidates
 	unitQATEpoch    = 25 // an observed-range QAT epoch (LSQ counts 3 times)
-	unitFinish      = 2  // figures and report
 )
 
 // env holds what the parts share: the data splits, the float reference, and calibrations.
 type env struct {
 	in      Inputs
-	set     Settings
+	set     schema.Settings
 	calib   []float32 // [n, in]
 	val     []float32
 	valLab  []uint8
@@ -73,8 +72,8 @@ func (e *env) inputs(bits int, observer string) ([]quant.Params, error) {
 }
 
 // Run measures every point of the settings not yet in the study, saving study.json after
-// each, then writes the figures and report.md. fc1 weights for the histogram come from
-// in.Model.
+// each. It draws nothing: the figures (package figures) and report.md (package markdown)
+// are made from s.Results afterwards.
 func (s *Study) Run(in Inputs) error {
 	set := s.Results.Config.Settings
 	d := in.Model.Layers[0].In
@@ -114,20 +113,7 @@ func (s *Study) Run(in Inputs) error {
 		}
 		s.logf("study: %s done in %.1f s", p.name, time.Since(t0).Seconds())
 	}
-	if err := s.save(); err != nil {
-		return err
-	}
-	if in.Figures {
-		figs, err := WriteFigures(s.Dir, &s.Results, in.Model.Layers[0].Weights())
-		if err != nil {
-			return err
-		}
-		if err := WriteReport(s.Dir, &s.Results, figs); err != nil {
-			return err
-		}
-	}
-	s.add(unitFinish)
-	return nil
+	return s.save()
 }
 
 // note adds msg to the results' notes unless it is there already (a resumed study).
@@ -144,7 +130,7 @@ func (s *Study) logf(format string, args ...any) {
 }
 
 // remaining estimates the work units left (for the progress bar).
-func (s *Study) remaining(set Settings) int {
+func (s *Study) remaining(set schema.Settings) int {
 	u := unitPTQ * len(s.pendingPTQ(set))
 	u += unitSensitivity * (len(set.SensitivityBits)*len(s.Results.FP32.Layers) - len(s.Results.Sensitivity))
 	nl := len(s.Results.FP32.Layers)
@@ -158,11 +144,11 @@ func (s *Study) remaining(set Settings) int {
 		u += qatUnits(set.QATEpochs, k.lsq)
 	}
 	u += len(kneeBudgetsLeft(s.Results.Mixed, s.Dir)) * qatUnits(set.KneeQATEpochs, true)
-	return u + unitFinish
+	return u
 }
 
 // mixedUnits is the mixed-precision search's share of the progress bar (0 if skipped).
-func mixedUnits(set Settings, nl int) int {
+func mixedUnits(set schema.Settings, nl int) int {
 	c := mixedCount(set, nl)
 	if c == 0 {
 		return 0

@@ -6,6 +6,7 @@ import (
 
 	"tinyq/infer"
 	"tinyq/ptq"
+	"tinyq/study/schema"
 )
 
 // layerPlan quantizes layer i with w-bit weights (symmetric per channel) and its input at
@@ -66,7 +67,7 @@ func (s *Study) runSensitivity(e *env) error {
 			if err != nil {
 				return fmt.Errorf("%s at %d bits: %w", l.Name, b, err)
 			}
-			pt := SensitivityPoint{Layer: l.Name, WBits: b, ABits: b, Observer: obs}
+			pt := schema.SensitivityPoint{Layer: l.Name, WBits: b, ABits: b, Observer: obs}
 			if pt.LogitMSE, pt.Accuracy, err = e.testScore(sim); err != nil {
 				return err
 			}

@@ -23,20 +23,22 @@ import (
 	"tinyq/internal/atomicfile"
 	"tinyq/internal/dirlock"
 	"tinyq/nn"
+	"tinyq/study/schema"
 	"tinyq/train"
 )
 
-// File names inside a study directory.
+// File names inside a study directory (schema.ResultsFile and the others, repeated here for
+// the runner's callers).
 const (
-	ResultsFile = "study.json"
-	ReportFile  = "report.md"
-	ModelFile   = "fp32.safetensors"
+	ResultsFile = schema.ResultsFile
+	ReportFile  = schema.ReportFile
+	ModelFile   = schema.ModelFile
 )
 
 // Study is a study directory: its results so far, written back after every point.
 type Study struct {
 	Dir     string
-	Results Results
+	Results schema.Results
 	// Resumed is true when Open found results of the same settings to continue.
 	Resumed bool
 
@@ -57,7 +59,7 @@ type Study struct {
 // settings are never overwritten: Open refuses the directory. The study holds the directory
 // until Close (or the end of the process): a second Open of it, from this process or
 // another, is refused at once, naming the holder's process id.
-func Open(dir string, cfg Config) (*Study, error) {
+func Open(dir string, cfg schema.Config) (*Study, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("study: %w", err)
 	}
@@ -112,7 +114,7 @@ func foreign(dir string) error {
 }
 
 // open is Open once the directory is held.
-func open(dir string, cfg Config) (*Study, error) {
+func open(dir string, cfg schema.Config) (*Study, error) {
 	s := &Study{Dir: dir, started: time.Now()}
 	path := filepath.Join(dir, ResultsFile)
 	data, err := os.ReadFile(path)
@@ -126,7 +128,7 @@ func open(dir string, cfg Config) (*Study, error) {
 	case err != nil:
 		return nil, fmt.Errorf("study: %w", err)
 	}
-	var old Results
+	var old schema.Results
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&old); err != nil {
 		return nil, fmt.Errorf("study: %s: not a study file (%v); use another directory or remove it", path, err)
@@ -134,12 +136,12 @@ func open(dir string, cfg Config) (*Study, error) {
 	if !old.Config.Settings.Same(cfg.Settings) {
 		return nil, fmt.Errorf("study: %s holds a study with other settings (%s); use another directory or remove it", path, settingsDiff(old.Config.Settings, cfg.Settings))
 	}
-	if err := old.check(); err != nil {
+	if err := check(&old); err != nil {
 		return nil, fmt.Errorf("study: %s: %v (edited by hand?); use another directory or remove it", path, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ModelFile)); err != nil {
-		if old.points() > 0 {
-			return nil, fmt.Errorf("study: %s has %d points but their FP32 model %s is gone: resuming would mix two models; remove the directory to start again", path, old.points(), ModelFile)
+		if points(&old) > 0 {
+			return nil, fmt.Errorf("study: %s has %d points but their FP32 model %s is gone: resuming would mix two models; remove the directory to start again", path, points(&old), ModelFile)
 		}
 		s.Results = emptyResults(cfg) // stopped before its model was saved: start again
 		return s, nil
@@ -152,7 +154,7 @@ func open(dir string, cfg Config) (*Study, error) {
 }
 
 // settingsDiff names the first setting that differs, in the order of Settings' fields.
-func settingsDiff(a, b Settings) string {
+func settingsDiff(a, b schema.Settings) string {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	for i := range va.NumField() {
 		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
@@ -165,7 +167,7 @@ func settingsDiff(a, b Settings) string {
 
 // check reports the first point that the settings could not have produced, so that a
 // hand-edited study.json is refused rather than carried into the report.
-func (r *Results) check() error {
+func check(r *schema.Results) error {
 	set := r.Config.Settings
 	want := map[string]bool{}
 	for _, p := range ptqPoints(set) {
@@ -177,14 +179,14 @@ func (r *Results) check() error {
 		}
 	}
 	for i, q := range r.QAT {
-		if !slices.Contains(set.QATBits, Pair{q.WBits, q.ABits}) || !slices.Contains(set.QATLSQ, q.LSQ) {
-			return fmt.Errorf("qat point %d (w%da%d, lsq %v) is not in the settings", i, q.WBits, q.ABits, q.LSQ)
+		if !slices.Contains(set.QATBits, schema.Pair{W: q.WBits, A: q.ABits}) || !slices.Contains(set.QATLSQ, q.LSQ) {
+			return fmt.Errorf("qat point %d (%v, lsq %v) is not in the settings", i, schema.Pair{W: q.WBits, A: q.ABits}, q.LSQ)
 		}
 	}
 	for i, p := range r.Sensitivity {
-		ok := slices.Contains(set.SensitivityBits, p.WBits) && p.ABits == p.WBits && slices.ContainsFunc(r.FP32.Layers, func(l LayerShape) bool { return l.Name == p.Layer })
+		ok := slices.Contains(set.SensitivityBits, p.WBits) && p.ABits == p.WBits && slices.ContainsFunc(r.FP32.Layers, func(l schema.LayerShape) bool { return l.Name == p.Layer })
 		if !ok {
-			return fmt.Errorf("sensitivity point %d (%s at w%da%d) is not in the settings", i, p.Layer, p.WBits, p.ABits)
+			return fmt.Errorf("sensitivity point %d (%s at %v) is not in the settings", i, p.Layer, schema.Pair{W: p.WBits, A: p.ABits})
 		}
 	}
 	for i, p := range r.Mixed {
@@ -204,19 +206,19 @@ func (r *Results) check() error {
 }
 
 // points counts the measured points.
-func (r *Results) points() int {
+func points(r *schema.Results) int {
 	return len(r.PTQ) + len(r.QAT) + len(r.Sensitivity) + len(r.Mixed)
 }
 
 // emptyResults are the results of a study not yet begun: every list empty, not null.
-func emptyResults(cfg Config) Results {
-	return Results{Config: cfg, PTQ: []PTQPoint{}, QAT: []QATPoint{}, Sensitivity: []SensitivityPoint{}, Mixed: []MixedPoint{}, Budgets: []Budget{}}
+func emptyResults(cfg schema.Config) schema.Results {
+	return schema.Results{Config: cfg, PTQ: []schema.PTQPoint{}, QAT: []schema.QATPoint{}, Sensitivity: []schema.SensitivityPoint{}, Mixed: []schema.MixedPoint{}, Budgets: []schema.Budget{}}
 }
 
 // OutputFiles are the files a study writes besides study.json and its mixed-precision
 // models: a directory without study.json holding any of them is refused.
 func OutputFiles() []string {
-	return []string{ModelFile, ReportFile, figFilePTQBits, figFileHeatmap, figFilePareto, figFileSensitivity, figFileHist, figFileCurves}
+	return []string{ModelFile, ReportFile, schema.FigurePTQBits, schema.FigureHeatmap, schema.FigurePareto, schema.FigureSensitivity, schema.FigureHist, schema.FigureCurves}
 }
 
 // ModelPath is where the study keeps its FP32 model, so that a resumed study quantizes the
@@ -259,9 +261,9 @@ func (s *Study) Model(training string) (*nn.MLP, error) {
 		return fmt.Errorf("study: %s is not the model this study measured (%s); put that model back or remove the directory to start again", path, what)
 	}
 	if len(ref.Layers) > 0 {
-		var got []LayerShape
+		var got []schema.LayerShape
 		for i, l := range m.Layers {
-			got = append(got, LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
+			got = append(got, schema.LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
 		}
 		if !slices.Equal(got, ref.Layers) {
 			return nil, refuse(fmt.Sprintf("layer sizes %v, the study's %v", m.Sizes(), layerSizes(ref.Layers)))
@@ -281,7 +283,7 @@ func (s *Study) Model(training string) (*nn.MLP, error) {
 }
 
 // layerSizes are the sizes of a chain of layers: inputs, then each layer's outputs.
-func layerSizes(ls []LayerShape) []int {
+func layerSizes(ls []schema.LayerShape) []int {
 	sizes := []int{ls[0].In}
 	for _, l := range ls {
 		sizes = append(sizes, l.Out)
@@ -341,9 +343,9 @@ func (s *Study) HasModel() bool {
 // fingerprint, which a resumed study checks (Model); and saves it to ModelPath unless loaded
 // from there. On a resumed study that has its model, m must be that model.
 func (s *Study) SetReference(m *nn.MLP, hist *train.History, accuracy float64, training string) error {
-	ref := Reference{Accuracy: accuracy, WeightBytes: 4 * m.NumParams(), Training: training, ParamsSHA256: Fingerprint(m)}
+	ref := schema.Reference{Accuracy: accuracy, WeightBytes: 4 * m.NumParams(), Training: training, ParamsSHA256: Fingerprint(m)}
 	for i, l := range m.Layers {
-		ref.Layers = append(ref.Layers, LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
+		ref.Layers = append(ref.Layers, schema.LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
 	}
 	if hist != nil {
 		ref.Curve = curve(hist, 0)
@@ -376,10 +378,10 @@ func (s *Study) SetReference(m *nn.MLP, hist *train.History, accuracy float64, t
 }
 
 // curve converts a training history, numbering epochs from first+1.
-func curve(h *train.History, first int) []EpochPoint {
-	var c []EpochPoint
+func curve(h *train.History, first int) []schema.EpochPoint {
+	var c []schema.EpochPoint
 	for i, e := range h.Epochs {
-		c = append(c, EpochPoint{Epoch: first + i + 1, TrainLoss: e.TrainLoss, TestAccuracy: e.TestAccuracy, TestLoss: e.TestLoss, Seconds: e.Seconds})
+		c = append(c, schema.EpochPoint{Epoch: first + i + 1, TrainLoss: e.TrainLoss, TestAccuracy: e.TestAccuracy, TestLoss: e.TestLoss, Seconds: e.Seconds})
 	}
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"tinyq/nn"
+	"tinyq/study/schema"
 )
 
 func testModel(t *testing.T, seed int64) *nn.MLP {
@@ -23,7 +24,7 @@ func testModel(t *testing.T, seed int64) *nn.MLP {
 // a second Open meanwhile is refused with one line naming the directory and the holder.
 func TestOpenHoldsDirectory(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{Settings: Quick()}
+	cfg := schema.Config{Settings: Quick()}
 	s, err := Open(dir, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +50,7 @@ func TestOpenHoldsDirectory(t *testing.T) {
 // model too.
 func TestModelChecksRecord(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{Settings: Quick()}
+	cfg := schema.Config{Settings: Quick()}
 	const rec1, rec2 = `{"batch":128,"seed":1}`, `{"batch":128,"seed":2}`
 	s, err := Open(dir, cfg)
 	if err != nil {

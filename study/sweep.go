@@ -5,28 +5,29 @@ import (
 
 	"tinyq/infer"
 	"tinyq/ptq"
+	"tinyq/study/schema"
 )
 
 // ptqPoints lists the PTQ sweep's points (results not filled in): static points for every
 // weight width, activation width, granularity and observer, and dynamic points for every
 // weight width and granularity.
-func ptqPoints(set Settings) []PTQPoint {
-	var pts []PTQPoint
-	for _, g := range []string{PerChannel, PerTensor} {
+func ptqPoints(set schema.Settings) []schema.PTQPoint {
+	var pts []schema.PTQPoint
+	for _, g := range []string{schema.PerChannel, schema.PerTensor} {
 		for _, w := range set.PTQWeightBits {
 			for _, a := range set.PTQActivationBits {
 				for _, o := range set.Observers {
-					pts = append(pts, PTQPoint{WBits: w, ABits: a, Granularity: g, Mode: Static, Observer: o})
+					pts = append(pts, schema.PTQPoint{WBits: w, ABits: a, Granularity: g, Mode: schema.Static, Observer: o})
 				}
 			}
-			pts = append(pts, PTQPoint{WBits: w, ABits: 8, Granularity: g, Mode: Dynamic})
+			pts = append(pts, schema.PTQPoint{WBits: w, ABits: 8, Granularity: g, Mode: schema.Dynamic})
 		}
 	}
 	return pts
 }
 
 // donePTQ is the set of the finished PTQ points' keys.
-func (r *Results) donePTQ() map[string]bool {
+func donePTQ(r *schema.Results) map[string]bool {
 	done := map[string]bool{}
 	for _, p := range r.PTQ {
 		done[ptqKey(p)] = true
@@ -34,28 +35,28 @@ func (r *Results) donePTQ() map[string]bool {
 	return done
 }
 
-func ptqKey(p PTQPoint) string {
+func ptqKey(p schema.PTQPoint) string {
 	return fmt.Sprintf("%d/%d/%s/%s/%s", p.WBits, p.ABits, p.Granularity, p.Mode, p.Observer)
 }
 
 // ptqConfig is the converter configuration of a point.
-func ptqConfig(p PTQPoint) ptq.Config {
+func ptqConfig(p schema.PTQPoint) ptq.Config {
 	mode := ptq.Static
-	if p.Mode == Dynamic {
+	if p.Mode == schema.Dynamic {
 		mode = ptq.Dynamic
 	}
 	c := ptq.Spec(mode, p.WBits, p.ABits)
-	if p.Granularity == PerTensor {
+	if p.Granularity == schema.PerTensor {
 		c = c.PerTensor()
 	}
 	return c
 }
 
 // convertPoint converts the FP32 model as the point says.
-func (e *env) convertPoint(p PTQPoint) (*infer.IntModel, error) {
+func (e *env) convertPoint(p schema.PTQPoint) (*infer.IntModel, error) {
 	cfg := ptqConfig(p)
 	plan := ptq.Plan{}
-	if p.Mode == Static {
+	if p.Mode == schema.Static {
 		r, err := e.inputs(p.ABits, p.Observer)
 		if err != nil {
 			return nil, err
@@ -66,9 +67,9 @@ func (e *env) convertPoint(p PTQPoint) (*infer.IntModel, error) {
 }
 
 // pendingPTQ returns the PTQ points of set not yet in the results.
-func (s *Study) pendingPTQ(set Settings) []PTQPoint {
-	done := s.Results.donePTQ()
-	var left []PTQPoint
+func (s *Study) pendingPTQ(set schema.Settings) []schema.PTQPoint {
+	done := donePTQ(&s.Results)
+	var left []schema.PTQPoint
 	for _, p := range ptqPoints(set) {
 		if !done[ptqKey(p)] {
 			left = append(left, p)

@@ -17,6 +17,9 @@ import (
 	"tinyq/ptq"
 	"tinyq/qkernel"
 	"tinyq/study"
+	"tinyq/study/figures"
+	"tinyq/study/markdown"
+	"tinyq/study/schema"
 	"tinyq/train"
 )
 
@@ -25,7 +28,8 @@ import (
 const minHeldOut = 1000
 
 // runStudy runs -study DIR: the FP32 model (trained, loaded with -load, or the one a
-// resumed study saved), then every study point not yet in DIR/study.json.
+// resumed study saved), then every study point not yet in DIR/study.json (study.Run), then
+// the figures and report.md from all the points (study/figures, study/markdown).
 func runStudy(o options, sizes []int, trainData, testData train.Data, base train.Config, stdout io.Writer, stderr io.Writer) error {
 	set := study.Full()
 	if o.StudyQuick {
@@ -45,7 +49,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	if o.Load != "" {
 		set.Hidden, set.Epochs = nil, 0 // the file decides
 	}
-	cfg := study.Config{Settings: set, Run: study.RunInfo{
+	cfg := schema.Config{Settings: set, Run: schema.RunInfo{
 		Command: "go run ./cmd/mnist " + strings.Join(os.Args[1:], " "),
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Machine: machine(),
@@ -120,9 +124,18 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	qb.Log = nil
 	err = s.Run(study.Inputs{
 		Model: m, Train: trainData, Test: testData, TrainQAT: qb,
-		Progress: progressWriter(o.Quiet, stderr), Log: stdout, Figures: true,
+		Progress: progressWriter(o.Quiet, stderr), Log: stdout,
 	})
 	if err != nil {
+		return err
+	}
+	// The points are saved; the figures (fc1's weights for its histogram) and the report are
+	// drawn from them.
+	figs, err := figures.Write(s.Dir, &s.Results, m.Layers[0].Weights())
+	if err != nil {
+		return err
+	}
+	if err := markdown.Write(s.Dir, &s.Results, figs); err != nil {
 		return err
 	}
 	r := s.Results

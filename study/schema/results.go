@@ -1,4 +1,4 @@
-package study
+package schema
 
 // Results is the content of study.json: the settings it was made with, the FP32 reference,
 // and every finished point of each part. Names of the JSON fields are a published schema
