@@ -94,10 +94,18 @@ func TestChoose(t *testing.T) {
 }
 
 // TestHost checks that this machine's support is one of the rules' outcomes: generic first,
-// every name known, slowest first.
+// every name known, slowest first. It logs the values of TINYQ_KERNEL this machine accepts, on a line .ci/run reads to run
+// the kernel tests once per value.
 func TestHost(t *testing.T) {
 	s := Host()
 	t.Logf("this CPU and build: float %v, integer %v", s.Float, s.Int)
+	var accepted []string
+	for _, v := range append(Names(Float), Names(Int)...) {
+		if _, err := Choose(v, s); err == nil && !slices.Contains(accepted, v) {
+			accepted = append(accepted, v)
+		}
+	}
+	t.Logf("%s values accepted here: %s", Var, strings.Join(accepted, " "))
 	for _, f := range []Family{Float, Int} {
 		names := Names(f)
 		got := s.Of(f)
