@@ -9,8 +9,9 @@
 // ReLU: the kernels start each element at its bias and apply max(c, 0) before storing, so the
 // layer costs no pass over C beyond the product (the runtime's float model uses it).
 //
-// It imports only the standard library and golang.org/x/sys/cpu: tinyq's runtime (infer)
-// uses it, and gorgonia uses it through the adapter in tinyq/autograd.
+// It imports only the standard library and tinyq/internal/kernel (which reads the CPU
+// features with golang.org/x/sys/cpu, and TINYQ_KERNEL): tinyq's runtime (infer) uses it,
+// and gorgonia uses it through the adapter in tinyq/autograd.
 //
 // # Arithmetic
 //
@@ -43,9 +44,11 @@
 //
 // The path is chosen once at start: the fastest this CPU supports (Kernel names it), or the
 // one named by the environment variable TINYQ_KERNEL (generic, avx2, avx512; avxvnni and
-// avx512vnni, names of tinyq/qkernel's integer paths, choose avx2 and avx512), if the CPU
-// supports it, else the fastest supported path below it. The purego build tag leaves only
-// the generic path.
+// avx512vnni, names of tinyq/qkernel's integer paths, choose avx2 and avx512). A value that
+// names no path, or a path this CPU or build does not support (float or integer: one
+// variable picks both), leaves the fastest path and is reported by RequestError (and by
+// qkernel.RequestError, which tinyq's commands check before running). The purego build tag
+// leaves only the generic path. The variable is parsed in one place, tinyq/internal/kernel.
 //
 //   - avx512: tiles of 8×32 (16 zmm accumulators), B read in place or from a packed panel,
 //     A read in place by rows or by columns; rows of 128 columns for fewer than 8 rows and

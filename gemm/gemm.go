@@ -2,9 +2,10 @@ package gemm
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
+
+	"tinyq/internal/kernel"
 )
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32 matrices, where op(A)
@@ -142,54 +143,52 @@ type path struct {
 // genericPath is the pure-Go path: every build and architecture has it.
 var genericPath = &path{name: "generic", gemm: genericGemm}
 
-// active is the path in use, chosen once at start (choosePath); only tests change it
-// afterwards (setPath).
-var active = choosePath(os.Getenv("TINYQ_KERNEL"))
+// active is the path in use, chosen once at start by tinyq/internal/kernel (the fastest
+// path this CPU supports, or TINYQ_KERNEL's choice); only tests change it afterwards
+// (setPath).
+var active = func() *path {
+	c, _ := kernel.Selected()
+	return pathNamed(c.Float)
+}()
 
 // Kernel returns the name of the path Sgemm uses in this process: "avx512", "avx2" or
 // "generic". Paths agree within the tolerance stated in the package documentation; each is
 // deterministic on its own.
 func Kernel() string { return active.name }
 
+// RequestError reports a TINYQ_KERNEL setting that could not be honoured: an unknown name,
+// or a float or integer path this CPU and build do not support (one variable picks both
+// tinyq/gemm's and tinyq/qkernel's paths, and qkernel.RequestError returns the same error).
+// Sgemm then runs on the fastest supported path. It is nil when the variable is unset or
+// honoured.
+func RequestError() error {
+	_, err := kernel.Selected()
+	return err
+}
+
 // paths returns the paths this CPU and build can run, fastest last (generic first).
 func paths() []*path { return append([]*path{genericPath}, asmPaths()...) }
 
-// choosePath returns the path named by env if this CPU and build support it, else the
-// fastest supported path no faster than the one named. "avxvnni" and "avx512vnni" (names of
-// integer paths, read from the same variable by tinyq/qkernel) choose the float path of the
-// same register width: avx2 and avx512. An empty or unknown value chooses the fastest path:
-// the variable is for tests and benchmarks, and Kernel reports what is really used.
-func choosePath(env string) *path {
-	all := paths()
-	want := map[string]string{"avxvnni": "avx2", "avx512vnni": "avx512"}[env]
-	if want == "" {
-		want = env
-	}
-	rank := map[string]int{"generic": 0, "avx2": 1, "avx512": 2}
-	r, ok := rank[want]
-	if !ok {
-		return all[len(all)-1]
-	}
-	best := all[0]
-	for _, p := range all {
-		if rank[p.name] <= r {
-			best = p
+// pathNamed returns the supported path of that name, or nil.
+func pathNamed(name string) *path {
+	for _, p := range paths() {
+		if p.name == name {
+			return p
 		}
 	}
-	return best
+	return nil
 }
 
 // setPath makes the named path active (tests) and returns the previous one; it panics if the
 // path is not supported here.
 func setPath(name string) *path {
-	for _, p := range paths() {
-		if p.name == name {
-			old := active
-			active = p
-			return old
-		}
+	p := pathNamed(name)
+	if p == nil {
+		panic("gemm: path " + name + " not supported")
 	}
-	panic("gemm: path " + name + " not supported")
+	old := active
+	active = p
+	return old
 }
 
 // parallelMin is the smallest product, in multiply-adds (m·n·k), that Sgemm spreads over

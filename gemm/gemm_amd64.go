@@ -5,7 +5,7 @@ package gemm
 import (
 	"unsafe"
 
-	"golang.org/x/sys/cpu"
+	"tinyq/internal/kernel"
 )
 
 // The AVX-512 path: 8×32 tiles (16 zmm accumulators) and 128-column rows (8 zmm).
@@ -14,14 +14,17 @@ var avx512Path = &tiledPath{mr: 8, nr: 32, rowN: 128, tile: tileAVX512, list: ti
 // The AVX2 path: 6×16 tiles (12 ymm accumulators) and 64-column rows (8 ymm).
 var avx2Path = &tiledPath{mr: 6, nr: 16, rowN: 64, tile: tileAVX2, row: rowAVX2}
 
-// asmPaths returns the assembly paths this CPU supports, fastest last.
+// asmPaths returns the assembly paths this CPU supports (tinyq/internal/kernel reads its
+// features), fastest last.
 func asmPaths() []*path {
 	var ps []*path
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ps = append(ps, &path{name: "avx2", gemm: avx2Path.gemm, affine: avx2Path.affine})
-	}
-	if cpu.X86.HasAVX512F {
-		ps = append(ps, &path{name: "avx512", gemm: avx512Path.gemm, affine: avx512Path.affine})
+	for _, name := range kernel.Host().Float {
+		switch name {
+		case "avx2":
+			ps = append(ps, &path{name: name, gemm: avx2Path.gemm, affine: avx2Path.affine})
+		case "avx512":
+			ps = append(ps, &path{name: name, gemm: avx512Path.gemm, affine: avx512Path.affine})
+		}
 	}
 	return ps
 }

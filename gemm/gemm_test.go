@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"tinyq/internal/kernel"
 )
 
 // forEachPath runs f with every path this CPU and build support made active.
@@ -321,45 +325,67 @@ func TestAllocs(t *testing.T) {
 	})
 }
 
-// TestChoosePath checks how TINYQ_KERNEL chooses a path.
+// pathInfo is one float path's name and whether this CPU and build run it.
+type pathInfo struct {
+	name      string
+	supported bool
+}
+
+// pathSupport lists every float path, slowest first, and whether this CPU and build run it,
+// and logs the list: tests iterate over it (or over paths) and never infer what is missing
+// from how many paths are supported, nor one path from another (AVX-512 does not imply
+// AVX-512 VNNI, nor AVX2 FMA).
+func pathSupport(t testing.TB) []pathInfo {
+	t.Helper()
+	var ps []pathInfo
+	var log []string
+	for _, name := range kernel.Names(kernel.Float) {
+		ps = append(ps, pathInfo{name, pathNamed(name) != nil})
+		log = append(log, fmt.Sprintf("%s %v", name, ps[len(ps)-1].supported))
+	}
+	t.Logf("float paths, supported here: %s; in use: %s", strings.Join(log, ", "), Kernel())
+	return ps
+}
+
+// supports reports whether the float path of that name runs here.
+func supports(name string) bool { return pathNamed(name) != nil }
+
+// TestChoosePath checks how TINYQ_KERNEL chooses a path, on whatever set of paths this CPU
+// supports: every supported float path can be chosen by name, every other one is refused
+// with an error naming it (issue 18, item 15: unknown and unsupported values were silently
+// ignored), and the process runs the path internal/kernel selected (the fastest one when the
+// variable is unset). Issue 18, item 1: it iterates over every path and whether it is
+// supported.
 func TestChoosePath(t *testing.T) {
+	host := kernel.Host()
 	all := paths()
-	best := all[len(all)-1].name
-	has := func(name string) bool {
-		for _, p := range all {
-			if p.name == name {
-				return true
-			}
-		}
-		return false
+	if all[0] != genericPath {
+		t.Errorf("paths()[0] = %s, want generic", all[0].name)
 	}
-	upTo := func(names ...string) string { // the first supported of names
-		for _, n := range names {
-			if has(n) {
-				return n
-			}
-		}
-		return "generic"
-	}
-	for _, tc := range []struct{ env, want string }{
-		{"", best},
-		{"bogus", best},
-		{"generic", "generic"},
-		{"avx2", upTo("avx2")},
-		{"avxvnni", upTo("avx2")},
-		{"avx512", upTo("avx512", "avx2")},
-		{"avx512vnni", upTo("avx512", "avx2")},
-	} {
-		if got := choosePath(tc.env).name; got != tc.want {
-			t.Errorf("TINYQ_KERNEL=%q: path %s, want %s", tc.env, got, tc.want)
+	for _, p := range pathSupport(t) {
+		c, err := kernel.Choose(p.name, host)
+		switch {
+		case p.supported && (err != nil || c.Float != p.name):
+			t.Errorf("%s is supported: chose %s, %v", p.name, c.Float, err)
+		case !p.supported && (err == nil || !strings.Contains(err.Error(), p.name)):
+			t.Errorf("%s is not supported: chose %s, error %v, want one naming it", p.name, c.Float, err)
 		}
 	}
-	t.Logf("supported paths: %v; in use: %s", func() (s []string) {
-		for _, p := range all {
-			s = append(s, p.name)
-		}
-		return
-	}(), Kernel())
+	if _, err := kernel.Choose("bogus", host); err == nil {
+		t.Error("bogus: no error")
+	}
+	want := all[len(all)-1].name
+	if env := os.Getenv(kernel.Var); env != "" {
+		c, _ := kernel.Choose(env, host)
+		want = c.Float
+	}
+	if Kernel() != want {
+		t.Errorf("%s=%q: Kernel() = %s, want %s", kernel.Var, os.Getenv(kernel.Var), Kernel(), want)
+	}
+	_, err := kernel.Selected()
+	if RequestError() != err {
+		t.Errorf("RequestError() = %v, want internal/kernel's %v", RequestError(), err)
+	}
 }
 
 func BenchmarkSgemm(b *testing.B) {

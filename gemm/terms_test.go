@@ -6,16 +6,14 @@ import (
 	"math"
 	"math/rand"
 	"testing"
-
-	"golang.org/x/sys/cpu"
 )
 
 // TestTerms checks the AVX-512 list of a row's nonzero terms (nonzeroAVX512) against the Go
 // loop exactly: the same values in the same order with the same offsets, with ±0 skipped and
 // NaN, ±Inf and subnormals kept, for lengths around the 16-value blocks.
 func TestTerms(t *testing.T) {
-	if !cpu.X86.HasAVX512F {
-		t.Skip("no AVX-512")
+	if !supports("avx512") {
+		t.Skip("no avx512 path here")
 	}
 	rng := rand.New(rand.NewSource(3))
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.SmallestNonzeroFloat32, -1e-40}
@@ -59,8 +57,8 @@ func TestTerms(t *testing.T) {
 // through listColumns) against a direct reading: the columns with a value other than ±0 (NaN
 // included), in order, their 8 values bit for bit, and -1 past max.
 func TestCols8(t *testing.T) {
-	if !cpu.X86.HasAVX2 {
-		t.Skip("no AVX2")
+	if !supports("avx2") {
+		t.Skip("no avx2 path here")
 	}
 	rng := rand.New(rand.NewSource(6))
 	for _, k := range []int{1, 7, 128, 300} {

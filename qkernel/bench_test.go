@@ -3,25 +3,17 @@ package qkernel
 import (
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// cpuTime returns the user+system CPU time of the process. The machine is shared and noisy;
-// CPU time per sample is steadier than wall time for comparing kernels.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// report adds samples/s (wall clock) and cpu-us/sample (process CPU time) to b.
+// report adds samples/s (wall clock) and, where the system reports it, cpu-us/sample
+// (process CPU time) to b.
 func report(b *testing.B, cpu0 time.Duration, samples int) {
 	b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(samples), "cpu-us/sample")
+	if cpu0 > 0 {
+		b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(samples), "cpu-us/sample")
+	}
 }
 
 // Realistic shapes and sparsity: an MLP 784-256-128-10 on MNIST. About 19% of MNIST pixels

@@ -2,7 +2,8 @@ package qkernel
 
 import (
 	"fmt"
-	"os"
+
+	"tinyq/internal/kernel"
 )
 
 // Path is one implementation of the integer kernels.
@@ -37,9 +38,12 @@ func (p Path) String() string {
 	return fmt.Sprintf("Path(%d)", int(p))
 }
 
+// allPaths is every path, slowest first, supported here or not.
+var allPaths = []Path{Generic, AVX2, AVXVNNI, AVX512VNNI}
+
 // ParsePath parses a path name.
 func ParsePath(s string) (Path, error) {
-	for _, p := range []Path{Generic, AVX2, AVXVNNI, AVX512VNNI} {
+	for _, p := range allPaths {
 		if s == p.String() {
 			return p, nil
 		}
@@ -49,37 +53,42 @@ func ParsePath(s string) (Path, error) {
 
 // Supported returns the paths this CPU and build can run, fastest last. With the purego
 // build tag, or on another architecture, it is only Generic.
-func Supported() []Path { return supported() }
+func Supported() []Path { return pathsOf(kernel.Host().Int) }
 
-// active is the path in use: the fastest supported one, or TINYQ_KERNEL's choice, decided
-// once at start; requestErr says why TINYQ_KERNEL could not be honoured. They are the
-// package's only mutable state, and only tests change active afterwards.
-var active, requestErr = choosePath(os.Getenv("TINYQ_KERNEL"))
-
-// choosePath returns the path named by env (when supported), else the fastest supported one
-// and, for a name that is unknown or not supported here, an error saying so.
-func choosePath(env string) (Path, error) {
-	s := supported()
-	best := s[len(s)-1]
-	if env == "" {
-		return best, nil
-	}
-	p, err := ParsePath(env)
-	if err != nil {
-		return best, fmt.Errorf("qkernel: TINYQ_KERNEL=%s: unknown kernel (want generic, avx2, avxvnni or avx512vnni)", env)
-	}
-	for _, q := range s {
-		if q == p {
-			return p, nil
+// pathsOf returns the paths of the names, which tinyq/internal/kernel gives (it reads the
+// CPU features and TINYQ_KERNEL for this package and tinyq/gemm).
+func pathsOf(names []string) []Path {
+	ps := make([]Path, len(names))
+	for i, n := range names {
+		p, err := ParsePath(n)
+		if err != nil {
+			panic(err) // internal/kernel and allPaths disagree: a bug
 		}
+		ps[i] = p
 	}
-	return best, fmt.Errorf("qkernel: TINYQ_KERNEL=%s: this CPU or build supports only %v", env, s)
+	return ps
 }
 
-// RequestError reports a TINYQ_KERNEL setting that could not be honoured (the kernels then
-// run on the fastest supported path); commands refuse to run with one, so that a benchmark
-// never silently measures another path. It is nil when the variable is unset or honoured.
-func RequestError() error { return requestErr }
+// active is the path in use: the fastest supported one, or TINYQ_KERNEL's choice, decided
+// once at start (by tinyq/internal/kernel, for this package and tinyq/gemm). It is the
+// package's only mutable state, and only tests change it afterwards.
+var active = func() Path {
+	c, _ := kernel.Selected()
+	return pathsOf([]string{c.Int})[0]
+}()
+
+// RequestError reports a TINYQ_KERNEL setting that could not be honoured, for the integer
+// paths or the float paths of tinyq/gemm (one variable picks both: see Kernel); the kernels
+// then run on the fastest supported paths. Commands refuse to run with one, so that a
+// benchmark never silently measures another path. It is nil when the variable is unset or
+// honoured. The variable takes a name of either family (float: generic, avx2, avx512;
+// integer: generic, avx2, avxvnni, avx512vnni) and picks the other family's path of the
+// same register width: avx512 runs avx512vnni (or, on an AVX-512 CPU without VNNI, the
+// fastest narrower integer path), avxvnni runs float avx2, avx512vnni float avx512.
+func RequestError() error {
+	_, err := kernel.Selected()
+	return err
+}
 
 // Kernel returns the path the kernels use in this process, e.g. "avx512vnni". Results are
 // the same on every path, bit for bit.

@@ -6,7 +6,7 @@
 // # Paths
 //
 // Each kernel has a Go assembly path per CPU feature and a pure-Go path, chosen once at start
-// with golang.org/x/sys/cpu (Kernel reports which):
+// with golang.org/x/sys/cpu, read by tinyq/internal/kernel (Kernel reports which):
 //
 //   - avx512vnni: VPDPBUSD on 512-bit registers multiplies 4 unsigned activation bytes by 4
 //     signed weights and adds them to an int32 lane, 64 multiply-adds an instruction. Weights
@@ -22,9 +22,12 @@
 //   - generic: the SWAR kernel below, and scalar element-wise code; the build tag purego
 //     forces it everywhere, and it is what every other CPU and architecture runs.
 //
-// The environment variable TINYQ_KERNEL=generic|avx2|avxvnni|avx512vnni picks a supported
-// path at start, for tests and benchmarks; RequestError reports a setting that could not be
-// honoured, and the commands refuse to run with one. QuantizeInput, Requantize, RowRange, Dequantize and
+// The environment variable TINYQ_KERNEL picks a supported path at start, for tests and
+// benchmarks: an integer path's name (generic, avx2, avxvnni, avx512vnni) or a float path's
+// name of tinyq/gemm (generic, avx2, avx512), each choosing the other family's path of the
+// same register width (avx512 runs avx512vnni here; see RequestError). RequestError reports
+// a setting that could not be honoured, for either family, and the commands refuse to run
+// with one. QuantizeInput, Requantize, RowRange, Dequantize and
 // Logits are vectorized the same way; the tests run every supported path against the
 // naive references (AccumulateRef, the quant package's scalar rules), bit for bit.
 //

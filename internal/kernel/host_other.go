@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package kernel
+
+// hostSupport is the generic paths only: this build has no assembly.
+func hostSupport() Support { return Features{}.Support() }
