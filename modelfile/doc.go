@@ -1,10 +1,12 @@
-// Package modelfile holds what every tinyq model file shares: the format version, the kinds,
-// the metadata keys, the architecture and input records, the spec JSON, and strict typed
-// readers for tensors. It favours one small shared header over a hub: each kind of file is
-// read and written next to what it stores (float models in nn and infer, checkpoints in
-// train, QAT models and checkpoints in qat, integer models in infer), and they all use these
-// helpers, so the layout is stated once. It imports only safetensors, quant and float16, so
-// the runtime can use it without the training stack.
+// Package modelfile defines every tinyq file schema, once, as plain structs: FloatFile (a
+// float model, fp32 or fp16), IntFile (an integer model, static or dynamic, uniform or with
+// per-layer widths), QATFile (a float model with its fake-quant parameters), CheckpointFile
+// and QATCheckpointFile (a model in training with its state). Each has a decoder, which
+// parses and validates its metadata records and tensors, and an encoder; the packages with
+// model types (infer, nn, qat, train) only map these structs to and from their own. It also
+// holds what every file shares: the format version, the kinds, the metadata keys, the
+// architecture and input records, the spec JSON and strict typed tensor readers. It imports
+// only safetensors, quant and float16, so the runtime can use it without the training stack.
 //
 // docs/FORMAT.md in the repository is the specification of the files: every tensor name,
 // dtype, shape and metadata key, and the exact arithmetic a reader must reproduce. Readers

@@ -325,68 +325,6 @@ func I32(f *safetensors.File, name string, shape ...int) ([]int32, error) {
 	return v, nil
 }
 
-// FloatParams are a float MLP's parameters as stored: per layer a weight [in, out] and a
-// bias [out].
-type FloatParams struct {
-	Weights [][]float32
-	Biases  [][]float32
-	Half    bool // stored as F16
-}
-
-// ReadFloatParams reads fc<i>.w and fc<i>.b for the architecture. Every tensor is found and
-// checked against the architecture before anything is allocated, so a header claiming a
-// huge architecture cannot make a reader allocate more than the file holds.
-func ReadFloatParams(f *safetensors.File, a Arch) (FloatParams, error) {
-	var p FloatParams
-	for i := range a.Activations {
-		n := LayerName(i)
-		w, hw, err := Floats(f, n+".w", a.Sizes[i], a.Sizes[i+1])
-		if err != nil {
-			return p, err
-		}
-		b, hb, err := Floats(f, n+".b", a.Sizes[i+1])
-		if err != nil {
-			return p, err
-		}
-		if i == 0 {
-			p.Half = hw
-		}
-		if hw != p.Half || hb != p.Half {
-			return p, fmt.Errorf("layer %s mixes F16 and F32 tensors", n)
-		}
-		p.Weights = append(p.Weights, w)
-		p.Biases = append(p.Biases, b)
-	}
-	return p, nil
-}
-
-// FloatTensors appends the float tensors of p (F16 when p.Half: values must then be
-// representable, as FP16 rounding makes them) for the architecture's sizes.
-func FloatTensors(ts []safetensors.Tensor, a Arch, p FloatParams) []safetensors.Tensor {
-	for i := range a.Activations {
-		n := LayerName(i)
-		in, out := a.Sizes[i], a.Sizes[i+1]
-		if p.Half {
-			ts = append(ts,
-				safetensors.FromF16Bits(n+".w", []int{in, out}, halfBits(p.Weights[i])),
-				safetensors.FromF16Bits(n+".b", []int{out}, halfBits(p.Biases[i])))
-			continue
-		}
-		ts = append(ts,
-			safetensors.FromF32(n+".w", []int{in, out}, p.Weights[i]),
-			safetensors.FromF32(n+".b", []int{out}, p.Biases[i]))
-	}
-	return ts
-}
-
-func halfBits(v []float32) []uint16 {
-	b := make([]uint16, len(v))
-	for i, x := range v {
-		b[i] = float16.Fromfloat32(x).Bits()
-	}
-	return b
-}
-
 // SpecJSON is a quant.Spec as written in files. Axis is the channel axis of the tensor as
 // stored and is written only for per-channel specs (format version 2; version 1 wrote it
 // always, and for integer weights in the quantization key it gave the axis of the

@@ -58,17 +58,27 @@ func (m *MLP) SetParams(src *MLP) error {
 	return nil
 }
 
+// File returns m as a float model file's content (modelfile.FloatFile) with its input
+// record (InputRecord); the parameters are shared, not copied. training is the training
+// configuration as JSON (may be "").
+func (m *MLP) File(training string) modelfile.FloatFile {
+	return modelfile.FloatFile{
+		Info:   modelfile.Info{Arch: m.Arch(), Input: m.InputRecord(), Training: training},
+		Params: m.Params(),
+	}
+}
+
 // Save writes m as a float model file (kind "float", F32; see docs/FORMAT.md) with its input
 // record (InputRecord). training is the training configuration as JSON (may be "").
 func (m *MLP) Save(path string, training string) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("nn: %s: %w", path, err)
 	}
-	md, err := modelfile.Header(modelfile.Float, m.Arch(), m.InputRecord(), training)
+	f, err := m.File(training).Encode(modelfile.Float)
 	if err != nil {
 		return fmt.Errorf("nn: %s: %w", path, err)
 	}
-	return modelfile.Write(path, &safetensors.File{Metadata: md, Tensors: modelfile.FloatTensors(nil, m.Arch(), m.Params())})
+	return modelfile.Write(path, f)
 }
 
 // Load reads the float parameters of a float, QAT or checkpoint file (an F16 float file is
@@ -87,18 +97,20 @@ func Load(path string) (*MLP, modelfile.Info, error) {
 
 // Decode reads the float model of a decoded file of one of the kinds, with its input record.
 func Decode(f *safetensors.File, kinds ...modelfile.Kind) (*MLP, modelfile.Info, error) {
-	info, err := modelfile.ReadInfo(f, kinds...)
+	ff, err := modelfile.DecodeFloat(f, kinds...)
 	if err != nil {
-		return nil, info, err
+		return nil, ff.Info, err
 	}
-	p, err := modelfile.ReadFloatParams(f, info.Arch)
+	m, err := FromFile(ff)
+	return m, ff.Info, err
+}
+
+// FromFile returns the MLP a file holds, with copies of its parameters and its input record.
+func FromFile(ff modelfile.FloatFile) (*MLP, error) {
+	m, err := FromParams(ff.Info.Arch, ff.Params)
 	if err != nil {
-		return nil, info, err
+		return nil, err
 	}
-	m, err := FromParams(info.Arch, p)
-	if err != nil {
-		return nil, info, err
-	}
-	m.Input = info.Input
-	return m, info, nil
+	m.Input = ff.Info.Input
+	return m, nil
 }

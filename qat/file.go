@@ -3,7 +3,6 @@ package qat
 import (
 	"fmt"
 
-	"tinyq/infer"
 	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/quant"
@@ -11,64 +10,56 @@ import (
 	"tinyq/train"
 )
 
-// quantJSON returns the file form of the model's configuration (infer.QATJSON: the runtime
-// reads QAT files too). Weights are [in, out] in these files, so a per-channel weight has
-// axis 1.
-func (m *Model) quantJSON() (string, error) {
+// quantRecord returns the file form of the model's configuration (weights are [in, out] in
+// QAT files, so a per-channel weight has axis 1).
+func (m *Model) quantRecord() (modelfile.QATQuant, error) {
 	if m.Config.mixed() {
-		return "", fmt.Errorf("a mixed-precision model (%s) cannot be stored as a QAT file (one width for all layers): save its integer conversion", m.Config.Name())
+		return modelfile.QATQuant{}, fmt.Errorf("a mixed-precision model (%s) cannot be stored as a QAT file (one width for all layers): save its integer conversion", m.Config.Name())
 	}
-	cfg := infer.QATJSON{
-		Weight:     modelfile.ToSpecJSON(m.Config.Weight, 1),
-		Activation: modelfile.ToSpecJSON(m.Config.Activation, 0),
-		Freeze:     m.Config.FreezeObserversAfter, LearnScales: m.Config.LearnScales,
+	q := modelfile.QATQuant{
+		Weight: m.Config.Weight, Activation: m.Config.Activation,
+		FreezeObserversAfter: m.Config.FreezeObserversAfter, LearnScales: m.Config.LearnScales,
 	}
 	if m.Config.LearnScales {
 		if m.Config.LSQInit != InitRange {
-			cfg.LSQInit = m.Config.LSQInit.String()
+			q.LSQInit = m.Config.LSQInit.String()
 		}
-		cfg.FixInputScale = m.Config.FixInputScale
+		q.FixInputScale = m.Config.FixInputScale
 	}
 	if m.Config.Observer.Kind != 0 {
-		cfg.Observer = m.Config.Observer.Kind.String()
+		q.Observer = m.Config.Observer.Kind.String()
 	}
-	return modelfile.MarshalString(cfg)
+	return q, nil
 }
 
-// header returns the metadata and tensors every QAT file (model or checkpoint) starts with:
-// the float parameters and every quantizer's scales and zero points.
-func (m *Model) header(kind modelfile.Kind, training string) (map[string]string, []safetensors.Tensor, error) {
-	md, err := modelfile.Header(kind, m.Arch(), m.InputRecord(), training)
+// file returns what a QAT file holds of the model: the float model, the configuration and
+// every quantizer's scales and zero points.
+func (m *Model) file(training string) (modelfile.QATFile, error) {
+	q, err := m.quantRecord()
 	if err != nil {
-		return nil, nil, err
+		return modelfile.QATFile{}, err
 	}
-	if md[modelfile.KeyQuant], err = m.quantJSON(); err != nil {
-		return nil, nil, err
-	}
-	specs := map[string]modelfile.SpecJSON{}
-	ts := modelfile.FloatTensors(nil, m.Arch(), m.Params())
+	f := modelfile.QATFile{FloatFile: m.MLP.File(training), Quant: q}
 	for i := range m.Layers {
-		n := nn.LayerName(i)
-		ts = modelfile.ParamsTensors(ts, n+".w", m.Weights[i].Params())
-		ts = modelfile.ParamsTensors(ts, n+".in", m.Inputs[i].Params())
-		specs[n+".w"] = modelfile.ToSpecJSON(m.Config.Weight, 1)
-		specs[n+".in"] = modelfile.ToSpecJSON(m.Config.Activation, 0)
+		f.Weights = append(f.Weights, m.Weights[i].Params())
+		f.Inputs = append(f.Inputs, m.Inputs[i].Params())
 	}
-	if md[modelfile.KeySpecs], err = modelfile.MarshalString(specs); err != nil {
-		return nil, nil, err
-	}
-	return md, ts, nil
+	return f, nil
 }
 
-// Save writes the model (kind "qat"): its float parameters and every quantizer's scales and
-// zero points, with the QAT configuration in the metadata. The runtime (infer.Load) runs
-// such a file as its fake-quant simulation; Load continues it here.
+// Save writes the model (kind "qat", a modelfile.QATFile): its float parameters and every
+// quantizer's scales and zero points, with the QAT configuration in the metadata. The runtime
+// (infer.Load) runs such a file as its fake-quant simulation; Load continues it here.
 func (m *Model) Save(path, training string) error {
-	md, ts, err := m.header(modelfile.QAT, training)
+	qf, err := m.file(training)
 	if err != nil {
 		return fmt.Errorf("qat: %s: %w", path, err)
 	}
-	return modelfile.Write(path, &safetensors.File{Metadata: md, Tensors: ts})
+	f, err := qf.Encode(modelfile.QAT)
+	if err != nil {
+		return fmt.Errorf("qat: %s: %w", path, err)
+	}
+	return modelfile.Write(path, f)
 }
 
 // Load reads a QAT model with its saved scales; its observers are off (the model is ready
@@ -85,24 +76,30 @@ func Load(path string) (*Model, modelfile.Info, error) {
 	return m, info, nil
 }
 
-// Decode reads a QAT model from a decoded file (see Load).
+// Decode reads a QAT model from a decoded file (see Load). Every setting of the
+// configuration is read strictly (modelfile.ParseQATQuant): training continues with them.
 func Decode(f *safetensors.File) (*Model, modelfile.Info, error) {
-	fm, info, err := nn.Decode(f, modelfile.QAT)
+	qf, err := modelfile.DecodeQAT(f, modelfile.QAT)
+	if err != nil {
+		return nil, qf.Info, err
+	}
+	info := qf.Info
+	fm, err := nn.FromFile(qf.FloatFile)
 	if err != nil {
 		return nil, info, err
 	}
-	cj, ws, as, err := infer.QATSpecs(f)
+	q, err := modelfile.ParseQATQuant(f.Metadata[modelfile.KeyQuant], info.Version)
 	if err != nil {
 		return nil, info, err
 	}
-	cfg := Config{Weight: ws, Activation: as, FreezeObserversAfter: cj.Freeze, LearnScales: cj.LearnScales, FixInputScale: cj.FixInputScale}
-	if cj.LSQInit != "" { // files before learned-scale initialisation: range
-		if cfg.LSQInit, err = ParseLSQInit(cj.LSQInit); err != nil {
-			return nil, info, fmt.Errorf("qat: quantization: unknown lsq_init %q", cj.LSQInit)
+	cfg := Config{Weight: q.Weight, Activation: q.Activation, FreezeObserversAfter: q.FreezeObserversAfter, LearnScales: q.LearnScales, FixInputScale: q.FixInputScale}
+	if q.LSQInit != "" { // files before learned-scale initialisation: range
+		if cfg.LSQInit, err = ParseLSQInit(q.LSQInit); err != nil {
+			return nil, info, fmt.Errorf("qat: quantization: unknown lsq_init %q", q.LSQInit)
 		}
 	}
-	if cj.Observer != "" {
-		if cfg.Observer.Kind, err = quant.ParseObserverKind(cj.Observer); err != nil {
+	if q.Observer != "" {
+		if cfg.Observer.Kind, err = quant.ParseObserverKind(q.Observer); err != nil {
 			return nil, info, err
 		}
 	}
@@ -110,51 +107,42 @@ func Decode(f *safetensors.File) (*Model, modelfile.Info, error) {
 	if err != nil {
 		return nil, info, err
 	}
-	params, err := qm.readParams(f)
-	if err != nil {
+	if err := qm.setParams(qf); err != nil {
 		return nil, info, err
-	}
-	for i, q := range qm.Quantizers() {
-		if err := q.SetParams(params[i]); err != nil {
-			return nil, info, err
-		}
 	}
 	qm.SetObserving(false)
 	return qm, info, nil
 }
 
-// readParams reads and checks every quantizer's saved scales and zero points (in Quantizers
-// order) without applying them.
-func (m *Model) readParams(f *safetensors.File) ([]quant.Params, error) {
-	var out []quant.Params
-	for _, q := range m.Quantizers() {
-		p := q.Params()
-		r, err := modelfile.ReadParams(f, q.Name, len(p.Scales), p.QMin, p.QMax, p.Axis)
-		if err != nil {
-			return nil, err
+// setParams sets every quantizer's scales and zero points from a file's (validated when
+// it was read).
+func (m *Model) setParams(qf modelfile.QATFile) error {
+	for i := range m.Layers {
+		if err := m.Weights[i].SetParams(qf.Weights[i]); err != nil {
+			return err
 		}
-		out = append(out, r)
+		if err := m.Inputs[i].SetParams(qf.Inputs[i]); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // SaveCheckpoint writes the model in training with the trainer's state, so that
-// LoadCheckpoint can continue it exactly: parameters, scales, observer ranges (as
-// <site>.obs.min and .obs.max) and the optimizers' moments. Every observer must keep its state
-// as a range (quant.RangeState: MinMax or MovingAverage); histogram observers cannot be
-// checkpointed.
+// LoadCheckpoint can continue it exactly (a modelfile.QATCheckpointFile): parameters,
+// scales, observer ranges (as <site>.obs.min and .obs.max) and the optimizers' moments.
+// Every observer must keep its state as a range (quant.RangeState: MinMax or
+// MovingAverage); histogram observers cannot be checkpointed.
 func (m *Model) SaveCheckpoint(path string, st train.State, training string) error {
 	fail := func(err error) error { return fmt.Errorf("qat: %s: %w", path, err) }
 	if err := train.CheckState(st); err != nil {
 		return fmt.Errorf("qat: %s not written: %w", path, err)
 	}
-	md, ts, err := m.header(modelfile.QATCheckpoint, training)
+	qf, err := m.file(training)
 	if err != nil {
 		return fail(err)
 	}
-	if md[modelfile.KeyState], err = train.StateMetadata(st); err != nil {
-		return fail(err)
-	}
+	c := modelfile.QATCheckpointFile{QATFile: qf, State: train.StateRecord(st), Solver: train.Moments(st.Solver), Extra: train.Moments(st.Extra)}
 	for _, q := range m.Quantizers() {
 		if q.Observer == nil {
 			continue
@@ -167,14 +155,14 @@ func (m *Model) SaveCheckpoint(path string, st train.State, training string) err
 			return fail(fmt.Errorf("%s: its observer keeps a histogram, which checkpoints do not hold (use minmax or moving-average)", q.Name))
 		}
 		if mins, maxs, ok := rs.Range(); ok {
-			ts = append(ts,
-				safetensors.FromF32(q.Name+".obs.min", []int{len(mins)}, mins),
-				safetensors.FromF32(q.Name+".obs.max", []int{len(maxs)}, maxs))
+			c.Ranges = append(c.Ranges, modelfile.ObserverRange{Site: q.Name, Min: mins, Max: maxs})
 		}
 	}
-	ts = train.SolverTensors(ts, "opt", st.Solver)
-	ts = train.SolverTensors(ts, "opt.extra", st.Extra)
-	return modelfile.Write(path, &safetensors.File{Metadata: md, Tensors: ts})
+	f, err := c.Encode()
+	if err != nil {
+		return fail(err)
+	}
+	return modelfile.Write(path, f)
 }
 
 // LoadCheckpoint restores a checkpoint written by SaveCheckpoint into m, which must have the
@@ -195,76 +183,71 @@ func (m *Model) LoadCheckpoint(path string) (train.State, modelfile.Info, error)
 // DecodeCheckpoint is LoadCheckpoint from a decoded file.
 func (m *Model) DecodeCheckpoint(f *safetensors.File) (train.State, modelfile.Info, error) {
 	fail := func(err error) (train.State, modelfile.Info, error) { return train.State{}, modelfile.Info{}, err }
-	fm, info, err := nn.Decode(f, modelfile.QATCheckpoint)
+	var extraSizes []int
+	for _, q := range m.LearnedScales() {
+		extraSizes = append(extraSizes, len(q.Scales()))
+	}
+	c, err := modelfile.DecodeQATCheckpoint(f, extraSizes)
 	if err != nil {
 		return fail(err)
 	}
+	info := c.Info
 	if fmt.Sprint(info.Arch) != fmt.Sprint(m.Arch()) {
 		return fail(fmt.Errorf("architecture %v, this model is %v", info.Arch, m.Arch()))
 	}
-	want, err := m.quantJSON()
+	q, err := m.quantRecord()
+	if err != nil {
+		return fail(err)
+	}
+	want, err := q.String()
 	if err != nil {
 		return fail(err)
 	}
 	if got := f.Metadata[modelfile.KeyQuant]; got != want {
 		return fail(fmt.Errorf("quantization %s, this model uses %s", got, want))
 	}
-	// Read and check everything first, then apply it.
-	params, err := m.readParams(f)
+	fm, err := nn.FromFile(c.FloatFile)
 	if err != nil {
 		return fail(err)
 	}
+	// Check everything first, then apply it.
 	type rangeSet struct {
 		rs     quant.RangeState
 		lo, hi []float32
 	}
 	var ranges []rangeSet
-	var extraSizes []int
-	for _, q := range m.LearnedScales() {
-		extraSizes = append(extraSizes, len(q.Scales()))
+	saved := map[string]modelfile.ObserverRange{}
+	for _, r := range c.Ranges {
+		saved[r.Site] = r
 	}
 	for _, q := range m.Quantizers() {
-		if _, ok := f.Tensor(q.Name + ".obs.min"); !ok || q.Observer == nil {
+		r, ok := saved[q.Name]
+		if !ok || q.Observer == nil {
 			continue
 		}
 		rs, ok := q.Observer.(quant.RangeState)
 		if !ok {
 			return fail(fmt.Errorf("%s: the file has an observer range, the model's observer keeps a histogram", q.Name))
 		}
-		c := len(q.Scales())
-		if q.Spec.Granularity == quant.PerTensor {
-			c = 1
-		}
-		lo, err := modelfile.F32(f, q.Name+".obs.min", c)
-		if err != nil {
-			return fail(err)
-		}
-		hi, err := modelfile.F32(f, q.Name+".obs.max", c)
-		if err != nil {
-			return fail(err)
-		}
-		for i := range lo {
-			if lo[i] > hi[i] {
-				return fail(fmt.Errorf("%s: observer range %d: min %v > max %v", q.Name, i, lo[i], hi[i]))
-			}
-		}
-		ranges = append(ranges, rangeSet{rs, lo, hi})
+		ranges = append(ranges, rangeSet{rs, r.Min, r.Max})
 	}
-	st, err := train.ReadState(f, "opt", train.ParamSizes(m.MLP), extraSizes)
+	var extra *modelfile.Moments
+	if extraSizes != nil {
+		extra = &c.Extra
+	}
+	st, err := train.StateFrom(c.State, c.Solver, extra)
 	if err != nil {
 		return fail(err)
 	}
 	if err := m.SetParams(fm); err != nil { // into the tensors the model's graphs are bound to
 		return fail(err)
 	}
-	for i, q := range m.Quantizers() {
-		if err := q.SetParams(params[i]); err != nil {
-			return fail(err) // cannot happen: params were validated above
-		}
+	if err := m.setParams(c.QATFile); err != nil {
+		return fail(err) // cannot happen: the parameters were validated when read
 	}
 	for _, r := range ranges {
 		if err := r.rs.SetRange(r.lo, r.hi); err != nil {
-			return fail(err) // cannot happen: checked above (F32 rejects NaN and Inf)
+			return fail(err) // cannot happen: checked when read (F32 rejects NaN and Inf)
 		}
 	}
 	return st, info, nil

@@ -1,48 +1,77 @@
 package train
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 
 	"tinyq/modelfile"
 	"tinyq/nn"
-	"tinyq/quant"
 	"tinyq/safetensors"
 )
 
-// stateJSON is the non-tensor part of a checkpoint (metadata key train_state).
-type stateJSON struct {
-	Epochs     int     `json:"epochs"`
-	Optimizer  string  `json:"optimizer"`
-	Steps      int     `json:"steps"`
-	ExtraSteps int     `json:"extra_steps,omitempty"`
-	History    []Epoch `json:"history"`
-}
+// MaxEpochs bounds the epochs a checkpoint may record (modelfile.MaxEpochs).
+const MaxEpochs = modelfile.MaxEpochs
 
-// StateMetadata returns the train_state metadata value of st.
-func StateMetadata(st State) (string, error) {
+// StateRecord returns st's training state record, as a checkpoint stores it (the
+// optimizers' moments are Moments(st.Solver) and Moments(st.Extra)).
+func StateRecord(st State) modelfile.TrainState {
 	kind := st.Solver.Kind
 	if kind == 0 {
 		kind = Adam
 	}
-	return modelfile.MarshalString(stateJSON{Epochs: st.Epochs, Optimizer: kind.String(), Steps: st.Solver.Steps, ExtraSteps: st.Extra.Steps, History: st.History})
-}
-
-// SolverTensors appends a solver's moments as <prefix>.m.<k> and <prefix>.v.<k>.
-func SolverTensors(ts []safetensors.Tensor, prefix string, s SolverState) []safetensors.Tensor {
-	for k, v := range s.M {
-		ts = append(ts, safetensors.FromF32(fmt.Sprintf("%s.m.%d", prefix, k), []int{len(v)}, v))
-	}
-	for k, v := range s.V {
-		if v != nil {
-			ts = append(ts, safetensors.FromF32(fmt.Sprintf("%s.v.%d", prefix, k), []int{len(v)}, v))
+	rec := modelfile.TrainState{Epochs: st.Epochs, Optimizer: kind.String(), Steps: st.Solver.Steps, ExtraSteps: st.Extra.Steps}
+	if st.History != nil {
+		rec.History = make([]modelfile.EpochRecord, len(st.History))
+		for i, e := range st.History {
+			rec.History[i] = modelfile.EpochRecord(e)
 		}
 	}
-	return ts
+	return rec
+}
+
+// Moments returns a solver's moments as a checkpoint stores them (shared, not copies).
+func Moments(s SolverState) modelfile.Moments { return modelfile.Moments{M: s.M, V: s.V} }
+
+// StateFrom returns the trainer state a checkpoint holds: its training state record, its
+// main solver's moments and, when the model has extra parameters (extra, the learned
+// scales' Adam solver), theirs.
+func StateFrom(rec modelfile.TrainState, solver modelfile.Moments, extra *modelfile.Moments) (State, error) {
+	kind, err := ParseOptimizer(rec.Optimizer)
+	if err != nil {
+		return State{}, err
+	}
+	st := State{Epochs: rec.Epochs, Solver: SolverState{Kind: kind, Steps: rec.Steps, M: solver.M, V: solver.V}}
+	if rec.History != nil {
+		st.History = make([]Epoch, len(rec.History))
+		for i, e := range rec.History {
+			st.History[i] = Epoch(e)
+		}
+	}
+	if extra != nil {
+		st.Extra = SolverState{Kind: Adam, Steps: rec.ExtraSteps, M: extra.M, V: extra.V}
+	}
+	return st, nil
+}
+
+// CheckState refuses a state that a loader would refuse: epochs, steps and history
+// inconsistent, or non-finite (or negative second) moments. Writers call it, so that no
+// file is written that cannot be read back.
+func CheckState(st State) error {
+	if st.Epochs < 0 || st.Epochs > MaxEpochs || len(st.History) != st.Epochs || st.Solver.Steps < st.Epochs {
+		return fmt.Errorf("train: state of %d epochs, %d steps, %d history entries: inconsistent", st.Epochs, st.Solver.Steps, len(st.History))
+	}
+	if err := modelfile.CheckHistory(StateRecord(st).History); err != nil {
+		return fmt.Errorf("train: state: %w", err)
+	}
+	if err := Moments(st.Solver).Check("opt"); err != nil {
+		return fmt.Errorf("train: state: %w", err)
+	}
+	if err := Moments(st.Extra).Check("opt.extra"); err != nil {
+		return fmt.Errorf("train: state: %w", err)
+	}
+	return nil
 }
 
 // ParamSizes returns the element counts of w1, b1, w2, b2, ... (the order of a solver's
@@ -55,126 +84,23 @@ func ParamSizes(m *nn.MLP) []int {
 	return n
 }
 
-// MaxEpochs bounds the epochs a checkpoint may record: far more than any run trains, small
-// enough that replaying the shuffles of every epoch on resume takes no noticeable time.
-const MaxEpochs = 100_000
-
-// checkHistory returns an error naming the first history entry whose values are not finite
-// and in range, if any.
-func checkHistory(h []Epoch) error {
-	ok := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) && x >= 0 }
-	for i, e := range h {
-		if !ok(e.TrainLoss) || !ok(e.TestLoss) || !ok(e.Seconds) || !ok(e.TestAccuracy) || e.TestAccuracy > 100 {
-			return fmt.Errorf("history entry %d is not finite and in range: %+v", i+1, e)
-		}
-	}
-	return nil
-}
-
-// checkSolver refuses a solver state no training can produce: a non-finite moment, or a
-// negative Adam second moment (a mean of squares).
-func checkSolver(s SolverState, prefix string) error {
-	for k, v := range s.M {
-		if i := quant.FirstNonFinite(v); i >= 0 {
-			return fmt.Errorf("tensor %s.m.%d: element %d is %v", prefix, k, i, v[i])
-		}
-	}
-	for k, v := range s.V {
-		for i, x := range v {
-			if !(x >= 0) || math.IsInf(float64(x), 0) {
-				return fmt.Errorf("tensor %s.v.%d: element %d is %v, want a finite value >= 0", prefix, k, i, x)
-			}
-		}
-	}
-	return nil
-}
-
-// CheckState refuses a state that a loader would refuse: epochs, steps and history
-// inconsistent, or non-finite (or negative second) moments. Writers call it, so that no
-// file is written that cannot be read back.
-func CheckState(st State) error {
-	if st.Epochs < 0 || st.Epochs > MaxEpochs || len(st.History) != st.Epochs || st.Solver.Steps < st.Epochs {
-		return fmt.Errorf("train: state of %d epochs, %d steps, %d history entries: inconsistent", st.Epochs, st.Solver.Steps, len(st.History))
-	}
-	if err := checkHistory(st.History); err != nil {
-		return fmt.Errorf("train: state: %w", err)
-	}
-	if err := checkSolver(st.Solver, "opt"); err != nil {
-		return fmt.Errorf("train: state: %w", err)
-	}
-	if err := checkSolver(st.Extra, "opt.extra"); err != nil {
-		return fmt.Errorf("train: state: %w", err)
-	}
-	return nil
-}
-
-// ReadSolver reads a solver state of the given kind and step count for parameters of sizes.
-func ReadSolver(f *safetensors.File, prefix string, kind Optimizer, steps int, sizes []int) (SolverState, error) {
-	s := SolverState{Kind: kind, Steps: steps}
-	if steps == 0 {
-		return s, nil
-	}
-	for k, n := range sizes {
-		m, err := modelfile.F32(f, fmt.Sprintf("%s.m.%d", prefix, k), n)
-		if err != nil {
-			return s, err
-		}
-		s.M = append(s.M, m)
-		if kind == Adam {
-			v, err := modelfile.F32(f, fmt.Sprintf("%s.v.%d", prefix, k), n)
-			if err != nil {
-				return s, err
-			}
-			s.V = append(s.V, v)
-		}
-	}
-	return s, checkSolver(s, prefix)
-}
-
-// ReadState reads train_state and the main solver (prefix) for parameters of sizes; with
-// extraSizes (learned scales) also the extra solver (prefix.extra).
-func ReadState(f *safetensors.File, prefix string, sizes, extraSizes []int) (State, error) {
-	var sj stateJSON
-	if err := json.Unmarshal([]byte(f.Metadata[modelfile.KeyState]), &sj); err != nil {
-		return State{}, fmt.Errorf("train_state: %w", err)
-	}
-	if sj.Epochs < 0 || sj.Epochs > MaxEpochs || sj.Steps < 0 || sj.ExtraSteps < 0 || len(sj.History) != sj.Epochs ||
-		(sj.Epochs > 0) != (sj.Steps > 0) || sj.Steps < sj.Epochs {
-		return State{}, fmt.Errorf("train_state: %d epochs, %d steps, %d history entries: inconsistent", sj.Epochs, sj.Steps, len(sj.History))
-	}
-	if err := checkHistory(sj.History); err != nil {
-		return State{}, fmt.Errorf("train_state: %w", err)
-	}
-	kind, err := ParseOptimizer(sj.Optimizer)
-	if err != nil {
-		return State{}, err
-	}
-	st := State{Epochs: sj.Epochs, History: sj.History}
-	if st.Solver, err = ReadSolver(f, prefix, kind, sj.Steps, sizes); err != nil {
-		return st, err
-	}
-	if extraSizes != nil {
-		st.Extra, err = ReadSolver(f, prefix+".extra", Adam, sj.ExtraSteps, extraSizes)
-	}
-	return st, err
-}
-
-// SaveCheckpoint writes a model and a trainer's state (optimizer moments as opt.m.<k> and
-// opt.v.<k>, k the parameter index in w1, b1, w2, ... order; epochs, step count and history in
-// the metadata). training is the run's configuration as JSON; resuming compares it.
+// SaveCheckpoint writes a model and a trainer's state (a modelfile.CheckpointFile: optimizer
+// moments as opt.m.<k> and opt.v.<k>, k the parameter index in w1, b1, w2, ... order; epochs,
+// step count and history in the metadata). training is the run's configuration as JSON;
+// resuming compares it.
 func SaveCheckpoint(path string, m *nn.MLP, st State, training string) error {
 	if err := CheckState(st); err != nil {
 		return fmt.Errorf("train: %s not written: %w", path, err)
 	}
-	md, err := modelfile.Header(modelfile.Checkpoint, m.Arch(), modelfile.DefaultInput(m.Layers[0].In), training)
+	info := modelfile.Info{Arch: m.Arch(), Input: modelfile.DefaultInput(m.Layers[0].In), Training: training}
+	f, err := modelfile.CheckpointFile{
+		FloatFile: modelfile.FloatFile{Info: info, Params: m.Params()},
+		State:     StateRecord(st), Solver: Moments(st.Solver),
+	}.Encode()
 	if err != nil {
 		return fmt.Errorf("train: %s: %w", path, err)
 	}
-	if md[modelfile.KeyState], err = StateMetadata(st); err != nil {
-		return fmt.Errorf("train: %s: %w", path, err)
-	}
-	ts := SolverTensors(modelfile.FloatTensors(nil, m.Arch(), m.Params()), "opt", st.Solver)
-	return modelfile.Write(path, &safetensors.File{Metadata: md, Tensors: ts})
+	return modelfile.Write(path, f)
 }
 
 // LoadCheckpoint reads a checkpoint written by SaveCheckpoint.
@@ -192,12 +118,16 @@ func LoadCheckpoint(path string) (*nn.MLP, State, modelfile.Info, error) {
 
 // DecodeCheckpoint is LoadCheckpoint from a decoded file.
 func DecodeCheckpoint(f *safetensors.File) (*nn.MLP, State, modelfile.Info, error) {
-	m, info, err := nn.Decode(f, modelfile.Checkpoint)
+	c, err := modelfile.DecodeCheckpoint(f)
 	if err != nil {
-		return nil, State{}, info, err
+		return nil, State{}, c.Info, err
 	}
-	st, err := ReadState(f, "opt", ParamSizes(m), nil)
-	return m, st, info, err
+	m, err := nn.FromFile(c.FloatFile)
+	if err != nil {
+		return nil, State{}, c.Info, err
+	}
+	st, err := StateFrom(c.State, c.Solver, nil)
+	return m, st, c.Info, err
 }
 
 // Checkpoints says where Run keeps its state and how: after every epoch Save writes it to

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/png"
 	"math/rand"
@@ -19,31 +20,110 @@ import (
 	"tinyq/train"
 )
 
-// TestDependencies enforces the layering: the classify command and the runtime's ground floor
-// link none of the training stack (gorgonia, gonum's LAPACK, the progress bar, and tinyq's
-// train, qat, autograd and nn).
-func TestDependencies(t *testing.T) {
-	banned := func(p string) bool {
-		switch {
-		case strings.HasPrefix(p, "gorgonia.org/"), strings.HasPrefix(p, "gonum.org/v1/gonum/lapack"),
-			strings.Contains(p, "progressbar"):
-			return true
-		}
-		switch p {
-		case "tinyq/train", "tinyq/qat", "tinyq/autograd", "tinyq/nn", "tinyq/ptq":
-			return true
-		}
-		return false
+// groundFloor are the runtime's packages: neither their code nor their tests link the
+// training stack.
+var groundFloor = []string{"tinyq/infer", "tinyq/imageprep", "tinyq/quant", "tinyq/qkernel", "tinyq/safetensors", "tinyq/modelfile", "tinyq/gemm"}
+
+// trainingStack reports whether p belongs to the training stack: gorgonia, gonum's LAPACK,
+// the progress bar, and tinyq's train, qat, autograd and nn.
+func trainingStack(p string) bool {
+	switch {
+	case strings.HasPrefix(p, "gorgonia.org/"), strings.HasPrefix(p, "gonum.org/v1/gonum/lapack"),
+		strings.Contains(p, "progressbar"):
+		return true
 	}
-	for _, pkg := range []string{".", "tinyq/infer", "tinyq/imageprep", "tinyq/quant", "tinyq/qkernel", "tinyq/safetensors", "tinyq/modelfile"} {
-		out, err := exec.Command("go", "list", "-deps", pkg).Output()
-		if err != nil {
-			t.Fatalf("go list -deps %s: %v", pkg, err)
+	switch p {
+	case "tinyq/train", "tinyq/qat", "tinyq/autograd", "tinyq/nn":
+		return true
+	}
+	return false
+}
+
+// linked runs go list with args (ending in one package, pkg) and returns one line per
+// import of pkg (or of its tests) that brings in packages banned reports: the import, the
+// file's package that makes it, and the banned packages it links.
+func linked(t *testing.T, banned func(string) bool, args ...string) []string {
+	t.Helper()
+	pkg := args[len(args)-1]
+	args = append(append([]string{"list"}, args[:len(args)-1]...), "-f", "{{.ImportPath}}\t{{join .Imports \",\"}}", pkg)
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		t.Fatalf("go %s: %v", strings.Join(args, " "), err)
+	}
+	imports := map[string][]string{}
+	var order []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, deps, _ := strings.Cut(line, "\t")
+		order = append(order, path)
+		if deps != "" {
+			imports[path] = strings.Split(deps, ",")
 		}
-		for _, p := range strings.Fields(string(out)) {
-			if banned(p) {
-				t.Errorf("%s links %s", pkg, p)
+	}
+	// go list prints dependencies first: the root (the package, or its test binary) is
+	// last. A breadth-first walk from it finds a shortest chain of imports to each package.
+	root := order[len(order)-1]
+	via := map[string]string{root: ""}
+	queue := []string{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, d := range imports[p] {
+			if _, seen := via[d]; !seen {
+				via[d] = p
+				queue = append(queue, d)
 			}
+		}
+	}
+	// own reports the package itself and its test variants ("tinyq/infer_test
+	// [tinyq/infer.test]", the test binary "tinyq/infer.test").
+	name := strings.Fields(root)[0]
+	name = strings.TrimSuffix(name, ".test")
+	own := func(p string) bool {
+		p = strings.Fields(p)[0]
+		return p == name || p == name+"_test" || p == name+".test"
+	}
+	type edge struct{ from, to string }
+	found := map[edge][]string{}
+	var edges []edge
+	for _, p := range order {
+		if !banned(strings.Fields(p)[0]) {
+			continue
+		}
+		// The import that brings p in: the first step of its chain out of the package.
+		e := edge{to: p}
+		for q := p; q != "" && !own(q); q = via[q] {
+			e = edge{via[q], q}
+		}
+		if _, ok := found[e]; !ok {
+			edges = append(edges, e)
+		}
+		found[e] = append(found[e], strings.Fields(p)[0])
+	}
+	var lines []string
+	for _, e := range edges {
+		ps := found[e]
+		list := strings.Join(ps, ", ")
+		if len(ps) > 4 {
+			list = strings.Join(ps[len(ps)-4:], ", ") + fmt.Sprintf(" and %d more", len(ps)-4)
+		}
+		lines = append(lines, fmt.Sprintf("%s imports %s, which links the training stack: %s", strings.Fields(e.from)[0], e.to, list))
+	}
+	return lines
+}
+
+// TestDependencies enforces the layering: the classify command and the runtime's ground
+// floor link none of the training stack (nor ptq), and the ground floor's tests (go list
+// -test -deps) link none of the training stack either: tests that cross floors live in
+// crosstest. Each offending import is one line, with what it links.
+func TestDependencies(t *testing.T) {
+	for _, pkg := range append([]string{"."}, groundFloor...) {
+		for _, l := range linked(t, func(p string) bool { return trainingStack(p) || p == "tinyq/ptq" }, "-deps", pkg) {
+			t.Errorf("go list -deps %s: %s", pkg, l)
+		}
+	}
+	for _, pkg := range groundFloor {
+		for _, l := range linked(t, trainingStack, "-test", "-deps", pkg) {
+			t.Errorf("go list -test -deps %s: %s (tests that cross floors belong in crosstest)", pkg, l)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package modelfile_test
+package crosstest_test
 
 import (
 	"crypto/sha256"
@@ -18,6 +18,7 @@ import (
 	"tinyq/ptq"
 	"tinyq/qat"
 	"tinyq/quant"
+	"tinyq/safetensors"
 	"tinyq/train"
 )
 
@@ -448,5 +449,30 @@ func TestEveryWriterAddsChecksum(t *testing.T) {
 		if err := load(p); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestQATLoadChecksSettings: the training settings of a QAT file, which the runtime does not
+// read, are checked where they are used, continuing training: qat.Load refuses a
+// freeze_observers_after that is not an integer.
+func TestQATLoadChecksSettings(t *testing.T) {
+	f, err := safetensors.ReadFile(filepath.Join(inferTestdata, "qat-w4a8.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := f.Metadata[modelfile.KeyQuant]
+	if !strings.Contains(q, `"freeze_observers_after":0`) {
+		t.Fatalf("quantization %s has no freeze_observers_after 0", q)
+	}
+	f.Metadata[modelfile.KeyQuant] = strings.Replace(q, `"freeze_observers_after":0`, `"freeze_observers_after":"x"`, 1)
+	p := filepath.Join(t.TempDir(), "qat-freeze.safetensors")
+	if err := modelfile.Write(p, f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := infer.Load(p); err != nil {
+		t.Errorf("infer.Load with freeze_observers_after \"x\" (informative for the runtime): %v", err)
+	}
+	if _, _, err := qat.Load(p); err == nil || !strings.Contains(err.Error(), "freeze_observers_after") {
+		t.Errorf("qat.Load with freeze_observers_after \"x\": %v", err)
 	}
 }

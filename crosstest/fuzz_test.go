@@ -1,4 +1,4 @@
-package modelfile_test
+package crosstest_test
 
 import (
 	"os"

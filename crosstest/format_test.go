@@ -1,0 +1,159 @@
+package crosstest_test
+
+import (
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"tinyq/gemm"
+	"tinyq/infer"
+	"tinyq/internal/pyreader"
+	"tinyq/mnist"
+	"tinyq/nn"
+	"tinyq/ptq"
+	"tinyq/qat"
+	"tinyq/quant"
+)
+
+// formatImages is how many MNIST test images the reader classifies per model.
+const formatImages = 150
+
+// formatModel returns the seeded, untrained 784-64-32-10 MLP with small nonzero biases.
+func formatModel(t *testing.T) *nn.MLP {
+	t.Helper()
+	m, err := nn.NewMLP([]int{784, 64, 32, 10}, rand.New(rand.NewSource(7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for li, l := range m.Layers {
+		b := l.Bias()
+		for o := range b {
+			b[o] = 0.01 * float32((o*(li+3))%11-5)
+		}
+	}
+	return m
+}
+
+// TestFormatReader checks that scripts/tinyq_reader.py, an independent reader written from
+// docs/FORMAT.md alone, classifies real MNIST images exactly as the runtime does, for every
+// kind of model the runtime runs, converted from a float model by ptq and qat. (infer's
+// TestFormatReader runs it on the committed files, the version-1 ones among them.)
+func TestFormatReader(t *testing.T) {
+	pyreader.Python(t)
+	dir, err := mnist.Locate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, test, err := mnist.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const in = 28 * 28
+	calib := train.Images[:512*in] // calibrate on training images, never on test images
+	// The test images as raw bytes, and their runtime input x = float32(p)/255.
+	pixels := make([]byte, formatImages*in)
+	x := make([]float32, formatImages*in)
+	for i, v := range test.Images[:formatImages*in] {
+		pixels[i] = uint8(v*255 + 0.5)
+		x[i] = float32(pixels[i]) / 255
+		if x[i] != v {
+			t.Fatalf("pixel %d: %v does not round-trip through a byte", i, v)
+		}
+	}
+	tmp := t.TempDir()
+	images := filepath.Join(tmp, "images.u8")
+	if err := os.WriteFile(images, pixels, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	m := formatModel(t)
+	fused := pyreader.FusesFMA()
+	// gemm's SIMD paths fuse each multiply-add of a float product (FORMAT.md says so); the
+	// reader rounds separately, as gemm's generic path does: float and QAT logits are then
+	// compared by class only.
+	floatFused := fused || gemm.Kernel() != "generic"
+	if fused {
+		t.Log("this build fuses float32 multiply-adds: float, QAT and dynamic logits are not compared bit for bit (docs/FORMAT.md section 8)")
+	}
+	type model struct {
+		name  string
+		save  func(path string) error
+		exact bool // logits bit for bit
+	}
+	var models []model
+	for _, c := range []struct {
+		name string
+		cfg  ptq.Config
+	}{
+		{"int-w8a8-static", ptq.Spec(ptq.Static, 8, 8)},
+		{"int-w4a4-static", ptq.Spec(ptq.Static, 4, 4)},
+		{"int-w2a4-static", ptq.Spec(ptq.Static, 2, 4)},
+		{"int-w8a8-static-per-tensor", ptq.Spec(ptq.Static, 8, 8).PerTensor()},
+		{"int-w8-dynamic", ptq.Spec(ptq.Dynamic, 8, 8)},
+	} {
+		var plan ptq.Plan
+		if c.cfg.Mode == ptq.Static {
+			if plan.Inputs, err = ptq.Calibrate(m, calib, c.cfg.Activation, c.cfg.Observer); err != nil {
+				t.Fatal(err)
+			}
+		}
+		im, err := ptq.Convert(m, c.cfg, plan)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		models = append(models, model{c.name, func(p string) error { return infer.SaveInt(p, im, "") }, c.cfg.Mode == ptq.Static || !fused})
+	}
+	// Mixed precision (format_version 3): each layer at its own widths, its input calibrated
+	// at its width.
+	mixed := ptq.Spec(ptq.Static, 8, 8)
+	mixed.LayerBits = make([][2]int, len(m.Layers))
+	var mixedPlan ptq.Plan
+	for i := range m.Layers {
+		b := [][2]int{{2, 8}, {4, 3}, {8, 2}, {3, 6}}[i%4]
+		mixed.LayerBits[i] = b
+		r, err := ptq.Calibrate(m, calib, ptq.Spec(ptq.Static, b[0], b[1]).Activation, quant.ObserverConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
+	}
+	mim, err := ptq.Convert(m, mixed, mixedPlan)
+	if err != nil {
+		t.Fatalf("mixed: %v", err)
+	}
+	models = append(models, model{"int-" + mim.Config.Name(), func(p string) error { return infer.SaveInt(p, mim, "") }, true})
+	for _, p := range []infer.Precision{infer.F32, infer.F16} {
+		fm, err := ptq.Float(m, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, model{"float-" + p.String(), func(path string) error { return infer.SaveFloat(path, fm, "") }, !floatFused})
+	}
+	qm, err := qat.Prepare(m, qat.Spec(4, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := qm.NewEvaluator(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(true) // calibrate every quantizer on one batch, then freeze
+	if _, err := ev.Forward(calib[:256*in], 256); err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(false)
+	models = append(models, model{"qat-w4a4", func(p string) error { return qm.Save(p, "") }, !floatFused})
+
+	for _, c := range models {
+		path := filepath.Join(tmp, c.name+".safetensors")
+		if err := c.save(path); err != nil {
+			t.Fatal(err)
+		}
+		lm, err := infer.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pyreader.Compare(t, c.name, lm, x, formatImages, pyreader.Run(t, path, images), c.exact)
+	}
+}
