@@ -4,7 +4,6 @@ import (
 	"math/rand"
 	"testing"
 
-	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/ptq"
 )
@@ -20,6 +19,10 @@ func TestForwardAllocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fm, err := m.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	rng := rand.New(rand.NewSource(2))
 	x := make([]float32, 1000*784)
 	for i := range x {
@@ -30,11 +33,11 @@ func TestForwardAllocations(t *testing.T) {
 	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 8, 8), ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Dynamic, 8, 8)} {
 		var plan ptq.Plan
 		if cfg.Mode == ptq.Static {
-			if plan.Inputs, err = ptq.Calibrate(m, x[:256*784], cfg.Activation, cfg.Observer); err != nil {
+			if plan.Inputs, err = ptq.Calibrate(fm, cfg, x[:256*784]); err != nil {
 				t.Fatal(err)
 			}
 		}
-		im, err := ptq.Convert(m, cfg, plan)
+		im, err := ptq.Convert(fm, cfg, plan)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,10 +59,6 @@ func TestForwardAllocations(t *testing.T) {
 		}
 	}
 	// The float model: the same, through gemm.Affine.
-	fm, err := ptq.Float(m, infer.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fm.Workers = 2
 	logits := make([]float32, 1000*10)
 	for _, c := range []struct {

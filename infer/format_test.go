@@ -20,7 +20,6 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
-	"tinyq/quant"
 )
 
 // The script written from docs/FORMAT.md alone; the test checks that it reproduces the runtime.
@@ -189,6 +188,10 @@ func TestFormatReader(t *testing.T) {
 	}
 
 	m := formatModel(t)
+	fm32, err := m.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	fused := fusesFMA()
 	// gemm's SIMD paths fuse each multiply-add of a float product (FORMAT.md says so); the
 	// reader rounds separately, as gemm's generic path does: float and QAT logits are then
@@ -215,11 +218,11 @@ func TestFormatReader(t *testing.T) {
 	} {
 		var plan ptq.Plan
 		if c.cfg.Mode == ptq.Static {
-			if plan.Inputs, err = ptq.Calibrate(m, calib, c.cfg.Activation, c.cfg.Observer); err != nil {
+			if plan.Inputs, err = ptq.Calibrate(fm32, c.cfg, calib); err != nil {
 				t.Fatal(err)
 			}
 		}
-		im, err := ptq.Convert(m, c.cfg, plan)
+		im, err := ptq.Convert(fm32, c.cfg, plan)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -233,19 +236,22 @@ func TestFormatReader(t *testing.T) {
 	for i := range m.Layers {
 		b := [][2]int{{2, 8}, {4, 3}, {8, 2}, {3, 6}}[i%4]
 		mixed.LayerBits[i] = b
-		r, err := ptq.Calibrate(m, calib, ptq.Spec(ptq.Static, b[0], b[1]).Activation, quant.ObserverConfig{})
+		r, err := ptq.Calibrate(fm32, ptq.Spec(ptq.Static, b[0], b[1]), calib)
 		if err != nil {
 			t.Fatal(err)
 		}
 		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
 	}
-	mim, err := ptq.Convert(m, mixed, mixedPlan)
+	mim, err := ptq.Convert(fm32, mixed, mixedPlan)
 	if err != nil {
 		t.Fatalf("mixed: %v", err)
 	}
 	models = append(models, model{"int-" + mim.Config.Name(), func(p string) error { return infer.SaveInt(p, mim, "") }, true})
 	for _, p := range []infer.Precision{infer.F32, infer.F16} {
-		fm, err := ptq.Float(m, p)
+		fm, err := fm32, error(nil)
+		if p == infer.F16 {
+			fm, err = ptq.Float16(fm32)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,6 +50,10 @@ func baseFiles(t *testing.T) map[string]string {
 		paths[name] = p
 	}
 	save("float", func(p string) error { return m.Save(p, "") })
+	fm, err := m.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, cfg := range map[string]ptq.Config{
 		"int":         ptq.Spec(ptq.Static, 4, 8),
 		"int-dynamic": ptq.Spec(ptq.Dynamic, 8, 8),
@@ -57,13 +61,13 @@ func baseFiles(t *testing.T) map[string]string {
 	} {
 		var plan ptq.Plan
 		if cfg.Mode == ptq.Static {
-			r, err := ptq.Calibrate(m, loadCalib, cfg.Activation, cfg.Observer)
+			r, err := ptq.Calibrate(fm, cfg, loadCalib)
 			if err != nil {
 				t.Fatal(err)
 			}
 			plan.Inputs = r
 		}
-		im, err := ptq.Convert(m, cfg, plan)
+		im, err := ptq.Convert(fm, cfg, plan)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -35,11 +35,15 @@ func TestGoldenFiles(t *testing.T) {
 	m := goldenModel(t)
 	cfg := ptq.Spec(ptq.Static, 4, 8)
 	x := []float32{0, 0.5, 1, 1, 0.25, 0}
-	ranges, err := ptq.Calibrate(m, x, cfg.Activation, cfg.Observer)
+	fm, err := m.FloatModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := ptq.Convert(m, cfg, ptq.Plan{Inputs: ranges})
+	ranges, err := ptq.Calibrate(fm, cfg, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := ptq.Convert(fm, cfg, ptq.Plan{Inputs: ranges})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +53,7 @@ func TestGoldenFiles(t *testing.T) {
 	}{
 		{"float.safetensors", func(p string) error { return m.Save(p, `{"seed":1}`) }},
 		{"fp16.safetensors", func(p string) error {
-			h, err := ptq.Float(m, infer.F16)
+			h, err := ptq.Float16(fm)
 			if err != nil {
 				return err
 			}
@@ -91,15 +95,15 @@ func TestReadsVersion1(t *testing.T) {
 	m := goldenModel(t)
 	cfg := ptq.Spec(ptq.Static, 4, 8)
 	calib := []float32{0, 0.5, 1, 1, 0.25, 0}
-	ranges, err := ptq.Calibrate(m, calib, cfg.Activation, cfg.Observer)
+	fm, err := m.FloatModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := ptq.Convert(m, cfg, ptq.Plan{Inputs: ranges})
+	ranges, err := ptq.Calibrate(fm, cfg, calib)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fm, err := ptq.Float(m, infer.F32)
+	im, err := ptq.Convert(fm, cfg, ptq.Plan{Inputs: ranges})
 	if err != nil {
 		t.Fatal(err)
 	}
