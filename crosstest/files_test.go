@@ -131,12 +131,15 @@ func TestQATRoundTrip(t *testing.T) {
 }
 
 func TestIntRoundTrip(t *testing.T) {
-	m := testModel(t)
+	m, err := testModel(t).FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	x := images(40, 12)
 	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 8, 8), ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Dynamic, 8, 8), ptq.Spec(ptq.Static, 3, 5), ptq.Spec(ptq.Static, 2, 4)} {
 		var plan ptq.Plan
 		if cfg.Mode == ptq.Static {
-			r, err := ptq.Calibrate(m, x, cfg.Activation, cfg.Observer)
+			r, err := ptq.Calibrate(m, cfg, x)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -398,7 +401,10 @@ func TestEveryWriterAddsChecksum(t *testing.T) {
 	}
 	for _, prec := range []infer.Precision{infer.F32, infer.F16} {
 		writers["float "+prec.String()] = func(p string) error {
-			fm, err := ptq.Float(m, prec)
+			fm, err := m.FloatModel()
+			if err == nil && prec == infer.F16 {
+				fm, err = ptq.Float16(fm)
+			}
 			if err != nil {
 				return err
 			}
@@ -408,14 +414,18 @@ func TestEveryWriterAddsChecksum(t *testing.T) {
 	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 4, 8), ptq.Spec(ptq.Dynamic, 8, 8)} {
 		writers["int "+cfg.Name()] = func(p string) error {
 			var plan ptq.Plan
+			fm, err := m.FloatModel()
+			if err != nil {
+				return err
+			}
 			if cfg.Mode == ptq.Static {
-				r, err := ptq.Calibrate(m, x, cfg.Activation, cfg.Observer)
+				r, err := ptq.Calibrate(fm, cfg, x)
 				if err != nil {
 					return err
 				}
 				plan.Inputs = r
 			}
-			im, err := ptq.Convert(m, cfg, plan)
+			im, err := ptq.Convert(fm, cfg, plan)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,6 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
-	"tinyq/quant"
 )
 
 // formatImages is how many MNIST test images the reader classifies per model.
@@ -68,6 +67,10 @@ func TestFormatReader(t *testing.T) {
 	}
 
 	m := formatModel(t)
+	fm, err := m.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	fused := pyreader.FusesFMA()
 	// gemm's SIMD paths fuse each multiply-add of a float product (FORMAT.md says so); the
 	// reader rounds separately, as gemm's generic path does: float and QAT logits are then
@@ -94,11 +97,11 @@ func TestFormatReader(t *testing.T) {
 	} {
 		var plan ptq.Plan
 		if c.cfg.Mode == ptq.Static {
-			if plan.Inputs, err = ptq.Calibrate(m, calib, c.cfg.Activation, c.cfg.Observer); err != nil {
+			if plan.Inputs, err = ptq.Calibrate(fm, c.cfg, calib); err != nil {
 				t.Fatal(err)
 			}
 		}
-		im, err := ptq.Convert(m, c.cfg, plan)
+		im, err := ptq.Convert(fm, c.cfg, plan)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -112,23 +115,23 @@ func TestFormatReader(t *testing.T) {
 	for i := range m.Layers {
 		b := [][2]int{{2, 8}, {4, 3}, {8, 2}, {3, 6}}[i%4]
 		mixed.LayerBits[i] = b
-		r, err := ptq.Calibrate(m, calib, ptq.Spec(ptq.Static, b[0], b[1]).Activation, quant.ObserverConfig{})
+		r, err := ptq.Calibrate(fm, ptq.Spec(ptq.Static, b[0], b[1]), calib)
 		if err != nil {
 			t.Fatal(err)
 		}
 		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
 	}
-	mim, err := ptq.Convert(m, mixed, mixedPlan)
+	mim, err := ptq.Convert(fm, mixed, mixedPlan)
 	if err != nil {
 		t.Fatalf("mixed: %v", err)
 	}
 	models = append(models, model{"int-" + mim.Config.Name(), func(p string) error { return infer.SaveInt(p, mim, "") }, true})
-	for _, p := range []infer.Precision{infer.F32, infer.F16} {
-		fm, err := ptq.Float(m, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		models = append(models, model{"float-" + p.String(), func(path string) error { return infer.SaveFloat(path, fm, "") }, !floatFused})
+	fp16, err := ptq.Float16(fm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*infer.FloatModel{fm, fp16} {
+		models = append(models, model{"float-" + f.Precision.String(), func(path string) error { return infer.SaveFloat(path, f, "") }, !floatFused})
 	}
 	qm, err := qat.Prepare(m, qat.Spec(4, 4))
 	if err != nil {

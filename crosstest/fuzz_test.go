@@ -39,7 +39,10 @@ func seedFiles(f *testing.F) [][]byte {
 	}
 	add("q", func(p string) error { return qm.Save(p, "") })
 	add("h", func(p string) error {
-		h, err := ptq.Float(m, infer.F16)
+		h, err := m.FloatModel()
+		if err == nil {
+			h, err = ptq.Float16(h)
+		}
 		if err != nil {
 			return err
 		}
@@ -47,12 +50,16 @@ func seedFiles(f *testing.F) [][]byte {
 	})
 	for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Dynamic, 8, 8)} {
 		var plan ptq.Plan
+		fm, err := m.FloatModel()
+		if err != nil {
+			f.Fatal(err)
+		}
 		if cfg.Mode == ptq.Static {
-			if plan.Inputs, err = ptq.Calibrate(m, x, cfg.Activation, cfg.Observer); err != nil {
+			if plan.Inputs, err = ptq.Calibrate(fm, cfg, x); err != nil {
 				f.Fatal(err)
 			}
 		}
-		im, err := ptq.Convert(m, cfg, plan)
+		im, err := ptq.Convert(fm, cfg, plan)
 		if err != nil {
 			f.Fatal(err)
 		}

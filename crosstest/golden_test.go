@@ -39,15 +39,19 @@ var goldenCalib = []float32{0, 0.5, 1, 1, 0.25, 0}
 // convert calibrates (static) and converts m with cfg.
 func convert(t *testing.T, m *nn.MLP, cfg ptq.Config, calib []float32) *infer.IntModel {
 	t.Helper()
+	fm, err := m.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var plan ptq.Plan
 	if cfg.Mode == ptq.Static {
-		r, err := ptq.Calibrate(m, calib, cfg.Activation, cfg.Observer)
+		r, err := ptq.Calibrate(fm, cfg, calib)
 		if err != nil {
 			t.Fatal(err)
 		}
 		plan.Inputs = r
 	}
-	im, err := ptq.Convert(m, cfg, plan)
+	im, err := ptq.Convert(fm, cfg, plan)
 	if err != nil {
 		t.Fatalf("%s: %v", cfg.Name(), err)
 	}
@@ -82,7 +86,11 @@ func TestInferTestdata(t *testing.T) {
 	}{
 		{"float.safetensors", func(p string) error { return m.Save(p, training) }},
 		{"fp16.safetensors", func(p string) error {
-			h, err := ptq.Float(m, infer.F16)
+			fm, err := m.FloatModel()
+			if err != nil {
+				return err
+			}
+			h, err := ptq.Float16(fm)
 			if err != nil {
 				return err
 			}

@@ -44,6 +44,10 @@ func TestWriteGoldenLogits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fm, err := m.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	calib := golden.Inputs(1, 256, false)
 	g := golden.File{
 		Note:   "float32 bits of each model's logits on goldenInputs(2, 16, true), one row per input; written by go test ./crosstest -run TestWriteGoldenLogits -update",
@@ -51,7 +55,7 @@ func TestWriteGoldenLogits(t *testing.T) {
 	}
 	x := golden.Checked()
 	for _, c := range goldenConfigs {
-		ch, err := ptq.Choose(m, c, calib, nil)
+		ch, err := ptq.Choose(fm, c, calib, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -172,13 +172,42 @@ func (m *FloatModel) checkedForward(x []float32, lo, hi int, logits []float32) e
 	if k := quant.FirstNonFinite(x[lo*in : hi*in]); k >= 0 {
 		return fmt.Errorf("input %d is %v", lo*in+k, x[lo*in+k])
 	}
-	return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
+	return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out], nil)
+}
+
+// ForwardLayers computes the logits of rows samples x as Forward does, bit for bit, but on
+// the calling goroutine, and calls visit with each layer's input ([rows, In]: x for the first
+// layer, after the simulation's fake-quant when there is one) just before the layer runs, in
+// order of layers. This is what calibration observes (package ptq). The slice given to visit
+// is reused once visit returns; an error from visit stops the pass and is returned as it is.
+func (m *FloatModel) ForwardLayers(x []float32, rows int, logits []float32, visit func(layer int, input []float32) error) error {
+	in, out := m.Shape()
+	if rows <= 0 || len(x) != rows*in || len(logits) != rows*out {
+		return fmt.Errorf("infer: forward: %d inputs and %d logits for %d rows of %d -> %d", len(x), len(logits), rows, in, out)
+	}
+	if k := quant.FirstNonFinite(x); k >= 0 {
+		return fmt.Errorf("infer: forward: input %d is %v", k, x[k])
+	}
+	var visitErr error
+	err := m.forward(x, rows, logits, func(layer int, input []float32) error {
+		visitErr = visit(layer, input)
+		return visitErr
+	})
+	if visitErr != nil {
+		return visitErr
+	}
+	if err != nil {
+		return fmt.Errorf("infer: forward: %w", err)
+	}
+	return nil
 }
 
 // floatScratch pools the two activation buffers of FloatModel.forward.
 var floatScratch = sync.Pool{New: func() any { return new([]float32) }}
 
-func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
+// forward computes the logits of rows samples x; visit, if not nil, sees each layer's input
+// first (ForwardLayers).
+func (m *FloatModel) forward(x []float32, rows int, logits []float32, visit func(int, []float32) error) error {
 	wide := m.Layers[0].In
 	for _, l := range m.Layers {
 		wide = max(wide, l.Out)
@@ -195,6 +224,11 @@ func (m *FloatModel) forward(x []float32, rows int, logits []float32) error {
 				return fmt.Errorf("%s input: %w", l.Name, err)
 			}
 			src = q
+		}
+		if visit != nil {
+			if err := visit(li, src); err != nil {
+				return err
+			}
 		}
 		dst := b[:rows*l.Out]
 		if li == len(m.Layers)-1 {

@@ -4,7 +4,6 @@ import (
 	"math/rand"
 	"testing"
 
-	"tinyq/infer"
 	"tinyq/mnist"
 	"tinyq/nn"
 )
@@ -44,11 +43,11 @@ func BenchmarkForward(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "samples/s")
 	})
+	fm, err := m.FloatModel()
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Run("fp32-runtime", func(b *testing.B) {
-		fm, err := Float(m, infer.F32)
-		if err != nil {
-			b.Fatal(err)
-		}
 		logits := make([]float32, 1000*10)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -73,10 +72,6 @@ func BenchmarkForward(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 	})
 	b.Run("fp32-runtime/bs1", func(b *testing.B) {
-		fm, err := Float(m, infer.F32)
-		if err != nil {
-			b.Fatal(err)
-		}
 		logits := make([]float32, 10)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -96,11 +91,13 @@ func BenchmarkForward(b *testing.B) {
 		{"w8-dynamic", Spec(Dynamic, 8, 8)},
 		{"w2a4-static", Spec(Static, 2, 4)},
 	} {
-		ranges, err := Calibrate(m, x, c.cfg.Activation, c.cfg.Observer)
-		if err != nil {
-			b.Fatal(err)
+		var plan Plan
+		if c.cfg.Mode == Static {
+			if plan.Inputs, err = Calibrate(fm, c.cfg, x); err != nil {
+				b.Fatal(err)
+			}
 		}
-		im, err := Convert(m, c.cfg, Plan{Inputs: ranges})
+		im, err := Convert(fm, c.cfg, plan)
 		if err != nil {
 			b.Fatal(err)
 		}

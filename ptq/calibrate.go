@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"tinyq/nn"
+	"tinyq/infer"
 	"tinyq/quant"
 )
 
@@ -25,53 +25,83 @@ func HeldOut(n, ncal, nval int) (calibrate, validate int) {
 
 // Calibrate runs images ([n, in] row-major, n > 0; use training images, never test images)
 // through the float model m in batches and returns the activation parameters of each layer's
-// input, as chosen by an observer of spec and cfg. A model whose logits on an image are not
-// finite is refused (*NonFiniteError): its ranges would be meaningless.
-func Calibrate(m *nn.MLP, images []float32, spec quant.Spec, cfg quant.ObserverConfig) ([]quant.Params, error) {
-	if err := m.Validate(); err != nil {
+// input, as an observer of cfg.Observer chooses them at the layer's activation width
+// (cfg.Activation, or the layer's own under cfg.LayerBits): the Plan.Inputs that Convert
+// with the same cfg takes. cfg must be Static (Dynamic mode needs no calibration). A model
+// whose logits on an image are not finite is refused (*NonFiniteError): its ranges would be
+// meaningless.
+func Calibrate(m *infer.FloatModel, cfg Config, images []float32) ([]quant.Params, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Mode != Static {
+		return nil, fmt.Errorf("ptq: calibrate: %v mode needs no calibration (activation scales are chosen per row at run time)", cfg.Mode)
+	}
+	if err := checkModel(m); err != nil {
 		return nil, fmt.Errorf("ptq: calibrate: %w", err)
 	}
-	in := m.Layers[0].In
+	if cfg.LayerBits != nil && len(cfg.LayerBits) != len(m.Layers) {
+		return nil, fmt.Errorf("ptq: calibrate: %d per-layer widths for %d layers", len(cfg.LayerBits), len(m.Layers))
+	}
+	in, out := m.Shape()
 	n := len(images) / in
-	if n == 0 || len(images) != n*in {
+	if len(images) == 0 {
 		return nil, errors.New("ptq: calibrate: empty calibration set (want at least one image)")
+	}
+	if len(images) != n*in {
+		return nil, fmt.Errorf("ptq: calibrate: %d values are not whole images of %d", len(images), in)
 	}
 	obs := make([]quant.Observer, len(m.Layers))
 	for i := range obs {
-		o, err := quant.NewObserver(spec, cfg)
+		o, err := quant.NewObserver(cfg.layer(i).Activation, cfg.Observer)
 		if err != nil {
 			return nil, fmt.Errorf("ptq: calibrate: %w", err)
 		}
 		obs[i] = o
 	}
-	const batch = 256
-	ev, err := m.NewEvaluator(min(batch, n))
-	if err != nil {
-		return nil, fmt.Errorf("ptq: calibrate: %w", err)
+	const batch = 256 // rows per forward pass: bounds the activations held, not the result
+	logits := make([]float32, min(batch, n)*out)
+	rows := 0
+	var obsErr error // an observer's error, returned as it is
+	observe := func(i int, x []float32) error {
+		if err := obs[i].Observe(x, []int{rows, m.Layers[i].In}); err != nil {
+			obsErr = fmt.Errorf("ptq: calibrate %s input: %w", m.Layers[i].Name, err)
+		}
+		return obsErr
 	}
-	for lo := 0; lo < n; lo += ev.Batch() {
-		hi := min(lo+ev.Batch(), n)
-		logits, err := ev.Forward(images[lo*in:hi*in], hi-lo)
-		if err != nil {
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		rows = hi - lo
+		lg := logits[:rows*out]
+		if err := m.ForwardLayers(images[lo*in:hi*in], rows, lg, observe); obsErr != nil {
+			return nil, obsErr
+		} else if err != nil {
 			return nil, fmt.Errorf("ptq: calibrate: %w", err)
 		}
-		if err := nonFinite(logits, m.Layers[len(m.Layers)-1].Out, lo); err != nil {
+		if err := nonFinite(lg, out, lo); err != nil {
 			nf := err.(*NonFiniteError)
 			nf.Model, nf.Set = "the float model", "calibration"
 			return nil, nf
 		}
-		for i, l := range m.Layers {
-			x := ev.LayerInput(i)[:(hi-lo)*l.In] // the real rows, not the padding
-			if err := obs[i].Observe(x, []int{hi - lo, l.In}); err != nil {
-				return nil, fmt.Errorf("ptq: calibrate %s input: %w", nn.LayerName(i), err)
-			}
-		}
 	}
-	out := make([]quant.Params, len(obs))
+	params := make([]quant.Params, len(obs))
 	for i, o := range obs {
-		if out[i], err = o.Params(); err != nil {
-			return nil, fmt.Errorf("ptq: calibrate %s input: %w", nn.LayerName(i), err)
+		var err error
+		if params[i], err = o.Params(); err != nil {
+			return nil, fmt.Errorf("ptq: calibrate %s input: %w", m.Layers[i].Name, err)
 		}
 	}
-	return out, nil
+	return params, nil
+}
+
+// checkModel refuses what ptq cannot quantize: no model, no layers, or a QAT model's
+// fake-quant simulation (its weights are already rounded; qat.Model.Convert converts it).
+func checkModel(m *infer.FloatModel) error {
+	switch {
+	case m == nil || len(m.Layers) == 0:
+		return errors.New("no float model (want one with layers)")
+	case m.Sim != nil:
+		return fmt.Errorf("%s is a QAT model's fake-quant simulation; convert the QAT model itself (qat.Model.Convert)", m.Name())
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"math"
 
 	"tinyq/infer"
-	"tinyq/nn"
 	"tinyq/quant"
 )
 
@@ -146,7 +145,7 @@ type Score struct {
 // training images almost perfectly, so accuracy on them cannot tell methods apart.) calib and
 // val are [n, in] images; use training images, never the test set, and keep val apart from
 // calib. An empty val means MinMax only. cfg.Observer is ignored in Static mode.
-func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
+func Choose(m *infer.FloatModel, cfg Config, calib, val []float32) (Choice, error) {
 	if err := cfg.Validate(); err != nil {
 		return Choice{}, err
 	}
@@ -154,7 +153,10 @@ func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
 		im, err := Convert(m, cfg, Plan{})
 		return Choice{Model: im}, err
 	}
-	in := m.Layers[0].In
+	if err := checkModel(m); err != nil {
+		return Choice{}, fmt.Errorf("ptq: choose: %w", err)
+	}
+	in, _ := m.Shape()
 	c := Choice{Calibrated: len(calib) / in, Validated: len(val) / in}
 	if c.Calibrated == 0 {
 		return Choice{}, errors.New("ptq: choose: empty calibration set (want at least one image)")
@@ -165,11 +167,8 @@ func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
 	}
 	var refLogits []float32 // the float model's logits on val, computed once
 	if len(kinds) > 1 {
-		ref, err := Float(m, infer.F32)
-		if err != nil {
-			return Choice{}, fmt.Errorf("ptq: choose: %w", err)
-		}
-		if refLogits, err = Logits(ref, val); err != nil {
+		var err error
+		if refLogits, err = Logits(m, val); err != nil {
 			var nf *NonFiniteError
 			if errors.As(err, &nf) {
 				nf.Model, nf.Set = "the float model", "validation"
@@ -182,7 +181,7 @@ func Choose(m *nn.MLP, cfg Config, calib, val []float32) (Choice, error) {
 	for _, k := range kinds {
 		cand := cfg
 		cand.Observer = quant.ObserverConfig{Kind: k}
-		ranges, err := Calibrate(m, calib, cand.Activation, cand.Observer)
+		ranges, err := Calibrate(m, cand, calib)
 		if err != nil {
 			return Choice{}, err
 		}

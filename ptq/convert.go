@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"tinyq/infer"
-	"tinyq/nn"
 	"tinyq/quant"
 )
 
@@ -22,14 +21,16 @@ type Plan struct {
 	Calibration string
 }
 
-// Convert returns an integer version of m, with m's input record; m is not modified. Parameters in plan must be
-// those of cfg's specs (the same integer ranges and granularity): a 4-bit range in an
-// 8-bit configuration is an error, never a mislabelled model.
-func Convert(m *nn.MLP, cfg Config, plan Plan) (*infer.IntModel, error) {
+// Convert returns an integer version of the float model m, with m's input record; m is not
+// modified. Parameters in plan must be those of cfg's specs (the same integer ranges and
+// granularity): a 4-bit range in an 8-bit configuration is an error, never a mislabelled
+// model. Calibrate with the same cfg gives the input ranges. An fp16 model is converted from
+// its (widened) values; a QAT simulation is refused (qat.Model.Convert converts QAT models).
+func Convert(m *infer.FloatModel, cfg Config, plan Plan) (*infer.IntModel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := m.Validate(); err != nil {
+	if err := checkModel(m); err != nil {
 		return nil, fmt.Errorf("ptq: convert: %w", err)
 	}
 	nl := len(m.Layers)
@@ -44,10 +45,9 @@ func Convert(m *nn.MLP, cfg Config, plan Plan) (*infer.IntModel, error) {
 	}
 	var layers []*infer.IntLayer
 	for i, l := range m.Layers {
-		name := nn.LayerName(i)
-		ql, err := convertLayer(name, l, cfg.layer(i), plan, i)
+		ql, err := convertLayer(l, cfg.layer(i), plan, i)
 		if err != nil {
-			return nil, fmt.Errorf("ptq: convert %s: %w", name, err)
+			return nil, fmt.Errorf("ptq: convert %s: %w", l.Name, err)
 		}
 		layers = append(layers, ql)
 	}
@@ -55,7 +55,7 @@ func Convert(m *nn.MLP, cfg Config, plan Plan) (*infer.IntModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ptq: convert: %w", err)
 	}
-	if err := im.SetInput(m.InputRecord()); err != nil {
+	if err := im.SetInput(m.Input()); err != nil {
 		return nil, fmt.Errorf("ptq: convert: %w", err)
 	}
 	im.Calibration = plan.Calibration
@@ -89,12 +89,12 @@ func checkPlanParams(what string, p quant.Params, spec quant.Spec, channels int)
 	return nil
 }
 
-func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*infer.IntLayer, error) {
-	if l.Act != nn.ReLU && l.Act != nn.Identity {
-		return nil, fmt.Errorf("activation %v is not supported", l.Act)
+func convertLayer(l infer.FloatLayer, cfg Config, plan Plan, i int) (*infer.IntLayer, error) {
+	if len(l.W) != l.In*l.Out || len(l.B) != l.Out {
+		return nil, fmt.Errorf("%d weights and %d biases for %dx%d", len(l.W), len(l.B), l.In, l.Out)
 	}
-	ql := &infer.IntLayer{Name: name, In: l.In, Out: l.Out, ReLU: l.Act == nn.ReLU}
-	w := l.Weights() // [In, Out]
+	ql := &infer.IntLayer{Name: l.Name, In: l.In, Out: l.Out, ReLU: l.ReLU}
+	w := l.W // [In, Out]
 	shape := []int{l.In, l.Out}
 	var wp quant.Params
 	if plan.Weights != nil {
@@ -134,7 +134,7 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*infe
 	ql.WeightScales = append([]float32(nil), wp.Scales...)
 
 	if cfg.Mode == Dynamic {
-		ql.BiasF = append([]float32(nil), l.Bias()...)
+		ql.BiasF = append([]float32(nil), l.B...)
 		return ql, nil
 	}
 	ip := plan.Inputs[i]
@@ -143,7 +143,7 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*infe
 	}
 	ql.InScale, ql.InZP, ql.InQMin, ql.InQMax = ip.Scales[0], ip.ZeroPoints[0], ip.QMin, ip.QMax
 	ql.Bias = make([]int32, l.Out)
-	if err := quant.QuantizeBias(ql.Bias, l.Bias(), ql.InScale, ql.WeightScales); err != nil {
+	if err := quant.QuantizeBias(ql.Bias, l.B, ql.InScale, ql.WeightScales); err != nil {
 		return nil, fmt.Errorf("bias: %w", err)
 	}
 	return ql, nil
@@ -151,8 +151,8 @@ func convertLayer(name string, l *nn.Layer, cfg Config, plan Plan, i int) (*infe
 
 // WeightParams returns the parameters Convert gives layer l's weight under spec when no QAT
 // model supplies them: from the weight's own min/max (per output channel or per tensor).
-func WeightParams(l *nn.Layer, spec quant.Spec) (quant.Params, error) {
-	mins, maxs, err := quant.MinMax(l.Weights(), []int{l.In, l.Out}, spec)
+func WeightParams(l infer.FloatLayer, spec quant.Spec) (quant.Params, error) {
+	mins, maxs, err := quant.MinMax(l.W, []int{l.In, l.Out}, spec)
 	if err != nil {
 		return quant.Params{}, fmt.Errorf("weight: %w", err)
 	}

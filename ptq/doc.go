@@ -5,18 +5,26 @@
 //
 // # Workflow
 //
-//	c, _ := ptq.Choose(model, ptq.Spec(ptq.Static, 4, 4), calibImages, valImages) // calibrate, pick a method
+// ptq works on the runtime's float model (infer.FloatModel: a float file loaded by infer, or
+// an nn.MLP's MLP.FloatModel), so quantizing links no training stack. One Config says how:
+// Calibrate observes each layer's input at the widths and with the observer it names, and
+// Convert with the same Config turns those ranges into an integer model.
+//
+//	m, _ := infer.Load("fp32.safetensors") // an fp32 or fp16 file
+//	fm := m.(*infer.FloatModel)
+//	c, _ := ptq.Choose(fm, ptq.Spec(ptq.Static, 4, 4), calibImages, valImages) // calibrate, pick a method
 //	infer.SaveInt("w4a4.safetensors", c.Model, "")
 //
 // or step by step:
 //
-//	ranges, _ := ptq.Calibrate(model, trainImages[:1024*784], cfg.Activation, cfg.Observer) // Static only
-//	im, _ := ptq.Convert(model, ptq.Spec(ptq.Static, 8, 8), ptq.Plan{Inputs: ranges})
+//	cfg := ptq.Spec(ptq.Static, 8, 8)
+//	ranges, _ := ptq.Calibrate(fm, cfg, trainImages[:1024*784]) // Static only
+//	im, _ := ptq.Convert(fm, cfg, ptq.Plan{Inputs: ranges})
 //
 // Choose picks the calibration observer by the smallest logit MSE against the float model
 // on training images kept apart from calibration (LogitMSE); Compare measures how far a float
-// fake-quant simulation and its integer model agree; Float and Float16 make the runtime's
-// fp32 and fp16 models.
+// fake-quant simulation and its integer model agree; Float16 makes the runtime's fp16 model.
+// Command quantize (cmd/quantize) does this to a saved float file.
 //
 // # Arithmetic
 //

@@ -3,22 +3,25 @@ package ptq_test
 import (
 	"fmt"
 
-	"tinyq/nn"
+	"tinyq/infer"
 	"tinyq/ptq"
 )
 
 // Converting a 2-input, 2-output layer to int8 weights: each output channel gets its own
 // scale max|w|/127, so 0.5 becomes 64/127 = 0.504 and the float logit -0.5 comes out as -0.496.
 func Example() {
-	m, err := nn.NewMLPFrom([]int{2, 2}, []string{"identity"})
+	m, err := infer.NewFloatModel(infer.F32, []infer.FloatLayer{{
+		Name: "fc1", In: 2, Out: 2,
+		W: []float32{ // [in, out]
+			0.5, -2,
+			-1, 1,
+		},
+		B: []float32{0, 0},
+	}}, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	copy(m.Layers[0].Weights(), []float32{ // [in, out]
-		0.5, -2,
-		-1, 1,
-	})
 	im, err := ptq.Convert(m, ptq.Spec(ptq.Dynamic, 8, 8), ptq.Plan{})
 	if err != nil {
 		fmt.Println(err)

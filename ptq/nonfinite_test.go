@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"tinyq/infer"
 	"tinyq/quant"
 )
 
@@ -16,12 +15,10 @@ import (
 // nil model without an error; at 8 bits it converted the model as if nothing were wrong).
 func TestOverflowingModelRefused(t *testing.T) {
 	m := smallModel(t, 20, 16, 10)
-	for i := range m.Layers[1].Weights() {
-		m.Layers[1].Weights()[i] = 1e38
+	for i := range m.Layers[1].W {
+		m.Layers[1].W[i] = 1e38
 	}
-	if err := m.Validate(); err != nil {
-		t.Fatalf("the parameters themselves are finite: %v", err)
-	}
+	m = clone(t, m) // NewFloatModel checks that the parameters themselves are finite
 	calib, val := randImages(64, 20, 1), randImages(32, 20, 2)
 	check := func(what string, err error, model, set string) {
 		t.Helper()
@@ -53,21 +50,14 @@ func TestOverflowingModelRefused(t *testing.T) {
 		}
 		check("Choose "+c.cfg.Name(), err, "the float model", c.set)
 	}
-	_, err := Calibrate(m, calib, Spec(Static, 8, 8).Activation, quant.ObserverConfig{})
+	_, err := Calibrate(m, Spec(Static, 8, 8), calib)
 	check("Calibrate", err, "the float model", "calibration")
 
-	fm, err := Float(m, infer.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fm := m
 	_, err = Logits(fm, val)
 	check("Logits", err, "", "")
 	// A sound model scored against the overflowing one: the reference is named.
-	good := smallModel(t, 20, 16, 10)
-	gm, err := Float(good, infer.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gm := smallModel(t, 20, 16, 10)
 	_, err = LogitMSE(fm, gm, val)
 	check("LogitMSE against it", err, "the reference", "")
 	ref, err := Logits(gm, val)

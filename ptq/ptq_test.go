@@ -1,28 +1,56 @@
 package ptq
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"strings"
 	"testing"
 
 	"tinyq/infer"
-	"tinyq/nn"
 	"tinyq/quant"
 )
 
-func smallModel(t *testing.T, sizes ...int) *nn.MLP {
+// smallModel returns a float model of the given sizes: He-normal weights drawn as
+// nn.NewMLP draws them (seed 3), biases 0.05·(j%5-2), ReLU between layers.
+func smallModel(t testing.TB, sizes ...int) *infer.FloatModel {
 	t.Helper()
-	m, err := nn.NewMLP(sizes, rand.New(rand.NewSource(3)))
+	rng := rand.New(rand.NewSource(3))
+	var layers []infer.FloatLayer
+	for i := 0; i+1 < len(sizes); i++ {
+		in, out := sizes[i], sizes[i+1]
+		l := infer.FloatLayer{Name: fmt.Sprintf("fc%d", i+1), In: in, Out: out, ReLU: i+2 < len(sizes), W: make([]float32, in*out), B: make([]float32, out)}
+		std := math.Sqrt(2 / float64(in))
+		for j := range l.W {
+			l.W[j] = float32(rng.NormFloat64() * std)
+		}
+		for j := range l.B {
+			l.B[j] = 0.05 * float32(j%5-2)
+		}
+		layers = append(layers, l)
+	}
+	return floatModel(t, layers)
+}
+
+// floatModel returns the fp32 model of layers.
+func floatModel(t testing.TB, layers []infer.FloatLayer) *infer.FloatModel {
+	t.Helper()
+	m, err := infer.NewFloatModel(infer.F32, layers, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range m.Layers {
-		for j := range l.Bias() {
-			l.Bias()[j] = 0.05 * float32(j%5-2)
-		}
-	}
 	return m
+}
+
+// clone returns a deep copy of m's parameters.
+func clone(t testing.TB, m *infer.FloatModel) *infer.FloatModel {
+	t.Helper()
+	layers := append([]infer.FloatLayer(nil), m.Layers...)
+	for i := range layers {
+		layers[i].W = append([]float32(nil), layers[i].W...)
+		layers[i].B = append([]float32(nil), layers[i].B...)
+	}
+	return floatModel(t, layers)
 }
 
 func randImages(n, in int, seed int64) []float32 {
@@ -105,7 +133,7 @@ func TestStaticCloseToFloat(t *testing.T) {
 	m := smallModel(t, 20, 16, 12, 5)
 	imgs := randImages(64, 20, 2)
 	cfg := Spec(Static, 8, 8)
-	ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
+	ranges, err := Calibrate(m, cfg, imgs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,12 +147,8 @@ func TestStaticCloseToFloat(t *testing.T) {
 		if err := im.Forward(imgs, 64, got); err != nil {
 			t.Fatal(err)
 		}
-		ev, err := m.NewEvaluator(64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := ev.Forward(imgs, 64)
-		if err != nil {
+		want := make([]float32, 64*5)
+		if err := m.Forward(imgs, 64, want); err != nil {
 			t.Fatal(err)
 		}
 		var worst float64
@@ -142,10 +166,10 @@ func TestStaticCloseToFloat(t *testing.T) {
 
 func TestConvertDoesNotModifyInput(t *testing.T) {
 	m := smallModel(t, 20, 16, 5)
-	before := m.Clone()
+	before := clone(t, m)
 	imgs := randImages(10, 20, 3)
 	cfg := Spec(Static, 4, 4)
-	ranges, err := Calibrate(m, imgs, cfg.Activation, cfg.Observer)
+	ranges, err := Calibrate(m, cfg, imgs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +177,8 @@ func TestConvertDoesNotModifyInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, l := range m.Layers {
-		for j, v := range l.Weights() {
-			if v != before.Layers[i].Weights()[j] {
+		for j, v := range l.W {
+			if v != before.Layers[i].W[j] {
 				t.Fatalf("layer %d weight %d changed", i, j)
 			}
 		}
@@ -163,8 +187,8 @@ func TestConvertDoesNotModifyInput(t *testing.T) {
 
 func TestAllZeroLayer(t *testing.T) {
 	m := smallModel(t, 20, 16, 5)
-	clear(m.Layers[0].Weights())
-	clear(m.Layers[0].Bias())
+	clear(m.Layers[0].W)
+	clear(m.Layers[0].B)
 	imgs := randImages(8, 20, 4)
 	for _, mode := range []Mode{Static, Dynamic} {
 		cfg := Spec(mode, 8, 8)
@@ -184,8 +208,14 @@ func TestAllZeroLayer(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	m := smallModel(t, 20, 16, 5)
 	imgs := randImages(8, 20, 5)
-	if _, err := Calibrate(m, nil, quant.Spec{Bits: 8, Scheme: quant.Affine, Granularity: quant.PerTensor}, quant.ObserverConfig{}); err == nil || !strings.Contains(err.Error(), "empty calibration") {
+	if _, err := Calibrate(m, Spec(Static, 8, 8), nil); err == nil || !strings.Contains(err.Error(), "empty calibration") {
 		t.Errorf("empty calibration set: %v", err)
+	}
+	if _, err := Calibrate(m, Spec(Static, 8, 8), imgs[:30]); err == nil || !strings.Contains(err.Error(), "30 values are not whole images of 20") {
+		t.Errorf("a slice of partial images: %v", err)
+	}
+	if _, err := Calibrate(m, Spec(Dynamic, 8, 8), imgs); err == nil || !strings.Contains(err.Error(), "needs no calibration") {
+		t.Errorf("dynamic calibration: %v", err)
 	}
 	for _, bits := range []int{1, 9} {
 		if _, err := Convert(m, Spec(Dynamic, bits, 8), Plan{}); err == nil || !strings.Contains(err.Error(), "bits") {
@@ -195,13 +225,13 @@ func TestBadInput(t *testing.T) {
 	if _, err := Convert(m, Spec(Static, 8, 8), Plan{}); err == nil {
 		t.Error("static conversion without ranges accepted")
 	}
-	bad := m.Clone()
-	bad.Layers[1].Weights()[2] = float32(math.NaN())
+	bad := clone(t, m)
+	bad.Layers[1].W[2] = float32(math.NaN())
 	if _, err := Convert(bad, Spec(Dynamic, 8, 8), Plan{}); err == nil || !strings.Contains(err.Error(), "NaN") {
 		t.Errorf("NaN weight: %v", err)
 	}
-	inf := m.Clone()
-	inf.Layers[0].Bias()[0] = float32(math.Inf(1))
+	inf := clone(t, m)
+	inf.Layers[0].B[0] = float32(math.Inf(1))
 	if _, err := Convert(inf, Spec(Dynamic, 8, 8), Plan{}); err == nil {
 		t.Error("Inf bias accepted")
 	}
@@ -247,13 +277,20 @@ func TestWeightBytes(t *testing.T) {
 
 func TestFloat16(t *testing.T) {
 	m := smallModel(t, 4, 3)
-	m.Layers[0].Weights()[0] = 0.1 // nearest half: 0.0999755859375
-	h := Float16(m)
-	if got := h.Layers[0].Weights()[0]; got != 0.0999755859375 {
-		t.Fatalf("fp16(0.1) = %v", got)
+	m.Layers[0].W[0] = 0.1 // nearest half: 0.0999755859375
+	h, err := Float16(m)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if m.Layers[0].Weights()[0] != 0.1 {
+	if got := h.Layers[0].W[0]; got != 0.0999755859375 || h.Precision != infer.F16 {
+		t.Fatalf("fp16(0.1) = %v (%v)", got, h.Precision)
+	}
+	if m.Layers[0].W[0] != 0.1 {
 		t.Fatal("Float16 modified its input")
+	}
+	m.Layers[0].B[1] = 70000 // beyond half precision's ±65504
+	if _, err := Float16(m); err == nil {
+		t.Fatal("Float16 accepted a value that becomes +Inf")
 	}
 }
 
@@ -261,10 +298,7 @@ func TestFloat16(t *testing.T) {
 func TestLogitMSE(t *testing.T) {
 	m := smallModel(t, 20, 16, 12, 5)
 	imgs := randImages(64, 20, 7)
-	ref, err := Float(m, infer.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := m
 	var errs []float64
 	for _, bits := range []int{8, 4, 2} {
 		cfg := Spec(Static, bits, bits)
@@ -290,14 +324,10 @@ func TestLogitMSE(t *testing.T) {
 // plus a positive accumulator stays positive; and a bias too large for int32 is refused at
 // conversion instead of being clamped.
 func TestLogitsDoNotWrap(t *testing.T) {
-	m, err := nn.NewMLPFrom([]int{2, 1}, []string{"identity"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(m.Layers[0].Weights(), []float32{1, 1})
+	m := floatModel(t, []infer.FloatLayer{{Name: "fc1", In: 2, Out: 1, W: []float32{1, 1}, B: []float32{0}}})
 	x := []float32{1, 1}
 	cfg := Spec(Static, 8, 8)
-	ranges, err := Calibrate(m, x, cfg.Activation, cfg.Observer)
+	ranges, err := Calibrate(m, cfg, x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +343,7 @@ func TestLogitsDoNotWrap(t *testing.T) {
 	if logit[0] <= 0 {
 		t.Fatalf("logit %v: accumulator plus bias wrapped around int32", logit[0])
 	}
-	m.Layers[0].Bias()[0] = 1e9 // 1e9/(s_in·s_w) is far beyond int32
+	m.Layers[0].B[0] = 1e9 // 1e9/(s_in·s_w) is far beyond int32
 	if _, err := Convert(m, cfg, Plan{Inputs: ranges}); err == nil || !strings.Contains(err.Error(), "int32") {
 		t.Fatalf("huge bias: %v", err)
 	}
@@ -321,11 +351,8 @@ func TestLogitsDoNotWrap(t *testing.T) {
 
 // TestReLUOnLastLayer: a final ReLU clamps the logits in both modes, as in float.
 func TestReLUOnLastLayer(t *testing.T) {
-	m, err := nn.NewMLPFrom([]int{2, 2}, []string{"relu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(m.Layers[0].Weights(), []float32{1, -1, 1, -1}) // output 1 is negative for positive x
+	// output 1 is negative for positive x
+	m := floatModel(t, []infer.FloatLayer{{Name: "fc1", In: 2, Out: 2, ReLU: true, W: []float32{1, -1, 1, -1}, B: []float32{0, 0}}})
 	x := []float32{0.5, 1}
 	for _, mode := range []Mode{Static, Dynamic} {
 		cfg := Spec(mode, 8, 8)
@@ -341,13 +368,16 @@ func TestReLUOnLastLayer(t *testing.T) {
 }
 
 // calibrated calibrates m on x (Static mode) and converts it with cfg.
-func calibrated(t *testing.T, m *nn.MLP, x []float32, cfg Config) *infer.IntModel {
+func calibrated(t *testing.T, m *infer.FloatModel, x []float32, cfg Config) *infer.IntModel {
 	t.Helper()
-	ranges, err := Calibrate(m, x, cfg.Activation, cfg.Observer)
-	if err != nil {
-		t.Fatal(err)
+	var plan Plan
+	if cfg.Mode == Static {
+		var err error
+		if plan.Inputs, err = Calibrate(m, cfg, x); err != nil {
+			t.Fatal(err)
+		}
 	}
-	im, err := Convert(m, cfg, Plan{Inputs: ranges})
+	im, err := Convert(m, cfg, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,19 +385,19 @@ func calibrated(t *testing.T, m *nn.MLP, x []float32, cfg Config) *infer.IntMode
 }
 
 // TestConversionsKeepInputRecord (issue 18, item 11): the float, FP16 and integer models
-// converted from an MLP read their input as its record says.
+// converted from a float model read their input as its record says.
 func TestConversionsKeepInputRecord(t *testing.T) {
 	m := smallModel(t, 12, 8, 4)
 	in := infer.Input{Width: 3, Height: 4, PixelDivisor: 127.5}
-	m.Input = in
-	for _, p := range []infer.Precision{infer.F32, infer.F16} {
-		fm, err := Float(m, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fm.Input() != in {
-			t.Errorf("Float %v: input %+v, want %+v", p, fm.Input(), in)
-		}
+	if err := m.SetInput(in); err != nil {
+		t.Fatal(err)
+	}
+	fm, err := Float16(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fm.Input() != in {
+		t.Errorf("Float16: input %+v, want %+v", fm.Input(), in)
 	}
 	im, err := Convert(m, Spec(Dynamic, 8, 8), Plan{})
 	if err != nil {

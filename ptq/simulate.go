@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"tinyq/infer"
-	"tinyq/nn"
 	"tinyq/quant"
 )
 
@@ -23,18 +22,20 @@ type LayerPlan struct {
 // (WeightParams). Where every layer is quantized, the simulation is what the integer runtime
 // computes up to the rounding of float sums (ptq.Compare measures the agreement). m is not
 // modified.
-func Simulate(m *nn.MLP, plans []LayerPlan) (*infer.FloatModel, error) {
+func Simulate(m *infer.FloatModel, plans []LayerPlan) (*infer.FloatModel, error) {
+	if err := checkModel(m); err != nil {
+		return nil, fmt.Errorf("ptq: simulate: %w", err)
+	}
 	if len(plans) != len(m.Layers) {
 		return nil, fmt.Errorf("ptq: simulate: %d layer plans for %d layers", len(plans), len(m.Layers))
 	}
-	layers, err := floatLayers(m)
-	if err != nil {
-		return nil, fmt.Errorf("ptq: simulate: %w", err)
-	}
+	// NewFloatModel replaces quantized layers' parameters in this copy of the layer list;
+	// the float parameters themselves are only read, so they are shared.
+	layers := append([]infer.FloatLayer(nil), m.Layers...)
 	sim := &infer.Simulation{}
 	var names []string
 	for i, p := range plans {
-		name := nn.LayerName(i)
+		name := m.Layers[i].Name
 		if p.Weight.Bits == 0 {
 			if len(p.Input.Scales) != 0 {
 				return nil, fmt.Errorf("ptq: simulate %s: input parameters for a float layer", name)

@@ -3,12 +3,12 @@ package ptq
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"tinyq/infer"
 	"tinyq/modelfile"
-	"tinyq/nn"
 	"tinyq/quant"
 	"tinyq/safetensors"
 )
@@ -20,7 +20,8 @@ func TestSimulateUniformMatchesConvert(t *testing.T) {
 	x := randImages(400, 64, 5)
 	for _, bits := range []int{8, 4, 2} {
 		cfg := Spec(Static, bits, bits)
-		ranges, err := Calibrate(m, x[:200*64], cfg.Activation, quant.ObserverConfig{Kind: quant.MinMaxObserver})
+		cfg.Observer = quant.ObserverConfig{Kind: quant.MinMaxObserver}
+		ranges, err := Calibrate(m, cfg, x[:200*64])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,10 +55,7 @@ func TestSimulateUniformMatchesConvert(t *testing.T) {
 func TestSimulateFloatLayers(t *testing.T) {
 	m := smallModel(t, 64, 32, 10)
 	x := randImages(50, 64, 6)
-	fm, err := Float(m, infer.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fm := m
 	want := make([]float32, 50*10)
 	if err := fm.Forward(x, 50, want); err != nil {
 		t.Fatal(err)
@@ -76,7 +74,7 @@ func TestSimulateFloatLayers(t *testing.T) {
 		}
 	}
 	cfg := Spec(Static, 2, 2)
-	ranges, err := Calibrate(m, x, cfg.Activation, quant.ObserverConfig{})
+	ranges, err := Calibrate(m, cfg, x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +102,7 @@ func TestSimulateFloatLayers(t *testing.T) {
 func TestSimulateBadPlans(t *testing.T) {
 	m := smallModel(t, 64, 32, 10)
 	cfg := Spec(Static, 4, 4)
-	ranges, err := Calibrate(m, randImages(20, 64, 7), cfg.Activation, quant.ObserverConfig{})
+	ranges, err := Calibrate(m, cfg, randImages(20, 64, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +127,7 @@ func TestLogitMSEFrom(t *testing.T) {
 	for i := range labels {
 		labels[i] = uint8(i * 7 % 10)
 	}
-	fm, err := Float(m, infer.F32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fm := m
 	im := calibrated(t, m, x, Spec(Static, 4, 4))
 	want, err := LogitMSE(fm, im, x)
 	if err != nil {
@@ -158,19 +153,26 @@ func TestLogitMSEFrom(t *testing.T) {
 	}
 }
 
-// calibratedMixed converts m with per-layer widths, each input calibrated at its own width.
-func calibratedMixed(t *testing.T, m *nn.MLP, x []float32, bits [][2]int) (*infer.IntModel, []LayerPlan) {
+// calibratedMixed converts m with per-layer widths, each input calibrated at its own width:
+// one Calibrate with the mixed configuration gives what calibrating at each layer's width
+// and taking that layer's range gives.
+func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits [][2]int) (*infer.IntModel, []LayerPlan) {
 	t.Helper()
 	cfg := Spec(Static, 8, 8)
 	cfg.LayerBits = bits
-	var inputs []quant.Params
+	inputs, err := Calibrate(m, cfg, x)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var plans []LayerPlan
 	for i, b := range bits {
-		r, err := Calibrate(m, x, Spec(Static, b[0], b[1]).Activation, quant.ObserverConfig{})
+		r, err := Calibrate(m, Spec(Static, b[0], b[1]), x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		inputs = append(inputs, r[i])
+		if !reflect.DeepEqual(inputs[i], r[i]) {
+			t.Errorf("layer %d: mixed calibration %+v, at its width alone %+v", i, inputs[i], r[i])
+		}
 		plans = append(plans, LayerPlan{Weight: Spec(Static, b[0], b[1]).Weight, Input: r[i]})
 	}
 	im, err := Convert(m, cfg, Plan{Inputs: inputs})

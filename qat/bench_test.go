@@ -3,9 +3,7 @@ package qat
 import (
 	"testing"
 
-	"tinyq/infer"
 	"tinyq/nn"
-	"tinyq/ptq"
 	"tinyq/train"
 )
 
@@ -111,7 +109,7 @@ func benchLowBit(b *testing.B, distill, fixInput bool) {
 		}
 		tc := train.Config{Batch: 128, Epochs: 1 << 20, Schedule: train.CosineLR}
 		if distill {
-			teacher, err := ptq.Float(m, infer.F32)
+			teacher, err := m.FloatModel()
 			if err != nil {
 				b.Fatal(err)
 			}

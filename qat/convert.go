@@ -38,7 +38,11 @@ func (m *Model) Convert(mode infer.Mode) (*infer.IntModel, error) {
 		}
 		plan.Weights = append(plan.Weights, m.Weights[i].Params())
 	}
-	im, err := ptq.Convert(m.MLP, cfg, plan)
+	fm, err := m.MLP.FloatModel() // the float parameters, without the fake-quant hooks
+	if err != nil {
+		return nil, fmt.Errorf("qat: convert %s: %w", m.Config.Name(), err)
+	}
+	im, err := ptq.Convert(fm, cfg, plan)
 	if err != nil {
 		return nil, fmt.Errorf("qat: convert %s: %w", m.Config.Name(), err)
 	}

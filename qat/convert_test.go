@@ -116,7 +116,11 @@ func TestConvertKeepsBits(t *testing.T) {
 		plan.Inputs = append(plan.Inputs, qm.Inputs[i].Params())
 		plan.Weights = append(plan.Weights, qm.Weights[i].Params())
 	}
-	if _, err := ptq.Convert(qm.MLP, ptq.Spec(ptq.Static, 8, 8), plan); err == nil || !strings.Contains(err.Error(), "integer range") {
+	fm, err := qm.MLP.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ptq.Convert(fm, ptq.Spec(ptq.Static, 8, 8), plan); err == nil || !strings.Contains(err.Error(), "integer range") {
 		t.Fatalf("4-bit parameters converted as W8A8: %v", err)
 	}
 	if _, err := qm.Convert(infer.Dynamic); err == nil || !strings.Contains(err.Error(), "4-bit activations") {

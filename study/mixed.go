@@ -199,5 +199,5 @@ func (e *env) convertMixed(bits [][2]int, observer map[int]string) (*infer.IntMo
 		}
 		plan.Inputs = append(plan.Inputs, r[i])
 	}
-	return ptq.Convert(e.in.Model, cfg, plan)
+	return ptq.Convert(e.ref, cfg, plan)
 }

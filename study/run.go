@@ -41,9 +41,9 @@ type env struct {
 	calib   []float32 // [n, in]
 	val     []float32
 	valLab  []uint8
-	ref     infer.Model
-	valRef  []float32 // FP32 logits on val
-	testRef []float32 // FP32 logits on the test images, computed on first use (testScore)
+	ref     *infer.FloatModel // the FP32 model in the runtime: what ptq calibrates and converts
+	valRef  []float32         // FP32 logits on val
+	testRef []float32         // FP32 logits on the test images, computed on first use (testScore)
 	ranges  map[calKey][]quant.Params
 }
 
@@ -62,8 +62,9 @@ func (e *env) inputs(bits int, observer string) ([]quant.Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := ptq.Spec(ptq.Static, 8, bits).Activation
-	r, err := ptq.Calibrate(e.in.Model, e.calib, spec, quant.ObserverConfig{Kind: kind})
+	cfg := ptq.Spec(ptq.Static, 8, bits)
+	cfg.Observer = quant.ObserverConfig{Kind: kind}
+	r, err := ptq.Calibrate(e.ref, cfg, e.calib)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate %d-bit activations with %s: %w", bits, observer, err)
 	}
@@ -82,7 +83,7 @@ func (s *Study) Run(in Inputs) error {
 	if ncal < 1 || nval < 1 {
 		return fmt.Errorf("study: %d training images: want more than %d (calibration) to keep some apart for choosing", n, ncal)
 	}
-	ref, err := ptq.Float(in.Model, infer.F32)
+	ref, err := in.Model.FloatModel()
 	if err != nil {
 		return fmt.Errorf("study: %w", err)
 	}

@@ -29,7 +29,7 @@ func (e *env) bestSimulation(plan func(observer string) ([]ptq.LayerPlan, error)
 		if err != nil {
 			return nil, "", 0, err
 		}
-		sim, err := ptq.Simulate(e.in.Model, plans)
+		sim, err := ptq.Simulate(e.ref, plans)
 		if err != nil {
 			return nil, "", 0, err
 		}

@@ -63,7 +63,7 @@ func (e *env) convertPoint(p schema.PTQPoint) (*infer.IntModel, error) {
 		}
 		plan.Inputs = r
 	}
-	return ptq.Convert(e.in.Model, cfg, plan)
+	return ptq.Convert(e.ref, cfg, plan)
 }
 
 // pendingPTQ returns the PTQ points of set not yet in the results.

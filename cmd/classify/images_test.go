@@ -15,7 +15,6 @@ import (
 	"tinyq/infer"
 	"tinyq/mnist"
 	"tinyq/nn"
-	"tinyq/ptq"
 	"tinyq/train"
 )
 
@@ -52,7 +51,7 @@ func trainedModel(t *testing.T) (string, *mnist.Set) {
 			trainedErr = err
 			return
 		}
-		fm, err := ptq.Float(m, infer.F32)
+		fm, err := m.FloatModel()
 		if err != nil {
 			trainedErr = err
 			return

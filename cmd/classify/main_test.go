@@ -170,7 +170,7 @@ func models(t *testing.T) (map[string]string, *mnist.Set) {
 	}
 	out := t.TempDir()
 	paths := map[string]string{}
-	fm, err := ptq.Float(m, infer.F32)
+	fm, err := m.FloatModel()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func models(t *testing.T) (map[string]string, *mnist.Set) {
 	}
 	calib := trainSet.Images[:1024*784]
 	for _, c := range []ptq.Config{ptq.Spec(ptq.Static, 8, 8), ptq.Spec(ptq.Static, 4, 4)} {
-		ch, err := ptq.Choose(m, c, calib, trainSet.Images[15000*784:])
+		ch, err := ptq.Choose(fm, c, calib, trainSet.Images[15000*784:])
 		if err != nil {
 			t.Fatal(err)
 		}

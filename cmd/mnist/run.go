@@ -90,7 +90,9 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if w := divergence("fp32", hist); w != "" {
 		warn(w)
 	}
-	fm, err := ptq.Float(fp32, infer.F32)
+	// The FP32 model in the runtime, made once: evaluated, saved, quantized (PTQ) and the
+	// distillation teacher.
+	fm, err := fp32.FloatModel()
 	if err != nil {
 		return err
 	}
@@ -115,7 +117,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	rows = append(rows, row)
 	saved.add("fp32", func(p string) error { return infer.SaveFloat(p, fm, o.trainingJSON()) })
 
-	prows, err := runPTQ(fp32, trainData, testData, stdout, &saved, o)
+	prows, err := runPTQ(fm, trainData, testData, stdout, &saved, o)
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		if hist != nil {
 			fp32Epochs = len(hist.Epochs)
 		}
-		qrows, err := runQAT(o, sizes, fp32, fp32Epochs, trainData, testData, base, stdout, &saved, warn)
+		qrows, err := runQAT(o, sizes, fp32, fm, fp32Epochs, trainData, testData, base, stdout, &saved, warn)
 		if err != nil {
 			return err
 		}
@@ -270,8 +272,9 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 }
 
 // runQAT trains one quantization-aware model per bit pair, evaluates its fake-quant
-// simulation, and converts it to integers.
-func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts, warn func(string)) ([]report.Row, error) {
+// simulation, and converts it to integers. fm is fp32 in the runtime (the distillation
+// teacher).
+func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts, warn func(string)) ([]report.Row, error) {
 	kind, err := quant.ParseObserverKind(o.Observer)
 	if err != nil {
 		return nil, err
@@ -279,9 +282,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fp32Epochs int, trainData, tes
 	// The distillation teacher: the trained FP32 model in the float runtime.
 	var teacher *infer.FloatModel
 	if o.Distill {
-		if teacher, err = ptq.Float(fp32, infer.F32); err != nil {
-			return nil, err
-		}
+		teacher = fm
 	}
 	var rows []report.Row
 	for _, b := range o.Bits {
@@ -425,11 +426,11 @@ var ptqVariants = []ptq.Config{
 	ptq.Spec(ptq.Static, 4, 4).PerTensor(),
 }
 
-// runPTQ converts the trained float model: fp16, and int8/int4 with static and dynamic
-// activation scales.
-func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, saved *artifacts, o options) ([]report.Row, error) {
+// runPTQ converts the trained float model (fp32 in the runtime): fp16, and int8/int4 with
+// static and dynamic activation scales.
+func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *artifacts, o options) ([]report.Row, error) {
 	var rows []report.Row
-	if half, err := ptq.Float(fp32, infer.F16); err != nil {
+	if half, err := ptq.Float16(fp32); err != nil {
 		fmt.Fprintf(stdout, "fp16: skipped, the model has values beyond FP16's range (±65504)\n")
 	} else {
 		row, err := modelRow("fp16", half, testData)
@@ -443,7 +444,7 @@ func runPTQ(fp32 *nn.MLP, trainData, testData train.Data, stdout io.Writer, save
 
 	// Calibration images: the first training images; images for choosing a calibration
 	// method: the last ones, up to 5,000, never those calibrated on (and never the test set).
-	in := fp32.Layers[0].In
+	in, _ := fp32.Shape()
 	ncal, nval := ptq.HeldOut(trainData.Len(), ptq.DefaultCalibrationSize, ptq.DefaultValidationSize)
 	calib := trainData.Images[:ncal*in]
 	val := trainData.Images[(trainData.Len()-nval)*in:]

@@ -95,7 +95,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 			return fmt.Errorf("study: %s", w)
 		}
 	}
-	fm, err := ptq.Float(m, infer.F32)
+	fm, err := m.FloatModel()
 	if err != nil {
 		return err
 	}

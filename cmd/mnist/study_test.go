@@ -303,11 +303,16 @@ func spotCheck(t *testing.T, dir string, raw []byte) {
 			continue
 		}
 		cfg := ptq.Spec(ptq.Static, 4, 4).PerTensor()
-		ranges, err := ptq.Calibrate(m, trainSet.Images[:1024*784], cfg.Activation, quant.ObserverConfig{Kind: quant.MSEObserver})
+		cfg.Observer = quant.ObserverConfig{Kind: quant.MSEObserver}
+		fm, err := m.FloatModel()
 		if err != nil {
 			t.Fatal(err)
 		}
-		im, err := ptq.Convert(m, cfg, ptq.Plan{Inputs: ranges})
+		ranges, err := ptq.Calibrate(fm, cfg, trainSet.Images[:1024*784])
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := ptq.Convert(fm, cfg, ptq.Plan{Inputs: ranges})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,409 @@
+// Command quantize converts a saved float model (fp32 or fp16) to an integer model by
+// post-training quantization (package ptq), calibrating on MNIST training images, and prints
+// the test accuracy of the file it wrote. It links the runtime and ptq, never the training
+// stack.
+//
+//	go run ./cmd/quantize -model fp32.safetensors -bits 4 -o int4.safetensors
+//
+// It does what cmd/mnist's PTQ rows do, on a file: the same calibration images (the first
+// -calibration training images, 1,024 by default), the same choice of calibration method
+// (ptq.Choose: MinMax at 8 bits; below 8 bits MinMax, Percentile and MSE, the one whose logits
+// are closest to the float model's on the last -validation training images, never those
+// calibrated on), so that the float file saved by `mnist -save DIR` quantizes here to
+// DIR/ptq-w8a8-static.safetensors byte for byte (with -train-limit as that run had it). The
+// integer file carries the float file's input record and training record.
+//
+// -bits is N (N-bit weights and activations) or W/A (for example 4/8), each 2 to 8; dynamic
+// mode quantizes activations to 8 bits per row at run time, so it takes N or W/8.
+// -calibration-dir DIR calibrates on the images in DIR instead (every regular file whose
+// name does not begin with "."; in name order), each prepared as cmd/classify prepares an
+// image (package imageprep); the first -calibration of them are calibrated on and the last
+// -validation of the others choose the method.
+//
+// The test accuracy is printed as NN.NN% when the MNIST data is found (see -data). Errors are
+// one line on stderr; a bad flag exits 2, any other failure 1, and -o is written atomically
+// (a failure leaves any previous file as it was).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"tinyq/imageprep"
+	"tinyq/infer"
+	"tinyq/internal/atomicfile"
+	"tinyq/mnist"
+	"tinyq/modelfile"
+	"tinyq/ptq"
+	"tinyq/qkernel"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = "usage: quantize -model FLOAT.safetensors -bits N|W/A [-mode static|dynamic] [-granularity per-channel|per-tensor] [-calibration N] [-calibration-dir DIR] -o OUT.safetensors"
+
+// options are the parsed, checked flags.
+type options struct {
+	model, out, dataDir, calibDir string
+	cfg                           ptq.Config
+	calibration, validation       int
+	trainLimit                    int
+}
+
+// usageError is a bad flag or flag value: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// run is the whole command; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		err = quantize(o, stdout)
+	}
+	if err == nil {
+		return 0
+	}
+	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "quantize: "), "\n", "; ")
+	fmt.Fprintln(stderr, "quantize: "+msg)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var o options
+	var bits, mode, gran string
+	fs.StringVar(&o.model, "model", "", "float model file (fp32 or fp16 .safetensors) saved by tinyq")
+	fs.StringVar(&o.out, "o", "", "integer model file to write")
+	fs.StringVar(&bits, "bits", "8", "bit widths: N (weights and activations N bits) or W/A (e.g. 4/8), each 2 to 8")
+	fs.StringVar(&mode, "mode", "static", "activation scales: static (calibrated offline) or dynamic (per row at run time)")
+	fs.StringVar(&gran, "granularity", "per-channel", "weight scales: per-channel (one per output) or per-tensor (one per layer)")
+	fs.IntVar(&o.calibration, "calibration", ptq.DefaultCalibrationSize, "number of images to calibrate on (the first ones)")
+	fs.IntVar(&o.validation, "validation", ptq.DefaultValidationSize, "below 8 bits: number of other images (the last ones) on which the calibration method is chosen; 0: MinMax")
+	fs.StringVar(&o.calibDir, "calibration-dir", "", "calibrate on the images in this directory (prepared as cmd/classify prepares them) instead of MNIST's training images")
+	fs.StringVar(&o.dataDir, "data", "", "MNIST directory (default: $TINYQ_MNIST_DIR, then the GoMNIST module in the Go module cache)")
+	fs.IntVar(&o.trainLimit, "train-limit", 0, "use only the first N MNIST training images, as cmd/mnist -train-limit (0: all 60,000)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, usage+"\n\nQuantizes a saved float model to integers (post-training quantization) and prints its MNIST test accuracy.\n\nFlags:")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return o, err
+		}
+		return o, usageError{err.Error()}
+	}
+	if err := qkernel.RequestError(); err != nil {
+		return o, usageError{err.Error()}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, usagef("unexpected argument %q (flags only; %s)", fs.Arg(0), usage)
+	case o.model == "":
+		return o, usagef("-model FILE is required (%s)", usage)
+	case o.out == "":
+		return o, usagef("-o FILE is required (%s)", usage)
+	case o.calibration < 1:
+		return o, usagef("-calibration %d: want at least 1 image", o.calibration)
+	case o.validation < 0:
+		return o, usagef("-validation %d: want 0 or more images", o.validation)
+	case o.trainLimit < 0:
+		return o, usagef("-train-limit %d: want 0 (all) or a positive count", o.trainLimit)
+	}
+	m, err := infer.ParseMode(mode)
+	if err != nil {
+		return o, usagef("-mode %q: want static or dynamic", mode)
+	}
+	w, a, err := parseBits(bits)
+	if err != nil {
+		return o, usagef("-bits %q: %v", bits, err)
+	}
+	if m == infer.Dynamic {
+		if strings.Contains(bits, "/") && a != 8 {
+			return o, usagef("-bits %q: dynamic mode quantizes activations to 8 bits at run time; give -bits %d or %d/8", bits, w, w)
+		}
+		a = 8
+	}
+	o.cfg = ptq.Spec(m, w, a)
+	switch gran {
+	case "per-channel":
+	case "per-tensor":
+		o.cfg = o.cfg.PerTensor()
+	default:
+		return o, usagef("-granularity %q: want per-channel or per-tensor", gran)
+	}
+	if err := o.cfg.Validate(); err != nil {
+		return o, usagef("-bits %q: %v", bits, err)
+	}
+	if samePath(o.model, o.out) {
+		return o, usagef("-o %s names the same file as -model %s: it would be overwritten; give -o another path", o.out, o.model)
+	}
+	return o, nil
+}
+
+// parseBits parses N or W/A, each 2 to 8.
+func parseBits(s string) (w, a int, err error) {
+	ws, as, pair := strings.Cut(s, "/")
+	if w, err = width(ws); err != nil {
+		return 0, 0, err
+	}
+	a = w
+	if pair {
+		if a, err = width(as); err != nil {
+			return 0, 0, err
+		}
+	}
+	return w, a, nil
+}
+
+func width(s string) (int, error) {
+	b, err := strconv.Atoi(s)
+	if err != nil || b < 2 || b > 8 {
+		return 0, fmt.Errorf("width %q: want N or W/A, each 2 to 8", s)
+	}
+	return b, nil
+}
+
+// samePath reports whether a and b name the same file: the same absolute path after
+// symbolic links (a link at b as atomicfile follows it), or, for existing files, the same
+// file (os.SameFile: hard links).
+func samePath(a, b string) bool {
+	resolve := func(p string) string {
+		if t, err := atomicfile.Target(p); err == nil {
+			p = t
+		}
+		dir, name := filepath.Split(p)
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			dir, name = filepath.Split(r)
+		} else if r, err := filepath.EvalSymlinks(filepath.Clean(dir + ".")); err == nil {
+			dir = r
+		}
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return filepath.Join(dir, name)
+	}
+	if resolve(a) == resolve(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// quantize reads the float model, calibrates, converts, writes and evaluates.
+func quantize(o options, stdout io.Writer) error {
+	if err := atomicfile.Probe(o.out); err != nil {
+		return fmt.Errorf("-o %s: cannot write there: %w", o.out, err)
+	}
+	fm, training, err := loadFloat(o.model)
+	if err != nil {
+		return err
+	}
+	in, classes := fm.Shape()
+	rec := fm.Input()
+	mnistShaped := rec.Width == imageprep.Size && rec.Height == imageprep.Size && classes == 10
+	static := o.cfg.Mode == ptq.Static
+
+	// MNIST: the calibration images unless -calibration-dir, and the test set.
+	var trainSet, testSet *mnist.Set
+	var noTest string // why the test accuracy is not measured
+	needMNIST := static && o.calibDir == ""
+	switch {
+	case !mnistShaped && needMNIST:
+		return fmt.Errorf("-model %s: the model maps %dx%d-pixel images to %d classes, MNIST calibration needs 28x28 to 10; give -calibration-dir", o.model, rec.Width, rec.Height, classes)
+	case !mnistShaped:
+		noTest = fmt.Sprintf("the model maps %dx%d-pixel images to %d classes, not MNIST's 28x28 to 10", rec.Width, rec.Height, classes)
+	default:
+		dir, err := mnist.Locate(o.dataDir)
+		if err == nil {
+			trainSet, testSet, err = mnist.Load(dir)
+		}
+		if err != nil {
+			if needMNIST || o.dataDir != "" {
+				return err
+			}
+			noTest = err.Error()
+			break
+		}
+		if o.trainLimit > 0 && o.trainLimit < trainSet.N {
+			trainSet = trainSet.Slice(0, o.trainLimit)
+		}
+		// MNIST's images hold pixel/255; the model reads pixels as its record says.
+		for _, s := range []*mnist.Set{trainSet, testSet} {
+			if err := asInput(fm, s.Images); err != nil {
+				return err
+			}
+		}
+	}
+
+	var calib, val []float32
+	source := "MNIST training images"
+	if static {
+		images, n := []float32(nil), 0
+		if o.calibDir != "" {
+			if images, err = dirImages(fm, o.calibDir); err != nil {
+				return err
+			}
+			source = "images of " + o.calibDir
+		} else {
+			images = trainSet.Images
+		}
+		n = len(images) / in
+		ncal, nval := ptq.HeldOut(n, o.calibration, o.validation)
+		calib, val = images[:ncal*in], images[(n-nval)*in:]
+	}
+	c, err := ptq.Choose(fm, o.cfg, calib, val)
+	if err != nil {
+		return err
+	}
+	name := o.cfg.Name()
+	if static {
+		note := fmt.Sprintf("%s: calibrated on %d %s with %s", name, c.Calibrated, source, c.Model.Calibration)
+		if len(c.Scores) > 0 {
+			var tried []string
+			for _, s := range c.Scores {
+				tried = append(tried, fmt.Sprintf("%s %.4f", s.Observer, s.MSE))
+			}
+			note += fmt.Sprintf(", the smallest logit MSE against the float model on %d others (%s)", c.Validated, strings.Join(tried, ", "))
+		}
+		fmt.Fprintln(stdout, note)
+	} else {
+		fmt.Fprintf(stdout, "%s: activation scales per row at run time\n", name)
+	}
+	if err := infer.SaveInt(o.out, c.Model, training); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d weight bytes)\n", o.out, c.Model.WeightBytes())
+	if testSet == nil {
+		fmt.Fprintf(stdout, "test accuracy not measured: %s\n", noTest)
+		return nil
+	}
+	// The accuracy of what was written: the file read back.
+	written, err := infer.LoadInt(o.out)
+	if err != nil {
+		return err
+	}
+	accFloat, err := infer.Evaluate(fm, testSet.Images, testSet.Labels)
+	if err != nil {
+		return fmt.Errorf("-model %s: %w", o.model, err)
+	}
+	acc, err := infer.Evaluate(written, testSet.Images, testSet.Labels)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.out, err)
+	}
+	fmt.Fprintf(stdout, "%s: %.2f%% on the %d MNIST test images (the float model: %.2f%%)\n", name, acc, testSet.N, accFloat)
+	return nil
+}
+
+// loadFloat reads a float model file (fp32 or fp16) and its training record, which the
+// integer file carries on; any other kind is refused naming what it is.
+func loadFloat(path string) (*infer.FloatModel, string, error) {
+	f, err := modelfile.Read(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("-model: %w", err)
+	}
+	info, err := modelfile.ReadInfo(f, modelfile.Float, modelfile.QAT, modelfile.Int, modelfile.Checkpoint, modelfile.QATCheckpoint)
+	if err != nil {
+		return nil, "", fmt.Errorf("-model %s: %w", path, err)
+	}
+	switch info.Kind {
+	case modelfile.Float:
+	case modelfile.Int:
+		return nil, "", fmt.Errorf("-model %s: already an integer model; want a float (fp32 or fp16) model", path)
+	case modelfile.QAT:
+		return nil, "", fmt.Errorf("-model %s: a QAT model, whose integer model comes from its own ranges (cmd/mnist -qat saves it as qat-*-int); want a float (fp32 or fp16) model", path)
+	default:
+		return nil, "", fmt.Errorf("-model %s: a training checkpoint (kind %q); want a float model saved by cmd/mnist -save", path, info.Kind)
+	}
+	m, err := infer.Decode(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("-model %s: %w", path, err)
+	}
+	return m.(*infer.FloatModel), info.Training, nil
+}
+
+// mnistDivisor is what package mnist divides pixels by (mnist.Set: pixel/255).
+const mnistDivisor = 255
+
+// asInput rewrites images, which hold MNIST's pixel/255, in place as m's input record makes
+// pixels into inputs (infer.Pixels): unchanged for the default record.
+func asInput(m *infer.FloatModel, images []float32) error {
+	if m.Input().PixelDivisor == mnistDivisor {
+		return nil
+	}
+	const chunk = 1000 * 784 // values at a time: never a second copy of the set
+	pixels := make([]uint8, 0, chunk)
+	for lo := 0; lo < len(images); lo += chunk {
+		x := images[lo:min(lo+chunk, len(images))]
+		pixels = pixels[:len(x)]
+		for i, v := range x {
+			// float32(p)/255 is exact to 2^-24 relative: rounding back finds p, and is checked.
+			p := math.Round(float64(v) * mnistDivisor)
+			if !(p >= 0 && p <= 255) || float32(p)/mnistDivisor != v {
+				return fmt.Errorf("mnist: image value %v is not a pixel over %v", v, mnistDivisor)
+			}
+			pixels[i] = uint8(p)
+		}
+		y, err := infer.Pixels(m, pixels)
+		if err != nil {
+			return err
+		}
+		copy(x, y)
+	}
+	return nil
+}
+
+// dirImages reads every image of dir (regular files whose names do not begin with ".", in
+// name order), prepares each as cmd/classify does (imageprep.MNIST) and returns them as m's
+// input, [n, in].
+func dirImages(m *infer.FloatModel, dir string) ([]float32, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("-calibration-dir: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var pixels []uint8
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || e.IsDir() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		img, err := imageprep.DecodeFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("-calibration-dir: %w", err)
+		}
+		px, err := imageprep.MNIST(img)
+		if err != nil {
+			return nil, fmt.Errorf("-calibration-dir: %s: %w", path, err)
+		}
+		pixels = append(pixels, px...)
+	}
+	if len(pixels) == 0 {
+		return nil, fmt.Errorf("-calibration-dir %s: no images", dir)
+	}
+	x, err := infer.Pixels(m, pixels)
+	if err != nil {
+		return nil, fmt.Errorf("-calibration-dir %s: %w", dir, err)
+	}
+	return x, nil
+}

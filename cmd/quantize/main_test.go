@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"tinyq/infer"
+	"tinyq/mnist"
+)
+
+// TestDependencies: the command and ptq link none of the training stack (gorgonia, gonum at
+// all, the progress bar, and tinyq's nn, autograd, train and qat).
+func TestDependencies(t *testing.T) {
+	banned := func(p string) bool {
+		switch {
+		case strings.HasPrefix(p, "gorgonia.org/"), strings.HasPrefix(p, "gonum.org/"), strings.Contains(p, "progressbar"):
+			return true
+		}
+		switch p {
+		case "tinyq/train", "tinyq/qat", "tinyq/autograd", "tinyq/nn":
+			return true
+		}
+		return false
+	}
+	for _, pkg := range []string{".", "tinyq/ptq"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		deps := strings.Fields(string(out))
+		if len(deps) < 10 || !strings.Contains(string(out), "tinyq/infer") {
+			t.Fatalf("go list -deps %s: %d packages, none of them tinyq/infer", pkg, len(deps))
+		}
+		for _, p := range deps {
+			if banned(p) {
+				t.Errorf("%s links %s", pkg, p)
+			}
+		}
+	}
+}
+
+// build builds a command of this module (".": this one) into a temporary directory.
+func build(t *testing.T, pkg, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// TestBinarySize: a plain build of the command is at most 8 MiB.
+func TestBinarySize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	st, err := os.Stat(build(t, ".", "quantize"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("quantize binary: %d bytes", st.Size())
+	if st.Size() > 8<<20 {
+		t.Errorf("quantize binary is %d bytes, want at most %d (8 MiB)", st.Size(), 8<<20)
+	}
+}
+
+// runCmd runs bin with args and returns its exit status, stdout and stderr.
+func runCmd(t *testing.T, bin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), stdout.String(), stderr.String()
+	}
+	t.Fatal(err)
+	return 0, "", ""
+}
+
+// TestReproducesMNISTRun (issue 19, part 2, the acceptance check): quantizing the fp32 file
+// that `mnist -save` wrote gives that run's PTQ files byte for byte and their accuracies, at
+// W8A8 static, W4A4 static (the calibration method chosen on the same held-out images) and
+// W8 dynamic, per channel and per tensor. Real processes, on a quick run.
+func TestReproducesMNISTRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model and runs two commands")
+	}
+	if _, err := mnist.Locate(""); err != nil {
+		t.Skip(err)
+	}
+	mnistBin, quantize := build(t, "tinyq/cmd/mnist", "mnist"), build(t, ".", "quantize")
+	dir := t.TempDir()
+	models, js := filepath.Join(dir, "models"), filepath.Join(dir, "r.json")
+	if code, _, stderr := runCmd(t, mnistBin, "-epochs", "1", "-train-limit", "2000", "-quiet", "-save", models, "-json", js); code != 0 {
+		t.Fatalf("mnist: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Results []struct {
+			Name     string  `json:"name"`
+			Accuracy float64 `json:"accuracy"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	acc := map[string]float64{}
+	for _, r := range doc.Results {
+		acc[r.Name] = r.Accuracy
+	}
+	fp32 := filepath.Join(models, "fp32.safetensors")
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"ptq-w8a8-static", []string{"-bits", "8"}},
+		{"ptq-w8a8-static-per-tensor", []string{"-bits", "8", "-granularity", "per-tensor"}},
+		{"ptq-w4a4-static", []string{"-bits", "4"}},
+		{"ptq-w4a8-static", []string{"-bits", "4/8"}},
+		{"ptq-w8-dynamic", []string{"-bits", "8", "-mode", "dynamic"}},
+	} {
+		out := filepath.Join(dir, c.name+".safetensors")
+		args := append([]string{"-model", fp32, "-train-limit", "2000", "-o", out}, c.args...)
+		code, stdout, stderr := runCmd(t, quantize, args...)
+		if code != 0 || stderr != "" {
+			t.Fatalf("%s: exit %d, stderr %q", c.name, code, stderr)
+		}
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(models, c.name+".safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: quantize wrote %d bytes that differ from mnist's %d", c.name, len(got), len(want))
+		}
+		m := regexp.MustCompile(`: (\d+\.\d\d)% on the 10000 MNIST test images`).FindStringSubmatch(stdout)
+		if m == nil {
+			t.Fatalf("%s: no test accuracy in %q", c.name, stdout)
+		}
+		if a, _ := strconv.ParseFloat(m[1], 64); a != acc[c.name] {
+			t.Errorf("%s: accuracy %v, mnist's %v", c.name, a, acc[c.name])
+		}
+	}
+}
+
+// floatFile saves a float model 784 -> 16 -> 10 (random weights) with the given training
+// record and returns its path.
+func floatFile(t *testing.T, dir, training string) string {
+	t.Helper()
+	rng := rand.New(rand.NewSource(5))
+	layer := func(name string, in, out int, relu bool) infer.FloatLayer {
+		l := infer.FloatLayer{Name: name, In: in, Out: out, ReLU: relu, W: make([]float32, in*out), B: make([]float32, out)}
+		for i := range l.W {
+			l.W[i] = float32(rng.NormFloat64() * 0.1)
+		}
+		return l
+	}
+	m, err := infer.NewFloatModel(infer.F32, []infer.FloatLayer{layer("fc1", 784, 16, true), layer("fc2", 16, 10, false)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "fp32.safetensors")
+	if err := infer.SaveFloat(p, m, training); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCalibrationDir: -calibration-dir calibrates on the images of a directory (prepared as
+// cmd/classify prepares them; dot files skipped; the first -calibration of them), and the
+// written file carries the float file's training record and input record.
+func TestCalibrationDir(t *testing.T) {
+	dir := t.TempDir()
+	model := floatFile(t, dir, `{"seed":7}`)
+	imgs := filepath.Join(dir, "images")
+	if err := os.Mkdir(imgs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(6))
+	for i := 0; i < 5; i++ {
+		g := image.NewGray(image.Rect(0, 0, 28, 28))
+		for y := 4 + i; y < 22; y++ {
+			for x := 10; x < 14+i; x++ {
+				g.Pix[y*28+x] = uint8(200 + rng.Intn(56))
+			}
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, g); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(imgs, fmt.Sprintf("d%d.png", i)), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(imgs, ".DS_Store"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "int8.safetensors")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-model", model, "-calibration-dir", imgs, "-calibration", "4", "-data", filepath.Join(dir, "nowhere"), "-o", out}, &stdout, &stderr)
+	// -data names a directory without MNIST: an error, and nothing is written (the data is
+	// looked for before anything is converted).
+	if code != 1 || !strings.Contains(stderr.String(), "nowhere") {
+		t.Fatalf("-data without MNIST: exit %d, stderr %q", code, stderr.String())
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a model was written although -data named no MNIST directory")
+	}
+	stdout.Reset()
+	stderr.Reset()
+	t.Setenv("TINYQ_MNIST_DIR", filepath.Join(dir, "nowhere")) // no MNIST: accuracy not measured
+	code = run([]string{"-model", model, "-calibration-dir", imgs, "-calibration", "4", "-o", out}, &stdout, &stderr)
+	if code != 0 || stderr.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	if s := stdout.String(); !strings.Contains(s, "calibrated on 4 images of "+imgs) || !strings.Contains(s, "test accuracy not measured") {
+		t.Errorf("stdout %q", s)
+	}
+	f, err := infer.LoadInt(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Config.Mode != infer.Static || f.Config.WeightBits != 8 || f.Input() != infer.DefaultInput(784) {
+		t.Errorf("written model: %+v, input %+v", f.Config, f.Input())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`{\"seed\":7}`)) {
+		t.Error("the integer file does not carry the float file's training record")
+	}
+}
+
+// TestBadFlags: each bad flag or value is one line naming it, exit 2, nothing written; a
+// file that cannot be quantized is one line naming it, exit 1.
+func TestBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	model := floatFile(t, dir, "")
+	out := filepath.Join(dir, "out.safetensors")
+	link := filepath.Join(dir, "link.safetensors")
+	if err := os.Symlink(model, link); err != nil {
+		t.Fatal(err)
+	}
+	intFile := filepath.Join(dir, "int.safetensors")
+	if code := run([]string{"-model", model, "-mode", "dynamic", "-o", intFile}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("dynamic conversion: exit %d", code)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-o", out}, 2, "-model FILE is required"},
+		{[]string{"-model", model}, 2, "-o FILE is required"},
+		{[]string{"-model", model, "-o", out, "-bits", "9"}, 2, `-bits "9"`},
+		{[]string{"-model", model, "-o", out, "-bits", "1/8"}, 2, `-bits "1/8"`},
+		{[]string{"-model", model, "-o", out, "-bits", "4/x"}, 2, `-bits "4/x"`},
+		{[]string{"-model", model, "-o", out, "-bits", "4/4", "-mode", "dynamic"}, 2, "give -bits 4 or 4/8"},
+		{[]string{"-model", model, "-o", out, "-mode", "fast"}, 2, `-mode "fast"`},
+		{[]string{"-model", model, "-o", out, "-granularity", "per-row"}, 2, `-granularity "per-row"`},
+		{[]string{"-model", model, "-o", out, "-calibration", "0"}, 2, "-calibration 0"},
+		{[]string{"-model", model, "-o", out, "-validation", "-1"}, 2, "-validation -1"},
+		{[]string{"-model", model, "-o", out, "-train-limit", "-5"}, 2, "-train-limit -5"},
+		{[]string{"-model", model, "-o", out, "-bogus"}, 2, "bogus"},
+		{[]string{"-model", model, "-o", out, "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"-model", model, "-o", model}, 2, "the same file as -model"},
+		{[]string{"-model", model, "-o", link}, 2, "the same file as -model"},
+		{[]string{"-model", model, "-o", filepath.Join(dir, ".", "fp32.safetensors")}, 2, "the same file as -model"},
+		{[]string{"-model", filepath.Join(dir, "missing.safetensors"), "-o", out}, 1, "missing.safetensors"},
+		{[]string{"-model", intFile, "-o", out}, 1, "already an integer model"},
+		{[]string{"-model", model, "-o", filepath.Join(dir, "no", "such", "dir", "x.safetensors")}, 1, "-o "},
+		{[]string{"-model", model, "-o", out, "-calibration-dir", filepath.Join(dir, "none")}, 1, "-calibration-dir"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(c.args, &stdout, &stderr)
+		msg := stderr.String()
+		if code != c.code || !strings.HasPrefix(msg, "quantize: ") || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d and one line with %q", c.args, code, msg, c.code, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%q wrote %s", c.args, out)
+		}
+	}
+	// -h prints the usage and exits 0.
+	var stderr bytes.Buffer
+	if code := run([]string{"-h"}, &bytes.Buffer{}, &stderr); code != 0 || !strings.Contains(stderr.String(), "-calibration-dir") {
+		t.Errorf("-h: exit %d, %q", code, stderr.String())
+	}
+}
