@@ -19,7 +19,7 @@
 //
 // For speed the forward pass records the STE mask, which the backward pass applies instead
 // of dividing again; tensors of 2^14 elements or more are processed in two halves of whole
-// rows on two goroutines (gemm.Parallel; the result does not depend on the split);
+// rows on two goroutines (tinyq/internal/par; the result does not depend on the split);
 // and when the observer implements quant.RangeState (the min/max observers), whose
 // parameters depend only on each tensor's per-channel range, the op computes that range
 // itself with quant.RangeOf and shows the observer only the minima and maxima.
@@ -45,7 +45,7 @@
 // quantizer.go holds the Quantizer and how the forward pass observes; fakequant.go the
 // fake-quant forward op and its clipped straight-through backward side by side; fqfast.go and
 // fqkernel_*.{go,s} the fast forward; lsq.go the LSQ scale gradient; xent.go the softmax
-// cross-entropy loss and distill.go the distillation loss; biasquant.go the bias rounding; blas.go gorgonia's BLAS; parallel.go the two-part split (on gemm.Parallel's warm
+// cross-entropy loss and distill.go the distillation loss; biasquant.go the bias rounding; blas.go gorgonia's BLAS; parallel.go the two-part split (on tinyq/internal/par's warm
 // workers).
 //
 // # Invariants

@@ -60,7 +60,7 @@
 // # Parallelism
 //
 // Products of 2^18 multiply-adds or more are split into parts by rows or by panels of
-// columns, run by Parallel on the calling goroutine and on worker goroutines that stay awake
+// columns, run by tinyq/internal/par (the one worker pool of tinyq) on the calling goroutine and on worker goroutines that stay awake
 // briefly between calls (a goroutine started per call wakes too late on a small virtual
 // machine). Scratch space comes from a sync.Pool: at steady state Sgemm and Affine allocate
 // nothing.

@@ -7,8 +7,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"tinyq/internal/kernel"
@@ -419,28 +417,6 @@ func BenchmarkSgemm(b *testing.B) {
 			})
 		}
 	}
-}
-
-// TestParallel checks that Parallel runs every part exactly once, also for concurrent callers
-// (one of which then runs its parts alone).
-func TestParallel(t *testing.T) {
-	var wg sync.WaitGroup
-	for c := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, parts := range []int{1, 2, 3, 7, 64} {
-				counts := make([]atomic.Int32, parts)
-				Parallel(parts, func(i int) { counts[i].Add(1) })
-				for i := range counts {
-					if n := counts[i].Load(); n != 1 {
-						t.Errorf("caller %d, %d parts: part %d ran %d times", c, parts, i, n)
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // TestListPartialTile checks op(A) = Aᵀ whose first tile is sparse enough for the list kernel

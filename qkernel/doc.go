@@ -73,7 +73,8 @@
 // single 64-bit multiply-add performs 3 or 4 multiply-accumulates. A lane holds at most
 // (sum of the inputs added since it was emptied) * 255 (or 15), so the lanes are flushed
 // into uint32 totals before that could reach 2^21 (or 2^16); the offsets are removed at the
-// end by subtracting 128*sum_i a_i (or 8*sum). Batch rows are spread over goroutines.
+// end by subtracting 128*sum_i a_i (or 8*sum). Batch rows are spread over
+// tinyq/internal/par's worker pool.
 // AccumulateRef is the naive triple loop that Accumulate is tested against, bit for bit.
 //
 // # Invariants
