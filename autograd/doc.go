@@ -34,10 +34,11 @@
 //
 // # Matrix products
 //
-// Linear and its gradients call gorgonia.WhichBLAS().Sgemm. This package installs, at init,
-// BLAS: gonum's pure-Go BLAS with Sgemm replaced by tinyq/gemm (blas.go), so every float32
-// product of a training program runs on gemm's assembly kernels, and a program may still
-// choose another BLAS with gorgonia.Use. The runtime (tinyq/infer) calls gemm with the same
+// Linear and its gradients call gorgonia.WhichBLAS().Sgemm. UseBLAS (called by tinyq/nn when
+// it builds a graph; importing this package changes nothing) installs BLAS: gonum's pure-Go
+// BLAS with Sgemm replaced by tinyq/gemm (blas.go), so every float32 product of a training
+// program runs on gemm's assembly kernels, and a program may still choose another BLAS with
+// gorgonia.Use after it. The runtime (tinyq/infer) calls gemm with the same
 // arguments as Linear, so on the same gemm path the two agree bit for bit.
 //
 // # Files

@@ -6,7 +6,7 @@
 // # Paths
 //
 // Each kernel has a Go assembly path per CPU feature and a pure-Go path, chosen once at start
-// with golang.org/x/sys/cpu, read by tinyq/internal/kernel (Kernel reports which):
+// from the CPU features that tinyq/internal/kernel reads (Kernel reports which):
 //
 //   - avx512vnni: VPDPBUSD on 512-bit registers multiplies 4 unsigned activation bytes by 4
 //     signed weights and adds them to an int32 lane, 64 multiply-adds an instruction. Weights
