@@ -1,6 +1,8 @@
 package autograd
 
 import (
+	"sync"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
@@ -8,17 +10,21 @@ import (
 	"tinyq/gemm"
 )
 
-// init installs BLAS as gorgonia's (and gorgonia/tensor's) BLAS, so that every float32
-// matrix product of a tinyq program (Linear and its gradients, and any stock gorgonia Mul)
-// runs on tinyq/gemm's assembly kernels instead of gonum's pure-Go Sgemm, about ten times
-// slower on the benchmark machine. It lives here because autograd owns the ops that call
-// gorgonia.WhichBLAS and every training program imports it. A program may still choose
-// another BLAS with gorgonia.Use after this init has run (the optional -tags openblas build of
-// cmd/mnist does, in its main package's init, which runs after its imports' init).
+// UseBLAS installs BLAS as gorgonia's (and gorgonia/tensor's) BLAS, the first time it is
+// called in a process, so that every float32 matrix product of the graphs built afterwards
+// (Linear and its gradients, and any stock gorgonia Mul) runs on tinyq/gemm's assembly
+// kernels instead of gonum's pure-Go Sgemm, about ten times slower on the benchmark machine.
+// Whoever builds graphs calls it: tinyq/nn does when it builds a model's graph (MLP.Build); a
+// program that builds graphs of autograd's ops by hand calls it before running them.
+// Importing autograd changes nothing of gorgonia's. Later calls do nothing, so a program that
+// chose another BLAS with gorgonia.Use after the first call keeps it.
 //
 // The runtime (tinyq/infer) calls tinyq/gemm directly with the same arguments as
 // Linear, which makes a model's runtime evaluation equal to the training graph's bit for bit.
-func init() { G.Use(BLAS{}) }
+func UseBLAS() { useBLAS.Do(func() { G.Use(BLAS{}) }) }
+
+// useBLAS makes UseBLAS install BLAS once.
+var useBLAS sync.Once
 
 // BLAS is gonum's pure-Go BLAS with Sgemm replaced by tinyq/gemm.Sgemm. It implements
 // gorgonia.BLAS; every other routine is gonum's.

@@ -19,7 +19,7 @@
 //
 // For speed the forward pass records the STE mask, which the backward pass applies instead
 // of dividing again; tensors of 2^14 elements or more are processed in two halves of whole
-// rows on two goroutines (gemm.Parallel; the result does not depend on the split);
+// rows on two goroutines (tinyq/internal/par; the result does not depend on the split);
 // and when the observer implements quant.RangeState (the min/max observers), whose
 // parameters depend only on each tensor's per-channel range, the op computes that range
 // itself with quant.RangeOf and shows the observer only the minima and maxima.
@@ -34,10 +34,11 @@
 //
 // # Matrix products
 //
-// Linear and its gradients call gorgonia.WhichBLAS().Sgemm. This package installs, at init,
-// BLAS: gonum's pure-Go BLAS with Sgemm replaced by tinyq/gemm (blas.go), so every float32
-// product of a training program runs on gemm's assembly kernels, and a program may still
-// choose another BLAS with gorgonia.Use. The runtime (tinyq/infer) calls gemm with the same
+// Linear and its gradients call gorgonia.WhichBLAS().Sgemm. UseBLAS (called by tinyq/nn when
+// it builds a graph; importing this package changes nothing) installs BLAS: gonum's pure-Go
+// BLAS with Sgemm replaced by tinyq/gemm (blas.go), so every float32 product of a training
+// program runs on gemm's assembly kernels, and a program may still choose another BLAS with
+// gorgonia.Use after it. The runtime (tinyq/infer) calls gemm with the same
 // arguments as Linear, so on the same gemm path the two agree bit for bit.
 //
 // # Files
@@ -45,7 +46,7 @@
 // quantizer.go holds the Quantizer and how the forward pass observes; fakequant.go the
 // fake-quant forward op and its clipped straight-through backward side by side; fqfast.go and
 // fqkernel_*.{go,s} the fast forward; lsq.go the LSQ scale gradient; xent.go the softmax
-// cross-entropy loss and distill.go the distillation loss; biasquant.go the bias rounding; blas.go gorgonia's BLAS; parallel.go the two-part split (on gemm.Parallel's warm
+// cross-entropy loss and distill.go the distillation loss; biasquant.go the bias rounding; blas.go gorgonia's BLAS; parallel.go the two-part split (on tinyq/internal/par's warm
 // workers).
 //
 // # Invariants

@@ -1,14 +1,15 @@
-//go:build amd64 && !purego
+//go:build amd64 && gc && !purego
 
 package autograd
 
-import "golang.org/x/sys/cpu"
+import "tinyq/internal/kernel"
 
-// fqAsm is whether fakeQuantFast runs the AVX-512 loop (fqkernel_amd64.s).
-var fqAsm = cpu.X86.HasAVX512F
+// fqAsm is whether fakeQuantFast runs the AVX-512 loop (fqkernel_amd64.s): when the float path
+// (tinyq/gemm's, chosen by tinyq/internal/kernel) is avx512.
+var fqAsm = kernel.FloatAVX512()
 
-// fqBlocks fake-quantizes the first n&^15 elements of x with fqAVX512 when the CPU has
-// AVX-512, and returns how many it did (0 otherwise), or -1 if one of them was not finite.
+// fqBlocks fake-quantizes the first n&^15 elements of x with fqAVX512 when fqAsm is set,
+// and returns how many it did (0 otherwise), or -1 if one of them was not finite.
 func fqBlocks(y, x []float32, m []uint32, s, lo, hi []float32, perChannel bool) int {
 	n := len(x) &^ 15
 	if !fqAsm || n == 0 {

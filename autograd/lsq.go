@@ -10,7 +10,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"tinyq/gemm"
+	"tinyq/internal/par"
 	"tinyq/quant"
 )
 
@@ -92,7 +92,7 @@ func (op *lsqGradOp) Do(vs ...G.Value) (G.Value, error) {
 		op.job = op.accumulate
 	}
 	if len(x) >= parallelMin && runtime.GOMAXPROCS(0) >= 2 {
-		gemm.Parallel(2, op.job)
+		par.Do(2, op.job)
 	} else {
 		op.accumulate(0)
 		op.accumulate(1)

@@ -1,11 +1,12 @@
-//go:build amd64 && !purego
+//go:build amd64 && gc && !purego
 
 package autograd
 
-import "golang.org/x/sys/cpu"
+import "tinyq/internal/kernel"
 
-// lsqAsm is whether the LSQ scale gradient's sums run the AVX-512 loops (lsqkernel_amd64.s).
-var lsqAsm = cpu.X86.HasAVX512F
+// lsqAsm is whether the LSQ scale gradient's sums run the AVX-512 loops (lsqkernel_amd64.s):
+// when the float path (tinyq/gemm's, chosen by tinyq/internal/kernel) is avx512.
+var lsqAsm = kernel.FloatAVX512()
 
 // dotDiffBlocks returns dotDiffLanes of the first len(dy)&^7 elements, computed with
 // AVX-512, and how many elements that was (0 without AVX-512).
@@ -45,6 +46,6 @@ func rowAccumAVX512(sums *float64, dy, y, dx, x *float32, n int)
 // returns the previous setting; for tests.
 func lsqAsmEnabled(on bool) bool {
 	old := lsqAsm
-	lsqAsm = on && cpu.X86.HasAVX512F
+	lsqAsm = on && kernel.Host().Has(kernel.Float, "avx512")
 	return old
 }

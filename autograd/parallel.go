@@ -3,17 +3,17 @@ package autograd
 import (
 	"runtime"
 
-	"tinyq/gemm"
+	"tinyq/internal/par"
 )
 
 // parallelMin is the smallest tensor, in elements, that the fake-quant ops split over two
-// goroutines. Handing work to gemm's warm worker costs about a microsecond; fake-quantizing
+// goroutines. Handing work to the pool's (tinyq/internal/par) warm worker costs about a microsecond; fake-quantizing
 // and masking 2^14 elements takes about 20 µs on the 2-core benchmark machine, so below this
 // size the split gains little.
 const parallelMin = 1 << 14
 
-// halves runs a job over rows [0, rows) in two parts with gemm.Parallel (the calling
-// goroutine and gemm's worker goroutine, which is usually awake: a new goroutine would start
+// halves runs a job over rows [0, rows) in two parts with par.Do (the calling
+// goroutine and the pool's worker goroutine, which is usually awake: a new goroutine would start
 // 60-200 µs late on the benchmark machine): [0, rows/2) as part 0 and [rows/2, rows) as
 // part 1. Jobs are method values bound once per op and the part function is bound on first
 // use, so a run allocates nothing.
@@ -44,7 +44,7 @@ func (h *halves) run(rows, n int, job func(part, lo, hi int)) int {
 		h.part = h.half
 	}
 	h.job, h.rows = job, rows
-	gemm.Parallel(2, h.part)
+	par.Do(2, h.part)
 	h.job = nil
 	return 2
 }

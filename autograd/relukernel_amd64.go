@@ -1,11 +1,12 @@
-//go:build amd64 && !purego
+//go:build amd64 && gc && !purego
 
 package autograd
 
-import "golang.org/x/sys/cpu"
+import "tinyq/internal/kernel"
 
-// reluAsm is whether ReLU and its gradient run the AVX-512 loops (relukernel_amd64.s).
-var reluAsm = cpu.X86.HasAVX512F
+// reluAsm is whether ReLU and its gradient run the AVX-512 loops (relukernel_amd64.s): when the
+// float path (tinyq/gemm's, chosen by tinyq/internal/kernel) is avx512.
+var reluAsm = kernel.FloatAVX512()
 
 // reluBlocks does y = relu(x) on the first len(x)&^15 elements with AVX-512 and returns how
 // many it did (0 without AVX-512).
@@ -45,6 +46,6 @@ func reluGradAVX512(dx, y, dy *float32, n int)
 // previous setting; for tests.
 func reluAsmEnabled(on bool) bool {
 	old := reluAsm
-	reluAsm = on && cpu.X86.HasAVX512F
+	reluAsm = on && kernel.Host().Has(kernel.Float, "avx512")
 	return old
 }

@@ -9,9 +9,9 @@
 // ReLU: the kernels start each element at its bias and apply max(c, 0) before storing, so the
 // layer costs no pass over C beyond the product (the runtime's float model uses it).
 //
-// It imports only the standard library and tinyq/internal/kernel (which reads the CPU
-// features with golang.org/x/sys/cpu, and TINYQ_KERNEL): tinyq's runtime (infer) uses it,
-// and gorgonia uses it through the adapter in tinyq/autograd.
+// It imports only the standard library, tinyq/internal/kernel (which reads the CPU features
+// and TINYQ_KERNEL) and tinyq/internal/par (the worker pool): tinyq's runtime (infer) uses
+// it, and gorgonia uses it through the adapter in tinyq/autograd.
 //
 // # Arithmetic
 //
@@ -60,7 +60,7 @@
 // # Parallelism
 //
 // Products of 2^18 multiply-adds or more are split into parts by rows or by panels of
-// columns, run by Parallel on the calling goroutine and on worker goroutines that stay awake
+// columns, run by tinyq/internal/par (the one worker pool of tinyq) on the calling goroutine and on worker goroutines that stay awake
 // briefly between calls (a goroutine started per call wakes too late on a small virtual
 // machine). Scratch space comes from a sync.Pool: at steady state Sgemm and Affine allocate
 // nothing.

@@ -198,7 +198,7 @@ const parallelMin = 1 << 18
 
 // partsFor returns into how many parts to split a product of m·n·k multiply-adds made of
 // units independent units: one when it is small, else up to two per CPU, so that the caller
-// and the workers of Parallel balance the load even when a worker starts late.
+// and the workers of tinyq/internal/par balance the load even when a worker starts late.
 func partsFor(m, n, k, units int) int {
 	if m*n*k < parallelMin {
 		return 1

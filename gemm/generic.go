@@ -1,9 +1,11 @@
 package gemm
 
+import "tinyq/internal/par"
+
 // genericGemm is the pure-Go path: each row of C is scaled by beta, then gets the terms
 // a[i,p]·op(B)[p,:] added in order of p, each product and sum rounded to float32 (no fused
 // multiply-add), skipping a[i,p] = 0: gonum's pure-Go Sgemm for op(B) = B. Rows are spread
-// over Parallel's goroutines.
+// over tinyq/internal/par's goroutines.
 func genericGemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	s := newCall(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 	var bt *[]float32
@@ -18,7 +20,7 @@ func genericGemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ld
 		}
 	}
 	s.parts = partsFor(m, n, k, m)
-	Parallel(s.parts, s.work)
+	par.Do(s.parts, s.work)
 	if bt != nil {
 		buffers.put(bt)
 	}

@@ -1,10 +1,12 @@
-//go:build amd64 && !purego
+//go:build amd64 && gc && !purego
 
 package gemm
 
 import (
 	"math"
 	"unsafe"
+
+	"tinyq/internal/par"
 )
 
 // tiledPath is an assembly path: a micro-kernel for mr×nr tiles of C and a row kernel for
@@ -75,7 +77,7 @@ func (tp *tiledPath) run(s *call) {
 		s.tc.rowCols = n / tp.rowN * tp.rowN
 		s.tiled = tp
 		s.parts = partsFor(m, s.tc.rowCols, k, m)
-		Parallel(s.parts, s.work)
+		par.Do(s.parts, s.work)
 		if s.tc.rowCols == n {
 			s.done()
 			return
@@ -111,7 +113,7 @@ func (tp *tiledPath) run(s *call) {
 		indices.put(idx)
 	}
 	s.parts = partsFor(m, n, k, units)
-	Parallel(s.parts, s.work)
+	par.Do(s.parts, s.work)
 	s.done()
 }
 

@@ -136,7 +136,7 @@ func prevOut(layers []FloatLayer, i int) int {
 // training stack's Linear op, tinyq/autograd) and applying ReLU, so on the same kernel path
 // (gemm.Kernel) this equals the training graph's evaluation bit for bit (tested), but for
 // the sign of a zero logit. Rows are spread over up to Workers parts of at least 64 rows, run
-// with gemm.Parallel; gemm's values do not depend on the rows it is given, so neither do
+// with tinyq/internal/par; gemm's values do not depend on the rows it is given, so neither do
 // Forward's (gemm may skip zero terms depending on a call's rows, which changes at most the
 // sign of a zero; see tinyq/gemm). On an error (a NaN or ±Inf input, reported for the first
 // in order), logits may have been written for the parts whose inputs were finite.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"tinyq/gemm"
+	"tinyq/internal/par"
 	"tinyq/qkernel"
 	"tinyq/quant"
 )
@@ -48,7 +48,7 @@ func (m *IntModel) forward(x []float32, rows int, logits []float32) error {
 	return m.forwardDynamic(x, rows, logits)
 }
 
-// parallelRows splits rows into workers contiguous chunks, runs them on gemm.Parallel's warm
+// parallelRows splits rows into workers contiguous chunks, runs them on tinyq/internal/par's warm
 // workers and the calling goroutine (a new goroutine can start 60-200 µs late on a small
 // virtual machine, longer than a whole batch takes), and returns the first error.
 func parallelRows(rows, workers int, run func(lo, hi int) error) error {
@@ -58,7 +58,7 @@ func parallelRows(rows, workers int, run func(lo, hi int) error) error {
 	}
 	chunk := (rows + workers - 1) / workers
 	errs := make([]error, workers)
-	gemm.Parallel(workers, func(i int) {
+	par.Do(workers, func(i int) {
 		if lo, hi := i*chunk, min((i+1)*chunk, rows); lo < hi {
 			errs[i] = run(lo, hi)
 		}

@@ -242,6 +242,7 @@ type Net struct {
 
 // Build builds the model's forward graph for a fixed batch size. Parameter nodes share the
 // model's tensors, so several graphs of one model (training, evaluation) see the same weights.
+// Its products run on tinyq/gemm: Build installs it as gorgonia's BLAS (autograd.UseBLAS).
 func (m *MLP) Build(batch int) (*Net, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -249,6 +250,7 @@ func (m *MLP) Build(batch int) (*Net, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("nn: batch size %d, want > 0", batch)
 	}
+	autograd.UseBLAS() // the graph's products run on tinyq/gemm (once per process)
 	g := G.NewGraph()
 	net := &Net{Graph: g, Batch: batch, Model: m}
 	net.X = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, m.Layers[0].In), G.WithName("x"))

@@ -6,7 +6,7 @@
 // # Paths
 //
 // Each kernel has a Go assembly path per CPU feature and a pure-Go path, chosen once at start
-// with golang.org/x/sys/cpu, read by tinyq/internal/kernel (Kernel reports which):
+// from the CPU features that tinyq/internal/kernel reads (Kernel reports which):
 //
 //   - avx512vnni: VPDPBUSD on 512-bit registers multiplies 4 unsigned activation bytes by 4
 //     signed weights and adds them to an int32 lane, 64 multiply-adds an instruction. Weights
@@ -73,7 +73,8 @@
 // single 64-bit multiply-add performs 3 or 4 multiply-accumulates. A lane holds at most
 // (sum of the inputs added since it was emptied) * 255 (or 15), so the lanes are flushed
 // into uint32 totals before that could reach 2^21 (or 2^16); the offsets are removed at the
-// end by subtracting 128*sum_i a_i (or 8*sum). Batch rows are spread over goroutines.
+// end by subtracting 128*sum_i a_i (or 8*sum). Batch rows are spread over
+// tinyq/internal/par's worker pool.
 // AccumulateRef is the naive triple loop that Accumulate is tested against, bit for bit.
 //
 // # Invariants

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 
+	"tinyq/internal/par"
 	"tinyq/quant"
 )
 
@@ -251,7 +252,8 @@ func (w *Weights) AccumulateRef(dst []int32, src []uint8, batch int, zp []int32)
 // Accumulate computes dst[b*Out+o] = sum_i (int32(src[b*In+i]) - zp_b) * W[o,i] for the
 // batch rows b in [0, batch), bit for bit equal to AccumulateRef (int32 wrapping arithmetic).
 // src is [batch, In], dst is [batch, Out]; zp holds one zero point for all rows or one per
-// row. Rows are spread over workers goroutines (workers <= 0 means runtime.GOMAXPROCS(0)).
+// row. Rows are spread over workers parts run on tinyq/internal/par's worker pool (workers <= 0
+// means runtime.GOMAXPROCS(0)); the result does not depend on workers.
 func (w *Weights) Accumulate(dst []int32, src []uint8, batch int, zp []int32, workers int) error {
 	if err := w.checkArgs("Accumulate", dst, src, batch, zp); err != nil {
 		return err
@@ -285,22 +287,15 @@ func (w *Weights) accumulateRange(dst []int32, src []uint8, b0, b1 int, zp []int
 	}
 }
 
-// parallel calls run on [0, n) split into workers contiguous chunks, one goroutine per chunk
-// but the first, which runs on the caller's goroutine.
+// parallel calls run on [0, n) split into workers contiguous chunks, [k·n/workers,
+// (k+1)·n/workers) for k < workers, on tinyq/internal/par's worker pool (the calling
+// goroutine and warm workers shared with the float kernels; a goroutine started per chunk
+// can begin 60-200 µs late on a small virtual machine). Each chunk's values do not depend on
+// the others, so neither the split nor the goroutine that runs a chunk changes a result.
 func parallel(n, workers int, run func(b0, b1 int)) {
 	if workers <= 1 {
 		run(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for k := 1; k < workers; k++ {
-		b0, b1 := k*n/workers, (k+1)*n/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run(b0, b1)
-		}()
-	}
-	run(0, n/workers)
-	wg.Wait()
+	par.Do(workers, func(k int) { run(k*n/workers, (k+1)*n/workers) })
 }

@@ -1,13 +1,14 @@
-//go:build amd64 && !purego
+//go:build amd64 && gc && !purego
 
 package train
 
-import "golang.org/x/sys/cpu"
+import "tinyq/internal/kernel"
 
-// adamAsm is whether adamStep runs the AVX-512 loop (adam_amd64.s) on 16 parameters at a time.
-var adamAsm = cpu.X86.HasAVX512F
+// adamAsm is whether adamStep runs the AVX-512 loop (adam_amd64.s) on 16 parameters at a time:
+// when the float path (tinyq/gemm's, chosen by tinyq/internal/kernel) is avx512.
+var adamAsm = kernel.FloatAVX512()
 
-// adamStep applies adamGo's update to every j, with AVX-512 when the CPU has it: the same
+// adamStep applies adamGo's update to every j, with AVX-512 when adamAsm is set: the same
 // float32 operations in the same order, so the same results bit for bit.
 func adamStep(p, g, m, v []float32, alpha, eps float32) {
 	n := len(g)

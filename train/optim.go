@@ -6,7 +6,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
-	"tinyq/gemm"
+	"tinyq/internal/par"
 )
 
 // Optimizer names an update rule.
@@ -47,7 +47,7 @@ func ParseOptimizer(s string) (Optimizer, error) {
 //
 // Why not gorgonia's AdamSolver: it clones each parameter tensor four times per step (about
 // 1.8 GB of garbage per MNIST epoch, shared/GORGONIA.md). This one allocates its state once
-// and then nothing, and it spreads the update over the CPUs (gemm.Parallel).
+// and then nothing, and it spreads the update over the CPUs (tinyq/internal/par).
 type Solver struct {
 	Kind     Optimizer
 	LR       float64
@@ -60,7 +60,7 @@ type Solver struct {
 	m, v [][]float32 // Adam moments, or SGD velocity in m
 
 	alpha  float64     // this step's Adam step size
-	chunks []chunk     // this step's work, split for gemm.Parallel
+	chunks []chunk     // this step's work, split for par.Do
 	work   func(i int) // s.update, bound once
 }
 
@@ -125,7 +125,7 @@ func (s *Solver) Step(vgs []G.ValueGrad) error {
 		s.work = s.update
 	}
 	// Every element's update depends on its own values only, so the split changes nothing.
-	gemm.Parallel(len(s.chunks), s.work)
+	par.Do(len(s.chunks), s.work)
 	clear(s.chunks) // drop the references to the graph's tensors
 	return nil
 }

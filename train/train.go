@@ -12,7 +12,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"tinyq/gemm"
+	"tinyq/internal/par"
 	"tinyq/nn"
 	"tinyq/quant"
 )
@@ -355,7 +355,7 @@ func Fit(model *nn.MLP, trainSet, testSet Data, cfg Config) (*History, error) {
 }
 
 // gather copies the images of samples idx (rows of in values) into the first rows of the
-// batch input t.x, split over the CPUs (gemm.Parallel): the rows are scattered over the
+// batch input t.x, split over the CPUs (tinyq/internal/par): the rows are scattered over the
 // 188 MB training set, so each copy waits on memory, and two cores wait half as long (about
 // 90 µs a batch on one core of the benchmark machine, a tenth of a step).
 func (t *Trainer) gather(images []float32, idx []int, in int) {
@@ -363,7 +363,7 @@ func (t *Trainer) gather(images []float32, idx []int, in int) {
 	if t.gatWork == nil {
 		t.gatWork = t.gatherPart // bound once: no allocation per batch
 	}
-	gemm.Parallel(gatherParts, t.gatWork)
+	par.Do(gatherParts, t.gatWork)
 	t.gat = gathering{}
 }
 

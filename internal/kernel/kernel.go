@@ -1,6 +1,7 @@
 // Package kernel reads TINYQ_KERNEL, the environment variable that picks the SIMD paths of
-// tinyq's float kernels (tinyq/gemm) and integer kernels (tinyq/qkernel), and says which
-// paths this CPU and build support. It is the one place the variable's names are parsed and
+// tinyq's float kernels (tinyq/gemm, and the element-wise loops of tinyq/autograd and
+// tinyq/train, which follow gemm's choice: FloatAVX512) and integer kernels (tinyq/qkernel),
+// and says which paths this CPU and build support. It is the one place the variable's names are parsed and
 // the CPU features are read, so that both packages accept the same names and refuse the same
 // values.
 //
@@ -171,3 +172,10 @@ var selected, selectErr = Choose(os.Getenv(Var), host)
 // variable's value and this CPU and build. A non-nil error is a value that could not be
 // honoured (the choice is then the fastest paths); tinyq's commands refuse to run with it.
 func Selected() (Choice, error) { return selected, selectErr }
+
+// FloatAVX512 reports whether this process's float path (Selected) is avx512. The AVX-512
+// element-wise loops of the training stack (tinyq/autograd's fake quantization, LSQ and ReLU,
+// tinyq/train's Adam) run exactly then, so that TINYQ_KERNEL=generic or avx2 turns every
+// float AVX-512 loop off at once. Those loops give the pure-Go loops' results bit for bit, so
+// the choice changes only speed.
+func FloatAVX512() bool { return selected.Float == "avx512" }

@@ -1,4 +1,11 @@
-package gemm
+// Package par is tinyq's one worker pool: the float kernels (tinyq/gemm), the integer kernels
+// (tinyq/qkernel), the runtime (tinyq/infer) and the training stack (tinyq/autograd,
+// tinyq/train) spread their work over the same few goroutines with Do. It trades generality
+// for latency: one parallel section runs at a time, on workers that stay awake briefly.
+//
+// Results never depend on the number of workers: Do only decides which goroutine runs a part,
+// and every caller splits its work into parts whose values do not depend on that.
+package par
 
 import (
 	"runtime"
@@ -7,10 +14,8 @@ import (
 	"time"
 )
 
-// Parallel calls part(i) for i in [0, parts), on the calling goroutine and on gemm's worker
-// goroutines, and returns when all calls have returned. Sgemm spreads its work with it; it is
-// exported so that the code around the products (fake quantization, activations) shares the
-// same threads.
+// Do calls part(i) for i in [0, parts), on the calling goroutine and on the pool's worker
+// goroutines, and returns when all calls have returned.
 //
 // Why not a goroutine per part: on the benchmark machine (a 2-vCPU virtual machine) a new
 // goroutine starts running on the idle CPU only 60-200 µs after the go statement, longer than
@@ -19,10 +24,10 @@ import (
 // part before they sleep, and the caller never waits for a worker to start: it claims parts
 // itself until none is left, then waits only for the parts that workers took. One parallel
 // section runs at a time; a caller that finds the workers busy runs all its parts itself.
-// Parallel allocates nothing.
+// Do allocates nothing.
 //
-// A part that calls Parallel, or more than 65535 parts, run serially (correct, not faster).
-func Parallel(parts int, part func(i int)) {
+// A part that calls Do, or more than 65535 parts, run serially (correct, not faster).
+func Do(parts int, part func(i int)) {
 	procs := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
 	if parts <= 1 || parts > 0xffff || procs < 2 || !board.mu.TryLock() {
 		for i := 0; i < parts; i++ {
