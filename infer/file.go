@@ -118,7 +118,7 @@ func floatFile(m *FloatModel, training string) modelfile.FloatFile {
 // (docs/FORMAT.md section 3).
 func qatModel(qf modelfile.QATFile) (*FloatModel, error) {
 	q := qf.Quant
-	sim := &Simulation{Name: fmt.Sprintf("w%da%d", q.Weight.Bits, q.Activation.Bits), Weights: qf.Weights, Inputs: qf.Inputs}
+	sim := &Simulation{Name: quant.Widths{Weight: q.Weight.Bits, Activation: q.Activation.Bits}.String(), Weights: qf.Weights, Inputs: qf.Inputs}
 	m, err := floatModel(qf.FloatFile, sim)
 	if err != nil {
 		return nil, err
@@ -163,9 +163,7 @@ func SaveInt(path string, m *IntModel, training string) error {
 	if cfg.Mode == Static {
 		mf.Quant.Activation = cfg.ActivationSpec()
 	}
-	for _, b := range cfg.LayerBits {
-		mf.Quant.LayerBits = append(mf.Quant.LayerBits, modelfile.LayerWidths{Weight: b[0], Activation: b[1]})
-	}
+	mf.Quant.LayerBits = append([]quant.Widths(nil), cfg.LayerBits...)
 	for _, l := range m.Layers {
 		mf.Info.Arch.Sizes = append(mf.Info.Arch.Sizes, l.Out)
 		mf.Info.Arch.Activations = append(mf.Info.Arch.Activations, activation(l.ReLU))
@@ -192,9 +190,7 @@ func intModel(mf modelfile.IntFile) (*IntModel, error) {
 	cfg := IntConfig{Mode: mode, WeightBits: q.Weight.Bits, PerChannel: q.Weight.Granularity == quant.PerChannel}
 	if q.LayerBits != nil {
 		cfg.WeightBits = 0
-		for _, b := range q.LayerBits {
-			cfg.LayerBits = append(cfg.LayerBits, [2]int{b.Weight, b.Activation})
-		}
+		cfg.LayerBits = append([]quant.Widths(nil), q.LayerBits...)
 	} else if mode == Static {
 		cfg.ActivationBits = q.Activation.Bits
 	}

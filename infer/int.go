@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 
 	"tinyq/qkernel"
@@ -59,7 +58,7 @@ type IntConfig struct {
 	// LayerBits, if set, gives layer i the weight width LayerBits[i][0] and input width
 	// LayerBits[i][1] (mixed precision, Static mode only); WeightBits and ActivationBits are
 	// then 0. Each layer is stored and computed as a uniform model of its widths would be.
-	LayerBits [][2]int
+	LayerBits []quant.Widths
 }
 
 // Mixed reports whether layers have their own widths (LayerBits).
@@ -75,7 +74,7 @@ func (c IntConfig) Validate() error {
 			return errors.New("infer: per-layer widths need static mode")
 		}
 		if c.WeightBits != 0 || c.ActivationBits != 0 {
-			return fmt.Errorf("infer: per-layer widths with model-wide widths w%d a%d (set one or the other)", c.WeightBits, c.ActivationBits)
+			return fmt.Errorf("infer: per-layer widths with model-wide widths %v (set one or the other)", quant.Widths{Weight: c.WeightBits, Activation: c.ActivationBits})
 		}
 		if len(c.LayerBits) == 0 {
 			return errors.New("infer: empty per-layer widths")
@@ -124,7 +123,7 @@ func (c IntConfig) ActivationSpec() quant.Spec {
 func (c IntConfig) LayerWeightSpec(i int) quant.Spec {
 	s := c.WeightSpec()
 	if c.Mixed() {
-		s.Bits = c.LayerBits[i][0]
+		s.Bits = c.LayerBits[i].Weight
 	}
 	return s
 }
@@ -133,30 +132,21 @@ func (c IntConfig) LayerWeightSpec(i int) quant.Spec {
 func (c IntConfig) LayerActivationSpec(i int) quant.Spec {
 	s := c.ActivationSpec()
 	if c.Mixed() {
-		s.Bits = c.LayerBits[i][1]
+		s.Bits = c.LayerBits[i].Activation
 	}
 	return s
-}
-
-// LayerBitsName names per-layer widths (weights, activations), "wXaY" per layer joined by "-":
-// for example "w2a8-w2a8-w4a8".
-func LayerBitsName(bits [][2]int) string {
-	parts := make([]string, len(bits))
-	for i, b := range bits {
-		parts[i] = fmt.Sprintf("w%da%d", b[0], b[1])
-	}
-	return strings.Join(parts, "-")
 }
 
 // Name returns the variant name, e.g. "w8a8-static", "w4a4-static-per-tensor",
 // "w8-dynamic", or with per-layer widths "w2a8-w4a8-w8a8-static".
 func (c IntConfig) Name() string {
-	n := fmt.Sprintf("w%da%d-static", c.WeightBits, c.ActivationBits)
+	w := quant.Widths{Weight: c.WeightBits, Activation: c.ActivationBits}
+	n := w.String() + "-static"
 	if c.Mixed() {
-		n = LayerBitsName(c.LayerBits) + "-static"
+		n = quant.LayerWidthsName(c.LayerBits) + "-static"
 	}
 	if c.Mode == Dynamic {
-		n = fmt.Sprintf("w%d-dynamic", c.WeightBits)
+		n = w.WeightName() + "-dynamic"
 	}
 	if !c.PerChannel {
 		n += "-per-tensor"

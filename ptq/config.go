@@ -32,13 +32,13 @@ type Config struct {
 	// LayerBits[i][1] (mixed precision, Static only), overriding the Bits of Weight and
 	// Activation; plan parameters must then be those of each layer's widths (calibrate each
 	// layer's input at its width).
-	LayerBits [][2]int
+	LayerBits []quant.Widths
 }
 
 // layer returns the configuration of layer i: c with that layer's widths.
 func (c Config) layer(i int) Config {
 	if c.LayerBits != nil {
-		c.Weight.Bits, c.Activation.Bits = c.LayerBits[i][0], c.LayerBits[i][1]
+		c.Weight.Bits, c.Activation.Bits = c.LayerBits[i].Weight, c.LayerBits[i].Activation
 	}
 	c.LayerBits = nil
 	return c
@@ -110,7 +110,7 @@ func (c Config) Runtime() infer.IntConfig {
 	}
 	if c.LayerBits != nil {
 		ic.WeightBits, ic.ActivationBits = 0, 0
-		ic.LayerBits = append([][2]int(nil), c.LayerBits...)
+		ic.LayerBits = append([]quant.Widths(nil), c.LayerBits...)
 	}
 	return ic
 }

@@ -106,10 +106,10 @@ func refStatic(m *infer.IntModel, x []float32) []float32 {
 }
 
 func TestStaticMatchesReference(t *testing.T) {
-	for _, bits := range [][2]int{{8, 8}, {4, 8}, {4, 4}, {2, 4}} {
+	for _, bits := range []quant.Widths{{Weight: 8, Activation: 8}, {Weight: 4, Activation: 8}, {Weight: 4, Activation: 4}, {Weight: 2, Activation: 4}} {
 		m := smallModel(t, 20, 16, 12, 5)
 		imgs := randImages(37, 20, 1)
-		cfg := Spec(Static, bits[0], bits[1])
+		cfg := Spec(Static, bits.Weight, bits.Activation)
 		im := calibrated(t, m, imgs, cfg)
 		im.Workers = 3
 		got := make([]float32, 37*5)
@@ -120,7 +120,7 @@ func TestStaticMatchesReference(t *testing.T) {
 			want := refStatic(im, imgs[r*20:(r+1)*20])
 			for o, w := range want {
 				if got[r*5+o] != w {
-					t.Fatalf("w%da%d row %d logit %d: %v, reference %v", bits[0], bits[1], r, o, got[r*5+o], w)
+					t.Fatalf("%v row %d logit %d: %v, reference %v", bits, r, o, got[r*5+o], w)
 				}
 			}
 		}

@@ -156,7 +156,7 @@ func TestLogitMSEFrom(t *testing.T) {
 // calibratedMixed converts m with per-layer widths, each input calibrated at its own width:
 // one Calibrate with the mixed configuration gives what calibrating at each layer's width
 // and taking that layer's range gives.
-func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits [][2]int) (*infer.IntModel, []LayerPlan) {
+func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits []quant.Widths) (*infer.IntModel, []LayerPlan) {
 	t.Helper()
 	cfg := Spec(Static, 8, 8)
 	cfg.LayerBits = bits
@@ -166,14 +166,14 @@ func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits [][2]i
 	}
 	var plans []LayerPlan
 	for i, b := range bits {
-		r, err := Calibrate(m, Spec(Static, b[0], b[1]), x)
+		r, err := Calibrate(m, Spec(Static, b.Weight, b.Activation), x)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(inputs[i], r[i]) {
 			t.Errorf("layer %d: mixed calibration %+v, at its width alone %+v", i, inputs[i], r[i])
 		}
-		plans = append(plans, LayerPlan{Weight: Spec(Static, b[0], b[1]).Weight, Input: r[i]})
+		plans = append(plans, LayerPlan{Weight: Spec(Static, b.Weight, b.Activation).Weight, Input: r[i]})
 	}
 	im, err := Convert(m, cfg, Plan{Inputs: inputs})
 	if err != nil {
@@ -187,7 +187,7 @@ func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits [][2]i
 func TestConvertMixed(t *testing.T) {
 	m := smallModel(t, 64, 32, 16, 10)
 	x := randImages(400, 64, 9)
-	bits := [][2]int{{2, 8}, {4, 3}, {8, 2}}
+	bits := []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 4, Activation: 3}, {Weight: 8, Activation: 2}}
 	im, plans := calibratedMixed(t, m, x[:200*64], bits)
 	if got := im.Config.Name(); got != "w2a8-w4a3-w8a2-static" {
 		t.Errorf("name %q", got)
@@ -206,7 +206,7 @@ func TestConvertMixed(t *testing.T) {
 	// Each layer is sized as its own width stores it: 2-bit weights four per byte, 4-bit two.
 	want := 0
 	for i, l := range m.Layers {
-		b, err := infer.LayerBytes(l.In, l.Out, bits[i][0], true, infer.Static)
+		b, err := infer.LayerBytes(l.In, l.Out, bits[i].Weight, true, infer.Static)
 		if err != nil {
 			t.Fatal(err)
 		}

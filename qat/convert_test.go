@@ -8,6 +8,7 @@ import (
 
 	"tinyq/infer"
 	"tinyq/ptq"
+	"tinyq/quant"
 	"tinyq/train"
 )
 
@@ -144,7 +145,7 @@ func TestConvertKeepsBits(t *testing.T) {
 func TestMixedLayerBits(t *testing.T) {
 	m := newModel(t, 1)
 	cfg := Spec(8, 8)
-	cfg.LayerBits = [][2]int{{2, 4}, {8, 3}, {4, 8}}
+	cfg.LayerBits = []quant.Widths{{Weight: 2, Activation: 4}, {Weight: 8, Activation: 3}, {Weight: 4, Activation: 8}}
 	qm, err := Prepare(m, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +155,7 @@ func TestMixedLayerBits(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range cfg.LayerBits {
-		if w, a := qm.Weights[i].Spec.Bits, qm.Inputs[i].Spec.Bits; w != want[0] || a != want[1] {
+		if w, a := qm.Weights[i].Spec.Bits, qm.Inputs[i].Spec.Bits; w != want.Weight || a != want.Activation {
 			t.Errorf("layer %d: quantizers at w%d a%d, want %v", i, w, a, want)
 		}
 	}
@@ -164,7 +165,7 @@ func TestMixedLayerBits(t *testing.T) {
 	}
 	for i, want := range cfg.LayerBits {
 		wq, iq := sim.Sim.Weights[i], sim.Sim.Inputs[i]
-		if int(wq.QMax) != 1<<(want[0]-1)-1 || int(iq.QMax-iq.QMin) != 1<<want[1]-1 {
+		if int(wq.QMax) != 1<<(want.Weight-1)-1 || int(iq.QMax-iq.QMin) != 1<<want.Activation-1 {
 			t.Errorf("layer %d: simulation ranges [%d,%d] and [%d,%d], want widths %v", i, wq.QMin, wq.QMax, iq.QMin, iq.QMax, want)
 		}
 	}
@@ -191,11 +192,11 @@ func TestMixedLayerBits(t *testing.T) {
 	if err := qm.Save(filepath.Join(t.TempDir(), "m.safetensors"), ""); err == nil || !strings.Contains(err.Error(), "one width") {
 		t.Errorf("Save of a mixed model: %v", err)
 	}
-	cfg.LayerBits = [][2]int{{2, 4}}
+	cfg.LayerBits = []quant.Widths{{Weight: 2, Activation: 4}}
 	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "1 entries for 3 layers") {
 		t.Errorf("short LayerBits: %v", err)
 	}
-	cfg.LayerBits = [][2]int{{2, 4}, {9, 3}, {8, 8}}
+	cfg.LayerBits = []quant.Widths{{Weight: 2, Activation: 4}, {Weight: 9, Activation: 3}, {Weight: 8, Activation: 8}}
 	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "LayerBits[1]") {
 		t.Errorf("9-bit LayerBits: %v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"tinyq/autograd"
-	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/quant"
 )
@@ -44,14 +43,14 @@ type Config struct {
 	// precision), overriding the Bits of Weight and Activation. Such a model trains, simulates
 	// and converts (static mode) to a mixed integer model; Save refuses it (a QAT file has one
 	// width for every layer: save its integer conversion).
-	LayerBits [][2]int
+	LayerBits []quant.Widths
 }
 
 // layerSpecs returns layer i's weight and activation specs.
 func (c Config) layerSpecs(i int) (w, a quant.Spec) {
 	w, a = c.Weight, c.Activation
 	if c.LayerBits != nil {
-		w.Bits, a.Bits = c.LayerBits[i][0], c.LayerBits[i][1]
+		w.Bits, a.Bits = c.LayerBits[i].Weight, c.LayerBits[i].Activation
 	}
 	return w, a
 }
@@ -129,10 +128,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("qat: activation observer: %w", err)
 	}
 	for i, b := range c.LayerBits {
-		for _, n := range b {
-			if n < quant.MinBits || n > quant.MaxBits {
-				return fmt.Errorf("qat: LayerBits[%d] = %v: want widths in %d..%d", i, b, quant.MinBits, quant.MaxBits)
-			}
+		if err := b.Validate(); err != nil {
+			return fmt.Errorf("qat: LayerBits[%d] = %v: %w", i, b, err)
 		}
 	}
 	return nil
@@ -142,9 +139,9 @@ func (c Config) Validate() error {
 // with LayerBits.
 func (c Config) Name() string {
 	if !c.mixed() {
-		return fmt.Sprintf("w%da%d", c.Weight.Bits, c.Activation.Bits)
+		return quant.Widths{Weight: c.Weight.Bits, Activation: c.Activation.Bits}.String()
 	}
-	return infer.LayerBitsName(c.LayerBits)
+	return quant.LayerWidthsName(c.LayerBits)
 }
 
 // Model is a model prepared for quantization-aware training: a copy of the float model whose

@@ -3,6 +3,7 @@ package qat
 import (
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/train"
 )
 
@@ -38,9 +39,9 @@ func TestDefaultRecipe(t *testing.T) {
 }
 
 func TestDefaultLayers(t *testing.T) {
-	bits := [][2]int{{8, 8}, {2, 8}, {4, 4}}
-	if w, a := Narrowest(bits); w != 2 || a != 4 {
-		t.Errorf("Narrowest = %d, %d, want 2, 4", w, a)
+	bits := []quant.Widths{{Weight: 8, Activation: 8}, {Weight: 2, Activation: 8}, {Weight: 4, Activation: 4}}
+	if n := quant.Narrowest(bits); n.Weight != 2 || n.Activation != 4 {
+		t.Errorf("Narrowest = %v, want w2a4", n)
 	}
 	r := DefaultLayers(bits)
 	if want := Default(2, 4); !r.Config.LearnScales || r.LRScale != want.LRScale || r.Schedule != want.Schedule || len(r.Config.LayerBits) != 3 {
