@@ -157,13 +157,17 @@ func activation(relu bool) string {
 func SaveInt(path string, m *IntModel, training string) error {
 	cfg := m.Config
 	mf := modelfile.IntFile{
-		Info:  modelfile.Info{Arch: modelfile.Arch{Sizes: []int{m.Layers[0].In}}, Input: m.input, Training: training},
-		Quant: modelfile.IntQuant{Mode: cfg.Mode.String(), Weight: cfg.WeightSpec(), Calibration: m.Calibration},
+		Info: modelfile.Info{Arch: modelfile.Arch{Sizes: []int{m.Layers[0].In}}, Input: m.input, Training: training},
+		// The file's weight and activation specs carry every layer's scheme and granularity
+		// (the layers differ only in widths); with per-layer widths, layer_bits the widths.
+		Quant: modelfile.IntQuant{Mode: cfg.Mode.String(), Weight: cfg.Spec.Layer(0).Weight, Calibration: m.Calibration},
 	}
 	if cfg.Mode == Static {
-		mf.Quant.Activation = cfg.ActivationSpec()
+		mf.Quant.Activation = cfg.Spec.Layer(0).Activation
 	}
-	mf.Quant.LayerBits = append([]quant.Widths(nil), cfg.LayerBits...)
+	if cfg.Spec.PerLayer() {
+		mf.Quant.LayerBits = cfg.Spec.Widths()
+	}
 	for _, l := range m.Layers {
 		mf.Info.Arch.Sizes = append(mf.Info.Arch.Sizes, l.Out)
 		mf.Info.Arch.Activations = append(mf.Info.Arch.Activations, activation(l.ReLU))
@@ -187,13 +191,15 @@ func intModel(mf modelfile.IntFile) (*IntModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := IntConfig{Mode: mode, WeightBits: q.Weight.Bits, PerChannel: q.Weight.Granularity == quant.PerChannel}
-	if q.LayerBits != nil {
-		cfg.WeightBits = 0
-		cfg.LayerBits = append([]quant.Widths(nil), q.LayerBits...)
-	} else if mode == Static {
-		cfg.ActivationBits = q.Activation.Bits
+	widths := []quant.Widths{{Weight: q.Weight.Bits, Activation: q.Activation.Bits}}
+	if mode == Dynamic {
+		widths[0].Activation = 8 // quantized per row at run time
 	}
+	if q.LayerBits != nil {
+		widths = q.LayerBits
+	}
+	spec := quant.Uniform(quant.LayerSpecFor(widths[0], q.Weight.Granularity)).WithWidths(widths)
+	cfg := IntConfig{Mode: mode, Spec: spec}
 	a := mf.Info.Arch
 	var layers []*IntLayer
 	for i, fl := range mf.Layers {

@@ -76,7 +76,7 @@ func refStatic(m *infer.IntModel, x []float32) []float32 {
 		a[i] = int64(quant.QuantizeValue(v, l0.InScale, l0.InZP, l0.InQMin, l0.InQMax))
 	}
 	for li, l := range m.Layers {
-		w, err := l.Unpacked(m.Config.WeightBits)
+		w, err := l.Unpacked(m.Config.Spec.Layer(0).Weight.Bits)
 		if err != nil {
 			panic(err)
 		}

@@ -31,7 +31,7 @@ func TestSimulateUniformMatchesConvert(t *testing.T) {
 		}
 		var plans []LayerPlan
 		for i := range m.Layers {
-			plans = append(plans, LayerPlan{Weight: cfg.Weight, Input: ranges[i]})
+			plans = append(plans, LayerPlan{Weight: cfg.Spec.Layer(0).Weight, Input: ranges[i]})
 		}
 		sim, err := Simulate(m, plans)
 		if err != nil {
@@ -78,7 +78,7 @@ func TestSimulateFloatLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err = Simulate(m, []LayerPlan{{}, {Weight: cfg.Weight, Input: ranges[1]}})
+	sim, err = Simulate(m, []LayerPlan{{}, {Weight: cfg.Spec.Layer(0).Weight, Input: ranges[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestSimulateBadPlans(t *testing.T) {
 	for name, plans := range map[string][]LayerPlan{
 		"layer plans for":   {{}},
 		"for a float layer": {{Input: ranges[0]}, {}},
-		"input scales":      {{Weight: cfg.Weight}, {}},
+		"input scales":      {{Weight: cfg.Spec.Layer(0).Weight}, {}},
 		"want symmetric":    {{Weight: quant.Spec{Bits: 4, Scheme: quant.Affine}, Input: ranges[0]}, {}},
 	} {
 		if _, err := Simulate(m, plans); err == nil || !strings.Contains(err.Error(), name) {
@@ -159,7 +159,7 @@ func TestLogitMSEFrom(t *testing.T) {
 func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits []quant.Widths) (*infer.IntModel, []LayerPlan) {
 	t.Helper()
 	cfg := Spec(Static, 8, 8)
-	cfg.LayerBits = bits
+	cfg = cfg.WithWidths(bits)
 	inputs, err := Calibrate(m, cfg, x)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits []quan
 		if !reflect.DeepEqual(inputs[i], r[i]) {
 			t.Errorf("layer %d: mixed calibration %+v, at its width alone %+v", i, inputs[i], r[i])
 		}
-		plans = append(plans, LayerPlan{Weight: Spec(Static, b.Weight, b.Activation).Weight, Input: r[i]})
+		plans = append(plans, LayerPlan{Weight: Spec(Static, b.Weight, b.Activation).Spec.Layer(0).Weight, Input: r[i]})
 	}
 	im, err := Convert(m, cfg, Plan{Inputs: inputs})
 	if err != nil {
@@ -261,7 +261,7 @@ func TestConvertMixed(t *testing.T) {
 	}
 
 	bad := Spec(Dynamic, 8, 8)
-	bad.LayerBits = bits
+	bad = bad.WithWidths(bits)
 	if _, err := Convert(m, bad, Plan{}); err == nil || !strings.Contains(err.Error(), "static mode") {
 		t.Errorf("dynamic mixed: %v", err)
 	}

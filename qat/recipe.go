@@ -49,11 +49,11 @@ func Default(wBits, aBits int) Recipe {
 	return r
 }
 
-// DefaultLayers is Default for per-layer widths (Config.LayerBits): the recipe of the
+// DefaultLayers is Default for per-layer widths (Config.WithWidths): the recipe of the
 // narrowest widths, with every layer at its own.
 func DefaultLayers(bits []quant.Widths) Recipe {
 	n := quant.Narrowest(bits)
 	r := Default(n.Weight, n.Activation)
-	r.Config.LayerBits = bits
+	r.Config = r.Config.WithWidths(bits)
 	return r
 }

@@ -29,8 +29,8 @@ func TestDefaultRecipe(t *testing.T) {
 		if c.learns && (r.Config.LSQInit != InitMeanAbs || !r.Config.FixInputScale) {
 			t.Errorf("w%da%d: learned scales start %v, input fixed %v", c.w, c.a, r.Config.LSQInit, r.Config.FixInputScale)
 		}
-		if r.Config.Weight.Bits != c.w || r.Config.Activation.Bits != c.a {
-			t.Errorf("w%da%d: specs %v %v", c.w, c.a, r.Config.Weight, r.Config.Activation)
+		if l := r.Config.Spec.Layer(0); l.Weight.Bits != c.w || l.Activation.Bits != c.a || r.Config.Spec.PerLayer() {
+			t.Errorf("w%da%d: specs %+v", c.w, c.a, r.Config.Spec)
 		}
 		if err := r.Config.Validate(); err != nil {
 			t.Errorf("w%da%d: %v", c.w, c.a, err)
@@ -44,7 +44,7 @@ func TestDefaultLayers(t *testing.T) {
 		t.Errorf("Narrowest = %v, want w2a4", n)
 	}
 	r := DefaultLayers(bits)
-	if want := Default(2, 4); !r.Config.LearnScales || r.LRScale != want.LRScale || r.Schedule != want.Schedule || len(r.Config.LayerBits) != 3 {
+	if want := Default(2, 4); !r.Config.LearnScales || r.LRScale != want.LRScale || r.Schedule != want.Schedule || len(r.Config.Spec.Layers) != 3 || r.Config.Name() != "w8a8-w2a8-w4a4" {
 		t.Errorf("DefaultLayers = %+v, want the w2a4 recipe with the layers' widths", r)
 	}
 }

@@ -100,3 +100,57 @@ func TestWidthsJSON(t *testing.T) {
 		t.Errorf("Narrowest(nil) = %v", n)
 	}
 }
+
+// A model spec: one layer spec for every layer, or one per layer (mixed precision).
+func ExampleModelSpec() {
+	uniform := quant.Uniform(quant.LayerSpecFor(quant.Widths{Weight: 4, Activation: 8}, quant.PerChannel))
+	fmt.Println(uniform.Name(), uniform.PerLayer(), uniform.Layer(2).Weight)
+	ws, _ := quant.ParseLayerWidths("2/8+2/8+4/8")
+	mixed := uniform.WithWidths(ws)
+	fmt.Println(mixed.Name(), mixed.PerLayer(), mixed.Layer(2).Weight, mixed.Narrowest())
+	fmt.Println(mixed.CheckLayers(3), mixed.CheckLayers(2))
+	fmt.Println(mixed.WithWeightGranularity(quant.PerTensor, 0).Layer(0).Weight)
+	// Output:
+	// w4a8 false int4 symmetric per-channel(axis 1)
+	// w2a8-w2a8-w4a8 true int4 symmetric per-channel(axis 1) w2a8
+	// <nil> 3 per-layer widths for 2 layers
+	// int2 symmetric per-tensor
+}
+
+func TestModelSpecValidate(t *testing.T) {
+	base := quant.Uniform(quant.LayerSpecFor(quant.Widths{Weight: 8, Activation: 8}, quant.PerChannel))
+	if err := base.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	mixed := base.WithWidths([]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 9, Activation: 8}})
+	odd := base.WithWidths([]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 4, Activation: 8}})
+	odd.Layers[1].Weight.Granularity = quant.PerTensor
+	zeroAct := base
+	zeroAct.Layers = []quant.LayerSpec{{Weight: base.Layers[0].Weight}}
+	for _, tc := range []struct {
+		name string
+		spec quant.ModelSpec
+		want string
+	}{
+		{"empty", quant.ModelSpec{}, "weight spec: quant: bits 0 outside 2..8"},
+		{"9-bit layer", mixed, "layer 1 weight spec: quant: bits 9 outside 2..8"},
+		{"no activation", zeroAct, "activation spec: quant: bits 0 outside 2..8"},
+		{"layers differ beyond widths", odd, "layer 1 spec int4 symmetric per-tensor"},
+	} {
+		if err := tc.spec.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// WithWidths and WithWeightGranularity return new specs: the receiver is unchanged.
+	_ = base.WithWidths([]quant.Widths{{Weight: 2, Activation: 2}}).WithWeightGranularity(quant.PerTensor, 0)
+	if base.Layers[0] != quant.LayerSpecFor(quant.Widths{Weight: 8, Activation: 8}, quant.PerChannel) {
+		t.Errorf("base modified: %+v", base.Layers[0])
+	}
+	if base.Layer(5) != base.Layers[0] || odd.Layer(5) != (quant.LayerSpec{}) || odd.Layer(-1) != (quant.LayerSpec{}) {
+		t.Error("Layer: a uniform spec answers for every layer, a per-layer one only for its own")
+	}
+	dyn := quant.Uniform(quant.LayerSpecFor(quant.Widths{Weight: 8, Activation: 8}, quant.PerTensor))
+	if dyn.WeightName() != "w8" || odd.WeightName() != "w2-w4" || dyn.Layer(0).Weight.Axis != 0 {
+		t.Errorf("WeightName %q %q, axis %d", dyn.WeightName(), odd.WeightName(), dyn.Layer(0).Weight.Axis)
+	}
+}

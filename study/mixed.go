@@ -189,8 +189,7 @@ func markKnees(pts []schema.MixedPoint, limits []int) {
 // convertMixed converts the FP32 model with per-layer widths, each layer's input calibrated
 // at its width with the observer chosen for that width.
 func (e *env) convertMixed(bits []quant.Widths, observer map[int]string) (*infer.IntModel, error) {
-	cfg := ptq.Spec(ptq.Static, 8, 8)
-	cfg.LayerBits = bits
+	cfg := ptq.Spec(ptq.Static, 8, 8).WithWidths(bits)
 	plan := ptq.Plan{Calibration: "mixed"}
 	for i, b := range bits {
 		r, err := e.inputs(b.Activation, observer[b.Activation])
