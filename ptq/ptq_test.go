@@ -270,7 +270,7 @@ func TestWeightBytes(t *testing.T) {
 		cfg := Spec(Static, c.w, c.a)
 		im := calibrated(t, m, imgs, cfg)
 		if got := im.WeightBytes(); got != c.want {
-			t.Errorf("w%da%d: %d bytes, want %d", c.w, c.a, got, c.want)
+			t.Errorf("%v: %d bytes, want %d", quant.Widths{Weight: c.w, Activation: c.a}, got, c.want)
 		}
 	}
 }

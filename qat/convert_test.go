@@ -37,8 +37,8 @@ func TestConvertAgreement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on real MNIST")
 	}
-	for _, bits := range [][2]int{{8, 8}, {4, 4}} {
-		qm, test := trainedQAT(t, bits[0], bits[1])
+	for _, bits := range []quant.Widths{{Weight: 8, Activation: 8}, {Weight: 4, Activation: 4}} {
+		qm, test := trainedQAT(t, bits.Weight, bits.Activation)
 		im, err := qm.Convert(infer.Static)
 		if err != nil {
 			t.Fatal(err)

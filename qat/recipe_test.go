@@ -24,16 +24,16 @@ func TestDefaultRecipe(t *testing.T) {
 	} {
 		r := Default(c.w, c.a)
 		if Low(c.w, c.a) != c.low || r.LRScale != c.scale || r.Schedule != c.sched || r.Config.LearnScales != c.learns {
-			t.Errorf("w%da%d: low %v, recipe %+v", c.w, c.a, Low(c.w, c.a), r)
+			t.Errorf("%v: low %v, recipe %+v", quant.Widths{Weight: c.w, Activation: c.a}, Low(c.w, c.a), r)
 		}
 		if c.learns && (r.Config.LSQInit != InitMeanAbs || !r.Config.FixInputScale) {
-			t.Errorf("w%da%d: learned scales start %v, input fixed %v", c.w, c.a, r.Config.LSQInit, r.Config.FixInputScale)
+			t.Errorf("%v: learned scales start %v, input fixed %v", quant.Widths{Weight: c.w, Activation: c.a}, r.Config.LSQInit, r.Config.FixInputScale)
 		}
 		if l := r.Config.Spec.Layer(0); l.Weight.Bits != c.w || l.Activation.Bits != c.a || r.Config.Spec.PerLayer() {
-			t.Errorf("w%da%d: specs %+v", c.w, c.a, r.Config.Spec)
+			t.Errorf("%v: specs %+v", quant.Widths{Weight: c.w, Activation: c.a}, r.Config.Spec)
 		}
 		if err := r.Config.Validate(); err != nil {
-			t.Errorf("w%da%d: %v", c.w, c.a, err)
+			t.Errorf("%v: %v", quant.Widths{Weight: c.w, Activation: c.a}, err)
 		}
 	}
 }
