@@ -107,7 +107,7 @@ type IntLayer struct {
 	ReLU    bool
 
 	// Weights are the quantized weights [Out, In], row-major, stored as
-	// quant.PackingFor(WeightBits) says: one int8 per byte, two int4 per byte (low nibble
+	// quant.PackingFor(the layer's weight width) says: one int8 per byte, two int4 per byte (low nibble
 	// first) or four int2 per byte (lowest bits first).
 	Weights      []byte
 	WeightScales []float32 // [Out] per channel, or [1] per tensor
