@@ -13,6 +13,7 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
+	"tinyq/quant"
 )
 
 // formatImages is how many MNIST test images the reader classifies per model.
@@ -109,19 +110,18 @@ func TestFormatReader(t *testing.T) {
 	}
 	// Mixed precision (format_version 3): each layer at its own widths, its input calibrated
 	// at its width.
-	mixed := ptq.Spec(ptq.Static, 8, 8)
-	mixed.LayerBits = make([][2]int, len(m.Layers))
+	widths := make([]quant.Widths, len(m.Layers))
 	var mixedPlan ptq.Plan
 	for i := range m.Layers {
-		b := [][2]int{{2, 8}, {4, 3}, {8, 2}, {3, 6}}[i%4]
-		mixed.LayerBits[i] = b
-		r, err := ptq.Calibrate(fm, ptq.Spec(ptq.Static, b[0], b[1]), calib)
+		b := []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 4, Activation: 3}, {Weight: 8, Activation: 2}, {Weight: 3, Activation: 6}}[i%4]
+		widths[i] = b
+		r, err := ptq.Calibrate(fm, ptq.Spec(ptq.Static, b.Weight, b.Activation), calib)
 		if err != nil {
 			t.Fatal(err)
 		}
 		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
 	}
-	mim, err := ptq.Convert(fm, mixed, mixedPlan)
+	mim, err := ptq.Convert(fm, ptq.Spec(ptq.Static, 8, 8).WithWidths(widths), mixedPlan)
 	if err != nil {
 		t.Fatalf("mixed: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
+	"tinyq/quant"
 )
 
 var update = flag.Bool("update", false, "rewrite the runtime's test files in infer/testdata")
@@ -66,8 +67,7 @@ func convert(t *testing.T, m *nn.MLP, cfg ptq.Config, calib []float32) *infer.In
 func TestInferTestdata(t *testing.T) {
 	m := goldenModel(t)
 	const training = `{"seed":1}`
-	mixed := ptq.Spec(ptq.Static, 8, 8)
-	mixed.LayerBits = [][2]int{{2, 8}, {8, 8}}
+	mixed := ptq.Spec(ptq.Static, 8, 8).WithWidths([]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 8}})
 	qm, err := qat.Prepare(goldenModel(t), qat.Spec(4, 8))
 	if err != nil {
 		t.Fatal(err)

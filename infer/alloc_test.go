@@ -41,7 +41,7 @@ func randomFloat(t *testing.T, sizes []int, rng *rand.Rand) *infer.FloatModel {
 // 1/16, small biases.
 func randomInt(t *testing.T, cfg infer.IntConfig, sizes []int, rng *rand.Rand) *infer.IntModel {
 	t.Helper()
-	ws, as := cfg.WeightSpec(), cfg.ActivationSpec()
+	ws, as := cfg.Spec.Layer(0).Weight, cfg.Spec.Layer(0).Activation
 	wmin, wmax := ws.QRange()
 	amin, amax := as.QRange()
 	pk, err := quant.PackingFor(ws.Bits)
@@ -61,7 +61,7 @@ func randomInt(t *testing.T, cfg infer.IntConfig, sizes []int, rng *rand.Rand) *
 			t.Fatal(err)
 		}
 		l.WeightScales = []float32{0.1 / float32(wmax)}
-		if cfg.PerChannel {
+		if cfg.PerChannel() {
 			l.WeightScales = make([]float32, out)
 			for o := range l.WeightScales {
 				l.WeightScales[o] = (0.05 + 0.1*rng.Float32()) / float32(wmax)
@@ -106,9 +106,9 @@ func TestForwardAllocations(t *testing.T) {
 		}
 	}
 	for _, cfg := range []infer.IntConfig{
-		{Mode: infer.Static, WeightBits: 8, ActivationBits: 8, PerChannel: true},
-		{Mode: infer.Static, WeightBits: 4, ActivationBits: 4, PerChannel: true},
-		{Mode: infer.Dynamic, WeightBits: 8, PerChannel: true},
+		{Mode: infer.Static, Spec: quant.Uniform(quant.LayerSpecFor(quant.Widths{Weight: 8, Activation: 8}, quant.PerChannel))},
+		{Mode: infer.Static, Spec: quant.Uniform(quant.LayerSpecFor(quant.Widths{Weight: 4, Activation: 4}, quant.PerChannel))},
+		{Mode: infer.Dynamic, Spec: quant.Uniform(quant.LayerSpecFor(quant.Widths{Weight: 8, Activation: 8}, quant.PerChannel))},
 	} {
 		im := randomInt(t, cfg, allocSizes, rng)
 		logits := make([]float32, 1000*10)

@@ -118,7 +118,7 @@ func floatFile(m *FloatModel, training string) modelfile.FloatFile {
 // (docs/FORMAT.md section 3).
 func qatModel(qf modelfile.QATFile) (*FloatModel, error) {
 	q := qf.Quant
-	sim := &Simulation{Name: fmt.Sprintf("w%da%d", q.Weight.Bits, q.Activation.Bits), Weights: qf.Weights, Inputs: qf.Inputs}
+	sim := &Simulation{Name: quant.Widths{Weight: q.Weight.Bits, Activation: q.Activation.Bits}.String(), Weights: qf.Weights, Inputs: qf.Inputs}
 	m, err := floatModel(qf.FloatFile, sim)
 	if err != nil {
 		return nil, err
@@ -157,14 +157,16 @@ func activation(relu bool) string {
 func SaveInt(path string, m *IntModel, training string) error {
 	cfg := m.Config
 	mf := modelfile.IntFile{
-		Info:  modelfile.Info{Arch: modelfile.Arch{Sizes: []int{m.Layers[0].In}}, Input: m.input, Training: training},
-		Quant: modelfile.IntQuant{Mode: cfg.Mode.String(), Weight: cfg.WeightSpec(), Calibration: m.Calibration},
+		Info: modelfile.Info{Arch: modelfile.Arch{Sizes: []int{m.Layers[0].In}}, Input: m.input, Training: training},
+		// The file's weight and activation specs carry every layer's scheme and granularity
+		// (the layers differ only in widths); with per-layer widths, layer_bits the widths.
+		Quant: modelfile.IntQuant{Mode: cfg.Mode.String(), Weight: cfg.Spec.Layer(0).Weight, Calibration: m.Calibration},
 	}
 	if cfg.Mode == Static {
-		mf.Quant.Activation = cfg.ActivationSpec()
+		mf.Quant.Activation = cfg.Spec.Layer(0).Activation
 	}
-	for _, b := range cfg.LayerBits {
-		mf.Quant.LayerBits = append(mf.Quant.LayerBits, modelfile.LayerWidths{Weight: b[0], Activation: b[1]})
+	if cfg.Spec.PerLayer() {
+		mf.Quant.LayerBits = cfg.Spec.Widths()
 	}
 	for _, l := range m.Layers {
 		mf.Info.Arch.Sizes = append(mf.Info.Arch.Sizes, l.Out)
@@ -189,15 +191,15 @@ func intModel(mf modelfile.IntFile) (*IntModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := IntConfig{Mode: mode, WeightBits: q.Weight.Bits, PerChannel: q.Weight.Granularity == quant.PerChannel}
-	if q.LayerBits != nil {
-		cfg.WeightBits = 0
-		for _, b := range q.LayerBits {
-			cfg.LayerBits = append(cfg.LayerBits, [2]int{b.Weight, b.Activation})
-		}
-	} else if mode == Static {
-		cfg.ActivationBits = q.Activation.Bits
+	widths := []quant.Widths{{Weight: q.Weight.Bits, Activation: q.Activation.Bits}}
+	if mode == Dynamic {
+		widths[0].Activation = 8 // quantized per row at run time
 	}
+	if q.LayerBits != nil {
+		widths = q.LayerBits
+	}
+	spec := quant.Uniform(quant.LayerSpecFor(widths[0], q.Weight.Granularity)).WithWidths(widths)
+	cfg := IntConfig{Mode: mode, Spec: spec}
 	a := mf.Info.Arch
 	var layers []*IntLayer
 	for i, fl := range mf.Layers {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 
 	"tinyq/qkernel"
@@ -48,117 +47,53 @@ func ParseMode(s string) (Mode, error) {
 // IntConfig is what the runtime needs to know about an integer model as a whole.
 type IntConfig struct {
 	Mode Mode
-	// WeightBits is the width of every weight (2 to 8), symmetric: q in
-	// [-(2^(b-1)-1), 2^(b-1)-1], zero point 0. quant.PackingFor decides how they are stored.
-	WeightBits int
-	// PerChannel: one weight scale per output channel; otherwise one per layer.
-	PerChannel bool
-	// ActivationBits is the width of every layer input in Static mode (affine, uint8 storage,
-	// q in [0, 2^b-1]); Dynamic mode always quantizes activations to 8 bits per row.
-	ActivationBits int
-	// LayerBits, if set, gives layer i the weight width LayerBits[i][0] and input width
-	// LayerBits[i][1] (mixed precision, Static mode only); WeightBits and ActivationBits are
-	// then 0. Each layer is stored and computed as a uniform model of its widths would be.
-	LayerBits [][2]int
+	// Spec is how each layer is quantized (quant.ModelSpec: one layer spec for every layer,
+	// or one per layer, mixed precision, Static mode only). Weights are symmetric: q in
+	// [-(2^(b-1)-1), 2^(b-1)-1], zero point 0, stored as quant.PackingFor says, with one scale
+	// per output channel (PerChannel) or per layer. Layer inputs are affine per tensor (uint8
+	// storage, q in [0, 2^b-1]) in Static mode; Dynamic mode quantizes them to 8 bits per row
+	// at run time, so its activation widths are 8.
+	Spec quant.ModelSpec
 }
-
-// Mixed reports whether layers have their own widths (LayerBits).
-func (c IntConfig) Mixed() bool { return c.LayerBits != nil }
 
 // Validate reports the first inconsistent setting.
 func (c IntConfig) Validate() error {
 	if c.Mode != Static && c.Mode != Dynamic {
 		return fmt.Errorf("infer: mode %v, want Static or Dynamic", c.Mode)
 	}
-	if c.Mixed() {
-		if c.Mode != Static {
+	if err := c.Spec.Validate(); err != nil {
+		return fmt.Errorf("infer: %w", err)
+	}
+	l := c.Spec.Layer(0) // the layers differ only in widths
+	if l.Weight.Scheme != quant.Symmetric {
+		return fmt.Errorf("infer: weight spec %v, want symmetric", l.Weight)
+	}
+	if l.Activation.Scheme != quant.Affine || l.Activation.Granularity != quant.PerTensor {
+		return fmt.Errorf("infer: activation spec %v, want affine per-tensor", l.Activation)
+	}
+	if c.Mode == Dynamic {
+		if c.Spec.PerLayer() {
 			return errors.New("infer: per-layer widths need static mode")
 		}
-		if c.WeightBits != 0 || c.ActivationBits != 0 {
-			return fmt.Errorf("infer: per-layer widths with model-wide widths w%d a%d (set one or the other)", c.WeightBits, c.ActivationBits)
+		if l.Activation.Bits != 8 {
+			return fmt.Errorf("infer: dynamic mode quantizes activations to 8 bits per row, not %d", l.Activation.Bits)
 		}
-		if len(c.LayerBits) == 0 {
-			return errors.New("infer: empty per-layer widths")
-		}
-		for i := range c.LayerBits {
-			if err := c.LayerWeightSpec(i).Validate(); err != nil {
-				return fmt.Errorf("infer: layer %d weights: %w", i, err)
-			}
-			if err := c.LayerActivationSpec(i).Validate(); err != nil {
-				return fmt.Errorf("infer: layer %d activations: %w", i, err)
-			}
-		}
-		return nil
-	}
-	if err := c.WeightSpec().Validate(); err != nil {
-		return fmt.Errorf("infer: weights: %w", err)
-	}
-	if err := c.ActivationSpec().Validate(); err != nil {
-		return fmt.Errorf("infer: activations: %w", err)
 	}
 	return nil
 }
 
-// WeightSpec returns the weights' quantizer (for a weight stored [out, in]: axis 0) of a
-// uniform model; LayerWeightSpec gives any model's.
-func (c IntConfig) WeightSpec() quant.Spec {
-	s := quant.Spec{Bits: c.WeightBits, Scheme: quant.Symmetric, Granularity: quant.PerTensor}
-	if c.PerChannel {
-		s.Granularity = quant.PerChannel
-	}
-	return s
-}
-
-// ActivationSpec returns the layer inputs' quantizer of a uniform model: affine per tensor,
-// ActivationBits wide in Static mode, 8 bits in Dynamic mode. LayerActivationSpec gives any
-// model's.
-func (c IntConfig) ActivationSpec() quant.Spec {
-	bits := c.ActivationBits
-	if c.Mode == Dynamic {
-		bits = 8
-	}
-	return quant.Spec{Bits: bits, Scheme: quant.Affine, Granularity: quant.PerTensor}
-}
-
-// LayerWeightSpec returns layer i's weight quantizer.
-func (c IntConfig) LayerWeightSpec(i int) quant.Spec {
-	s := c.WeightSpec()
-	if c.Mixed() {
-		s.Bits = c.LayerBits[i][0]
-	}
-	return s
-}
-
-// LayerActivationSpec returns layer i's input quantizer.
-func (c IntConfig) LayerActivationSpec(i int) quant.Spec {
-	s := c.ActivationSpec()
-	if c.Mixed() {
-		s.Bits = c.LayerBits[i][1]
-	}
-	return s
-}
-
-// LayerBitsName names per-layer widths (weights, activations), "wXaY" per layer joined by "-":
-// for example "w2a8-w2a8-w4a8".
-func LayerBitsName(bits [][2]int) string {
-	parts := make([]string, len(bits))
-	for i, b := range bits {
-		parts[i] = fmt.Sprintf("w%da%d", b[0], b[1])
-	}
-	return strings.Join(parts, "-")
-}
+// PerChannel reports whether weights have one scale per output channel (otherwise one per
+// layer).
+func (c IntConfig) PerChannel() bool { return c.Spec.Layer(0).Weight.Granularity == quant.PerChannel }
 
 // Name returns the variant name, e.g. "w8a8-static", "w4a4-static-per-tensor",
 // "w8-dynamic", or with per-layer widths "w2a8-w4a8-w8a8-static".
 func (c IntConfig) Name() string {
-	n := fmt.Sprintf("w%da%d-static", c.WeightBits, c.ActivationBits)
-	if c.Mixed() {
-		n = LayerBitsName(c.LayerBits) + "-static"
-	}
+	n := c.Spec.Name() + "-static"
 	if c.Mode == Dynamic {
-		n = fmt.Sprintf("w%d-dynamic", c.WeightBits)
+		n = c.Spec.WeightName() + "-dynamic"
 	}
-	if !c.PerChannel {
+	if !c.PerChannel() {
 		n += "-per-tensor"
 	}
 	return n
@@ -172,7 +107,7 @@ type IntLayer struct {
 	ReLU    bool
 
 	// Weights are the quantized weights [Out, In], row-major, stored as
-	// quant.PackingFor(WeightBits) says: one int8 per byte, two int4 per byte (low nibble
+	// quant.PackingFor(the layer's weight width) says: one int8 per byte, two int4 per byte (low nibble
 	// first) or four int2 per byte (lowest bits first).
 	Weights      []byte
 	WeightScales []float32 // [Out] per channel, or [1] per tensor
@@ -228,8 +163,8 @@ func NewIntModel(cfg IntConfig, layers []*IntLayer) (*IntModel, error) {
 	if len(layers) == 0 {
 		return nil, errors.New("infer: model has no layers")
 	}
-	if cfg.Mixed() && len(cfg.LayerBits) != len(layers) {
-		return nil, fmt.Errorf("infer: %d per-layer widths for %d layers", len(cfg.LayerBits), len(layers))
+	if err := cfg.Spec.CheckLayers(len(layers)); err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
 	}
 	for i, l := range layers {
 		if err := l.prepare(cfg, i, layers); err != nil {
@@ -252,18 +187,19 @@ func (l *IntLayer) prepare(cfg IntConfig, i int, layers []*IntLayer) error {
 		return fmt.Errorf("%d inputs: an int32 accumulator holds at most %d products of 255·128", l.In, MaxIn)
 	}
 	nscales := 1
-	if cfg.PerChannel {
+	if cfg.PerChannel() {
 		nscales = l.Out
 	}
 	if len(l.WeightScales) != nscales {
-		return fmt.Errorf("%d weight scales for %d outputs (per channel: %t)", len(l.WeightScales), l.Out, cfg.PerChannel)
+		return fmt.Errorf("%d weight scales for %d outputs (per channel: %t)", len(l.WeightScales), l.Out, cfg.PerChannel())
 	}
 	for o, s := range l.WeightScales {
 		if !(s > 0) || math.IsInf(float64(s), 0) {
 			return fmt.Errorf("weight scale %d is %v, want finite and > 0", o, s)
 		}
 	}
-	ws := cfg.LayerWeightSpec(i)
+	ls := cfg.Spec.Layer(i)
+	ws := ls.Weight
 	pk, err := quant.PackingFor(ws.Bits)
 	if err != nil {
 		return err
@@ -300,7 +236,7 @@ func (l *IntLayer) prepare(cfg IntConfig, i int, layers []*IntLayer) error {
 	if err := ip.Validate(); err != nil {
 		return fmt.Errorf("input params: %w", err)
 	}
-	as := cfg.LayerActivationSpec(i)
+	as := ls.Activation
 	if amin, amax := as.QRange(); l.InQMin != amin || l.InQMax != amax {
 		return fmt.Errorf("input range [%d, %d] for %d-bit activations [%d, %d]", l.InQMin, l.InQMax, as.Bits, amin, amax)
 	}

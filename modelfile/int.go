@@ -16,17 +16,6 @@ const (
 	ModeDynamic = "dynamic" // activations quantized per row at run time
 )
 
-// LayerWidths are one layer's widths in a mixed-precision integer file: an entry
-// [weight bits, activation bits] of "layer_bits".
-type LayerWidths struct {
-	Weight, Activation int
-}
-
-// MarshalJSON writes the pair [Weight, Activation].
-func (w LayerWidths) MarshalJSON() ([]byte, error) {
-	return json.Marshal([2]int{w.Weight, w.Activation})
-}
-
 // IntQuant is the quantization record of an integer file (metadata key "quantization"),
 // parsed and checked.
 type IntQuant struct {
@@ -40,8 +29,9 @@ type IntQuant struct {
 	// Calibration says how the activation ranges were chosen; informative (version 1 called
 	// it observer).
 	Calibration string
-	// LayerBits (format_version 3) are per-layer widths; nil for a uniform model.
-	LayerBits []LayerWidths
+	// LayerBits (format_version 3) are per-layer widths, each entry of "layer_bits" the pair
+	// [weight bits, activation bits]; nil for a uniform model.
+	LayerBits []quant.Widths
 }
 
 // intJSON is IntQuant as written.
@@ -53,7 +43,7 @@ type intJSON struct {
 	Observer    string    `json:"observer,omitempty"` // version 1's name of calibration
 	// LayerBits (version 3) are per-layer widths; weight and activation then carry the
 	// widest, and each tensor's spec its own.
-	LayerBits []LayerWidths `json:"layer_bits,omitempty"`
+	LayerBits []quant.Widths `json:"layer_bits,omitempty"`
 }
 
 // LayerWeight returns layer i's weight spec.
@@ -147,12 +137,12 @@ func ParseIntQuant(s string, version, layers int) (IntQuant, error) {
 		if len(ij.LayerBits) != layers {
 			return fail("%d layer_bits for %d layers", len(ij.LayerBits), layers)
 		}
-		q.LayerBits = make([]LayerWidths, len(ij.LayerBits))
+		q.LayerBits = make([]quant.Widths, len(ij.LayerBits))
 		for i, b := range ij.LayerBits {
 			if len(b) != 2 {
 				return fail("layer_bits entry %d is %v, want a pair [weight bits, activation bits]", i+1, b)
 			}
-			q.LayerBits[i] = LayerWidths{Weight: b[0], Activation: b[1]}
+			q.LayerBits[i] = quant.Widths{Weight: b[0], Activation: b[1]}
 		}
 	}
 	if q.Static() {

@@ -63,7 +63,7 @@ func intFile322(kind string) modelfile.IntFile {
 		}
 	case "mixed":
 		m.Quant = modelfile.IntQuant{Mode: modelfile.ModeStatic, Weight: w8, Activation: a8,
-			LayerBits: []modelfile.LayerWidths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 8}}}
+			LayerBits: []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 8}}}
 		m.Layers = []modelfile.IntLayer{
 			{Weights: []byte{0x1b, 0x02}, WeightScales: []float32{0.25, 0.5}, Bias: []int32{5, -7}, InScale: 1.0 / 255, InQMin: 0, InQMax: 255},
 			{Weights: []byte{1, 2, 3, 4}, WeightScales: []float32{0.125, 0.0625}, Bias: []int32{0, 9}, InScale: 0.02, InZP: 3, InQMin: 0, InQMax: 255},

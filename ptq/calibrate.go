@@ -26,7 +26,7 @@ func HeldOut(n, ncal, nval int) (calibrate, validate int) {
 // Calibrate runs images ([n, in] row-major, n > 0; use training images, never test images)
 // through the float model m in batches and returns the activation parameters of each layer's
 // input, as an observer of cfg.Observer chooses them at the layer's activation width
-// (cfg.Activation, or the layer's own under cfg.LayerBits): the Plan.Inputs that Convert
+// (cfg.Spec.Layer(i).Activation): the Plan.Inputs that Convert
 // with the same cfg takes. cfg must be Static (Dynamic mode needs no calibration). A model
 // whose logits on an image are not finite is refused (*NonFiniteError): its ranges would be
 // meaningless.
@@ -40,8 +40,8 @@ func Calibrate(m *infer.FloatModel, cfg Config, images []float32) ([]quant.Param
 	if err := checkModel(m); err != nil {
 		return nil, fmt.Errorf("ptq: calibrate: %w", err)
 	}
-	if cfg.LayerBits != nil && len(cfg.LayerBits) != len(m.Layers) {
-		return nil, fmt.Errorf("ptq: calibrate: %d per-layer widths for %d layers", len(cfg.LayerBits), len(m.Layers))
+	if err := cfg.Spec.CheckLayers(len(m.Layers)); err != nil {
+		return nil, fmt.Errorf("ptq: calibrate: %w", err)
 	}
 	in, out := m.Shape()
 	n := len(images) / in
@@ -53,7 +53,7 @@ func Calibrate(m *infer.FloatModel, cfg Config, images []float32) ([]quant.Param
 	}
 	obs := make([]quant.Observer, len(m.Layers))
 	for i := range obs {
-		o, err := quant.NewObserver(cfg.layer(i).Activation, cfg.Observer)
+		o, err := quant.NewObserver(cfg.Spec.Layer(i).Activation, cfg.Observer)
 		if err != nil {
 			return nil, fmt.Errorf("ptq: calibrate: %w", err)
 		}

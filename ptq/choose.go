@@ -162,7 +162,7 @@ func Choose(m *infer.FloatModel, cfg Config, calib, val []float32) (Choice, erro
 		return Choice{}, errors.New("ptq: choose: empty calibration set (want at least one image)")
 	}
 	kinds := []quant.ObserverKind{quant.MinMaxObserver}
-	if (cfg.Weight.Bits < 8 || cfg.Activation.Bits < 8) && c.Validated > 0 {
+	if n := cfg.Spec.Narrowest(); (n.Weight < 8 || n.Activation < 8) && c.Validated > 0 {
 		kinds = []quant.ObserverKind{quant.MinMaxObserver, quant.PercentileObserver, quant.MSEObserver}
 	}
 	var refLogits []float32 // the float model's logits on val, computed once

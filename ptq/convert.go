@@ -14,7 +14,7 @@ type Plan struct {
 	// ranges a QAT model observed or learned. Ignored in Dynamic mode.
 	Inputs []quant.Params
 	// Weights, if set, are the parameters of each layer's weight (a QAT model's); otherwise
-	// they are chosen from each weight's own min/max with Config.Weight.
+	// they are chosen from each weight's own min/max with the layer's weight spec.
 	Weights []quant.Params
 	// Calibration names where the input ranges came from, recorded in the model (default:
 	// the observer's name).
@@ -40,12 +40,12 @@ func Convert(m *infer.FloatModel, cfg Config, plan Plan) (*infer.IntModel, error
 	if plan.Weights != nil && len(plan.Weights) != nl {
 		return nil, fmt.Errorf("ptq: convert: %d weight parameter sets for %d layers", len(plan.Weights), nl)
 	}
-	if cfg.LayerBits != nil && len(cfg.LayerBits) != nl {
-		return nil, fmt.Errorf("ptq: convert: %d per-layer widths for %d layers", len(cfg.LayerBits), nl)
+	if err := cfg.Spec.CheckLayers(nl); err != nil {
+		return nil, fmt.Errorf("ptq: convert: %w", err)
 	}
 	var layers []*infer.IntLayer
 	for i, l := range m.Layers {
-		ql, err := convertLayer(l, cfg.layer(i), plan, i)
+		ql, err := convertLayer(l, cfg.Mode, cfg.Spec.Layer(i), plan, i)
 		if err != nil {
 			return nil, fmt.Errorf("ptq: convert %s: %w", l.Name, err)
 		}
@@ -89,7 +89,7 @@ func checkPlanParams(what string, p quant.Params, spec quant.Spec, channels int)
 	return nil
 }
 
-func convertLayer(l infer.FloatLayer, cfg Config, plan Plan, i int) (*infer.IntLayer, error) {
+func convertLayer(l infer.FloatLayer, mode Mode, cfg quant.LayerSpec, plan Plan, i int) (*infer.IntLayer, error) {
 	if len(l.W) != l.In*l.Out || len(l.B) != l.Out {
 		return nil, fmt.Errorf("%d weights and %d biases for %dx%d", len(l.W), len(l.B), l.In, l.Out)
 	}
@@ -133,7 +133,7 @@ func convertLayer(l infer.FloatLayer, cfg Config, plan Plan, i int) (*infer.IntL
 	}
 	ql.WeightScales = append([]float32(nil), wp.Scales...)
 
-	if cfg.Mode == Dynamic {
+	if mode == Dynamic {
 		ql.BiasF = append([]float32(nil), l.B...)
 		return ql, nil
 	}

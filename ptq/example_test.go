@@ -28,7 +28,7 @@ func Example() {
 		return
 	}
 	l := im.Layers[0]
-	w, err := l.Unpacked(im.Config.WeightBits)
+	w, err := l.Unpacked(im.Config.Spec.Layer(0).Weight.Bits)
 	if err != nil {
 		fmt.Println(err)
 		return

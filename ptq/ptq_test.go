@@ -76,7 +76,7 @@ func refStatic(m *infer.IntModel, x []float32) []float32 {
 		a[i] = int64(quant.QuantizeValue(v, l0.InScale, l0.InZP, l0.InQMin, l0.InQMax))
 	}
 	for li, l := range m.Layers {
-		w, err := l.Unpacked(m.Config.WeightBits)
+		w, err := l.Unpacked(m.Config.Spec.Layer(0).Weight.Bits)
 		if err != nil {
 			panic(err)
 		}
@@ -106,10 +106,10 @@ func refStatic(m *infer.IntModel, x []float32) []float32 {
 }
 
 func TestStaticMatchesReference(t *testing.T) {
-	for _, bits := range [][2]int{{8, 8}, {4, 8}, {4, 4}, {2, 4}} {
+	for _, bits := range []quant.Widths{{Weight: 8, Activation: 8}, {Weight: 4, Activation: 8}, {Weight: 4, Activation: 4}, {Weight: 2, Activation: 4}} {
 		m := smallModel(t, 20, 16, 12, 5)
 		imgs := randImages(37, 20, 1)
-		cfg := Spec(Static, bits[0], bits[1])
+		cfg := Spec(Static, bits.Weight, bits.Activation)
 		im := calibrated(t, m, imgs, cfg)
 		im.Workers = 3
 		got := make([]float32, 37*5)
@@ -120,7 +120,7 @@ func TestStaticMatchesReference(t *testing.T) {
 			want := refStatic(im, imgs[r*20:(r+1)*20])
 			for o, w := range want {
 				if got[r*5+o] != w {
-					t.Fatalf("w%da%d row %d logit %d: %v, reference %v", bits[0], bits[1], r, o, got[r*5+o], w)
+					t.Fatalf("%v row %d logit %d: %v, reference %v", bits, r, o, got[r*5+o], w)
 				}
 			}
 		}
@@ -270,7 +270,7 @@ func TestWeightBytes(t *testing.T) {
 		cfg := Spec(Static, c.w, c.a)
 		im := calibrated(t, m, imgs, cfg)
 		if got := im.WeightBytes(); got != c.want {
-			t.Errorf("w%da%d: %d bytes, want %d", c.w, c.a, got, c.want)
+			t.Errorf("%v: %d bytes, want %d", quant.Widths{Weight: c.w, Activation: c.a}, got, c.want)
 		}
 	}
 }
@@ -405,5 +405,51 @@ func TestConversionsKeepInputRecord(t *testing.T) {
 	}
 	if im.Input() != in {
 		t.Errorf("Convert: input %+v, want %+v", im.Input(), in)
+	}
+}
+
+// One Config names every layer's quantization (a quant.ModelSpec): its names, and the
+// settings Validate refuses before anything is calibrated or converted.
+func TestConfigSpec(t *testing.T) {
+	mixed := Spec(Static, 8, 8).WithWidths([]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 4, Activation: 4}})
+	for _, tc := range []struct {
+		cfg  Config
+		name string
+	}{
+		{Spec(Static, 8, 8), "w8a8-static"},
+		{Spec(Static, 4, 4).PerTensor(), "w4a4-static-per-tensor"},
+		{Spec(Dynamic, 8, 8), "w8-dynamic"},
+		{Spec(Dynamic, 4, 8).PerTensor(), "w4-dynamic-per-tensor"},
+		{mixed, "w2a8-w4a4-static"},
+		{mixed.PerTensor(), "w2a8-w4a4-static-per-tensor"},
+	} {
+		if err := tc.cfg.Validate(); err != nil || tc.cfg.Name() != tc.name {
+			t.Errorf("%s: %q, %v", tc.name, tc.cfg.Name(), err)
+		}
+		if err := tc.cfg.Runtime().Validate(); err != nil {
+			t.Errorf("%s: runtime config: %v", tc.name, err)
+		}
+	}
+	affine := Spec(Static, 8, 8)
+	affine.Spec.Layers[0].Weight.Scheme = quant.Affine
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Spec(Dynamic, 8, 4), "ptq: dynamic mode quantizes activations to 8 bits per row at run time, not 4"},
+		{Spec(Dynamic, 8, 8).WithWidths(mixed.Spec.Widths()), "ptq: per-layer widths need static mode"},
+		{Spec(Static, 8, 9), "ptq: activation spec: quant: bits 9 outside 2..8"},
+		{Spec(Static, 8, 8).WithWidths([]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 1, Activation: 8}}), "ptq: layer 1 weight spec: quant: bits 1 outside 2..8"},
+		{affine, "ptq: weight spec uint8 affine per-channel(axis 1): want symmetric"},
+		{Config{Mode: Static}, "ptq: weight spec: quant: bits 0 outside 2..8"},
+	} {
+		if err := tc.cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Validate: %v, want %q", err, tc.want)
+		}
+	}
+	// Per-layer widths for another number of layers are refused by Calibrate and Convert.
+	m := smallModel(t, 20, 16, 12, 5)
+	if _, err := Calibrate(m, mixed, randImages(4, 20, 1)); err == nil || !strings.Contains(err.Error(), "2 per-layer widths for 3 layers") {
+		t.Errorf("Calibrate: %v", err)
 	}
 }

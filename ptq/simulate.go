@@ -57,7 +57,7 @@ func Simulate(m *infer.FloatModel, plans []LayerPlan) (*infer.FloatModel, error)
 		}
 		sim.Inputs = append(sim.Inputs, p.Input)
 		sim.Weights = append(sim.Weights, wp)
-		names = append(names, fmt.Sprintf("w%da%d", p.Weight.Bits, bitsOf(p.Input)))
+		names = append(names, quant.Widths{Weight: p.Weight.Bits, Activation: bitsOf(p.Input)}.String())
 	}
 	sim.Name = strings.Join(names, "-")
 	fm, err := infer.NewFloatModel(infer.F32, layers, sim)

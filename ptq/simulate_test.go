@@ -31,7 +31,7 @@ func TestSimulateUniformMatchesConvert(t *testing.T) {
 		}
 		var plans []LayerPlan
 		for i := range m.Layers {
-			plans = append(plans, LayerPlan{Weight: cfg.Weight, Input: ranges[i]})
+			plans = append(plans, LayerPlan{Weight: cfg.Spec.Layer(0).Weight, Input: ranges[i]})
 		}
 		sim, err := Simulate(m, plans)
 		if err != nil {
@@ -78,7 +78,7 @@ func TestSimulateFloatLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err = Simulate(m, []LayerPlan{{}, {Weight: cfg.Weight, Input: ranges[1]}})
+	sim, err = Simulate(m, []LayerPlan{{}, {Weight: cfg.Spec.Layer(0).Weight, Input: ranges[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestSimulateBadPlans(t *testing.T) {
 	for name, plans := range map[string][]LayerPlan{
 		"layer plans for":   {{}},
 		"for a float layer": {{Input: ranges[0]}, {}},
-		"input scales":      {{Weight: cfg.Weight}, {}},
+		"input scales":      {{Weight: cfg.Spec.Layer(0).Weight}, {}},
 		"want symmetric":    {{Weight: quant.Spec{Bits: 4, Scheme: quant.Affine}, Input: ranges[0]}, {}},
 	} {
 		if _, err := Simulate(m, plans); err == nil || !strings.Contains(err.Error(), name) {
@@ -156,24 +156,24 @@ func TestLogitMSEFrom(t *testing.T) {
 // calibratedMixed converts m with per-layer widths, each input calibrated at its own width:
 // one Calibrate with the mixed configuration gives what calibrating at each layer's width
 // and taking that layer's range gives.
-func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits [][2]int) (*infer.IntModel, []LayerPlan) {
+func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits []quant.Widths) (*infer.IntModel, []LayerPlan) {
 	t.Helper()
 	cfg := Spec(Static, 8, 8)
-	cfg.LayerBits = bits
+	cfg = cfg.WithWidths(bits)
 	inputs, err := Calibrate(m, cfg, x)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var plans []LayerPlan
 	for i, b := range bits {
-		r, err := Calibrate(m, Spec(Static, b[0], b[1]), x)
+		r, err := Calibrate(m, Spec(Static, b.Weight, b.Activation), x)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(inputs[i], r[i]) {
 			t.Errorf("layer %d: mixed calibration %+v, at its width alone %+v", i, inputs[i], r[i])
 		}
-		plans = append(plans, LayerPlan{Weight: Spec(Static, b[0], b[1]).Weight, Input: r[i]})
+		plans = append(plans, LayerPlan{Weight: Spec(Static, b.Weight, b.Activation).Spec.Layer(0).Weight, Input: r[i]})
 	}
 	im, err := Convert(m, cfg, Plan{Inputs: inputs})
 	if err != nil {
@@ -187,7 +187,7 @@ func calibratedMixed(t *testing.T, m *infer.FloatModel, x []float32, bits [][2]i
 func TestConvertMixed(t *testing.T) {
 	m := smallModel(t, 64, 32, 16, 10)
 	x := randImages(400, 64, 9)
-	bits := [][2]int{{2, 8}, {4, 3}, {8, 2}}
+	bits := []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 4, Activation: 3}, {Weight: 8, Activation: 2}}
 	im, plans := calibratedMixed(t, m, x[:200*64], bits)
 	if got := im.Config.Name(); got != "w2a8-w4a3-w8a2-static" {
 		t.Errorf("name %q", got)
@@ -206,7 +206,7 @@ func TestConvertMixed(t *testing.T) {
 	// Each layer is sized as its own width stores it: 2-bit weights four per byte, 4-bit two.
 	want := 0
 	for i, l := range m.Layers {
-		b, err := infer.LayerBytes(l.In, l.Out, bits[i][0], true, infer.Static)
+		b, err := infer.LayerBytes(l.In, l.Out, bits[i].Weight, true, infer.Static)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +261,7 @@ func TestConvertMixed(t *testing.T) {
 	}
 
 	bad := Spec(Dynamic, 8, 8)
-	bad.LayerBits = bits
+	bad = bad.WithWidths(bits)
 	if _, err := Convert(m, bad, Plan{}); err == nil || !strings.Contains(err.Error(), "static mode") {
 		t.Errorf("dynamic mixed: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 // mode quantizes activations per row at 8 bits at run time, so it is refused for a model
 // trained with narrower activations (it would not be the model that was trained).
 func (m *Model) Convert(mode infer.Mode) (*infer.IntModel, error) {
-	cfg := ptq.Config{Mode: mode, Weight: m.Config.Weight, Activation: m.Config.Activation, LayerBits: m.Config.LayerBits}
+	cfg := ptq.Config{Mode: mode, Spec: m.Config.Spec}
 	plan := ptq.Plan{Calibration: "qat"}
 	if m.Config.LearnScales {
 		plan.Calibration = "qat-lsq"
@@ -22,11 +22,11 @@ func (m *Model) Convert(mode infer.Mode) (*infer.IntModel, error) {
 	switch mode {
 	case infer.Static:
 	case infer.Dynamic:
-		if m.Config.mixed() {
+		if m.Config.Spec.PerLayer() {
 			return nil, fmt.Errorf("qat: convert %s to dynamic mode: per-layer widths need static mode", m.Config.Name())
 		}
-		if m.Config.Activation.Bits != 8 {
-			return nil, fmt.Errorf("qat: convert %s to dynamic mode: dynamic activations are 8-bit, this model was trained with %d-bit activations", m.Config.Name(), m.Config.Activation.Bits)
+		if a := m.Config.Spec.Layer(0).Activation.Bits; a != 8 {
+			return nil, fmt.Errorf("qat: convert %s to dynamic mode: dynamic activations are 8-bit, this model was trained with %d-bit activations", m.Config.Name(), a)
 		}
 		plan.Calibration = ""
 	default:

@@ -8,6 +8,7 @@ import (
 
 	"tinyq/infer"
 	"tinyq/ptq"
+	"tinyq/quant"
 	"tinyq/train"
 )
 
@@ -36,8 +37,8 @@ func TestConvertAgreement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on real MNIST")
 	}
-	for _, bits := range [][2]int{{8, 8}, {4, 4}} {
-		qm, test := trainedQAT(t, bits[0], bits[1])
+	for _, bits := range []quant.Widths{{Weight: 8, Activation: 8}, {Weight: 4, Activation: 4}} {
+		qm, test := trainedQAT(t, bits.Weight, bits.Activation)
 		im, err := qm.Convert(infer.Static)
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +103,7 @@ func TestConvertKeepsBits(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := im.Config
-	if c.WeightBits != 4 || c.ActivationBits != 4 || c.Name() != "w4a4-static" {
+	if c.Spec.Layer(0).Widths() != (quant.Widths{Weight: 4, Activation: 4}) || c.Name() != "w4a4-static" {
 		t.Fatalf("W4A4 converted to %+v (%s)", c, c.Name())
 	}
 	for _, l := range im.Layers {
@@ -144,7 +145,8 @@ func TestConvertKeepsBits(t *testing.T) {
 func TestMixedLayerBits(t *testing.T) {
 	m := newModel(t, 1)
 	cfg := Spec(8, 8)
-	cfg.LayerBits = [][2]int{{2, 4}, {8, 3}, {4, 8}}
+	bits := []quant.Widths{{Weight: 2, Activation: 4}, {Weight: 8, Activation: 3}, {Weight: 4, Activation: 8}}
+	cfg = cfg.WithWidths(bits)
 	qm, err := Prepare(m, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -153,8 +155,8 @@ func TestMixedLayerBits(t *testing.T) {
 	if _, err := qm.Fit(trainSet, testSet, train.Config{Epochs: 1, LR: 1e-3}); err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range cfg.LayerBits {
-		if w, a := qm.Weights[i].Spec.Bits, qm.Inputs[i].Spec.Bits; w != want[0] || a != want[1] {
+	for i, want := range bits {
+		if w, a := qm.Weights[i].Spec.Bits, qm.Inputs[i].Spec.Bits; w != want.Weight || a != want.Activation {
 			t.Errorf("layer %d: quantizers at w%d a%d, want %v", i, w, a, want)
 		}
 	}
@@ -162,9 +164,9 @@ func TestMixedLayerBits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range cfg.LayerBits {
+	for i, want := range bits {
 		wq, iq := sim.Sim.Weights[i], sim.Sim.Inputs[i]
-		if int(wq.QMax) != 1<<(want[0]-1)-1 || int(iq.QMax-iq.QMin) != 1<<want[1]-1 {
+		if int(wq.QMax) != 1<<(want.Weight-1)-1 || int(iq.QMax-iq.QMin) != 1<<want.Activation-1 {
 			t.Errorf("layer %d: simulation ranges [%d,%d] and [%d,%d], want widths %v", i, wq.QMin, wq.QMax, iq.QMin, iq.QMax, want)
 		}
 	}
@@ -191,12 +193,13 @@ func TestMixedLayerBits(t *testing.T) {
 	if err := qm.Save(filepath.Join(t.TempDir(), "m.safetensors"), ""); err == nil || !strings.Contains(err.Error(), "one width") {
 		t.Errorf("Save of a mixed model: %v", err)
 	}
-	cfg.LayerBits = [][2]int{{2, 4}}
-	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "1 entries for 3 layers") {
-		t.Errorf("short LayerBits: %v", err)
+	// Per-layer widths for another number of layers are refused (one entry is every layer).
+	cfg = cfg.WithWidths([]quant.Widths{{Weight: 2, Activation: 4}, {Weight: 4, Activation: 4}})
+	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "2 per-layer widths for 3 layers") {
+		t.Errorf("short per-layer widths: %v", err)
 	}
-	cfg.LayerBits = [][2]int{{2, 4}, {9, 3}, {8, 8}}
-	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "LayerBits[1]") {
-		t.Errorf("9-bit LayerBits: %v", err)
+	cfg = cfg.WithWidths([]quant.Widths{{Weight: 2, Activation: 4}, {Weight: 9, Activation: 3}, {Weight: 8, Activation: 8}})
+	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "qat: layer 1 weight spec: quant: bits 9 outside 2..8") {
+		t.Errorf("9-bit layer: %v", err)
 	}
 }

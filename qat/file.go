@@ -13,11 +13,11 @@ import (
 // quantRecord returns the file form of the model's configuration (weights are [in, out] in
 // QAT files, so a per-channel weight has axis 1).
 func (m *Model) quantRecord() (modelfile.QATQuant, error) {
-	if m.Config.mixed() {
+	if m.Config.Spec.PerLayer() {
 		return modelfile.QATQuant{}, fmt.Errorf("a mixed-precision model (%s) cannot be stored as a QAT file (one width for all layers): save its integer conversion", m.Config.Name())
 	}
 	q := modelfile.QATQuant{
-		Weight: m.Config.Weight, Activation: m.Config.Activation,
+		Weight: m.Config.Spec.Layer(0).Weight, Activation: m.Config.Spec.Layer(0).Activation,
 		FreezeObserversAfter: m.Config.FreezeObserversAfter, LearnScales: m.Config.LearnScales,
 	}
 	if m.Config.LearnScales {
@@ -92,7 +92,7 @@ func Decode(f *safetensors.File) (*Model, modelfile.Info, error) {
 	if err != nil {
 		return nil, info, err
 	}
-	cfg := Config{Weight: q.Weight, Activation: q.Activation, FreezeObserversAfter: q.FreezeObserversAfter, LearnScales: q.LearnScales, FixInputScale: q.FixInputScale}
+	cfg := Config{Spec: quant.Uniform(quant.LayerSpec{Weight: q.Weight, Activation: q.Activation}), FreezeObserversAfter: q.FreezeObserversAfter, LearnScales: q.LearnScales, FixInputScale: q.FixInputScale}
 	if q.LSQInit != "" { // files before learned-scale initialisation: range
 		if cfg.LSQInit, err = ParseLSQInit(q.LSQInit); err != nil {
 			return nil, info, fmt.Errorf("qat: quantization: unknown lsq_init %q", q.LSQInit)

@@ -7,7 +7,6 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"tinyq/autograd"
-	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/quant"
 )
@@ -15,12 +14,14 @@ import (
 // Config says how to fake-quantize a model. Validate is called by Prepare before anything is
 // built.
 type Config struct {
-	// Weight is the spec of every Linear weight; default symmetric per-channel along the output
-	// axis (axis 1 of a [in, out] weight). Bits must be set.
-	Weight quant.Spec
-	// Activation is the spec of every layer input (the network input and each ReLU output);
-	// default affine per-tensor (unsigned, zero point from the range). Bits must be set.
-	Activation quant.Spec
+	// Spec is how each layer is quantized (quant.ModelSpec: one layer spec for every layer,
+	// or one per layer, mixed precision). Weights: default symmetric per-channel along the
+	// output axis (axis 1 of a [in, out] weight). Activations (the network input and each
+	// ReLU output): default affine per-tensor (unsigned, zero point from the range). Widths
+	// must be set. A per-layer model trains, simulates and converts (static mode) to a mixed
+	// integer model; Save refuses it (a QAT file has one width for every layer: save its
+	// integer conversion).
+	Spec quant.ModelSpec
 	// Observer gathers activation ranges; the zero value is PyTorch's QAT default, a moving
 	// average of min/max (momentum 0.01). Weights always use the current tensor's min/max.
 	Observer quant.ObserverConfig
@@ -40,24 +41,7 @@ type Config struct {
 	// ScaleLR is the Adam learning rate of learned scales (default 1e-4; Adam ignores LSQ's
 	// gradient scaling, so scales need a smaller rate than weights, shared/GORGONIA.md).
 	ScaleLR float64
-	// LayerBits, if set, gives layer i the weight and activation widths LayerBits[i] (mixed
-	// precision), overriding the Bits of Weight and Activation. Such a model trains, simulates
-	// and converts (static mode) to a mixed integer model; Save refuses it (a QAT file has one
-	// width for every layer: save its integer conversion).
-	LayerBits [][2]int
 }
-
-// layerSpecs returns layer i's weight and activation specs.
-func (c Config) layerSpecs(i int) (w, a quant.Spec) {
-	w, a = c.Weight, c.Activation
-	if c.LayerBits != nil {
-		w.Bits, a.Bits = c.LayerBits[i][0], c.LayerBits[i][1]
-	}
-	return w, a
-}
-
-// mixed reports whether layers have their own widths.
-func (c Config) mixed() bool { return c.LayerBits != nil }
 
 // LSQInit is where learned (LSQ) scales start.
 type LSQInit int
@@ -93,27 +77,31 @@ func ParseLSQInit(s string) (LSQInit, error) {
 	return 0, fmt.Errorf("qat: lsq_init %q, want range or meanabs", s)
 }
 
-// Spec returns the usual specs for wBits-bit weights and aBits-bit activations: weights
-// symmetric per-channel (axis 1), activations affine per-tensor.
+// Spec returns the usual specs for wBits-bit weights and aBits-bit activations in every
+// layer: weights symmetric per-channel (axis 1), activations affine per-tensor
+// (quant.LayerSpecFor).
 func Spec(wBits, aBits int) Config {
-	return Config{
-		Weight:     quant.Spec{Bits: wBits, Scheme: quant.Symmetric, Granularity: quant.PerChannel, Axis: 1},
-		Activation: quant.Spec{Bits: aBits, Scheme: quant.Affine, Granularity: quant.PerTensor},
-	}
+	w := quant.Widths{Weight: wBits, Activation: aBits}
+	return Config{Spec: quant.Uniform(quant.LayerSpecFor(w, quant.PerChannel))}
+}
+
+// WithWidths returns c with the layers at widths ws (one entry: every layer; else one per
+// layer, mixed precision), each layer otherwise as c's first.
+func (c Config) WithWidths(ws []quant.Widths) Config {
+	c.Spec = c.Spec.WithWidths(ws)
+	return c
 }
 
 // Validate reports the first inconsistent setting.
 func (c Config) Validate() error {
-	if err := c.Weight.Validate(); err != nil {
-		return fmt.Errorf("qat: weight spec: %w", err)
+	if err := c.Spec.Validate(); err != nil {
+		return fmt.Errorf("qat: %w", err)
 	}
-	if err := c.Activation.Validate(); err != nil {
-		return fmt.Errorf("qat: activation spec: %w", err)
+	l := c.Spec.Layer(0) // the layers differ only in widths
+	if l.Weight.Granularity == quant.PerChannel && l.Weight.Axis != 1 {
+		return fmt.Errorf("qat: weight spec: per-channel axis %d, want 1 (the output axis of a [in, out] weight)", l.Weight.Axis)
 	}
-	if c.Weight.Granularity == quant.PerChannel && c.Weight.Axis != 1 {
-		return fmt.Errorf("qat: weight spec: per-channel axis %d, want 1 (the output axis of a [in, out] weight)", c.Weight.Axis)
-	}
-	if c.Activation.Granularity != quant.PerTensor {
+	if l.Activation.Granularity != quant.PerTensor {
 		return errors.New("qat: activation spec: want per-tensor (one scale per layer input)")
 	}
 	if c.FreezeObserversAfter < 0 {
@@ -125,27 +113,15 @@ func (c Config) Validate() error {
 	if c.ScaleLR < 0 {
 		return fmt.Errorf("qat: ScaleLR %v, want >= 0", c.ScaleLR)
 	}
-	if _, err := quant.NewObserver(c.Activation, c.Observer); err != nil {
+	if _, err := quant.NewObserver(l.Activation, c.Observer); err != nil {
 		return fmt.Errorf("qat: activation observer: %w", err)
-	}
-	for i, b := range c.LayerBits {
-		for _, n := range b {
-			if n < quant.MinBits || n > quant.MaxBits {
-				return fmt.Errorf("qat: LayerBits[%d] = %v: want widths in %d..%d", i, b, quant.MinBits, quant.MaxBits)
-			}
-		}
 	}
 	return nil
 }
 
 // Name returns the variant name "wXaY" (for example "w4a8"), or one per layer joined by "-"
-// with LayerBits.
-func (c Config) Name() string {
-	if !c.mixed() {
-		return fmt.Sprintf("w%da%d", c.Weight.Bits, c.Activation.Bits)
-	}
-	return infer.LayerBitsName(c.LayerBits)
-}
+// for a per-layer spec (quant.ModelSpec.Name).
+func (c Config) Name() string { return c.Spec.Name() }
 
 // Model is a model prepared for quantization-aware training: a copy of the float model whose
 // graphs fake-quantize each weight and each layer input, and the quantizers holding the scales.
@@ -175,8 +151,8 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 	if cfg.Observer.Kind == 0 {
 		cfg.Observer.Kind = quant.MovingAverageObserver // the documented default
 	}
-	if cfg.mixed() && len(cfg.LayerBits) != len(m.Layers) {
-		return nil, fmt.Errorf("qat: LayerBits has %d entries for %d layers", len(cfg.LayerBits), len(m.Layers))
+	if err := cfg.Spec.CheckLayers(len(m.Layers)); err != nil {
+		return nil, fmt.Errorf("qat: %w", err)
 	}
 	qm := &Model{MLP: m.Clone(), Config: cfg}
 	inObs, wObs := cfg.Observer, quant.ObserverConfig{Kind: quant.MinMaxObserver}
@@ -186,7 +162,8 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 	}
 	for i, l := range qm.Layers {
 		name := nn.LayerName(i)
-		wspec, aspec := cfg.layerSpecs(i)
+		ls := cfg.Spec.Layer(i)
+		wspec, aspec := ls.Weight, ls.Activation
 		obs, err := quant.NewObserver(aspec, inObs)
 		if err != nil {
 			return nil, fmt.Errorf("qat: %s input observer: %w", name, err)
@@ -196,7 +173,7 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 			return nil, fmt.Errorf("qat: %w", err)
 		}
 		wch := 1
-		if cfg.Weight.Granularity == quant.PerChannel {
+		if wspec.Granularity == quant.PerChannel {
 			wch = l.Out
 		}
 		wobs, err := quant.NewObserver(wspec, wObs)

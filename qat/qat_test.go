@@ -54,9 +54,9 @@ func TestPrepareDoesNotModifyInput(t *testing.T) {
 // built.
 func TestPrepareBadConfig(t *testing.T) {
 	perChannelAct := Spec(8, 8)
-	perChannelAct.Activation = quant.Spec{Bits: 8, Scheme: quant.Affine, Granularity: quant.PerChannel, Axis: 1}
+	perChannelAct.Spec.Layers[0].Activation = quant.Spec{Bits: 8, Scheme: quant.Affine, Granularity: quant.PerChannel, Axis: 1}
 	weightAxis0 := Spec(8, 8)
-	weightAxis0.Weight.Axis = 0
+	weightAxis0.Spec.Layers[0].Weight.Axis = 0
 	freeze := Spec(8, 8)
 	freeze.FreezeObserversAfter = -1
 	scaleLR := Spec(8, 8)

@@ -1,6 +1,9 @@
 package qat
 
-import "tinyq/train"
+import (
+	"tinyq/quant"
+	"tinyq/train"
+)
 
 // LowBits is the widest bit width (of weights or activations) at which Default fine-tunes
 // with the low-bit recipe.
@@ -46,21 +49,11 @@ func Default(wBits, aBits int) Recipe {
 	return r
 }
 
-// DefaultLayers is Default for per-layer widths (Config.LayerBits): the recipe of the
+// DefaultLayers is Default for per-layer widths (Config.WithWidths): the recipe of the
 // narrowest widths, with every layer at its own.
-func DefaultLayers(bits [][2]int) Recipe {
-	w, a := Narrowest(bits)
-	r := Default(w, a)
-	r.Config.LayerBits = bits
+func DefaultLayers(bits []quant.Widths) Recipe {
+	n := quant.Narrowest(bits)
+	r := Default(n.Weight, n.Activation)
+	r.Config = r.Config.WithWidths(bits)
 	return r
-}
-
-// Narrowest returns the narrowest weight and activation widths among per-layer widths: the
-// widths that choose a mixed model's recipe.
-func Narrowest(bits [][2]int) (w, a int) {
-	w, a = bits[0][0], bits[0][1]
-	for _, b := range bits[1:] {
-		w, a = min(w, b[0]), min(a, b[1])
-	}
-	return w, a
 }

@@ -3,6 +3,7 @@ package qat
 import (
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/train"
 )
 
@@ -23,27 +24,27 @@ func TestDefaultRecipe(t *testing.T) {
 	} {
 		r := Default(c.w, c.a)
 		if Low(c.w, c.a) != c.low || r.LRScale != c.scale || r.Schedule != c.sched || r.Config.LearnScales != c.learns {
-			t.Errorf("w%da%d: low %v, recipe %+v", c.w, c.a, Low(c.w, c.a), r)
+			t.Errorf("%v: low %v, recipe %+v", quant.Widths{Weight: c.w, Activation: c.a}, Low(c.w, c.a), r)
 		}
 		if c.learns && (r.Config.LSQInit != InitMeanAbs || !r.Config.FixInputScale) {
-			t.Errorf("w%da%d: learned scales start %v, input fixed %v", c.w, c.a, r.Config.LSQInit, r.Config.FixInputScale)
+			t.Errorf("%v: learned scales start %v, input fixed %v", quant.Widths{Weight: c.w, Activation: c.a}, r.Config.LSQInit, r.Config.FixInputScale)
 		}
-		if r.Config.Weight.Bits != c.w || r.Config.Activation.Bits != c.a {
-			t.Errorf("w%da%d: specs %v %v", c.w, c.a, r.Config.Weight, r.Config.Activation)
+		if l := r.Config.Spec.Layer(0); l.Weight.Bits != c.w || l.Activation.Bits != c.a || r.Config.Spec.PerLayer() {
+			t.Errorf("%v: specs %+v", quant.Widths{Weight: c.w, Activation: c.a}, r.Config.Spec)
 		}
 		if err := r.Config.Validate(); err != nil {
-			t.Errorf("w%da%d: %v", c.w, c.a, err)
+			t.Errorf("%v: %v", quant.Widths{Weight: c.w, Activation: c.a}, err)
 		}
 	}
 }
 
 func TestDefaultLayers(t *testing.T) {
-	bits := [][2]int{{8, 8}, {2, 8}, {4, 4}}
-	if w, a := Narrowest(bits); w != 2 || a != 4 {
-		t.Errorf("Narrowest = %d, %d, want 2, 4", w, a)
+	bits := []quant.Widths{{Weight: 8, Activation: 8}, {Weight: 2, Activation: 8}, {Weight: 4, Activation: 4}}
+	if n := quant.Narrowest(bits); n.Weight != 2 || n.Activation != 4 {
+		t.Errorf("Narrowest = %v, want w2a4", n)
 	}
 	r := DefaultLayers(bits)
-	if want := Default(2, 4); !r.Config.LearnScales || r.LRScale != want.LRScale || r.Schedule != want.Schedule || len(r.Config.LayerBits) != 3 {
+	if want := Default(2, 4); !r.Config.LearnScales || r.LRScale != want.LRScale || r.Schedule != want.Schedule || len(r.Config.Spec.Layers) != 3 || r.Config.Name() != "w8a8-w2a8-w4a4" {
 		t.Errorf("DefaultLayers = %+v, want the w2a4 recipe with the layers' widths", r)
 	}
 }

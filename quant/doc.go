@@ -42,6 +42,18 @@
 // calibration data into a range (RangeOf, MinMax) and then into Params via
 // ChooseParams.
 //
+// # Widths and model specs
+//
+// The quantization of a model is said once, here, for every package that trains, converts
+// or runs one (qat, ptq, infer, the commands and the study). Widths are one layer's weight
+// and activation bits; their name, "w4a8" (Widths.String), and their parser, "4/8" or "4"
+// (ParseWidths; per layer "2/8+2/8+4/8", ParseLayerWidths), are written nowhere else, and
+// CheckBits is the one check of the range MinBits..MaxBits. A LayerSpec is one layer's
+// weight and input Spec (LayerSpecFor gives the usual one); a ModelSpec is a list of them:
+// one entry for every layer (Uniform) or one per layer (WithWidths, mixed precision), the
+// layers differing only in widths. ModelSpec.Validate checks it once; Layer(i) answers for
+// each layer, so no caller overrides a model-wide width with a per-layer one.
+//
 // # Integer rules
 //
 // The integer runtime computes a layer's output from int32 accumulators

@@ -17,15 +17,16 @@ const (
 // [-2, 1]), PackedInt4 for 3 and 4 bits ([-7, 7] in [-8, 7]), PackedInt8 for 5 to 8 bits.
 // Other widths are an error. It is the one place where a bit width decides a storage format.
 func PackingFor(bits int) (Packing, error) {
+	if err := CheckBits(bits); err != nil {
+		return 0, err
+	}
 	switch {
 	case bits == 2:
 		return PackedInt2, nil
-	case bits == 3 || bits == 4:
+	case bits <= 4:
 		return PackedInt4, nil
-	case bits >= 5 && bits <= 8:
-		return PackedInt8, nil
 	}
-	return 0, fmt.Errorf("quant: PackingFor: bits %d outside %d..%d", bits, MinBits, MaxBits)
+	return PackedInt8, nil
 }
 
 // String returns "int8", "int4" or "int2" (the names used in model files), or "Packing(n)"

@@ -58,6 +58,15 @@ const (
 	MaxBits = 8
 )
 
+// CheckBits reports a bit width outside MinBits..MaxBits: the one place the range of widths
+// is checked (Spec.Validate, Widths.Validate, PackingFor and the width parsers call it).
+func CheckBits(bits int) error {
+	if bits < MinBits || bits > MaxBits {
+		return fmt.Errorf("quant: bits %d outside %d..%d", bits, MinBits, MaxBits)
+	}
+	return nil
+}
+
 // Spec describes a quantizer. Axis is the channel axis for PerChannel
 // (ignored for PerTensor).
 type Spec struct {
@@ -69,8 +78,8 @@ type Spec struct {
 
 // Validate reports whether s describes a quantizer this package supports.
 func (s Spec) Validate() error {
-	if s.Bits < MinBits || s.Bits > MaxBits {
-		return fmt.Errorf("quant: bits %d outside %d..%d", s.Bits, MinBits, MaxBits)
+	if err := CheckBits(s.Bits); err != nil {
+		return err
 	}
 	if s.Scheme != Symmetric && s.Scheme != Affine {
 		return fmt.Errorf("quant: unknown scheme %d", int(s.Scheme))
@@ -94,7 +103,7 @@ func (s Spec) Validate() error {
 //
 // It returns (0, 0) if s.Bits or s.Scheme is invalid.
 func (s Spec) QRange() (qmin, qmax int32) {
-	if s.Bits < MinBits || s.Bits > MaxBits {
+	if CheckBits(s.Bits) != nil {
 		return 0, 0
 	}
 	switch s.Scheme {

@@ -78,16 +78,16 @@ func (s *Study) runMixed(e *env) error {
 		}
 		observer[a] = o
 	}
-	var choices [][2]int
+	var choices []quant.Widths
 	for _, w := range wbits {
 		for _, a := range abits {
-			choices = append(choices, [2]int{w, a})
+			choices = append(choices, quant.Widths{Weight: w, Activation: a})
 		}
 	}
 	var pts []schema.MixedPoint
 	idx := make([]int, nl)
 	for {
-		c := schema.MixedPoint{Bits: make([][2]int, nl)}
+		c := schema.MixedPoint{Bits: make([]quant.Widths, nl)}
 		for i, k := range idx {
 			c.Bits[i] = choices[k]
 		}
@@ -188,12 +188,11 @@ func markKnees(pts []schema.MixedPoint, limits []int) {
 
 // convertMixed converts the FP32 model with per-layer widths, each layer's input calibrated
 // at its width with the observer chosen for that width.
-func (e *env) convertMixed(bits [][2]int, observer map[int]string) (*infer.IntModel, error) {
-	cfg := ptq.Spec(ptq.Static, 8, 8)
-	cfg.LayerBits = bits
+func (e *env) convertMixed(bits []quant.Widths, observer map[int]string) (*infer.IntModel, error) {
+	cfg := ptq.Spec(ptq.Static, 8, 8).WithWidths(bits)
 	plan := ptq.Plan{Calibration: "mixed"}
 	for i, b := range bits {
-		r, err := e.inputs(b[1], observer[b[1]])
+		r, err := e.inputs(b.Activation, observer[b.Activation])
 		if err != nil {
 			return nil, err
 		}

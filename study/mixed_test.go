@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/study/schema"
 )
 
@@ -23,12 +24,12 @@ func TestDistinctSizes(t *testing.T) {
 // until each is fine-tuned and its file is in the directory.
 func TestMarkKneesAndLeft(t *testing.T) {
 	pts := []schema.MixedPoint{
-		{Bits: [][2]int{{2, 8}}, WeightBytes: 100, ValLogitMSE: 10, Pareto: true},
-		{Bits: [][2]int{{3, 8}}, WeightBytes: 100, ValLogitMSE: 12},
-		{Bits: [][2]int{{4, 8}}, WeightBytes: 200, ValLogitMSE: 0.5, Pareto: true},
-		{Bits: [][2]int{{4, 4}}, WeightBytes: 200, ValLogitMSE: 0.7},
-		{Bits: [][2]int{{6, 8}}, WeightBytes: 300, ValLogitMSE: 0.6},
-		{Bits: [][2]int{{8, 8}}, WeightBytes: 400, ValLogitMSE: 0.01, Pareto: true},
+		{Bits: []quant.Widths{{Weight: 2, Activation: 8}}, WeightBytes: 100, ValLogitMSE: 10, Pareto: true},
+		{Bits: []quant.Widths{{Weight: 3, Activation: 8}}, WeightBytes: 100, ValLogitMSE: 12},
+		{Bits: []quant.Widths{{Weight: 4, Activation: 8}}, WeightBytes: 200, ValLogitMSE: 0.5, Pareto: true},
+		{Bits: []quant.Widths{{Weight: 4, Activation: 4}}, WeightBytes: 200, ValLogitMSE: 0.7},
+		{Bits: []quant.Widths{{Weight: 6, Activation: 8}}, WeightBytes: 300, ValLogitMSE: 0.6},
+		{Bits: []quant.Widths{{Weight: 8, Activation: 8}}, WeightBytes: 400, ValLogitMSE: 0.01, Pareto: true},
 	}
 	markKnees(pts, []int{50, 250, 1000})
 	for k, p := range pts {
@@ -85,7 +86,7 @@ func TestOpenRefusesEditedResults(t *testing.T) {
 		r.PTQ = []schema.PTQPoint{{WBits: 4, ABits: 4, Granularity: schema.PerChannel, Mode: schema.Static, Observer: "mse"}}
 		r.QAT = []schema.QATPoint{{WBits: 2, ABits: 2}}
 		r.Sensitivity = []schema.SensitivityPoint{{Layer: "fc2", WBits: 2, ABits: 2}}
-		r.Mixed = []schema.MixedPoint{{Bits: [][2]int{{2, 8}, {8, 8}}, File: "mixed-w2a8-w8a8.safetensors"}}
+		r.Mixed = []schema.MixedPoint{{Bits: []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 8}}, File: "mixed-w2a8-w8a8.safetensors"}}
 		return r
 	}
 	for name, c := range map[string]struct {
@@ -97,7 +98,7 @@ func TestOpenRefusesEditedResults(t *testing.T) {
 		"qat lsq":     {func(r *schema.Results) { r.QAT[0].LSQ = true }, "qat point 0 (w2a2, lsq true) is not in the settings"},
 		"layer":       {func(r *schema.Results) { r.Sensitivity[0].Layer = "fc9" }, "sensitivity point 0 (fc9 at w2a2)"},
 		"mixed len":   {func(r *schema.Results) { r.Mixed[0].Bits = r.Mixed[0].Bits[:1] }, "widths for 1 layers"},
-		"mixed width": {func(r *schema.Results) { r.Mixed[0].Bits[1][1] = 3 }, "outside the settings"},
+		"mixed width": {func(r *schema.Results) { r.Mixed[0].Bits[1].Activation = 3 }, "outside the settings"},
 		"mixed file":  {func(r *schema.Results) { r.Mixed[0].File = "../x.safetensors" }, "names file"},
 	} {
 		r := good()

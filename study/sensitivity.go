@@ -6,6 +6,7 @@ import (
 
 	"tinyq/infer"
 	"tinyq/ptq"
+	"tinyq/quant"
 	"tinyq/study/schema"
 )
 
@@ -16,7 +17,8 @@ func (e *env) layerPlan(i, w, a int, observer string) (ptq.LayerPlan, error) {
 	if err != nil {
 		return ptq.LayerPlan{}, err
 	}
-	return ptq.LayerPlan{Weight: ptq.Spec(ptq.Static, w, a).Weight, Input: r[i]}, nil
+	ls := quant.LayerSpecFor(quant.Widths{Weight: w, Activation: a}, quant.PerChannel)
+	return ptq.LayerPlan{Weight: ls.Weight, Input: r[i]}, nil
 }
 
 // bestSimulation simulates plans built by plan(observer) for every observer and returns the

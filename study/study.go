@@ -194,7 +194,7 @@ func check(r *schema.Results) error {
 			return fmt.Errorf("mixed point %d has widths for %d layers, the model has %d", i, len(p.Bits), len(r.FP32.Layers))
 		}
 		for _, b := range p.Bits {
-			if !slices.Contains(set.MixedWeightBits, b[0]) || !slices.Contains(set.MixedActivationBits, b[1]) {
+			if !slices.Contains(set.MixedWeightBits, b.Weight) || !slices.Contains(set.MixedActivationBits, b.Activation) {
 				return fmt.Errorf("mixed point %d has widths %v outside the settings", i, b)
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"tinyq/infer"
 	"tinyq/qat"
 	"tinyq/quant"
 	"tinyq/train"
@@ -298,17 +297,17 @@ func (b autoBool) on(p bitPair) bool {
 // bitPair is a weight and activation bit width, or with Layers one per layer (mixed
 // precision): then W and A are the narrowest, which choose the recipe (qat.Default).
 type bitPair struct {
-	W      int      `json:"w"`
-	A      int      `json:"a"`
-	Layers [][2]int `json:"layers,omitempty"`
+	W      int            `json:"w"`
+	A      int            `json:"a"`
+	Layers []quant.Widths `json:"layers,omitempty"`
 }
 
-// name is "wXaY", or per layer "wXaY-wXaY-...".
+// name is "wXaY", or per layer "wXaY-wXaY-..." (quant.LayerWidthsName).
 func (b bitPair) name() string {
 	if b.Layers == nil {
-		return fmt.Sprintf("w%da%d", b.W, b.A)
+		return quant.Widths{Weight: b.W, Activation: b.A}.String()
 	}
-	return infer.LayerBitsName(b.Layers)
+	return quant.LayerWidthsName(b.Layers)
 }
 
 // parseBits parses "8,4" (W8A8 and W4A4), "4/8" (4-bit weights, 8-bit activations), and per
@@ -317,30 +316,14 @@ func parseBits(s string) ([]bitPair, error) {
 	var out []bitPair
 	seen := map[string]bool{}
 	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		var layers [][2]int
-		for _, l := range strings.Split(f, "+") {
-			l = strings.TrimSpace(l)
-			w, a, pair := strings.Cut(l, "/")
-			if !pair {
-				a = w
-			}
-			wb, err1 := strconv.Atoi(w)
-			ab, err2 := strconv.Atoi(a)
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("%q is not N, W/A or per-layer W/A+W/A (one per layer)", f)
-			}
-			for _, b := range []int{wb, ab} {
-				if b < quant.MinBits || b > quant.MaxBits {
-					return nil, fmt.Errorf("%d bits outside %d..%d", b, quant.MinBits, quant.MaxBits)
-				}
-			}
-			layers = append(layers, [2]int{wb, ab})
+		layers, err := quant.ParseLayerWidths(strings.TrimSpace(f))
+		if err != nil {
+			return nil, err
 		}
-		p := bitPair{W: layers[0][0], A: layers[0][1]}
+		n := quant.Narrowest(layers) // with one entry, its widths; per layer, those that choose the recipe
+		p := bitPair{W: n.Weight, A: n.Activation}
 		if len(layers) > 1 {
 			p.Layers = layers
-			p.W, p.A = qat.Narrowest(layers) // the widths that choose the recipe
 		}
 		if seen[p.name()] {
 			return nil, fmt.Errorf("%s listed twice", p.name())

@@ -112,8 +112,8 @@ func TestBadQATFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-bits", "9"}, "9 bits outside 2..8"},
-		{[]string{"-bits", "1"}, "1 bits outside 2..8"},
+		{[]string{"-bits", "9"}, "bits 9 outside 2..8"},
+		{[]string{"-bits", "1"}, "bits 1 outside 2..8"},
 		{[]string{"-bits", "4/x"}, `"4/x" is not N, W/A or per-layer`},
 		{[]string{"-bits", "8,,4"}, `"" is not N, W/A or per-layer`},
 		{[]string{"-bits", "8,8/8"}, "w8a8 listed twice"},
@@ -198,7 +198,7 @@ func TestParseBitsPerLayer(t *testing.T) {
 	for args, want := range map[string]string{
 		"-qat -bits 2+2":                              "gives 2 layers their widths, the model has 3",
 		"-qat -bits 2+2+x":                            "is not N, W/A or per-layer",
-		"-qat -bits 2+2+9":                            "9 bits outside",
+		"-qat -bits 2+2+9":                            "bits 9 outside",
 		"-qat -bits 2+4+8,2+4+8":                      "listed twice",
 		"-qat -bits 2+4+8 -checkpoint ck.safetensors": "cannot be checkpointed",
 	} {

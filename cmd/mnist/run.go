@@ -292,7 +292,9 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		cfg.LSQInit, _ = qat.ParseLSQInit(o.LSQInit) // checked with the flags
 		cfg.FixInputScale = !o.LearnInput
 		cfg.FreezeObserversAfter = o.Freeze
-		cfg.LayerBits = b.Layers
+		if b.Layers != nil {
+			cfg = cfg.WithWidths(b.Layers)
+		}
 		if b.Layers != nil && len(b.Layers) != len(fp32.Layers) {
 			return nil, fmt.Errorf("-bits: %s gives %d layers their widths, the model has %d", b.name(), len(b.Layers), len(fp32.Layers))
 		}

@@ -93,7 +93,7 @@ func TestStudyQuick(t *testing.T) {
 			t.Errorf("PTQ point %+v", p)
 		}
 		if p.Mode == "static" && p.Granularity == "per-channel" && p.Observer == "minmax" {
-			acc[fmt.Sprintf("w%da%d", p.WBits, p.ABits)] = p.Accuracy
+			acc[quant.Widths{Weight: p.WBits, Activation: p.ABits}.String()] = p.Accuracy
 		}
 	}
 	// A 784-32-10 model trained one epoch on 8,000 images reaches 84.3%; W8A8 stays near.

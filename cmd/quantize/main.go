@@ -34,7 +34,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"tinyq/imageprep"
@@ -44,6 +43,7 @@ import (
 	"tinyq/modelfile"
 	"tinyq/ptq"
 	"tinyq/qkernel"
+	"tinyq/quant"
 )
 
 func main() {
@@ -133,17 +133,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err != nil {
 		return o, usagef("-mode %q: want static or dynamic", mode)
 	}
-	w, a, err := parseBits(bits)
+	w, err := quant.ParseWidths(bits)
 	if err != nil {
 		return o, usagef("-bits %q: %v", bits, err)
 	}
 	if m == infer.Dynamic {
-		if strings.Contains(bits, "/") && a != 8 {
-			return o, usagef("-bits %q: dynamic mode quantizes activations to 8 bits at run time; give -bits %d or %d/8", bits, w, w)
+		if strings.Contains(bits, "/") && w.Activation != 8 {
+			return o, usagef("-bits %q: dynamic mode quantizes activations to 8 bits at run time; give -bits %d or %d/8", bits, w.Weight, w.Weight)
 		}
-		a = 8
+		w.Activation = 8
 	}
-	o.cfg = ptq.Spec(m, w, a)
+	o.cfg = ptq.Spec(m, w.Weight, w.Activation)
 	switch gran {
 	case "per-channel":
 	case "per-tensor":
@@ -158,29 +158,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-o %s names the same file as -model %s: it would be overwritten; give -o another path", o.out, o.model)
 	}
 	return o, nil
-}
-
-// parseBits parses N or W/A, each 2 to 8.
-func parseBits(s string) (w, a int, err error) {
-	ws, as, pair := strings.Cut(s, "/")
-	if w, err = width(ws); err != nil {
-		return 0, 0, err
-	}
-	a = w
-	if pair {
-		if a, err = width(as); err != nil {
-			return 0, 0, err
-		}
-	}
-	return w, a, nil
-}
-
-func width(s string) (int, error) {
-	b, err := strconv.Atoi(s)
-	if err != nil || b < 2 || b > 8 {
-		return 0, fmt.Errorf("width %q: want N or W/A, each 2 to 8", s)
-	}
-	return b, nil
 }
 
 // samePath reports whether a and b name the same file: the same absolute path after

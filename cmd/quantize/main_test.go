@@ -243,7 +243,7 @@ func TestCalibrationDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Config.Mode != infer.Static || f.Config.WeightBits != 8 || f.Input() != infer.DefaultInput(784) {
+	if f.Config.Mode != infer.Static || f.Config.Spec.Layer(0).Weight.Bits != 8 || f.Input() != infer.DefaultInput(784) {
 		t.Errorf("written model: %+v, input %+v", f.Config, f.Input())
 	}
 	b, err := os.ReadFile(out)

@@ -52,11 +52,11 @@ func findNearFP32(r *schema.Results) string {
 		}
 	}
 	if low == nil {
-		return fmt.Sprintf("No static per-channel PTQ point stays within %.1f points of FP32 (%s); the best is W%dA%d at %s.",
-			NearFP32, Percent(r.FP32.Accuracy), top.W, top.A, Percent(pc[*top].Accuracy))
+		return fmt.Sprintf("No static per-channel PTQ point stays within %.1f points of FP32 (%s); the best is %s at %s.",
+			NearFP32, Percent(r.FP32.Accuracy), PairName(*top), Percent(pc[*top].Accuracy))
 	}
-	return fmt.Sprintf("Static per-channel PTQ stays within %.1f points of FP32 down to W%dA%d (%s against %s).",
-		NearFP32, low.W, low.A, Percent(pc[*low].Accuracy), Percent(r.FP32.Accuracy))
+	return fmt.Sprintf("Static per-channel PTQ stays within %.1f points of FP32 down to %s (%s against %s).",
+		NearFP32, PairName(*low), Percent(pc[*low].Accuracy), Percent(r.FP32.Accuracy))
 }
 
 // findGranularity: per-tensor against per-channel weights at 4 bits (or the fewest bits
@@ -83,8 +83,8 @@ func findGranularity(r *schema.Results) string {
 	if d < 0 {
 		verb, d = "gain", -d
 	}
-	return fmt.Sprintf("Per-tensor weights %s %.2f points against per-channel at %d bits (W%dA8, static): %s against %s.",
-		verb, d, w, w, Percent(t), Percent(c))
+	return fmt.Sprintf("Per-tensor weights %s %.2f points against per-channel at %d bits (%s, static): %s against %s.",
+		verb, d, w, PairName(k), Percent(t), Percent(c))
 }
 
 // findObserver: the observer with the best test accuracy at 4-bit activations (or the
@@ -220,8 +220,8 @@ func findQAT(r *schema.Results) string {
 	if d < 0 {
 		verb, d = "loses", -d
 	}
-	return fmt.Sprintf("QAT %s %.2f points over PTQ at W%dA%d in the integer runtime: %s with %s scales against %s for static per-channel PTQ.",
-		verb, d, best.WBits, best.ABits, Percent(best.IntAccuracy), ScaleMethod(best.LSQ), Percent(p.Accuracy))
+	return fmt.Sprintf("QAT %s %.2f points over PTQ at %s in the integer runtime: %s with %s scales against %s for static per-channel PTQ.",
+		verb, d, PairName(schema.Pair{W: best.WBits, A: best.ABits}), Percent(best.IntAccuracy), ScaleMethod(best.LSQ), Percent(p.Accuracy))
 }
 
 // findBudget: the best mixed model under the smallest budget something fits in.

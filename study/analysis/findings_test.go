@@ -3,6 +3,7 @@ package analysis
 import (
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/study/schema"
 )
 
@@ -142,9 +143,9 @@ func TestFindBudget(t *testing.T) {
 	r := &schema.Results{
 		FP32: schema.Reference{Layers: []schema.LayerShape{{Name: "fc1"}, {Name: "fc2"}}},
 		Budgets: []schema.Budget{
-			{Bytes: 128 << 10, Bits: [][2]int{{8, 8}, {8, 8}}, Accuracy: 98, WeightBytes: 100 << 10},
+			{Bytes: 128 << 10, Bits: []quant.Widths{{Weight: 8, Activation: 8}, {Weight: 8, Activation: 8}}, Accuracy: 98, WeightBytes: 100 << 10},
 			{Bytes: 16 << 10},
-			{Bytes: 64 << 10, Bits: [][2]int{{4, 8}, {8, 8}}, Accuracy: 97.5, WeightBytes: 60 << 10},
+			{Bytes: 64 << 10, Bits: []quant.Widths{{Weight: 4, Activation: 8}, {Weight: 8, Activation: 8}}, Accuracy: 97.5, WeightBytes: 60 << 10},
 			{Bytes: 32 << 10},
 		},
 	}

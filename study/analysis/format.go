@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"tinyq/quant"
 	"tinyq/study/schema"
 )
 
@@ -17,15 +18,19 @@ func KB(bytes int) float64 { return float64(bytes) / 1024 }
 // BudgetName formats a budget in KB without needless decimals ("64 KB", "100 KB").
 func BudgetName(bytes int) string { return fmt.Sprintf("%g KB", KB(bytes)) }
 
-// PairName writes a pair of widths as the figures and the report do, "W4A8".
-func PairName(p schema.Pair) string { return fmt.Sprintf("W%dA%d", p.W, p.A) }
+// PairName writes a pair of widths as the figures and the report do, "W4A8": quant's name
+// (quant.Widths.String) in capitals.
+func PairName(p schema.Pair) string { return WidthsName(p.Widths()) }
+
+// WidthsName writes widths as the figures and the report do, "W4A8".
+func WidthsName(w quant.Widths) string { return strings.ToUpper(w.String()) }
 
 // LayerWidths formats per-layer widths, "fc1 W2A8, fc2 W8A8", with the layer names of r when
 // there are as many layers as widths ("W2A8, W8A8" otherwise).
-func LayerWidths(r *schema.Results, bits [][2]int) string {
+func LayerWidths(r *schema.Results, bits []quant.Widths) string {
 	parts := make([]string, len(bits))
 	for i, wa := range bits {
-		p := PairName(schema.Pair{W: wa[0], A: wa[1]})
+		p := WidthsName(wa)
 		if len(r.FP32.Layers) == len(bits) {
 			p = r.FP32.Layers[i].Name + " " + p
 		}

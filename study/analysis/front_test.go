@@ -6,12 +6,13 @@ import (
 	"slices"
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/study/schema"
 )
 
 // mp is a mixed point of the given size and held-out MSE, on the front or not.
 func mp(bytes int, mse float64, pareto bool) schema.MixedPoint {
-	return schema.MixedPoint{Bits: [][2]int{{8, 8}}, WeightBytes: bytes, ValLogitMSE: mse, Pareto: pareto}
+	return schema.MixedPoint{Bits: []quant.Widths{{Weight: 8, Activation: 8}}, WeightBytes: bytes, ValLogitMSE: mse, Pareto: pareto}
 }
 
 // The front keeps a point only if nothing as small or smaller has a lower error.
@@ -118,7 +119,7 @@ func TestBudgetPicks(t *testing.T) {
 
 // Budgets carries the picked point's widths, accuracies, size and file, or nil widths.
 func TestBudgets(t *testing.T) {
-	p := schema.MixedPoint{Bits: [][2]int{{4, 8}, {8, 8}}, WeightBytes: 200, Accuracy: 97.5, QATAccuracy: 97.75, File: "mixed-w4a8-w8a8.safetensors", Pareto: true, ValLogitMSE: 0.5}
+	p := schema.MixedPoint{Bits: []quant.Widths{{Weight: 4, Activation: 8}, {Weight: 8, Activation: 8}}, WeightBytes: 200, Accuracy: 97.5, QATAccuracy: 97.75, File: "mixed-w4a8-w8a8.safetensors", Pareto: true, ValLogitMSE: 0.5}
 	got := Budgets([]schema.MixedPoint{p, mp(500, 0.1, true)}, []int{100, 300})
 	want := []schema.Budget{
 		{Bytes: 100},

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/study/schema"
 )
 
@@ -110,11 +111,11 @@ func TestFormats(t *testing.T) {
 		t.Errorf("KB: %g, %g", KB(1024), KB(512))
 	}
 	r := &schema.Results{FP32: schema.Reference{Layers: []schema.LayerShape{{Name: "fc1"}, {Name: "fc2"}}}}
-	if got := LayerWidths(r, [][2]int{{2, 8}, {8, 4}}); got != "fc1 W2A8, fc2 W8A4" {
+	if got := LayerWidths(r, []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 4}}); got != "fc1 W2A8, fc2 W8A4" {
 		t.Errorf("LayerWidths: %q", got)
 	}
 	// Widths for another number of layers are not named after the wrong layers.
-	if got := LayerWidths(r, [][2]int{{2, 8}, {8, 4}, {4, 4}}); got != "W2A8, W8A4, W4A4" {
+	if got := LayerWidths(r, []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 4}, {Weight: 4, Activation: 4}}); got != "W2A8, W8A4, W4A4" {
 		t.Errorf("LayerWidths of 3 layers on a 2-layer model: %q", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/study/schema"
 )
 
@@ -67,17 +68,17 @@ var (
 
 // synWeightBytes is the packed weight size of the synthetic model at per-layer widths, with
 // one float32 scale per output channel and float32 biases.
-func synWeightBytes(bits [][2]int) int {
+func synWeightBytes(bits []quant.Widths) int {
 	n := 0
 	for i, l := range synLayers {
-		n += l.In*l.Out*bits[i][0]/8 + 4*l.Out + 4*l.Out
+		n += l.In*l.Out*bits[i].Weight/8 + 4*l.Out + 4*l.Out
 	}
 	return n
 }
 
 // synUniform returns per-layer widths (w, a) for every layer.
-func synUniform(w, a int) [][2]int {
-	return [][2]int{{w, a}, {w, a}, {w, a}}
+func synUniform(w, a int) []quant.Widths {
+	return []quant.Widths{{Weight: w, Activation: a}, {Weight: w, Activation: a}, {Weight: w, Activation: a}}
 }
 
 // synCurve returns n epochs of a plausible training curve from acc0 to acc1.
@@ -174,17 +175,17 @@ func synResults() *schema.Results {
 		}
 	}
 	front := []struct {
-		bits     [][2]int
+		bits     []quant.Widths
 		val, acc float64
 		knee     bool
 		qat      float64
 	}{
-		{[][2]int{{2, 8}, {2, 8}, {2, 8}}, 62.0, 61.5, false, 0},
-		{[][2]int{{2, 8}, {2, 8}, {4, 8}}, 71.8, 71.2, true, 90.4},
-		{[][2]int{{2, 8}, {4, 8}, {8, 8}}, 80.1, 79.6, false, 0},
-		{[][2]int{{4, 8}, {4, 8}, {8, 8}}, 97.4, 97.3, true, 97.7},
-		{[][2]int{{4, 8}, {8, 8}, {8, 8}}, 97.6, 97.5, true, 97.8},
-		{[][2]int{{8, 8}, {8, 8}, {8, 8}}, 97.9, 97.87, false, 0},
+		{[]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 2, Activation: 8}, {Weight: 2, Activation: 8}}, 62.0, 61.5, false, 0},
+		{[]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 2, Activation: 8}, {Weight: 4, Activation: 8}}, 71.8, 71.2, true, 90.4},
+		{[]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 4, Activation: 8}, {Weight: 8, Activation: 8}}, 80.1, 79.6, false, 0},
+		{[]quant.Widths{{Weight: 4, Activation: 8}, {Weight: 4, Activation: 8}, {Weight: 8, Activation: 8}}, 97.4, 97.3, true, 97.7},
+		{[]quant.Widths{{Weight: 4, Activation: 8}, {Weight: 8, Activation: 8}, {Weight: 8, Activation: 8}}, 97.6, 97.5, true, 97.8},
+		{[]quant.Widths{{Weight: 8, Activation: 8}, {Weight: 8, Activation: 8}, {Weight: 8, Activation: 8}}, 97.9, 97.87, false, 0},
 	}
 	for _, f := range front {
 		r.Mixed = append(r.Mixed, schema.MixedPoint{
@@ -192,7 +193,7 @@ func synResults() *schema.Results {
 			Pareto: true, Knee: f.knee, QATAccuracy: f.qat,
 		})
 	}
-	r.Mixed = append(r.Mixed, schema.MixedPoint{Bits: [][2]int{{2, 8}, {8, 8}, {2, 8}}, ValAccuracy: 60, WeightBytes: synWeightBytes([][2]int{{2, 8}, {8, 8}, {2, 8}})})
+	r.Mixed = append(r.Mixed, schema.MixedPoint{Bits: []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 8}, {Weight: 2, Activation: 8}}, ValAccuracy: 60, WeightBytes: synWeightBytes([]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 8}, {Weight: 2, Activation: 8}})})
 	for _, lim := range r.Config.Budgets {
 		b := schema.Budget{Bytes: lim}
 		for _, m := range r.Mixed {

@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"tinyq/quant"
 	"tinyq/safetensors"
 	"tinyq/study/schema"
 )
@@ -193,7 +194,7 @@ func TestFigurePartial(t *testing.T) {
 		PTQ:         []schema.PTQPoint{{WBits: 8, ABits: 8, Granularity: schema.PerChannel, Mode: schema.Static, Observer: "minmax", Accuracy: 97, WeightBytes: 1000}},
 		QAT:         []schema.QATPoint{{WBits: 8, ABits: 8, Accuracy: 97.5, IntAccuracy: 97.4, WeightBytes: 1000, Curve: []schema.EpochPoint{{Epoch: 1, TrainLoss: 0.18, TestLoss: 0.21, TestAccuracy: 97.5, Seconds: 4}}}},
 		Sensitivity: []schema.SensitivityPoint{{Layer: "fc1", WBits: 8, ABits: 8, Accuracy: 98, Drop: 0}},
-		Mixed:       []schema.MixedPoint{{Bits: [][2]int{{8, 8}}, Accuracy: 97, WeightBytes: 1000, Pareto: true}},
+		Mixed:       []schema.MixedPoint{{Bits: []quant.Widths{{Weight: 8, Activation: 8}}, Accuracy: 97, WeightBytes: 1000, Pareto: true}},
 	}
 	if _, err := Write(t.TempDir(), one, []float32{0, 0, 0}); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/study/analysis"
 	"tinyq/study/schema"
 )
@@ -261,13 +262,13 @@ func TestMixedSection(t *testing.T) {
 	r := &schema.Results{
 		FP32: schema.Reference{Layers: []schema.LayerShape{{Name: "fc1"}, {Name: "fc2"}}},
 		Mixed: []schema.MixedPoint{
-			{Bits: [][2]int{{8, 8}, {8, 8}}, WeightBytes: 2048, ValLogitMSE: 0.001, ValAccuracy: 98, Accuracy: 97.75, Pareto: true},
-			{Bits: [][2]int{{2, 8}, {2, 8}}, WeightBytes: 1024, ValLogitMSE: 0.5, ValAccuracy: 60, Accuracy: 61, Pareto: true, Budget: true, QATAccuracy: 90, File: "mixed-a.safetensors"},
-			{Bits: [][2]int{{2, 8}, {8, 8}}, WeightBytes: 1536, ValLogitMSE: 0.9, ValAccuracy: 55},
+			{Bits: []quant.Widths{{Weight: 8, Activation: 8}, {Weight: 8, Activation: 8}}, WeightBytes: 2048, ValLogitMSE: 0.001, ValAccuracy: 98, Accuracy: 97.75, Pareto: true},
+			{Bits: []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 2, Activation: 8}}, WeightBytes: 1024, ValLogitMSE: 0.5, ValAccuracy: 60, Accuracy: 61, Pareto: true, Budget: true, QATAccuracy: 90, File: "mixed-a.safetensors"},
+			{Bits: []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 8, Activation: 8}}, WeightBytes: 1536, ValLogitMSE: 0.9, ValAccuracy: 55},
 		},
 		Budgets: []schema.Budget{
 			{Bytes: 512},
-			{Bytes: 1500, Bits: [][2]int{{2, 8}, {2, 8}}, Accuracy: 61, QATAccuracy: 90, WeightBytes: 1024, File: "mixed-a.safetensors"},
+			{Bytes: 1500, Bits: []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 2, Activation: 8}}, Accuracy: 61, QATAccuracy: 90, WeightBytes: 1024, File: "mixed-a.safetensors"},
 		},
 	}
 	r.Config.KneeQATEpochs = 2

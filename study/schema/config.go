@@ -1,8 +1,9 @@
 package schema
 
 import (
-	"fmt"
 	"reflect"
+
+	"tinyq/quant"
 )
 
 // Config is what a study was run with. Settings must match for a re-run to resume a
@@ -21,14 +22,17 @@ type RunInfo struct {
 	Go      string `json:"go"`
 }
 
-// Pair is a weight and activation bit width.
+// Pair is a weight and activation bit width as study.json writes it, {"w": 4, "a": 8}.
 type Pair struct {
 	W int `json:"w"`
 	A int `json:"a"`
 }
 
-// String returns "wXaY".
-func (p Pair) String() string { return fmt.Sprintf("w%da%d", p.W, p.A) }
+// Widths returns the pair as quant's widths.
+func (p Pair) Widths() quant.Widths { return quant.Widths{Weight: p.W, Activation: p.A} }
+
+// String returns the widths' name, "w4a8" (quant.Widths.String).
+func (p Pair) String() string { return p.Widths().String() }
 
 // Settings are the choices that shape a study's numbers.
 type Settings struct {

@@ -1,5 +1,7 @@
 package schema
 
+import "tinyq/quant"
+
 // Results is the content of study.json: the settings it was made with, the FP32 reference,
 // and every finished point of each part. Names of the JSON fields are a published schema
 // (README.md, "The quantization study"); fields are only ever added.
@@ -113,7 +115,7 @@ type SensitivityPoint struct {
 // MixedPoint is one per-layer choice of bit widths.
 type MixedPoint struct {
 	// Bits are the (weight, activation) widths of each layer, in layer order.
-	Bits [][2]int `json:"bits"`
+	Bits []quant.Widths `json:"bits"`
 	// Accuracy is the integer runtime's test accuracy (percent); it is measured only for
 	// points on the front found on held-out training images (ValAccuracy), and is 0 for the
 	// others.
@@ -139,10 +141,10 @@ type MixedPoint struct {
 type Budget struct {
 	Bytes int `json:"bytes"`
 	// Bits, Accuracy and WeightBytes of the chosen point; Bits is nil if none fits.
-	Bits        [][2]int `json:"bits"`
-	Accuracy    float64  `json:"accuracy"`
-	QATAccuracy float64  `json:"qat_accuracy,omitempty"`
-	WeightBytes int      `json:"weight_bytes"`
+	Bits        []quant.Widths `json:"bits"`
+	Accuracy    float64        `json:"accuracy"`
+	QATAccuracy float64        `json:"qat_accuracy,omitempty"`
+	WeightBytes int            `json:"weight_bytes"`
 	// File is the fine-tuned integer model in the study directory ("" if none).
 	File string `json:"file,omitempty"`
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"tinyq/quant"
 )
 
 // keys lists the JSON key paths of v ("fp32.layers.name"), arrays looked into.
@@ -37,7 +39,7 @@ func TestPublishedFields(t *testing.T) {
 		PTQ:         []PTQPoint{{WBits: 8}},
 		QAT:         []QATPoint{{WBits: 8, Curve: []EpochPoint{{Epoch: 2}}}},
 		Sensitivity: []SensitivityPoint{{Layer: "fc1"}},
-		Mixed:       []MixedPoint{{Bits: [][2]int{{8, 8}}, Knee: true, Budget: true, QATAccuracy: 97, File: "f"}},
+		Mixed:       []MixedPoint{{Bits: []quant.Widths{{Weight: 8, Activation: 8}}, Knee: true, Budget: true, QATAccuracy: 97, File: "f"}},
 		Budgets:     []Budget{{Bytes: 1, QATAccuracy: 97, File: "f"}},
 		Notes:       []string{"n"},
 	}
