@@ -59,7 +59,7 @@ func TestFloatModelCalibratesAsEvaluator(t *testing.T) {
 			var want []quant.Params
 			obs := make([]quant.Observer, len(m.Layers))
 			for i := range obs {
-				if obs[i], err = quant.NewObserver(cfg.Activation, cfg.Observer); err != nil {
+				if obs[i], err = quant.NewObserver(cfg.Spec.Layer(i).Activation, cfg.Observer); err != nil {
 					t.Fatal(err)
 				}
 			}
