@@ -76,7 +76,7 @@ func TestFormatReader(t *testing.T) {
 	// gemm's SIMD paths fuse each multiply-add of a float product (FORMAT.md says so); the
 	// reader rounds separately, as gemm's generic path does: float and QAT logits are then
 	// compared by class only.
-	floatFused := fused || gemm.Kernel() != "generic"
+	floatFused := fused || gemm.ActivePath() != "generic"
 	if fused {
 		t.Log("this build fuses float32 multiply-adds: float, QAT and dynamic logits are not compared bit for bit (docs/FORMAT.md section 8)")
 	}

@@ -151,10 +151,27 @@ var active = func() *path {
 	return pathNamed(c.Float)
 }()
 
-// Kernel returns the name of the path Sgemm uses in this process: "avx512", "avx2" or
-// "generic". Paths agree within the tolerance stated in the package documentation; each is
-// deterministic on its own.
-func Kernel() string { return active.name }
+// Path names one implementation of Sgemm and Affine: "generic", "avx2" or "avx512", as
+// TINYQ_KERNEL spells it. tinyq/qkernel's Path is its integer counterpart.
+type Path string
+
+// The float paths. Which of them this CPU and build run is decided by tinyq/internal/kernel.
+const (
+	// Generic is the pure-Go path every CPU and architecture runs.
+	Generic Path = "generic"
+	// AVX2 uses 256-bit FMA registers.
+	AVX2 Path = "avx2"
+	// AVX512 uses 512-bit FMA registers.
+	AVX512 Path = "avx512"
+)
+
+// String returns the path's name as TINYQ_KERNEL spells it, e.g. "avx512".
+func (p Path) String() string { return string(p) }
+
+// ActivePath returns the path Sgemm uses in this process (as qkernel.ActivePath does for the
+// integer kernels). Paths agree within the tolerance stated in the package documentation;
+// each is deterministic on its own.
+func ActivePath() Path { return Path(active.name) }
 
 // RequestError reports a TINYQ_KERNEL setting that could not be honoured: an unknown name,
 // or a float or integer path this CPU and build do not support (one variable picks both

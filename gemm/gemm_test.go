@@ -355,7 +355,7 @@ func pathSupport(t testing.TB) []pathInfo {
 		ps = append(ps, pathInfo{name, pathNamed(name) != nil})
 		log = append(log, fmt.Sprintf("%s %v", name, ps[len(ps)-1].supported))
 	}
-	t.Logf("float paths, supported here: %s; in use: %s", strings.Join(log, ", "), Kernel())
+	t.Logf("float paths, supported here: %s; in use: %s", strings.Join(log, ", "), ActivePath())
 	return ps
 }
 
@@ -391,8 +391,8 @@ func TestChoosePath(t *testing.T) {
 		c, _ := kernel.Choose(env, host)
 		want = c.Float
 	}
-	if Kernel() != want {
-		t.Errorf("%s=%q: Kernel() = %s, want %s", kernel.Var, os.Getenv(kernel.Var), Kernel(), want)
+	if ActivePath() != Path(want) {
+		t.Errorf("%s=%q: ActivePath() = %s, want %s", kernel.Var, os.Getenv(kernel.Var), ActivePath(), want)
 	}
 	_, err := kernel.Selected()
 	if RequestError() != err {

@@ -134,7 +134,7 @@ func prevOut(layers []FloatLayer, i int) int {
 // Each layer is one tinyq/gemm.Affine call, which equals bit for bit copying B into every
 // output row, adding x·W with Sgemm (C = 1·X·W + 1·C, no transposes: the call of the
 // training stack's Linear op, tinyq/autograd) and applying ReLU, so on the same kernel path
-// (gemm.Kernel) this equals the training graph's evaluation bit for bit (tested), but for
+// (gemm.ActivePath) this equals the training graph's evaluation bit for bit (tested), but for
 // the sign of a zero logit. Rows are spread over up to Workers parts of at least 64 rows, run
 // with tinyq/internal/par; gemm's values do not depend on the rows it is given, so neither do
 // Forward's (gemm may skip zero terms depending on a call's rows, which changes at most the

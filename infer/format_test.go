@@ -51,7 +51,7 @@ func TestFormatReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	fused := pyreader.FusesFMA()
-	floatFused := fused || gemm.Kernel() != "generic"
+	floatFused := fused || gemm.ActivePath() != "generic"
 	for _, c := range committedFiles {
 		path := filepath.Join("testdata", c.path)
 		m, err := infer.Load(path)

@@ -59,16 +59,16 @@ func TestGoldenLogits(t *testing.T) {
 		}
 		for r := range want {
 			if got[r] != want[r] {
-				t.Errorf("%s on %s/%s, integer path %v: row %d logits\n%s\nwant\n%s", name, runtime.GOOS, runtime.GOARCH, qkernel.Kernel(), r, got[r], want[r])
+				t.Errorf("%s on %s/%s, integer path %v: row %d logits\n%s\nwant\n%s", name, runtime.GOOS, runtime.GOARCH, qkernel.ActivePath(), r, got[r], want[r])
 			}
 		}
 	}
-	t.Logf("%d models x %d rows equal the golden logits on %s/%s, integer path %v", len(g.Logits), golden.Rows, runtime.GOOS, runtime.GOARCH, qkernel.Kernel())
+	t.Logf("%d models x %d rows equal the golden logits on %s/%s, integer path %v", len(g.Logits), golden.Rows, runtime.GOOS, runtime.GOARCH, qkernel.ActivePath())
 	if os.Getenv("TINYQ_GOLDEN_CHILD") != "" || t.Failed() {
 		return
 	}
 	for _, p := range qkernel.Supported() {
-		if p == qkernel.Kernel() {
+		if p == qkernel.ActivePath() {
 			continue
 		}
 		cmd := exec.Command(os.Args[0], "-test.run", "^TestGoldenLogits$", "-test.v")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"tinyq/infer"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -112,7 +114,7 @@ func (e *Evaluator) Evaluate(images []float32, labels []uint8) (Result, error) {
 		}
 		for k := lo; k < hi; k++ {
 			row := logits[(k-lo)*classes : (k-lo+1)*classes]
-			if Argmax(row) == int(labels[k]) {
+			if infer.Argmax(row) == int(labels[k]) {
 				r.Correct++
 			}
 			r.Loss += CrossEntropy(row, int(labels[k]))
@@ -123,17 +125,6 @@ func (e *Evaluator) Evaluate(images []float32, labels []uint8) (Result, error) {
 		r.Loss /= float64(r.N)
 	}
 	return r, nil
-}
-
-// Argmax returns the index of the largest value (the first one on ties).
-func Argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // CrossEntropy returns -log softmax(logits)[label], computed stably in float64.

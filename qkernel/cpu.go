@@ -78,7 +78,7 @@ var active = func() Path {
 }()
 
 // RequestError reports a TINYQ_KERNEL setting that could not be honoured, for the integer
-// paths or the float paths of tinyq/gemm (one variable picks both: see Kernel); the kernels
+// paths or the float paths of tinyq/gemm (one variable picks both: see ActivePath); the kernels
 // then run on the fastest supported paths. Commands refuse to run with one, so that a
 // benchmark never silently measures another path. It is nil when the variable is unset or
 // honoured. The variable takes a name of either family (float: generic, avx2, avx512;
@@ -90,6 +90,7 @@ func RequestError() error {
 	return err
 }
 
-// Kernel returns the path the kernels use in this process, e.g. "avx512vnni". Results are
-// the same on every path, bit for bit.
-func Kernel() Path { return active }
+// ActivePath returns the path the kernels use in this process, e.g. AVX512VNNI (as
+// gemm.ActivePath does for the float kernels). Results are the same on every path, bit for
+// bit.
+func ActivePath() Path { return active }

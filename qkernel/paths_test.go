@@ -185,7 +185,7 @@ func TestChoosePath(t *testing.T) {
 		c, _ := kernel.Choose(env, host)
 		want = pathsOf([]string{c.Int})[0]
 	}
-	if Kernel() != want {
-		t.Errorf("%s=%q: Kernel() = %v, want %v", kernel.Var, os.Getenv(kernel.Var), Kernel(), want)
+	if ActivePath() != want {
+		t.Errorf("%s=%q: ActivePath() = %v, want %v", kernel.Var, os.Getenv(kernel.Var), ActivePath(), want)
 	}
 }

@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	fmt.Printf("integer %s (supported: %v), float %s\n", qkernel.Kernel(), qkernel.Supported(), gemm.Kernel())
+	fmt.Printf("integer %s (supported: %v), float %s\n", qkernel.ActivePath(), qkernel.Supported(), gemm.ActivePath())
 }

@@ -118,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	status := 0
 	enc := json.NewEncoder(stdout)
-	kern := kernels{Int: qkernel.Kernel().String(), Float: gemm.Kernel()}
+	kern := kernels{Int: qkernel.ActivePath().String(), Float: gemm.ActivePath().String()}
 	var gc collector
 	for _, path := range images {
 		gc.collect()

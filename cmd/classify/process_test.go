@@ -285,7 +285,7 @@ func TestJSONNamesKernels(t *testing.T) {
 	for p := qkernel.Generic; p <= qkernel.AVX512VNNI; p++ {
 		intNames[p.String()] = true
 	}
-	floatNames := map[string]bool{"generic": true, "avx2": true, "avx512": true, gemm.Kernel(): true}
+	floatNames := map[string]bool{"generic": true, "avx2": true, "avx512": true, gemm.ActivePath().String(): true}
 	for _, env := range [][]string{nil, {"TINYQ_KERNEL=generic"}} {
 		code, out, errOut := runProcess(t, bin, dir, env, "-json", "-model", model, d7, d7)
 		rs := jsonLines(t, out)

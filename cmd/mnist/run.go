@@ -66,7 +66,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: integer %s, float %s\n", dir, trainSet.N, testSet.N, qkernel.Kernel(), gemm.Kernel())
+	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: integer %s, float %s\n", dir, trainSet.N, testSet.N, qkernel.ActivePath(), gemm.ActivePath())
 
 	base := train.Config{
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
@@ -141,7 +141,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	_ = report.Table(stdout, rows) // stdout's errors are not the run's (see lenientWriter)
 	var failed []string
 	if o.JSON != "" {
-		doc := report.Document{Config: o, Kernels: report.Kernels{Int: qkernel.Kernel().String(), Float: gemm.Kernel()}, Results: rows, Warnings: warnings}
+		doc := report.Document{Config: o, Kernels: report.Kernels{Int: qkernel.ActivePath().String(), Float: gemm.ActivePath().String()}, Results: rows, Warnings: warnings}
 		if o.JSON == "-" {
 			if err := report.EncodeJSON(rawStdout, doc); err != nil {
 				failed = append(failed, "-json to stdout: "+err.Error())

@@ -53,7 +53,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 		Command: "go run ./cmd/mnist " + strings.Join(os.Args[1:], " "),
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Machine: machine(),
-		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.Kernel(), gemm.Kernel()),
+		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.ActivePath(), gemm.ActivePath()),
 		Go:      runtime.Version(),
 	}}
 	// The directory is this run's until it returns (or the process ends): a second -study
