@@ -5,12 +5,12 @@
 //
 // # Running a saved model
 //
-//	m, err := infer.Load("model.safetensors")           // any kind: fp32, fp16, qat, int
-//	preds, err := infer.PredictPixels(m, pixels)         // raw 28x28 bytes, 0..255
-//	fmt.Println(preds[0].Class, preds[0].Confidence())
-//
-// Pixels become the model's input as its file says (Input: x = pixel/255 for MNIST).
-// Forward, Predict, Classes and Evaluate take already preprocessed float32 rows.
+// Load reads a model file of any kind (fp32, fp16, qat, int); PredictPixels classifies raw
+// pixels (bytes 0..255, 28x28 for MNIST), which become the model's input as its file says
+// (Input: x = pixel/255 for MNIST); Pixels does only that conversion. Forward, Predict,
+// Classes and Evaluate take already preprocessed float32 rows. Example_evaluate loads the
+// tiny model shipped in the repository's testdata/tiny and measures its accuracy;
+// ExamplePredictPixels classifies with it; Example saves a model and runs it from the file.
 //
 // # Models
 //

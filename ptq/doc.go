@@ -8,18 +8,10 @@
 // ptq works on the runtime's float model (infer.FloatModel: a float file loaded by infer, or
 // an nn.MLP's MLP.FloatModel), so quantizing links no training stack. One Config says how:
 // Calibrate observes each layer's input at the widths and with the observer it names, and
-// Convert with the same Config turns those ranges into an integer model.
-//
-//	m, _ := infer.Load("fp32.safetensors") // an fp32 or fp16 file
-//	fm := m.(*infer.FloatModel)
-//	c, _ := ptq.Choose(fm, ptq.Spec(ptq.Static, 4, 4), calibImages, valImages) // calibrate, pick a method
-//	infer.SaveInt("w4a4.safetensors", c.Model, "")
-//
-// or step by step:
-//
-//	cfg := ptq.Spec(ptq.Static, 8, 8)
-//	ranges, _ := ptq.Calibrate(fm, cfg, trainImages[:1024*784]) // Static only
-//	im, _ := ptq.Convert(fm, cfg, ptq.Plan{Inputs: ranges})
+// Convert with the same Config turns those ranges into an integer model; infer.SaveInt
+// writes it. Example_workflow does this to the tiny float file shipped in the repository's
+// testdata/tiny (load, calibrate, convert, save, load, classify); ExampleChoose calibrates
+// and converts in one call.
 //
 // Choose picks the calibration observer by the smallest logit MSE against the float model
 // on training images kept apart from calibration (LogitMSE); Compare measures how far a float

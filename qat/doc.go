@@ -4,15 +4,17 @@
 //
 // # Workflow
 //
-//	qm, err := qat.Prepare(fp32Model, qat.Spec(4, 4)) // a new model; fp32Model is untouched
-//	hist, err := qm.Fit(trainSet, testSet, cfg)       // or qm.NewTrainer(cfg) and Run with checkpoints
-//	im, err := qm.Convert(infer.Static)               // the integer model, bits and scales from qm
-//	sim, err := qm.Simulation()                       // the same fake-quant model in the runtime
+// Prepare returns a new model (the float model is untouched); Model.Fit trains it (or
+// Model.NewTrainer and Trainer.Run, with checkpoints); Model.Convert returns the runtime's
+// integer model, with bits and scales from the model's quantizers; Model.Simulation returns
+// the same fake-quant model as the runtime's float model. Example_fit does all of it on the
+// tiny model shipped in the repository's testdata/tiny: prepare W4A4, fit two epochs,
+// convert, evaluate.
 //
 // Prepare copies the model and installs hooks (nn.Hook) that wrap each weight and each layer
 // input in autograd.FakeQuant. The quantizers (autograd.Quantizer) live in the Model and are
 // shared by the training and evaluation graphs: ranges observed while training are the ones
-// // evaluation and conversion use. The model owns its training lifecycle: NewTrainer wires the
+// evaluation and conversion use. The model owns its training lifecycle: NewTrainer wires the
 // observers (on in training steps, off in evaluation, blind to a padded batch's padding rows,
 // frozen on schedule) and LSQ's solver, so none of it can be forgotten; a prepared model's
 // observers are off until its trainer switches them on. Convert goes through ptq.Convert, the
