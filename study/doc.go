@@ -31,15 +31,9 @@
 //   - study/figures: the PNG figures (gonum.org/v1/plot);
 //   - study/markdown: report.md.
 //
-// A study as cmd/mnist -study runs it:
-//
-//	s, err := study.Open(dir, schema.Config{Settings: study.Quick()})
-//	...
-//	defer s.Close()
-//	err = s.SetReference(model, history, fp32Accuracy, "")
-//	err = s.Run(study.Inputs{Model: model, Train: trainSet, Test: testSet})
-//	figs, err := figures.Write(dir, &s.Results, model.Layers[0].Weights())
-//	err = markdown.Write(dir, &s.Results, figs)
+// A study as cmd/mnist -study runs it: Open the directory, SetReference to the trained float
+// model, Run, then figures.Write and markdown.Write; the package Example does exactly this
+// (compiled, not run: it takes minutes).
 //
 // cmd/mnist -study DIR runs it; -study-quick runs the few-minute subset.
 package study
