@@ -14,11 +14,11 @@ import (
 func Load(path string) (Model, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
-		return nil, err
+		return nil, modelfile.WrapFile("infer", path, err)
 	}
 	m, err := decode(f)
 	if err != nil {
-		return nil, fmt.Errorf("infer: %s: %w", path, err)
+		return nil, modelfile.WrapFile("infer", path, err)
 	}
 	return m, nil
 }
@@ -66,7 +66,7 @@ func decode(f *safetensors.File) (Model, error) {
 func LoadInt(path string) (*IntModel, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
-		return nil, err
+		return nil, modelfile.WrapFile("infer", path, err)
 	}
 	mf, err := modelfile.DecodeInt(f)
 	if err == nil {
@@ -75,7 +75,7 @@ func LoadInt(path string) (*IntModel, error) {
 			return m, nil
 		}
 	}
-	return nil, fmt.Errorf("infer: %s: %w", path, err)
+	return nil, modelfile.WrapFile("infer", path, err)
 }
 
 // floatModel builds the runtime's float model of a float file's content.
@@ -133,7 +133,7 @@ func qatModel(qf modelfile.QATFile) (*FloatModel, error) {
 // simulation cannot be saved here: its QAT model is saved by the qat package. training is
 // the training configuration as JSON (may be "").
 func SaveFloat(path string, m *FloatModel, training string) error {
-	fail := func(err error) error { return fmt.Errorf("infer: %s: %w", path, err) }
+	fail := func(err error) error { return modelfile.WrapFile("infer", path, err) }
 	if m.Sim != nil {
 		return fail(fmt.Errorf("a QAT simulation is saved as a QAT model (qat.Save)"))
 	}
@@ -179,7 +179,7 @@ func SaveInt(path string, m *IntModel, training string) error {
 	}
 	f, err := mf.Encode()
 	if err != nil {
-		return fmt.Errorf("infer: %s: %w", path, err)
+		return modelfile.WrapFile("infer", path, err)
 	}
 	return modelfile.Write(path, f)
 }

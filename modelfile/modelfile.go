@@ -453,11 +453,13 @@ func MarshalString(v any) (string, error) {
 	return string(b), err
 }
 
-// Read reads and decodes a safetensors file, with errors prefixed "modelfile: ".
+// Read reads and decodes a safetensors file. Its errors are *FileError of "modelfile":
+// "modelfile: PATH: WHAT"; a loader that calls Read relabels them with its own package
+// (WrapFile), so that the message starts with the package its caller called.
 func Read(path string) (*safetensors.File, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("modelfile: %w", err)
+		return nil, WrapFile("modelfile", path, err)
 	}
 	return f, nil
 }

@@ -72,11 +72,11 @@ func (m *MLP) File(training string) modelfile.FloatFile {
 // record (InputRecord). training is the training configuration as JSON (may be "").
 func (m *MLP) Save(path string, training string) error {
 	if err := m.Validate(); err != nil {
-		return fmt.Errorf("nn: %s: %w", path, err)
+		return modelfile.WrapFile("nn", path, err)
 	}
 	f, err := m.File(training).Encode(modelfile.Float)
 	if err != nil {
-		return fmt.Errorf("nn: %s: %w", path, err)
+		return modelfile.WrapFile("nn", path, err)
 	}
 	return modelfile.Write(path, f)
 }
@@ -86,11 +86,11 @@ func (m *MLP) Save(path string, training string) error {
 func Load(path string) (*MLP, modelfile.Info, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
-		return nil, modelfile.Info{}, err
+		return nil, modelfile.Info{}, modelfile.WrapFile("nn", path, err)
 	}
 	m, info, err := Decode(f, modelfile.Float, modelfile.QAT, modelfile.Checkpoint, modelfile.QATCheckpoint)
 	if err != nil {
-		return nil, modelfile.Info{}, fmt.Errorf("nn: %s: %w", path, err)
+		return nil, modelfile.Info{}, modelfile.WrapFile("nn", path, err)
 	}
 	return m, info, nil
 }

@@ -53,11 +53,11 @@ func (m *Model) file(training string) (modelfile.QATFile, error) {
 func (m *Model) Save(path, training string) error {
 	qf, err := m.file(training)
 	if err != nil {
-		return fmt.Errorf("qat: %s: %w", path, err)
+		return modelfile.WrapFile("qat", path, err)
 	}
 	f, err := qf.Encode(modelfile.QAT)
 	if err != nil {
-		return fmt.Errorf("qat: %s: %w", path, err)
+		return modelfile.WrapFile("qat", path, err)
 	}
 	return modelfile.Write(path, f)
 }
@@ -67,11 +67,11 @@ func (m *Model) Save(path, training string) error {
 func Load(path string) (*Model, modelfile.Info, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
-		return nil, modelfile.Info{}, err
+		return nil, modelfile.Info{}, modelfile.WrapFile("qat", path, err)
 	}
 	m, info, err := Decode(f)
 	if err != nil {
-		return nil, modelfile.Info{}, fmt.Errorf("qat: %s: %w", path, err)
+		return nil, modelfile.Info{}, modelfile.WrapFile("qat", path, err)
 	}
 	return m, info, nil
 }
@@ -134,7 +134,7 @@ func (m *Model) setParams(qf modelfile.QATFile) error {
 // Every observer must keep its state as a range (quant.RangeState: MinMax or
 // MovingAverage); histogram observers cannot be checkpointed.
 func (m *Model) SaveCheckpoint(path string, st train.State, training string) error {
-	fail := func(err error) error { return fmt.Errorf("qat: %s: %w", path, err) }
+	fail := func(err error) error { return modelfile.WrapFile("qat", path, err) }
 	if err := train.CheckState(st); err != nil {
 		return fmt.Errorf("qat: %s not written: %w", path, err)
 	}
@@ -171,11 +171,11 @@ func (m *Model) SaveCheckpoint(path string, st train.State, training string) err
 func (m *Model) LoadCheckpoint(path string) (train.State, modelfile.Info, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
-		return train.State{}, modelfile.Info{}, err
+		return train.State{}, modelfile.Info{}, modelfile.WrapFile("qat", path, err)
 	}
 	st, info, err := m.DecodeCheckpoint(f)
 	if err != nil {
-		return train.State{}, modelfile.Info{}, fmt.Errorf("qat: %s: %w", path, err)
+		return train.State{}, modelfile.Info{}, modelfile.WrapFile("qat", path, err)
 	}
 	return st, info, nil
 }

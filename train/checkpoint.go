@@ -98,7 +98,7 @@ func SaveCheckpoint(path string, m *nn.MLP, st State, training string) error {
 		State:     StateRecord(st), Solver: Moments(st.Solver),
 	}.Encode()
 	if err != nil {
-		return fmt.Errorf("train: %s: %w", path, err)
+		return modelfile.WrapFile("train", path, err)
 	}
 	return modelfile.Write(path, f)
 }
@@ -107,11 +107,11 @@ func SaveCheckpoint(path string, m *nn.MLP, st State, training string) error {
 func LoadCheckpoint(path string) (*nn.MLP, State, modelfile.Info, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
-		return nil, State{}, modelfile.Info{}, err
+		return nil, State{}, modelfile.Info{}, modelfile.WrapFile("train", path, err)
 	}
 	m, st, info, err := DecodeCheckpoint(f)
 	if err != nil {
-		return nil, State{}, modelfile.Info{}, fmt.Errorf("train: %s: %w", path, err)
+		return nil, State{}, modelfile.Info{}, modelfile.WrapFile("train", path, err)
 	}
 	return m, st, info, nil
 }
@@ -158,7 +158,7 @@ func FloatCheckpoints(m *nn.MLP, path, training string, resume bool) Checkpoints
 				return st, fmt.Errorf("train: %s was written with training settings %s, this run has %s", p, info.Training, training)
 			}
 			if err := m.SetParams(cm); err != nil {
-				return st, fmt.Errorf("train: %s: %w", p, err)
+				return st, modelfile.WrapFile("train", p, err)
 			}
 			return st, nil
 		},
