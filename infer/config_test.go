@@ -35,7 +35,7 @@ func TestIntConfig(t *testing.T) {
 	}{
 		{infer.IntConfig{Mode: infer.Dynamic, Spec: spec(8, 4, quant.PerChannel)}, "infer: dynamic mode quantizes activations to 8 bits per row, not 4"},
 		{infer.IntConfig{Mode: infer.Dynamic, Spec: mixed}, "infer: per-layer widths need static mode"},
-		{infer.IntConfig{Mode: infer.Static, Spec: spec(9, 8, quant.PerChannel)}, "infer: weight spec: quant: bits 9 outside 2..8"},
+		{infer.IntConfig{Mode: infer.Static, Spec: spec(9, 8, quant.PerChannel)}, "infer: weight spec: bits 9 outside 2..8"},
 		{infer.IntConfig{Mode: infer.Static, Spec: affineW}, "infer: weight spec uint8 affine"},
 		{infer.IntConfig{Spec: spec(8, 8, quant.PerChannel)}, "infer: mode Mode(0)"},
 	} {

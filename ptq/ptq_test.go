@@ -438,10 +438,10 @@ func TestConfigSpec(t *testing.T) {
 	}{
 		{Spec(Dynamic, 8, 4), "ptq: dynamic mode quantizes activations to 8 bits per row at run time, not 4"},
 		{Spec(Dynamic, 8, 8).WithWidths(mixed.Spec.Widths()), "ptq: per-layer widths need static mode"},
-		{Spec(Static, 8, 9), "ptq: activation spec: quant: bits 9 outside 2..8"},
-		{Spec(Static, 8, 8).WithWidths([]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 1, Activation: 8}}), "ptq: layer 1 weight spec: quant: bits 1 outside 2..8"},
+		{Spec(Static, 8, 9), "ptq: activation spec: bits 9 outside 2..8"},
+		{Spec(Static, 8, 8).WithWidths([]quant.Widths{{Weight: 2, Activation: 8}, {Weight: 1, Activation: 8}}), "ptq: layer 1 weight spec: bits 1 outside 2..8"},
 		{affine, "ptq: weight spec uint8 affine per-channel(axis 1): want symmetric"},
-		{Config{Mode: Static}, "ptq: weight spec: quant: bits 0 outside 2..8"},
+		{Config{Mode: Static}, "ptq: weight spec: bits 0 outside 2..8"},
 	} {
 		if err := tc.cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("Validate: %v, want %q", err, tc.want)

@@ -199,7 +199,7 @@ func TestMixedLayerBits(t *testing.T) {
 		t.Errorf("short per-layer widths: %v", err)
 	}
 	cfg = cfg.WithWidths([]quant.Widths{{Weight: 2, Activation: 4}, {Weight: 9, Activation: 3}, {Weight: 8, Activation: 8}})
-	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "qat: layer 1 weight spec: quant: bits 9 outside 2..8") {
+	if _, err := Prepare(m, cfg); err == nil || !strings.Contains(err.Error(), "qat: layer 1 weight spec: bits 9 outside 2..8") {
 		t.Errorf("9-bit layer: %v", err)
 	}
 }

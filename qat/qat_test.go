@@ -70,16 +70,16 @@ func TestPrepareBadConfig(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"weight bits 1", Spec(1, 8), "qat: weight spec: quant: bits 1 outside 2..8"},
-		{"weight bits 9", Spec(9, 8), "qat: weight spec: quant: bits 9 outside 2..8"},
-		{"activation bits 1", Spec(8, 1), "qat: activation spec: quant: bits 1 outside 2..8"},
-		{"activation bits 9", Spec(8, 9), "qat: activation spec: quant: bits 9 outside 2..8"},
+		{"weight bits 1", Spec(1, 8), "qat: weight spec: bits 1 outside 2..8"},
+		{"weight bits 9", Spec(9, 8), "qat: weight spec: bits 9 outside 2..8"},
+		{"activation bits 1", Spec(8, 1), "qat: activation spec: bits 1 outside 2..8"},
+		{"activation bits 9", Spec(8, 9), "qat: activation spec: bits 9 outside 2..8"},
 		{"per-channel activations", perChannelAct, "qat: activation spec: want per-tensor"},
 		{"weight axis 0", weightAxis0, "qat: weight spec: per-channel axis 0, want 1"},
 		{"negative freeze", freeze, "qat: FreezeObserversAfter -1, want >= 0"},
 		{"negative scale LR", scaleLR, "qat: ScaleLR -0.001, want >= 0"},
 		{"bad observer", badObserver, "qat: activation observer: quant: observer momentum 2 outside (0, 1]"},
-		{"zero config", Config{}, "qat: weight spec: quant: bits 0 outside 2..8"},
+		{"zero config", Config{}, "qat: weight spec: bits 0 outside 2..8"},
 		{"unknown LSQ init", badInit, "qat: unknown LSQInit 7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

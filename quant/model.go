@@ -116,8 +116,8 @@ func (m ModelSpec) WeightName() string {
 
 // Validate reports the first invalid layer spec (Spec.Validate: widths, scheme,
 // granularity), or layers that differ in more than their widths. Its errors name the spec
-// ("weight spec: ...", "layer 2 activation spec: ...") for the caller to prefix with its
-// package.
+// ("weight spec: bits 9 outside 2..8", "layer 2 activation spec: ...") for the caller to
+// prefix with its package, once: they carry no "quant: " of their own.
 func (m ModelSpec) Validate() error {
 	layers := m.Layers
 	if len(layers) == 0 {
@@ -128,10 +128,10 @@ func (m ModelSpec) Validate() error {
 		if m.PerLayer() {
 			where = fmt.Sprintf("layer %d ", i)
 		}
-		if err := l.Weight.Validate(); err != nil {
+		if err := l.Weight.check(); err != nil {
 			return fmt.Errorf("%sweight spec: %w", where, err)
 		}
-		if err := l.Activation.Validate(); err != nil {
+		if err := l.Activation.check(); err != nil {
 			return fmt.Errorf("%sactivation spec: %w", where, err)
 		}
 		if l.WithWidths(layers[0].Widths()) != layers[0] {

@@ -61,8 +61,16 @@ const (
 // CheckBits reports a bit width outside MinBits..MaxBits: the one place the range of widths
 // is checked (Spec.Validate, Widths.Validate, PackingFor and the width parsers call it).
 func CheckBits(bits int) error {
+	if err := checkBits(bits); err != nil {
+		return fmt.Errorf("quant: %w", err)
+	}
+	return nil
+}
+
+// checkBits is CheckBits without the package prefix, for messages that name the spec first.
+func checkBits(bits int) error {
 	if bits < MinBits || bits > MaxBits {
-		return fmt.Errorf("quant: bits %d outside %d..%d", bits, MinBits, MaxBits)
+		return fmt.Errorf("bits %d outside %d..%d", bits, MinBits, MaxBits)
 	}
 	return nil
 }
@@ -78,20 +86,29 @@ type Spec struct {
 
 // Validate reports whether s describes a quantizer this package supports.
 func (s Spec) Validate() error {
-	if err := CheckBits(s.Bits); err != nil {
+	if err := s.check(); err != nil {
+		return fmt.Errorf("quant: %w", err)
+	}
+	return nil
+}
+
+// check is Validate without the package prefix, for ModelSpec.Validate, whose messages name
+// the spec first ("weight spec: bits 9 outside 2..8") and its caller's package before that.
+func (s Spec) check() error {
+	if err := checkBits(s.Bits); err != nil {
 		return err
 	}
 	if s.Scheme != Symmetric && s.Scheme != Affine {
-		return fmt.Errorf("quant: unknown scheme %d", int(s.Scheme))
+		return fmt.Errorf("unknown scheme %d", int(s.Scheme))
 	}
 	switch s.Granularity {
 	case PerTensor:
 	case PerChannel:
 		if s.Axis < 0 {
-			return fmt.Errorf("quant: negative per-channel axis %d", s.Axis)
+			return fmt.Errorf("negative per-channel axis %d", s.Axis)
 		}
 	default:
-		return fmt.Errorf("quant: unknown granularity %d", int(s.Granularity))
+		return fmt.Errorf("unknown granularity %d", int(s.Granularity))
 	}
 	return nil
 }

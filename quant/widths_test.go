@@ -132,9 +132,9 @@ func TestModelSpecValidate(t *testing.T) {
 		spec quant.ModelSpec
 		want string
 	}{
-		{"empty", quant.ModelSpec{}, "weight spec: quant: bits 0 outside 2..8"},
-		{"9-bit layer", mixed, "layer 1 weight spec: quant: bits 9 outside 2..8"},
-		{"no activation", zeroAct, "activation spec: quant: bits 0 outside 2..8"},
+		{"empty", quant.ModelSpec{}, "weight spec: bits 0 outside 2..8"},
+		{"9-bit layer", mixed, "layer 1 weight spec: bits 9 outside 2..8"},
+		{"no activation", zeroAct, "activation spec: bits 0 outside 2..8"},
 		{"layers differ beyond widths", odd, "layer 1 spec int4 symmetric per-tensor"},
 	} {
 		if err := tc.spec.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
