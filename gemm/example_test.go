@@ -45,3 +45,14 @@ func ExampleAffine() {
 	fmt.Println(y)
 	// Output: [2.25 6 0 0]
 }
+
+// ActivePath names the float path Sgemm runs on (TINYQ_KERNEL's choice or the fastest this
+// CPU supports); qkernel.ActivePath names the integer one. Both print as TINYQ_KERNEL spells
+// them, e.g. "avx512" (fmt.Println(p) prints it).
+func ExampleActivePath() {
+	p := gemm.ActivePath()
+	known := p == gemm.Generic || p == gemm.AVX2 || p == gemm.AVX512
+	fmt.Println("a known float path:", known)
+	// Output:
+	// a known float path: true
+}

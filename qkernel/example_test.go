@@ -2,6 +2,7 @@ package qkernel_test
 
 import (
 	"fmt"
+	"slices"
 
 	"tinyq/qkernel"
 )
@@ -48,4 +49,13 @@ func Example() {
 	// Output:
 	// acc: [28700 -9244 -6375 37485]
 	// out: [57 0 0 72]
+}
+
+// ActivePath names the integer path the kernels run on (TINYQ_KERNEL's choice or the fastest
+// this CPU supports), e.g. "avx512vnni" when printed; gemm.ActivePath names the float one.
+func ExampleActivePath() {
+	p := qkernel.ActivePath()
+	fmt.Println("a supported integer path:", slices.Contains(qkernel.Supported(), p))
+	// Output:
+	// a supported integer path: true
 }
