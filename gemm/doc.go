@@ -42,7 +42,7 @@
 //
 // # Paths
 //
-// The path is chosen once at start: the fastest this CPU supports (Kernel names it), or the
+// The path is chosen once at start: the fastest this CPU supports (ActivePath names it), or the
 // one named by the environment variable TINYQ_KERNEL (generic, avx2, avx512; avxvnni and
 // avx512vnni, names of tinyq/qkernel's integer paths, choose avx2 and avx512). A value that
 // names no path, or a path this CPU or build does not support (float or integer: one

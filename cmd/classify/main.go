@@ -63,8 +63,8 @@ type result struct {
 	Kernel        kernels   `json:"kernel"`
 }
 
-// kernels names the kernel paths of this process: the integer one (qkernel.Kernel) that
-// integer models run on, and the float one (gemm.Kernel) of float and QAT models, so that a
+// kernels names the kernel paths of this process: the integer one (qkernel.ActivePath) that
+// integer models run on, and the float one (gemm.ActivePath) of float and QAT models, so that a
 // result can be traced to the code that computed it.
 type kernels struct {
 	Int   string `json:"int"`

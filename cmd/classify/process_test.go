@@ -272,8 +272,8 @@ func TestNonFiniteOutputs(t *testing.T) {
 }
 
 // TestJSONNamesKernels (issue 18, item 19): every -json object names the kernel paths of
-// the process that computed it: the integer path (qkernel.Kernel) and the float path
-// (gemm.Kernel), each one of the names those packages use; with TINYQ_KERNEL=generic both
+// the process that computed it: the integer path (qkernel.ActivePath) and the float path
+// (gemm.ActivePath), each one of the names those packages use; with TINYQ_KERNEL=generic both
 // are "generic". A real process. (The command is built without the test's build tags, so
 // its default paths are compared with the known names, not with this process's.)
 func TestJSONNamesKernels(t *testing.T) {
