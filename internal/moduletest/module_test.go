@@ -72,9 +72,9 @@ func goVersion(t *testing.T, root string) string {
 // TestModuleBuild follows the README's two recipes ("Use tinyq from your module"): a new
 // module requires tinyq v0.0.0 and replaces it with the checkout, starts from a copy of
 // tinyq's go.sum, go mod tidy completes it from the module cache (no network); or a go.work
-// uses the new module and the checkout. Either way go build builds a program that loads the committed tiny model and
-// classifies its test images. It also checks that the README states the go.mod's Go version
-// in that section. It takes 0.7 s with a warm build cache and 9 to 15 s with an empty one
+// uses the new module and the checkout. Either way go build builds a program that loads the
+// committed tiny model and classifies its test images. It also checks that the README states
+// the go.mod's Go version in that section. It takes 0.7 s with a warm build cache and 9 to 15 s with an empty one
 // (2 cores, the machine busy or not), so -short skips it.
 func TestModuleBuild(t *testing.T) {
 	if testing.Short() {
