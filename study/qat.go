@@ -15,16 +15,12 @@ import (
 // trainQAT fine-tunes the FP32 model with QAT under recipe r (its learning rate scaled from
 // the FP32 rate unless the settings fix one) for epochs, and returns the model and history.
 func (e *env) trainQAT(r qat.Recipe, epochs int) (*qat.Model, *train.History, error) {
-	qm, err := qat.Prepare(e.in.Model, r.Config)
-	if err != nil {
-		return nil, nil, err
-	}
 	tc := e.in.TrainQAT
 	tc.Epochs = epochs
 	tc.LR, tc.Schedule = r.LR(e.set.LR, e.set.QATLR), r.Schedule
 	tc.Name = "qat-" + r.Config.Name()
 	tc.Progress, tc.Log = nil, nil // the study has one bar
-	hist, err := qm.Fit(e.in.Train, e.in.Test, tc)
+	qm, hist, err := qat.Run(qat.Phase{Start: e.in.Model, Config: r.Config, Train: tc}, e.in.Train, e.in.Test)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", tc.Name, err)
 	}

@@ -2,14 +2,12 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +16,7 @@ import (
 
 	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
+	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/report"
 	"tinyq/study"
@@ -326,76 +325,32 @@ func (o options) hiddenFlag() string {
 	return "-hidden " + strings.Join(parts, ",")
 }
 
-// trainingConfig is the part of the options that determines FP32 training; a checkpoint
-// records it and -resume refuses a different one.
-type trainingConfig struct {
-	Batch      int     `json:"batch"`
-	LR         float64 `json:"lr"`
-	Hidden     []int   `json:"hidden"`
-	Seed       int64   `json:"seed"`
-	TrainLimit int     `json:"train_limit"`
-	Optimizer  string  `json:"optimizer"`
-}
-
 func (o options) trainingJSON() string {
 	if o.Load != "" {
 		return o.loadedTraining // the loaded model's own record; the flags did not train it
 	}
-	b, _ := json.Marshal(trainingConfig{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String()})
-	return string(b)
+	return modelfile.Training{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String()}.String()
 }
 
 // qatTrainingJSON adds the QAT-only settings to trainingJSON, for QAT phase checkpoints, and,
-// when QAT fine-tunes the FP32 model, that model's identity (base: its epochs and the SHA-256
-// of its parameters), so that a phase is never resumed on top of another FP32 model.
+// when QAT fine-tunes the FP32 model, that model's identity (base, modelfile.BaseIdentity),
+// so that a phase is never resumed on top of another FP32 model.
 func (o options) qatTrainingJSON(p bitPair, base string) string {
 	lr, sched := o.qatLR(p)
-	b, _ := json.Marshal(struct {
-		Base     json.RawMessage `json:"fp32"`
-		LR       float64         `json:"qat_lr"`
-		Init     string          `json:"qat_init"`
-		Observe  string          `json:"observer"`
-		LSQ      bool            `json:"lsq"`
-		LSQInit  string          `json:"lsq_init"`
-		Distill  bool            `json:"distill"`
-		DistillT float64         `json:"distill_t"`
-		DistillA float64         `json:"distill_alpha"`
-		Schedule string          `json:"lr_schedule"`
-		Learn    bool            `json:"lsq_learn_input"`
-		From     string          `json:"fp32_model,omitempty"`
-	}{json.RawMessage(o.trainingJSON()), lr, o.QATInit, o.Observer, o.LSQ.on(p), o.LSQInit, o.Distill, o.DistillT, o.DistillA, sched.String(), o.LearnInput, base})
-	return string(b)
+	return modelfile.QATTraining{
+		FP32: json.RawMessage(o.trainingJSON()), LR: lr, Init: o.QATInit, Observer: o.Observer,
+		LSQ: o.LSQ.on(p), LSQInit: o.LSQInit, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA,
+		Schedule: sched.String(), LearnInput: o.LearnInput, FP32Model: base,
+	}.String()
 }
 
 // fp32Identity names a trained FP32 model: its epochs and the SHA-256 of its parameters.
 func fp32Identity(m *nn.MLP, epochs int) string {
-	h := sha256.New()
-	var buf [4]byte
+	var params [][]float32
 	for _, l := range m.Layers {
-		for _, v := range [][]float32{l.Weights(), l.Bias()} {
-			for _, x := range v {
-				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(x))
-				h.Write(buf[:])
-			}
-		}
+		params = append(params, l.Weights(), l.Bias())
 	}
-	return fmt.Sprintf("epochs %d sha256 %x", epochs, h.Sum(nil))
-}
-
-// staleBase reports whether the QAT checkpoint at path was fine-tuned from another FP32
-// model than want (a qatTrainingJSON): such a phase must be redone, not resumed.
-func staleBase(path, want string) (old string, stale bool) {
-	_, info, err := nn.Load(path)
-	if err != nil {
-		return "", false // missing or bad: Run reports it (or starts the phase)
-	}
-	var a, b struct {
-		From string `json:"fp32_model"`
-	}
-	if json.Unmarshal([]byte(info.Training), &a) != nil || json.Unmarshal([]byte(want), &b) != nil {
-		return "", false
-	}
-	return a.From, a.From != b.From
+	return modelfile.BaseIdentity(epochs, modelfile.Fingerprint(params...))
 }
 
 // phaseCheckpoint is the checkpoint file of a QAT phase: ck.safetensors -> ck.qat-w4a4.safetensors.

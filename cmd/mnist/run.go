@@ -305,10 +305,6 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 			}
 			start.Input = fp32.Input // trained on the data as the FP32 model reads it
 		}
-		qm, err := qat.Prepare(start, cfg)
-		if err != nil {
-			return nil, err
-		}
 		name := "qat-" + b.name()
 		tc := base
 		tc.Name = name
@@ -316,30 +312,16 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		if o.Distill {
 			tc.Distill = &train.Distillation{Teacher: teacher, Temperature: o.DistillT, Alpha: o.DistillA}
 		}
-		tr, err := qm.NewTrainer(tc)
-		if err != nil {
-			return nil, fmt.Errorf("train %s: %w", name, err)
-		}
-		ck := ""
+		ph := qat.Phase{Start: start, Config: cfg, Train: tc, Resume: o.Resume}
 		if o.Checkpoint != "" {
-			ck = phaseCheckpoint(o.Checkpoint, name)
+			ph.Checkpoint = phaseCheckpoint(o.Checkpoint, name)
 		}
 		fromModel := ""
 		if o.QATInit == "fp32" {
 			fromModel = fp32Identity(fp32, fp32Epochs)
 		}
-		tj := o.qatTrainingJSON(b, fromModel)
-		resume := o.Resume
-		if resume && ck != "" {
-			if old, stale := staleBase(ck, tj); stale {
-				if old == "" {
-					old = "an unrecorded one"
-				}
-				fmt.Fprintf(stdout, "%s: %s was fine-tuned from another FP32 model (%s, this run has %s); redoing the phase\n", name, ck, old, fromModel)
-				resume = false
-			}
-		}
-		hist, err := tr.Run(trainData, testData, qm.Checkpoints(ck, tj, resume))
+		ph.Training = o.qatTrainingJSON(b, fromModel)
+		qm, hist, err := qat.Run(ph, trainData, testData)
 		if err != nil {
 			return nil, err
 		}
