@@ -79,4 +79,3 @@ func staleBase(path, want string) (old string, stale bool) {
 	}
 	return a.FP32Model, a.FP32Model != b.FP32Model
 }
-
