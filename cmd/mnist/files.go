@@ -279,33 +279,11 @@ func resolvePath(p string) string {
 	return filepath.Join(resolvePath(dir), name)
 }
 
-// maxTrainingBytes is the most memory a run may be estimated to need for training (see
-// trainingBytes): 2 GiB, so that a run fits in a 4 GB address space with room for the data
-// (about 250 MB of float32 images) and the Go runtime.
-const maxTrainingBytes = 2 << 30
-
-// trainingBytes estimates the memory that training an MLP of sizes at batch needs: six
-// float32 copies of the parameters (weights, gradients, Adam's two moments, the QAT copy and
-// the graph's temporaries), six of a batch's activations over all layers (inputs, outputs
-// and their gradients, matmul temporaries) and two of an evaluation batch of 1,000. It
-// overestimates a little: batch 100,000 at the default sizes was measured at 1.8 GB against
-// an estimate of 2.8 GB.
-func trainingBytes(sizes []int, batch int) (params, activations float64) {
-	var p, width float64
-	for i, n := range sizes {
-		width += float64(n)
-		if i > 0 {
-			p += float64(sizes[i-1])*float64(n) + float64(n)
-		}
-	}
-	return 4 * 6 * p, 4 * (6*float64(batch) + 2*1000) * width
-}
-
-// checkMemory refuses a model and batch estimated to need more than maxTrainingBytes, with
+// checkMemory refuses a model and batch estimated to need more than train.MaxTrainingBytes, with
 // one line naming the flag to change (what names the model: "-hidden 256,128" or "-load F").
 func checkMemory(sizes []int, batch int, what string) error {
-	p, a := trainingBytes(sizes, batch)
-	if p+a <= maxTrainingBytes {
+	p, a := train.TrainingBytes(sizes, batch)
+	if p+a <= train.MaxTrainingBytes {
 		return nil
 	}
 	flag := what
@@ -313,7 +291,7 @@ func checkMemory(sizes []int, batch int, what string) error {
 		flag = fmt.Sprintf("-batch %d", batch)
 	}
 	return usagef("%s: training needs about %.1f GiB (estimated for %s with -batch %d), more than the %d GiB allowed; lower %s",
-		flag, (p+a)/(1<<30), what, batch, maxTrainingBytes>>30, strings.Fields(flag)[0])
+		flag, (p+a)/(1<<30), what, batch, train.MaxTrainingBytes>>30, strings.Fields(flag)[0])
 }
 
 // hiddenFlag is the -hidden flag as given, for messages.

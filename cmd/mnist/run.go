@@ -87,7 +87,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if w := divergence("fp32", hist); w != "" {
+	if w := train.Divergence("fp32", hist); w != "" {
 		warn(w)
 	}
 	// The FP32 model in the runtime, made once: evaluated, saved, quantized (PTQ) and the
@@ -173,25 +173,6 @@ func (l *lenientWriter) Write(p []byte) (int, error) {
 		_, l.err = l.w.Write(p)
 	}
 	return len(p), nil
-}
-
-// divergence returns a warning if a training history shows the run diverged: a training loss
-// more than 100 times the loss of guessing (ln 10 ≈ 2.30 for 10 classes) in some epoch, or
-// test accuracy at chance (under 15%%, chance being 10%%) after the last epoch. "" if fine.
-func divergence(phase string, h *train.History) string {
-	if h == nil || len(h.Epochs) == 0 {
-		return ""
-	}
-	chanceLoss := math.Log(10)
-	for i, e := range h.Epochs {
-		if e.TrainLoss > 100*chanceLoss {
-			return fmt.Sprintf("%s diverged: training loss %.3g in epoch %d, more than 100 times that of guessing (%.2f); try a lower learning rate", phase, e.TrainLoss, i+1, chanceLoss)
-		}
-	}
-	if f := h.Final(); f.TestAccuracy < 15 {
-		return fmt.Sprintf("%s learned nothing: test accuracy %.2f%% after epoch %d, about chance (10%%); try a lower learning rate or more epochs", phase, f.TestAccuracy, len(h.Epochs))
-	}
-	return ""
 }
 
 // modelRow evaluates a runtime model on the whole test set and measures its inference
@@ -325,7 +306,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		if err != nil {
 			return nil, err
 		}
-		if w := divergence(name, hist); w != "" {
+		if w := train.Divergence(name, hist); w != "" {
 			warn(w)
 		}
 		sim, err := qm.Simulation()
