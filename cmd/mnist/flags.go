@@ -44,6 +44,11 @@ type options struct {
 	StudyQuick bool      `json:"-"`
 
 	loadedTraining string // with -load: the training record of the loaded file
+
+	// The choices given as names above, parsed once by parseFlags.
+	observer quant.ObserverKind // -observer
+	lsqInit  qat.LSQInit        // -lsq-init
+	schedule *train.Schedule    // -lr-schedule; nil: auto (the recipe's)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -125,13 +130,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.QATInit != "fp32" && o.QATInit != "scratch" {
 		return o, usagef("-qat-init %q: want fp32 or scratch", o.QATInit)
 	}
-	if _, err := quant.ParseObserverKind(o.Observer); err != nil {
+	if o.observer, err = quant.ParseObserverKind(o.Observer); err != nil {
 		return o, usagef("-observer %q: want minmax, moving-average, percentile, mse or meanabs", o.Observer)
 	}
 	if o.QATLR < 0 || o.QATLR > 10 || o.QATLR != o.QATLR {
 		return o, usagef("-qat-lr %v: want 0 (default) or a number in (0, 10]", o.QATLR)
 	}
-	if _, err := qat.ParseLSQInit(o.LSQInit); err != nil {
+	if o.lsqInit, err = qat.ParseLSQInit(o.LSQInit); err != nil {
 		return o, usagef("-lsq-init %q: want meanabs or range", o.LSQInit)
 	}
 	if !(o.DistillT > 0) || o.DistillT > 100 {
@@ -140,7 +145,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if !(o.DistillA >= 0 && o.DistillA <= 1) {
 		return o, usagef("-distill-alpha %v: want a number in [0, 1]", o.DistillA)
 	}
-	if _, err := train.ParseSchedule(o.Schedule); err != nil && o.Schedule != "auto" {
+	if sched, err := train.ParseSchedule(o.Schedule); err == nil {
+		o.schedule = &sched
+	} else if o.Schedule != "auto" {
 		return o, usagef("-lr-schedule %q: want auto, constant or cosine", o.Schedule)
 	}
 	if o.Distill && o.QATInit != "fp32" {
@@ -280,8 +287,8 @@ func (o options) qatLR(p bitPair) (float64, train.Schedule) {
 	if o.QATLR == 0 && o.QATInit == "scratch" {
 		lr = o.LR
 	}
-	if sched, err := train.ParseSchedule(o.Schedule); err == nil { // else auto
-		return lr, sched
+	if o.schedule != nil {
+		return lr, *o.schedule
 	}
 	return lr, r.Schedule
 }

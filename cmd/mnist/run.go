@@ -256,10 +256,6 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 // simulation, and converts it to integers. fm is fp32 in the runtime (the distillation
 // teacher).
 func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts, warn func(string)) ([]report.Row, error) {
-	kind, err := quant.ParseObserverKind(o.Observer)
-	if err != nil {
-		return nil, err
-	}
 	// The distillation teacher: the trained FP32 model in the float runtime.
 	var teacher *infer.FloatModel
 	if o.Distill {
@@ -268,9 +264,9 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 	var rows []report.Row
 	for _, b := range o.Bits {
 		cfg := qat.Spec(b.W, b.A)
-		cfg.Observer = quant.ObserverConfig{Kind: kind}
+		cfg.Observer = quant.ObserverConfig{Kind: o.observer}
 		cfg.LearnScales = o.LSQ.on(b)
-		cfg.LSQInit, _ = qat.ParseLSQInit(o.LSQInit) // checked with the flags
+		cfg.LSQInit = o.lsqInit
 		cfg.FixInputScale = !o.LearnInput
 		cfg.FreezeObserversAfter = o.Freeze
 		if b.Layers != nil {
@@ -281,6 +277,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		}
 		start := fp32
 		if o.QATInit == "scratch" {
+			var err error
 			if start, err = nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed))); err != nil {
 				return nil, err
 			}
