@@ -1,102 +1,20 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
-	"tinyq/report"
 	"tinyq/study"
 	"tinyq/train"
 )
-
-// artifacts are the models of a run, saved with -save DIR as NAME.safetensors.
-type artifacts struct {
-	names []string
-	saves []func(path string) error
-}
-
-func (a *artifacts) add(name string, save func(path string) error) {
-	a.names = append(a.names, name)
-	a.saves = append(a.saves, save)
-}
-
-// save writes every model to dir/NAME.safetensors. A model that fails is named in the
-// returned list and the others are still written.
-//
-// The set is bracketed by a manifest: the old manifest.json is removed before the first file
-// is replaced and the new one is written last, listing the run (its configuration and a
-// time stamp) and the SHA-256 of each file written. A directory without a manifest, or with
-// files that do not match it, holds an interrupted or mixed set, and says so.
-func (a *artifacts) save(dir string, run any, stdout io.Writer) (failed []string) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return []string{fmt.Sprintf("-save %s: %v", dir, err)}
-	}
-	mp := filepath.Join(dir, manifestName)
-	if err := os.Remove(mp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return []string{fmt.Sprintf("-save %s: removing the old %s: %v", dir, manifestName, err)}
-	}
-	m := manifest{Run: run, Written: time.Now().UTC().Format(time.RFC3339), Files: map[string]string{}}
-	for i, name := range a.names {
-		p := filepath.Join(dir, name+".safetensors")
-		if err := a.saves[i](p); err != nil {
-			failed = append(failed, err.Error())
-			continue
-		}
-		sum, err := fileSHA256(p)
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("-save %s: %v", p, err))
-			continue
-		}
-		m.Files[filepath.Base(p)] = sum
-		fmt.Fprintf(stdout, "saved %s\n", p)
-	}
-	if len(failed) > 0 {
-		return append(failed, fmt.Sprintf("-save %s: no %s written, the set is incomplete", dir, manifestName))
-	}
-	if err := report.WriteJSON(mp, m); err != nil {
-		return []string{fmt.Sprintf("-save %s: %v", mp, err)}
-	}
-	fmt.Fprintf(stdout, "saved %s\n", mp)
-	return nil
-}
-
-// manifestName is the file that -save writes last.
-const manifestName = "manifest.json"
-
-// manifest records which run wrote a -save directory's model files.
-type manifest struct {
-	Run     any               `json:"run"`     // the run's configuration (as -json's "config")
-	Written string            `json:"written"` // when the set was completed, UTC
-	Files   map[string]string `json:"files"`   // file name -> SHA-256, hex
-}
-
-// fileSHA256 returns the hex SHA-256 of a file's contents.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // modelNames are the files -save writes for o, without the extension.
 func (o options) modelNames() []string {
@@ -170,7 +88,7 @@ func (o options) places() []place {
 		for _, n := range o.modelNames() {
 			ps = append(ps, place{flag: f, path: filepath.Join(o.Save, n+".safetensors")})
 		}
-		ps = append(ps, place{flag: f, path: filepath.Join(o.Save, manifestName)})
+		ps = append(ps, place{flag: f, path: filepath.Join(o.Save, modelfile.ManifestFile)})
 	}
 	if o.Study != "" {
 		f := "-study " + o.Study

@@ -77,7 +77,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	}
 
 	var rows []report.Row
-	var saved artifacts
+	var saved modelfile.Set
 	var warnings []string
 	warn := func(w string) {
 		warnings = append(warnings, w)
@@ -115,7 +115,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		row.Note = "loaded from " + o.Load
 	}
 	rows = append(rows, row)
-	saved.add("fp32", func(p string) error { return infer.SaveFloat(p, fm, o.trainingJSON()) })
+	saved.Add("fp32", func(p string) error { return infer.SaveFloat(p, fm, o.trainingJSON()) })
 
 	prows, err := runPTQ(fm, trainData, testData, stdout, &saved, o)
 	if err != nil {
@@ -153,7 +153,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		}
 	}
 	if o.Save != "" {
-		failed = append(failed, saved.save(o.Save, o, stdout)...)
+		failed = append(failed, saved.Write(o.Save, o, func(p string) { fmt.Fprintf(stdout, "saved %s\n", p) })...)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d output(s) not written: %s", len(failed), strings.Join(failed, "; "))
@@ -255,7 +255,7 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 // runQAT trains one quantization-aware model per bit pair, evaluates its fake-quant
 // simulation, and converts it to integers. fm is fp32 in the runtime (the distillation
 // teacher).
-func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts, warn func(string)) ([]report.Row, error) {
+func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *modelfile.Set, warn func(string)) ([]report.Row, error) {
 	// The distillation teacher: the trained FP32 model in the float runtime.
 	var teacher *infer.FloatModel
 	if o.Distill {
@@ -319,7 +319,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
 		if b.Layers == nil { // a QAT file has one width for all layers: a mixed model is saved as integers only
-			saved.add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
+			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 		}
 
 		im, err := qm.Convert(infer.Static)
@@ -337,7 +337,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions; largest logit difference %.4g (%.0f output LSBs of s_in·s_w)", name, ag.Percent, ag.MaxAbs, ag.MaxLSB)
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
 		rows = append(rows, irow)
-		saved.add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
+		saved.Add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
 }
@@ -390,7 +390,7 @@ var ptqVariants = []ptq.Config{
 
 // runPTQ converts the trained float model (fp32 in the runtime): fp16, and int8/int4 with
 // static and dynamic activation scales.
-func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *artifacts, o options) ([]report.Row, error) {
+func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *modelfile.Set, o options) ([]report.Row, error) {
 	var rows []report.Row
 	if half, err := ptq.Float16(fp32); err != nil {
 		fmt.Fprintf(stdout, "fp16: skipped, the model has values beyond FP16's range (±65504)\n")
@@ -401,7 +401,7 @@ func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Wr
 		}
 		row.Note = "weights stored as IEEE half, computed in float32"
 		rows = append(rows, row)
-		saved.add("fp16", func(p string) error { return infer.SaveFloat(p, half, o.trainingJSON()) })
+		saved.Add("fp16", func(p string) error { return infer.SaveFloat(p, half, o.trainingJSON()) })
 	}
 
 	// Calibration images: the first training images; images for choosing a calibration
@@ -433,7 +433,7 @@ func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Wr
 		}
 		rows = append(rows, row)
 		im := c.Model
-		saved.add(name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
+		saved.Add(name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
 }
