@@ -127,11 +127,11 @@ func (o options) places() []place {
 // checkSamePaths refuses two places of different flags that are the same file, unless both
 // are read: an output that would overwrite an input, or another output (before, -load m
 // -json m replaced the only model with JSON, and -checkpoint out/fp32.safetensors -save out
-// destroyed the checkpoint). Paths are compared as the system resolves them (see samePath).
+// destroyed the checkpoint). Paths are compared as the system resolves them (see atomicfile.SamePath).
 func checkSamePaths(ps []place) error {
 	for i, a := range ps {
 		for _, b := range ps[i+1:] {
-			if a.flag == b.flag || (a.input && b.input) || !samePath(a.path, b.path) {
+			if a.flag == b.flag || (a.input && b.input) || !atomicfile.SamePath(a.path, b.path) {
 				continue
 			}
 			// Name the output to change first: the one that would overwrite an input, or of
@@ -154,47 +154,6 @@ func checkSamePaths(ps []place) error {
 		}
 	}
 	return nil
-}
-
-// samePath reports whether two paths name the same file: the same resolved path (see
-// resolvePath: symbolic links, "..", relative paths), or, for files that exist, the same
-// device and inode (os.SameFile: hard links).
-func samePath(a, b string) bool {
-	if resolvePath(a) == resolvePath(b) {
-		return true
-	}
-	fa, errA := os.Stat(a)
-	fb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(fa, fb)
-}
-
-// resolvePath returns the absolute path that a write to p reaches: p's symbolic links
-// resolved (a link at the end of p as atomicfile follows it, dangling or not), and for a
-// path that does not exist yet, its parent resolved and its name appended.
-func resolvePath(p string) string {
-	if t, err := atomicfile.Target(p); err == nil {
-		p = t
-	}
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		if abs, err := filepath.Abs(r); err == nil {
-			return abs
-		}
-		return r
-	}
-	// p does not exist (or cannot be resolved): resolve its parent, unclean, so that ".."
-	// after a symbolic link goes where the system would go, then append the name (a ".."
-	// now applies to a path without links).
-	dir, name := ".", p
-	if i := strings.LastIndexByte(p, filepath.Separator); i >= 0 {
-		dir, name = p[:i], p[i+1:]
-		if dir == "" {
-			dir = string(filepath.Separator)
-		}
-	}
-	if dir == p {
-		return p
-	}
-	return filepath.Join(resolvePath(dir), name)
 }
 
 // checkMemory refuses a model and batch estimated to need more than train.MaxTrainingBytes, with
