@@ -46,4 +46,3 @@ func Resolve(p string) string {
 	}
 	return filepath.Join(Resolve(dir), name)
 }
-
