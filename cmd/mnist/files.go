@@ -191,11 +191,11 @@ func (o options) trainingJSON() string {
 // when QAT fine-tunes the FP32 model, that model's identity (base, modelfile.BaseIdentity),
 // so that a phase is never resumed on top of another FP32 model.
 func (o options) qatTrainingJSON(p bitPair, base string) string {
-	lr, sched := o.qatLR(p)
+	r, lr := o.qatRecipe(p)
 	return modelfile.QATTraining{
 		FP32: json.RawMessage(o.trainingJSON()), LR: lr, Init: o.QATInit, Observer: o.Observer,
-		LSQ: o.LSQ.on(p), LSQInit: o.LSQInit, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA,
-		Schedule: sched.String(), LearnInput: o.LearnInput, FP32Model: base,
+		LSQ: r.Config.LearnScales, LSQInit: o.LSQInit, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA,
+		Schedule: r.Schedule.String(), LearnInput: o.LearnInput, FP32Model: base,
 	}.String()
 }
 

@@ -278,27 +278,15 @@ func (b *autoBool) IsBoolFlag() bool { return true }
 // MarshalText writes the flag as in String.
 func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
 
-// qatLR returns the QAT learning rate and schedule of bit pair p: -qat-lr if set, else -lr
-// from scratch, else -lr scaled as qat.Default says (-lr at qat.LowBits or fewer, -lr/10
-// wider); the schedule is -lr-schedule, whose auto is qat.Default's (cosine at low bits).
-func (o options) qatLR(p bitPair) (float64, train.Schedule) {
-	r := qat.Default(p.W, p.A)
-	lr := r.LR(o.LR, o.QATLR)
-	if o.QATLR == 0 && o.QATInit == "scratch" {
-		lr = o.LR
+// qatRecipe returns the QAT recipe of bit pair p (qat.Default) with the flags' choices
+// (qat.Choices: -lsq, -qat-lr, -qat-init scratch, -lr-schedule), and its learning rate.
+func (o options) qatRecipe(p bitPair) (qat.Recipe, float64) {
+	c := qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch", Schedule: o.schedule}
+	if o.LSQ != auto {
+		on := o.LSQ == autoOn
+		c.LearnScales = &on
 	}
-	if o.schedule != nil {
-		return lr, *o.schedule
-	}
-	return lr, r.Schedule
-}
-
-// on resolves the flag for a bit pair: auto means qat.Default's choice (on at low bits).
-func (b autoBool) on(p bitPair) bool {
-	if b == auto {
-		return qat.Default(p.W, p.A).Config.LearnScales
-	}
-	return b == autoOn
+	return c.Apply(qat.Default(p.W, p.A), o.LR)
 }
 
 // bitPair is a weight and activation bit width, or with Layers one per layer (mixed

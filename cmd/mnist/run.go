@@ -263,9 +263,9 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 	}
 	var rows []report.Row
 	for _, b := range o.Bits {
-		cfg := qat.Spec(b.W, b.A)
+		r, lr := o.qatRecipe(b)
+		cfg := r.Config
 		cfg.Observer = quant.ObserverConfig{Kind: o.observer}
-		cfg.LearnScales = o.LSQ.on(b)
 		cfg.LSQInit = o.lsqInit
 		cfg.FixInputScale = !o.LearnInput
 		cfg.FreezeObserversAfter = o.Freeze
@@ -286,7 +286,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		name := "qat-" + b.name()
 		tc := base
 		tc.Name = name
-		tc.LR, tc.Schedule = o.qatLR(b)
+		tc.LR, tc.Schedule = lr, r.Schedule
 		if o.Distill {
 			tc.Distill = &train.Distillation{Teacher: teacher, Temperature: o.DistillT, Alpha: o.DistillA}
 		}
