@@ -201,11 +201,7 @@ func (o options) qatTrainingJSON(p bitPair, base string) string {
 
 // fp32Identity names a trained FP32 model: its epochs and the SHA-256 of its parameters.
 func fp32Identity(m *nn.MLP, epochs int) string {
-	var params [][]float32
-	for _, l := range m.Layers {
-		params = append(params, l.Weights(), l.Bias())
-	}
-	return modelfile.BaseIdentity(epochs, modelfile.Fingerprint(params...))
+	return modelfile.BaseIdentity(epochs, study.Fingerprint(m))
 }
 
 // phaseCheckpoint is the checkpoint file of a QAT phase: ck.safetensors -> ck.qat-w4a4.safetensors.
