@@ -167,30 +167,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Study != "" {
 		// The study has its own grid and outputs: flags of the table run would be ignored.
-		var bad string
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "qat", "bits", "lsq", "lsq-init", "lsq-learn-input", "lr-schedule", "distill", "distill-t", "distill-alpha",
-				"qat-init", "observer", "freeze-observers", "save", "json", "checkpoint", "resume":
-				if bad == "" {
-					bad = f.Name
-				}
-			}
-		})
-		if bad != "" {
+		tableOnly := map[string]bool{"qat": true, "save": true, "json": true, "checkpoint": true, "resume": true}
+		for n := range qatOnlyFlags {
+			tableOnly[n] = n != "qat-lr"
+		}
+		if bad := firstSet(fs, tableOnly); bad != "" {
 			return o, usagef("-%s with -study: the study chooses its own quantization and writes its own files; drop -%s", bad, bad)
 		}
 	}
 	if !o.QAT && o.Study == "" {
 		// Flags that only shape the QAT models would be ignored, yet recorded: refuse them.
 		// (-study runs QAT with -qat-lr and refuses the others above.)
-		var bad string
-		fs.Visit(func(f *flag.Flag) {
-			if qatOnlyFlags[f.Name] && bad == "" {
-				bad = f.Name
-			}
-		})
-		if bad != "" {
+		if bad := firstSet(fs, qatOnlyFlags); bad != "" {
 			return o, usagef("-%s without -qat: it only shapes the QAT models, and none is trained; add -qat or drop -%s", bad, bad)
 		}
 	}
@@ -202,13 +190,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 				ignored[n] = true
 			}
 		}
-		var bad string
-		fs.Visit(func(f *flag.Flag) {
-			if ignored[f.Name] && bad == "" {
-				bad = f.Name
-			}
-		})
-		if bad != "" {
+		if bad := firstSet(fs, ignored); bad != "" {
 			what := "the architecture comes from the file"
 			if bad != "hidden" {
 				what = "no model is trained without -qat"
@@ -220,6 +202,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)
 	}
 	return o, nil
+}
+
+// firstSet returns the first flag in names (where true) that was given on the command line
+// (in fs's order, lexical), or "".
+func firstSet(fs *flag.FlagSet, names map[string]bool) (bad string) {
+	fs.Visit(func(f *flag.Flag) {
+		if names[f.Name] && bad == "" {
+			bad = f.Name
+		}
+	})
+	return bad
 }
 
 // qatOnlyFlags are the flags that only shape the QAT models (runQAT and the QAT phase
