@@ -3,6 +3,7 @@ package qat
 import (
 	"fmt"
 
+	"tinyq/infer"
 	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/train"
@@ -30,17 +31,27 @@ type Phase struct {
 	Resume bool
 }
 
+// Result is a finished QAT phase.
+type Result struct {
+	Model      *Model            // the trained QAT model, observers off (for Save)
+	History    *train.History    // its training history
+	Simulation *infer.FloatModel // its fake-quant simulation in the float runtime
+	Int        *infer.IntModel   // its conversion to integers, static activation scales
+}
+
 // Run prepares p.Start for QAT, trains it (checkpointing after every epoch and resuming as
-// p says) and returns the model, with its observers off, and the training history. The
-// model is ready for Simulation, Convert and Save.
-func Run(p Phase, trainSet, testSet train.Data) (*Model, *train.History, error) {
+// p says), and converts it: its fake-quant simulation and its integer model (Static). If
+// training succeeds and a conversion fails (a model trained into absurd scales), the error
+// comes with the trained model and its history (for a divergence warning), without
+// Simulation or Int.
+func Run(p Phase, trainSet, testSet train.Data) (*Result, error) {
 	qm, err := Prepare(p.Start, p.Config)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	tr, err := qm.NewTrainer(p.Train)
 	if err != nil {
-		return nil, nil, fmt.Errorf("train %s: %w", p.Train.Name, err)
+		return nil, fmt.Errorf("train %s: %w", p.Train.Name, err)
 	}
 	resume := p.Resume
 	if resume && p.Checkpoint != "" {
@@ -55,12 +66,19 @@ func Run(p Phase, trainSet, testSet train.Data) (*Model, *train.History, error) 
 			resume = false
 		}
 	}
-	defer qm.SetObserving(false)
 	hist, err := tr.Run(trainSet, testSet, qm.Checkpoints(p.Checkpoint, p.Training, resume))
+	qm.SetObserving(false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return qm, hist, nil
+	r := &Result{Model: qm, History: hist}
+	if r.Simulation, err = qm.Simulation(); err != nil {
+		return r, err
+	}
+	if r.Int, err = qm.Convert(infer.Static); err != nil {
+		return r, err
+	}
+	return r, nil
 }
 
 // staleBase reports whether the QAT checkpoint at path was fine-tuned from another FP32

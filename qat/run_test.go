@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/infer"
 	"tinyq/modelfile"
 	"tinyq/train"
 )
@@ -29,9 +30,13 @@ func TestRunResumesAndRedoesStale(t *testing.T) {
 		}
 		return p
 	}
-	fresh, fh, err := Run(phase("model A", false, nil), trainSet, testSet)
+	fr, err := Run(phase("model A", false, nil), trainSet, testSet)
 	if err != nil {
 		t.Fatal(err)
+	}
+	fresh, fh := fr.Model, fr.History
+	if fr.Simulation == nil || fr.Int == nil || fr.Int.Config.Mode != infer.Static {
+		t.Fatalf("Run gave simulation %v, integer model %v: want both, the integer one static", fr.Simulation, fr.Int)
 	}
 	for _, q := range fresh.Quantizers() {
 		if q.Observe {
@@ -39,19 +44,21 @@ func TestRunResumesAndRedoesStale(t *testing.T) {
 		}
 	}
 	var log bytes.Buffer
-	resumed, rh, err := Run(phase("model A", true, &log), trainSet, testSet)
+	rr, err := Run(phase("model A", true, &log), trainSet, testSet)
 	if err != nil {
 		t.Fatal(err)
 	}
+	resumed, rh := rr.Model, rr.History
 	if strings.Contains(log.String(), "redoing") || len(rh.Epochs) != len(fh.Epochs) || !sameParams(fresh, resumed) {
 		t.Errorf("resuming the same phase: log %q, %d epochs (want %d), same parameters %v", log.String(), len(rh.Epochs), len(fh.Epochs), sameParams(fresh, resumed))
 	}
 	// The checkpoint now says model A; a run on model B must redo the phase.
 	log.Reset()
-	redone, _, err := Run(phase("model B", true, &log), trainSet, testSet)
+	rd, err := Run(phase("model B", true, &log), trainSet, testSet)
 	if err != nil {
 		t.Fatal(err)
 	}
+	redone := rd.Model
 	if !strings.Contains(log.String(), "qat-w8a8: "+ck+" was fine-tuned from another FP32 model (model A, this run has model B); redoing the phase") {
 		t.Errorf("no note that the phase is redone: %q", log.String())
 	}
@@ -61,7 +68,7 @@ func TestRunResumesAndRedoesStale(t *testing.T) {
 	// With another record than the checkpoint's (same base), resume is refused.
 	p := phase("model B", true, nil)
 	p.Training = modelfile.QATTraining{FP32: json.RawMessage(`{}`), Observer: "moving-average", FP32Model: "model B"}.String()
-	if _, _, err := Run(p, trainSet, testSet); err == nil || !strings.Contains(err.Error(), "training settings") {
+	if _, err := Run(p, trainSet, testSet); err == nil || !strings.Contains(err.Error(), "training settings") {
 		t.Errorf("resume with another training record: err %v, want a refusal naming the training settings", err)
 	}
 }

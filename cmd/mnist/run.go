@@ -299,33 +299,28 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 			fromModel = fp32Identity(fp32, fp32Epochs)
 		}
 		ph.Training = o.qatTrainingJSON(b, fromModel)
-		qm, hist, err := qat.Run(ph, trainData, testData)
+		res, err := qat.Run(ph, trainData, testData)
+		if res != nil {
+			if w := train.Divergence(name, res.History); w != "" {
+				warn(w)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		if w := train.Divergence(name, hist); w != "" {
-			warn(w)
-		}
-		sim, err := qm.Simulation()
-		if err != nil {
-			return nil, err
-		}
+		qm, sim, im := res.Model, res.Simulation, res.Int
 		row, err := modelRow(name, sim, testData)
 		if err != nil {
 			return nil, err
 		}
 		row.WeightBytes = 0 // a fake-quant model is stored as float32; its integer size is in the -int row
-		row.EpochSeconds = hist.EpochSeconds()
+		row.EpochSeconds = res.History.EpochSeconds()
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
 		if b.Layers == nil { // a QAT file has one width for all layers: a mixed model is saved as integers only
 			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 		}
 
-		im, err := qm.Convert(infer.Static)
-		if err != nil {
-			return nil, err
-		}
 		irow, err := modelRow(name+"-int", im, testData)
 		if err != nil {
 			return nil, err
