@@ -9,26 +9,22 @@ import (
 	"tinyq/report"
 	"tinyq/study/analysis"
 	"tinyq/study/schema"
-	"tinyq/train"
 )
 
 // trainQAT fine-tunes the FP32 model with QAT under recipe r (its learning rate scaled from
-// the FP32 rate unless the settings fix one) for epochs, and returns the model and history.
-func (e *env) trainQAT(r qat.Recipe, epochs int) (*qat.Model, *train.History, error) {
-	qm, err := qat.Prepare(e.in.Model, r.Config)
-	if err != nil {
-		return nil, nil, err
-	}
+// the FP32 rate unless the settings fix one) for epochs, and returns the trained, converted
+// phase (qat.Run).
+func (e *env) trainQAT(r qat.Recipe, epochs int) (*qat.Result, error) {
 	tc := e.in.TrainQAT
 	tc.Epochs = epochs
 	tc.LR, tc.Schedule = r.LR(e.set.LR, e.set.QATLR), r.Schedule
 	tc.Name = "qat-" + r.Config.Name()
 	tc.Progress, tc.Log = nil, nil // the study has one bar
-	hist, err := qm.Fit(e.in.Train, e.in.Test, tc)
+	res, err := qat.Run(qat.Phase{Start: e.in.Model, Config: r.Config, Train: tc}, e.in.Train, e.in.Test)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", tc.Name, err)
+		return nil, fmt.Errorf("%s: %w", tc.Name, err)
 	}
-	return qm, hist, nil
+	return res, nil
 }
 
 // recipe is cmd/mnist's default recipe for w/a bits (qat.Default) with learned scales on or
@@ -75,26 +71,19 @@ func (s *Study) runQAT(e *env) error {
 	fp32Epochs := len(s.Results.FP32.Curve)
 	for _, k := range s.pendingQAT(e.set) {
 		p, lsq := k.p, k.lsq
-		qm, hist, err := e.trainQAT(recipe(p.W, p.A, lsq), e.set.QATEpochs)
+		res, err := e.trainQAT(recipe(p.W, p.A, lsq), e.set.QATEpochs)
 		if err != nil {
 			return err
 		}
+		hist := res.History
 		pt := schema.QATPoint{WBits: p.W, ABits: p.A, LSQ: lsq, Curve: curve(hist, fp32Epochs), EpochSeconds: report.Median(hist.EpochSeconds())}
-		sim, err := qm.Simulation()
-		if err != nil {
+		if pt.Accuracy, err = e.testAccuracy(res.Simulation); err != nil {
 			return err
 		}
-		if pt.Accuracy, err = e.testAccuracy(sim); err != nil {
+		if pt.IntAccuracy, err = e.testAccuracy(res.Int); err != nil {
 			return err
 		}
-		im, err := qm.Convert(infer.Static)
-		if err != nil {
-			return err
-		}
-		if pt.IntAccuracy, err = e.testAccuracy(im); err != nil {
-			return err
-		}
-		pt.WeightBytes = im.WeightBytes()
+		pt.WeightBytes = res.Int.WeightBytes()
 		s.Results.QAT = append(s.Results.QAT, pt)
 		if err := s.save(); err != nil {
 			return err
@@ -104,14 +93,11 @@ func (s *Study) runQAT(e *env) error {
 	for _, k := range kneeBudgetsLeft(s.Results.Mixed, s.Dir) {
 		p := &s.Results.Mixed[k]
 		r := qat.DefaultLayers(p.Bits)
-		qm, _, err := e.trainQAT(r, e.set.KneeQATEpochs)
+		res, err := e.trainQAT(r, e.set.KneeQATEpochs)
 		if err != nil {
 			return err
 		}
-		im, err := qm.Convert(infer.Static)
-		if err != nil {
-			return err
-		}
+		im := res.Int
 		if p.QATAccuracy, err = e.testAccuracy(im); err != nil {
 			return err
 		}

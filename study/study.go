@@ -2,15 +2,11 @@ package study
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,6 +18,7 @@ import (
 
 	"tinyq/internal/atomicfile"
 	"tinyq/internal/dirlock"
+	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/study/schema"
 	"tinyq/train"
@@ -229,18 +226,11 @@ func (s *Study) ModelPath() string { return filepath.Join(s.Dir, ModelFile) }
 // in layer order, as little-endian float32 bits. Two models with the same fingerprint compute
 // the same function.
 func Fingerprint(m *nn.MLP) string {
-	h := sha256.New()
-	var buf []byte
+	var params [][]float32
 	for _, l := range m.Layers {
-		for _, v := range [][]float32{l.Weights(), l.Bias()} {
-			buf = buf[:0]
-			for _, x := range v {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
-			}
-			h.Write(buf)
-		}
+		params = append(params, l.Weights(), l.Bias())
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return modelfile.Fingerprint(params...)
 }
 
 // Model loads the FP32 model of a resumed study (HasModel) and checks that it is the one the

@@ -1,103 +1,20 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
+	"tinyq/modelfile"
 	"tinyq/nn"
-	"tinyq/report"
 	"tinyq/study"
 	"tinyq/train"
 )
-
-// artifacts are the models of a run, saved with -save DIR as NAME.safetensors.
-type artifacts struct {
-	names []string
-	saves []func(path string) error
-}
-
-func (a *artifacts) add(name string, save func(path string) error) {
-	a.names = append(a.names, name)
-	a.saves = append(a.saves, save)
-}
-
-// save writes every model to dir/NAME.safetensors. A model that fails is named in the
-// returned list and the others are still written.
-//
-// The set is bracketed by a manifest: the old manifest.json is removed before the first file
-// is replaced and the new one is written last, listing the run (its configuration and a
-// time stamp) and the SHA-256 of each file written. A directory without a manifest, or with
-// files that do not match it, holds an interrupted or mixed set, and says so.
-func (a *artifacts) save(dir string, run any, stdout io.Writer) (failed []string) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return []string{fmt.Sprintf("-save %s: %v", dir, err)}
-	}
-	mp := filepath.Join(dir, manifestName)
-	if err := os.Remove(mp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return []string{fmt.Sprintf("-save %s: removing the old %s: %v", dir, manifestName, err)}
-	}
-	m := manifest{Run: run, Written: time.Now().UTC().Format(time.RFC3339), Files: map[string]string{}}
-	for i, name := range a.names {
-		p := filepath.Join(dir, name+".safetensors")
-		if err := a.saves[i](p); err != nil {
-			failed = append(failed, err.Error())
-			continue
-		}
-		sum, err := fileSHA256(p)
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("-save %s: %v", p, err))
-			continue
-		}
-		m.Files[filepath.Base(p)] = sum
-		fmt.Fprintf(stdout, "saved %s\n", p)
-	}
-	if len(failed) > 0 {
-		return append(failed, fmt.Sprintf("-save %s: no %s written, the set is incomplete", dir, manifestName))
-	}
-	if err := report.WriteJSON(mp, m); err != nil {
-		return []string{fmt.Sprintf("-save %s: %v", mp, err)}
-	}
-	fmt.Fprintf(stdout, "saved %s\n", mp)
-	return nil
-}
-
-// manifestName is the file that -save writes last.
-const manifestName = "manifest.json"
-
-// manifest records which run wrote a -save directory's model files.
-type manifest struct {
-	Run     any               `json:"run"`     // the run's configuration (as -json's "config")
-	Written string            `json:"written"` // when the set was completed, UTC
-	Files   map[string]string `json:"files"`   // file name -> SHA-256, hex
-}
-
-// fileSHA256 returns the hex SHA-256 of a file's contents.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // modelNames are the files -save writes for o, without the extension.
 func (o options) modelNames() []string {
@@ -171,7 +88,7 @@ func (o options) places() []place {
 		for _, n := range o.modelNames() {
 			ps = append(ps, place{flag: f, path: filepath.Join(o.Save, n+".safetensors")})
 		}
-		ps = append(ps, place{flag: f, path: filepath.Join(o.Save, manifestName)})
+		ps = append(ps, place{flag: f, path: filepath.Join(o.Save, modelfile.ManifestFile)})
 	}
 	if o.Study != "" {
 		f := "-study " + o.Study
@@ -210,11 +127,11 @@ func (o options) places() []place {
 // checkSamePaths refuses two places of different flags that are the same file, unless both
 // are read: an output that would overwrite an input, or another output (before, -load m
 // -json m replaced the only model with JSON, and -checkpoint out/fp32.safetensors -save out
-// destroyed the checkpoint). Paths are compared as the system resolves them (see samePath).
+// destroyed the checkpoint). Paths are compared as the system resolves them (see atomicfile.SamePath).
 func checkSamePaths(ps []place) error {
 	for i, a := range ps {
 		for _, b := range ps[i+1:] {
-			if a.flag == b.flag || (a.input && b.input) || !samePath(a.path, b.path) {
+			if a.flag == b.flag || (a.input && b.input) || !atomicfile.SamePath(a.path, b.path) {
 				continue
 			}
 			// Name the output to change first: the one that would overwrite an input, or of
@@ -239,74 +156,11 @@ func checkSamePaths(ps []place) error {
 	return nil
 }
 
-// samePath reports whether two paths name the same file: the same resolved path (see
-// resolvePath: symbolic links, "..", relative paths), or, for files that exist, the same
-// device and inode (os.SameFile: hard links).
-func samePath(a, b string) bool {
-	if resolvePath(a) == resolvePath(b) {
-		return true
-	}
-	fa, errA := os.Stat(a)
-	fb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(fa, fb)
-}
-
-// resolvePath returns the absolute path that a write to p reaches: p's symbolic links
-// resolved (a link at the end of p as atomicfile follows it, dangling or not), and for a
-// path that does not exist yet, its parent resolved and its name appended.
-func resolvePath(p string) string {
-	if t, err := atomicfile.Target(p); err == nil {
-		p = t
-	}
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		if abs, err := filepath.Abs(r); err == nil {
-			return abs
-		}
-		return r
-	}
-	// p does not exist (or cannot be resolved): resolve its parent, unclean, so that ".."
-	// after a symbolic link goes where the system would go, then append the name (a ".."
-	// now applies to a path without links).
-	dir, name := ".", p
-	if i := strings.LastIndexByte(p, filepath.Separator); i >= 0 {
-		dir, name = p[:i], p[i+1:]
-		if dir == "" {
-			dir = string(filepath.Separator)
-		}
-	}
-	if dir == p {
-		return p
-	}
-	return filepath.Join(resolvePath(dir), name)
-}
-
-// maxTrainingBytes is the most memory a run may be estimated to need for training (see
-// trainingBytes): 2 GiB, so that a run fits in a 4 GB address space with room for the data
-// (about 250 MB of float32 images) and the Go runtime.
-const maxTrainingBytes = 2 << 30
-
-// trainingBytes estimates the memory that training an MLP of sizes at batch needs: six
-// float32 copies of the parameters (weights, gradients, Adam's two moments, the QAT copy and
-// the graph's temporaries), six of a batch's activations over all layers (inputs, outputs
-// and their gradients, matmul temporaries) and two of an evaluation batch of 1,000. It
-// overestimates a little: batch 100,000 at the default sizes was measured at 1.8 GB against
-// an estimate of 2.8 GB.
-func trainingBytes(sizes []int, batch int) (params, activations float64) {
-	var p, width float64
-	for i, n := range sizes {
-		width += float64(n)
-		if i > 0 {
-			p += float64(sizes[i-1])*float64(n) + float64(n)
-		}
-	}
-	return 4 * 6 * p, 4 * (6*float64(batch) + 2*1000) * width
-}
-
-// checkMemory refuses a model and batch estimated to need more than maxTrainingBytes, with
+// checkMemory refuses a model and batch estimated to need more than train.MaxTrainingBytes, with
 // one line naming the flag to change (what names the model: "-hidden 256,128" or "-load F").
 func checkMemory(sizes []int, batch int, what string) error {
-	p, a := trainingBytes(sizes, batch)
-	if p+a <= maxTrainingBytes {
+	p, a := train.TrainingBytes(sizes, batch)
+	if p+a <= train.MaxTrainingBytes {
 		return nil
 	}
 	flag := what
@@ -314,7 +168,7 @@ func checkMemory(sizes []int, batch int, what string) error {
 		flag = fmt.Sprintf("-batch %d", batch)
 	}
 	return usagef("%s: training needs about %.1f GiB (estimated for %s with -batch %d), more than the %d GiB allowed; lower %s",
-		flag, (p+a)/(1<<30), what, batch, maxTrainingBytes>>30, strings.Fields(flag)[0])
+		flag, (p+a)/(1<<30), what, batch, train.MaxTrainingBytes>>30, strings.Fields(flag)[0])
 }
 
 // hiddenFlag is the -hidden flag as given, for messages.
@@ -326,76 +180,28 @@ func (o options) hiddenFlag() string {
 	return "-hidden " + strings.Join(parts, ",")
 }
 
-// trainingConfig is the part of the options that determines FP32 training; a checkpoint
-// records it and -resume refuses a different one.
-type trainingConfig struct {
-	Batch      int     `json:"batch"`
-	LR         float64 `json:"lr"`
-	Hidden     []int   `json:"hidden"`
-	Seed       int64   `json:"seed"`
-	TrainLimit int     `json:"train_limit"`
-	Optimizer  string  `json:"optimizer"`
-}
-
 func (o options) trainingJSON() string {
 	if o.Load != "" {
 		return o.loadedTraining // the loaded model's own record; the flags did not train it
 	}
-	b, _ := json.Marshal(trainingConfig{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String()})
-	return string(b)
+	return modelfile.Training{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String()}.String()
 }
 
 // qatTrainingJSON adds the QAT-only settings to trainingJSON, for QAT phase checkpoints, and,
-// when QAT fine-tunes the FP32 model, that model's identity (base: its epochs and the SHA-256
-// of its parameters), so that a phase is never resumed on top of another FP32 model.
+// when QAT fine-tunes the FP32 model, that model's identity (base, modelfile.BaseIdentity),
+// so that a phase is never resumed on top of another FP32 model.
 func (o options) qatTrainingJSON(p bitPair, base string) string {
-	lr, sched := o.qatLR(p)
-	b, _ := json.Marshal(struct {
-		Base     json.RawMessage `json:"fp32"`
-		LR       float64         `json:"qat_lr"`
-		Init     string          `json:"qat_init"`
-		Observe  string          `json:"observer"`
-		LSQ      bool            `json:"lsq"`
-		LSQInit  string          `json:"lsq_init"`
-		Distill  bool            `json:"distill"`
-		DistillT float64         `json:"distill_t"`
-		DistillA float64         `json:"distill_alpha"`
-		Schedule string          `json:"lr_schedule"`
-		Learn    bool            `json:"lsq_learn_input"`
-		From     string          `json:"fp32_model,omitempty"`
-	}{json.RawMessage(o.trainingJSON()), lr, o.QATInit, o.Observer, o.LSQ.on(p), o.LSQInit, o.Distill, o.DistillT, o.DistillA, sched.String(), o.LearnInput, base})
-	return string(b)
+	r, lr := o.qatRecipe(p)
+	return modelfile.QATTraining{
+		FP32: json.RawMessage(o.trainingJSON()), LR: lr, Init: o.QATInit, Observer: o.Observer,
+		LSQ: r.Config.LearnScales, LSQInit: o.LSQInit, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA,
+		Schedule: r.Schedule.String(), LearnInput: o.LearnInput, FP32Model: base,
+	}.String()
 }
 
 // fp32Identity names a trained FP32 model: its epochs and the SHA-256 of its parameters.
 func fp32Identity(m *nn.MLP, epochs int) string {
-	h := sha256.New()
-	var buf [4]byte
-	for _, l := range m.Layers {
-		for _, v := range [][]float32{l.Weights(), l.Bias()} {
-			for _, x := range v {
-				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(x))
-				h.Write(buf[:])
-			}
-		}
-	}
-	return fmt.Sprintf("epochs %d sha256 %x", epochs, h.Sum(nil))
-}
-
-// staleBase reports whether the QAT checkpoint at path was fine-tuned from another FP32
-// model than want (a qatTrainingJSON): such a phase must be redone, not resumed.
-func staleBase(path, want string) (old string, stale bool) {
-	_, info, err := nn.Load(path)
-	if err != nil {
-		return "", false // missing or bad: Run reports it (or starts the phase)
-	}
-	var a, b struct {
-		From string `json:"fp32_model"`
-	}
-	if json.Unmarshal([]byte(info.Training), &a) != nil || json.Unmarshal([]byte(want), &b) != nil {
-		return "", false
-	}
-	return a.From, a.From != b.From
+	return modelfile.BaseIdentity(epochs, study.Fingerprint(m))
 }
 
 // phaseCheckpoint is the checkpoint file of a QAT phase: ck.safetensors -> ck.qat-w4a4.safetensors.

@@ -44,6 +44,11 @@ type options struct {
 	StudyQuick bool      `json:"-"`
 
 	loadedTraining string // with -load: the training record of the loaded file
+
+	// The choices given as names above, parsed once by parseFlags.
+	observer quant.ObserverKind // -observer
+	lsqInit  qat.LSQInit        // -lsq-init
+	schedule *train.Schedule    // -lr-schedule; nil: auto (the recipe's)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -125,13 +130,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.QATInit != "fp32" && o.QATInit != "scratch" {
 		return o, usagef("-qat-init %q: want fp32 or scratch", o.QATInit)
 	}
-	if _, err := quant.ParseObserverKind(o.Observer); err != nil {
+	if o.observer, err = quant.ParseObserverKind(o.Observer); err != nil {
 		return o, usagef("-observer %q: want minmax, moving-average, percentile, mse or meanabs", o.Observer)
 	}
 	if o.QATLR < 0 || o.QATLR > 10 || o.QATLR != o.QATLR {
 		return o, usagef("-qat-lr %v: want 0 (default) or a number in (0, 10]", o.QATLR)
 	}
-	if _, err := qat.ParseLSQInit(o.LSQInit); err != nil {
+	if o.lsqInit, err = qat.ParseLSQInit(o.LSQInit); err != nil {
 		return o, usagef("-lsq-init %q: want meanabs or range", o.LSQInit)
 	}
 	if !(o.DistillT > 0) || o.DistillT > 100 {
@@ -140,7 +145,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if !(o.DistillA >= 0 && o.DistillA <= 1) {
 		return o, usagef("-distill-alpha %v: want a number in [0, 1]", o.DistillA)
 	}
-	if _, err := train.ParseSchedule(o.Schedule); err != nil && o.Schedule != "auto" {
+	if sched, err := train.ParseSchedule(o.Schedule); err == nil {
+		o.schedule = &sched
+	} else if o.Schedule != "auto" {
 		return o, usagef("-lr-schedule %q: want auto, constant or cosine", o.Schedule)
 	}
 	if o.Distill && o.QATInit != "fp32" {
@@ -160,30 +167,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Study != "" {
 		// The study has its own grid and outputs: flags of the table run would be ignored.
-		var bad string
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "qat", "bits", "lsq", "lsq-init", "lsq-learn-input", "lr-schedule", "distill", "distill-t", "distill-alpha",
-				"qat-init", "observer", "freeze-observers", "save", "json", "checkpoint", "resume":
-				if bad == "" {
-					bad = f.Name
-				}
-			}
-		})
-		if bad != "" {
+		tableOnly := map[string]bool{"qat": true, "save": true, "json": true, "checkpoint": true, "resume": true}
+		for n := range qatOnlyFlags {
+			tableOnly[n] = n != "qat-lr"
+		}
+		if bad := firstSet(fs, tableOnly); bad != "" {
 			return o, usagef("-%s with -study: the study chooses its own quantization and writes its own files; drop -%s", bad, bad)
 		}
 	}
 	if !o.QAT && o.Study == "" {
 		// Flags that only shape the QAT models would be ignored, yet recorded: refuse them.
 		// (-study runs QAT with -qat-lr and refuses the others above.)
-		var bad string
-		fs.Visit(func(f *flag.Flag) {
-			if qatOnlyFlags[f.Name] && bad == "" {
-				bad = f.Name
-			}
-		})
-		if bad != "" {
+		if bad := firstSet(fs, qatOnlyFlags); bad != "" {
 			return o, usagef("-%s without -qat: it only shapes the QAT models, and none is trained; add -qat or drop -%s", bad, bad)
 		}
 	}
@@ -195,13 +190,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 				ignored[n] = true
 			}
 		}
-		var bad string
-		fs.Visit(func(f *flag.Flag) {
-			if ignored[f.Name] && bad == "" {
-				bad = f.Name
-			}
-		})
-		if bad != "" {
+		if bad := firstSet(fs, ignored); bad != "" {
 			what := "the architecture comes from the file"
 			if bad != "hidden" {
 				what = "no model is trained without -qat"
@@ -213,6 +202,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)
 	}
 	return o, nil
+}
+
+// firstSet returns the first flag in names (where true) that was given on the command line
+// (in fs's order, lexical), or "".
+func firstSet(fs *flag.FlagSet, names map[string]bool) (bad string) {
+	fs.Visit(func(f *flag.Flag) {
+		if names[f.Name] && bad == "" {
+			bad = f.Name
+		}
+	})
+	return bad
 }
 
 // qatOnlyFlags are the flags that only shape the QAT models (runQAT and the QAT phase
@@ -271,27 +271,15 @@ func (b *autoBool) IsBoolFlag() bool { return true }
 // MarshalText writes the flag as in String.
 func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
 
-// qatLR returns the QAT learning rate and schedule of bit pair p: -qat-lr if set, else -lr
-// from scratch, else -lr scaled as qat.Default says (-lr at qat.LowBits or fewer, -lr/10
-// wider); the schedule is -lr-schedule, whose auto is qat.Default's (cosine at low bits).
-func (o options) qatLR(p bitPair) (float64, train.Schedule) {
-	r := qat.Default(p.W, p.A)
-	lr := r.LR(o.LR, o.QATLR)
-	if o.QATLR == 0 && o.QATInit == "scratch" {
-		lr = o.LR
+// qatRecipe returns the QAT recipe of bit pair p (qat.Default) with the flags' choices
+// (qat.Choices: -lsq, -qat-lr, -qat-init scratch, -lr-schedule), and its learning rate.
+func (o options) qatRecipe(p bitPair) (qat.Recipe, float64) {
+	c := qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch", Schedule: o.schedule}
+	if o.LSQ != auto {
+		on := o.LSQ == autoOn
+		c.LearnScales = &on
 	}
-	if sched, err := train.ParseSchedule(o.Schedule); err == nil { // else auto
-		return lr, sched
-	}
-	return lr, r.Schedule
-}
-
-// on resolves the flag for a bit pair: auto means qat.Default's choice (on at low bits).
-func (b autoBool) on(p bitPair) bool {
-	if b == auto {
-		return qat.Default(p.W, p.A).Config.LearnScales
-	}
-	return b == autoOn
+	return c.Apply(qat.Default(p.W, p.A), o.LR)
 }
 
 // bitPair is a weight and activation bit width, or with Layers one per layer (mixed

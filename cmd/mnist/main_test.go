@@ -148,7 +148,7 @@ func TestLowBitDefaults(t *testing.T) {
 		p    bitPair
 		want bool
 	}{{bitPair{W: 8, A: 8}, false}, {bitPair{W: 4, A: 4}, false}, {bitPair{W: 4, A: 8}, false}, {bitPair{W: 3, A: 3}, true}, {bitPair{W: 2, A: 8}, true}, {bitPair{W: 2, A: 2}, true}} {
-		if got := o.LSQ.on(c.p); got != c.want {
+		if got := lsqOn(o, c.p); got != c.want {
 			t.Errorf("default -lsq at %s: %t, want %t", c.p.name(), got, c.want)
 		}
 	}
@@ -159,16 +159,22 @@ func TestLowBitDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.LSQ.on(bitPair{W: 8, A: 8}) {
+	if !lsqOn(o, bitPair{W: 8, A: 8}) {
 		t.Error("-lsq: off at w8a8")
 	}
 	o, err = parseFlags([]string{"-qat", "-lsq=false"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.LSQ.on(bitPair{W: 2, A: 2}) {
+	if lsqOn(o, bitPair{W: 2, A: 2}) {
 		t.Error("-lsq=false: on at w2a2")
 	}
+}
+
+// lsqOn reports whether the QAT model of p learns its scales under o.
+func lsqOn(o options, p bitPair) bool {
+	r, _ := o.qatRecipe(p)
+	return r.Config.LearnScales
 }
 
 func TestParseBits(t *testing.T) {

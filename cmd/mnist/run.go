@@ -77,7 +77,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	}
 
 	var rows []report.Row
-	var saved artifacts
+	var saved modelfile.Set
 	var warnings []string
 	warn := func(w string) {
 		warnings = append(warnings, w)
@@ -87,7 +87,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if w := divergence("fp32", hist); w != "" {
+	if w := train.Divergence("fp32", hist); w != "" {
 		warn(w)
 	}
 	// The FP32 model in the runtime, made once: evaluated, saved, quantized (PTQ) and the
@@ -115,7 +115,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		row.Note = "loaded from " + o.Load
 	}
 	rows = append(rows, row)
-	saved.add("fp32", func(p string) error { return infer.SaveFloat(p, fm, o.trainingJSON()) })
+	saved.Add("fp32", func(p string) error { return infer.SaveFloat(p, fm, o.trainingJSON()) })
 
 	prows, err := runPTQ(fm, trainData, testData, stdout, &saved, o)
 	if err != nil {
@@ -153,7 +153,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		}
 	}
 	if o.Save != "" {
-		failed = append(failed, saved.save(o.Save, o, stdout)...)
+		failed = append(failed, saved.Write(o.Save, o, func(p string) { fmt.Fprintf(stdout, "saved %s\n", p) })...)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d output(s) not written: %s", len(failed), strings.Join(failed, "; "))
@@ -173,25 +173,6 @@ func (l *lenientWriter) Write(p []byte) (int, error) {
 		_, l.err = l.w.Write(p)
 	}
 	return len(p), nil
-}
-
-// divergence returns a warning if a training history shows the run diverged: a training loss
-// more than 100 times the loss of guessing (ln 10 ≈ 2.30 for 10 classes) in some epoch, or
-// test accuracy at chance (under 15%%, chance being 10%%) after the last epoch. "" if fine.
-func divergence(phase string, h *train.History) string {
-	if h == nil || len(h.Epochs) == 0 {
-		return ""
-	}
-	chanceLoss := math.Log(10)
-	for i, e := range h.Epochs {
-		if e.TrainLoss > 100*chanceLoss {
-			return fmt.Sprintf("%s diverged: training loss %.3g in epoch %d, more than 100 times that of guessing (%.2f); try a lower learning rate", phase, e.TrainLoss, i+1, chanceLoss)
-		}
-	}
-	if f := h.Final(); f.TestAccuracy < 15 {
-		return fmt.Sprintf("%s learned nothing: test accuracy %.2f%% after epoch %d, about chance (10%%); try a lower learning rate or more epochs", phase, f.TestAccuracy, len(h.Epochs))
-	}
-	return ""
 }
 
 // modelRow evaluates a runtime model on the whole test set and measures its inference
@@ -274,11 +255,7 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 // runQAT trains one quantization-aware model per bit pair, evaluates its fake-quant
 // simulation, and converts it to integers. fm is fp32 in the runtime (the distillation
 // teacher).
-func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *artifacts, warn func(string)) ([]report.Row, error) {
-	kind, err := quant.ParseObserverKind(o.Observer)
-	if err != nil {
-		return nil, err
-	}
+func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *modelfile.Set, warn func(string)) ([]report.Row, error) {
 	// The distillation teacher: the trained FP32 model in the float runtime.
 	var teacher *infer.FloatModel
 	if o.Distill {
@@ -286,10 +263,10 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 	}
 	var rows []report.Row
 	for _, b := range o.Bits {
-		cfg := qat.Spec(b.W, b.A)
-		cfg.Observer = quant.ObserverConfig{Kind: kind}
-		cfg.LearnScales = o.LSQ.on(b)
-		cfg.LSQInit, _ = qat.ParseLSQInit(o.LSQInit) // checked with the flags
+		r, lr := o.qatRecipe(b)
+		cfg := r.Config
+		cfg.Observer = quant.ObserverConfig{Kind: o.observer}
+		cfg.LSQInit = o.lsqInit
 		cfg.FixInputScale = !o.LearnInput
 		cfg.FreezeObserversAfter = o.Freeze
 		if b.Layers != nil {
@@ -300,72 +277,50 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		}
 		start := fp32
 		if o.QATInit == "scratch" {
+			var err error
 			if start, err = nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed))); err != nil {
 				return nil, err
 			}
 			start.Input = fp32.Input // trained on the data as the FP32 model reads it
 		}
-		qm, err := qat.Prepare(start, cfg)
-		if err != nil {
-			return nil, err
-		}
 		name := "qat-" + b.name()
 		tc := base
 		tc.Name = name
-		tc.LR, tc.Schedule = o.qatLR(b)
+		tc.LR, tc.Schedule = lr, r.Schedule
 		if o.Distill {
 			tc.Distill = &train.Distillation{Teacher: teacher, Temperature: o.DistillT, Alpha: o.DistillA}
 		}
-		tr, err := qm.NewTrainer(tc)
-		if err != nil {
-			return nil, fmt.Errorf("train %s: %w", name, err)
-		}
-		ck := ""
+		ph := qat.Phase{Start: start, Config: cfg, Train: tc, Resume: o.Resume}
 		if o.Checkpoint != "" {
-			ck = phaseCheckpoint(o.Checkpoint, name)
+			ph.Checkpoint = phaseCheckpoint(o.Checkpoint, name)
 		}
 		fromModel := ""
 		if o.QATInit == "fp32" {
 			fromModel = fp32Identity(fp32, fp32Epochs)
 		}
-		tj := o.qatTrainingJSON(b, fromModel)
-		resume := o.Resume
-		if resume && ck != "" {
-			if old, stale := staleBase(ck, tj); stale {
-				if old == "" {
-					old = "an unrecorded one"
-				}
-				fmt.Fprintf(stdout, "%s: %s was fine-tuned from another FP32 model (%s, this run has %s); redoing the phase\n", name, ck, old, fromModel)
-				resume = false
+		ph.Training = o.qatTrainingJSON(b, fromModel)
+		res, err := qat.Run(ph, trainData, testData)
+		if res != nil {
+			if w := train.Divergence(name, res.History); w != "" {
+				warn(w)
 			}
 		}
-		hist, err := tr.Run(trainData, testData, qm.Checkpoints(ck, tj, resume))
 		if err != nil {
 			return nil, err
 		}
-		if w := divergence(name, hist); w != "" {
-			warn(w)
-		}
-		sim, err := qm.Simulation()
-		if err != nil {
-			return nil, err
-		}
+		qm, sim, im := res.Model, res.Simulation, res.Int
 		row, err := modelRow(name, sim, testData)
 		if err != nil {
 			return nil, err
 		}
 		row.WeightBytes = 0 // a fake-quant model is stored as float32; its integer size is in the -int row
-		row.EpochSeconds = hist.EpochSeconds()
+		row.EpochSeconds = res.History.EpochSeconds()
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
 		if b.Layers == nil { // a QAT file has one width for all layers: a mixed model is saved as integers only
-			saved.add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
+			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 		}
 
-		im, err := qm.Convert(infer.Static)
-		if err != nil {
-			return nil, err
-		}
 		irow, err := modelRow(name+"-int", im, testData)
 		if err != nil {
 			return nil, err
@@ -377,7 +332,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions; largest logit difference %.4g (%.0f output LSBs of s_in·s_w)", name, ag.Percent, ag.MaxAbs, ag.MaxLSB)
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
 		rows = append(rows, irow)
-		saved.add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
+		saved.Add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
 }
@@ -430,7 +385,7 @@ var ptqVariants = []ptq.Config{
 
 // runPTQ converts the trained float model (fp32 in the runtime): fp16, and int8/int4 with
 // static and dynamic activation scales.
-func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *artifacts, o options) ([]report.Row, error) {
+func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *modelfile.Set, o options) ([]report.Row, error) {
 	var rows []report.Row
 	if half, err := ptq.Float16(fp32); err != nil {
 		fmt.Fprintf(stdout, "fp16: skipped, the model has values beyond FP16's range (±65504)\n")
@@ -441,7 +396,7 @@ func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Wr
 		}
 		row.Note = "weights stored as IEEE half, computed in float32"
 		rows = append(rows, row)
-		saved.add("fp16", func(p string) error { return infer.SaveFloat(p, half, o.trainingJSON()) })
+		saved.Add("fp16", func(p string) error { return infer.SaveFloat(p, half, o.trainingJSON()) })
 	}
 
 	// Calibration images: the first training images; images for choosing a calibration
@@ -473,7 +428,7 @@ func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Wr
 		}
 		rows = append(rows, row)
 		im := c.Model
-		saved.add(name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
+		saved.Add(name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
 }

@@ -91,7 +91,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 		}
 		// A model that diverged would only give the study unusable points (or fail it on
 		// absurd scales): stop here, with the warning the table run prints.
-		if w := divergence("fp32", hist); w != "" {
+		if w := train.Divergence("fp32", hist); w != "" {
 			return fmt.Errorf("study: %s", w)
 		}
 	}
