@@ -23,12 +23,6 @@ import (
 	"tinyq/train"
 )
 
-// throughputBatch is the batch size at which inference throughput is measured and reported.
-const throughputBatch = 1000
-
-// bs1Images is how many test images the batch-1 throughput runs over, one per call.
-const bs1Images = 2000
-
 // execute runs the job described by opts.
 func execute(o options, rawStdout, stderr io.Writer) error {
 	// The table and notes go to stdout, whose failure (a closed pipe) must not stop the run
@@ -104,7 +98,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	row, err := modelRow("fp32", fm, testData)
+	row, err := report.Measure("fp32", fm, testData.Images, testData.Labels)
 	if err != nil {
 		return err
 	}
@@ -173,25 +167,6 @@ func (l *lenientWriter) Write(p []byte) (int, error) {
 		_, l.err = l.w.Write(p)
 	}
 	return len(p), nil
-}
-
-// modelRow evaluates a runtime model on the whole test set and measures its inference
-// throughput at batch throughputBatch.
-func modelRow(name string, m infer.Model, test train.Data) (report.Row, error) {
-	acc, err := infer.Evaluate(m, test.Images, test.Labels)
-	if err != nil {
-		return report.Row{}, fmt.Errorf("%s: %w", name, err)
-	}
-	sps, err := infer.Throughput(m, test.Images, throughputBatch)
-	if err != nil {
-		return report.Row{}, fmt.Errorf("%s: %w", name, err)
-	}
-	in, _ := m.Shape()
-	bs1, err := infer.Throughput(m, test.Images[:min(bs1Images, test.Len())*in], 1)
-	if err != nil {
-		return report.Row{}, fmt.Errorf("%s: %w", name, err)
-	}
-	return report.Row{Name: name, Accuracy: acc, WeightBytes: m.WeightBytes(), SamplesPerSecond: sps, SamplesPerSecondBS1: bs1}, nil
 }
 
 // progressWriter returns stderr for progress bars when it is a terminal and bars are wanted.
@@ -309,7 +284,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 			return nil, err
 		}
 		qm, sim, im := res.Model, res.Simulation, res.Int
-		row, err := modelRow(name, sim, testData)
+		row, err := report.Measure(name, sim, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
@@ -321,7 +296,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 		}
 
-		irow, err := modelRow(name+"-int", im, testData)
+		irow, err := report.Measure(name+"-int", im, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
@@ -390,7 +365,7 @@ func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Wr
 	if half, err := ptq.Float16(fp32); err != nil {
 		fmt.Fprintf(stdout, "fp16: skipped, the model has values beyond FP16's range (±65504)\n")
 	} else {
-		row, err := modelRow("fp16", half, testData)
+		row, err := report.Measure("fp16", half, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
@@ -411,7 +386,7 @@ func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Wr
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		row, err := modelRow(name, c.Model, testData)
+		row, err := report.Measure(name, c.Model, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}

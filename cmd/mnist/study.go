@@ -16,6 +16,7 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qkernel"
+	"tinyq/report"
 	"tinyq/study"
 	"tinyq/study/figures"
 	"tinyq/study/markdown"
@@ -52,7 +53,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	cfg := schema.Config{Settings: set, Run: schema.RunInfo{
 		Command: "go run ./cmd/mnist " + strings.Join(os.Args[1:], " "),
 		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: machine(),
+		Machine: report.Machine(),
 		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.ActivePath(), gemm.ActivePath()),
 		Go:      runtime.Version(),
 	}}
@@ -156,18 +157,4 @@ func sameModel(load string, m *nn.MLP) error {
 		return fmt.Errorf("study: -load %s is not the model this study began with (parameters' SHA-256 %.12s…, the study's %.12s…); use another directory or remove it", load, got, want)
 	}
 	return nil
-}
-
-// machine describes the CPU for the report: its model name (Linux) and core count.
-func machine() string {
-	name := runtime.GOARCH
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				name = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d)", name, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 }
