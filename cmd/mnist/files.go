@@ -12,16 +12,14 @@ import (
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
+	"tinyq/ptq"
 	"tinyq/study"
 	"tinyq/train"
 )
 
 // modelNames are the files -save writes for o, without the extension.
 func (o options) modelNames() []string {
-	names := []string{"fp32", "fp16"}
-	for _, c := range ptqVariants {
-		names = append(names, "ptq-"+c.Name())
-	}
+	names := append([]string{"fp32"}, ptq.TableNames()...)
 	if o.QAT {
 		for _, b := range o.Bits {
 			if b.Layers == nil {

@@ -348,62 +348,30 @@ func asInput(m infer.Model, d train.Data) error {
 // mnistDivisor is what the mnist package divides pixels by (mnist.Set: pixel/255).
 const mnistDivisor = 255
 
-// ptqVariants are the PTQ rows of the table.
-var ptqVariants = []ptq.Config{
-	ptq.Spec(ptq.Static, 8, 8),
-	ptq.Spec(ptq.Static, 8, 8).PerTensor(),
-	ptq.Spec(ptq.Dynamic, 8, 8),
-	ptq.Spec(ptq.Static, 4, 8),
-	ptq.Spec(ptq.Static, 4, 4),
-	ptq.Spec(ptq.Static, 4, 4).PerTensor(),
-}
-
-// runPTQ converts the trained float model (fp32 in the runtime): fp16, and int8/int4 with
-// static and dynamic activation scales.
+// runPTQ converts the trained float model (fp32 in the runtime) into the standard PTQ table
+// (ptq.Table: fp16, and int8/int4 with static and dynamic activation scales) and measures each.
 func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *modelfile.Set, o options) ([]report.Row, error) {
-	var rows []report.Row
-	if half, err := ptq.Float16(fp32); err != nil {
-		fmt.Fprintf(stdout, "fp16: skipped, the model has values beyond FP16's range (±65504)\n")
-	} else {
-		row, err := report.Measure("fp16", half, testData.Images, testData.Labels)
-		if err != nil {
-			return nil, err
-		}
-		row.Note = "weights stored as IEEE half, computed in float32"
-		rows = append(rows, row)
-		saved.Add("fp16", func(p string) error { return infer.SaveFloat(p, half, o.trainingJSON()) })
+	vs, err := ptq.Table(fp32, trainData.Images)
+	if err != nil {
+		return nil, err
 	}
-
-	// Calibration images: the first training images; images for choosing a calibration
-	// method: the last ones, up to 5,000, never those calibrated on (and never the test set).
-	in, _ := fp32.Shape()
-	ncal, nval := ptq.HeldOut(trainData.Len(), ptq.DefaultCalibrationSize, ptq.DefaultValidationSize)
-	calib := trainData.Images[:ncal*in]
-	val := trainData.Images[(trainData.Len()-nval)*in:]
-	for _, cfg := range ptqVariants {
-		name := "ptq-" + cfg.Name()
-		c, err := ptq.Choose(fp32, cfg, calib, val)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+	var rows []report.Row
+	for _, v := range vs {
+		if v.Skipped != "" {
+			fmt.Fprintf(stdout, "%s: skipped, %s\n", v.Name, v.Skipped)
+			continue
 		}
-		row, err := report.Measure(name, c.Model, testData.Images, testData.Labels)
+		row, err := report.Measure(v.Name, v.Model(), testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
-		row.Note = "activation scales per row at run time"
-		if cfg.Mode == ptq.Static {
-			row.Note = fmt.Sprintf("calibrated on %d training images with %s", c.Calibrated, c.Model.Calibration)
-			if len(c.Scores) > 0 {
-				var tried []string
-				for _, s := range c.Scores {
-					tried = append(tried, fmt.Sprintf("%s %.4f", s.Observer, s.MSE))
-				}
-				row.Note += fmt.Sprintf(", the smallest logit MSE against fp32 on %d other training images (%s)", c.Validated, strings.Join(tried, ", "))
-			}
-		}
+		row.Note = v.Note
 		rows = append(rows, row)
-		im := c.Model
-		saved.Add(name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
+		if v.Float != nil {
+			saved.Add(v.Name, func(p string) error { return infer.SaveFloat(p, v.Float, o.trainingJSON()) })
+		} else {
+			saved.Add(v.Name, func(p string) error { return infer.SaveInt(p, v.Int, o.trainingJSON()) })
+		}
 	}
 	return rows, nil
 }
