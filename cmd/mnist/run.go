@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"math/rand"
 	"os"
 	"strings"
@@ -94,7 +93,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	// may differ from pixel/255): evaluation, calibration and QAT get the data that way, and
 	// the conversions carry the record into every saved file.
 	for _, d := range []train.Data{trainData, testData} {
-		if err := asInput(fm, d); err != nil {
+		if err := infer.Repixel(fm, d.Images); err != nil {
 			return err
 		}
 	}
@@ -311,42 +310,6 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 	}
 	return rows, nil
 }
-
-// asInput rewrites d's images, which hold MNIST's pixel/255 (mnist.Set), as m's input record
-// makes pixels into inputs (infer.Pixels, as cmd/classify feeds m): unchanged for the default
-// record, pixel/127.5 for a model whose file says pixel_divisor 127.5. The images are this
-// run's own copy and are rewritten in place, a chunk at a time, so that the run never holds
-// two copies of the training set.
-func asInput(m infer.Model, d train.Data) error {
-	if m.Input().PixelDivisor == mnistDivisor {
-		return nil
-	}
-	in, _ := m.Shape()
-	const chunk = 1000 // images at a time
-	pixels := make([]uint8, 0, chunk*in)
-	for lo := 0; lo < len(d.Images); lo += chunk * in {
-		x := d.Images[lo:min(lo+chunk*in, len(d.Images))]
-		pixels = pixels[:len(x)]
-		for i, v := range x {
-			// The byte whose pixel/255 v is: float32(p)/255 is exact to within 2^-24 relative,
-			// far from the 0.5 that rounding would need to go wrong, and checked.
-			p := math.Round(float64(v) * mnistDivisor)
-			if !(p >= 0 && p <= 255) || float32(p)/mnistDivisor != v {
-				return fmt.Errorf("mnist: image value %v is not a pixel over %v", v, mnistDivisor)
-			}
-			pixels[i] = uint8(p)
-		}
-		y, err := infer.Pixels(m, pixels)
-		if err != nil {
-			return err
-		}
-		copy(x, y)
-	}
-	return nil
-}
-
-// mnistDivisor is what the mnist package divides pixels by (mnist.Set: pixel/255).
-const mnistDivisor = 255
 
 // runPTQ converts the trained float model (fp32 in the runtime) into the standard PTQ table
 // (ptq.Table: fp16, and int8/int4 with static and dynamic activation scales) and measures each.
