@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -70,15 +68,13 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 		// The model the points were measured on, or a refusal: the file's training record
 		// and parameters must be those study.json recorded (or, in a study.json that
 		// recorded none, the record of this run's flags when they trained it).
-		want := ""
+		// With -load, the file decides the record and sizes.
+		want, sizesWant := "", []int(nil)
 		if o.Load == "" {
-			want = o.trainingJSON()
+			want, sizesWant = o.trainingJSON(), sizes
 		}
-		if m, err = s.Model(want); err != nil {
+		if m, err = s.Resume(want, sizesWant); err != nil {
 			return err
-		}
-		if got := m.Sizes(); o.Load == "" && !slices.Equal(got, sizes) {
-			return fmt.Errorf("study: %s has layer sizes %v, the study's settings %v: not this study's model; remove the directory to start again", s.ModelPath(), got, sizes)
 		}
 		if o.Load != "" {
 			if err := sameModel(o.Load, m); err != nil {
@@ -100,19 +96,8 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	if err != nil {
 		return err
 	}
-	// A model whose logits overflow float32 leaves nothing to measure (every error NaN):
-	// refused before the study writes anything, on every image it would use.
-	for _, d := range []struct {
-		set    string
-		images []float32
-	}{{"training", trainData.Images}, {"test", testData.Images}} {
-		if _, err := ptq.Logits(fm, d.images); err != nil {
-			var nf *ptq.NonFiniteError
-			if errors.As(err, &nf) {
-				nf.Model, nf.Set = "the FP32 model", d.set
-			}
-			return fmt.Errorf("study: %w", err)
-		}
+	if err := study.CheckReference(fm, trainData.Images, testData.Images); err != nil {
+		return err
 	}
 	acc, err := infer.Evaluate(fm, testData.Images, testData.Labels)
 	if err != nil {
