@@ -53,7 +53,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	}
 	trainData := train.Data{Images: trainSet.Images, Labels: trainSet.Labels}
 	testData := train.Data{Images: testSet.Images, Labels: testSet.Labels}
-	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), 10)
+	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), mnist.Classes)
 	if o.Load == "" {
 		if err := checkMemory(sizes, o.Batch, o.hiddenFlag()); err != nil {
 			return err
@@ -188,14 +188,11 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 		if err != nil {
 			return nil, nil, fmt.Errorf("-load: %w", err)
 		}
-		got := m.Sizes()
-		if got[0] != sizes[0] || got[len(got)-1] != sizes[len(sizes)-1] {
-			return nil, nil, fmt.Errorf("%s: model maps %d inputs to %d classes, MNIST needs %d to %d", o.Load, got[0], got[len(got)-1], sizes[0], sizes[len(sizes)-1])
+		got, in := m.Sizes(), m.InputRecord()
+		if err := mnist.CheckModel(got[0], got[len(got)-1], in.Width, in.Height); err != nil {
+			return nil, nil, fmt.Errorf("-load %s: %w", o.Load, err)
 		}
-		in, def := m.InputRecord(), modelfile.DefaultInput(sizes[0])
-		if in.Width != def.Width || in.Height != def.Height {
-			return nil, nil, fmt.Errorf("-load %s: the model reads %dx%d-pixel images, MNIST's are %dx%d", o.Load, in.Width, in.Height, def.Width, def.Height)
-		}
+		def := modelfile.DefaultInput(sizes[0])
 		if o.Study != "" && in != def {
 			return nil, nil, fmt.Errorf("-load %s: the model reads pixel/%v, and -study evaluates on pixel/%v only; use the table run (without -study) for this model", o.Load, in.PixelDivisor, def.PixelDivisor)
 		}
