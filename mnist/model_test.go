@@ -1,6 +1,9 @@
 package mnist
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,5 +24,17 @@ func TestCheckModel(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.HasPrefix(err.Error(), "mnist: ") || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%+v: %v, want %q", c, err, c.want)
 		}
+	}
+}
+
+// TestFiles: NAME.gz where it exists, else NAME, in Load's order.
+func TestFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, TrainLabels+".gz"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, TrainImages), filepath.Join(dir, TrainLabels+".gz"), filepath.Join(dir, TestImages), filepath.Join(dir, TestLabels)}
+	if got := Files(dir); !slices.Equal(got, want) {
+		t.Errorf("Files = %v, want %v", got, want)
 	}
 }

@@ -111,11 +111,7 @@ func (o options) places() []place {
 		ps = append(ps, place{flag: "-load " + o.Load, path: o.Load, input: true})
 	}
 	if o.DataDir != "" {
-		for _, n := range []string{mnist.TrainImages, mnist.TrainLabels, mnist.TestImages, mnist.TestLabels} {
-			p := filepath.Join(o.DataDir, n+".gz")
-			if _, err := os.Stat(p); err != nil {
-				p = filepath.Join(o.DataDir, n)
-			}
+		for _, p := range mnist.Files(o.DataDir) {
 			ps = append(ps, place{flag: "-data " + o.DataDir, path: p, input: true})
 		}
 	}
