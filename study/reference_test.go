@@ -67,3 +67,28 @@ func TestCheckReference(t *testing.T) {
 		t.Errorf("overflowing model: %v", err)
 	}
 }
+
+// TestHoldOut: enough training images give the validation images the last ones not
+// calibrated on, capped at the setting; too few are refused and leave the settings alone.
+func TestHoldOut(t *testing.T) {
+	s := Full()
+	s.CalibrationImages, s.ValidationImages = 1000, 5000
+	if !HoldOut(&s, 4000) || s.ValidationImages != 3000 {
+		t.Errorf("4000 images: validation %d, want 3000", s.ValidationImages)
+	}
+	s.ValidationImages = 5000
+	if HoldOut(&s, 1000+MinHeldOut-1) || s.ValidationImages != 5000 {
+		t.Errorf("too few images accepted, or settings changed (validation %d)", s.ValidationImages)
+	}
+	if !HoldOut(&s, 60000) || s.ValidationImages != 5000 {
+		t.Errorf("60000 images: validation %d, want 5000", s.ValidationImages)
+	}
+}
+
+// TestNewRunInfo fills every field.
+func TestNewRunInfo(t *testing.T) {
+	r := NewRunInfo("go run ./cmd/mnist -study x")
+	if r.Command != "go run ./cmd/mnist -study x" || r.Date == "" || !strings.Contains(r.Machine, "cores") || !strings.HasPrefix(r.Kernels, "integer ") || !strings.HasPrefix(r.Go, "go") {
+		t.Errorf("NewRunInfo = %+v", r)
+	}
+}

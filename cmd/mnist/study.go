@@ -5,26 +5,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
 
-	"tinyq/gemm"
 	"tinyq/infer"
 	"tinyq/nn"
-	"tinyq/ptq"
-	"tinyq/qkernel"
-	"tinyq/report"
 	"tinyq/study"
 	"tinyq/study/figures"
 	"tinyq/study/markdown"
 	"tinyq/study/schema"
 	"tinyq/train"
 )
-
-// minHeldOut is the fewest training images, apart from calibration's, the study scores its
-// choices on.
-const minHeldOut = 1000
 
 // runStudy runs -study DIR: the FP32 model (trained, loaded with -load, or the one a
 // resumed study saved), then every study point not yet in DIR/study.json (study.Run), then
@@ -40,21 +30,13 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	set.QATLR = o.QATLR
 	// Calibration takes the first training images, choices are scored on the last ones:
 	// there must be enough for both.
-	n := trainData.Len()
-	if n < set.CalibrationImages+minHeldOut {
-		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, minHeldOut, set.CalibrationImages+minHeldOut)
+	if n := trainData.Len(); !study.HoldOut(&set, n) {
+		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, study.MinHeldOut, set.CalibrationImages+study.MinHeldOut)
 	}
-	_, set.ValidationImages = ptq.HeldOut(n, set.CalibrationImages, set.ValidationImages)
 	if o.Load != "" {
 		set.Hidden, set.Epochs = nil, 0 // the file decides
 	}
-	cfg := schema.Config{Settings: set, Run: schema.RunInfo{
-		Command: "go run ./cmd/mnist " + strings.Join(os.Args[1:], " "),
-		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: report.Machine(),
-		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.ActivePath(), gemm.ActivePath()),
-		Go:      runtime.Version(),
-	}}
+	cfg := schema.Config{Settings: set, Run: study.NewRunInfo("go run ./cmd/mnist " + strings.Join(os.Args[1:], " "))}
 	// The directory is this run's until it returns (or the process ends): a second -study
 	// into it is refused at once.
 	s, err := study.Open(o.Study, cfg)
