@@ -6,7 +6,9 @@ import (
 	"runtime"
 	"strings"
 
+	"tinyq/gemm"
 	"tinyq/infer"
+	"tinyq/qkernel"
 )
 
 // ThroughputBatch is the batch size at which Measure times inference (Row.SamplesPerSecond):
@@ -53,3 +55,12 @@ func Machine() string {
 	}
 	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d)", name, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 }
+
+// ActiveKernels names the kernel paths this process runs: qkernel's for integer models,
+// gemm's for float ones.
+func ActiveKernels() Kernels {
+	return Kernels{Int: qkernel.ActivePath().String(), Float: gemm.ActivePath().String()}
+}
+
+// String is "integer X, float Y", as the table run and the study's report print it.
+func (k Kernels) String() string { return fmt.Sprintf("integer %s, float %s", k.Int, k.Float) }

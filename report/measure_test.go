@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/gemm"
 	"tinyq/infer"
+	"tinyq/qkernel"
 	"tinyq/report"
 )
 
@@ -58,5 +60,16 @@ func TestMeasure(t *testing.T) {
 func TestMachine(t *testing.T) {
 	if got := report.Machine(); !strings.Contains(got, " cores (GOMAXPROCS ") {
 		t.Errorf("Machine() = %q, want the core count", got)
+	}
+}
+
+// TestActiveKernels: the paths qkernel and gemm run, printed as "integer X, float Y".
+func TestActiveKernels(t *testing.T) {
+	k := report.ActiveKernels()
+	if k.Int != qkernel.ActivePath().String() || k.Float != gemm.ActivePath().String() {
+		t.Errorf("ActiveKernels() = %+v", k)
+	}
+	if got := (report.Kernels{Int: "a", Float: "b"}).String(); got != "integer a, float b" {
+		t.Errorf("String() = %q", got)
 	}
 }

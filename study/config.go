@@ -1,13 +1,10 @@
 package study
 
 import (
-	"fmt"
 	"runtime"
 	"time"
 
-	"tinyq/gemm"
 	"tinyq/ptq"
-	"tinyq/qkernel"
 	"tinyq/report"
 	"tinyq/study/schema"
 )
@@ -70,7 +67,7 @@ func NewRunInfo(command string) schema.RunInfo {
 		Command: command,
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Machine: report.Machine(),
-		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.ActivePath(), gemm.ActivePath()),
+		Kernels: report.ActiveKernels().String(),
 		Go:      runtime.Version(),
 	}
 }

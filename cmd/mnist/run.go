@@ -9,14 +9,12 @@ import (
 
 	"golang.org/x/term"
 
-	"tinyq/gemm"
 	"tinyq/infer"
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
-	"tinyq/qkernel"
 	"tinyq/quant"
 	"tinyq/report"
 	"tinyq/train"
@@ -59,7 +57,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: integer %s, float %s\n", dir, trainSet.N, testSet.N, qkernel.ActivePath(), gemm.ActivePath())
+	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainSet.N, testSet.N, report.ActiveKernels())
 
 	base := train.Config{
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
@@ -134,7 +132,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	_ = report.Table(stdout, rows) // stdout's errors are not the run's (see lenientWriter)
 	var failed []string
 	if o.JSON != "" {
-		doc := report.Document{Config: o, Kernels: report.Kernels{Int: qkernel.ActivePath().String(), Float: gemm.ActivePath().String()}, Results: rows, Warnings: warnings}
+		doc := report.Document{Config: o, Kernels: report.ActiveKernels(), Results: rows, Warnings: warnings}
 		if o.JSON == "-" {
 			if err := report.EncodeJSON(rawStdout, doc); err != nil {
 				failed = append(failed, "-json to stdout: "+err.Error())
