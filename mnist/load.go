@@ -95,6 +95,22 @@ func loadStandard(imagesPath, labelsPath string) (*Set, error) {
 	return s, nil
 }
 
+// Files returns the paths of the four files Load reads from dir, in Load's order (training
+// images and labels, test images and labels): each NAME.gz if present, else the raw NAME
+// (also when neither exists, for callers that check the paths, such as an output that must
+// not overwrite them).
+func Files(dir string) []string {
+	var out []string
+	for _, name := range []string{TrainImages, TrainLabels, TestImages, TestLabels} {
+		p, err := findStandard(dir, name)
+		if err != nil {
+			p = filepath.Join(dir, name)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // findStandard returns dir/name.gz if it exists, else dir/name. If neither exists the
 // error wraps the *fs.PathError for name.gz.
 func findStandard(dir, name string) (string, error) {

@@ -1,7 +1,11 @@
 package study
 
 import (
+	"runtime"
+	"time"
+
 	"tinyq/ptq"
+	"tinyq/report"
 	"tinyq/study/schema"
 )
 
@@ -39,4 +43,31 @@ func Quick() schema.Settings {
 	s.MixedActivationBits = []int{8}
 	s.KneeQATEpochs = 1
 	return s
+}
+
+// MinHeldOut is the fewest training images, apart from calibration's, the study scores its
+// choices on: below that a choice's logit MSE rests on too few images to rank methods.
+const MinHeldOut = 1000
+
+// HoldOut fits s to n training images: the validation images become the last ones not
+// calibrated on (ptq.HeldOut), at most s.ValidationImages. It returns false, leaving s as it
+// was, when n has fewer than s.CalibrationImages + MinHeldOut images.
+func HoldOut(s *schema.Settings, n int) bool {
+	if n < s.CalibrationImages+MinHeldOut {
+		return false
+	}
+	_, s.ValidationImages = ptq.HeldOut(n, s.CalibrationImages, s.ValidationImages)
+	return true
+}
+
+// NewRunInfo describes this run of command for study.json and the report: the date (UTC),
+// the machine (report.Machine), the kernel paths that run and the Go version.
+func NewRunInfo(command string) schema.RunInfo {
+	return schema.RunInfo{
+		Command: command,
+		Date:    time.Now().UTC().Format(time.RFC3339),
+		Machine: report.Machine(),
+		Kernels: report.ActiveKernels().String(),
+		Go:      runtime.Version(),
+	}
 }

@@ -12,16 +12,14 @@ import (
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
+	"tinyq/ptq"
 	"tinyq/study"
 	"tinyq/train"
 )
 
 // modelNames are the files -save writes for o, without the extension.
 func (o options) modelNames() []string {
-	names := []string{"fp32", "fp16"}
-	for _, c := range ptqVariants {
-		names = append(names, "ptq-"+c.Name())
-	}
+	names := append([]string{"fp32"}, ptq.TableNames()...)
 	if o.QAT {
 		for _, b := range o.Bits {
 			if b.Layers == nil {
@@ -113,11 +111,7 @@ func (o options) places() []place {
 		ps = append(ps, place{flag: "-load " + o.Load, path: o.Load, input: true})
 	}
 	if o.DataDir != "" {
-		for _, n := range []string{mnist.TrainImages, mnist.TrainLabels, mnist.TestImages, mnist.TestLabels} {
-			p := filepath.Join(o.DataDir, n+".gz")
-			if _, err := os.Stat(p); err != nil {
-				p = filepath.Join(o.DataDir, n)
-			}
+		for _, p := range mnist.Files(o.DataDir) {
 			ps = append(ps, place{flag: "-data " + o.DataDir, path: p, input: true})
 		}
 	}

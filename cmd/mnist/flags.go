@@ -217,7 +217,7 @@ func firstSet(fs *flag.FlagSet, names map[string]bool) (bad string) {
 
 // qatOnlyFlags are the flags that only shape the QAT models (runQAT and the QAT phase
 // checkpoints): without -qat they would change nothing. The PTQ rows have their own fixed
-// widths (ptqVariants) and calibration choice (ptq.Choose), FP32 training its constant -lr.
+// widths (ptq.TableConfigs) and calibration choice (ptq.Choose), FP32 training its constant -lr.
 var qatOnlyFlags = map[string]bool{
 	"bits": true, "observer": true, "lsq": true, "lsq-init": true, "lsq-learn-input": true,
 	"distill": true, "distill-t": true, "distill-alpha": true, "lr-schedule": true,

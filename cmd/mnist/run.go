@@ -3,31 +3,22 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"math/rand"
 	"os"
 	"strings"
 
 	"golang.org/x/term"
 
-	"tinyq/gemm"
 	"tinyq/infer"
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
-	"tinyq/qkernel"
 	"tinyq/quant"
 	"tinyq/report"
 	"tinyq/train"
 )
-
-// throughputBatch is the batch size at which inference throughput is measured and reported.
-const throughputBatch = 1000
-
-// bs1Images is how many test images the batch-1 throughput runs over, one per call.
-const bs1Images = 2000
 
 // execute runs the job described by opts.
 func execute(o options, rawStdout, stderr io.Writer) error {
@@ -60,13 +51,13 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	}
 	trainData := train.Data{Images: trainSet.Images, Labels: trainSet.Labels}
 	testData := train.Data{Images: testSet.Images, Labels: testSet.Labels}
-	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), 10)
+	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), mnist.Classes)
 	if o.Load == "" {
 		if err := checkMemory(sizes, o.Batch, o.hiddenFlag()); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: integer %s, float %s\n", dir, trainSet.N, testSet.N, qkernel.ActivePath(), gemm.ActivePath())
+	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainSet.N, testSet.N, report.ActiveKernels())
 
 	base := train.Config{
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
@@ -100,11 +91,11 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	// may differ from pixel/255): evaluation, calibration and QAT get the data that way, and
 	// the conversions carry the record into every saved file.
 	for _, d := range []train.Data{trainData, testData} {
-		if err := asInput(fm, d); err != nil {
+		if err := infer.Repixel(fm, d.Images); err != nil {
 			return err
 		}
 	}
-	row, err := modelRow("fp32", fm, testData)
+	row, err := report.Measure("fp32", fm, testData.Images, testData.Labels)
 	if err != nil {
 		return err
 	}
@@ -141,7 +132,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	_ = report.Table(stdout, rows) // stdout's errors are not the run's (see lenientWriter)
 	var failed []string
 	if o.JSON != "" {
-		doc := report.Document{Config: o, Kernels: report.Kernels{Int: qkernel.ActivePath().String(), Float: gemm.ActivePath().String()}, Results: rows, Warnings: warnings}
+		doc := report.Document{Config: o, Kernels: report.ActiveKernels(), Results: rows, Warnings: warnings}
 		if o.JSON == "-" {
 			if err := report.EncodeJSON(rawStdout, doc); err != nil {
 				failed = append(failed, "-json to stdout: "+err.Error())
@@ -175,25 +166,6 @@ func (l *lenientWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// modelRow evaluates a runtime model on the whole test set and measures its inference
-// throughput at batch throughputBatch.
-func modelRow(name string, m infer.Model, test train.Data) (report.Row, error) {
-	acc, err := infer.Evaluate(m, test.Images, test.Labels)
-	if err != nil {
-		return report.Row{}, fmt.Errorf("%s: %w", name, err)
-	}
-	sps, err := infer.Throughput(m, test.Images, throughputBatch)
-	if err != nil {
-		return report.Row{}, fmt.Errorf("%s: %w", name, err)
-	}
-	in, _ := m.Shape()
-	bs1, err := infer.Throughput(m, test.Images[:min(bs1Images, test.Len())*in], 1)
-	if err != nil {
-		return report.Row{}, fmt.Errorf("%s: %w", name, err)
-	}
-	return report.Row{Name: name, Accuracy: acc, WeightBytes: m.WeightBytes(), SamplesPerSecond: sps, SamplesPerSecondBS1: bs1}, nil
-}
-
 // progressWriter returns stderr for progress bars when it is a terminal and bars are wanted.
 func progressWriter(quiet bool, stderr io.Writer) io.Writer {
 	if quiet {
@@ -214,14 +186,11 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 		if err != nil {
 			return nil, nil, fmt.Errorf("-load: %w", err)
 		}
-		got := m.Sizes()
-		if got[0] != sizes[0] || got[len(got)-1] != sizes[len(sizes)-1] {
-			return nil, nil, fmt.Errorf("%s: model maps %d inputs to %d classes, MNIST needs %d to %d", o.Load, got[0], got[len(got)-1], sizes[0], sizes[len(sizes)-1])
+		got, in := m.Sizes(), m.InputRecord()
+		if err := mnist.CheckModel(got[0], got[len(got)-1], in.Width, in.Height); err != nil {
+			return nil, nil, fmt.Errorf("-load %s: %w", o.Load, err)
 		}
-		in, def := m.InputRecord(), modelfile.DefaultInput(sizes[0])
-		if in.Width != def.Width || in.Height != def.Height {
-			return nil, nil, fmt.Errorf("-load %s: the model reads %dx%d-pixel images, MNIST's are %dx%d", o.Load, in.Width, in.Height, def.Width, def.Height)
-		}
+		def := modelfile.DefaultInput(sizes[0])
 		if o.Study != "" && in != def {
 			return nil, nil, fmt.Errorf("-load %s: the model reads pixel/%v, and -study evaluates on pixel/%v only; use the table run (without -study) for this model", o.Load, in.PixelDivisor, def.PixelDivisor)
 		}
@@ -309,7 +278,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 			return nil, err
 		}
 		qm, sim, im := res.Model, res.Simulation, res.Int
-		row, err := modelRow(name, sim, testData)
+		row, err := report.Measure(name, sim, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
@@ -321,7 +290,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 		}
 
-		irow, err := modelRow(name+"-int", im, testData)
+		irow, err := report.Measure(name+"-int", im, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
@@ -337,98 +306,30 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 	return rows, nil
 }
 
-// asInput rewrites d's images, which hold MNIST's pixel/255 (mnist.Set), as m's input record
-// makes pixels into inputs (infer.Pixels, as cmd/classify feeds m): unchanged for the default
-// record, pixel/127.5 for a model whose file says pixel_divisor 127.5. The images are this
-// run's own copy and are rewritten in place, a chunk at a time, so that the run never holds
-// two copies of the training set.
-func asInput(m infer.Model, d train.Data) error {
-	if m.Input().PixelDivisor == mnistDivisor {
-		return nil
-	}
-	in, _ := m.Shape()
-	const chunk = 1000 // images at a time
-	pixels := make([]uint8, 0, chunk*in)
-	for lo := 0; lo < len(d.Images); lo += chunk * in {
-		x := d.Images[lo:min(lo+chunk*in, len(d.Images))]
-		pixels = pixels[:len(x)]
-		for i, v := range x {
-			// The byte whose pixel/255 v is: float32(p)/255 is exact to within 2^-24 relative,
-			// far from the 0.5 that rounding would need to go wrong, and checked.
-			p := math.Round(float64(v) * mnistDivisor)
-			if !(p >= 0 && p <= 255) || float32(p)/mnistDivisor != v {
-				return fmt.Errorf("mnist: image value %v is not a pixel over %v", v, mnistDivisor)
-			}
-			pixels[i] = uint8(p)
-		}
-		y, err := infer.Pixels(m, pixels)
-		if err != nil {
-			return err
-		}
-		copy(x, y)
-	}
-	return nil
-}
-
-// mnistDivisor is what the mnist package divides pixels by (mnist.Set: pixel/255).
-const mnistDivisor = 255
-
-// ptqVariants are the PTQ rows of the table.
-var ptqVariants = []ptq.Config{
-	ptq.Spec(ptq.Static, 8, 8),
-	ptq.Spec(ptq.Static, 8, 8).PerTensor(),
-	ptq.Spec(ptq.Dynamic, 8, 8),
-	ptq.Spec(ptq.Static, 4, 8),
-	ptq.Spec(ptq.Static, 4, 4),
-	ptq.Spec(ptq.Static, 4, 4).PerTensor(),
-}
-
-// runPTQ converts the trained float model (fp32 in the runtime): fp16, and int8/int4 with
-// static and dynamic activation scales.
+// runPTQ converts the trained float model (fp32 in the runtime) into the standard PTQ table
+// (ptq.Table: fp16, and int8/int4 with static and dynamic activation scales) and measures each.
 func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *modelfile.Set, o options) ([]report.Row, error) {
-	var rows []report.Row
-	if half, err := ptq.Float16(fp32); err != nil {
-		fmt.Fprintf(stdout, "fp16: skipped, the model has values beyond FP16's range (±65504)\n")
-	} else {
-		row, err := modelRow("fp16", half, testData)
-		if err != nil {
-			return nil, err
-		}
-		row.Note = "weights stored as IEEE half, computed in float32"
-		rows = append(rows, row)
-		saved.Add("fp16", func(p string) error { return infer.SaveFloat(p, half, o.trainingJSON()) })
+	vs, err := ptq.Table(fp32, trainData.Images)
+	if err != nil {
+		return nil, err
 	}
-
-	// Calibration images: the first training images; images for choosing a calibration
-	// method: the last ones, up to 5,000, never those calibrated on (and never the test set).
-	in, _ := fp32.Shape()
-	ncal, nval := ptq.HeldOut(trainData.Len(), ptq.DefaultCalibrationSize, ptq.DefaultValidationSize)
-	calib := trainData.Images[:ncal*in]
-	val := trainData.Images[(trainData.Len()-nval)*in:]
-	for _, cfg := range ptqVariants {
-		name := "ptq-" + cfg.Name()
-		c, err := ptq.Choose(fp32, cfg, calib, val)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+	var rows []report.Row
+	for _, v := range vs {
+		if v.Skipped != "" {
+			fmt.Fprintf(stdout, "%s: skipped, %s\n", v.Name, v.Skipped)
+			continue
 		}
-		row, err := modelRow(name, c.Model, testData)
+		row, err := report.Measure(v.Name, v.Model(), testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
-		row.Note = "activation scales per row at run time"
-		if cfg.Mode == ptq.Static {
-			row.Note = fmt.Sprintf("calibrated on %d training images with %s", c.Calibrated, c.Model.Calibration)
-			if len(c.Scores) > 0 {
-				var tried []string
-				for _, s := range c.Scores {
-					tried = append(tried, fmt.Sprintf("%s %.4f", s.Observer, s.MSE))
-				}
-				row.Note += fmt.Sprintf(", the smallest logit MSE against fp32 on %d other training images (%s)", c.Validated, strings.Join(tried, ", "))
-			}
-		}
+		row.Note = v.Note
 		rows = append(rows, row)
-		im := c.Model
-		saved.Add(name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
+		if v.Float != nil {
+			saved.Add(v.Name, func(p string) error { return infer.SaveFloat(p, v.Float, o.trainingJSON()) })
+		} else {
+			saved.Add(v.Name, func(p string) error { return infer.SaveInt(p, v.Int, o.trainingJSON()) })
+		}
 	}
 	return rows, nil
 }

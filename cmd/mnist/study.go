@@ -1,31 +1,20 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
-	"time"
 
-	"tinyq/gemm"
 	"tinyq/infer"
 	"tinyq/nn"
-	"tinyq/ptq"
-	"tinyq/qkernel"
 	"tinyq/study"
 	"tinyq/study/figures"
 	"tinyq/study/markdown"
 	"tinyq/study/schema"
 	"tinyq/train"
 )
-
-// minHeldOut is the fewest training images, apart from calibration's, the study scores its
-// choices on.
-const minHeldOut = 1000
 
 // runStudy runs -study DIR: the FP32 model (trained, loaded with -load, or the one a
 // resumed study saved), then every study point not yet in DIR/study.json (study.Run), then
@@ -41,21 +30,13 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	set.QATLR = o.QATLR
 	// Calibration takes the first training images, choices are scored on the last ones:
 	// there must be enough for both.
-	n := trainData.Len()
-	if n < set.CalibrationImages+minHeldOut {
-		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, minHeldOut, set.CalibrationImages+minHeldOut)
+	if n := trainData.Len(); !study.HoldOut(&set, n) {
+		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, study.MinHeldOut, set.CalibrationImages+study.MinHeldOut)
 	}
-	_, set.ValidationImages = ptq.HeldOut(n, set.CalibrationImages, set.ValidationImages)
 	if o.Load != "" {
 		set.Hidden, set.Epochs = nil, 0 // the file decides
 	}
-	cfg := schema.Config{Settings: set, Run: schema.RunInfo{
-		Command: "go run ./cmd/mnist " + strings.Join(os.Args[1:], " "),
-		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: machine(),
-		Kernels: fmt.Sprintf("integer %s, float %s", qkernel.ActivePath(), gemm.ActivePath()),
-		Go:      runtime.Version(),
-	}}
+	cfg := schema.Config{Settings: set, Run: study.NewRunInfo("go run ./cmd/mnist " + strings.Join(os.Args[1:], " "))}
 	// The directory is this run's until it returns (or the process ends): a second -study
 	// into it is refused at once.
 	s, err := study.Open(o.Study, cfg)
@@ -69,15 +50,13 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 		// The model the points were measured on, or a refusal: the file's training record
 		// and parameters must be those study.json recorded (or, in a study.json that
 		// recorded none, the record of this run's flags when they trained it).
-		want := ""
+		// With -load, the file decides the record and sizes.
+		want, sizesWant := "", []int(nil)
 		if o.Load == "" {
-			want = o.trainingJSON()
+			want, sizesWant = o.trainingJSON(), sizes
 		}
-		if m, err = s.Model(want); err != nil {
+		if m, err = s.Resume(want, sizesWant); err != nil {
 			return err
-		}
-		if got := m.Sizes(); o.Load == "" && !slices.Equal(got, sizes) {
-			return fmt.Errorf("study: %s has layer sizes %v, the study's settings %v: not this study's model; remove the directory to start again", s.ModelPath(), got, sizes)
 		}
 		if o.Load != "" {
 			if err := sameModel(o.Load, m); err != nil {
@@ -99,19 +78,8 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	if err != nil {
 		return err
 	}
-	// A model whose logits overflow float32 leaves nothing to measure (every error NaN):
-	// refused before the study writes anything, on every image it would use.
-	for _, d := range []struct {
-		set    string
-		images []float32
-	}{{"training", trainData.Images}, {"test", testData.Images}} {
-		if _, err := ptq.Logits(fm, d.images); err != nil {
-			var nf *ptq.NonFiniteError
-			if errors.As(err, &nf) {
-				nf.Model, nf.Set = "the FP32 model", d.set
-			}
-			return fmt.Errorf("study: %w", err)
-		}
+	if err := study.CheckReference(fm, trainData.Images, testData.Images); err != nil {
+		return err
 	}
 	acc, err := infer.Evaluate(fm, testData.Images, testData.Labels)
 	if err != nil {
@@ -156,18 +124,4 @@ func sameModel(load string, m *nn.MLP) error {
 		return fmt.Errorf("study: -load %s is not the model this study began with (parameters' SHA-256 %.12s…, the study's %.12s…); use another directory or remove it", load, got, want)
 	}
 	return nil
-}
-
-// machine describes the CPU for the report: its model name (Linux) and core count.
-func machine() string {
-	name := runtime.GOARCH
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				name = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d)", name, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 }

@@ -1,0 +1,45 @@
+package study
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"tinyq/infer"
+	"tinyq/nn"
+	"tinyq/ptq"
+)
+
+// Resume loads a resumed study's FP32 model (Model, with the training record the caller
+// expects when study.json recorded none) and, when sizes is not nil, also refuses a model
+// whose layer sizes are not the ones the run's settings give: the points belong to that
+// architecture.
+func (s *Study) Resume(training string, sizes []int) (*nn.MLP, error) {
+	m, err := s.Model(training)
+	if err != nil {
+		return nil, err
+	}
+	if got := m.Sizes(); sizes != nil && !slices.Equal(got, sizes) {
+		return nil, fmt.Errorf("study: %s has layer sizes %v, the study's settings %v: not this study's model; remove the directory to start again", s.ModelPath(), got, sizes)
+	}
+	return m, nil
+}
+
+// CheckReference refuses an FP32 model whose logits are not finite on any of the training or
+// test images the study would use (ptq.Logits): such a model leaves nothing to measure (every
+// error NaN), and is refused before the study writes anything. The error names the set.
+func CheckReference(fm *infer.FloatModel, trainImages, testImages []float32) error {
+	for _, d := range []struct {
+		set    string
+		images []float32
+	}{{"training", trainImages}, {"test", testImages}} {
+		if _, err := ptq.Logits(fm, d.images); err != nil {
+			var nf *ptq.NonFiniteError
+			if errors.As(err, &nf) {
+				nf.Model, nf.Set = "the FP32 model", d.set
+			}
+			return fmt.Errorf("study: %w", err)
+		}
+	}
+	return nil
+}
