@@ -30,7 +30,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -227,7 +226,7 @@ func quantize(o options, stdout io.Writer) error {
 		}
 		// MNIST's images hold pixel/255; the model reads pixels as its record says.
 		for _, s := range []*mnist.Set{trainSet, testSet} {
-			if err := asInput(fm, s.Images); err != nil {
+			if err := infer.Repixel(fm, s.Images); err != nil {
 				return err
 			}
 		}
@@ -317,37 +316,6 @@ func loadFloat(path string) (*infer.FloatModel, string, error) {
 		return nil, "", fmt.Errorf("-model %s: %w", path, err)
 	}
 	return m.(*infer.FloatModel), info.Training, nil
-}
-
-// mnistDivisor is what package mnist divides pixels by (mnist.Set: pixel/255).
-const mnistDivisor = 255
-
-// asInput rewrites images, which hold MNIST's pixel/255, in place as m's input record makes
-// pixels into inputs (infer.Pixels): unchanged for the default record.
-func asInput(m *infer.FloatModel, images []float32) error {
-	if m.Input().PixelDivisor == mnistDivisor {
-		return nil
-	}
-	const chunk = 1000 * 784 // values at a time: never a second copy of the set
-	pixels := make([]uint8, 0, chunk)
-	for lo := 0; lo < len(images); lo += chunk {
-		x := images[lo:min(lo+chunk, len(images))]
-		pixels = pixels[:len(x)]
-		for i, v := range x {
-			// float32(p)/255 is exact to 2^-24 relative: rounding back finds p, and is checked.
-			p := math.Round(float64(v) * mnistDivisor)
-			if !(p >= 0 && p <= 255) || float32(p)/mnistDivisor != v {
-				return fmt.Errorf("mnist: image value %v is not a pixel over %v", v, mnistDivisor)
-			}
-			pixels[i] = uint8(p)
-		}
-		y, err := infer.Pixels(m, pixels)
-		if err != nil {
-			return err
-		}
-		copy(x, y)
-	}
-	return nil
 }
 
 // dirImages reads every image of dir (regular files whose names do not begin with ".", in
