@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"tinyq/internal/kernel"
+	"tinyq/internal/proctest"
 	"tinyq/nn"
 )
 
@@ -24,10 +25,7 @@ func TestKernelEnvProcess(t *testing.T) {
 		t.Skip("builds the command")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "classify")
-	if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t, ".", "classify")
 	m, err := nn.NewMLP([]int{784, 10}, rand.New(rand.NewSource(1)))
 	if err != nil {
 		t.Fatal(err)

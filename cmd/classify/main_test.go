@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"tinyq/infer"
+	"tinyq/internal/proctest"
 	"tinyq/mnist"
 	"tinyq/nn"
 	"tinyq/ptq"
@@ -133,10 +134,7 @@ func TestBinarySize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command")
 	}
-	bin := filepath.Join(t.TempDir(), "classify")
-	if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t, ".", "classify")
 	st, err := os.Stat(bin)
 	if err != nil {
 		t.Fatal(err)

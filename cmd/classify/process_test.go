@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"image"
 	"image/color"
 	"image/png"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -18,40 +16,10 @@ import (
 
 	"tinyq/gemm"
 	"tinyq/infer"
+	"tinyq/internal/proctest"
 	"tinyq/nn"
 	"tinyq/qkernel"
 )
-
-// classifyBinary builds the command into a temporary directory and returns its path.
-func classifyBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "classify")
-	if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// runProcess runs bin with args in dir (the test's directory if ""), with env added to the
-// environment, and returns its exit status, stdout and stderr.
-func runProcess(t *testing.T, bin, dir string, env []string, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String(), stderr.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), stdout.String(), stderr.String()
-	}
-	t.Fatal(err)
-	return 0, "", ""
-}
 
 // barPNG writes a 28x28 MNIST-like image (black background) with a white w x h rectangle
 // at (8, 4) and returns its path.
@@ -101,22 +69,22 @@ func jsonLines(t *testing.T, out string) []result {
 // -json" prints JSON instead of reporting a file named "-json"), and "--" ends the flags so
 // that a file named "-json" is still an image. A real process.
 func TestFlagsAfterImages(t *testing.T) {
-	bin := classifyBinary(t)
+	bin := proctest.Build(t, ".", "classify")
 	dir := t.TempDir()
 	model := smallModel(t, dir)
 	d7 := barPNG(t, dir, "d7.png", 3, 20)
 	barPNG(t, dir, "-json", 12, 12) // a file named like the flag, in the working directory
 
-	code, out, errOut := runProcess(t, bin, dir, nil, "-model", model, d7, "-json")
+	code, out, errOut := proctest.RunIn(t, bin, dir, nil, "-model", model, d7, "-json")
 	if rs := jsonLines(t, out); code != 0 || errOut != "" || len(rs) != 1 || rs[0].Path != d7 {
 		t.Errorf("-model M d7.png -json: exit %d, stdout %q, stderr %q; want one JSON line for d7.png", code, out, errOut)
 	}
-	code, out, errOut = runProcess(t, bin, dir, nil, d7, "-model", model)
+	code, out, errOut = proctest.RunIn(t, bin, dir, nil, d7, "-model", model)
 	if code != 0 || !strings.HasPrefix(out, d7+"\t") || strings.Count(out, "\n") != 1 {
 		t.Errorf("d7.png -model M: exit %d, stdout %q, stderr %q; want d7.png's line", code, out, errOut)
 	}
 	// After "--", "-json" is the file; the -json flag before it still applies.
-	code, out, errOut = runProcess(t, bin, dir, nil, "-json", "-model", model, d7, "--", "-json", "-model")
+	code, out, errOut = proctest.RunIn(t, bin, dir, nil, "-json", "-model", model, d7, "--", "-json", "-model")
 	rs := jsonLines(t, out)
 	if code != 1 || len(rs) != 2 || rs[0].Path != d7 || rs[1].Path != "-json" {
 		t.Errorf("... -- -json -model: exit %d, stdout %q; want d7.png and the file -json classified", code, out)
@@ -125,11 +93,11 @@ func TestFlagsAfterImages(t *testing.T) {
 		t.Errorf("... -- -json -model: stderr %q, want one line for the missing image named -model", errOut)
 	}
 	// "--" as the value of -model is a value, not the end of the flags.
-	code, _, errOut = runProcess(t, bin, dir, nil, "-model", "--", d7, "-json")
+	code, _, errOut = proctest.RunIn(t, bin, dir, nil, "-model", "--", d7, "-json")
 	if code != 1 || strings.Contains(errOut, "-json") {
 		t.Errorf("-model -- d7.png -json: exit %d, stderr %q; want the model \"--\" refused, -json taken as the flag", code, errOut)
 	}
-	code, _, errOut = runProcess(t, bin, dir, nil, "-model", model, d7, "-bogus")
+	code, _, errOut = proctest.RunIn(t, bin, dir, nil, "-model", model, d7, "-bogus")
 	if code != 2 || !strings.Contains(errOut, "bogus") {
 		t.Errorf("a bad flag after the images: exit %d, stderr %q; want 2 naming it", code, errOut)
 	}
@@ -138,7 +106,7 @@ func TestFlagsAfterImages(t *testing.T) {
 // TestModelNotTinyq (issue 18, item 16): a JSON file, a PNG or an empty file given as -model
 // is one line "PATH: not a tinyq model file", exit 1, not a header length of 7957688064805964411.
 func TestModelNotTinyq(t *testing.T) {
-	bin := classifyBinary(t)
+	bin := proctest.Build(t, ".", "classify")
 	dir := t.TempDir()
 	d7 := barPNG(t, dir, "d7.png", 3, 20)
 	js := filepath.Join(dir, "results.json")
@@ -150,7 +118,7 @@ func TestModelNotTinyq(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ path, kind string }{{js, "JSON"}, {d7, "PNG"}, {empty, "empty"}} {
-		code, out, errOut := runProcess(t, bin, dir, nil, "-model", c.path, d7)
+		code, out, errOut := proctest.RunIn(t, bin, dir, nil, "-model", c.path, d7)
 		msg := strings.TrimSpace(errOut)
 		if code != 1 || out != "" || strings.Contains(msg, "\n") || !strings.Contains(msg, c.path+": not a tinyq model file") ||
 			!strings.Contains(msg, c.kind) || strings.Contains(msg, "header length") {
@@ -158,7 +126,7 @@ func TestModelNotTinyq(t *testing.T) {
 		}
 	}
 	// A real model still loads.
-	if code, _, errOut := runProcess(t, bin, dir, nil, "-model", smallModel(t, dir), d7); code != 0 {
+	if code, _, errOut := proctest.RunIn(t, bin, dir, nil, "-model", smallModel(t, dir), d7); code != 0 {
 		t.Errorf("a real model: exit %d, %s", code, errOut)
 	}
 }
@@ -168,7 +136,7 @@ func TestModelNotTinyq(t *testing.T) {
 // output is one line of three tab-separated fields whose first unquotes to the name. An
 // ordinary name is printed as it is; an error on stderr quotes the name too. A real process.
 func TestPlainPathEscaped(t *testing.T) {
-	bin := classifyBinary(t)
+	bin := proctest.Build(t, ".", "classify")
 	dir := t.TempDir()
 	model := smallModel(t, dir)
 	forged := "fake\t3\t0.9999\nreal.png"
@@ -177,7 +145,7 @@ func TestPlainPathEscaped(t *testing.T) {
 	for _, n := range []string{forged, quoted, plain} {
 		barPNG(t, dir, n, 3, 20)
 	}
-	code, out, errOut := runProcess(t, bin, dir, nil, "-model", model, forged, quoted, plain)
+	code, out, errOut := proctest.RunIn(t, bin, dir, nil, "-model", model, forged, quoted, plain)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -193,12 +161,12 @@ func TestPlainPathEscaped(t *testing.T) {
 	}
 	// An error names such a file in one line, quoted the same way.
 	missing := "gone\nclassify: other.png: forged error.png"
-	code, _, errOut = runProcess(t, bin, dir, nil, "-model", model, missing)
+	code, _, errOut = proctest.RunIn(t, bin, dir, nil, "-model", model, missing)
 	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, strconv.Quote(missing)) {
 		t.Errorf("a missing file %q: exit %d, stderr %q; want one line with the quoted name", missing, code, errOut)
 	}
 	// -json was already right: the name is a JSON string.
-	_, out, _ = runProcess(t, bin, dir, nil, "-model", model, "-json", forged)
+	_, out, _ = proctest.RunIn(t, bin, dir, nil, "-model", model, "-json", forged)
 	if rs := jsonLines(t, out); len(rs) != 1 || rs[0].Path != forged {
 		t.Errorf("-json: %q", out)
 	}
@@ -213,7 +181,7 @@ func TestPlainPathEscaped(t *testing.T) {
 // (400 pixels at 1.0) overflows float32's 3.4e38 to +Inf, a 3x20 bar (60 pixels) gives
 // 6e37, finite.
 func TestNonFiniteOutputs(t *testing.T) {
-	bin := classifyBinary(t)
+	bin := proctest.Build(t, ".", "classify")
 	dir := t.TempDir()
 	w := make([]float32, 784*10)
 	for i := 0; i < 784; i++ {
@@ -237,7 +205,7 @@ func TestNonFiniteOutputs(t *testing.T) {
 		if asJSON {
 			args = append(args, "-json")
 		}
-		code, out, errOut := runProcess(t, bin, dir, nil, args...)
+		code, out, errOut := proctest.RunIn(t, bin, dir, nil, args...)
 		if code != 1 {
 			t.Errorf("json %t: exit %d, want 1", asJSON, code)
 		}
@@ -277,7 +245,7 @@ func TestNonFiniteOutputs(t *testing.T) {
 // are "generic". A real process. (The command is built without the test's build tags, so
 // its default paths are compared with the known names, not with this process's.)
 func TestJSONNamesKernels(t *testing.T) {
-	bin := classifyBinary(t)
+	bin := proctest.Build(t, ".", "classify")
 	dir := t.TempDir()
 	model := smallModel(t, dir)
 	d7 := barPNG(t, dir, "d7.png", 3, 20)
@@ -287,7 +255,7 @@ func TestJSONNamesKernels(t *testing.T) {
 	}
 	floatNames := map[string]bool{"generic": true, "avx2": true, "avx512": true, gemm.ActivePath().String(): true}
 	for _, env := range [][]string{nil, {"TINYQ_KERNEL=generic"}} {
-		code, out, errOut := runProcess(t, bin, dir, env, "-json", "-model", model, d7, d7)
+		code, out, errOut := proctest.RunIn(t, bin, dir, env, "-json", "-model", model, d7, d7)
 		rs := jsonLines(t, out)
 		if code != 0 || len(rs) != 2 {
 			t.Fatalf("%v: exit %d, stdout %q, stderr %q", env, code, out, errOut)
@@ -319,7 +287,7 @@ func TestManyLargeImagesBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("decodes 360 MB of images")
 	}
-	bin := classifyBinary(t)
+	bin := proctest.Build(t, ".", "classify")
 	dir := t.TempDir()
 	model := smallModel(t, dir)
 	const n = 3000
@@ -346,7 +314,7 @@ func TestManyLargeImagesBoundedMemory(t *testing.T) {
 		paths = append(paths, p)
 	}
 	script := `ulimit -d 200000 && exec "$0" "$@"` // KiB
-	code, out, errOut := runProcess(t, "/bin/sh", dir, nil, append([]string{"-c", script, bin, "-model", model}, paths...)...)
+	code, out, errOut := proctest.RunIn(t, "/bin/sh", dir, nil, append([]string{"-c", script, bin, "-model", model}, paths...)...)
 	if code != 0 || strings.Count(out, "\n") != len(paths) || strings.Contains(errOut, "fatal error") {
 		if len(errOut) > 300 {
 			errOut = errOut[:300] + "..."

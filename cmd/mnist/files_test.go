@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,31 +11,9 @@ import (
 	"time"
 
 	"tinyq/infer"
+	"tinyq/internal/proctest"
 	"tinyq/mnist"
 )
-
-// results reads a -json file into name -> accuracy.
-func results(t *testing.T, path string) map[string]float64 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Results []struct {
-			Name     string  `json:"name"`
-			Accuracy float64 `json:"accuracy"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]float64{}
-	for _, r := range doc.Results {
-		m[r.Name] = r.Accuracy
-	}
-	return m
-}
 
 // TestSaveThenLoad: a run that saves its models, then a run that loads fp32.safetensors and
 // trains nothing, give the same fp32 and PTQ accuracies.
@@ -62,7 +39,7 @@ func TestSaveThenLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ra := results(t, a)
+	ra := proctest.Accuracies(t, a)
 	files, err := filepath.Glob(filepath.Join(models, "*.safetensors"))
 	if err != nil || len(files) < 8 {
 		t.Fatalf("%d saved files (%v), want fp32, fp16, 4 PTQ and 2 QAT", len(files), err)
@@ -89,23 +66,12 @@ func TestSaveThenLoad(t *testing.T) {
 	if strings.Contains(out.String(), "epoch 1/") {
 		t.Errorf("-load trained:\n%s", out.String())
 	}
-	rb := results(t, b)
+	rb := proctest.Accuracies(t, b)
 	for _, n := range []string{"fp32", "fp16", "ptq-w8a8-static", "ptq-w8-dynamic", "ptq-w4a8-static", "ptq-w4a4-static"} {
 		if ra[n] != rb[n] || ra[n] == 0 {
 			t.Errorf("%s: %.2f%% when trained, %.2f%% when loaded", n, ra[n], rb[n])
 		}
 	}
-}
-
-// buildBinary compiles the command for tests that need a real process.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mnist")
-	cmd := exec.Command("go", "build", "-buildvcs=false", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // TestResumeAfterKill kills a real training process with SIGKILL, resumes it, and checks the
@@ -114,14 +80,14 @@ func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains models in real processes")
 	}
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	dir := t.TempDir()
 	args := []string{"-epochs", "3", "-train-limit", "12000", "-quiet", "-qat", "-bits", "4"}
 	straight := filepath.Join(dir, "straight.json")
 	if out, err := exec.Command(bin, append(args, "-json", straight)...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted: %v\n%s", err, out)
 	}
-	want := results(t, straight)
+	want := proctest.Accuracies(t, straight)
 	for _, phase := range []string{"", ".qat-w4a4"} {
 		ck := filepath.Join(dir, "ck"+phase+"-run.safetensors")
 		base := filepath.Join(dir, "ck"+phase+"-run.safetensors")
@@ -157,7 +123,7 @@ func TestResumeAfterKill(t *testing.T) {
 		if !strings.Contains(string(out), "resumed from "+wait) {
 			t.Fatalf("did not resume from %s:\n%s", wait, out)
 		}
-		got := results(t, resumed)
+		got := proctest.Accuracies(t, resumed)
 		for _, n := range []string{"fp32", "qat-w4a4", "qat-w4a4-int", "ptq-w4a4-static"} {
 			if got[n] != want[n] || want[n] == 0 {
 				t.Errorf("killed in phase %q: %s %.2f%% resumed, %.2f%% uninterrupted", phase, n, got[n], want[n])
@@ -169,7 +135,7 @@ func TestResumeAfterKill(t *testing.T) {
 // TestLoadCorruptExitStatus: -load of a corrupt file exits with status 1 and one line naming
 // the file and the problem.
 func TestLoadCorruptExitStatus(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	p := filepath.Join(t.TempDir(), "bad.safetensors")
 	if err := os.WriteFile(p, []byte("\x10\x00\x00\x00\x00\x00\x00\x00{not json at all"), 0o644); err != nil {
 		t.Fatal(err)

@@ -8,34 +8,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"tinyq/internal/proctest"
 )
 
 // quick are the flags of a run that trains in a few seconds.
 var quick = []string{"-epochs", "1", "-train-limit", "2000", "-quiet"}
 
-// runBinary runs the command and returns its exit status, stdout and stderr.
-func runBinary(t *testing.T, bin string, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String(), stderr.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), stdout.String(), stderr.String()
-	}
-	t.Fatal(err)
-	return 0, "", ""
-}
-
 // TestOutputsCheckedFirst (issue 11, case 2): an output that cannot be written is refused
 // before any training, with one line naming it and exit status 1. Before, a directory in the
 // place of a model file, or a -checkpoint in a missing directory, failed after training.
 func TestOutputsCheckedFirst(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	dir := t.TempDir()
 	blocked := filepath.Join(dir, "m3")
 	if err := os.MkdirAll(filepath.Join(blocked, "ptq-w4a4-static.safetensors"), 0o755); err != nil {
@@ -56,7 +39,7 @@ func TestOutputsCheckedFirst(t *testing.T) {
 		{[]string{"-json", "/dev/null"}, "not a regular file"},
 	}
 	for _, c := range cases {
-		code, stdout, stderr := runBinary(t, bin, append(quick, c.args...)...)
+		code, stdout, stderr := proctest.Run(t, bin, append(quick, c.args...)...)
 		msg := strings.TrimSpace(stderr)
 		if code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, c.want) || !strings.HasPrefix(msg, "mnist: ") || strings.Contains(msg, "mnist: mnist:") {
 			t.Errorf("%v: exit %d, stderr %q: want status 1 and one line with %q", c.args, code, msg, c.want)
@@ -71,7 +54,7 @@ func TestOutputsCheckedFirst(t *testing.T) {
 // save nothing. With stdout a pipe closed by its reader, the run writes its models and JSON
 // and exits 0.
 func TestClosedStdout(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	dir := t.TempDir()
 	models, js := filepath.Join(dir, "sp"), filepath.Join(dir, "sp.json")
 	r, w, err := os.Pipe()
@@ -101,12 +84,12 @@ func TestClosedStdout(t *testing.T) {
 // large for memory is refused with one line naming the flag and status 2, before training
 // (before, these panicked in makeslice or died out of memory, with status 2).
 func TestHugeSizes(t *testing.T) {
-	bin := buildBinary(t)
-	code, _, stderr := runBinary(t, bin, append(quick, "-hidden", "65536,65536")...)
+	bin := proctest.Build(t, ".", "mnist")
+	code, _, stderr := proctest.Run(t, bin, append(quick, "-hidden", "65536,65536")...)
 	if code != 2 || !strings.Contains(stderr, "-hidden 65536,65536") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Errorf("-hidden 65536,65536: exit %d, stderr %q", code, stderr)
 	}
-	code, stdout, stderr := runBinary(t, bin, append(quick, "-batch", "9223372036854775807", "-json", filepath.Join(t.TempDir(), "r.json"))...)
+	code, stdout, stderr := proctest.Run(t, bin, append(quick, "-batch", "9223372036854775807", "-json", filepath.Join(t.TempDir(), "r.json"))...)
 	if code != 0 || !strings.Contains(stdout, "using -batch 2000") {
 		t.Errorf("-batch MaxInt64: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
@@ -115,9 +98,9 @@ func TestHugeSizes(t *testing.T) {
 // TestLoadSpecialFile (case 3 and 4): -load of /dev/zero or a FIFO is refused at once with
 // one line and status 1 (before, /dev/zero ran out of memory and a FIFO blocked forever).
 func TestLoadSpecialFile(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	for _, p := range []string{"/dev/zero", t.TempDir()} {
-		code, _, stderr := runBinary(t, bin, "-train-limit", "2000", "-quiet", "-load", p)
+		code, _, stderr := proctest.Run(t, bin, "-train-limit", "2000", "-quiet", "-load", p)
 		if code != 1 || !strings.Contains(stderr, "-load: ") || !strings.Contains(stderr, p) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Errorf("-load %s: exit %d, stderr %q", p, code, stderr)
 		}
@@ -176,7 +159,7 @@ func TestResumeRedoesStaleQAT(t *testing.T) {
 	if err := run(freshArgs, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	got, want := results(t, resumed), results(t, fresh)
+	got, want := proctest.Accuracies(t, resumed), proctest.Accuracies(t, fresh)
 	for _, n := range []string{"fp32", "qat-w4a4", "qat-w4a4-int"} {
 		if got[n] != want[n] || want[n] == 0 {
 			t.Errorf("%s: %.2f%% resumed, %.2f%% fresh", n, got[n], want[n])

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"tinyq/infer"
+	"tinyq/internal/proctest"
 	"tinyq/mnist"
 	"tinyq/modelfile"
 )
@@ -50,9 +51,9 @@ func testPixels(t *testing.T) ([]uint8, []uint8) {
 // pixel/255 gives. Before, the run evaluated on pixel/255 and saved every file with the
 // default record. A record the run cannot honour (with -study, or not 28x28) is refused.
 func TestLoadKeepsInputRecord(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	dir := t.TempDir()
-	if code, _, stderr := runBinary(t, bin, append(quick, "-save", filepath.Join(dir, "trained"))...); code != 0 {
+	if code, _, stderr := proctest.Run(t, bin, append(quick, "-save", filepath.Join(dir, "trained"))...); code != 0 {
 		t.Fatalf("training: exit %d, %s", code, stderr)
 	}
 	// The trained model, declared to read pixel/127.5 (its inputs twice what it was trained on).
@@ -71,7 +72,7 @@ func TestLoadKeepsInputRecord(t *testing.T) {
 	}
 	// What the run cannot honour is refused: the study evaluates on pixel/255 only, and
 	// MNIST's images are 28x28, not what a 784x1 record describes.
-	code, _, stderr := runBinary(t, bin, "-train-limit", "3000", "-quiet", "-load", src, "-study", filepath.Join(dir, "study"))
+	code, _, stderr := proctest.Run(t, bin, "-train-limit", "3000", "-quiet", "-load", src, "-study", filepath.Join(dir, "study"))
 	if code != 1 || !strings.Contains(stderr, "pixel/127.5") || !strings.Contains(stderr, "-study") {
 		t.Errorf("-study with a pixel/127.5 model: exit %d, stderr %q", code, stderr)
 	}
@@ -82,7 +83,7 @@ func TestLoadKeepsInputRecord(t *testing.T) {
 	if err := infer.SaveFloat(row, fm, ""); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr = runBinary(t, bin, "-train-limit", "2000", "-quiet", "-load", row)
+	code, _, stderr = proctest.Run(t, bin, "-train-limit", "2000", "-quiet", "-load", row)
 	if code != 1 || !strings.Contains(stderr, "784x1-pixel images, MNIST's are 28x28") {
 		t.Errorf("-load of a 784x1 model: exit %d, stderr %q", code, stderr)
 	}
@@ -91,11 +92,11 @@ func TestLoadKeepsInputRecord(t *testing.T) {
 	}
 
 	out, js := filepath.Join(dir, "out"), filepath.Join(dir, "r.json")
-	code, _, stderr = runBinary(t, bin, "-train-limit", "2000", "-quiet", "-load", src, "-qat", "-bits", "4", "-epochs", "1", "-save", out, "-json", js)
+	code, _, stderr = proctest.Run(t, bin, "-train-limit", "2000", "-quiet", "-load", src, "-qat", "-bits", "4", "-epochs", "1", "-save", out, "-json", js)
 	if code != 0 {
 		t.Fatalf("-load: exit %d, %s", code, stderr)
 	}
-	reported := results(t, js)
+	reported := proctest.Accuracies(t, js)
 	pixels, labels := testPixels(t)
 	files, err := filepath.Glob(filepath.Join(out, "*.safetensors"))
 	if err != nil || len(files) != 10 { // fp32, fp16, six PTQ, qat-w4a4 and its integer model

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"tinyq/internal/dirlock"
+	"tinyq/internal/proctest"
 	"tinyq/nn"
 )
 
@@ -103,7 +104,7 @@ func TestStudyConcurrentRunRefused(t *testing.T) {
 	if !dirlock.Supported {
 		t.Skip("no directory locks on this system")
 	}
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	dir := filepath.Join(t.TempDir(), "study")
 	first := startStudy(t, bin, studyArgs(dir)...)
 	pid := strconv.Itoa(first.cmd.Process.Pid)
@@ -117,7 +118,7 @@ func TestStudyConcurrentRunRefused(t *testing.T) {
 		t.Fatalf("stop the first run: %v", err)
 	}
 	t0 := time.Now()
-	code, stdout, stderr := runBinary(t, bin, append(studyArgs(dir), "-seed", "2")...)
+	code, stdout, stderr := proctest.Run(t, bin, append(studyArgs(dir), "-seed", "2")...)
 	took := time.Since(t0)
 	msg := strings.TrimSpace(stderr)
 	if code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, dir) || !strings.Contains(msg, "in use") || !strings.Contains(msg, "process "+pid) {
@@ -162,7 +163,7 @@ func TestStudyResumeRefusesOtherModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains models in real processes")
 	}
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	tmp := t.TempDir()
 	dir, other := filepath.Join(tmp, "seed1"), filepath.Join(tmp, "seed2")
 	killAfterModel(t, bin, dir, studyArgs(dir)...)
@@ -220,7 +221,7 @@ func TestStudyResumeRefusesOtherModel(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "study.json"), c.results, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, stdout, stderr := runBinary(t, bin, studyArgs(dir)...)
+		code, stdout, stderr := proctest.Run(t, bin, studyArgs(dir)...)
 		msg := strings.TrimSpace(stderr)
 		if code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, model) || !strings.Contains(msg, "not the model this study measured") || !strings.Contains(msg, c.want) {
 			t.Errorf("%s: exit %d, stderr %q; want status 1 and one line naming %s with %q", c.name, code, msg, model, c.want)
@@ -251,7 +252,7 @@ func TestStudyResumeRefusesOtherModel(t *testing.T) {
 	if err := os.WriteFile(loaded, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runBinary(t, bin, loadArgs...)
+	code, _, stderr := proctest.Run(t, bin, loadArgs...)
 	if msg := strings.TrimSpace(stderr); code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, "-load "+loaded+" is not the model this study began with") {
 		t.Errorf("-load file replaced: exit %d, stderr %q", code, msg)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/internal/proctest"
 	"tinyq/nn"
 )
 
@@ -36,12 +37,12 @@ func overflowingModel(t *testing.T) string {
 // ("json: unsupported value: NaN") after claiming the directory with study.json and the
 // model.
 func TestOverflowingModelRefused(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	model := overflowingModel(t)
 	tmp := t.TempDir()
 
 	js := filepath.Join(tmp, "r.json")
-	code, _, stderr := runBinary(t, bin, "-load", model, "-train-limit", "3000", "-quiet", "-json", js)
+	code, _, stderr := proctest.Run(t, bin, "-load", model, "-train-limit", "3000", "-quiet", "-json", js)
 	msg := strings.TrimSpace(stderr)
 	if code != 1 || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "mnist: ") || !strings.Contains(msg, "finite") || strings.Contains(msg, "internal error") {
 		t.Errorf("-load: exit %d, stderr %q; want status 1 and one line about non-finite logits", code, msg)
@@ -51,7 +52,7 @@ func TestOverflowingModelRefused(t *testing.T) {
 	}
 
 	dir := filepath.Join(tmp, "study")
-	code, _, stderr = runBinary(t, bin, "-study", dir, "-study-quick", "-load", model, "-train-limit", "3000", "-quiet")
+	code, _, stderr = proctest.Run(t, bin, "-study", dir, "-study-quick", "-load", model, "-train-limit", "3000", "-quiet")
 	msg = strings.TrimSpace(stderr)
 	if code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, "FP32 model's logit") || !strings.Contains(msg, "want finite logits") {
 		t.Errorf("-study: exit %d, stderr %q; want status 1 and one line about the FP32 model's non-finite logits", code, msg)

@@ -6,13 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"tinyq/internal/proctest"
 )
 
 // refused checks that a run of bin with args exits with status 2 (a usage error) and one
 // line on stderr holding every string of want, without having trained or written anything.
 func refused(t *testing.T, bin string, args []string, want ...string) {
 	t.Helper()
-	code, stdout, stderr := runBinary(t, bin, args...)
+	code, stdout, stderr := proctest.Run(t, bin, args...)
 	msg := strings.TrimSpace(stderr)
 	ok := code == 2 && strings.HasPrefix(msg, "mnist: ") && !strings.Contains(msg, "\n")
 	for _, w := range want {
@@ -34,7 +35,7 @@ func refused(t *testing.T, bin string, args []string, want ...string) {
 // compared as the system resolves them: through "..", a symbolic link (to a file, or to a
 // directory whose file does not exist yet) and a hard link.
 func TestSamePathsRefused(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	dir := t.TempDir()
 	at := func(p string) string { return filepath.Join(dir, p) }
 	model := at("m.safetensors")
@@ -91,7 +92,7 @@ func TestSamePathsRefused(t *testing.T) {
 		append(load, "-json", at("sub/m.json"), "-save", at("sub/out")),
 		append(quick, "-data", at("data"), "-json", at("data/r.json"), "-checkpoint", at("data/ck.st")),
 	} {
-		if code, _, stderr := runBinary(t, bin, args...); code != 1 || !strings.Contains(stderr, at("")) {
+		if code, _, stderr := proctest.Run(t, bin, args...); code != 1 || !strings.Contains(stderr, at("")) {
 			t.Errorf("%v: exit %d, stderr %q: want the run to reach the model or the data", args, code, stderr)
 		}
 	}
@@ -102,7 +103,7 @@ func TestSamePathsRefused(t *testing.T) {
 // 1 to 2147483646 are refused with status 2 and one line naming -seed and the range; the
 // edge 2147483646 is accepted.
 func TestSeedRange(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	for _, s := range []string{"2147483648", "0", "-1", "2147483647", "-9223372036854775808"} {
 		refused(t, bin, append([]string{"-seed", s}, quick...), "-seed "+s, "1 to 2147483646")
 	}
@@ -116,7 +117,7 @@ func TestSeedRange(t *testing.T) {
 // and one line naming it; with -qat each is accepted, and -qat-lr also with -study (the
 // study's QAT runs use it).
 func TestQATOnlyFlagsNeedQAT(t *testing.T) {
-	bin := buildBinary(t)
+	bin := proctest.Build(t, ".", "mnist")
 	flags := [][]string{
 		{"-bits", "4"}, {"-observer", "minmax"}, {"-lsq"}, {"-lsq=false"}, {"-lsq-init", "range"},
 		{"-lsq-learn-input"}, {"-distill"}, {"-distill-t", "2"}, {"-distill-alpha", "0.3"},

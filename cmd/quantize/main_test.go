@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -17,6 +15,7 @@ import (
 	"testing"
 
 	"tinyq/infer"
+	"tinyq/internal/proctest"
 	"tinyq/mnist"
 )
 
@@ -51,22 +50,12 @@ func TestDependencies(t *testing.T) {
 	}
 }
 
-// build builds a command of this module (".": this one) into a temporary directory.
-func build(t *testing.T, pkg, name string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", bin, pkg).CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	return bin
-}
-
 // TestBinarySize: a plain build of the command is at most 8 MiB.
 func TestBinarySize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command")
 	}
-	st, err := os.Stat(build(t, ".", "quantize"))
+	st, err := os.Stat(proctest.Build(t, ".", "quantize"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,24 +63,6 @@ func TestBinarySize(t *testing.T) {
 	if st.Size() > 8<<20 {
 		t.Errorf("quantize binary is %d bytes, want at most %d (8 MiB)", st.Size(), 8<<20)
 	}
-}
-
-// runCmd runs bin with args and returns its exit status, stdout and stderr.
-func runCmd(t *testing.T, bin string, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String(), stderr.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), stdout.String(), stderr.String()
-	}
-	t.Fatal(err)
-	return 0, "", ""
 }
 
 // TestReproducesMNISTRun (issue 19, part 2, the acceptance check): quantizing the fp32 file
@@ -105,29 +76,13 @@ func TestReproducesMNISTRun(t *testing.T) {
 	if _, err := mnist.Locate(""); err != nil {
 		t.Skip(err)
 	}
-	mnistBin, quantize := build(t, "tinyq/cmd/mnist", "mnist"), build(t, ".", "quantize")
+	mnistBin, quantize := proctest.Build(t, "tinyq/cmd/mnist", "mnist"), proctest.Build(t, ".", "quantize")
 	dir := t.TempDir()
 	models, js := filepath.Join(dir, "models"), filepath.Join(dir, "r.json")
-	if code, _, stderr := runCmd(t, mnistBin, "-epochs", "1", "-train-limit", "2000", "-quiet", "-save", models, "-json", js); code != 0 {
+	if code, _, stderr := proctest.Run(t, mnistBin, "-epochs", "1", "-train-limit", "2000", "-quiet", "-save", models, "-json", js); code != 0 {
 		t.Fatalf("mnist: exit %d: %s", code, stderr)
 	}
-	b, err := os.ReadFile(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Results []struct {
-			Name     string  `json:"name"`
-			Accuracy float64 `json:"accuracy"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	acc := map[string]float64{}
-	for _, r := range doc.Results {
-		acc[r.Name] = r.Accuracy
-	}
+	acc := proctest.Accuracies(t, js)
 	fp32 := filepath.Join(models, "fp32.safetensors")
 	for _, c := range []struct {
 		name string
@@ -141,7 +96,7 @@ func TestReproducesMNISTRun(t *testing.T) {
 	} {
 		out := filepath.Join(dir, c.name+".safetensors")
 		args := append([]string{"-model", fp32, "-train-limit", "2000", "-o", out}, c.args...)
-		code, stdout, stderr := runCmd(t, quantize, args...)
+		code, stdout, stderr := proctest.Run(t, quantize, args...)
 		if code != 0 || stderr != "" {
 			t.Fatalf("%s: exit %d, stderr %q", c.name, code, stderr)
 		}
