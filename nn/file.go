@@ -48,12 +48,18 @@ func FromParams(a modelfile.Arch, p modelfile.FloatParams) (*MLP, error) {
 // SetParams copies the parameters of src (same architecture) into m's own tensors, which
 // built graphs are bound to.
 func (m *MLP) SetParams(src *MLP) error {
-	if fmt.Sprint(src.Arch()) != fmt.Sprint(m.Arch()) {
-		return fmt.Errorf("nn: architecture %v, want %v", src.Arch(), m.Arch())
+	if a, b := src.Architecture(), m.Architecture(); !a.Equal(b) {
+		return fmt.Errorf("nn: architecture %v, want %v", a, b)
 	}
 	for i, l := range m.Layers {
 		copy(l.Weights(), src.Layers[i].Weights())
 		copy(l.Bias(), src.Layers[i].Bias())
+		if b, sb := l.BN, src.Layers[i].BN; b != nil && sb != nil {
+			copy(b.Gamma.Data().([]float32), sb.Gamma.Data().([]float32))
+			copy(b.Beta.Data().([]float32), sb.Beta.Data().([]float32))
+			copy(b.State.Mean, sb.State.Mean)
+			copy(b.State.Var, sb.State.Var)
+		}
 	}
 	return nil
 }
