@@ -46,14 +46,22 @@ func (w *Weights) Conv(dst []int32, src []uint8, n int, win arch.Window, zp int3
 	if chunk < 1 && n > 0 {
 		return fmt.Errorf("qkernel: Conv: len(scratch) = %d, want at least %d (one image's patches)", len(scratch), pix*plen)
 	}
-	zps := [1]int32{zp}
 	for b := 0; b < n; b += chunk {
 		k := min(chunk, n-b)
 		cols := scratch[:k*pix*plen]
 		patch.Im2col(cols, src[b*win.InLen():(b+k)*win.InLen()], k, win, uint8(zp))
-		if err := w.Accumulate(dst[b*pix*w.Out:(b+k)*pix*w.Out], cols, k*pix, zps[:], workers); err != nil {
+		if err := w.Accumulate(dst[b*pix*w.Out:(b+k)*pix*w.Out], cols, k*pix, zeroPoints[zp:zp+1], workers); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// zeroPoints holds every uint8 zero point, so that Conv passes Accumulate a one-element
+// slice without allocating one (read only).
+var zeroPoints = func() (t [256]int32) {
+	for i := range t {
+		t[i] = int32(i)
+	}
+	return t
+}()
