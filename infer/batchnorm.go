@@ -4,15 +4,14 @@ import (
 	"fmt"
 	"math"
 
+	"tinyq/modelfile"
 	"tinyq/quant"
 )
 
 // BatchNorm is a batch normalization's evaluation-time parameters, one per channel:
-// y = (x - Mean)/sqrt(Var + Eps)·Gamma + Beta, with the running statistics.
-type BatchNorm struct {
-	Gamma, Beta, Mean, Var []float32 // [Out]
-	Eps                    float32
-}
+// y = (x - Mean)/sqrt(Var + Eps)·Gamma + Beta, with the running statistics (as a float
+// file stores them).
+type BatchNorm = modelfile.BatchNorm
 
 // FoldBatchNorm folds bn into the layer before it, whose weights w are [in, out] (the
 // training layout: [KH, KW, C, Out] for a convolution) and bias b [out], and returns the
