@@ -36,7 +36,7 @@ func netFile(t *testing.T) modelfile.FloatFile {
 	}
 }
 
-// TestNetRoundTrip: version 4 float, QAT and checkpoint files round-trip through Encode
+// TestNetRoundTrip: version 4 float and QAT files round-trip through Encode
 // and Decode, with the architecture under "arch", the conv weights [KH, KW, C, Out], the
 // BatchNorm tensors, and the derived per-sample Arch.
 func TestNetRoundTrip(t *testing.T) {
