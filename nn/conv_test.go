@@ -65,3 +65,65 @@ func TestCNNArchitecture(t *testing.T) {
 		}
 	}
 }
+
+// TestCNNFileAndRuntime saves a small convolutional network with BatchNorm, loads it back
+// and checks that the graph's evaluation and the runtime's model (BatchNorm folded) agree.
+func TestCNNFileAndRuntime(t *testing.T) {
+	a, err := arch.Parse("conv(4,3,pad=1),bn,relu,maxpool(2),conv(6,3,stride=2),relu,flatten,dense(5)", arch.Shape{H: 8, W: 8, C: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(2))
+	m, err := New(a, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bn := m.Layers[0].BN
+	for c := range bn.State.Mean {
+		bn.State.Mean[c] = float32(rng.NormFloat64() * 0.1)
+		bn.State.Var[c] = float32(0.5 + rng.Float64())
+		bn.Gamma.Data().([]float32)[c] = float32(0.5 + rng.Float64())
+		bn.Beta.Data().([]float32)[c] = float32(rng.NormFloat64() * 0.1)
+	}
+	path := t.TempDir() + "/cnn.safetensors"
+	if err := m.Save(path, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, info, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.IsNet() || !got.Architecture().Equal(m.Architecture()) || got.Input != m.Input {
+		t.Fatalf("loaded %v (input %v), want %v (input %v)", got.Architecture(), got.Input, m.Architecture(), m.Input)
+	}
+	if !slices.Equal(got.Layers[0].BN.State.Var, bn.State.Var) || !slices.Equal(got.Layers[1].Weights(), m.Layers[1].Weights()) {
+		t.Error("parameters differ after the round trip")
+	}
+	const rows = 7
+	x := make([]float32, rows*m.InputSize())
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	ev, err := got.NewEvaluator(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ev.Forward(x, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := got.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := make([]float32, rows*5)
+	if err := fm.Forward(x, rows, logits); err != nil {
+		t.Fatal(err)
+	}
+	// Folding BatchNorm reorders the float arithmetic: a few float32 roundings apart.
+	for i := range logits {
+		if d := logits[i] - want[i]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("logit %d: runtime %v, graph %v", i, logits[i], want[i])
+		}
+	}
+}

@@ -86,12 +86,6 @@ type BatchNorm struct {
 	State autograd.BatchNormState
 }
 
-// Default BatchNorm hyperparameters, PyTorch's: momentum 0.1, eps 1e-5.
-const (
-	BNMomentum float32 = 0.1
-	BNEps      float32 = 1e-5
-)
-
 // IsConv reports whether the layer is a convolution.
 func (l *Layer) IsConv() bool { return l.Conv.Kernel != 0 }
 
@@ -215,16 +209,17 @@ func NewFrom(a arch.Arch) (*MLP, error) {
 	return m, nil
 }
 
-// newBatchNorm returns a BatchNorm of c channels in its initial state.
+// newBatchNorm returns a BatchNorm of c channels in its initial state (scale 1, shift 0,
+// autograd.NewBatchNormState's statistics and PyTorch's momentum and eps).
 func newBatchNorm(c int) *BatchNorm {
-	ones, vars := make([]float32, c), make([]float32, c)
+	ones := make([]float32, c)
 	for i := range ones {
-		ones[i], vars[i] = 1, 1
+		ones[i] = 1
 	}
 	return &BatchNorm{
 		Gamma: tensor.New(tensor.WithShape(c), tensor.WithBacking(ones)),
 		Beta:  tensor.New(tensor.WithShape(c), tensor.WithBacking(make([]float32, c))),
-		State: autograd.BatchNormState{Mean: make([]float32, c), Var: vars, Momentum: BNMomentum, Eps: BNEps},
+		State: *autograd.NewBatchNormState(c),
 	}
 }
 

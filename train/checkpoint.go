@@ -89,6 +89,9 @@ func SaveCheckpoint(path string, m *nn.MLP, st State, training string) error {
 		return fmt.Errorf("train: %s not written: %w", path, err)
 	}
 	info := modelfile.Info{Arch: m.Arch(), Input: modelfile.DefaultInput(m.InputSize()), Training: training}
+	if a := m.Architecture(); !a.IsMLP() {
+		info.Net, info.Input = a, m.InputRecord()
+	}
 	f, err := modelfile.CheckpointFile{
 		FloatFile: modelfile.FloatFile{Info: info, Params: m.Params()},
 		State:     StateRecord(st), Solver: Moments(st.Solver),
