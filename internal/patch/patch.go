@@ -171,6 +171,10 @@ func MaxPool[T float32 | uint8](dst []T, arg []int32, src []T, n int, w arch.Win
 	if int64(w.InLen()) > 1<<31-1 {
 		panic(fmt.Sprintf("patch: MaxPool: image of %d values: offsets overflow int32", w.InLen()))
 	}
+	if d8, ok := any(dst).([]uint8); ok && arg == nil {
+		maxPoolBytes(d8, any(src).([]uint8), n, w)
+		return
+	}
 	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
 	d := 0
 	for b := 0; b < n; b++ {
@@ -209,6 +213,40 @@ func MaxPool[T float32 | uint8](dst []T, arg []int32, src []T, n int, w arch.Win
 								}
 							}
 						}
+					}
+				}
+				d += c
+			}
+		}
+	}
+}
+
+// maxPoolBytes is MaxPool for uint8 values without offsets (the integer runtime's): with
+// no NaN and no signed zero, the maximum is all there is to it, a branch-free max per
+// channel.
+func maxPoolBytes(dst, src []uint8, n int, w arch.Window) {
+	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
+	d := 0
+	for b := 0; b < n; b++ {
+		img := src[b*w.InLen() : (b+1)*w.InLen()]
+		for oy := 0; oy < outH; oy++ {
+			y0 := oy*w.Stride - w.Pad
+			ky0, ky1 := max(0, -y0), min(k, w.H-y0)
+			for ox := 0; ox < outW; ox++ {
+				x0 := ox*w.Stride - w.Pad
+				kx0, kx1 := max(0, -x0), min(k, w.W-x0)
+				out := dst[d : d+c]
+				first := ((y0+ky0)*w.W + x0 + kx0) * c
+				copy(out, img[first:first+c])
+				for ky := ky0; ky < ky1; ky++ {
+					s := ((y0+ky)*w.W + x0 + kx0) * c
+					for kx := kx0; kx < kx1; kx++ {
+						in := img[s : s+c]
+						in = in[:len(out)]
+						for ch, v := range in {
+							out[ch] = max(out[ch], v)
+						}
+						s += c
 					}
 				}
 				d += c

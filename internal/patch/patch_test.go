@@ -212,10 +212,15 @@ func TestMaxPool(t *testing.T) {
 		gotU := make([]uint8, len(want))
 		argU := make([]int32, len(want))
 		MaxPool(gotU, argU, srcU, n, w)
+		noArg := make([]uint8, len(want))
+		MaxPool(noArg, nil, srcU, n, w) // the branch-free path
 		for i := range gotU {
 			b := i / (w.OutPixels() * w.C)
-			if gotU[i] != srcU[b*w.InLen()+int(argU[i])] {
-				t.Fatalf("%+v: uint8 out %d = %d, its arg %d holds %d", w, i, gotU[i], argU[i], srcU[b*w.InLen()+int(argU[i])])
+			if gotU[i] != srcU[b*w.InLen()+int(argU[i])] || noArg[i] != gotU[i] {
+				t.Fatalf("%+v: uint8 out %d = %d (without arg %d), its arg %d holds %d", w, i, gotU[i], noArg[i], argU[i], srcU[b*w.InLen()+int(argU[i])])
+			}
+			if v := want[i]; v == v && uint8((v+2)*50) != gotU[i] && !(v == 2 && gotU[i] == 200) {
+				t.Fatalf("%+v: uint8 out %d = %d, want the image of %v", w, i, gotU[i], v)
 			}
 		}
 		// The gradient: dx = scatter of dy by arg.
@@ -294,5 +299,18 @@ func BenchmarkIm2colUint8(b *testing.B) {
 	b.SetBytes(int64(len(dst)))
 	for b.Loop() {
 		Im2col(dst, src, n, w, 3)
+	}
+}
+
+func TestIm2colAllocs(t *testing.T) {
+	w := arch.Window{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2}
+	src := make([]uint8, w.InLen())
+	dst := make([]uint8, w.OutPixels()*w.PatchLen())
+	if n := testing.AllocsPerRun(10, func() { Im2col(dst, src, 1, w, 3) }); n > 0 {
+		t.Errorf("Im2col: %v allocations", n)
+	}
+	pool := arch.Window{H: 28, W: 28, C: 1, Kernel: 2, Stride: 2}
+	if n := testing.AllocsPerRun(10, func() { MaxPool(dst[:196], nil, src, 1, pool) }); n > 0 {
+		t.Errorf("MaxPool: %v allocations", n)
 	}
 }
