@@ -338,3 +338,30 @@ func TestMaxBytes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMaxPool is the CNN's first pooling (28×28×16, 2×2) at batch 64, on ReLU-like
+// values (half zeros), float32 and uint8, without offsets (the runtime's call).
+func BenchmarkMaxPool(b *testing.B) {
+	w := arch.Window{H: 28, W: 28, C: 16, Kernel: 2, Stride: 2}
+	const n = 64
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, n*w.InLen())
+	srcU := make([]uint8, len(src))
+	for i := range src {
+		if r.IntN(2) == 0 {
+			src[i] = r.Float32()
+			srcU[i] = uint8(r.IntN(256))
+		}
+	}
+	dst, dstU := make([]float32, n*w.OutPixels()*w.C), make([]uint8, n*w.OutPixels()*w.C)
+	b.Run("float32", func(b *testing.B) {
+		for b.Loop() {
+			MaxPool(dst, nil, src, n, w)
+		}
+	})
+	b.Run("uint8", func(b *testing.B) {
+		for b.Loop() {
+			MaxPool(dstU, nil, srcU, n, w)
+		}
+	})
+}
