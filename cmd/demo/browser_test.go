@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"image/png"
+	"io"
+	"math"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"tinyq/infer"
+	"tinyq/internal/pyreader"
+	"tinyq/mnist"
+)
+
+// The browser tests (issue 21, part 4) drive Debian's headless Chromium with chromedp. Without
+// chromium they skip with a message that says so; under CI=true (the CI sets it and installs
+// chromium) they fail instead, so that a missing browser never passes unnoticed (the rule of
+// internal/pyreader for python3).
+
+// chromium returns the browser to drive: $CHROME if set, else chromium on PATH.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROME"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("chromium is not on PATH and CI=true: the demo page is NOT tested in a browser; install it (apt-get install -y chromium)")
+	}
+	t.Skipf("SKIPPED: chromium is not on PATH, so the demo page is NOT tested in a browser (apt-get install -y chromium; under CI=true this fails)")
+	return ""
+}
+
+// browser is one headless Chromium tab on the demo page, with every console message the
+// page wrote.
+type browser struct {
+	ctx     context.Context
+	mu      sync.Mutex
+	console []chromedp.ConsoleMessage
+}
+
+// openPage serves the site of dir, starts chromium (a viewport of 1200x900) and loads the
+// page until window.tinyq is ready; everything ends with the test.
+func openPage(t *testing.T, dir string) *browser {
+	t.Helper()
+	exe := chromium(t)
+	s, err := newSite(dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(1200, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	b := &browser{ctx: ctx}
+	messages := chromedp.Console(ctx) // starts the browser and subscribes before the page loads
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.console = append(b.console, m)
+			b.mu.Unlock()
+		}
+	}()
+	b.do(t, chromedp.EmulateViewport(1200, 900))
+	b.do(t, chromedp.Navigate(srv.URL+"/"))
+	// The page sets data-ready once tinyq.ready has settled: "true" or "error".
+	state := act(t, b, chromedp.Poll[string](`document.body.dataset.ready`, chromedp.WithPollingTimeout(30*time.Second)))
+	if state != "true" {
+		t.Fatalf("the page did not start (data-ready=%q): %s; console: %v", state, act(t, b, chromedp.Evaluate[string](`document.getElementById("status").textContent`)), b.messages())
+	}
+	return b
+}
+
+// timeout bounds each browser action: a hung page fails the test instead of hanging it.
+const timeout = 30 * time.Second
+
+func act[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (b *browser) do(t *testing.T, a chromedp.Action[chromedp.Void]) { t.Helper(); act(t, b, a) }
+
+func (b *browser) messages() []chromedp.ConsoleMessage {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]chromedp.ConsoleMessage(nil), b.console...)
+}
+
+// checkConsole fails t for every error or exception the page wrote to the console (a
+// failed fetch, a Content-Security-Policy violation and an uncaught exception among them).
+func (b *browser) checkConsole(t *testing.T) {
+	t.Helper()
+	for _, m := range b.messages() {
+		if m.Type == chromedp.ConsoleError || m.IsException() {
+			t.Errorf("console %s (%s:%d)", m, m.URL, m.Line)
+		}
+	}
+}
+
+// settle waits until the page has finished the update that its last input scheduled.
+func (b *browser) settle(t *testing.T) {
+	t.Helper()
+	act(t, b, chromedp.Poll[bool](`document.body.dataset.pending === "false"`, chromedp.WithPollingTimeout(10*time.Second)))
+}
+
+// draw draws strokes (paths in the 280x280 canvas's own pixels) on the canvas with the
+// browser's own mouse input (CDP Input.dispatchMouseEvent: pointerdown, pointermove with the
+// left button held, pointerup), then waits for the models' answers.
+func (b *browser) draw(t *testing.T, strokes [][][2]float64) {
+	t.Helper()
+	rect := act(t, b, chromedp.Evaluate[struct{ X, Y, W, H float64 }](`(() => { const r = document.getElementById("pad").getBoundingClientRect(); return {X: r.left, Y: r.top, W: r.width, H: r.height}; })()`))
+	for _, s := range strokes {
+		for i, p := range s {
+			ev := input.DispatchMouseEventParams{Type: chromedp.MouseMoved, X: rect.X + p[0]*rect.W/280, Y: rect.Y + p[1]*rect.H/280, Button: input.MouseButtonLeft, Buttons: 1}
+			if i == 0 {
+				ev.Type, ev.ClickCount = chromedp.MousePressed, 1
+			}
+			if _, err := chromedp.Call(b.ctx, input.DispatchMouseEvent, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		last := s[len(s)-1]
+		up := input.DispatchMouseEventParams{Type: chromedp.MouseReleased, X: rect.X + last[0]*rect.W/280, Y: rect.Y + last[1]*rect.H/280, Button: input.MouseButtonLeft, ClickCount: 1}
+		if _, err := chromedp.Call(b.ctx, input.DispatchMouseEvent, up); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.settle(t)
+}
+
+// line returns n+1 points from a to b.
+func line(a, b [2]float64, n int) [][2]float64 {
+	var pts [][2]float64
+	for i := 0; i <= n; i++ {
+		f := float64(i) / float64(n)
+		pts = append(pts, [2]float64{a[0] + f*(b[0]-a[0]), a[1] + f*(b[1]-a[1])})
+	}
+	return pts
+}
+
+// TestBrowser runs the demo page in headless Chromium on a directory of models of every
+// kind (testModels): (a) it loads without console errors and lists every model as the native
+// runtime reads it, also on a phone-sized screen; (b) window.tinyq.classify gives the
+// native runtime's classes and probabilities on the first 200 MNIST test images, bit for bit
+// for integer models; (c) a 1, a 7 and a 0 drawn on the canvas with mouse input are
+// classified correctly by the int8 model; (d) a screenshot after drawing is saved as a test
+// artifact (demo.png) and checked.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	chromium(t)
+	dir, test := testModels(t)
+	b := openPage(t, dir)
+	t.Run("a-loads", func(t *testing.T) { testLoads(t, b, dir) })
+	t.Run("b-native", func(t *testing.T) { testNative(t, b, dir, test) })
+	t.Run("c-draw", func(t *testing.T) { testDraw(t, b) })
+	t.Run("d-screenshot", func(t *testing.T) { testScreenshot(t, b) })
+	t.Run("phone", func(t *testing.T) { testPhone(t, b) })
+	b.checkConsole(t)
+}
+
+type listed struct {
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	WeightBytes int    `json:"weightBytes"`
+}
+
+func testLoads(t *testing.T, b *browser, dir string) {
+	b.checkConsole(t)
+	got := act(t, b, chromedp.Evaluate[[]listed](`tinyq.models()`))
+	rows := act(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#models tbody tr")].map(tr => tr.dataset.model)`))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if len(got) != len(files) || len(rows) != len(files) {
+		t.Fatalf("tinyq.models() lists %d models and the table %d rows, want the %d files of %s", len(got), len(rows), len(files), dir)
+	}
+	for i, m := range got {
+		if i > 0 && m.WeightBytes < got[i-1].WeightBytes {
+			t.Errorf("model %d (%s, %d bytes) listed after %s (%d bytes): want smallest first", i, m.Name, m.WeightBytes, got[i-1].Name, got[i-1].WeightBytes)
+		}
+		if rows[i] != m.Name {
+			t.Errorf("table row %d is %q, want %q", i, rows[i], m.Name)
+		}
+		nm, err := infer.Load(filepath.Join(dir, m.Name+".safetensors"))
+		if err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if m.Kind != nm.Name() || m.WeightBytes != nm.WeightBytes() {
+			t.Errorf("%s: listed as %q with %d weight bytes, the native runtime reads %q with %d", m.Name, m.Kind, m.WeightBytes, nm.Name(), nm.WeightBytes())
+		}
+	}
+}
+
+// agreeImages is how many MNIST test images part (b) compares.
+const agreeImages = 200
+
+// floatTol bounds the difference of a float model's probabilities between the browser and
+// the native runtime: the native float kernels (AVX2/AVX-512) fuse multiply-adds and sum in
+// another order than the pure-Go path of js/wasm, so logits differ by a few float32 ulps
+// (about 1e-6 relative for these 784-128-10 sums), and a probability, whose derivative in a
+// logit is at most 1/4, by less. 1e-5 leaves a margin of ten.
+const floatTol = 1e-5
+
+func testNative(t *testing.T, b *browser, dir string, test *mnist.Set) {
+	px := make([]byte, agreeImages*784)
+	for i := range px {
+		px[i] = uint8(test.Images[i]*255 + 0.5) // exact: the images are p/255
+	}
+	type answers struct {
+		Classes []int       `json:"classes"`
+		Probs   [][]float64 `json:"probs"`
+	}
+	js := fmt.Sprintf(`(() => {
+  const all = Uint8Array.from(atob(%q), c => c.charCodeAt(0));
+  const out = {};
+  for (const m of tinyq.models()) {
+    const a = {classes: [], probs: []};
+    for (let i = 0; i < %d; i++) {
+      const r = tinyq.classify(m.name, all.subarray(784 * i, 784 * (i + 1)));
+      a.classes.push(r.class);
+      a.probs.push(r.probabilities);
+    }
+    out[m.name] = a;
+  }
+  return out;
+})()`, base64.StdEncoding.EncodeToString(px), agreeImages)
+	got := act(t, b, chromedp.Evaluate[map[string]answers](js))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if len(got) != len(files) {
+		t.Fatalf("answers of %d models, want %d", len(got), len(files))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".safetensors")
+		m, err := infer.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Integer models are exact; a dynamic one dequantizes in float, exact unless this
+		// build fuses multiply-adds (the js/wasm build never does).
+		_, isInt := m.(*infer.IntModel)
+		exact := isInt && !(strings.Contains(m.Name(), "dynamic") && pyreader.FusesFMA())
+		a := got[name]
+		if len(a.Classes) != agreeImages || len(a.Probs) != agreeImages {
+			t.Fatalf("%s: %d answers, want %d", name, len(a.Classes), agreeImages)
+		}
+		worst := 0.0
+		for i := range agreeImages {
+			p, err := infer.PredictPixels(m, px[784*i:784*(i+1)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Classes[i] != p[0].Class {
+				t.Errorf("%s, image %d: class %d in the browser, %d native", name, i, a.Classes[i], p[0].Class)
+			}
+			if len(a.Probs[i]) != len(p[0].Probabilities) {
+				t.Fatalf("%s, image %d: %d probabilities, want %d", name, i, len(a.Probs[i]), len(p[0].Probabilities))
+			}
+			for k, v := range p[0].Probabilities {
+				w := a.Probs[i][k]
+				if exact && math.Float32bits(float32(w)) != math.Float32bits(v) || float64(float32(w)) != w {
+					t.Fatalf("%s, image %d, class %d: probability %v in the browser, %v native: want bit for bit", name, i, k, w, v)
+				}
+				worst = max(worst, math.Abs(w-float64(v)))
+			}
+		}
+		if worst > floatTol {
+			t.Errorf("%s: largest probability difference %.3g, want at most %g", name, worst, floatTol)
+		}
+		t.Logf("%-16s %-26s %d images: same classes, largest probability difference %.3g (exact: %v)", name, m.Name(), agreeImages, worst, exact)
+	}
+	// The time per inference of the int8 model in this browser: the 200 images, repeated
+	// for at least half a second.
+	us := act(t, b, chromedp.Evaluate[float64](fmt.Sprintf(`(() => {
+  const all = Uint8Array.from(atob(%q), c => c.charCodeAt(0));
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < 500) {
+    for (let i = 0; i < %d; i++, n++) tinyq.classify(%q, all.subarray(784 * i, 784 * (i + 1)));
+    t = performance.now();
+  }
+  return 1000 * (t - t0) / n;
+})()`, base64.StdEncoding.EncodeToString(px), agreeImages, int8Model)))
+	t.Logf("%s in headless Chromium: %.1f µs per inference (one image at a time, window.tinyq.classify)", int8Model, us)
+}
+
+// digits are the strokes of part (c), in the canvas's 280x280 pixels, with their classes.
+var digits = []struct {
+	class   int
+	strokes [][][2]float64
+}{
+	{1, [][][2]float64{line([2]float64{150, 45}, [2]float64{132, 235}, 20)}},
+	{7, [][][2]float64{append(line([2]float64{80, 60}, [2]float64{200, 58}, 12), line([2]float64{200, 58}, [2]float64{115, 235}, 18)[1:]...)}},
+	{0, [][][2]float64{ellipse(140, 140, 62, 92, 40)}},
+}
+
+// ellipse returns a closed path of n segments around (cx, cy), starting at its top.
+func ellipse(cx, cy, rx, ry float64, n int) [][2]float64 {
+	var pts [][2]float64
+	for i := 0; i <= n; i++ {
+		a := 2 * math.Pi * float64(i) / float64(n)
+		pts = append(pts, [2]float64{cx + rx*math.Sin(a), cy - ry*math.Cos(a)})
+	}
+	return pts
+}
+
+func testDraw(t *testing.T, b *browser) {
+	for _, d := range digits {
+		b.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById("clear").click()`))
+		b.settle(t)
+		b.draw(t, d.strokes)
+		got := act(t, b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('tr[data-model=%q]').dataset.class`, int8Model)))
+		if got != fmt.Sprint(d.class) {
+			all := act(t, b, chromedp.Evaluate[string](`document.getElementById("agree").textContent`))
+			t.Errorf("a %d drawn on the canvas: %s answers %q, want %d (%s)", d.class, int8Model, got, d.class, all)
+		}
+	}
+}
+
+func testScreenshot(t *testing.T, b *browser) {
+	shot := act(t, b, chromedp.CaptureScreenshot())
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	// The viewport is 1200x900 CSS pixels at a device scale of 1 (openPage).
+	if r := img.Bounds(); r.Dx() != 1200 || r.Dy() != 900 {
+		t.Errorf("screenshot is %dx%d, want 1200x900", r.Dx(), r.Dy())
+	}
+	// A page with a drawing, a table of bars and text compresses to tens of kilobytes; a
+	// blank or unstyled page to a few (measured: about 4 KB for a white page).
+	if len(shot) < 20_000 || len(shot) > 2_000_000 {
+		t.Errorf("screenshot is %d bytes, want 20 kB to 2 MB", len(shot))
+	}
+	p := filepath.Join(t.ArtifactDir(), "demo.png")
+	if err := os.WriteFile(p, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", p, len(shot))
+}
+
+// testPhone: on a phone-sized screen (375x740 CSS pixels, touch) nothing is wider than the
+// screen, and the drawing area fits in it whole.
+func testPhone(t *testing.T, b *browser) {
+	b.do(t, chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
+	defer b.do(t, chromedp.EmulateViewport(1200, 900))
+	got := act(t, b, chromedp.Evaluate[struct{ Scroll, PadRight, PadWidth float64 }](`(() => { const r = document.getElementById("pad").getBoundingClientRect(); return {Scroll: document.documentElement.scrollWidth, PadRight: r.right, PadWidth: r.width}; })()`))
+	if got.Scroll > 375 || got.PadRight > 375 || got.PadWidth < 200 {
+		t.Errorf("on a 375-pixel-wide screen: page %v pixels wide, drawing area %v wide ending at %v; want everything within 375 and the drawing area at least 200 wide", got.Scroll, got.PadWidth, got.PadRight)
+	}
+}
