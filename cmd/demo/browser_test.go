@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -20,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"tinyq/imageprep"
 	"tinyq/infer"
 	"tinyq/internal/pyreader"
 	"tinyq/mnist"
@@ -56,17 +59,23 @@ type browser struct {
 	console []chromedp.ConsoleMessage
 }
 
-// openPage serves the site of dir, starts chromium (a viewport of 1200x900) and loads the
-// page until window.tinyq is ready; everything ends with the test.
-func openPage(t *testing.T, dir string) *browser {
+// serve serves the site of dir as the command does and returns its URL.
+func serve(t *testing.T, dir string) string {
 	t.Helper()
-	exe := chromium(t)
 	s, err := newSite(dir, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+// openPage starts chromium (a viewport of 1200x900) and loads the page at url until
+// window.tinyq is ready; everything ends with the test.
+func openPage(t *testing.T, url string) *browser {
+	t.Helper()
+	exe := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(1200, 900))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
@@ -85,7 +94,7 @@ func openPage(t *testing.T, dir string) *browser {
 		}
 	}()
 	b.do(t, chromedp.EmulateViewport(1200, 900))
-	b.do(t, chromedp.Navigate(srv.URL+"/"))
+	b.do(t, chromedp.Navigate(url))
 	// The page sets data-ready once tinyq.ready has settled: "true" or "error".
 	state := act(t, b, chromedp.Poll[string](`document.body.dataset.ready`, chromedp.WithPollingTimeout(30*time.Second)))
 	if state != "true" {
@@ -181,7 +190,7 @@ func TestBrowser(t *testing.T) {
 	}
 	chromium(t)
 	dir, test := testModels(t)
-	b := openPage(t, dir)
+	b := openPage(t, serve(t, dir))
 	t.Run("a-loads", func(t *testing.T) { testLoads(t, b, dir) })
 	t.Run("b-native", func(t *testing.T) { testNative(t, b, dir, test) })
 	t.Run("c-draw", func(t *testing.T) { testDraw(t, b) })
@@ -339,6 +348,20 @@ func testDraw(t *testing.T, b *browser) {
 		b.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById("clear").click()`))
 		b.settle(t)
 		b.draw(t, d.strokes)
+		// The page prepares the canvas in Go (tinyq.prepare): the native imageprep gives the
+		// same 784 values from the same RGBA pixels.
+		canvas := act(t, b, chromedp.Evaluate[struct{ RGBA, Prepared string }](`(() => {
+  const pad = document.getElementById("pad");
+  const data = pad.getContext("2d").getImageData(0, 0, pad.width, pad.height);
+  const b64 = (u8) => { let s = ""; for (const v of u8) s += String.fromCharCode(v); return btoa(s); };
+  return {RGBA: b64(data.data), Prepared: b64(tinyq.prepare(data))};
+})()`))
+		rgba, _ := base64.StdEncoding.DecodeString(canvas.RGBA)
+		prepared, _ := base64.StdEncoding.DecodeString(canvas.Prepared)
+		want, err := imageprep.MNIST(&image.NRGBA{Pix: rgba, Stride: 4 * 280, Rect: image.Rect(0, 0, 280, 280)})
+		if err != nil || !bytes.Equal(prepared, want) {
+			t.Errorf("a %d: the page's prepared pixels differ from the native imageprep's on the canvas's RGBA (%d bytes), error %v", d.class, len(rgba), err)
+		}
 		got := act(t, b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('tr[data-model=%q]').dataset.class`, int8Model)))
 		if got != fmt.Sprint(d.class) {
 			all := act(t, b, chromedp.Evaluate[string](`document.getElementById("agree").textContent`))
@@ -378,4 +401,45 @@ func testPhone(t *testing.T, b *browser) {
 	if got.Scroll > 375 || got.PadRight > 375 || got.PadWidth < 200 {
 		t.Errorf("on a 375-pixel-wide screen: page %v pixels wide, drawing area %v wide ending at %v; want everything within 375 and the drawing area at least 200 wide", got.Scroll, got.PadWidth, got.PadRight)
 	}
+}
+
+// TestBrowserExport: the site that -export writes works from a plain static file server
+// (net/http's FileServer, which may not know .wasm: the page then instantiates the runtime
+// from its bytes): it loads without console errors, lists every model, and the int8 model
+// answers the first MNIST test image as the native runtime does.
+func TestBrowserExport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	chromium(t)
+	dir, test := testModels(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if st := run([]string{"-models", dir, "-export", out}, &stdout, &stderr); st != 0 {
+		t.Fatalf("exit %d: %s", st, stderr.String())
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(out)))
+	defer srv.Close()
+	b := openPage(t, srv.URL+"/")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if n := act(t, b, chromedp.Evaluate[int](`tinyq.models().length`)); n != len(files) {
+		t.Errorf("%d models listed, want %d", n, len(files))
+	}
+	px := make([]byte, 784)
+	for i := range px {
+		px[i] = uint8(test.Images[i]*255 + 0.5)
+	}
+	got := act(t, b, chromedp.Evaluate[int](fmt.Sprintf(`tinyq.classify(%q, Uint8Array.from(atob(%q), c => c.charCodeAt(0))).class`, int8Model, base64.StdEncoding.EncodeToString(px))))
+	m, err := infer.Load(filepath.Join(dir, int8Model+".safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := infer.PredictPixels(m, px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want[0].Class {
+		t.Errorf("the exported page's %s answers %d on test image 0, the native runtime %d", int8Model, got, want[0].Class)
+	}
+	b.checkConsole(t)
 }

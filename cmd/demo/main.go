@@ -68,21 +68,27 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+const usage = "usage: demo [-models DIR] [-addr HOST:PORT | -export DIR]"
+
 // run is the whole command; it returns the exit status: 0, 1 for a failure, 2 for a bad flag.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	models := fs.String("models", "", "directory of model files (NAME.safetensors, as mnist -save writes); default: the default run's models, trained once into the user cache directory")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to serve the page on")
 	export := fs.String("export", "", "write the page as static files into this directory instead of serving it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, usage+"\n\nServes a page where a person draws a digit and every saved model answers, in the browser.\n\nFlags:")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintf(stderr, "demo: %v (%s)\n", err, usage)
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "demo: unexpected argument %q (usage: demo [-models DIR] [-addr HOST:PORT | -export DIR])\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "demo: unexpected argument %q (%s)\n", fs.Arg(0), usage)
 		return 2
 	}
 	addrSet := false
