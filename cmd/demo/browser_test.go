@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	"image"
 	"image/png"
@@ -441,5 +443,77 @@ func TestBrowserExport(t *testing.T) {
 	if got != want[0].Class {
 		t.Errorf("the exported page's %s answers %d on test image 0, the native runtime %d", int8Model, got, want[0].Class)
 	}
+	b.checkConsole(t)
+}
+
+var update = flag.Bool("update", false, "TestREADMEFigures: write docs/demo.png from the default run's models and print the README's figures")
+
+// TestREADMEFigures, with -update only, opens the page on the default run's models (the
+// directory that go run ./cmd/demo uses, trained first if missing), draws a 7, writes the
+// screenshot to docs/demo.png, and prints the README's figures: the wasm's size raw and
+// gzipped (level 9), and the int8 model's time per inference in headless Chromium.
+//
+//	go test ./cmd/demo -run TestREADMEFigures -update -v
+func TestREADMEFigures(t *testing.T) {
+	if !*update {
+		t.Skip("writes docs/demo.png: run with -update")
+	}
+	chromium(t)
+	dir, err := defaultModels(os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSite(dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(s.files["tinyq.wasm"])
+	zw.Close()
+	t.Logf("tinyq.wasm: %d bytes, %d gzipped (gzip -9)", len(s.files["tinyq.wasm"]), gz.Len())
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	b := openPage(t, srv.URL+"/")
+	dirSet, err := mnist.Locate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, test, err := mnist.Load(dirSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := make([]byte, agreeImages*784)
+	for i := range px {
+		px[i] = uint8(test.Images[i]*255 + 0.5)
+	}
+	// Each model: five rounds of the 200 images, each repeated for at least 200 ms; the
+	// fastest round's mean and the median round's (the machine is shared).
+	for _, name := range act(t, b, chromedp.Evaluate[[]string](`tinyq.models().map(m => m.name)`)) {
+		us := act(t, b, chromedp.Evaluate[[]float64](fmt.Sprintf(`(() => {
+  const all = Uint8Array.from(atob(%q), c => c.charCodeAt(0));
+  const rounds = [];
+  for (let r = 0; r < 5; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < 200) {
+      for (let i = 0; i < %d; i++, n++) tinyq.classify(%q, all.subarray(784 * i, 784 * (i + 1)));
+      t = performance.now();
+    }
+    rounds.push(1000 * (t - t0) / n);
+  }
+  return rounds.sort((a, b) => a - b);
+})()`, base64.StdEncoding.EncodeToString(px), agreeImages, name)))
+		t.Logf("%-28s %6.1f µs per inference in headless Chromium (fastest of 5 rounds; median %.1f)", name, us[0], us[2])
+	}
+	b.draw(t, digits[1].strokes)
+	h := act(t, b, chromedp.Evaluate[int64](`Math.ceil(document.documentElement.scrollHeight)`))
+	b.do(t, chromedp.EmulateViewport(1200, h))
+	shot := act(t, b, chromedp.CaptureScreenshot())
+	if err := os.WriteFile(filepath.Join("..", "..", "docs", "demo.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("docs/demo.png: 1200x%d, %d bytes", h, len(shot))
 	b.checkConsole(t)
 }
