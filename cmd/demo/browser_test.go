@@ -197,6 +197,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("b-native", func(t *testing.T) { testNative(t, b, dir, test) })
 	t.Run("c-draw", func(t *testing.T) { testDraw(t, b) })
 	t.Run("d-screenshot", func(t *testing.T) { testScreenshot(t, b) })
+	t.Run("file", func(t *testing.T) { testFile(t, b, dir, test) })
 	t.Run("phone", func(t *testing.T) { testPhone(t, b) })
 	b.checkConsole(t)
 }
@@ -392,6 +393,59 @@ func testScreenshot(t *testing.T, b *browser) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", p, len(shot))
+}
+
+// testFile: an image file picked with the file input (a PNG of MNIST test image 3, four
+// times larger, dark ink on white paper) is prepared as cmd/classify prepares the file (the
+// 28x28 view shows imageprep's pixels), and the int8 model answers as the native runtime
+// does on them.
+func testFile(t *testing.T, b *browser, dir string, test *mnist.Set) {
+	const k = 4
+	img := image.NewGray(image.Rect(0, 0, 28*k, 28*k))
+	for y := range 28 * k {
+		for x := range 28 * k {
+			img.Pix[y*28*k+x] = 255 - uint8(test.Images[3*784+(y/k)*28+x/k]*255+0.5)
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "digit.png")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := imageprep.Decode(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := imageprep.MNIST(decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := act(t, b, chromedp.Evaluate[string](`document.body.dataset.updates`))
+	b.do(t, chromedp.SetUploadFiles(chromedp.ID("file"), []string{p}))
+	act(t, b, chromedp.Poll[bool](fmt.Sprintf(`document.body.dataset.updates !== %q && document.body.dataset.pending === "false"`, before), chromedp.WithPollingTimeout(10*time.Second)))
+	seen := act(t, b, chromedp.Evaluate[[]int](`Array.from(document.getElementById("seen").getContext("2d").getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))`))
+	got := make([]byte, len(seen))
+	for i, v := range seen {
+		got[i] = byte(v)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the 28x28 view of the picked file differs from imageprep's preparation of the file")
+	}
+	m, err := infer.Load(filepath.Join(dir, int8Model+".safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred, err := infer.PredictPixels(m, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	class := act(t, b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('tr[data-model=%q]').dataset.class`, int8Model)))
+	if class != fmt.Sprint(pred[0].Class) {
+		t.Errorf("the picked file: %s answers %q in the page, %d native", int8Model, class, pred[0].Class)
+	}
 }
 
 // testPhone: on a phone-sized screen (375x740 CSS pixels, touch) nothing is wider than the
