@@ -446,6 +446,16 @@ func testFile(t *testing.T, b *browser, dir string, test *mnist.Set) {
 	if class != fmt.Sprint(pred[0].Class) {
 		t.Errorf("the picked file: %s answers %q in the page, %d native", int8Model, class, pred[0].Class)
 	}
+	// A file that is no image: one line in the status, naming it; the page goes on.
+	bad := filepath.Join(t.TempDir(), "notes.png")
+	if err := os.WriteFile(bad, []byte("not an image\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, chromedp.SetUploadFiles(chromedp.ID("file"), []string{bad}))
+	status := act(t, b, chromedp.Poll[string](`(t => t.startsWith("notes.png") && t)(document.getElementById("status").textContent)`, chromedp.WithPollingTimeout(10*time.Second)))
+	if want := "notes.png: not an image that tinyq (PNG, JPEG, GIF) or this browser can read"; status != want {
+		t.Errorf("status %q, want %q", status, want)
+	}
 }
 
 // testPhone: on a phone-sized screen (375x740 CSS pixels, touch) nothing is wider than the

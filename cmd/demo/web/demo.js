@@ -154,12 +154,19 @@
     try {
       await tinyq.ready;
       const bytes = new Uint8Array(await file.arrayBuffer());
-      const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-      let px;
+      let px = null;
       try {
         px = tinyq.prepareFile(bytes);
       } catch (err) {
         if (!err.unknownFormat) throw err;
+      }
+      let bitmap;
+      try {
+        bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+      } catch {
+        throw new Error("not an image that tinyq (PNG, JPEG, GIF) or this browser can read");
+      }
+      if (px === null) {
         const c = new OffscreenCanvas(bitmap.width, bitmap.height);
         const cc = c.getContext("2d");
         cc.drawImage(bitmap, 0, 0);
@@ -187,9 +194,11 @@
     openFile(e.dataTransfer.files[0]);
   });
 
+  // showStatus sets the status line (a live region: it is read out only when it changes).
   function showStatus(text) {
-    statusEl.textContent = text;
+    if (statusEl.textContent !== text) statusEl.textContent = text;
   }
+  const loadedText = () => `${models.length} models loaded, smallest first.`;
 
   function showSeen(px) {
     const img = seenCtx.createImageData(28, 28);
@@ -266,6 +275,7 @@
 
   function update() {
     if (models.length === 0) return; // tinyq.ready's handler updates once the models are in
+    showStatus(loadedText()); // an earlier error (a file that could not be read) is over
     let px = filePixels;
     try {
       if (px === null && strokes.length > 0) {
@@ -322,7 +332,7 @@
   tinyq.ready.then(() => {
     models = tinyq.models();
     buildTable();
-    showStatus(`${models.length} models loaded, smallest first.`);
+    showStatus(loadedText());
     document.body.dataset.ready = "true";
     update();
   }, (err) => {
