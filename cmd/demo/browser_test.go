@@ -23,6 +23,7 @@ import (
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"tinyq/imageprep"
 	"tinyq/infer"
@@ -196,6 +197,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("a-loads", func(t *testing.T) { testLoads(t, b, dir) })
 	t.Run("b-native", func(t *testing.T) { testNative(t, b, dir, test) })
 	t.Run("c-draw", func(t *testing.T) { testDraw(t, b) })
+	t.Run("keys", func(t *testing.T) { testKeys(t, b) })
 	t.Run("d-screenshot", func(t *testing.T) { testScreenshot(t, b) })
 	t.Run("file", func(t *testing.T) { testFile(t, b, dir, test) })
 	t.Run("phone", func(t *testing.T) { testPhone(t, b) })
@@ -371,6 +373,40 @@ func testDraw(t *testing.T, b *browser) {
 			t.Errorf("a %d drawn on the canvas: %s answers %q, want %d (%s)", d.class, int8Model, got, d.class, all)
 		}
 	}
+}
+
+// testKeys: the keyboard: Ctrl+Z undoes the last stroke (a stray dot, after which the 7
+// alone is read), the Undo button focused and pressed with Enter undoes the next (the 7:
+// nothing is left, and Undo is disabled), Escape clears.
+func testKeys(t *testing.T, b *browser) {
+	b.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById("clear").click()`))
+	b.settle(t)
+	b.draw(t, digits[1].strokes) // a 7, then a stray dot beside it
+	b.draw(t, [][][2]float64{{{250, 250}}})
+	undoEnabled := func() bool {
+		return act(t, b, chromedp.Evaluate[bool](`!document.getElementById("undo").disabled`))
+	}
+	class := func() string {
+		return act(t, b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('tr[data-model=%q]').dataset.class`, int8Model)))
+	}
+	b.do(t, chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.settle(t)
+	if got := class(); got != "7" {
+		t.Errorf("after Ctrl+Z the dot is still there or the 7 is gone: %s answers %q, want 7", int8Model, got)
+	}
+	b.do(t, chromedp.Focus(chromedp.ID("undo")))
+	b.do(t, chromedp.KeyEvent("\r"))
+	b.settle(t)
+	if got, u := class(), undoEnabled(); got != "" || u {
+		t.Errorf("Enter on the focused Undo button did not undo the 7: class %q, undo still enabled %v", got, u)
+	}
+	b.draw(t, digits[1].strokes)
+	b.do(t, chromedp.KeyEvent(kb.Escape))
+	b.settle(t)
+	if got := class(); got != "" {
+		t.Errorf("Escape did not clear the drawing: %s answers %q", int8Model, got)
+	}
+	b.draw(t, digits[1].strokes) // for the screenshot
 }
 
 func testScreenshot(t *testing.T, b *browser) {
