@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -79,7 +80,8 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestExportAndServe: -export writes the site (the page, the runtime, wasm_exec.js, the
-// manifest and every model), and the server serves the same bytes with the right types.
+// manifest and every model), the runtime is under 3 MB gzipped, and the server serves the
+// same bytes with the right types.
 func TestExportAndServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model and builds the runtime")
@@ -143,8 +145,18 @@ func TestExportAndServe(t *testing.T) {
 			t.Errorf("GET %s: %d %q, %d bytes; want 200 %q and the exported %s (%d bytes)", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), c.ctype, c.file, len(want))
 		}
 	}
-	if wasm, _ := os.ReadFile(filepath.Join(out, "tinyq.wasm")); !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		t.Errorf("tinyq.wasm does not begin with the WebAssembly magic")
+	wasm, err := os.ReadFile(filepath.Join(out, "tinyq.wasm"))
+	if err != nil || !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		t.Errorf("tinyq.wasm does not begin with the WebAssembly magic (%v)", err)
+	}
+	// Issue 21 keeps the runtime under 3 MB gzipped (measured: about 1.4 MB).
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(wasm)
+	zw.Close()
+	t.Logf("tinyq.wasm: %d bytes, %d gzipped", len(wasm), gz.Len())
+	if gz.Len() >= 3_000_000 {
+		t.Errorf("tinyq.wasm is %d bytes gzipped, want under 3 MB", gz.Len())
 	}
 	for path, status := range map[string]int{"/nope": 404, "/../main.go": 404, "/web/index.html": 404} {
 		resp, err := http.Get(srv.URL + path)
