@@ -13,7 +13,7 @@
 // takes 28x28 images), named by its file name without the extension. Without -models the
 // demo uses the default run's files, which it makes once, in the user cache directory
 // (os.UserCacheDir()/tinyq/demo-models), by running `go run tinyq/cmd/mnist -qat -quiet
-// -save DIR` (about 20 s on 2 cores): a subprocess, so that this command does not link the
+// -save DIR` (17 s on an idle 2-core machine here): a subprocess, so that this command does not link the
 // training stack; later starts reuse them (the directory is complete once mnist has written
 // its manifest.json, which it writes last).
 //
@@ -358,7 +358,7 @@ func defaultModels(progress io.Writer) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("demo: no -models given, and the go command that would train the default models is not on PATH")
 	}
-	fmt.Fprintf(progress, "demo: no -models given: training the default models once into %s\ndemo: (go run tinyq/cmd/mnist -qat -quiet -save %s; about 20 s on 2 cores; later starts reuse them)\n", dir, dir)
+	fmt.Fprintf(progress, "demo: no -models given: training the default models once into %s\ndemo: (go run tinyq/cmd/mnist -qat -quiet -save %s; about 20 s on an idle 2-core machine; later starts reuse them)\n", dir, dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
