@@ -18,8 +18,8 @@ import (
 
 	"tinyq/internal/atomicfile"
 	"tinyq/internal/dirlock"
-	"tinyq/modelfile"
 	"tinyq/nn"
+	"tinyq/qat"
 	"tinyq/study/schema"
 	"tinyq/train"
 )
@@ -225,13 +225,7 @@ func (s *Study) ModelPath() string { return filepath.Join(s.Dir, ModelFile) }
 // Fingerprint is the SHA-256, in hex, of m's parameters: each layer's weights then biases,
 // in layer order, as little-endian float32 bits. Two models with the same fingerprint compute
 // the same function.
-func Fingerprint(m *nn.MLP) string {
-	var params [][]float32
-	for _, l := range m.Layers {
-		params = append(params, l.Weights(), l.Bias())
-	}
-	return modelfile.Fingerprint(params...)
-}
+func Fingerprint(m *nn.MLP) string { return qat.Fingerprint(m) }
 
 // Model loads the FP32 model of a resumed study (HasModel) and checks that it is the one the
 // study measured: the layers, the training record and the parameters' fingerprint recorded in

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +10,8 @@ import (
 	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
 	"tinyq/modelfile"
-	"tinyq/nn"
 	"tinyq/ptq"
+	"tinyq/qat"
 	"tinyq/study"
 	"tinyq/train"
 )
@@ -22,10 +21,10 @@ func (o options) modelNames() []string {
 	names := append([]string{"fp32"}, ptq.TableNames()...)
 	if o.QAT {
 		for _, b := range o.Bits {
-			if b.Layers == nil {
-				names = append(names, "qat-"+b.name())
+			if !b.PerLayer() {
+				names = append(names, "qat-"+b.Name())
 			}
-			names = append(names, "qat-"+b.name()+"-int")
+			names = append(names, "qat-"+b.Name()+"-int")
 		}
 	}
 	return names
@@ -103,7 +102,7 @@ func (o options) places() []place {
 		ps = append(ps, place{flag: f, path: o.Checkpoint})
 		if o.QAT {
 			for _, b := range o.Bits {
-				ps = append(ps, place{flag: f, path: phaseCheckpoint(o.Checkpoint, "qat-"+b.name())})
+				ps = append(ps, place{flag: f, path: qat.PhaseCheckpoint(o.Checkpoint, "qat-"+b.Name())})
 			}
 		}
 	}
@@ -179,27 +178,4 @@ func (o options) trainingJSON() string {
 		return o.loadedTraining // the loaded model's own record; the flags did not train it
 	}
 	return modelfile.Training{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String()}.String()
-}
-
-// qatTrainingJSON adds the QAT-only settings to trainingJSON, for QAT phase checkpoints, and,
-// when QAT fine-tunes the FP32 model, that model's identity (base, modelfile.BaseIdentity),
-// so that a phase is never resumed on top of another FP32 model.
-func (o options) qatTrainingJSON(p bitPair, base string) string {
-	r, lr := o.qatRecipe(p)
-	return modelfile.QATTraining{
-		FP32: json.RawMessage(o.trainingJSON()), LR: lr, Init: o.QATInit, Observer: o.Observer,
-		LSQ: r.Config.LearnScales, LSQInit: o.LSQInit, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA,
-		Schedule: r.Schedule.String(), LearnInput: o.LearnInput, FP32Model: base,
-	}.String()
-}
-
-// fp32Identity names a trained FP32 model: its epochs and the SHA-256 of its parameters.
-func fp32Identity(m *nn.MLP, epochs int) string {
-	return modelfile.BaseIdentity(epochs, study.Fingerprint(m))
-}
-
-// phaseCheckpoint is the checkpoint file of a QAT phase: ck.safetensors -> ck.qat-w4a4.safetensors.
-func phaseCheckpoint(path, phase string) string {
-	ext := filepath.Ext(path)
-	return strings.TrimSuffix(path, ext) + "." + phase + ext
 }

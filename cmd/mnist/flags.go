@@ -14,41 +14,38 @@ import (
 
 // options are the parsed, validated flags.
 type options struct {
-	Epochs     int       `json:"epochs"`
-	Batch      int       `json:"batch"`
-	LR         float64   `json:"lr"`
-	Hidden     []int     `json:"hidden"`
-	Seed       int64     `json:"seed"`
-	DataDir    string    `json:"data_dir,omitempty"`
-	TrainLimit int       `json:"train_limit,omitempty"`
-	QAT        bool      `json:"qat"`
-	Bits       []bitPair `json:"bits,omitempty"`
-	LSQ        autoBool  `json:"lsq"`
-	LSQInit    string    `json:"lsq_init,omitempty"`
-	Distill    bool      `json:"distill,omitempty"`
-	DistillT   float64   `json:"distill_t,omitempty"`
-	DistillA   float64   `json:"distill_alpha,omitempty"`
-	Schedule   string    `json:"lr_schedule,omitempty"`
-	LearnInput bool      `json:"lsq_learn_input,omitempty"`
-	QATInit    string    `json:"qat_init,omitempty"`
-	Observer   string    `json:"observer,omitempty"`
-	Freeze     int       `json:"freeze_observers_after,omitempty"`
-	QATLR      float64   `json:"qat_lr,omitempty"`
-	Save       string    `json:"-"`
-	Load       string    `json:"load,omitempty"`
-	Checkpoint string    `json:"-"`
-	Resume     bool      `json:"resume,omitempty"`
-	Quiet      bool      `json:"-"`
-	JSON       string    `json:"-"`
-	Study      string    `json:"-"`
-	StudyQuick bool      `json:"-"`
+	Epochs     int          `json:"epochs"`
+	Batch      int          `json:"batch"`
+	LR         float64      `json:"lr"`
+	Hidden     []int        `json:"hidden"`
+	Seed       int64        `json:"seed"`
+	DataDir    string       `json:"data_dir,omitempty"`
+	TrainLimit int          `json:"train_limit,omitempty"`
+	QAT        bool         `json:"qat"`
+	Bits       []qat.Target `json:"bits,omitempty"`
+	LSQ        autoBool     `json:"lsq"`
+	LSQInit    string       `json:"lsq_init,omitempty"`
+	Distill    bool         `json:"distill,omitempty"`
+	DistillT   float64      `json:"distill_t,omitempty"`
+	DistillA   float64      `json:"distill_alpha,omitempty"`
+	Schedule   string       `json:"lr_schedule,omitempty"`
+	LearnInput bool         `json:"lsq_learn_input,omitempty"`
+	QATInit    string       `json:"qat_init,omitempty"`
+	Observer   string       `json:"observer,omitempty"`
+	Freeze     int          `json:"freeze_observers_after,omitempty"`
+	QATLR      float64      `json:"qat_lr,omitempty"`
+	Save       string       `json:"-"`
+	Load       string       `json:"load,omitempty"`
+	Checkpoint string       `json:"-"`
+	Resume     bool         `json:"resume,omitempty"`
+	Quiet      bool         `json:"-"`
+	JSON       string       `json:"-"`
+	Study      string       `json:"-"`
+	StudyQuick bool         `json:"-"`
 
 	loadedTraining string // with -load: the training record of the loaded file
 
-	// The choices given as names above, parsed once by parseFlags.
-	observer quant.ObserverKind // -observer
-	lsqInit  qat.LSQInit        // -lsq-init
-	schedule *train.Schedule    // -lr-schedule; nil: auto (the recipe's)
+	qat qat.Options // the QAT flags above, parsed once by parseFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -115,28 +112,34 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Hidden, err = parseSizes(hidden); err != nil {
 		return o, usagef("-hidden %q: %v", hidden, err)
 	}
-	if o.Bits, err = parseBits(bits); err != nil {
+	if o.Bits, err = qat.ParseTargets(bits); err != nil {
 		return o, usagef("-bits %q: %v", bits, err)
 	}
 	for _, b := range o.Bits {
 		switch {
-		case b.Layers == nil:
-		case o.Load == "" && len(b.Layers) != len(o.Hidden)+1:
-			return o, usagef("-bits %q: %s gives %d layers their widths, the model has %d", bits, b.name(), len(b.Layers), len(o.Hidden)+1)
+		case !b.PerLayer():
+		case o.Load == "" && len(b) != len(o.Hidden)+1:
+			return o, usagef("-bits %q: %s gives %d layers their widths, the model has %d", bits, b.Name(), len(b), len(o.Hidden)+1)
 		case o.Checkpoint != "":
-			return o, usagef("-bits %q: per-layer widths (%s) cannot be checkpointed; drop -checkpoint", bits, b.name())
+			return o, usagef("-bits %q: per-layer widths (%s) cannot be checkpointed; drop -checkpoint", bits, b.Name())
 		}
 	}
 	if o.QATInit != "fp32" && o.QATInit != "scratch" {
 		return o, usagef("-qat-init %q: want fp32 or scratch", o.QATInit)
 	}
-	if o.observer, err = quant.ParseObserverKind(o.Observer); err != nil {
+	q := qat.Options{Choices: qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch"}, LearnInput: o.LearnInput,
+		FreezeObserversAfter: o.Freeze, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA, Checkpoint: o.Checkpoint, Resume: o.Resume}
+	if o.LSQ != auto {
+		on := o.LSQ == autoOn
+		q.LearnScales = &on
+	}
+	if q.Observer, err = quant.ParseObserverKind(o.Observer); err != nil {
 		return o, usagef("-observer %q: want minmax, moving-average, percentile, mse or meanabs", o.Observer)
 	}
 	if o.QATLR < 0 || o.QATLR > 10 || o.QATLR != o.QATLR {
 		return o, usagef("-qat-lr %v: want 0 (default) or a number in (0, 10]", o.QATLR)
 	}
-	if o.lsqInit, err = qat.ParseLSQInit(o.LSQInit); err != nil {
+	if q.LSQInit, err = qat.ParseLSQInit(o.LSQInit); err != nil {
 		return o, usagef("-lsq-init %q: want meanabs or range", o.LSQInit)
 	}
 	if !(o.DistillT > 0) || o.DistillT > 100 {
@@ -146,7 +149,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-distill-alpha %v: want a number in [0, 1]", o.DistillA)
 	}
 	if sched, err := train.ParseSchedule(o.Schedule); err == nil {
-		o.schedule = &sched
+		q.Schedule = &sched
 	} else if o.Schedule != "auto" {
 		return o, usagef("-lr-schedule %q: want auto, constant or cosine", o.Schedule)
 	}
@@ -201,6 +204,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Freeze < 0 {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)
 	}
+	o.qat = q
 	return o, nil
 }
 
@@ -270,57 +274,6 @@ func (b *autoBool) IsBoolFlag() bool { return true }
 
 // MarshalText writes the flag as in String.
 func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
-
-// qatRecipe returns the QAT recipe of bit pair p (qat.Default) with the flags' choices
-// (qat.Choices: -lsq, -qat-lr, -qat-init scratch, -lr-schedule), and its learning rate.
-func (o options) qatRecipe(p bitPair) (qat.Recipe, float64) {
-	c := qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch", Schedule: o.schedule}
-	if o.LSQ != auto {
-		on := o.LSQ == autoOn
-		c.LearnScales = &on
-	}
-	return c.Apply(qat.Default(p.W, p.A), o.LR)
-}
-
-// bitPair is a weight and activation bit width, or with Layers one per layer (mixed
-// precision): then W and A are the narrowest, which choose the recipe (qat.Default).
-type bitPair struct {
-	W      int            `json:"w"`
-	A      int            `json:"a"`
-	Layers []quant.Widths `json:"layers,omitempty"`
-}
-
-// name is "wXaY", or per layer "wXaY-wXaY-..." (quant.LayerWidthsName).
-func (b bitPair) name() string {
-	if b.Layers == nil {
-		return quant.Widths{Weight: b.W, Activation: b.A}.String()
-	}
-	return quant.LayerWidthsName(b.Layers)
-}
-
-// parseBits parses "8,4" (W8A8 and W4A4), "4/8" (4-bit weights, 8-bit activations), and per
-// layer "2/8+2/8+4/8" (fc1, fc2 and fc3 at their own widths: a mixed-precision model).
-func parseBits(s string) ([]bitPair, error) {
-	var out []bitPair
-	seen := map[string]bool{}
-	for _, f := range strings.Split(s, ",") {
-		layers, err := quant.ParseLayerWidths(strings.TrimSpace(f))
-		if err != nil {
-			return nil, err
-		}
-		n := quant.Narrowest(layers) // with one entry, its widths; per layer, those that choose the recipe
-		p := bitPair{W: n.Weight, A: n.Activation}
-		if len(layers) > 1 {
-			p.Layers = layers
-		}
-		if seen[p.name()] {
-			return nil, fmt.Errorf("%s listed twice", p.name())
-		}
-		seen[p.name()] = true
-		out = append(out, p)
-	}
-	return out, nil
-}
 
 // parseSizes parses "256,128" (an empty string means no hidden layer).
 func parseSizes(s string) ([]int, error) {

@@ -15,7 +15,6 @@ import (
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
-	"tinyq/quant"
 	"tinyq/report"
 	"tinyq/train"
 )
@@ -119,7 +118,8 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		if hist != nil {
 			fp32Epochs = len(hist.Epochs)
 		}
-		qrows, err := runQAT(o, sizes, fp32, fm, fp32Epochs, trainData, testData, base, stdout, &saved, warn)
+		b := qat.Base{Model: fp32, Float: fm, Epochs: fp32Epochs, Training: o.trainingJSON(), Train: base}
+		qrows, err := runQAT(o, b, trainData, testData, stdout, &saved, warn)
 		if err != nil {
 			return err
 		}
@@ -221,53 +221,16 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 	return m, hist, nil
 }
 
-// runQAT trains one quantization-aware model per bit pair, evaluates its fake-quant
-// simulation, and converts it to integers. fm is fp32 in the runtime (the distillation
-// teacher).
-func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *modelfile.Set, warn func(string)) ([]report.Row, error) {
-	// The distillation teacher: the trained FP32 model in the float runtime.
-	var teacher *infer.FloatModel
-	if o.Distill {
-		teacher = fm
-	}
+// runQAT trains one quantization-aware model per -bits target from the FP32 model b
+// (qat.Options.Phase), evaluates its fake-quant simulation, and converts it to integers.
+func runQAT(o options, b qat.Base, trainData, testData train.Data, stdout io.Writer, saved *modelfile.Set, warn func(string)) ([]report.Row, error) {
 	var rows []report.Row
-	for _, b := range o.Bits {
-		r, lr := o.qatRecipe(b)
-		cfg := r.Config
-		cfg.Observer = quant.ObserverConfig{Kind: o.observer}
-		cfg.LSQInit = o.lsqInit
-		cfg.FixInputScale = !o.LearnInput
-		cfg.FreezeObserversAfter = o.Freeze
-		if b.Layers != nil {
-			cfg = cfg.WithWidths(b.Layers)
+	for _, t := range o.Bits {
+		ph, err := o.qat.Phase(t, b)
+		if err != nil {
+			return nil, fmt.Errorf("-bits: %w", err)
 		}
-		if b.Layers != nil && len(b.Layers) != len(fp32.Layers) {
-			return nil, fmt.Errorf("-bits: %s gives %d layers their widths, the model has %d", b.name(), len(b.Layers), len(fp32.Layers))
-		}
-		start := fp32
-		if o.QATInit == "scratch" {
-			var err error
-			if start, err = nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed))); err != nil {
-				return nil, err
-			}
-			start.Input = fp32.Input // trained on the data as the FP32 model reads it
-		}
-		name := "qat-" + b.name()
-		tc := base
-		tc.Name = name
-		tc.LR, tc.Schedule = lr, r.Schedule
-		if o.Distill {
-			tc.Distill = &train.Distillation{Teacher: teacher, Temperature: o.DistillT, Alpha: o.DistillA}
-		}
-		ph := qat.Phase{Start: start, Config: cfg, Train: tc, Resume: o.Resume}
-		if o.Checkpoint != "" {
-			ph.Checkpoint = phaseCheckpoint(o.Checkpoint, name)
-		}
-		fromModel := ""
-		if o.QATInit == "fp32" {
-			fromModel = fp32Identity(fp32, fp32Epochs)
-		}
-		ph.Training = o.qatTrainingJSON(b, fromModel)
+		name := ph.Train.Name
 		res, err := qat.Run(ph, trainData, testData)
 		if res != nil {
 			if w := train.Divergence(name, res.History); w != "" {
@@ -286,7 +249,7 @@ func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epoc
 		row.EpochSeconds = res.History.EpochSeconds()
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
-		if b.Layers == nil { // a QAT file has one width for all layers: a mixed model is saved as integers only
+		if !t.PerLayer() { // a QAT file has one width for all layers: a mixed model is saved as integers only
 			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 		}
 
