@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/study"
 	"tinyq/study/figures"
@@ -20,21 +19,11 @@ import (
 // resumed study saved), then every study point not yet in DIR/study.json (study.Run), then
 // the figures and report.md from all the points (study/figures, study/markdown).
 func runStudy(o options, sizes []int, trainData, testData train.Data, base train.Config, stdout io.Writer, stderr io.Writer) error {
-	set := study.Full()
-	if o.StudyQuick {
-		set = study.Quick()
-	} else {
-		set.QATEpochs = o.Epochs
-	}
-	set.Seed, set.Hidden, set.Epochs, set.Batch, set.LR, set.TrainLimit, set.Load = o.Seed, o.Hidden, o.Epochs, o.Batch, o.LR, o.TrainLimit, o.Load
-	set.QATLR = o.QATLR
+	set := study.For(o.StudyQuick, schema.Settings{Seed: o.Seed, Hidden: o.Hidden, Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, TrainLimit: o.TrainLimit, Load: o.Load, QATLR: o.QATLR})
 	// Calibration takes the first training images, choices are scored on the last ones:
 	// there must be enough for both.
 	if n := trainData.Len(); !study.HoldOut(&set, n) {
 		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, study.MinHeldOut, set.CalibrationImages+study.MinHeldOut)
-	}
-	if o.Load != "" {
-		set.Hidden, set.Epochs = nil, 0 // the file decides
 	}
 	cfg := schema.Config{Settings: set, Run: study.NewRunInfo("go run ./cmd/mnist " + strings.Join(os.Args[1:], " "))}
 	// The directory is this run's until it returns (or the process ends): a second -study
@@ -64,28 +53,10 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 			}
 		}
 		fmt.Fprintf(stdout, "study: resuming %s (%d PTQ, %d QAT, %d sensitivity points done)\n", o.Study, len(s.Results.PTQ), len(s.Results.QAT), len(s.Results.Sensitivity))
-	} else {
-		if m, hist, err = obtainFP32(&o, sizes, trainData, testData, base); err != nil {
-			return err
-		}
-		// A model that diverged would only give the study unusable points (or fail it on
-		// absurd scales): stop here, with the warning the table run prints.
-		if w := train.Divergence("fp32", hist); w != "" {
-			return fmt.Errorf("study: %s", w)
-		}
-	}
-	fm, err := m.FloatModel()
-	if err != nil {
+	} else if m, hist, err = obtainFP32(&o, sizes, trainData, testData, base); err != nil {
 		return err
 	}
-	if err := study.CheckReference(fm, trainData.Images, testData.Images); err != nil {
-		return err
-	}
-	acc, err := infer.Evaluate(fm, testData.Images, testData.Labels)
-	if err != nil {
-		return err
-	}
-	if err := s.SetReference(m, hist, acc, o.trainingJSON()); err != nil {
+	if err := s.Reference(m, hist, trainData, testData, o.trainingJSON()); err != nil {
 		return err
 	}
 	qb := base
