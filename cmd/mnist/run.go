@@ -4,16 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
-	"os"
 	"strings"
-
-	"golang.org/x/term"
 
 	"tinyq/infer"
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
-	"tinyq/ptq"
 	"tinyq/qat"
 	"tinyq/report"
 	"tinyq/train"
@@ -28,7 +24,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if o.JSON == "-" {
 		human = stderr
 	}
-	stdout := &lenientWriter{w: human}
+	stdout := report.Lenient(human)
 	// Output places are proven writable before any training, not discovered broken after it.
 	if err := checkOutputs(o); err != nil {
 		return err
@@ -60,7 +56,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 
 	base := train.Config{
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
-		Log: stdout, Progress: progressWriter(o.Quiet, stderr),
+		Log: stdout, Progress: report.Progress(o.Quiet, stderr),
 	}
 	if o.Study != "" {
 		return runStudy(o, sizes, trainData, testData, base, stdout, stderr)
@@ -107,7 +103,10 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	rows = append(rows, row)
 	saved.Add("fp32", func(p string) error { return infer.SaveFloat(p, fm, o.trainingJSON()) })
 
-	prows, err := runPTQ(fm, trainData, testData, stdout, &saved, o)
+	// The standard PTQ table, calibrated on the training images.
+	prows, err := report.PTQ(fm, trainData.Images, testData.Images, testData.Labels, &saved, o.trainingJSON(), func(name, why string) {
+		fmt.Fprintf(stdout, "%s: skipped, %s\n", name, why)
+	})
 	if err != nil {
 		return err
 	}
@@ -148,31 +147,6 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d output(s) not written: %s", len(failed), strings.Join(failed, "; "))
-	}
-	return nil
-}
-
-// lenientWriter passes writes to w until one fails, then drops the rest; it never reports
-// an error, so that a closed stdout does not stop the run. err is the first failure.
-type lenientWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (l *lenientWriter) Write(p []byte) (int, error) {
-	if l.err == nil {
-		_, l.err = l.w.Write(p)
-	}
-	return len(p), nil
-}
-
-// progressWriter returns stderr for progress bars when it is a terminal and bars are wanted.
-func progressWriter(quiet bool, stderr io.Writer) io.Writer {
-	if quiet {
-		return nil
-	}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return stderr
 	}
 	return nil
 }
@@ -253,46 +227,13 @@ func runQAT(o options, b qat.Base, trainData, testData train.Data, stdout io.Wri
 			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 		}
 
-		irow, err := report.Measure(name+"-int", im, testData.Images, testData.Labels)
+		irow, err := report.Converted(name, sim, im, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
-		ag, err := ptq.Compare(sim, im, testData.Images)
-		if err != nil {
-			return nil, err
-		}
-		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions; largest logit difference %.4g (%.0f output LSBs of s_in·s_w)", name, ag.Percent, ag.MaxAbs, ag.MaxLSB)
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
 		rows = append(rows, irow)
 		saved.Add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
-	}
-	return rows, nil
-}
-
-// runPTQ converts the trained float model (fp32 in the runtime) into the standard PTQ table
-// (ptq.Table: fp16, and int8/int4 with static and dynamic activation scales) and measures each.
-func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *modelfile.Set, o options) ([]report.Row, error) {
-	vs, err := ptq.Table(fp32, trainData.Images)
-	if err != nil {
-		return nil, err
-	}
-	var rows []report.Row
-	for _, v := range vs {
-		if v.Skipped != "" {
-			fmt.Fprintf(stdout, "%s: skipped, %s\n", v.Name, v.Skipped)
-			continue
-		}
-		row, err := report.Measure(v.Name, v.Model(), testData.Images, testData.Labels)
-		if err != nil {
-			return nil, err
-		}
-		row.Note = v.Note
-		rows = append(rows, row)
-		if v.Float != nil {
-			saved.Add(v.Name, func(p string) error { return infer.SaveFloat(p, v.Float, o.trainingJSON()) })
-		} else {
-			saved.Add(v.Name, func(p string) error { return infer.SaveInt(p, v.Int, o.trainingJSON()) })
-		}
 	}
 	return rows, nil
 }

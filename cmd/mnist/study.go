@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"tinyq/nn"
+	"tinyq/report"
 	"tinyq/study"
 	"tinyq/study/figures"
 	"tinyq/study/markdown"
@@ -63,7 +64,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	qb.Log = nil
 	err = s.Run(study.Inputs{
 		Model: m, Train: trainData, Test: testData, TrainQAT: qb,
-		Progress: progressWriter(o.Quiet, stderr), Log: stdout,
+		Progress: report.Progress(o.Quiet, stderr), Log: stdout,
 	})
 	if err != nil {
 		return err
