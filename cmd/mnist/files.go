@@ -86,19 +86,19 @@ func (o options) places() []atomicfile.Place {
 	return ps
 }
 
-// checkMemory refuses a model and batch estimated to need more than train.MaxTrainingBytes, with
-// one line naming the flag to change (what names the model: "-hidden 256,128" or "-load F").
+// checkMemory refuses a model and batch that train.CheckMemory refuses, with one line naming
+// the flag to change (what names the model: "-hidden 256,128" or "-load F").
 func checkMemory(sizes []int, batch int, what string) error {
-	p, a := train.TrainingBytes(sizes, batch)
-	if p+a <= train.MaxTrainingBytes {
+	var me *train.MemoryError
+	if !errors.As(train.CheckMemory(sizes, batch), &me) {
 		return nil
 	}
 	flag := what
-	if a > p {
+	if me.Activations > me.Params {
 		flag = fmt.Sprintf("-batch %d", batch)
 	}
 	return usagef("%s: training needs about %.1f GiB (estimated for %s with -batch %d), more than the %d GiB allowed; lower %s",
-		flag, (p+a)/(1<<30), what, batch, train.MaxTrainingBytes>>30, strings.Fields(flag)[0])
+		flag, me.GiB(), what, batch, train.MaxTrainingBytes>>30, strings.Fields(flag)[0])
 }
 
 // hiddenFlag is the -hidden flag as given, for messages.

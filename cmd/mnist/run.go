@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math/rand"
 	"strings"
 
 	"tinyq/infer"
@@ -178,21 +177,7 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 		}
 		return m, nil, nil
 	}
-	m, err := nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed)))
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg := base
-	cfg.Name = "fp32"
-	tr, err := train.NewTrainer(m, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	hist, err := tr.Run(trainData, testData, train.FloatCheckpoints(m, o.Checkpoint, o.trainingJSON(), o.Resume))
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, hist, nil
+	return train.TrainFP32(sizes, base, trainData, testData, o.Checkpoint, o.trainingJSON(), o.Resume)
 }
 
 // runQAT trains one quantization-aware model per -bits target from the FP32 model b
