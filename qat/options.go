@@ -164,6 +164,29 @@ func (o Options) Training(t Target, b Base) string {
 	return q.String()
 }
 
+// ModelNames are the names of the models trained for t that cmd/mnist saves: "qat-" + Name
+// (the QAT file, which holds one width for all layers, so not per layer) and its integer
+// conversion, + "-int".
+func (t Target) ModelNames() []string {
+	n := "qat-" + t.Name()
+	if t.PerLayer() {
+		return []string{n + "-int"}
+	}
+	return []string{n, n + "-int"}
+}
+
+// Checkpoints are the checkpoint files of the phases of targets (PhaseCheckpoint), or none
+// without Checkpoint.
+func (o Options) Checkpoints(targets []Target) []string {
+	var ps []string
+	for _, t := range targets {
+		if o.Checkpoint != "" {
+			ps = append(ps, PhaseCheckpoint(o.Checkpoint, "qat-"+t.Name()))
+		}
+	}
+	return ps
+}
+
 // PhaseCheckpoint is the checkpoint file of the QAT phase named phase, next to the FP32
 // checkpoint path: ck.safetensors -> ck.qat-w4a4.safetensors.
 func PhaseCheckpoint(path, phase string) string {

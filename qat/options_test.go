@@ -143,3 +143,21 @@ func TestOptionsPhase(t *testing.T) {
 		t.Errorf("per layer: name %q, config %+v", ph.Train.Name, ph.Config)
 	}
 }
+
+// TestModelNamesAndCheckpoints: a uniform target saves its QAT file and its integer model, a
+// per-layer one the integer model only; phase checkpoints exist only with Checkpoint.
+func TestModelNamesAndCheckpoints(t *testing.T) {
+	ts, err := ParseTargets("4,2/8+4/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(append(ts[0].ModelNames(), ts[1].ModelNames()...), " "); got != "qat-w4a4 qat-w4a4-int qat-w2a8-w4a8-int" {
+		t.Errorf("ModelNames: %s", got)
+	}
+	if got := (Options{}).Checkpoints(ts); got != nil {
+		t.Errorf("Checkpoints without Checkpoint: %v", got)
+	}
+	if got := strings.Join((Options{Checkpoint: "ck.st"}).Checkpoints(ts), " "); got != "ck.qat-w4a4.st ck.qat-w2a8-w4a8.st" {
+		t.Errorf("Checkpoints: %s", got)
+	}
+}

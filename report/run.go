@@ -85,3 +85,35 @@ func Progress(quiet bool, w io.Writer) io.Writer {
 	}
 	return nil
 }
+
+// Output says where a run's results go besides the table.
+type Output struct {
+	JSON   string    // file for the Document as JSON; "-" writes it to Stdout; "": none
+	Stdout io.Writer // where JSON "-" goes
+	Dir    string    // directory for the saved models (modelfile.Set.Write); "": none
+	Run    any       // the run's configuration, for the models' manifest
+}
+
+// Publish writes a run's results, each output independent of the others: the table of doc's
+// rows to w (whose errors are ignored: see Lenient), the JSON document, then the models of
+// saved, noting each file written to w. A failure is named in failed and the rest is still
+// written.
+func Publish(w io.Writer, doc Document, out Output, saved *modelfile.Set) (failed []string) {
+	_ = Table(w, doc.Results)
+	switch {
+	case out.JSON == "-":
+		if err := EncodeJSON(out.Stdout, doc); err != nil {
+			failed = append(failed, "-json to stdout: "+err.Error())
+		}
+	case out.JSON != "":
+		if err := WriteJSON(out.JSON, doc); err != nil {
+			failed = append(failed, err.Error())
+		} else {
+			fmt.Fprintf(w, "wrote %s\n", out.JSON)
+		}
+	}
+	if out.Dir != "" {
+		failed = append(failed, saved.Write(out.Dir, out.Run, func(p string) { fmt.Fprintf(w, "saved %s\n", p) })...)
+	}
+	return failed
+}

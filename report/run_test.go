@@ -112,3 +112,35 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestPublish: the table, then the JSON (to a file or to Stdout) and the models, each noted;
+// a failed output is named and the others are still written.
+func TestPublish(t *testing.T) {
+	dir := t.TempDir()
+	doc := report.Document{Results: []report.Row{{Name: "fp32", Accuracy: 98}}}
+	var saved modelfile.Set
+	saved.Add("m", func(p string) error { return os.WriteFile(p, []byte("model"), 0o644) })
+	var w bytes.Buffer
+	js := filepath.Join(dir, "r.json")
+	failed := report.Publish(&w, doc, report.Output{JSON: js, Dir: filepath.Join(dir, "out"), Run: "run"}, &saved)
+	if len(failed) > 0 {
+		t.Fatal(failed)
+	}
+	text := w.String()
+	if !strings.HasPrefix(text, "variant") || !strings.Contains(text, "wrote "+js+"\n") || !strings.Contains(text, "saved "+filepath.Join(dir, "out", "m.safetensors")+"\n") {
+		t.Errorf("output:\n%s", text)
+	}
+	if b, err := os.ReadFile(js); err != nil || !strings.Contains(string(b), `"accuracy": 98`) {
+		t.Errorf("JSON file: %s, %v", b, err)
+	}
+	var stdout bytes.Buffer
+	w.Reset()
+	failed = report.Publish(&w, doc, report.Output{JSON: "-", Stdout: &stdout, Dir: filepath.Join(dir, "missing", "\x00")}, &saved)
+	if !strings.Contains(stdout.String(), `"name": "fp32"`) || strings.Contains(w.String(), "wrote") || len(failed) == 0 {
+		t.Errorf("JSON to stdout: %q, output %q, failed %v (want the bad directory named)", stdout.String(), w.String(), failed)
+	}
+	failed = report.Publish(&w, doc, report.Output{JSON: filepath.Join(dir, "no", "such", "r.json")}, &saved)
+	if len(failed) != 1 || !strings.Contains(failed[0], "r.json") {
+		t.Errorf("JSON into a missing directory: failed %v", failed)
+	}
+}

@@ -281,3 +281,11 @@ func TestOutputFiles(t *testing.T) {
 		t.Errorf("OutputFiles: %v, want %v", got, want)
 	}
 }
+
+// TestFiles: every output file, then study.json, in dir.
+func TestFiles(t *testing.T) {
+	got := Files("d")
+	if len(got) != len(OutputFiles())+1 || got[0] != filepath.Join("d", ModelFile) || got[len(got)-1] != filepath.Join("d", ResultsFile) {
+		t.Errorf("Files = %v", got)
+	}
+}

@@ -218,6 +218,16 @@ func OutputFiles() []string {
 	return []string{ModelFile, ReportFile, schema.FigurePTQBits, schema.FigureHeatmap, schema.FigurePareto, schema.FigureSensitivity, schema.FigureHist, schema.FigureCurves}
 }
 
+// Files are the files a study in dir may write or replace, besides its mixed-precision models:
+// each of OutputFiles, then study.json (ResultsFile).
+func Files(dir string) []string {
+	var ps []string
+	for _, n := range append(OutputFiles(), ResultsFile) {
+		ps = append(ps, filepath.Join(dir, n))
+	}
+	return ps
+}
+
 // ModelPath is where the study keeps its FP32 model, so that a resumed study quantizes the
 // same model.
 func (s *Study) ModelPath() string { return filepath.Join(s.Dir, ModelFile) }

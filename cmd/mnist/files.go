@@ -3,15 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/ptq"
-	"tinyq/qat"
 	"tinyq/study"
 	"tinyq/train"
 )
@@ -19,12 +16,9 @@ import (
 // modelNames are the files -save writes for o, without the extension.
 func (o options) modelNames() []string {
 	names := append([]string{"fp32"}, ptq.TableNames()...)
-	if o.QAT {
-		for _, b := range o.Bits {
-			if !b.PerLayer() {
-				names = append(names, "qat-"+b.Name())
-			}
-			names = append(names, "qat-"+b.Name()+"-int")
+	for _, t := range o.Bits {
+		if o.QAT {
+			names = append(names, t.ModelNames()...)
 		}
 	}
 	return names
@@ -48,40 +42,33 @@ func checkOutputs(o options) error {
 // -data (the files mnist.Load reads: NAME.gz if present, else NAME).
 func (o options) places() []atomicfile.Place {
 	var ps []atomicfile.Place
-	if o.Save != "" {
-		f := "-save " + o.Save
-		ps = append(ps, atomicfile.Place{Via: f, Path: o.Save, Dir: true})
-		for _, n := range o.modelNames() {
-			ps = append(ps, atomicfile.Place{Via: f, Path: filepath.Join(o.Save, n+".safetensors")})
+	add := func(via string, input bool, paths ...string) {
+		for _, p := range paths {
+			ps = append(ps, atomicfile.Place{Via: via, Path: p, Input: input})
 		}
-		ps = append(ps, atomicfile.Place{Via: f, Path: filepath.Join(o.Save, modelfile.ManifestFile)})
+	}
+	if o.Save != "" {
+		ps = append(ps, atomicfile.Place{Via: "-save " + o.Save, Path: o.Save, Dir: true})
+		add("-save "+o.Save, false, modelfile.SetFiles(o.Save, o.modelNames())...)
 	}
 	if o.Study != "" {
-		f := "-study " + o.Study
-		ps = append(ps, atomicfile.Place{Via: f, Path: o.Study, Dir: true})
-		for _, n := range append(study.OutputFiles(), study.ResultsFile) {
-			ps = append(ps, atomicfile.Place{Via: f, Path: filepath.Join(o.Study, n)})
-		}
+		ps = append(ps, atomicfile.Place{Via: "-study " + o.Study, Path: o.Study, Dir: true})
+		add("-study "+o.Study, false, study.Files(o.Study)...)
 	}
 	if o.JSON != "" && o.JSON != "-" {
-		ps = append(ps, atomicfile.Place{Via: "-json " + o.JSON, Path: o.JSON})
+		add("-json "+o.JSON, false, o.JSON)
 	}
 	if o.Checkpoint != "" {
-		f := "-checkpoint " + o.Checkpoint
-		ps = append(ps, atomicfile.Place{Via: f, Path: o.Checkpoint})
-		if o.QAT {
-			for _, b := range o.Bits {
-				ps = append(ps, atomicfile.Place{Via: f, Path: qat.PhaseCheckpoint(o.Checkpoint, "qat-"+b.Name())})
-			}
-		}
+		add("-checkpoint "+o.Checkpoint, false, o.Checkpoint)
+	}
+	if o.QAT {
+		add("-checkpoint "+o.Checkpoint, false, o.qat.Checkpoints(o.Bits)...)
 	}
 	if o.Load != "" {
-		ps = append(ps, atomicfile.Place{Via: "-load " + o.Load, Path: o.Load, Input: true})
+		add("-load "+o.Load, true, o.Load)
 	}
 	if o.DataDir != "" {
-		for _, p := range mnist.Files(o.DataDir) {
-			ps = append(ps, atomicfile.Place{Via: "-data " + o.DataDir, Path: p, Input: true})
-		}
+		add("-data "+o.DataDir, true, mnist.Files(o.DataDir)...)
 	}
 	return ps
 }
@@ -101,15 +88,7 @@ func checkMemory(sizes []int, batch int, what string) error {
 		flag, me.GiB(), what, batch, train.MaxTrainingBytes>>30, strings.Fields(flag)[0])
 }
 
-// hiddenFlag is the -hidden flag as given, for messages.
-func (o options) hiddenFlag() string {
-	parts := make([]string, len(o.Hidden))
-	for i, n := range o.Hidden {
-		parts[i] = strconv.Itoa(n)
-	}
-	return "-hidden " + strings.Join(parts, ",")
-}
-
+// trainingJSON is the training record of the run's FP32 model (modelfile.Training).
 func (o options) trainingJSON() string {
 	if o.Load != "" {
 		return o.loadedTraining // the loaded model's own record; the flags did not train it

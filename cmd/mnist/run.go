@@ -47,7 +47,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	testData := train.Data{Images: testSet.Images, Labels: testSet.Labels}
 	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), mnist.Classes)
 	if o.Load == "" {
-		if err := checkMemory(sizes, o.Batch, o.hiddenFlag()); err != nil {
+		if err := checkMemory(sizes, o.Batch, "-hidden "+strings.Trim(strings.ReplaceAll(fmt.Sprint(o.Hidden), " ", ","), "[]")); err != nil {
 			return err
 		}
 	}
@@ -127,23 +127,8 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	// Results first, each output independent of the others: the table, the JSON, then the
 	// models; a failure is named and the rest is still written.
 	fmt.Fprintln(stdout)
-	_ = report.Table(stdout, rows) // stdout's errors are not the run's (see lenientWriter)
-	var failed []string
-	if o.JSON != "" {
-		doc := report.Document{Config: o, Kernels: report.ActiveKernels(), Results: rows, Warnings: warnings}
-		if o.JSON == "-" {
-			if err := report.EncodeJSON(rawStdout, doc); err != nil {
-				failed = append(failed, "-json to stdout: "+err.Error())
-			}
-		} else if err := report.WriteJSON(o.JSON, doc); err != nil {
-			failed = append(failed, err.Error())
-		} else {
-			fmt.Fprintf(stdout, "wrote %s\n", o.JSON)
-		}
-	}
-	if o.Save != "" {
-		failed = append(failed, saved.Write(o.Save, o, func(p string) { fmt.Fprintf(stdout, "saved %s\n", p) })...)
-	}
+	doc := report.Document{Config: o, Kernels: report.ActiveKernels(), Results: rows, Warnings: warnings}
+	failed := report.Publish(stdout, doc, report.Output{JSON: o.JSON, Stdout: rawStdout, Dir: o.Save, Run: o}, &saved)
 	if len(failed) > 0 {
 		return fmt.Errorf("%d output(s) not written: %s", len(failed), strings.Join(failed, "; "))
 	}
@@ -208,7 +193,7 @@ func runQAT(o options, b qat.Base, trainData, testData train.Data, stdout io.Wri
 		row.EpochSeconds = res.History.EpochSeconds()
 		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
 		rows = append(rows, row)
-		if !t.PerLayer() { // a QAT file has one width for all layers: a mixed model is saved as integers only
+		if !t.PerLayer() { // t.ModelNames: a mixed model is saved as integers only
 			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
 		}
 
