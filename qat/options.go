@@ -96,7 +96,7 @@ type Options struct {
 type Base struct {
 	Model    *nn.MLP
 	Float    *infer.FloatModel // Model in the float runtime: the distillation teacher
-	Epochs   int               // its training epochs (0 when loaded): part of its identity
+	History  *train.History    // its training history (nil when loaded): its epochs are part of its identity
 	Training string            // its training record, as its file holds it
 	// Train is the FP32 training configuration (epochs, batch, rate, seed, logs): each phase
 	// trains with it under its own name, rate and schedule, and FromScratch starts from a
@@ -147,7 +147,7 @@ func (o Options) Phase(t Target, b Base) (Phase, error) {
 
 // Training returns the training record of t's phase checkpoints (modelfile.QATTraining): b's
 // record, the QAT settings, and when fine-tuning (not FromScratch) b's identity
-// (modelfile.BaseIdentity of its epochs and Fingerprint), so that a phase is never resumed on
+// (modelfile.BaseIdentity of its History's epochs and Fingerprint), so that a phase is never resumed on
 // top of another FP32 model.
 func (o Options) Training(t Target, b Base) string {
 	r, lr := o.Recipe(t, b.Train.LR)
@@ -159,7 +159,11 @@ func (o Options) Training(t Target, b Base) string {
 	if o.FromScratch {
 		q.Init = "scratch"
 	} else {
-		q.FP32Model = modelfile.BaseIdentity(b.Epochs, Fingerprint(b.Model))
+		epochs := 0
+		if b.History != nil {
+			epochs = len(b.History.Epochs)
+		}
+		q.FP32Model = modelfile.BaseIdentity(epochs, Fingerprint(b.Model))
 	}
 	return q.String()
 }

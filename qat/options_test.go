@@ -85,7 +85,7 @@ func TestOptionsPhase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := Base{Model: m, Float: fm, Epochs: 2, Training: `{"batch":8}`, Train: train.Config{LR: 0.01, Seed: 5, Epochs: 1}}
+	b := Base{Model: m, Float: fm, History: &train.History{Epochs: make([]train.Epoch, 2)}, Training: `{"batch":8}`, Train: train.Config{LR: 0.01, Seed: 5, Epochs: 1}}
 	off := false
 	o := Options{Choices: Choices{LearnScales: &off}, Observer: quant.MinMaxObserver, LSQInit: InitRange, FreezeObserversAfter: 1,
 		Distill: true, DistillT: 3, DistillAlpha: 0.25, Checkpoint: "ck.safetensors", Resume: true}

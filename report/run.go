@@ -58,6 +58,20 @@ func Converted(name string, sim *infer.FloatModel, im *infer.IntModel, images []
 	return row, nil
 }
 
+// QAT measures a quantization-aware model named name: its fake-quant simulation sim as the
+// row name (no weight bytes: it is stored as float32, its integer size is the other row's),
+// with its training's epoch seconds and note, and its integer conversion im as Converted does.
+func QAT(name string, sim *infer.FloatModel, im *infer.IntModel, epochSeconds []float64, note string, images []float32, labels []uint8) (fake, integer Row, err error) {
+	if fake, err = Measure(name, sim, images, labels); err != nil {
+		return Row{}, Row{}, err
+	}
+	fake.WeightBytes, fake.EpochSeconds, fake.Note = 0, epochSeconds, note
+	if integer, err = Converted(name, sim, im, images, labels); err != nil {
+		return Row{}, Row{}, err
+	}
+	return fake, integer, nil
+}
+
 // Lenient returns a writer that passes writes to w until one fails, then drops the rest; it
 // never reports an error, so that a closed stdout (a pipe to head) does not stop a run from
 // writing its files.

@@ -144,3 +144,31 @@ func TestPublish(t *testing.T) {
 		t.Errorf("JSON into a missing directory: failed %v", failed)
 	}
 }
+
+// TestQAT: the fake-quant row carries no weight bytes but the epoch seconds and note; the
+// integer row is Converted's.
+func TestQAT(t *testing.T) {
+	m, x, labels := tinySet(t)
+	fm := m.(*infer.FloatModel)
+	vs, err := ptq.Table(fm, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake, integer, err := report.QAT("qat-w8a8", fm, vs[1].Int, []float64{1, 2}, "fake-quant", x, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fake.Name != "qat-w8a8" || fake.WeightBytes != 0 || len(fake.EpochSeconds) != 2 || fake.Note != "fake-quant" || fake.Accuracy <= 0 {
+		t.Errorf("fake-quant row %+v", fake)
+	}
+	want, err := report.Converted("qat-w8a8", fm, vs[1].Int, x, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if integer.Name != want.Name || integer.Note != want.Note || integer.WeightBytes != want.WeightBytes {
+		t.Errorf("integer row %+v, want %+v", integer, want)
+	}
+	if _, _, err := report.QAT("q", fm, vs[1].Int, nil, "", x[:len(x)-1], labels); err == nil {
+		t.Error("images not whole: no error")
+	}
+}

@@ -24,18 +24,6 @@ func (o options) modelNames() []string {
 	return names
 }
 
-// checkOutputs proves before any training that every output can be written
-// (atomicfile.CheckPlaces of places): an output that names the same file as an input or as
-// another output is a usage error.
-func checkOutputs(o options) error {
-	err := atomicfile.CheckPlaces(o.places())
-	var ce *atomicfile.ConflictError
-	if errors.As(err, &ce) {
-		return usageError{err.Error()}
-	}
-	return err
-}
-
 // places lists every file the run of o reads or writes, and the directories it writes into:
 // -save's directory, each model file and the manifest; -study's directory and files; -json;
 // -checkpoint and the QAT phase checkpoints derived from it; -load; and the MNIST files of

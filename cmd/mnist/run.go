@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"tinyq/infer"
+	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
@@ -24,8 +26,12 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		human = stderr
 	}
 	stdout := report.Lenient(human)
-	// Output places are proven writable before any training, not discovered broken after it.
-	if err := checkOutputs(o); err != nil {
+	// Output places are proven writable before any training, not discovered broken after it
+	// (an output that is another place's file is a usage error).
+	if err := atomicfile.CheckPlaces(o.places()); err != nil {
+		if ce := (*atomicfile.ConflictError)(nil); errors.As(err, &ce) {
+			return usageError{err.Error()}
+		}
 		return err
 	}
 	dir, err := mnist.Locate(o.DataDir)
@@ -112,11 +118,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	rows = append(rows, prows...)
 
 	if o.QAT {
-		fp32Epochs := 0
-		if hist != nil {
-			fp32Epochs = len(hist.Epochs)
-		}
-		b := qat.Base{Model: fp32, Float: fm, Epochs: fp32Epochs, Training: o.trainingJSON(), Train: base}
+		b := qat.Base{Model: fp32, Float: fm, History: hist, Training: o.trainingJSON(), Train: base}
 		qrows, err := runQAT(o, b, trainData, testData, stdout, &saved, warn)
 		if err != nil {
 			return err
@@ -184,25 +186,16 @@ func runQAT(o options, b qat.Base, trainData, testData train.Data, stdout io.Wri
 		if err != nil {
 			return nil, err
 		}
-		qm, sim, im := res.Model, res.Simulation, res.Int
-		row, err := report.Measure(name, sim, testData.Images, testData.Labels)
-		if err != nil {
-			return nil, err
-		}
-		row.WeightBytes = 0 // a fake-quant model is stored as float32; its integer size is in the -int row
-		row.EpochSeconds = res.History.EpochSeconds()
-		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
-		rows = append(rows, row)
-		if !t.PerLayer() { // t.ModelNames: a mixed model is saved as integers only
-			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
-		}
-
-		irow, err := report.Converted(name, sim, im, testData.Images, testData.Labels)
+		qm, im := res.Model, res.Int
+		row, irow, err := report.QAT(name, res.Simulation, im, res.History.EpochSeconds(), "fake-quant in float32, init "+o.QATInit, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
-		rows = append(rows, irow)
+		rows = append(rows, row, irow)
+		if !t.PerLayer() { // t.ModelNames: a mixed model is saved as integers only
+			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
+		}
 		saved.Add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
 	}
 	return rows, nil
