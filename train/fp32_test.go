@@ -71,3 +71,16 @@ func TestTrainFP32(t *testing.T) {
 		t.Error("a layer of size 0: no error")
 	}
 }
+
+// TestEpochSecondsNil: a nil history (a loaded model) has no epoch seconds; a trained one
+// has one per epoch.
+func TestEpochSecondsNil(t *testing.T) {
+	var h *History
+	if s := h.EpochSeconds(); s != nil {
+		t.Errorf("nil history: %v", s)
+	}
+	h = &History{Epochs: []Epoch{{Seconds: 1.5}, {Seconds: 2}}}
+	if s := h.EpochSeconds(); len(s) != 2 || s[0] != 1.5 || s[1] != 2 {
+		t.Errorf("EpochSeconds = %v", s)
+	}
+}

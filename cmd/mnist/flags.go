@@ -92,9 +92,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		return o, usageError{err.Error()}
 	}
-	if fs.NArg() > 0 {
-		return o, usagef("unexpected argument %q (flags only)", fs.Arg(0))
-	}
 	var errs [5]error // parse failures, named in the checks below
 	o.Hidden, errs[0] = parseSizes(hidden)
 	o.Bits, errs[1] = qat.ParseTargets(bits)
@@ -112,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		bad bool
 		msg string
 	}{
+		{fs.NArg() > 0, fmt.Sprintf("unexpected argument %q (flags only)", fs.Arg(0))},
 		{o.Epochs < 1, fmt.Sprintf("-epochs %d: want at least 1", o.Epochs)},
 		{o.Batch < 1, fmt.Sprintf("-batch %d: want at least 1", o.Batch)},
 		{!(o.LR > 0) || o.LR > 10, fmt.Sprintf("-lr %v: want a number in (0, 10]", o.LR)},
@@ -185,18 +183,18 @@ const (
 	tableRun                 // only the table run, not -study
 	fp32Only                 // only FP32 training
 	architecture             // the model's layers
+	qatTable     = qatOnly | tableRun
 )
 
 // flagScopes are the scopes of the flags that have one. The QAT flags but -qat-lr are also
 // the table run's: the study chooses its own quantization. The PTQ rows have their own fixed
 // widths (ptq.TableConfigs) and calibration choice (ptq.Choose), FP32 training its constant -lr.
 var flagScopes = map[string]int{
-	"bits": qatOnly | tableRun, "observer": qatOnly | tableRun, "lsq": qatOnly | tableRun,
-	"lsq-init": qatOnly | tableRun, "lsq-learn-input": qatOnly | tableRun, "distill": qatOnly | tableRun,
-	"distill-t": qatOnly | tableRun, "distill-alpha": qatOnly | tableRun, "lr-schedule": qatOnly | tableRun,
-	"qat-lr": qatOnly, "qat-init": qatOnly | tableRun, "freeze-observers": qatOnly | tableRun,
-	"qat": tableRun, "save": tableRun, "json": tableRun, "checkpoint": tableRun, "resume": tableRun,
-	"epochs": fp32Only, "batch": fp32Only, "lr": fp32Only, "seed": fp32Only, "hidden": architecture,
+	"bits": qatTable, "observer": qatTable, "lsq": qatTable, "lsq-init": qatTable, "lsq-learn-input": qatTable,
+	"distill": qatTable, "distill-t": qatTable, "distill-alpha": qatTable, "lr-schedule": qatTable, "qat-init": qatTable,
+	"freeze-observers": qatTable, "qat-lr": qatOnly, "qat": tableRun, "save": tableRun, "json": tableRun,
+	"checkpoint": tableRun, "resume": tableRun, "epochs": fp32Only, "batch": fp32Only, "lr": fp32Only, "seed": fp32Only,
+	"hidden": architecture,
 }
 
 // firstSet returns the first flag of a scope in mask that was given on the command line (in

@@ -99,9 +99,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if hist != nil {
-		row.EpochSeconds = hist.EpochSeconds()
-	}
+	row.EpochSeconds = hist.EpochSeconds() // nil when loaded
 	if o.Load != "" {
 		row.Note = "loaded from " + o.Load
 	}

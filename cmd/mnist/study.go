@@ -60,13 +60,9 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	if err := s.Reference(m, hist, trainData, testData, o.trainingJSON()); err != nil {
 		return err
 	}
-	qb := base
-	qb.Log = nil
-	err = s.Run(study.Inputs{
-		Model: m, Train: trainData, Test: testData, TrainQAT: qb,
-		Progress: report.Progress(o.Quiet, stderr), Log: stdout,
-	})
-	if err != nil {
+	// study.Run's QAT phases train without base's log and bars: the study has one bar.
+	in := study.Inputs{Model: m, Train: trainData, Test: testData, TrainQAT: base, Progress: report.Progress(o.Quiet, stderr), Log: stdout}
+	if err := s.Run(in); err != nil {
 		return err
 	}
 	// The points are saved; the figures (fc1's weights for its histogram) and the report are
