@@ -161,3 +161,20 @@ func TestModelNamesAndCheckpoints(t *testing.T) {
 		t.Errorf("Checkpoints: %s", got)
 	}
 }
+
+// TestResultDivergence: a nil result (a phase that failed before training) and a sound one
+// give no warning; a diverged history gives train.Divergence's, under the phase's name.
+func TestResultDivergence(t *testing.T) {
+	var r *Result
+	if w := r.Divergence(); w != "" {
+		t.Errorf("nil result: %q", w)
+	}
+	r = &Result{Name: "qat-w4a4", History: &train.History{Epochs: []train.Epoch{{TrainLoss: 0.1, TestAccuracy: 97}}}}
+	if w := r.Divergence(); w != "" {
+		t.Errorf("sound history: %q", w)
+	}
+	r.History.Epochs[0].TrainLoss = 1e6
+	if w := r.Divergence(); !strings.HasPrefix(w, "qat-w4a4 diverged") {
+		t.Errorf("diverged history: %q", w)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tinyq/mnist"
 )
 
 // TestCheckMemory: the default model at batch 128 passes; batch 100,000 is refused with the
@@ -82,5 +84,26 @@ func TestEpochSecondsNil(t *testing.T) {
 	h = &History{Epochs: []Epoch{{Seconds: 1.5}, {Seconds: 2}}}
 	if s := h.EpochSeconds(); len(s) != 2 || s[0] != 1.5 || s[1] != 2 {
 		t.Errorf("EpochSeconds = %v", s)
+	}
+}
+
+// TestMNIST: the training set cut to the limit (none at 0 or beyond it), the whole test set,
+// 784 inputs; a directory without MNIST is an error.
+func TestMNIST(t *testing.T) {
+	dir, err := mnist.Locate("")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, c := range []struct{ limit, want int }{{500, 500}, {0, 60000}, {70000, 60000}} {
+		tr, te, inputs, err := MNIST(dir, c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Len() != c.want || len(tr.Images) != c.want*784 || te.Len() != 10000 || inputs != 784 {
+			t.Errorf("limit %d: %d training, %d test images, %d inputs", c.limit, tr.Len(), te.Len(), inputs)
+		}
+	}
+	if _, _, _, err := MNIST(t.TempDir(), 0); err == nil {
+		t.Error("an empty directory: no error")
 	}
 }

@@ -13,17 +13,6 @@ import (
 	"tinyq/train"
 )
 
-// modelNames are the files -save writes for o, without the extension.
-func (o options) modelNames() []string {
-	names := append([]string{"fp32"}, ptq.TableNames()...)
-	for _, t := range o.Bits {
-		if o.QAT {
-			names = append(names, t.ModelNames()...)
-		}
-	}
-	return names
-}
-
 // places lists every file the run of o reads or writes, and the directories it writes into:
 // -save's directory, each model file and the manifest; -study's directory and files; -json;
 // -checkpoint and the QAT phase checkpoints derived from it; -load; and the MNIST files of
@@ -37,7 +26,13 @@ func (o options) places() []atomicfile.Place {
 	}
 	if o.Save != "" {
 		ps = append(ps, atomicfile.Place{Via: "-save " + o.Save, Path: o.Save, Dir: true})
-		add("-save "+o.Save, false, modelfile.SetFiles(o.Save, o.modelNames())...)
+		names := append([]string{"fp32"}, ptq.TableNames()...) // the models -save writes
+		for _, t := range o.Bits {
+			if o.QAT {
+				names = append(names, t.ModelNames()...)
+			}
+		}
+		add("-save "+o.Save, false, modelfile.SetFiles(o.Save, names)...)
 	}
 	if o.Study != "" {
 		ps = append(ps, atomicfile.Place{Via: "-study " + o.Study, Path: o.Study, Dir: true})

@@ -38,26 +38,21 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := mnist.Load(dir)
+	trainData, testData, inputs, err := train.MNIST(dir, o.TrainLimit)
 	if err != nil {
 		return err
 	}
-	if o.TrainLimit > 0 && o.TrainLimit < trainSet.N {
-		trainSet = trainSet.Slice(0, o.TrainLimit)
+	if n := trainData.Len(); o.Batch > n {
+		fmt.Fprintf(stdout, "note: -batch %d is more than the %d training images; using -batch %d\n", o.Batch, n, n)
+		o.Batch = n
 	}
-	if o.Batch > trainSet.N {
-		fmt.Fprintf(stdout, "note: -batch %d is more than the %d training images; using -batch %d\n", o.Batch, trainSet.N, trainSet.N)
-		o.Batch = trainSet.N
-	}
-	trainData := train.Data{Images: trainSet.Images, Labels: trainSet.Labels}
-	testData := train.Data{Images: testSet.Images, Labels: testSet.Labels}
-	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), mnist.Classes)
+	sizes := append(append([]int{inputs}, o.Hidden...), mnist.Classes)
 	if o.Load == "" {
 		if err := checkMemory(sizes, o.Batch, "-hidden "+strings.Trim(strings.ReplaceAll(fmt.Sprint(o.Hidden), " ", ","), "[]")); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainSet.N, testSet.N, report.ActiveKernels())
+	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainData.Len(), testData.Len(), report.ActiveKernels())
 
 	base := train.Config{
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
@@ -176,25 +171,22 @@ func runQAT(o options, b qat.Base, trainData, testData train.Data, stdout io.Wri
 		}
 		name := ph.Train.Name
 		res, err := qat.Run(ph, trainData, testData)
-		if res != nil {
-			if w := train.Divergence(name, res.History); w != "" {
-				warn(w)
-			}
+		if w := res.Divergence(); w != "" {
+			warn(w)
 		}
 		if err != nil {
 			return nil, err
 		}
-		qm, im := res.Model, res.Int
-		row, irow, err := report.QAT(name, res.Simulation, im, res.History.EpochSeconds(), "fake-quant in float32, init "+o.QATInit, testData.Images, testData.Labels)
+		row, irow, err := report.QAT(name, res.Simulation, res.Int, res.History.EpochSeconds(), "fake-quant in float32, init "+o.QATInit, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
 		rows = append(rows, row, irow)
 		if !t.PerLayer() { // t.ModelNames: a mixed model is saved as integers only
-			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
+			saved.Add(name, func(p string) error { return res.Model.Save(p, o.trainingJSON()) })
 		}
-		saved.Add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
+		saved.Add(irow.Name, func(p string) error { return infer.SaveInt(p, res.Int, o.trainingJSON()) })
 	}
 	return rows, nil
 }
