@@ -289,3 +289,26 @@ func TestFiles(t *testing.T) {
 		t.Errorf("Files = %v", got)
 	}
 }
+
+// TestFileFingerprint: a saved model's file has the model's fingerprint; another model's file
+// another, and a missing file is an error.
+func TestFileFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	m := testModel(t, 1)
+	p := filepath.Join(dir, "m.safetensors")
+	if err := m.Save(p, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := FileFingerprint(p); err != nil || got != Fingerprint(m) {
+		t.Errorf("FileFingerprint = %q, %v; want %q", got, err, Fingerprint(m))
+	}
+	if err := testModel(t, 2).Save(p, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := FileFingerprint(p); got == Fingerprint(m) {
+		t.Error("a replaced file keeps the fingerprint")
+	}
+	if _, err := FileFingerprint(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file: no error")
+	}
+}

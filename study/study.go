@@ -237,6 +237,16 @@ func (s *Study) ModelPath() string { return filepath.Join(s.Dir, ModelFile) }
 // the same function.
 func Fingerprint(m *nn.MLP) string { return qat.Fingerprint(m) }
 
+// FileFingerprint is the Fingerprint of the float model in the file at path (nn.Load): a
+// resumed study compares it with its model's to refuse a file that was replaced since.
+func FileFingerprint(path string) (string, error) {
+	m, _, err := nn.Load(path)
+	if err != nil {
+		return "", err
+	}
+	return Fingerprint(m), nil
+}
+
 // Model loads the FP32 model of a resumed study (HasModel) and checks that it is the one the
 // study measured: the layers, the training record and the parameters' fingerprint recorded in
 // study.json. For a study.json that recorded no training record (begun by an older version),

@@ -244,11 +244,10 @@ func (b *autoBool) IsBoolFlag() bool { return true }
 func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
 
 // parseSizes parses "256,128" (an empty string means no hidden layer).
-func parseSizes(s string) ([]int, error) {
+func parseSizes(s string) (out []int, err error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	var out []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 1<<16 {

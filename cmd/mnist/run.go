@@ -19,8 +19,7 @@ import (
 // execute runs the job described by opts.
 func execute(o options, rawStdout, stderr io.Writer) error {
 	// The table and notes go to stdout, whose failure (a closed pipe) must not stop the run
-	// from writing its files: write errors there are remembered, not returned.
-	// With -json - stdout carries the JSON alone, and the table goes to stderr.
+	// (report.Lenient); with -json - stdout carries the JSON alone, the table goes to stderr.
 	human := rawStdout
 	if o.JSON == "-" {
 		human = stderr
