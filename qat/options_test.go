@@ -3,6 +3,7 @@ package qat
 import (
 	"encoding/json"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,8 +124,8 @@ func TestOptionsPhase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ph.Start == m || ph.Start.Input != m.Input || ph.Start.Layers[0].Weights()[0] == m.Layers[0].Weights()[0] {
-		t.Error("from scratch: the phase starts from the base model, or without its input record")
+	if ph.Start == m || ph.Start.Input != m.Input || ph.Start.Layers[0].Weights()[0] == m.Layers[0].Weights()[0] || !slices.Equal(ph.Start.Sizes(), m.Sizes()) {
+		t.Errorf("from scratch: the phase starts from the base model, or without its input record or sizes (%v, want %v)", ph.Start.Sizes(), m.Sizes())
 	}
 	rec, _ = modelfile.ParseQATTraining(ph.Training)
 	// From scratch: the float rate (not a tenth), no base identity, no checkpoint.
