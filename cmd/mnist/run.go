@@ -46,10 +46,9 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		o.Batch = n
 	}
 	sizes := append(append([]int{inputs}, o.Hidden...), mnist.Classes)
-	if o.Load == "" {
-		if err := checkMemory(sizes, o.Batch, "-hidden "+strings.Trim(strings.ReplaceAll(fmt.Sprint(o.Hidden), " ", ","), "[]")); err != nil {
-			return err
-		}
+	hidden := "-hidden " + strings.Trim(strings.ReplaceAll(fmt.Sprint(o.Hidden), " ", ","), "[]")
+	if err := checkMemory(sizes, o.Batch, hidden); o.Load == "" && err != nil { // a loaded model is checked with -qat
+		return err
 	}
 	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainData.Len(), testData.Len(), report.ActiveKernels())
 
@@ -149,10 +148,8 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 		// Record what the file holds, not flags that did not shape it.
 		o.Hidden = append([]int(nil), got[1:len(got)-1]...)
 		o.loadedTraining = info.Training
-		if o.QAT {
-			if err := checkMemory(got, o.Batch, "-load "+o.Load); err != nil {
-				return nil, nil, err
-			}
+		if err := checkMemory(got, o.Batch, "-load "+o.Load); o.QAT && err != nil { // only QAT trains it
+			return nil, nil, err
 		}
 		return m, nil, nil
 	}
