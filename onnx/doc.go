@@ -1,0 +1,47 @@
+// Package onnx brings models in and out of tinyq as ONNX, the format every peer reads or
+// writes (PyTorch's torch.onnx.export, ONNX Runtime, TensorRT, netron). It lives on the
+// offline floor: it links protobuf (through the generated package tinyq/onnx/onnxpb), the
+// runtime (tinyq/infer) never does. It favours refusing clearly over importing loosely: a
+// graph it cannot map exactly onto tinyq's layers is refused naming the node, its operator
+// and why, in one line.
+//
+// # Import
+//
+// Import (and Load, from a file) turns a float ONNX model of a multilayer perceptron, as
+// torch.onnx.export writes it in opsets MinOpset to MaxOpset (Gemm, or MatMul then Add;
+// Relu; Flatten or Reshape of the input to [batch, features]), into an *infer.FloatModel,
+// which the runtime runs and package ptq quantizes. ONNX does not say how pixels were
+// scaled: the model reads pixel/255 unless the file carries tinyq's own record (MetaInput)
+// or the caller sets another (FloatModel.SetInput).
+//
+// # Export
+//
+// Export (and Save, to a file) writes any model the runtime runs as ONNX opset
+// ExportOpset:
+//
+//   - fp32: Flatten, then Gemm (and Relu) per layer, weights FLOAT.
+//   - fp16: the same with FLOAT16 weights and biases, each Cast to FLOAT: the graph
+//     computes in float32, as tinyq's runtime does.
+//   - static integer models: QDQ, the form ONNX Runtime and TensorRT fuse into integer
+//     kernels. Each layer's input is QuantizeLinear then DequantizeLinear with the layer's
+//     uint8 scale and zero point (activations below 8 bits are clipped to their range in
+//     uint8 between the two); weights are INT8 [Out, In] with per-channel (axis 0) or
+//     per-tensor scales, DequantizeLinear'd into a Gemm (transB 1); biases are INT32 at scale
+//     s_in·s_w, DequantizeLinear'd. Weights of 4 and 2 bits are written as their INT8 values
+//     (ONNX's INT4 needs opset 21, which ONNX Runtime's QDQ fusion does not take for Gemm).
+//   - dynamic integer models: DynamicQuantizeLinear (uint8, per tensor), MatMulInteger with
+//     the INT8 weights [In, Out], Cast to float, Mul by s_x·s_w, Add the float bias, Relu.
+//     ONNX's DynamicQuantizeLinear takes one range for the whole batch where tinyq takes one
+//     per row: the two agree exactly on batches of one image.
+//
+// ONNX's QuantizeLinear rounds x/s half to even as tinyq does, but an ONNX runtime
+// requantizes in float (s_in·s_w/s_out) where tinyq's runtime uses a fixed-point multiplier
+// (quant.QuantizeMultiplier), and sums the logits' products in a different order; a few
+// values land on the other side of a rounding step, so an exported integer model's
+// predictions can differ from tinyq's on a few images in ten thousand (README: measured
+// agreement).
+//
+// # Invariants
+//
+// Import and Export never modify their argument; Write writes atomically.
+package onnx

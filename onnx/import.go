@@ -1,0 +1,577 @@
+package onnx
+
+import (
+	"fmt"
+
+	"tinyq/infer"
+	"tinyq/modelfile"
+	"tinyq/onnx/onnxpb"
+)
+
+// The default-domain opsets Import reads: 13 (per-channel QuantizeLinear, Flatten, Gemm and
+// Reshape as PyTorch exports them today) to 17 (torch.onnx.export's newest in PyTorch 1.13).
+// The operators Import reads have the same meaning in all of them.
+const (
+	MinOpset = 13
+	MaxOpset = 17
+)
+
+// MetaInput is the metadata_props key under which tinyq records a model's input (the JSON
+// of infer.Input: width, height, pixel_divisor), so that a model exported by tinyq imports
+// with the preprocessing it was trained with. Other producers do not write it.
+const MetaInput = "tinyq.input"
+
+// Supported lists the operators Import reads, for its refusals.
+const Supported = "Gemm, MatMul, Add (a MatMul's bias), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), Constant and Cast of constants"
+
+// Load reads an ONNX file and imports it (Import); errors name the file.
+func Load(path string) (*infer.FloatModel, error) {
+	m, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	fm, err := Import(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return fm, nil
+}
+
+// Import converts a float ONNX model of a multilayer perceptron (as torch.onnx.export writes
+// nn.Sequential(nn.Flatten(), nn.Linear, nn.ReLU, ...) in opsets MinOpset to MaxOpset) to
+// tinyq's float model: a chain of dense layers (Gemm, or MatMul then Add), each optionally
+// followed by Relu, after an optional Flatten or Reshape of the input to [batch, features].
+// Weights in FLOAT16 (cast to float before use, as tinyq exports fp16 models) give an fp16
+// model; FLOAT weights an fp32 one.
+//
+// The input record (infer.Input) comes from the file's MetaInput metadata when tinyq wrote
+// it; otherwise from the input's shape ([batch, 1, H, W], [batch, H, W] or [batch, H, W, 1]
+// give H x W pixels; [batch, n] gives infer.DefaultInput(n): 28 x 28 for 784), with pixel/255
+// (infer.DefaultInput's divisor). ONNX cannot say how pixels were scaled: a caller that
+// knows better sets it with FloatModel.SetInput.
+//
+// Anything else is refused with one line naming the node, its operator and why.
+func Import(m *onnxpb.ModelProto) (*infer.FloatModel, error) {
+	fm, err := importModel(m)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
+	return fm, nil
+}
+
+// importer walks a graph's nodes in order, keeping the one activation tensor the chain has
+// reached (cur).
+type importer struct {
+	consts   map[string]*tensor
+	half     map[string]bool // constants cast from FLOAT16
+	layers   []infer.FloatLayer
+	halves   [][2]bool // per layer: weights, bias cast from FLOAT16
+	cur      string
+	features int  // values per sample of cur (0: not known)
+	flat     bool // cur is [batch, features]
+	dense    bool // cur is the output of the last layer (before any Relu)
+	matmul   bool // ... of a MatMul whose bias (Add) may follow
+}
+
+func importModel(m *onnxpb.ModelProto) (*infer.FloatModel, error) {
+	if err := checkOpset(m); err != nil {
+		return nil, err
+	}
+	g := m.GetGraph()
+	im := &importer{consts: map[string]*tensor{}, half: map[string]bool{}}
+	for _, t := range g.GetInitializer() {
+		d, err := decodeTensor(t)
+		if err != nil {
+			return nil, fmt.Errorf("initializer: %w", err)
+		}
+		im.consts[t.GetName()] = d
+	}
+	if len(g.GetSparseInitializer()) > 0 {
+		return nil, fmt.Errorf("sparse initializer %q: not supported", g.GetSparseInitializer()[0].GetValues().GetName())
+	}
+	var inputs []*onnxpb.ValueInfoProto
+	for _, in := range g.GetInput() {
+		if _, ok := im.consts[in.GetName()]; !ok { // IR < 4 lists initializers as inputs
+			inputs = append(inputs, in)
+		}
+	}
+	if len(inputs) != 1 || len(g.GetOutput()) != 1 {
+		return nil, fmt.Errorf("graph %q: %d inputs and %d outputs, want one of each (an image in, logits out)", g.GetName(), len(inputs), len(g.GetOutput()))
+	}
+	input := inputs[0]
+	dims, err := inputDims(input)
+	if err != nil {
+		return nil, err
+	}
+	im.cur = input.GetName()
+	if dims != nil {
+		im.features = 1
+		for _, d := range dims {
+			im.features *= int(d)
+		}
+		im.flat = len(dims) == 1
+	}
+	for _, n := range g.GetNode() {
+		if err := im.node(n); err != nil {
+			name := n.GetName()
+			if name == "" && len(n.GetOutput()) > 0 {
+				name = n.GetOutput()[0]
+			}
+			return nil, fmt.Errorf("node %q (%s): %w", name, n.GetOpType(), err)
+		}
+	}
+	out := g.GetOutput()[0].GetName()
+	if len(im.layers) == 0 {
+		return nil, fmt.Errorf("graph %q: no dense layer (Gemm or MatMul): nothing to import", g.GetName())
+	}
+	if im.cur != out {
+		return nil, fmt.Errorf("graph output %q is not the last layer's output %q: tinyq imports a chain of layers that ends in the logits", out, im.cur)
+	}
+	prec := infer.F16
+	for _, h := range im.halves {
+		if !h[0] || !h[1] {
+			prec = infer.F32
+		}
+	}
+	fm, err := infer.NewFloatModel(prec, im.layers, nil)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := inputRecord(m, dims, im.layers[0].In)
+	if err != nil {
+		return nil, err
+	}
+	if err := fm.SetInput(rec); err != nil {
+		return nil, err
+	}
+	return fm, nil
+}
+
+// checkOpset refuses models whose default-domain opset is outside [MinOpset, MaxOpset].
+func checkOpset(m *onnxpb.ModelProto) error {
+	for _, o := range m.GetOpsetImport() {
+		if d := o.GetDomain(); d == "" || d == "ai.onnx" {
+			if v := o.GetVersion(); v < MinOpset || v > MaxOpset {
+				return fmt.Errorf("opset %d: tinyq imports opsets %d to %d (torch.onnx.export(..., opset_version=%d))", v, MinOpset, MaxOpset, MaxOpset)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no opset of the default ONNX domain: not a model of standard operators")
+}
+
+// inputDims returns the input's dimensions after the batch (nil if the file does not give
+// them all).
+func inputDims(in *onnxpb.ValueInfoProto) ([]int64, error) {
+	tt := in.GetType().GetTensorType()
+	if tt == nil {
+		return nil, fmt.Errorf("input %q: not a tensor", in.GetName())
+	}
+	if tt.GetElemType() != int32(onnxpb.TensorProto_FLOAT) {
+		return nil, fmt.Errorf("input %q: element type %v, want FLOAT (tinyq's models read float32)", in.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()))
+	}
+	shape := tt.GetShape()
+	if shape == nil || len(shape.GetDim()) < 2 {
+		return nil, nil
+	}
+	var dims []int64
+	for _, d := range shape.GetDim()[1:] {
+		v := d.GetDimValue()
+		if d.GetDimParam() != "" || v <= 0 {
+			return nil, nil
+		}
+		dims = append(dims, v)
+	}
+	return dims, nil
+}
+
+// inputRecord is the model's input record: the file's MetaInput, else from its shape.
+func inputRecord(m *onnxpb.ModelProto, dims []int64, n int) (infer.Input, error) {
+	for _, p := range m.GetMetadataProps() {
+		if p.GetKey() == MetaInput {
+			rec, err := modelfile.ParseInput(p.GetValue(), n)
+			if err != nil {
+				return rec, fmt.Errorf("metadata %s: %w", MetaInput, err)
+			}
+			return rec, nil
+		}
+	}
+	rec := infer.DefaultInput(n)
+	switch {
+	case len(dims) == 3 && dims[0] == 1: // [batch, 1, H, W] (NCHW, one channel)
+		rec.Height, rec.Width = int(dims[1]), int(dims[2])
+	case len(dims) == 3 && dims[2] == 1: // [batch, H, W, 1] (NHWC)
+		rec.Height, rec.Width = int(dims[0]), int(dims[1])
+	case len(dims) == 2:
+		rec.Height, rec.Width = int(dims[0]), int(dims[1])
+	}
+	return rec, nil
+}
+
+// node imports one node.
+func (im *importer) node(n *onnxpb.NodeProto) error {
+	if d := n.GetDomain(); d != "" && d != "ai.onnx" {
+		return fmt.Errorf("operator domain %q: tinyq imports standard ONNX operators only (%s)", d, Supported)
+	}
+	in, out := n.GetInput(), n.GetOutput()
+	if len(out) == 0 {
+		return fmt.Errorf("no output")
+	}
+	switch n.GetOpType() {
+	case "Constant":
+		t, err := constantValue(n)
+		if err != nil {
+			return err
+		}
+		im.consts[out[0]] = t
+		return nil
+	case "Cast":
+		return im.cast(n)
+	}
+	if len(in) == 0 {
+		return fmt.Errorf("no input")
+	}
+	// Every other node reads the chain's current tensor: first, or second for Add.
+	act := in[0]
+	if n.GetOpType() == "Add" && len(in) == 2 && in[1] == im.cur {
+		act = in[0+1]
+	}
+	if act != im.cur {
+		if _, ok := im.consts[act]; ok && n.GetOpType() != "Add" {
+			return fmt.Errorf("input %q is a constant: tinyq imports a chain of layers from the graph input", act)
+		}
+		return fmt.Errorf("input %q is not the previous layer's output %q: tinyq imports a chain of layers (no branches or skips)", act, im.cur)
+	}
+	next := out[0]
+	switch op := n.GetOpType(); op {
+	case "Identity":
+	case "Dropout":
+		if len(out) > 1 && out[1] != "" {
+			return fmt.Errorf("its mask output %q is used: only inference-mode Dropout (the identity) is imported", out[1])
+		}
+		if len(in) > 2 && in[2] != "" {
+			t, ok := im.consts[in[2]]
+			if !ok || t.len() != 1 || (t.i != nil && t.i[0] != 0) {
+				return fmt.Errorf("training_mode %q is not the constant false: only inference-mode Dropout (the identity) is imported", in[2])
+			}
+		}
+	case "Flatten":
+		axis, err := intAttr(n, "axis", 1)
+		if err != nil {
+			return err
+		}
+		if axis != 1 {
+			return fmt.Errorf("axis %d: tinyq flattens each sample (axis 1) to [batch, features]", axis)
+		}
+		im.flat, im.dense, im.matmul = true, false, false
+	case "Reshape":
+		if err := im.reshape(n); err != nil {
+			return err
+		}
+		im.flat, im.dense, im.matmul = true, false, false
+	case "Gemm":
+		if err := im.gemm(n); err != nil {
+			return err
+		}
+	case "MatMul":
+		if err := im.matmulNode(n); err != nil {
+			return err
+		}
+	case "Add":
+		if err := im.add(n); err != nil {
+			return err
+		}
+	case "Relu":
+		if !im.dense {
+			return fmt.Errorf("a Relu not right after a dense layer (Gemm, or MatMul and its Add): tinyq's ReLU belongs to a layer")
+		}
+		im.layers[len(im.layers)-1].ReLU = true
+		im.dense, im.matmul = false, false
+	default:
+		return fmt.Errorf("operator not supported: tinyq imports %s", Supported)
+	}
+	im.cur = next
+	return nil
+}
+
+// constantValue decodes a Constant node's value.
+func constantValue(n *onnxpb.NodeProto) (*tensor, error) {
+	for _, a := range n.GetAttribute() {
+		switch a.GetName() {
+		case "value":
+			t, err := decodeTensor(a.GetT())
+			if err != nil {
+				return nil, err
+			}
+			return t, nil
+		case "value_float":
+			return &tensor{dtype: onnxpb.TensorProto_FLOAT, f: []float32{a.GetF()}}, nil
+		case "value_floats":
+			return &tensor{dtype: onnxpb.TensorProto_FLOAT, dims: []int64{int64(len(a.GetFloats()))}, f: a.GetFloats()}, nil
+		case "value_int":
+			return &tensor{dtype: onnxpb.TensorProto_INT64, i: []int64{a.GetI()}}, nil
+		case "value_ints":
+			return &tensor{dtype: onnxpb.TensorProto_INT64, dims: []int64{int64(len(a.GetInts()))}, i: a.GetInts()}, nil
+		}
+	}
+	return nil, fmt.Errorf("no value tinyq reads (value, value_float(s) or value_int(s))")
+}
+
+// cast folds a Cast of a constant (as tinyq's fp16 export casts FLOAT16 weights to FLOAT).
+func (im *importer) cast(n *onnxpb.NodeProto) error {
+	in := n.GetInput()
+	if len(in) != 1 {
+		return fmt.Errorf("%d inputs, want 1", len(in))
+	}
+	t, ok := im.consts[in[0]]
+	if !ok {
+		return fmt.Errorf("a Cast of the activations (%q): tinyq computes in float32 and imports Cast of constants only", in[0])
+	}
+	to, err := intAttr(n, "to", 0)
+	if err != nil {
+		return err
+	}
+	if to != int64(onnxpb.TensorProto_FLOAT) || !t.isFloat() {
+		return fmt.Errorf("a Cast of %v to %v: tinyq imports Cast of FLOAT16 or FLOAT constants to FLOAT", t.dtype, onnxpb.TensorProto_DataType(to))
+	}
+	im.consts[n.GetOutput()[0]] = &tensor{dtype: onnxpb.TensorProto_FLOAT, dims: t.dims, f: t.f}
+	im.half[n.GetOutput()[0]] = t.dtype == onnxpb.TensorProto_FLOAT16 || im.half[in[0]]
+	return nil
+}
+
+// intAttr returns the integer attribute name of n, or def when n does not have it.
+func intAttr(n *onnxpb.NodeProto, name string, def int64) (int64, error) {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == name {
+			if a.GetType() != onnxpb.AttributeProto_INT {
+				return 0, fmt.Errorf("attribute %s is %v, want INT", name, a.GetType())
+			}
+			return a.GetI(), nil
+		}
+	}
+	return def, nil
+}
+
+// floatAttr returns the float attribute name of n, or def when n does not have it.
+func floatAttr(n *onnxpb.NodeProto, name string, def float32) (float32, error) {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == name {
+			if a.GetType() != onnxpb.AttributeProto_FLOAT {
+				return 0, fmt.Errorf("attribute %s is %v, want FLOAT", name, a.GetType())
+			}
+			return a.GetF(), nil
+		}
+	}
+	return def, nil
+}
+
+// constant returns input k of n, which must be a constant.
+func (im *importer) constant(n *onnxpb.NodeProto, k int, what string) (*tensor, error) {
+	in := n.GetInput()
+	if k >= len(in) || in[k] == "" {
+		return nil, fmt.Errorf("no %s (input %d)", what, k)
+	}
+	t, ok := im.consts[in[k]]
+	if !ok {
+		return nil, fmt.Errorf("%s %q is computed in the graph, not a constant: tinyq imports weights held in the file", what, in[k])
+	}
+	return t, nil
+}
+
+// reshape checks that a Reshape flattens each sample: its shape is [-1, F], [0, -1] or
+// [0, F] with F the sample's values.
+func (im *importer) reshape(n *onnxpb.NodeProto) error {
+	s, err := im.constant(n, 1, "shape")
+	if err != nil {
+		return err
+	}
+	if allow, err := intAttr(n, "allowzero", 0); err != nil || allow != 0 {
+		return fmt.Errorf("allowzero %d: tinyq reshapes each sample to [batch, features] (allowzero 0)", allow)
+	}
+	if s.dtype != onnxpb.TensorProto_INT64 || len(s.i) != 2 {
+		return fmt.Errorf("shape %v: tinyq reshapes each sample to [batch, features] (a shape of two int64)", s.i)
+	}
+	b, f := s.i[0], s.i[1]
+	ok := (b == -1 && f > 0 && (im.features == 0 || int(f) == im.features)) ||
+		(b == 0 && (f == -1 || (f > 0 && (im.features == 0 || int(f) == im.features))))
+	if !ok {
+		return fmt.Errorf("shape %v: tinyq reshapes each sample to [batch, features] ([-1, %d], [0, -1] or [0, %d])", s.i, im.features, im.features)
+	}
+	if f > 0 {
+		im.features = int(f)
+	}
+	return nil
+}
+
+// weights checks a constant weight matrix of two dimensions and counts its precision.
+func (im *importer) weights(n *onnxpb.NodeProto, k int, what string) (*tensor, error) {
+	t, err := im.constant(n, k, what)
+	if err != nil {
+		return nil, err
+	}
+	if err := im.floatConst(n, k, t, what); err != nil {
+		return nil, err
+	}
+	if len(t.dims) != 2 {
+		return nil, fmt.Errorf("%s %q has shape %v, want two dimensions", what, n.GetInput()[k], t.dims)
+	}
+	return t, nil
+}
+
+// floatConst checks that a constant is a float usable in float32 arithmetic.
+func (im *importer) floatConst(n *onnxpb.NodeProto, k int, t *tensor, what string) error {
+	if t.dtype != onnxpb.TensorProto_FLOAT {
+		return fmt.Errorf("%s %q is %v: tinyq imports FLOAT weights (or FLOAT16 cast to FLOAT)", what, n.GetInput()[k], t.dtype)
+	}
+	return nil
+}
+
+// layerInput checks that cur is [batch, features] for a dense layer of in inputs.
+func (im *importer) layerInput(in int) error {
+	if !im.flat && im.features != 0 {
+		return fmt.Errorf("its input %q is not flat ([batch, features]): add a Flatten (nn.Flatten) before the first Linear", im.cur)
+	}
+	if im.features != 0 && im.features != in {
+		return fmt.Errorf("weights for %d inputs after %d values per sample", in, im.features)
+	}
+	return nil
+}
+
+// gemm imports a Gemm: y = alpha·A·op(B) + beta·C with A the chain's tensor.
+func (im *importer) gemm(n *onnxpb.NodeProto) error {
+	transA, err := intAttr(n, "transA", 0)
+	if err != nil {
+		return err
+	}
+	if transA != 0 {
+		return fmt.Errorf("transA %d: tinyq's dense layer is x·W (transA 0)", transA)
+	}
+	transB, err := intAttr(n, "transB", 0)
+	if err != nil {
+		return err
+	}
+	alpha, err := floatAttr(n, "alpha", 1)
+	if err != nil {
+		return err
+	}
+	beta, err := floatAttr(n, "beta", 1)
+	if err != nil {
+		return err
+	}
+	b, err := im.weights(n, 1, "weight B")
+	if err != nil {
+		return err
+	}
+	in, out := int(b.dims[0]), int(b.dims[1])
+	w := make([]float32, len(b.f)) // [In, Out]
+	if transB != 0 {
+		out, in = in, out
+		for o := range out {
+			for i := range in {
+				w[i*out+o] = b.f[o*in+i]
+			}
+		}
+	} else {
+		copy(w, b.f)
+	}
+	if alpha != 1 { // folded: the product alpha·(A·B) rounds once more in ONNX
+		for k := range w {
+			w[k] *= alpha
+		}
+	}
+	if err := im.layerInput(in); err != nil {
+		return err
+	}
+	bias := make([]float32, out)
+	half := im.half[n.GetInput()[1]]
+	halves := [2]bool{half, half} // no bias: as precise as the weights
+	if len(n.GetInput()) > 2 && n.GetInput()[2] != "" {
+		c, err := im.constant(n, 2, "bias C")
+		if err != nil {
+			return err
+		}
+		if err := im.floatConst(n, 2, c, "bias C"); err != nil {
+			return err
+		}
+		if err := biasValues(bias, c, beta); err != nil {
+			return fmt.Errorf("bias C %q: %w", n.GetInput()[2], err)
+		}
+		halves[1] = im.half[n.GetInput()[2]]
+	}
+	im.addLayer(in, out, w, bias, halves)
+	return nil
+}
+
+// biasValues writes beta·c, broadcast to [Out], to bias: c is [Out], [1, Out], [1] or a scalar.
+func biasValues(bias []float32, c *tensor, beta float32) error {
+	out := len(bias)
+	switch {
+	case len(c.f) == out && (len(c.dims) == 1 || (len(c.dims) == 2 && c.dims[0] == 1)):
+		copy(bias, c.f)
+	case len(c.f) == 1 && len(c.dims) <= 2:
+		for o := range bias {
+			bias[o] = c.f[0]
+		}
+	default:
+		return fmt.Errorf("shape %v, want [%d], [1, %d] or one value", c.dims, out, out)
+	}
+	if beta != 1 {
+		for o := range bias {
+			bias[o] *= beta
+		}
+	}
+	return nil
+}
+
+// matmulNode imports a MatMul with constant weights [In, Out]; an Add may follow as its bias.
+func (im *importer) matmulNode(n *onnxpb.NodeProto) error {
+	b, err := im.weights(n, 1, "weight")
+	if err != nil {
+		return err
+	}
+	in, out := int(b.dims[0]), int(b.dims[1])
+	if err := im.layerInput(in); err != nil {
+		return err
+	}
+	half := im.half[n.GetInput()[1]]
+	im.addLayer(in, out, append([]float32(nil), b.f...), make([]float32, out), [2]bool{half, half})
+	im.matmul = true
+	return nil
+}
+
+// add imports the bias of the MatMul just before.
+func (im *importer) add(n *onnxpb.NodeProto) error {
+	if !im.matmul {
+		return fmt.Errorf("an Add not right after a MatMul: tinyq imports Add as a dense layer's bias only")
+	}
+	in := n.GetInput()
+	if len(in) != 2 {
+		return fmt.Errorf("%d inputs, want 2", len(in))
+	}
+	k := 1
+	if in[1] == im.cur {
+		k = 0
+	}
+	c, err := im.constant(n, k, "bias")
+	if err != nil {
+		return err
+	}
+	l := &im.layers[len(im.layers)-1]
+	if len(c.f) != l.Out || (len(c.dims) != 1 && !(len(c.dims) == 2 && c.dims[0] == 1)) {
+		return fmt.Errorf("bias %q has shape %v, want [%d] or [1, %d]", in[k], c.dims, l.Out, l.Out)
+	}
+	if err := im.floatConst(n, k, c, "bias"); err != nil {
+		return err
+	}
+	im.halves[len(im.halves)-1][1] = im.half[in[k]]
+	copy(l.B, c.f)
+	im.matmul = false
+	return nil
+}
+
+// addLayer appends a dense layer; cur becomes its output.
+func (im *importer) addLayer(in, out int, w, b []float32, halves [2]bool) {
+	im.layers = append(im.layers, infer.FloatLayer{Name: modelfile.LayerName(len(im.layers)), In: in, Out: out, W: w, B: b})
+	im.halves = append(im.halves, halves)
+	im.features, im.flat, im.dense, im.matmul = out, true, true, false
+}

@@ -1,0 +1,133 @@
+package onnx
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"tinyq/infer"
+	"tinyq/mnist"
+)
+
+// fixture is what onnx/testdata/make_fixtures.py recorded of a PyTorch model.
+type fixture struct {
+	Opset       int         `json:"opset"`
+	Pixels      string      `json:"pixels"` // base64 of the first 32 test images
+	Logits      [][]float32 `json:"logits"`
+	Predictions string      `json:"predictions"`
+	Correct     int         `json:"correct"`
+	Accuracy    float64     `json:"accuracy"`
+}
+
+func readFixture(t *testing.T, name string) fixture {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f fixture
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// logitTolerance is how far tinyq's float32 logits may be from PyTorch's: both compute in
+// float32 but sum in different orders. For a layer of n inputs the difference is bounded by
+// about n·2^-24·Σ|w·x| (Higham's bound for summation); with n = 784 and Σ|w·x| of the
+// fixtures' first layer below 100 that is 4.7e-3 in the worst case, and in practice (random
+// rounding errors grow as √n) the logits differ by less than 1e-5. 1e-4 keeps a margin of ten
+// over what is seen and still fails on any real difference in the arithmetic (a missing bias,
+// a transposed weight: differences above 0.01).
+const logitTolerance = 1e-4
+
+// TestImportPyTorch: the MLPs PyTorch exported (Flatten and Gemm, opset 13; Reshape, MatMul
+// and Add, opset 17) import as fp32 models 784 -> 32 -> 16 -> 10 with ReLUs, read 28x28
+// images over 255, and give PyTorch's recorded logits on its recorded images.
+func TestImportPyTorch(t *testing.T) {
+	for _, name := range []string{"mlp", "mlp_matmul"} {
+		t.Run(name, func(t *testing.T) {
+			fx := readFixture(t, name)
+			m, err := Load(filepath.Join("testdata", name+".onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in, classes := m.Shape(); in != 784 || classes != 10 || len(m.Layers) != 3 || m.Precision != infer.F32 {
+				t.Fatalf("%d -> %d in %d layers, %v", in, classes, len(m.Layers), m.Precision)
+			}
+			for i, l := range m.Layers {
+				if l.ReLU != (i < 2) {
+					t.Errorf("layer %d: ReLU %t", i, l.ReLU)
+				}
+			}
+			if in := m.Input(); in != infer.DefaultInput(784) {
+				t.Errorf("input %+v, want %+v", in, infer.DefaultInput(784))
+			}
+			pixels, err := base64.StdEncoding.DecodeString(fx.Pixels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := infer.Pixels(m, pixels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := len(fx.Logits)
+			logits := make([]float32, rows*10)
+			if err := m.Forward(x, rows, logits); err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for r, want := range fx.Logits {
+				for c, w := range want {
+					worst = math.Max(worst, math.Abs(float64(logits[r*10+c]-w)))
+				}
+			}
+			t.Logf("%s: largest logit difference from PyTorch %.3g (tolerance %g)", name, worst, logitTolerance)
+			if worst > logitTolerance {
+				t.Errorf("logits differ from PyTorch's by up to %g, want at most %g", worst, logitTolerance)
+			}
+		})
+	}
+}
+
+// TestImportPyTorchAccuracy (the acceptance check): the imported MLP gives PyTorch's class
+// for every one of the 10,000 MNIST test images, so PyTorch's test accuracy to the last image.
+func TestImportPyTorchAccuracy(t *testing.T) {
+	dir, err := mnist.Locate("")
+	if err != nil {
+		t.Skip(err)
+	}
+	_, test, err := mnist.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"mlp", "mlp_matmul"} {
+		fx := readFixture(t, name)
+		m, err := Load(filepath.Join("testdata", name+".onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pred, err := infer.Classes(m, test.Images, test.N)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var diff []int
+		correct := 0
+		for k, c := range pred {
+			if byte('0'+c) != fx.Predictions[k] {
+				diff = append(diff, k)
+			}
+			if c == int(test.Labels[k]) {
+				correct++
+			}
+		}
+		t.Logf("%s: tinyq %d/%d correct, PyTorch %d (%.2f%%); %d predictions differ", name, correct, test.N, fx.Correct, fx.Accuracy, len(diff))
+		if len(diff) > 0 || correct != fx.Correct {
+			t.Errorf("%s: %d of %d predictions differ from PyTorch's (first %v); %d correct, PyTorch %d", name, len(diff), test.N, diff[:min(len(diff), 5)], correct, fx.Correct)
+		}
+	}
+}
+
