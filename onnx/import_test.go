@@ -130,4 +130,3 @@ func TestImportPyTorchAccuracy(t *testing.T) {
 		}
 	}
 }
-
