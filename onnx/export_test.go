@@ -1,0 +1,97 @@
+package onnx
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/x448/float16"
+
+	"tinyq/infer"
+)
+
+// pytorchMLP imports the PyTorch fixture MLP (784 -> 32 -> 16 -> 10).
+func pytorchMLP(t *testing.T) *infer.FloatModel {
+	t.Helper()
+	m, err := Load(filepath.Join("testdata", "mlp.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// sameLogits runs a and b on x (rows samples) and reports the first logit that differs in
+// its bits.
+func sameLogits(t *testing.T, a, b infer.Model, x []float32, rows int) {
+	t.Helper()
+	_, classes := a.Shape()
+	la, lb := make([]float32, rows*classes), make([]float32, rows*classes)
+	if err := a.Forward(x, rows, la); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Forward(x, rows, lb); err != nil {
+		t.Fatal(err)
+	}
+	for k := range la {
+		if math.Float32bits(la[k]) != math.Float32bits(lb[k]) {
+			t.Fatalf("logit %d: %v, re-imported %v", k, la[k], lb[k])
+		}
+	}
+}
+
+// testInputs are rows inputs of m: pixel patterns over the model's divisor.
+func testInputs(t *testing.T, m infer.Model, rows int) []float32 {
+	in, _ := m.Shape()
+	px := make([]uint8, rows*in)
+	for k := range px {
+		px[k] = uint8((k*7919 + k/in*31) % 256)
+	}
+	x, err := infer.Pixels(m, px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// TestExportFloatRoundTrip: tinyq's fp32 and fp16 exports import back as the same model:
+// the same precision, input record and logits bit for bit.
+func TestExportFloatRoundTrip(t *testing.T) {
+	fp32 := pytorchMLP(t)
+	if err := fp32.SetInput(infer.Input{Width: 28, Height: 28, PixelDivisor: 127.5}); err != nil {
+		t.Fatal(err)
+	}
+	// fp16: the same layers rounded to half precision.
+	var halves []infer.FloatLayer
+	for _, l := range fp32.Layers {
+		h := l
+		h.W, h.B = make([]float32, len(l.W)), make([]float32, len(l.B))
+		for k, v := range l.W {
+			h.W[k] = float16.Fromfloat32(v).Float32()
+		}
+		for k, v := range l.B {
+			h.B[k] = float16.Fromfloat32(v).Float32()
+		}
+		halves = append(halves, h)
+	}
+	fp16, err := infer.NewFloatModel(infer.F16, halves, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*infer.FloatModel{fp32, fp16} {
+		path := filepath.Join(t.TempDir(), "m.onnx")
+		if err := Save(path, m); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Precision != m.Precision || back.Input() != m.Input() || len(back.Layers) != len(m.Layers) {
+			t.Fatalf("%s: re-imported %s, input %+v, %d layers; want input %+v", m.Name(), back.Name(), back.Input(), len(back.Layers), m.Input())
+		}
+		sameLogits(t, m, back, testInputs(t, m, 20), 20)
+		st, _ := os.Stat(path)
+		t.Logf("%s: %d bytes", m.Name(), st.Size())
+	}
+}
