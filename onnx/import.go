@@ -30,9 +30,9 @@ func Load(path string) (*infer.FloatModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	fm, err := Import(m)
+	fm, err := importModel(m)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("onnx: %s: %w", path, err)
 	}
 	return fm, nil
 }
@@ -287,6 +287,8 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 		}
 		im.layers[len(im.layers)-1].ReLU = true
 		im.dense, im.matmul = false, false
+	case "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul", "QGemm", "ConvInteger", "QLinearConv":
+		return fmt.Errorf("a quantized model: tinyq imports float ONNX models and quantizes them itself (cmd/quantize -bits)")
 	default:
 		return fmt.Errorf("operator not supported: tinyq imports %s", Supported)
 	}

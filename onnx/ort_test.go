@@ -84,7 +84,6 @@ func ortPredict(t *testing.T, node, dir, model string, x []float32, rows, batch 
 	return p, l
 }
 
-
 // TestOnnxRuntimeAgreement (the acceptance check): tinyq's exports of the PyTorch MLP, as
 // fp32 and as integer models made by ptq, run in ONNX Runtime and predict what tinyq's
 // runtime predicts on the MNIST test set: fp32 on every image, W8A8 static on at least

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -220,6 +221,10 @@ func TestBadFlags(t *testing.T) {
 	if err := os.Symlink(model, link); err != nil {
 		t.Fatal(err)
 	}
+	notONNX := filepath.Join(dir, "model.onnx")
+	if err := os.Symlink(model, notONNX); err != nil {
+		t.Fatal(err)
+	}
 	intFile := filepath.Join(dir, "int.safetensors")
 	if code := run([]string{"-model", model, "-mode", "dynamic", "-o", intFile}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
 		t.Fatalf("dynamic conversion: exit %d", code)
@@ -249,6 +254,14 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-model", intFile, "-o", out}, 1, "already an integer model"},
 		{[]string{"-model", model, "-o", filepath.Join(dir, "no", "such", "dir", "x.safetensors")}, 1, "-o "},
 		{[]string{"-model", model, "-o", out, "-calibration-dir", filepath.Join(dir, "none")}, 1, "-calibration-dir"},
+		// ONNX (issue 22).
+		{[]string{"-model", model, "-o", out, "-input", "28x28"}, 2, "-input and -pixel-divisor are for an ONNX -model"},
+		{[]string{"-model", pytorchMLP, "-o", out, "-input", "28by28"}, 2, `-input "28by28"`},
+		{[]string{"-model", pytorchMLP, "-o", out, "-pixel-divisor", "0"}, 2, "-pixel-divisor"},
+		{[]string{"-model", pytorchMLP, "-o", out, "-mode", "dynamic"}, 2, "-mode needs -bits"},
+		{[]string{"-model", pytorchMLP, "-o", out, "-input", "20x20"}, 1, "-input 20x20"},
+		{[]string{"-model", notONNX, "-o", out}, 1, "not an ONNX model"},
+		{[]string{"-model", model, "-o", filepath.Join(dir, "x.onnx"), "-calibration", "5"}, 2, "-calibration needs -bits"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(c.args, &stdout, &stderr)
@@ -264,5 +277,69 @@ func TestBadFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run([]string{"-h"}, &bytes.Buffer{}, &stderr); code != 0 || !strings.Contains(stderr.String(), "-calibration-dir") {
 		t.Errorf("-h: exit %d, %q", code, stderr.String())
+	}
+}
+
+// pytorchMLP is the PyTorch fixture of package onnx: an MLP 784 -> 32 -> 16 -> 10 trained by
+// PyTorch and exported by torch.onnx.export (onnx/testdata/make_fixtures.py).
+var pytorchMLP = filepath.Join("..", "..", "onnx", "testdata", "mlp.onnx")
+
+// TestONNX (issue 22, the acceptance check): the PyTorch MLP imported from ONNX gives
+// PyTorch's test accuracy (94.27%, onnx/testdata/mlp.json) in tinyq's float runtime, and
+// quantizes to W8A8 and W4A8 integer models within 0.1 and 0.5 points of it; without -bits
+// the command converts (ONNX to an fp32 safetensors file, a tinyq integer file to ONNX), and
+// -o .onnx writes ONNX.
+func TestONNX(t *testing.T) {
+	if _, err := mnist.Locate(""); err != nil {
+		t.Skip(err)
+	}
+	const pytorch = 94.27 // PyTorch's own test accuracy, recorded in onnx/testdata/mlp.json
+	dir := t.TempDir()
+	accuracy := func(args ...string) (float64, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+			t.Fatalf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
+		m := regexp.MustCompile(`: (\d+\.\d\d)% on the 10000 MNIST test images`).FindStringSubmatch(stdout.String())
+		if m == nil {
+			t.Fatalf("%q: no test accuracy in %q", args, stdout.String())
+		}
+		a, _ := strconv.ParseFloat(m[1], 64)
+		return a, stdout.String()
+	}
+	fp32 := filepath.Join(dir, "fp32.safetensors")
+	if a, out := accuracy("-model", pytorchMLP, "-o", fp32); a != pytorch || !strings.Contains(out, "fp32 as a tinyq safetensors file") {
+		t.Errorf("fp32 import: %v%%, want PyTorch's %v%%; %q", a, pytorch, out)
+	}
+	if m, err := infer.Load(fp32); err != nil || m.Name() != "fp32" {
+		t.Fatalf("converted file: %v, %v", m, err)
+	}
+	w8 := filepath.Join(dir, "w8a8.safetensors")
+	acc := map[string]float64{}
+	for _, c := range []struct {
+		bits, out string
+		within    float64
+	}{
+		{"8", w8, 0.1},
+		{"4/8", filepath.Join(dir, "w4a8.safetensors"), 0.5},
+		{"8", filepath.Join(dir, "w8a8.onnx"), 0.1},
+	} {
+		a, out := accuracy("-model", pytorchMLP, "-bits", c.bits, "-o", c.out)
+		acc[c.out] = a
+		t.Logf("-bits %s -o %s: %.2f%%", c.bits, filepath.Base(c.out), a)
+		if math.Abs(a-pytorch) > c.within {
+			t.Errorf("-bits %s: %.2f%%, want within %v of PyTorch's %v%%: %s", c.bits, a, c.within, pytorch, out)
+		}
+	}
+	// A tinyq integer file converted to ONNX keeps its precision and accuracy.
+	onnxFile := filepath.Join(dir, "w8.onnx")
+	if a, out := accuracy("-model", w8, "-o", onnxFile); a != acc[w8] || !strings.Contains(out, "int w8a8-static as ONNX opset 13") {
+		t.Errorf("w8a8 to ONNX: %v%%, the safetensors file %v%%: %q", a, acc[w8], out)
+	}
+	// An integer ONNX model is not imported: one line naming the node.
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-model", onnxFile, "-o", filepath.Join(dir, "back.safetensors")}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "(QuantizeLinear)") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("integer ONNX as -model: exit %d, stderr %q", code, stderr.String())
 	}
 }
