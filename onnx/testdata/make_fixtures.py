@@ -62,7 +62,20 @@ def mlp():
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 10))
 
 
+def cnn(batch_norm):
+    """A small CNN of the layers tinyq runs: Conv(8, 5x5, pad 2) [BatchNorm] ReLU MaxPool 2x2,
+    Conv(16, 5x5, pad 2) [BatchNorm] ReLU MaxPool 2x2, Flatten (784 = 16x7x7, NCHW order),
+    Linear 32, ReLU, Linear 10."""
+    def block(cin, cout):
+        ls = [nn.Conv2d(cin, cout, 5, padding=2)]
+        if batch_norm:
+            ls.append(nn.BatchNorm2d(cout))
+        return ls + [nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(*block(1, 8), *block(8, 16), nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+
+
 def train(model, x, y, epochs=2, batch=64):
+    """Trains model (built right after torch.manual_seed(0)) with Adam on shuffled batches."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(0)
     for _ in range(epochs):
@@ -78,13 +91,16 @@ def train(model, x, y, epochs=2, batch=64):
     return model
 
 
-def record(name, model, export_model, opset, xt, yt, out, pixels):
+def record(name, model, export_model, opset, xt, yt, out, pixels, preserve=False):
     with torch.no_grad():
-        logits = model(xt)
+        logits = torch.cat([model(xt[i:i + 1000]) for i in range(0, len(xt), 1000)])
     pred = logits.argmax(1)
     correct = int((pred == yt).sum())
     path = os.path.join(out, name + ".onnx")
-    torch.onnx.export(export_model, xt[:1], path, opset_version=opset, input_names=["image"],
+    # PRESERVE keeps BatchNormalization nodes (in inference mode, the model is in eval()):
+    # the default, EVAL, folds them into the convolutions before export.
+    mode = torch.onnx.TrainingMode.PRESERVE if preserve else torch.onnx.TrainingMode.EVAL
+    torch.onnx.export(export_model, xt[:1], path, opset_version=opset, input_names=["image"], training=mode,
                       output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
     rec = {
         "model": name, "opset": opset, "torch": torch.__version__,
@@ -108,9 +124,17 @@ def main():
     yt = torch.from_numpy(idx(os.path.join(data, "t10k-labels-idx1-ubyte.gz")).astype(np.int64))
     which = sys.argv[3].split(",") if len(sys.argv) > 3 else ["mlp", "cnn"]
     if "mlp" in which:
+        torch.manual_seed(0)
         m = train(mlp(), x, y)
         record("mlp", m, m, 13, xt, yt, out, pixels)
         record("mlp_matmul", m, MatMulMLP(m), 17, xt, yt, out, pixels)
+    if "cnn" in which:
+        torch.manual_seed(0)
+        m = train(cnn(False), x, y, epochs=1)
+        record("cnn", m, m, 13, xt, yt, out, pixels)
+        torch.manual_seed(0)
+        m = train(cnn(True), x, y, epochs=1)
+        record("cnn_bn", m, m, 17, xt, yt, out, pixels, preserve=True)
 
 
 if __name__ == "__main__":
