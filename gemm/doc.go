@@ -9,9 +9,13 @@
 // ReLU: the kernels start each element at its bias and apply max(c, 0) before storing, so the
 // layer costs no pass over C beyond the product (the runtime's float model uses it).
 //
+// Conv is a convolution layer on the same kernels: the patches of the images laid out as
+// rows (im2col, tinyq/internal/patch) in chunks of whole images, then Affine.
+//
 // It imports only the standard library, tinyq/internal/kernel (which reads the CPU features
-// and TINYQ_KERNEL) and tinyq/internal/par (the worker pool): tinyq's runtime (infer) uses
-// it, and gorgonia uses it through the adapter in tinyq/autograd.
+// and TINYQ_KERNEL), tinyq/internal/par (the worker pool), tinyq/arch and
+// tinyq/internal/patch (the window geometry and im2col, for Conv): tinyq's runtime (infer)
+// uses it, and gorgonia uses it through the adapter in tinyq/autograd.
 //
 // # Arithmetic
 //

@@ -78,14 +78,24 @@ func LoadInt(path string) (*IntModel, error) {
 	return nil, modelfile.WrapFile("infer", path, err)
 }
 
-// floatModel builds the runtime's float model of a float file's content.
+// floatModel builds the runtime's float model of a float file's content, folding each
+// BatchNorm into the unit before it (FoldBatchNorm).
 func floatModel(ff modelfile.FloatFile, sim *Simulation) (*FloatModel, error) {
-	a := ff.Info.Arch
+	us, err := ff.Info.Units()
+	if err != nil {
+		return nil, err
+	}
 	var layers []FloatLayer
-	for i := range a.Activations {
+	for i, u := range us {
+		in, out, conv, pool, relu := UnitWindows(u)
+		w, b := ff.Params.Weights[i], ff.Params.Biases[i]
+		if ff.Params.BatchNorms != nil && ff.Params.BatchNorms[i] != nil {
+			if w, b, err = FoldBatchNorm(w, b, in, out, *ff.Params.BatchNorms[i]); err != nil {
+				return nil, fmt.Errorf("layer %s: %w", modelfile.LayerName(i), err)
+			}
+		}
 		layers = append(layers, FloatLayer{
-			Name: modelfile.LayerName(i), In: a.Sizes[i], Out: a.Sizes[i+1], ReLU: a.Activations[i] == "relu",
-			W: ff.Params.Weights[i], B: ff.Params.Biases[i],
+			Name: modelfile.LayerName(i), In: in, Out: out, ReLU: relu, Conv: conv, Pool: pool, W: w, B: b,
 		})
 	}
 	prec := F32
@@ -100,9 +110,14 @@ func floatModel(ff modelfile.FloatFile, sim *Simulation) (*FloatModel, error) {
 	return m, nil
 }
 
-// floatFile returns what a float file holds of m (the parameters shared, not copied).
+// floatFile returns what a float file holds of m (the parameters shared, not copied): an
+// MLP's layers (format version 2), or for a model with convolutions its architecture
+// (version 4; any BatchNorm is folded already).
 func floatFile(m *FloatModel, training string) modelfile.FloatFile {
-	ff := modelfile.FloatFile{Info: modelfile.Info{Arch: modelfile.Arch{Sizes: []int{m.Layers[0].In}}, Input: m.input, Training: training}}
+	ff := modelfile.FloatFile{Info: modelfile.Info{Arch: modelfile.Arch{Sizes: []int{m.Layers[0].InSize()}}, Input: m.input, Training: training}}
+	if a := m.Arch(); !a.IsMLP() {
+		ff.Info.Net = a
+	}
 	ff.Params.Half = m.Precision == F16
 	for _, l := range m.Layers {
 		ff.Info.Arch.Sizes = append(ff.Info.Arch.Sizes, l.Out)
@@ -157,10 +172,13 @@ func activation(relu bool) string {
 func SaveInt(path string, m *IntModel, training string) error {
 	cfg := m.Config
 	mf := modelfile.IntFile{
-		Info: modelfile.Info{Arch: modelfile.Arch{Sizes: []int{m.Layers[0].In}}, Input: m.input, Training: training},
+		Info: modelfile.Info{Arch: modelfile.Arch{Sizes: []int{m.Layers[0].InSize()}}, Input: m.input, Training: training},
 		// The file's weight and activation specs carry every layer's scheme and granularity
 		// (the layers differ only in widths); with per-layer widths, layer_bits the widths.
 		Quant: modelfile.IntQuant{Mode: cfg.Mode.String(), Weight: cfg.Spec.Layer(0).Weight, Calibration: m.Calibration},
+	}
+	if a := m.Arch(); !a.IsMLP() {
+		mf.Info.Net = a // format version 4
 	}
 	if cfg.Mode == Static {
 		mf.Quant.Activation = cfg.Spec.Layer(0).Activation
@@ -200,11 +218,15 @@ func intModel(mf modelfile.IntFile) (*IntModel, error) {
 	}
 	spec := quant.Uniform(quant.LayerSpecFor(widths[0], q.Weight.Granularity)).WithWidths(widths)
 	cfg := IntConfig{Mode: mode, Spec: spec}
-	a := mf.Info.Arch
+	us, err := mf.Info.Units()
+	if err != nil {
+		return nil, err
+	}
 	var layers []*IntLayer
 	for i, fl := range mf.Layers {
+		in, out, conv, pool, relu := UnitWindows(us[i])
 		layers = append(layers, &IntLayer{
-			Name: modelfile.LayerName(i), In: a.Sizes[i], Out: a.Sizes[i+1], ReLU: a.Activations[i] == "relu",
+			Name: modelfile.LayerName(i), In: in, Out: out, ReLU: relu, Conv: conv, Pool: pool,
 			Weights: fl.Weights, WeightScales: fl.WeightScales,
 			Bias: fl.Bias, InScale: fl.InScale, InZP: fl.InZP, InQMin: fl.InQMin, InQMax: fl.InQMax,
 			BiasF: fl.BiasF,

@@ -6,7 +6,9 @@ import (
 	"runtime"
 	"sync"
 
+	"tinyq/arch"
 	"tinyq/gemm"
+	"tinyq/internal/patch"
 	"tinyq/quant"
 )
 
@@ -32,14 +34,41 @@ func (p Precision) String() string {
 	return fmt.Sprintf("Precision(%d)", int(p))
 }
 
-// FloatLayer is one fully connected layer of a float model: y = x·W + B, then ReLU if set.
+// FloatLayer is one layer of a float model (one arch.Unit): a fully connected layer
+// y = x·W + B, or with Conv set a convolution (each output pixel's patch times W, plus B);
+// then ReLU if set; then a max pooling if Pool is set (see the package's section on
+// convolutional layers in layer.go).
 type FloatLayer struct {
 	Name    string
-	In, Out int
+	In, Out int // the weight matrix's shape: inputs (or patch length) and outputs (or channels)
 	ReLU    bool
-	W       []float32 // [In, Out], row-major (the training layout)
+	W       []float32 // [In, Out], row-major (the training layout; [KH, KW, C, Out] for a convolution)
 	B       []float32 // [Out]
+
+	// Conv is the convolution's window over the layer's NHWC input image (Conv.PatchLen()
+	// = In); the zero Window means a fully connected layer.
+	Conv arch.Window
+	// Pool is the max pooling after the activation, over the layer's output image
+	// (Conv.OutH()×Conv.OutW()×Out, or 1×1×Out for a fully connected layer); the zero
+	// Window means none.
+	Pool arch.Window
 }
+
+// InSize returns the values one sample of the layer's input has: In for a fully connected
+// layer, H·W·C for a convolution.
+func (l *FloatLayer) InSize() int {
+	g, _ := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
+	return g.in
+}
+
+// OutSize returns the values one sample of the layer's output has (after the pooling).
+func (l *FloatLayer) OutSize() int {
+	g, _ := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
+	return g.out
+}
+
+// Unit returns the layer as an arch.Unit (Layer and BatchNorm are 0 and -1).
+func (l *FloatLayer) Unit() arch.Unit { return layerUnit(l.In, l.Out, l.Conv, l.Pool, l.ReLU) }
 
 // Simulation is the fake-quant of a QAT model, run in float32 exactly as the training graph
 // evaluates it: each layer's input is quantized and dequantized with its parameters, the
@@ -81,8 +110,12 @@ func NewFloatModel(p Precision, layers []FloatLayer, sim *Simulation) (*FloatMod
 		return nil, errors.New("infer: model has no layers")
 	}
 	for i, l := range layers {
-		if l.In <= 0 || l.Out <= 0 || (i > 0 && layers[i-1].Out != l.In) || len(l.W) != l.In*l.Out || len(l.B) != l.Out {
-			return nil, fmt.Errorf("infer: layer %s: %d weights and %d biases for %dx%d after %d outputs", l.Name, len(l.W), len(l.B), l.In, l.Out, prevOut(layers, i))
+		g, err := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
+		if err != nil {
+			return nil, fmt.Errorf("infer: layer %s: %w", l.Name, err)
+		}
+		if (i > 0 && layers[i-1].OutSize() != g.in) || len(l.W) != l.In*l.Out || len(l.B) != l.Out {
+			return nil, fmt.Errorf("infer: layer %s: %d weights and %d biases for %dx%d (%d inputs per sample) after %d outputs", l.Name, len(l.W), len(l.B), l.In, l.Out, g.in, prevOut(layers, i))
 		}
 		for _, v := range [][]float32{l.W, l.B} {
 			if k := quant.FirstNonFinite(v); k >= 0 {
@@ -114,7 +147,7 @@ func NewFloatModel(p Precision, layers []FloatLayer, sim *Simulation) (*FloatMod
 			l.W, l.B = w, b
 		}
 	}
-	return &FloatModel{Layers: layers, Precision: p, Sim: sim, input: DefaultInput(layers[0].In)}, nil
+	return &FloatModel{Layers: layers, Precision: p, Sim: sim, input: DefaultInput(layers[0].InSize())}, nil
 }
 
 // Float reports whether layer i stays in float32 (no input and no weight parameters).
@@ -124,9 +157,30 @@ func (s *Simulation) Float(i int) bool {
 
 func prevOut(layers []FloatLayer, i int) int {
 	if i == 0 {
-		return layers[0].In
+		return layers[0].InSize()
 	}
-	return layers[i-1].Out
+	return layers[i-1].OutSize()
+}
+
+// Arch returns the model's architecture: each layer as a Dense or Conv2D layer with its
+// ReLU and max pooling (a BatchNorm the model was loaded with is folded, so absent), and a
+// Flatten before a Dense layer that reads an image.
+func (m *FloatModel) Arch() arch.Arch {
+	us := make([]arch.Unit, len(m.Layers))
+	for i := range m.Layers {
+		us[i] = m.Layers[i].Unit()
+	}
+	return unitArch(us)
+}
+
+// convolutional reports whether any layer is a convolution or pools.
+func (m *FloatModel) convolutional() bool {
+	for _, l := range m.Layers {
+		if l.Conv != (arch.Window{}) || l.Pool != (arch.Window{}) {
+			return true
+		}
+	}
+	return false
 }
 
 // Forward computes the logits ([rows, classes]) of rows samples x ([rows, in]).
@@ -172,11 +226,21 @@ func (m *FloatModel) checkedForward(x []float32, lo, hi int, logits []float32) e
 	if k := quant.FirstNonFinite(x[lo*in : hi*in]); k >= 0 {
 		return fmt.Errorf("input %d is %v", lo*in+k, x[lo*in+k])
 	}
-	return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out], nil)
+	if !m.convolutional() {
+		return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out], nil)
+	}
+	for ; lo < hi; lo += convChunk { // bounded memory: see convChunk
+		c := min(convChunk, hi-lo)
+		if err := m.forward(x[lo*in:(lo+c)*in], c, logits[lo*out:(lo+c)*out], nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ForwardLayers computes the logits of rows samples x as Forward does, bit for bit, but on
-// the calling goroutine, and calls visit with each layer's input ([rows, In]: x for the first
+// the calling goroutine and on all rows at once (the caller bounds the memory by the rows
+// it gives), and calls visit with each layer's input ([rows, InSize()]: x for the first
 // layer, after the simulation's fake-quant when there is one) just before the layer runs, in
 // order of layers. This is what calibration observes (package ptq). The slice given to visit
 // is reused once visit returns; an error from visit stops the pass and is returned as it is.
@@ -207,20 +271,30 @@ var floatScratch = sync.Pool{New: func() any { return new([]float32) }}
 
 // forward computes the logits of rows samples x; visit, if not nil, sees each layer's input
 // first (ForwardLayers).
+//
+// Buffers: the layer's input is x or in a, its activation goes to b, and its pooling (if
+// any) back to a, which the input no longer needs; without pooling a and b swap. A
+// simulation fake-quantizes a layer's input in place in a (elementwise).
 func (m *FloatModel) forward(x []float32, rows int, logits []float32, visit func(int, []float32) error) error {
-	wide := m.Layers[0].In
+	wide, cols := 0, 0
 	for _, l := range m.Layers {
-		wide = max(wide, l.Out)
+		g, _ := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
+		wide = max(wide, g.in, g.pre, g.out)
+		if l.Conv != (arch.Window{}) {
+			cols = max(cols, gemm.ConvScratch(l.Conv, patchImages(l.Conv, 4, rows)))
+		}
 	}
 	buf := floatScratch.Get().(*[]float32)
 	defer floatScratch.Put(buf)
-	*buf = grow(*buf, 2*rows*wide)
-	a, b := (*buf)[:rows*wide], (*buf)[rows*wide:]
+	*buf = grow(*buf, 2*rows*wide+cols)
+	a, b, patches := (*buf)[:rows*wide], (*buf)[rows*wide:2*rows*wide], (*buf)[2*rows*wide:]
 	src := x
-	for li, l := range m.Layers {
+	for li := range m.Layers {
+		l := &m.Layers[li]
+		g, _ := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
 		if m.Sim != nil && !m.Sim.Float(li) {
-			q := a[:rows*l.In]
-			if err := quant.FakeQuantize(q, src, []int{rows, l.In}, m.Sim.Inputs[li]); err != nil {
+			q := a[:rows*g.in]
+			if err := quant.FakeQuantize(q, src, []int{rows, g.in}, m.Sim.Inputs[li]); err != nil {
 				return fmt.Errorf("%s input: %w", l.Name, err)
 			}
 			src = q
@@ -230,13 +304,28 @@ func (m *FloatModel) forward(x []float32, rows int, logits []float32, visit func
 				return err
 			}
 		}
-		dst := b[:rows*l.Out]
-		if li == len(m.Layers)-1 {
+		last := li == len(m.Layers)-1
+		pooled := l.Pool != (arch.Window{})
+		dst := b[:rows*g.pre]
+		if last && !pooled {
 			dst = logits
 		}
-		linear(dst, src, rows, l)
-		src = dst
-		a, b = b, a
+		if l.Conv != (arch.Window{}) {
+			gemm.Conv(rows, l.Conv, l.Out, src, l.W, l.B, l.ReLU, dst, patches) // [rows, OutH, OutW, Out]
+		} else {
+			linear(dst, src, rows, l)
+		}
+		if !pooled {
+			src = dst
+			a, b = b, a
+			continue
+		}
+		out := a[:rows*g.out]
+		if last {
+			out = logits
+		}
+		patch.MaxPool(out, nil, dst, rows, l.Pool) // [rows, PoolOutH, PoolOutW, Out]
+		src = out
 	}
 	return nil
 }
@@ -244,12 +333,14 @@ func (m *FloatModel) forward(x []float32, rows int, logits []float32, visit func
 // linear computes dst = src·W + B ([rows, Out]), then ReLU, with gemm.Affine: bit for bit
 // autograd's Linear (B copied into every row, then dst = 1·src·W + 1·dst) followed by
 // max(dst, 0), with the bias and ReLU applied inside the kernels.
-func linear(dst, src []float32, rows int, l FloatLayer) {
+func linear(dst, src []float32, rows int, l *FloatLayer) {
 	gemm.Affine(rows, l.Out, l.In, src, l.In, l.W, l.Out, l.B, l.ReLU, dst, l.Out) // [rows, Out]
 }
 
 // Shape returns the number of inputs and of output classes.
-func (m *FloatModel) Shape() (in, classes int) { return m.Layers[0].In, m.Layers[len(m.Layers)-1].Out }
+func (m *FloatModel) Shape() (in, classes int) {
+	return m.Layers[0].InSize(), m.Layers[len(m.Layers)-1].OutSize()
+}
 
 // Input returns how raw pixels become the model's input.
 func (m *FloatModel) Input() Input { return m.input }
@@ -257,7 +348,7 @@ func (m *FloatModel) Input() Input { return m.input }
 // SetInput records how raw pixels become the model's input (saved with it). A QAT
 // simulation refuses an input under which its scales are degenerate (CheckScales).
 func (m *FloatModel) SetInput(in Input) error {
-	if err := checkInput(in, m.Layers[0].In); err != nil {
+	if err := checkInput(in, m.Layers[0].InSize()); err != nil {
 		return err
 	}
 	if err := m.checkScales(in); err != nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 
+	"tinyq/arch"
 	"tinyq/qkernel"
 	"tinyq/quant"
 )
@@ -99,12 +100,23 @@ func (c IntConfig) Name() string {
 	return n
 }
 
-// IntLayer is one fully connected layer of an integer model. The stored fields are what a
-// file holds; the derived ones are computed by NewIntModel.
+// IntLayer is one layer of an integer model (one arch.Unit): a fully connected layer, or
+// with Conv set a convolution over NHWC uint8 images whose padding is the input's zero
+// point (qkernel.(*Weights).Conv); then ReLU if set (fused into the requantization); then
+// a max pooling if Pool is set, on the requantized uint8 values (exact: requantization is
+// monotonic). The stored fields are what a file holds; the derived ones are computed by
+// NewIntModel.
 type IntLayer struct {
 	Name    string
-	In, Out int
+	In, Out int // the weight matrix's shape [Out, In]: In is the patch length for a convolution
 	ReLU    bool
+
+	// Conv is the convolution's window over the layer's input image (Conv.PatchLen() = In);
+	// the zero Window means a fully connected layer. Weights are then [Out, KH, KW, C].
+	Conv arch.Window
+	// Pool is the max pooling after the activation, over the layer's output image; the
+	// zero Window means none. The last layer has none (its output is the logits).
+	Pool arch.Window
 
 	// Weights are the quantized weights [Out, In], row-major, stored as
 	// quant.PackingFor(the layer's weight width) says: one int8 per byte, two int4 per byte (low nibble
@@ -136,6 +148,32 @@ type IntLayer struct {
 
 	kern *qkernel.Weights
 	inZP []int32 // {InZP}, the zero point as Accumulate takes it
+	geom geometry
+}
+
+// InSize returns the values one sample of the layer's input has: In for a fully connected
+// layer, H·W·C for a convolution.
+func (l *IntLayer) InSize() int {
+	g, _ := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
+	return g.in
+}
+
+// OutSize returns the values one sample of the layer's output has (after the pooling).
+func (l *IntLayer) OutSize() int {
+	g, _ := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
+	return g.out
+}
+
+// Unit returns the layer as an arch.Unit (Layer and BatchNorm are 0 and -1).
+func (l *IntLayer) Unit() arch.Unit { return layerUnit(l.In, l.Out, l.Conv, l.Pool, l.ReLU) }
+
+// Arch returns the model's architecture (see FloatModel.Arch).
+func (m *IntModel) Arch() arch.Arch {
+	us := make([]arch.Unit, len(m.Layers))
+	for i, l := range m.Layers {
+		us[i] = l.Unit()
+	}
+	return unitArch(us)
 }
 
 // IntModel is an integer model: what ptq.Convert produces and an "int" file holds. It is
@@ -171,7 +209,7 @@ func NewIntModel(cfg IntConfig, layers []*IntLayer) (*IntModel, error) {
 			return nil, fmt.Errorf("infer: layer %s: %w", l.Name, err)
 		}
 	}
-	return &IntModel{Config: cfg, Layers: layers, input: DefaultInput(layers[0].In)}, nil
+	return &IntModel{Config: cfg, Layers: layers, input: DefaultInput(layers[0].InSize())}, nil
 }
 
 // MaxIn is the widest layer input the runtime accepts: the int32 accumulator must hold In
@@ -180,8 +218,19 @@ const MaxIn = (1<<31 - 1) / (255 * 128)
 
 // prepare checks layer i and derives its kernel and output stage.
 func (l *IntLayer) prepare(cfg IntConfig, i int, layers []*IntLayer) error {
-	if l.In <= 0 || l.Out <= 0 || (i > 0 && layers[i-1].Out != l.In) {
-		return fmt.Errorf("size %dx%d does not follow the previous layer", l.In, l.Out)
+	g, err := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
+	if err != nil {
+		return err
+	}
+	if i > 0 && layers[i-1].OutSize() != g.in {
+		return fmt.Errorf("size %dx%d (%d inputs per sample) does not follow the previous layer", l.In, l.Out, g.in)
+	}
+	l.geom = g
+	if i == len(layers)-1 && (l.Conv != (arch.Window{}) || l.Pool != (arch.Window{})) {
+		return errors.New("the last layer must be fully connected without pooling (its output is the logits)")
+	}
+	if cfg.Mode == Dynamic && (l.Conv != (arch.Window{}) || l.Pool != (arch.Window{})) {
+		return errors.New("dynamic quantization applies to fully connected layers only (as PyTorch's): quantize a convolutional model statically")
 	}
 	if l.In > MaxIn {
 		return fmt.Errorf("%d inputs: an int32 accumulator holds at most %d products of 255·128", l.In, MaxIn)
@@ -328,7 +377,9 @@ func layerBytes(weightBytes, out, scales int, mode Mode) int {
 }
 
 // Shape returns the number of inputs and of output classes.
-func (m *IntModel) Shape() (in, classes int) { return m.Layers[0].In, m.Layers[len(m.Layers)-1].Out }
+func (m *IntModel) Shape() (in, classes int) {
+	return m.Layers[0].InSize(), m.Layers[len(m.Layers)-1].OutSize()
+}
 
 // Input returns how raw pixels become the model's input.
 func (m *IntModel) Input() Input { return m.input }
@@ -337,7 +388,7 @@ func (m *IntModel) Input() Input { return m.input }
 // input under which the model's scales are degenerate (CheckScales), for example one under
 // which every pixel quantizes to the same integer.
 func (m *IntModel) SetInput(in Input) error {
-	if err := checkInput(in, m.Layers[0].In); err != nil {
+	if err := checkInput(in, m.Layers[0].InSize()); err != nil {
 		return err
 	}
 	if err := m.checkScales(in); err != nil {

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"runtime"
 
+	"tinyq/arch"
 	"tinyq/internal/par"
+	"tinyq/internal/patch"
 	"tinyq/qkernel"
 	"tinyq/quant"
 )
@@ -40,12 +42,33 @@ func (m *IntModel) Forward(x []float32, rows int, logits []float32) error {
 	return nil
 }
 
-// forward runs rows samples on the calling goroutine.
+// forward runs rows samples on the calling goroutine, at most convChunk at a time in a
+// model with convolutions (bounded memory).
 func (m *IntModel) forward(x []float32, rows int, logits []float32) error {
-	if m.Config.Mode == Static {
+	if m.Config.Mode == Dynamic {
+		return m.forwardDynamic(x, rows, logits)
+	}
+	if !m.convolutional() {
 		return m.forwardStatic(x, rows, logits)
 	}
-	return m.forwardDynamic(x, rows, logits)
+	in, out := m.Shape()
+	for lo := 0; lo < rows; lo += convChunk {
+		c := min(convChunk, rows-lo)
+		if err := m.forwardStatic(x[lo*in:(lo+c)*in], c, logits[lo*out:(lo+c)*out]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// convolutional reports whether any layer is a convolution or pools.
+func (m *IntModel) convolutional() bool {
+	for _, l := range m.Layers {
+		if l.Conv != (arch.Window{}) || l.Pool != (arch.Window{}) {
+			return true
+		}
+	}
+	return false
 }
 
 // parallelRows splits rows into workers contiguous chunks, runs them on tinyq/internal/par's warm
@@ -71,11 +94,12 @@ func parallelRows(rows, workers int, run func(lo, hi int) error) error {
 	return nil
 }
 
-// widest returns the largest layer width.
+// widest returns the most values per sample a layer reads or writes (before and after
+// its pooling).
 func (m *IntModel) widest() int {
-	w := m.Layers[0].In
+	w := 0
 	for _, l := range m.Layers {
-		w = max(w, l.Out)
+		w = max(w, l.geom.in, l.geom.pre, l.geom.out)
 	}
 	return w
 }
@@ -85,6 +109,7 @@ func (m *IntModel) widest() int {
 type intScratch struct {
 	a, b  []uint8   // uint8 activations, [rows, widest]
 	acc   []int32   // accumulators, [rows, widest]
+	cols  []uint8   // convolution patches (im2col rows) of a few images
 	h, g  []float32 // dynamic mode: float activations, [rows, widest]
 	scale []float32 // dynamic mode: per-row scales
 	zp    []int32   // dynamic mode: per-row zero points
@@ -105,6 +130,13 @@ func (m *IntModel) getScratch(rows int) *intScratch {
 	}
 	n := rows * m.widest()
 	s.a, s.b, s.acc = grow(s.a, n), grow(s.b, n), grow(s.acc, n)
+	cols := 0
+	for _, l := range m.Layers {
+		if l.Conv != (arch.Window{}) {
+			cols = max(cols, qkernel.ConvScratch(l.Conv, patchImages(l.Conv, 1, rows)))
+		}
+	}
+	s.cols = grow(s.cols, cols)
 	if m.Config.Mode == Dynamic {
 		s.h, s.g = grow(s.h, n), grow(s.g, n)
 		s.scale, s.zp = grow(s.scale, rows), grow(s.zp, rows)
@@ -121,18 +153,32 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error 
 	if err := qkernel.QuantizeInput(src, x, first.InScale, first.InZP, first.InQMin, first.InQMax); err != nil {
 		return fmt.Errorf("input: %w", err)
 	}
+	// Buffers: the layer's input is in src, its requantized activation goes to next, and
+	// its pooling (if any) back to src's buffer, which the input no longer needs.
 	for li, l := range m.Layers {
-		ac := s.acc[:rows*l.Out]
-		if err := l.kern.Accumulate(ac, src, rows, l.inZP, 1); err != nil {
+		g := l.geom
+		pix := rows * g.rows // matrix rows: samples times output pixels
+		ac := s.acc[:pix*l.Out]
+		if l.Conv != (arch.Window{}) {
+			if err := l.kern.Conv(ac, src, rows, l.Conv, l.InZP, s.cols, 1); err != nil {
+				return err
+			}
+		} else if err := l.kern.Accumulate(ac, src, rows, l.inZP, 1); err != nil {
 			return err
 		}
 		if li == len(m.Layers)-1 {
 			// int64 inside: the accumulator plus the bias can exceed int32.
 			return qkernel.Logits(logits, ac, rows, l.Out, l.Bias, l.LogitScale, l.ReLU)
 		}
-		dst := next[:rows*l.Out]
-		if err := qkernel.Requantize(dst, ac, rows, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax); err != nil {
+		dst := next[:pix*l.Out]
+		if err := qkernel.Requantize(dst, ac, pix, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax); err != nil {
 			return err
+		}
+		if l.Pool != (arch.Window{}) {
+			pooled := src[:cap(src)][:rows*g.out]
+			patch.MaxPool(pooled, nil, dst, rows, l.Pool) // exact on uint8: requantization is monotonic
+			src = pooled
+			continue
 		}
 		src, next = dst, src[:cap(src)]
 	}

@@ -152,10 +152,9 @@ func DecodeCheckpoint(f *safetensors.File) (CheckpointFile, error) {
 	if err != nil {
 		return CheckpointFile{FloatFile: ff}, err
 	}
-	var sizes []int
-	a := ff.Info.Arch
-	for i := range a.Activations {
-		sizes = append(sizes, a.Sizes[i]*a.Sizes[i+1], a.Sizes[i+1])
+	sizes, err := ff.Info.ParamSizes()
+	if err != nil {
+		return CheckpointFile{FloatFile: ff}, err
 	}
 	m, err := ReadMoments(f, "opt", st.Optimizer, st.Steps, sizes)
 	return CheckpointFile{FloatFile: ff, State: st, Solver: m}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"tinyq/arch"
 	"tinyq/quant"
 	"tinyq/safetensors"
 )
@@ -215,15 +216,21 @@ func DecodeInt(f *safetensors.File) (IntFile, error) {
 	if err != nil {
 		return IntFile{}, err
 	}
-	a := info.Arch
-	q, err := ParseIntQuant(f.Metadata[KeyQuant], info.Version, a.Layers())
+	us, err := info.Units()
+	if err != nil {
+		return IntFile{}, err
+	}
+	if err := noBatchNorm(us); err != nil {
+		return IntFile{}, err
+	}
+	q, err := ParseIntQuant(f.Metadata[KeyQuant], info.Version, len(us))
 	if err != nil {
 		return IntFile{}, err
 	}
 	m := IntFile{Info: info, Quant: q}
-	for i := range a.Activations {
+	for i, u := range us {
 		n := LayerName(i)
-		in, out := a.Sizes[i], a.Sizes[i+1]
+		in, out := u.Fan()
 		var l IntLayer
 		ws := q.LayerWeight(i)
 		pk, err := quant.PackingFor(ws.Bits)
@@ -231,7 +238,7 @@ func DecodeInt(f *safetensors.File) (IntFile, error) {
 			return IntFile{}, err
 		}
 		if pk == quant.PackedInt8 {
-			t, err := Tensor(f, n+".w", safetensors.I8, out, in)
+			t, err := Tensor(f, n+".w", safetensors.I8, IntShape(u)...)
 			if err != nil {
 				return IntFile{}, err
 			}
@@ -293,17 +300,27 @@ func DecodeInt(f *safetensors.File) (IntFile, error) {
 // informative) and every layer's tensors.
 func (m IntFile) Encode() (*safetensors.File, error) {
 	a, q := m.Info.Arch, m.Quant
-	if len(a.Sizes) != a.Layers()+1 || len(m.Layers) != a.Layers() {
+	if !m.Info.IsNet() && (len(a.Sizes) != a.Layers()+1 || len(m.Layers) != a.Layers()) {
 		return nil, fmt.Errorf("%d layers for an architecture of %d sizes and %d activations", len(m.Layers), len(a.Sizes), len(a.Activations))
+	}
+	us, err := m.Info.Units()
+	if err != nil {
+		return nil, err
+	}
+	if len(us) != len(m.Layers) {
+		return nil, fmt.Errorf("%d layers for an architecture of %d weighted layers", len(m.Layers), len(us))
+	}
+	if err := noBatchNorm(us); err != nil {
+		return nil, err
 	}
 	if q.LayerBits != nil && len(q.LayerBits) != len(m.Layers) {
 		return nil, fmt.Errorf("%d layer_bits for %d layers", len(q.LayerBits), len(m.Layers))
 	}
-	md, err := Header(Int, a, m.Info.Input, m.Info.Training)
+	md, err := header(Int, m.Info)
 	if err != nil {
 		return nil, err
 	}
-	md[KeyVersion] = strconv.Itoa(q.Version())
+	md[KeyVersion] = strconv.Itoa(max(q.Version(), versionOf(m.Info)))
 	if md[KeyQuant], err = q.String(); err != nil {
 		return nil, err
 	}
@@ -311,7 +328,7 @@ func (m IntFile) Encode() (*safetensors.File, error) {
 	var ts []safetensors.Tensor
 	for i, l := range m.Layers {
 		n := LayerName(i)
-		in, out := a.Sizes[i], a.Sizes[i+1]
+		in, out := us[i].Fan()
 		ws := ToSpecJSON(q.LayerWeight(i), 0)
 		pk, err := quant.PackingFor(q.LayerWeight(i).Bits)
 		if err != nil {
@@ -320,9 +337,9 @@ func (m IntFile) Encode() (*safetensors.File, error) {
 		if len(l.Weights) != pk.Len(in*out) {
 			return nil, fmt.Errorf("layer %s: %d weight bytes, want %d", n, len(l.Weights), pk.Len(in*out))
 		}
-		ws.LogicalShape = []int{out, in}
+		ws.LogicalShape = IntShape(us[i])
 		if pk == quant.PackedInt8 {
-			ts = append(ts, safetensors.Tensor{Name: n + ".w", DType: safetensors.I8, Shape: []int{out, in}, Data: bytes.Clone(l.Weights)})
+			ts = append(ts, safetensors.Tensor{Name: n + ".w", DType: safetensors.I8, Shape: IntShape(us[i]), Data: bytes.Clone(l.Weights)})
 		} else {
 			ws.Packed, ws.PackedBits = true, pk.ValueBits()
 			ts = append(ts, safetensors.FromU8(n+".w", []int{len(l.Weights)}, l.Weights))
@@ -342,4 +359,24 @@ func (m IntFile) Encode() (*safetensors.File, error) {
 		return nil, err
 	}
 	return &safetensors.File{Metadata: md, Tensors: ts}, nil
+}
+
+// noBatchNorm refuses a BatchNorm in an integer model's architecture: conversion folds it
+// into the unit before it.
+func noBatchNorm(us []arch.Unit) error {
+	for i, u := range us {
+		if u.BatchNorm >= 0 {
+			return fmt.Errorf("%s: layer %d (batchnorm) in an integer model: fold it into layer %s at conversion", KeyNet, u.BatchNorm, LayerName(i))
+		}
+	}
+	return nil
+}
+
+// versionOf returns the format version info needs: NetVersion for a network that is not
+// an MLP, else BaseVersion.
+func versionOf(info Info) int {
+	if info.IsNet() {
+		return NetVersion
+	}
+	return BaseVersion
 }

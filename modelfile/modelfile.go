@@ -9,9 +9,11 @@ import (
 	"maps"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/x448/float16"
 
+	"tinyq/arch"
 	"tinyq/quant"
 	"tinyq/safetensors"
 )
@@ -21,7 +23,7 @@ import (
 // differences). Files are written with the oldest version that describes them: BaseVersion,
 // or MixedVersion for an integer model with per-layer widths, so that a uniform model stays
 // readable by tinyq 0.2.
-const FormatVersion = MixedVersion
+const FormatVersion = NetVersion
 
 // BaseVersion is the version written for every file that needs nothing newer.
 const BaseVersion = 2
@@ -29,6 +31,12 @@ const BaseVersion = 2
 // MixedVersion adds per-layer widths to integer models ("layer_bits" in the quantization
 // record).
 const MixedVersion = 3
+
+// NetVersion records the architecture as an arch.Arch (metadata key "arch") instead of an
+// MLP's sizes, for layer kinds beyond dense: convolutions, max pooling, flatten and
+// BatchNorm (docs/FORMAT.md). It is written only for networks that are not MLPs: an MLP's
+// file stays version 2 or 3, byte for byte.
+const NetVersion = 4
 
 // Version is tinyq's version, recorded in every file.
 const Version = "0.2.0"
@@ -53,10 +61,14 @@ const (
 
 // Metadata keys in the safetensors header's __metadata__.
 const (
-	KeyVersion  = "format_version"
-	KeyTinyq    = "tinyq_version"
-	KeyKind     = "kind"
-	KeyArch     = "architecture"
+	KeyVersion = "format_version"
+	KeyTinyq   = "tinyq_version"
+	KeyKind    = "kind"
+	KeyArch    = "architecture"
+	// KeyNet is the architecture of a format_version 4 file: arch.Arch as JSON,
+	// {"input": {"h", "w", "c"}, "layers": [{"kind", "out", "kernel", "stride", "pad",
+	// "relu"}, ...]} (KeyArch is then absent).
+	KeyNet      = "arch"
 	KeyInput    = "input"
 	KeyTraining = "training"
 	KeyQuant    = "quantization"
@@ -151,11 +163,179 @@ func DefaultInput(n int) Input {
 
 // Info is what a file says about itself besides its tensors.
 type Info struct {
-	Version  int // format_version
-	Kind     Kind
-	Arch     Arch
+	Version int // format_version
+	Kind    Kind
+	// Arch is an MLP's architecture (versions 1 to 3). In a version 4 file it is derived
+	// from Net: the values per sample of the input and of each unit's output, and each
+	// unit's activation.
+	Arch Arch
+	// Net is the architecture of a version 4 file as arch.Arch. A writer sets it for a
+	// network that is not an MLP (the file is then version 4; Arch is ignored); ReadInfo
+	// sets it for version 4 files only (Network gives every file's).
+	Net      arch.Arch
 	Input    Input
 	Training string // the training configuration as JSON, as the writer gave it
+}
+
+// Network returns the file's architecture as arch.Arch: Net for a version 4 file, else the
+// MLP of Arch (Dense layers with the recorded activations) on the input record's
+// Height×Width×1 image.
+func (info Info) Network() arch.Arch {
+	if info.IsNet() {
+		return info.Net
+	}
+	a := arch.Arch{Input: arch.Shape{H: info.Input.Height, W: info.Input.Width, C: 1}}
+	for i, act := range info.Arch.Activations {
+		if i+1 < len(info.Arch.Sizes) {
+			a.Layers = append(a.Layers, arch.Layer{Kind: arch.Dense, Out: info.Arch.Sizes[i+1], ReLU: act == "relu"})
+		}
+	}
+	return a
+}
+
+// IsNet reports whether the file is written as version 4: Net is set and not an MLP.
+func (info Info) IsNet() bool { return len(info.Net.Layers) > 0 && !info.Net.IsMLP() }
+
+// Units returns the file's weighted units (arch.Arch.Units of Net, or of Arch's MLP when
+// Net is unset): unit i's tensors are named LayerName(i).
+func (info Info) Units() ([]arch.Unit, error) {
+	if info.IsNet() {
+		return info.Net.Units()
+	}
+	a := info.Arch
+	if len(a.Sizes) != a.Layers()+1 {
+		return nil, fmt.Errorf("architecture: %d sizes and %d activations", len(a.Sizes), len(a.Activations))
+	}
+	us := make([]arch.Unit, a.Layers())
+	for i := range us {
+		us[i] = arch.Unit{Kind: arch.Dense, In: arch.Vector(a.Sizes[i]), Out: arch.Vector(a.Sizes[i+1]), ReLU: a.Activations[i] == "relu", Layer: i, BatchNorm: -1}
+	}
+	return us, nil
+}
+
+// ParamSizes returns the sizes of the trainable tensors in order, per unit: the weight, the
+// bias, and with a BatchNorm its gamma and beta (the optimizers' moments follow this order).
+func (info Info) ParamSizes() ([]int, error) {
+	us, err := info.Units()
+	if err != nil {
+		return nil, err
+	}
+	var sizes []int
+	for _, u := range us {
+		in, out := u.Fan()
+		sizes = append(sizes, in*out, out)
+		if u.BatchNorm >= 0 {
+			sizes = append(sizes, out, out)
+		}
+	}
+	return sizes, nil
+}
+
+// FloatShape returns the stored shape of a unit's float weight: [In, Out] for a dense
+// layer, [KH, KW, C, Out] for a convolution (the same values: In = KH·KW·C).
+func FloatShape(u arch.Unit) []int {
+	in, out := u.Fan()
+	if u.Kind == arch.Conv2D {
+		return []int{u.Conv.Kernel, u.Conv.Kernel, u.Conv.C, out}
+	}
+	return []int{in, out}
+}
+
+// IntShape returns the stored shape of a unit's int8 weight: [Out, In] for a dense layer,
+// [Out, KH, KW, C] for a convolution.
+func IntShape(u arch.Unit) []int {
+	in, out := u.Fan()
+	if u.Kind == arch.Conv2D {
+		return []int{out, u.Conv.Kernel, u.Conv.Kernel, u.Conv.C}
+	}
+	return []int{out, in}
+}
+
+// netArch returns the version 4 record's derived MLP-style Arch: the values per sample of
+// the input and of each unit's output, and each unit's activation.
+func netArch(us []arch.Unit, in arch.Shape) Arch {
+	a := Arch{Sizes: []int{in.Size()}}
+	for _, u := range us {
+		a.Sizes = append(a.Sizes, u.Out.Size())
+		act := "identity"
+		if u.ReLU {
+			act = "relu"
+		}
+		a.Activations = append(a.Activations, act)
+	}
+	return a
+}
+
+// netInput returns the default input record of a network whose input is in: Height×Width
+// pixels over 255 for one channel, else one row of all its values.
+func netInput(in arch.Shape) Input {
+	if in.C == 1 {
+		return Input{Width: in.W, Height: in.H, PixelDivisor: 255}
+	}
+	return Input{Width: in.Size(), Height: 1, PixelDivisor: 255}
+}
+
+// header returns the metadata of a file of the given kind for info: Header's for an MLP,
+// else version 4 with the architecture under KeyNet.
+func header(kind Kind, info Info) (map[string]string, error) {
+	if !info.IsNet() {
+		return Header(kind, info.Arch, info.Input, info.Training)
+	}
+	if err := info.Net.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkNetInput(info.Input, info.Net.Input); err != nil {
+		return nil, fmt.Errorf("input: %w", err)
+	}
+	nb, err := json.Marshal(info.Net)
+	if err != nil {
+		return nil, err
+	}
+	ib, err := json.Marshal(info.Input)
+	if err != nil {
+		return nil, err
+	}
+	md := map[string]string{
+		KeyVersion: strconv.Itoa(NetVersion),
+		KeyTinyq:   Version,
+		KeyKind:    string(kind),
+		KeyNet:     string(nb),
+		KeyInput:   string(ib),
+	}
+	if info.Training != "" {
+		md[KeyTraining] = info.Training
+	}
+	return md, nil
+}
+
+// checkNetInput checks an input record against a network's input shape: the record's
+// pixels are the image's (Height×Width for one channel), or its values as one row.
+func checkNetInput(rec Input, in arch.Shape) error {
+	if err := rec.Check(in.Size()); err != nil {
+		return err
+	}
+	if in.C == 1 && (rec.Height != in.H || rec.Width != in.W) {
+		return fmt.Errorf("%dx%d pixels for a %dx%d image", rec.Width, rec.Height, in.W, in.H)
+	}
+	return nil
+}
+
+// parseNet parses and validates a version 4 architecture record: exactly the fields of
+// arch.Arch (an unknown field is refused: it could only change what the network computes).
+func parseNet(s string) (arch.Arch, error) {
+	var a arch.Arch
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return arch.Arch{}, fmt.Errorf("%s: %w", KeyNet, err)
+	}
+	if dec.More() {
+		return arch.Arch{}, fmt.Errorf("%s: text after the JSON object", KeyNet)
+	}
+	if err := a.Validate(); err != nil {
+		return arch.Arch{}, fmt.Errorf("%s: %w", KeyNet, err)
+	}
+	return a, nil
 }
 
 // LayerName is the name of layer i (0-based) in files and reports: "fc1", "fc2", ...
@@ -206,6 +386,9 @@ func ReadInfo(f *safetensors.File, want ...Kind) (Info, error) {
 	if !ok {
 		return Info{}, fmt.Errorf("kind %q, want %v", info.Kind, want)
 	}
+	if ver >= NetVersion {
+		return readNetInfo(md, info)
+	}
 	if err := json.Unmarshal([]byte(md[KeyArch]), &info.Arch); err != nil {
 		return Info{}, fmt.Errorf("architecture: %w", err)
 	}
@@ -226,6 +409,33 @@ func ReadInfo(f *safetensors.File, want ...Kind) (Info, error) {
 	info.Input = DefaultInput(a.Sizes[0]) // absent in any version: the default (FORMAT.md 3)
 	if s, ok := md[KeyInput]; ok {
 		if info.Input, err = ParseInput(s, a.Sizes[0]); err != nil {
+			return Info{}, fmt.Errorf("input: %w", err)
+		}
+	}
+	return info, nil
+}
+
+// readNetInfo reads the architecture and input of a version 4 file into info.
+func readNetInfo(md map[string]string, info Info) (Info, error) {
+	s, ok := md[KeyNet]
+	if !ok {
+		return Info{}, fmt.Errorf("format_version %d without %q (the architecture)", info.Version, KeyNet)
+	}
+	var err error
+	if info.Net, err = parseNet(s); err != nil {
+		return Info{}, err
+	}
+	us, err := info.Net.Units()
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: %w", KeyNet, err)
+	}
+	info.Arch = netArch(us, info.Net.Input)
+	info.Input = netInput(info.Net.Input)
+	if s, ok := md[KeyInput]; ok {
+		if info.Input, err = ParseInput(s, info.Net.Input.Size()); err == nil {
+			err = checkNetInput(info.Input, info.Net.Input)
+		}
+		if err != nil {
 			return Info{}, fmt.Errorf("input: %w", err)
 		}
 	}

@@ -135,12 +135,16 @@ func DecodeQAT(f *safetensors.File, kinds ...Kind) (QATFile, error) {
 	m := QATFile{FloatFile: ff, Quant: q}
 	wmin, wmax := q.Weight.QRange()
 	amin, amax := q.Activation.QRange()
-	a := ff.Info.Arch
-	for i := range a.Activations {
+	us, err := ff.Info.Units()
+	if err != nil {
+		return QATFile{}, err
+	}
+	for i, u := range us {
 		n := LayerName(i)
 		c, axis := 1, -1
 		if q.Weight.Granularity == quant.PerChannel {
-			c, axis = a.Sizes[i+1], 1
+			_, c = u.Fan()
+			axis = 1
 		}
 		wp, err := ReadParams(f, n+".w", c, wmin, wmax, axis)
 		if err != nil {
@@ -169,7 +173,11 @@ func (m QATFile) Encode(kind Kind) (*safetensors.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	layers := m.Info.Arch.Layers()
+	us, err := m.Info.Units()
+	if err != nil {
+		return nil, err
+	}
+	layers := len(us)
 	if len(m.Weights) != layers || len(m.Inputs) != layers {
 		return nil, fmt.Errorf("%d weight and %d input parameters for %d layers", len(m.Weights), len(m.Inputs), layers)
 	}
@@ -233,7 +241,7 @@ func DecodeQATCheckpoint(f *safetensors.File, extraSizes []int) (QATCheckpointFi
 		return QATCheckpointFile{}, err
 	}
 	c := QATCheckpointFile{QATFile: qf}
-	for i := range qf.Info.Arch.Layers() {
+	for i := range len(qf.Inputs) {
 		for _, site := range []struct {
 			name string
 			p    quant.Params
@@ -251,10 +259,9 @@ func DecodeQATCheckpoint(f *safetensors.File, extraSizes []int) (QATCheckpointFi
 	if c.State, err = ParseTrainState(f.Metadata[KeyState]); err != nil {
 		return QATCheckpointFile{}, err
 	}
-	var sizes []int
-	a := qf.Info.Arch
-	for i := range a.Activations {
-		sizes = append(sizes, a.Sizes[i]*a.Sizes[i+1], a.Sizes[i+1])
+	sizes, err := qf.Info.ParamSizes()
+	if err != nil {
+		return QATCheckpointFile{}, err
 	}
 	if c.Solver, err = ReadMoments(f, "opt", c.State.Optimizer, c.State.Steps, sizes); err != nil {
 		return QATCheckpointFile{}, err

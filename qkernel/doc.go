@@ -77,6 +77,15 @@
 // tinyq/internal/par's worker pool.
 // AccumulateRef is the naive triple loop that Accumulate is tested against, bit for bit.
 //
+// # Convolution
+//
+// Weights.Conv is a convolution over NHWC uint8 images: the patches of whole images laid out
+// as rows (im2col, tinyq/internal/patch, with the input's zero point as the padding, the
+// integer that represents 0.0), then Accumulate over them with weights [Out, KH, KW, C]. A
+// max pooling after it runs on the requantized uint8 values (tinyq/internal/patch.MaxPool):
+// requantization is monotonic, so the maximum of the quantized values is the quantized
+// maximum, exactly.
+//
 // # Invariants
 //
 //   - Inputs are never modified; outputs go to a dst argument. Weights are immutable after

@@ -20,6 +20,15 @@ const Dir = "testdata/golden"
 // LogitsFile is the name, in Dir, of the file holding the recorded logits (File as JSON).
 const LogitsFile = "logits.json"
 
+// ConvDir is the directory, relative to infer's package directory, of the golden
+// convolutional model files (format version 4) and their logits (LogitsFile in it): the
+// network ConvArch with int8 and int4 weights, built directly (not trained).
+const ConvDir = "testdata/golden-conv"
+
+// ConvArch is the architecture of the golden convolutional models, in arch.Parse's grammar
+// on a 28×28×1 input.
+const ConvArch = "conv(4,3,pad=1),relu,maxpool(2),flatten,dense(10)"
+
 // Rows is how many inputs the logits are recorded for: 14 MNIST-like rows, one black and one
 // white image.
 const Rows = 16

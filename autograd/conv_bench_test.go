@@ -1,0 +1,127 @@
+package autograd
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"tinyq/arch"
+)
+
+// BenchmarkConv2D runs the forward and backward passes of the CNN's two convolutions
+// (arch.CNN) at batch 64 as a training step does, calling the ops directly: Im2col and the
+// product forward; then the weight and bias gradients, and for the second convolution the
+// patch gradient and col2im (the first one's input, the images, needs no gradient). It
+// reports the multiply-adds per second (GMAC/s) of the three products (forward, dw, and
+// dcols where computed), to compare with the 2-core FMA peak (about 113 GMAC/s: an epoch of
+// 544 G multiply-adds in 4.8 s).
+func BenchmarkConv2D(b *testing.B) {
+	const batch = 64
+	for _, tc := range []struct {
+		name string
+		out  int
+		win  arch.Window
+		dx   bool
+	}{
+		{"conv1-28x28x1-16", 16, arch.Window{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2}, false},
+		{"conv2-14x14x16-32", 32, arch.Window{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2}, true},
+	} {
+		win := tc.win
+		rng := rand.New(rand.NewSource(1))
+		mat := func(v []float32, shape ...int) *tensor.Dense {
+			return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+		}
+		x := mat(randF32(rng, batch*win.InLen(), 1), batch, win.InLen())
+		w := mat(randF32(rng, win.PatchLen()*tc.out, 0.1), win.PatchLen(), tc.out)
+		bias := mat(randF32(rng, tc.out, 0.1), tc.out)
+		dy := mat(randF32(rng, batch*win.OutPixels()*tc.out, 0.01), batch, win.OutPixels()*tc.out)
+		gb := func(kind string) gradBase { return gradBase{base{name: "c", kind: kind}} }
+		im := &im2colOp{base: base{name: "c", kind: "Im2col"}, win: win}
+		conv := &convOp{base: base{name: "c", kind: "Conv2D"}, win: win}
+		grads := [3]*convGradOp{}
+		for i := range grads {
+			grads[i] = &convGradOp{gradBase: gb(fmt.Sprint(i)), win: win, wrt: i}
+		}
+		col2im := &col2imOp{gradBase: gb("Col2im"), win: win}
+		macs := float64(batch * win.OutPixels() * win.PatchLen() * tc.out)
+		must := func(v G.Value, err error) G.Value {
+			if err != nil {
+				b.Fatal(err)
+			}
+			return v
+		}
+		forward := func() G.Value {
+			cols := must(im.Do(x))
+			must(conv.Do(cols, w, bias))
+			return cols
+		}
+		b.Run(tc.name+"/forward", func(b *testing.B) {
+			for b.Loop() {
+				forward()
+			}
+			b.ReportMetric(macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
+		b.Run(tc.name+"/forward+backward", func(b *testing.B) {
+			total := 2 * macs
+			if tc.dx {
+				total += macs
+			}
+			for b.Loop() {
+				cols := forward()
+				must(grads[1].Do(cols, w, dy))
+				must(grads[2].Do(cols, w, dy))
+				if tc.dx {
+					must(col2im.Do(must(grads[0].Do(cols, w, dy))))
+				}
+			}
+			b.ReportMetric(total*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
+	}
+}
+
+// BenchmarkBatchNormMaxPool runs BatchNorm (training) and MaxPool 2x2 forward and backward
+// on the CNN's first convolution output at batch 64 (64x28x28x16), calling the ops directly,
+// and reports the values per second through each op's forward and backward.
+func BenchmarkBatchNormMaxPool(b *testing.B) {
+	const batch, c = 64, 16
+	win := arch.Window{H: 28, W: 28, C: c, Kernel: 2, Stride: 2}
+	rng := rand.New(rand.NewSource(1))
+	n := batch * win.InLen()
+	x := tensor.New(tensor.WithShape(batch, win.InLen()), tensor.WithBacking(randF32(rng, n, 1)))
+	gamma := tensor.New(tensor.WithShape(c), tensor.WithBacking(randF32(rng, c, 1)))
+	beta := tensor.New(tensor.WithShape(c), tensor.WithBacking(randF32(rng, c, 1)))
+	dy := tensor.New(tensor.WithShape(batch, win.InLen()), tensor.WithBacking(randF32(rng, n, 1)))
+	pdy := tensor.New(tensor.WithShape(batch, win.OutPixels()*c), tensor.WithBacking(randF32(rng, batch*win.OutPixels()*c, 1)))
+	gb := func(kind string) gradBase { return gradBase{base{name: "o", kind: kind}} }
+	bn := &bnOp{base: base{name: "bn", kind: "BatchNorm"}, st: NewBatchNormState(c)}
+	sums := &bnSumsOp{gradBase: gb("s"), fwd: bn}
+	pick := &bnPickOp{gradBase: gb("p")}
+	gx := &bnGradXOp{gradBase: gb("x"), fwd: bn}
+	pool := &maxPoolOp{base: base{name: "pool", kind: "MaxPool"}, win: win}
+	pgrad := &maxPoolGradOp{gradBase: gb("pg"), fwd: pool}
+	must := func(v G.Value, err error) G.Value {
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
+	b.Run("batchnorm", func(b *testing.B) {
+		for b.Loop() {
+			must(bn.Do(x, gamma, beta))
+			s := must(sums.Do(x, dy))
+			must(pick.Do(s))
+			must(gx.Do(x, gamma, dy, s))
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
+	})
+	b.Run("maxpool", func(b *testing.B) {
+		for b.Loop() {
+			must(pool.Do(x))
+			must(pgrad.Do(x, pdy))
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
+	})
+}

@@ -1,0 +1,237 @@
+// Package patch is the data movement of convolution and max pooling over NHWC images
+// ([n, H, W, C], row-major): im2col, which lays each output pixel's window out as one row
+// of a matrix so that a convolution becomes a matrix product (tinyq/gemm for floats,
+// tinyq/qkernel for integers), its adjoint col2im, and max pooling with its gradient. It
+// moves and compares values and never rounds, so every function is exact.
+//
+// The geometry of every window is an arch.Window (the one OutH/OutW rule). A patch is
+// ordered (ky, kx, c): the Kernel·Kernel·C values of the window, rows of the window first,
+// then columns, then channels, the order of the float weights [KH, KW, C, Out] and of the
+// integer weights [Out, KH, KW, C].
+//
+// # Invariants
+//
+//   - Inputs are only read; outputs go to dst (or dx).
+//   - Sizes are the callers' to validate: a malformed window or a slice of the wrong length
+//     panics with a message starting "patch:", as tinyq/gemm does.
+package patch
+
+import (
+	"fmt"
+	"math"
+
+	"tinyq/arch"
+)
+
+// check panics unless w is well formed, n is non-negative and each named slice has its
+// expected length.
+func check(fn string, n int, w arch.Window, lens ...any) {
+	if err := w.Check(); err != nil {
+		panic(fmt.Sprintf("patch: %s: %v", fn, err))
+	}
+	if n < 0 {
+		panic(fmt.Sprintf("patch: %s: n = %d images", fn, n))
+	}
+	for i := 0; i+2 < len(lens); i += 3 {
+		name, got, want := lens[i].(string), lens[i+1].(int), lens[i+2].(int)
+		if got != want {
+			panic(fmt.Sprintf("patch: %s: len(%s) = %d, want %d for %d images of window %+v", fn, name, got, want, n, w))
+		}
+	}
+}
+
+// Im2col lays the windows of n NHWC images out as rows: src is [n, H, W, C] (w.H, w.W,
+// w.C), dst is [n·w.OutPixels(), w.PatchLen()], row b·OutPixels + oy·OutW + ox holding the
+// window of output pixel (oy, ox) of image b in the order (ky, kx, c). The value at
+// (ky, kx, c) is src[b, oy·Stride-Pad+ky, ox·Stride-Pad+kx, c], or pad where that pixel
+// lies outside the image (0 for floats; the input's zero point for uint8 activations, the
+// value that represents 0.0). Every element of dst is written.
+func Im2col[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) {
+	check("Im2col", n, w, "src", len(src), n*w.InLen(), "dst", len(dst), n*w.OutPixels()*w.PatchLen())
+	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
+	plen, rowLen := w.PatchLen(), k*c
+	zero := zeroBits(pad)
+	d := 0
+	for b := 0; b < n; b++ {
+		img := src[b*w.InLen() : (b+1)*w.InLen()]
+		for oy := 0; oy < outH; oy++ {
+			y0 := oy*w.Stride - w.Pad
+			for ox := 0; ox < outW; ox++ {
+				x0 := ox*w.Stride - w.Pad
+				// Columns kx in [kx0, kx1) lie inside the image: one contiguous run per row.
+				kx0, kx1 := max(0, -x0), min(k, w.W-x0)
+				row := dst[d : d+plen]
+				if kx0 == 0 && kx1 == k && y0 >= 0 && y0+k <= w.H {
+					// The window lies inside the image: k runs of k·c values.
+					s := (y0*w.W + x0) * c
+					for ky := 0; ky < k; ky++ {
+						copy(row[ky*rowLen:(ky+1)*rowLen], img[s:s+rowLen])
+						s += w.W * c
+					}
+					d += plen
+					continue
+				}
+				for ky := 0; ky < k; ky++ {
+					r := row[ky*rowLen : (ky+1)*rowLen]
+					y := y0 + ky
+					if y < 0 || y >= w.H || kx0 >= kx1 {
+						padFill(r, pad, zero)
+						continue
+					}
+					padFill(r[:kx0*c], pad, zero)
+					s := (y*w.W + x0 + kx0) * c
+					copy(r[kx0*c:kx1*c], img[s:s+(kx1-kx0)*c])
+					padFill(r[kx1*c:], pad, zero)
+				}
+				d += plen
+			}
+		}
+	}
+}
+
+// padFill sets every element of s to v; zero reports that v's bits are all zero (+0.0 or
+// 0), so that a memclr does it.
+func padFill[T float32 | uint8](s []T, v T, zero bool) {
+	if zero {
+		clear(s)
+		return
+	}
+	if len(s) < 16 {
+		for i := range s {
+			s[i] = v
+		}
+		return
+	}
+	s[0] = v
+	for i := 1; i < len(s); i *= 2 {
+		copy(s[i:], s[:i]) // doubling: log2(len) memmoves
+	}
+}
+
+// zeroBits reports whether v's bits are all zero (not -0.0).
+func zeroBits[T float32 | uint8](v T) bool {
+	switch x := any(v).(type) {
+	case float32:
+		return math.Float32bits(x) == 0
+	case uint8:
+		return x == 0
+	}
+	return false
+}
+
+// Col2im is the adjoint of Im2col (for floats, pad 0): it adds each element of cols
+// ([n·w.OutPixels(), w.PatchLen()]) to the input pixel it was copied from, dst
+// ([n, H, W, C]) += scatter(cols); elements that came from the padding are dropped. It is
+// the input gradient of a convolution given the gradient of its patch matrix. The sums run
+// over the rows of cols in order (row 0 first), then (ky, kx, c) within a row, so the
+// result is reproducible bit for bit.
+func Col2im(dst, cols []float32, n int, w arch.Window) {
+	check("Col2im", n, w, "dst", len(dst), n*w.InLen(), "cols", len(cols), n*w.OutPixels()*w.PatchLen())
+	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
+	plen, rowLen := w.PatchLen(), k*c
+	d := 0
+	for b := 0; b < n; b++ {
+		img := dst[b*w.InLen() : (b+1)*w.InLen()]
+		for oy := 0; oy < outH; oy++ {
+			y0 := oy*w.Stride - w.Pad
+			for ox := 0; ox < outW; ox++ {
+				x0 := ox*w.Stride - w.Pad
+				kx0, kx1 := max(0, -x0), min(k, w.W-x0)
+				row := cols[d : d+plen]
+				for ky := 0; ky < k; ky++ {
+					y := y0 + ky
+					if y < 0 || y >= w.H || kx0 >= kx1 {
+						continue
+					}
+					r := row[ky*rowLen+kx0*c : ky*rowLen+kx1*c]
+					s := (y*w.W + x0 + kx0) * c
+					o := img[s : s+len(r)]
+					for i, v := range r {
+						o[i] += v
+					}
+				}
+				d += plen
+			}
+		}
+	}
+}
+
+// MaxPool takes the maximum of each channel over each window: src is [n, H, W, C], dst is
+// [n, OutH, OutW, C]. Window taps outside the image (w.Pad > 0) are skipped, as if the
+// padding were -∞ (PyTorch's MaxPool2d); every window holds at least one pixel of the
+// image since Pad < Kernel. The first maximum in (ky, kx) order wins ties (so of -0 and +0
+// the first one seen); a NaN wins over every number, the first NaN over later ones (PyTorch
+// propagates NaN through max pooling). If arg is not nil (len(dst)), arg[i] receives the
+// offset of dst[i]'s source within its image, (y·W + x)·C + c, for MaxPoolGrad.
+func MaxPool[T float32 | uint8](dst []T, arg []int32, src []T, n int, w arch.Window) {
+	check("MaxPool", n, w, "src", len(src), n*w.InLen(), "dst", len(dst), n*w.OutPixels()*w.C)
+	if arg != nil && len(arg) != len(dst) {
+		panic(fmt.Sprintf("patch: MaxPool: len(arg) = %d, want len(dst) = %d", len(arg), len(dst)))
+	}
+	if int64(w.InLen()) > 1<<31-1 {
+		panic(fmt.Sprintf("patch: MaxPool: image of %d values: offsets overflow int32", w.InLen()))
+	}
+	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
+	d := 0
+	for b := 0; b < n; b++ {
+		img := src[b*w.InLen() : (b+1)*w.InLen()]
+		for oy := 0; oy < outH; oy++ {
+			y0 := oy*w.Stride - w.Pad
+			ky0, ky1 := max(0, -y0), min(k, w.H-y0)
+			for ox := 0; ox < outW; ox++ {
+				x0 := ox*w.Stride - w.Pad
+				kx0, kx1 := max(0, -x0), min(k, w.W-x0)
+				out := dst[d : d+c]
+				first := ((y0+ky0)*w.W + x0 + kx0) * c
+				copy(out, img[first:first+c])
+				if arg != nil {
+					a := arg[d : d+c]
+					for ch := range a {
+						a[ch] = int32(first + ch)
+					}
+					for ky := ky0; ky < ky1; ky++ {
+						for kx := kx0; kx < kx1; kx++ {
+							s := ((y0+ky)*w.W + x0 + kx) * c
+							for ch, v := range img[s : s+c] {
+								if m := out[ch]; v > m || (v != v && m == m) {
+									out[ch], a[ch] = v, int32(s+ch)
+								}
+							}
+						}
+					}
+				} else {
+					for ky := ky0; ky < ky1; ky++ {
+						for kx := kx0; kx < kx1; kx++ {
+							s := ((y0+ky)*w.W + x0 + kx) * c
+							for ch, v := range img[s : s+c] {
+								if m := out[ch]; v > m || (v != v && m == m) {
+									out[ch] = v
+								}
+							}
+						}
+					}
+				}
+				d += c
+			}
+		}
+	}
+}
+
+// MaxPoolGrad routes the gradient of a max pooling back to the maxima: for each element i
+// of dy ([n, OutH, OutW, C]), dx[b, arg[i]] += dy[i], where b is i's image and arg the
+// offsets MaxPool recorded; dx is [n, H, W, C]. The sums run over dy in order.
+func MaxPoolGrad(dx, dy []float32, arg []int32, n int, w arch.Window) {
+	per := w.OutPixels() * w.C
+	check("MaxPoolGrad", n, w, "dx", len(dx), n*w.InLen(), "dy", len(dy), n*per, "arg", len(arg), n*per)
+	in := w.InLen()
+	for b := 0; b < n; b++ {
+		img := dx[b*in : (b+1)*in]
+		for i, g := range dy[b*per : (b+1)*per] {
+			a := arg[b*per+i]
+			if a < 0 || int(a) >= in {
+				panic(fmt.Sprintf("patch: MaxPoolGrad: arg[%d] = %d outside the image of %d values", b*per+i, a, in))
+			}
+			img[a] += g
+		}
+	}
+}
