@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 
+	"tinyq/arch"
 	"tinyq/infer"
 	"tinyq/modelfile"
 	"tinyq/onnx/onnxpb"
@@ -22,7 +23,7 @@ const (
 const MetaInput = "tinyq.input"
 
 // Supported lists the operators Import reads, for its refusals.
-const Supported = "Gemm, MatMul, Add (a MatMul's bias), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), Constant and Cast of constants"
+const Supported = "Gemm, MatMul, Add (a MatMul's bias), Conv (square kernels, equal strides and pads, no groups or dilations), BatchNormalization (inference, folded into the layer before), MaxPool (square, no padding), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), Constant and Cast of constants"
 
 // Load reads an ONNX file and imports it (Import); errors name the file.
 func Load(path string) (*infer.FloatModel, error) {
@@ -60,17 +61,26 @@ func Import(m *onnxpb.ModelProto) (*infer.FloatModel, error) {
 }
 
 // importer walks a graph's nodes in order, keeping the one activation tensor the chain has
-// reached (cur).
+// reached (cur) and its shape.
 type importer struct {
-	consts   map[string]*tensor
-	half     map[string]bool // constants cast from FLOAT16
-	layers   []infer.FloatLayer
-	halves   [][2]bool // per layer: weights, bias cast from FLOAT16
-	cur      string
-	features int  // values per sample of cur (0: not known)
-	flat     bool // cur is [batch, features]
-	dense    bool // cur is the output of the last layer (before any Relu)
-	matmul   bool // ... of a MatMul whose bias (Add) may follow
+	consts map[string]*tensor
+	half   map[string]bool // constants cast from FLOAT16
+	layers []infer.FloatLayer
+	halves [][2]bool // per layer: weights, bias cast from FLOAT16
+	cur    string
+
+	// The shape of cur per sample: an image (H, W, C; NCHW in ONNX, NHWC in tinyq) or a
+	// vector of shape.C features (flat). known is false until a layer or the input says.
+	shape arch.Shape
+	known bool
+	flat  bool
+	// chw is set when cur is an image of more than one channel flattened in ONNX's order
+	// (c, y, x): the next dense layer's weight rows are reordered to tinyq's (y, x, c).
+	chw arch.Shape
+
+	// The last layer (unit) while cur is its output: open; its BatchNorm folded (bn), its
+	// bias still to come from an Add (matmul).
+	open, bn, matmul bool
 }
 
 func importModel(m *onnxpb.ModelProto) (*infer.FloatModel, error) {
@@ -104,12 +114,19 @@ func importModel(m *onnxpb.ModelProto) (*infer.FloatModel, error) {
 		return nil, err
 	}
 	im.cur = input.GetName()
-	if dims != nil {
-		im.features = 1
-		for _, d := range dims {
-			im.features *= int(d)
-		}
-		im.flat = len(dims) == 1
+	switch {
+	case len(dims) == 1:
+		im.shape, im.known, im.flat = arch.Vector(int(dims[0])), true, true
+	case len(dims) == 2: // [batch, H, W]
+		im.shape, im.known = arch.Shape{H: int(dims[0]), W: int(dims[1]), C: 1}, true
+	case len(dims) == 3 && dims[0] == 1: // [batch, 1, H, W]
+		im.shape, im.known = arch.Shape{H: int(dims[1]), W: int(dims[2]), C: 1}, true
+	case len(dims) == 3 && dims[2] == 1: // [batch, H, W, 1]: the same memory
+		im.shape, im.known = arch.Shape{H: int(dims[0]), W: int(dims[1]), C: 1}, true
+	case len(dims) == 3:
+		return nil, fmt.Errorf("input %q: shape [batch %v]: tinyq reads images of one channel ([batch, 1, H, W]) or vectors ([batch, n])", input.GetName(), dims)
+	case dims != nil:
+		return nil, fmt.Errorf("input %q: shape [batch %v]: tinyq reads [batch, 1, H, W], [batch, H, W] or [batch, n]", input.GetName(), dims)
 	}
 	for _, n := range g.GetNode() {
 		if err := im.node(n); err != nil {
@@ -127,6 +144,9 @@ func importModel(m *onnxpb.ModelProto) (*infer.FloatModel, error) {
 	if im.cur != out {
 		return nil, fmt.Errorf("graph output %q is not the last layer's output %q: tinyq imports a chain of layers that ends in the logits", out, im.cur)
 	}
+	if last := im.layers[len(im.layers)-1]; last.Conv != (arch.Window{}) || last.Pool != (arch.Window{}) {
+		return nil, fmt.Errorf("graph output %q is an image: tinyq's last layer is dense (it yields the logits)", out)
+	}
 	prec := infer.F16
 	for _, h := range im.halves {
 		if !h[0] || !h[1] {
@@ -137,7 +157,8 @@ func importModel(m *onnxpb.ModelProto) (*infer.FloatModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := inputRecord(m, dims, im.layers[0].In)
+	in0 := im.layers[0].InSize()
+	rec, err := inputRecord(m, dims, in0)
 	if err != nil {
 		return nil, err
 	}
@@ -263,12 +284,12 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 		if axis != 1 {
 			return fmt.Errorf("axis %d: tinyq flattens each sample (axis 1) to [batch, features]", axis)
 		}
-		im.flat, im.dense, im.matmul = true, false, false
+		im.flatten()
 	case "Reshape":
 		if err := im.reshape(n); err != nil {
 			return err
 		}
-		im.flat, im.dense, im.matmul = true, false, false
+		im.flatten()
 	case "Gemm":
 		if err := im.gemm(n); err != nil {
 			return err
@@ -281,12 +302,27 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 		if err := im.add(n); err != nil {
 			return err
 		}
-	case "Relu":
-		if !im.dense {
-			return fmt.Errorf("a Relu not right after a dense layer (Gemm, or MatMul and its Add): tinyq's ReLU belongs to a layer")
+	case "Conv":
+		if err := im.conv(n); err != nil {
+			return err
 		}
-		im.layers[len(im.layers)-1].ReLU = true
-		im.dense, im.matmul = false, false
+	case "BatchNormalization":
+		if err := im.batchNorm(n); err != nil {
+			return err
+		}
+	case "MaxPool":
+		if err := im.maxPool(n); err != nil {
+			return err
+		}
+	case "Relu":
+		l := im.last()
+		if !im.open || l.ReLU {
+			return fmt.Errorf("a Relu not right after a layer (Gemm, MatMul and its Add, Conv, and its BatchNormalization or MaxPool): tinyq's ReLU belongs to a layer")
+		}
+		// After a MaxPool too: max(·, 0) commutes with the maximum, so ReLU then pooling is
+		// the same function.
+		l.ReLU = true
+		im.matmul = false
 	case "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul", "QGemm", "ConvInteger", "QLinearConv":
 		return fmt.Errorf("a quantized model: tinyq imports float ONNX models and quantizes them itself (cmd/quantize -bits)")
 	default:
@@ -294,6 +330,26 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 	}
 	im.cur = next
 	return nil
+}
+
+// last returns the last layer (nil before the first).
+func (im *importer) last() *infer.FloatLayer {
+	if len(im.layers) == 0 {
+		return nil
+	}
+	return &im.layers[len(im.layers)-1]
+}
+
+// flatten makes cur a vector; an image of several channels is flattened in ONNX's order
+// (c, y, x), which the next dense layer's weights are reordered from.
+func (im *importer) flatten() {
+	if im.known && !im.flat && im.shape.C > 1 && im.shape.H*im.shape.W > 1 {
+		im.chw = im.shape
+	}
+	if im.known {
+		im.shape = arch.Vector(im.shape.Size())
+	}
+	im.flat, im.open, im.matmul = true, false, false
 }
 
 // constantValue decodes a Constant node's value.
@@ -394,13 +450,17 @@ func (im *importer) reshape(n *onnxpb.NodeProto) error {
 		return fmt.Errorf("shape %v: tinyq reshapes each sample to [batch, features] (a shape of two int64)", s.i)
 	}
 	b, f := s.i[0], s.i[1]
-	ok := (b == -1 && f > 0 && (im.features == 0 || int(f) == im.features)) ||
-		(b == 0 && (f == -1 || (f > 0 && (im.features == 0 || int(f) == im.features))))
-	if !ok {
-		return fmt.Errorf("shape %v: tinyq reshapes each sample to [batch, features] ([-1, %d], [0, -1] or [0, %d])", s.i, im.features, im.features)
+	size := 0
+	if im.known {
+		size = im.shape.Size()
 	}
-	if f > 0 {
-		im.features = int(f)
+	ok := (b == -1 && f > 0 && (size == 0 || int(f) == size)) ||
+		(b == 0 && (f == -1 || (f > 0 && (size == 0 || int(f) == size))))
+	if !ok {
+		return fmt.Errorf("shape %v: tinyq reshapes each sample to [batch, features] ([-1, %d], [0, -1] or [0, %d])", s.i, size, size)
+	}
+	if !im.known && f > 0 {
+		im.shape, im.known = arch.Vector(int(f)), true
 	}
 	return nil
 }
@@ -430,13 +490,32 @@ func (im *importer) floatConst(n *onnxpb.NodeProto, k int, t *tensor, what strin
 
 // layerInput checks that cur is [batch, features] for a dense layer of in inputs.
 func (im *importer) layerInput(in int) error {
-	if !im.flat && im.features != 0 {
+	if !im.flat && im.known {
 		return fmt.Errorf("its input %q is not flat ([batch, features]): add a Flatten (nn.Flatten) before the first Linear", im.cur)
 	}
-	if im.features != 0 && im.features != in {
-		return fmt.Errorf("weights for %d inputs after %d values per sample", in, im.features)
+	if im.known && im.shape.Size() != in {
+		return fmt.Errorf("weights for %d inputs after %d values per sample", in, im.shape.Size())
 	}
 	return nil
+}
+
+// fromCHW reorders the rows of w ([In, Out], In = H·W·C in ONNX's (c, y, x) order after
+// flattening an NCHW image) to tinyq's (y, x, c) order, when the input was such an image.
+func (im *importer) fromCHW(w []float32, out int) []float32 {
+	s := im.chw
+	if s == (arch.Shape{}) {
+		return w
+	}
+	r := make([]float32, len(w))
+	for c := 0; c < s.C; c++ {
+		for y := 0; y < s.H; y++ {
+			for x := 0; x < s.W; x++ {
+				from, to := (c*s.H+y)*s.W+x, (y*s.W+x)*s.C+c
+				copy(r[to*out:(to+1)*out], w[from*out:(from+1)*out])
+			}
+		}
+	}
+	return r
 }
 
 // gemm imports a Gemm: y = alpha·A·op(B) + beta·C with A the chain's tensor.
@@ -484,6 +563,7 @@ func (im *importer) gemm(n *onnxpb.NodeProto) error {
 	if err := im.layerInput(in); err != nil {
 		return err
 	}
+	w = im.fromCHW(w, out)
 	bias := make([]float32, out)
 	half := im.half[n.GetInput()[1]]
 	halves := [2]bool{half, half} // no bias: as precise as the weights
@@ -536,14 +616,14 @@ func (im *importer) matmulNode(n *onnxpb.NodeProto) error {
 		return err
 	}
 	half := im.half[n.GetInput()[1]]
-	im.addLayer(in, out, append([]float32(nil), b.f...), make([]float32, out), [2]bool{half, half})
+	im.addLayer(in, out, im.fromCHW(append([]float32(nil), b.f...), out), make([]float32, out), [2]bool{half, half})
 	im.matmul = true
 	return nil
 }
 
 // add imports the bias of the MatMul just before.
 func (im *importer) add(n *onnxpb.NodeProto) error {
-	if !im.matmul {
+	if !im.matmul || !im.open {
 		return fmt.Errorf("an Add not right after a MatMul: tinyq imports Add as a dense layer's bias only")
 	}
 	in := n.GetInput()
@@ -575,5 +655,229 @@ func (im *importer) add(n *onnxpb.NodeProto) error {
 func (im *importer) addLayer(in, out int, w, b []float32, halves [2]bool) {
 	im.layers = append(im.layers, infer.FloatLayer{Name: modelfile.LayerName(len(im.layers)), In: in, Out: out, W: w, B: b})
 	im.halves = append(im.halves, halves)
-	im.features, im.flat, im.dense, im.matmul = out, true, true, false
+	im.shape, im.known, im.flat, im.chw = arch.Vector(out), true, true, arch.Shape{}
+	im.open, im.bn, im.matmul = true, false, false
+}
+
+// intsAttr returns the integer list attribute name of n, or nil when n does not have it.
+func intsAttr(n *onnxpb.NodeProto, name string) ([]int64, error) {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == name {
+			if a.GetType() != onnxpb.AttributeProto_INTS {
+				return nil, fmt.Errorf("attribute %s is %v, want INTS", name, a.GetType())
+			}
+			return a.GetInts(), nil
+		}
+	}
+	return nil, nil
+}
+
+// window reads the attributes of a Conv or MaxPool with a k×k kernel: strides, pads and
+// dilations, which tinyq takes equal in both directions (and dilations 1); auto_pad must be
+// NOTSET. It returns the stride and the padding.
+func window(n *onnxpb.NodeProto, k int64) (stride, pad int, err error) {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == "auto_pad" && string(a.GetS()) != "NOTSET" {
+			return 0, 0, fmt.Errorf("auto_pad %s: tinyq takes explicit pads (PyTorch's export writes them)", a.GetS())
+		}
+	}
+	if ks, err := intsAttr(n, "kernel_shape"); err != nil || (ks != nil && (len(ks) != 2 || ks[0] != k || ks[1] != k)) {
+		return 0, 0, fmt.Errorf("kernel_shape %v: tinyq runs square 2-D windows (%dx%d from the weights)%s", ks, k, k, errText(err))
+	}
+	st, err := intsAttr(n, "strides")
+	if err != nil {
+		return 0, 0, err
+	}
+	if st == nil {
+		st = []int64{1, 1}
+	}
+	if len(st) != 2 || st[0] != st[1] || st[0] < 1 || st[0] > arch.MaxDim {
+		return 0, 0, fmt.Errorf("strides %v: tinyq takes one stride for both directions", st)
+	}
+	pads, err := intsAttr(n, "pads")
+	if err != nil {
+		return 0, 0, err
+	}
+	if pads == nil {
+		pads = []int64{0, 0, 0, 0}
+	}
+	if len(pads) != 4 || pads[0] != pads[1] || pads[0] != pads[2] || pads[0] != pads[3] || pads[0] < 0 || pads[0] >= k {
+		return 0, 0, fmt.Errorf("pads %v: tinyq takes the same padding, less than the kernel, on all four sides", pads)
+	}
+	dil, err := intsAttr(n, "dilations")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, d := range dil {
+		if d != 1 {
+			return 0, 0, fmt.Errorf("dilations %v: tinyq runs undilated windows", dil)
+		}
+	}
+	return int(st[0]), int(pads[0]), nil
+}
+
+func errText(err error) string {
+	if err != nil {
+		return ": " + err.Error()
+	}
+	return ""
+}
+
+// image checks that cur is an image (NCHW in ONNX) of known shape for a window layer.
+func (im *importer) image() error {
+	if !im.known || im.flat {
+		return fmt.Errorf("its input %q is not an image of known shape ([batch, C, H, W]): tinyq runs windows over images", im.cur)
+	}
+	return nil
+}
+
+// conv imports a Conv: weights [Out, C, K, K] become tinyq's [K, K, C, Out] (patch order
+// ky, kx, c), the optional bias [Out].
+func (im *importer) conv(n *onnxpb.NodeProto) error {
+	if err := im.image(); err != nil {
+		return err
+	}
+	if g, err := intAttr(n, "group", 1); err != nil || g != 1 {
+		return fmt.Errorf("group %d: tinyq runs full convolutions (group 1)%s", g, errText(err))
+	}
+	wt, err := im.constant(n, 1, "weight")
+	if err != nil {
+		return err
+	}
+	if err := im.floatConst(n, 1, wt, "weight"); err != nil {
+		return err
+	}
+	d := wt.dims
+	if len(d) != 4 || d[2] != d[3] {
+		return fmt.Errorf("weight %q has shape %v, want [out, channels, k, k] (square 2-D kernels)", n.GetInput()[1], d)
+	}
+	out, c, k := int(d[0]), int(d[1]), int(d[2])
+	if c != im.shape.C {
+		return fmt.Errorf("weight %q has %d input channels after an image of %d", n.GetInput()[1], c, im.shape.C)
+	}
+	stride, pad, err := window(n, d[2])
+	if err != nil {
+		return err
+	}
+	win := arch.Window{H: im.shape.H, W: im.shape.W, C: c, Kernel: k, Stride: stride, Pad: pad}
+	if err := win.Check(); err != nil {
+		return err
+	}
+	in := win.PatchLen()
+	w := make([]float32, in*out) // [K, K, C, Out]
+	for o := 0; o < out; o++ {
+		for ci := 0; ci < c; ci++ {
+			for y := 0; y < k; y++ {
+				for x := 0; x < k; x++ {
+					w[((y*k+x)*c+ci)*out+o] = wt.f[((o*c+ci)*k+y)*k+x]
+				}
+			}
+		}
+	}
+	half := im.half[n.GetInput()[1]]
+	halves := [2]bool{half, half}
+	bias := make([]float32, out)
+	if len(n.GetInput()) > 2 && n.GetInput()[2] != "" {
+		bt, err := im.constant(n, 2, "bias")
+		if err != nil {
+			return err
+		}
+		if err := im.floatConst(n, 2, bt, "bias"); err != nil {
+			return err
+		}
+		if len(bt.f) != out || len(bt.dims) != 1 {
+			return fmt.Errorf("bias %q has shape %v, want [%d]", n.GetInput()[2], bt.dims, out)
+		}
+		copy(bias, bt.f)
+		halves[1] = im.half[n.GetInput()[2]]
+	}
+	im.addLayer(in, out, w, bias, halves)
+	l := im.last()
+	l.Conv = win
+	im.shape, im.flat = arch.Shape{H: win.OutH(), W: win.OutW(), C: out}, false
+	return nil
+}
+
+// batchNorm folds an inference-mode BatchNormalization into the layer just before it
+// (infer.FoldBatchNorm: PyTorch's fuse_conv_bn_weights rule in float64, rounded once).
+func (im *importer) batchNorm(n *onnxpb.NodeProto) error {
+	l := im.last()
+	if !im.open || im.bn || l.ReLU || l.Pool != (arch.Window{}) || im.matmul {
+		return fmt.Errorf("a BatchNormalization not right after a Conv, Gemm or MatMul and its Add: tinyq folds it into that layer")
+	}
+	if len(n.GetOutput()) > 1 {
+		for _, o := range n.GetOutput()[1:] {
+			if o != "" {
+				return fmt.Errorf("its running statistics output %q is used: only inference-mode BatchNormalization is imported", o)
+			}
+		}
+	}
+	if tm, err := intAttr(n, "training_mode", 0); err != nil || tm != 0 {
+		return fmt.Errorf("training_mode %d: only inference-mode BatchNormalization is imported%s", tm, errText(err))
+	}
+	eps, err := floatAttr(n, "epsilon", 1e-5)
+	if err != nil {
+		return err
+	}
+	var vals [4][]float32
+	for k, what := range []string{"scale", "B", "input_mean", "input_var"} {
+		t, err := im.constant(n, k+1, what)
+		if err != nil {
+			return err
+		}
+		if err := im.floatConst(n, k+1, t, what); err != nil {
+			return err
+		}
+		if len(t.f) != l.Out || len(t.dims) != 1 {
+			return fmt.Errorf("%s %q has shape %v, want [%d]", what, n.GetInput()[k+1], t.dims, l.Out)
+		}
+		vals[k] = t.f
+	}
+	w, b, err := infer.FoldBatchNorm(l.W, l.B, l.In, l.Out, infer.BatchNorm{Gamma: vals[0], Beta: vals[1], Mean: vals[2], Var: vals[3], Eps: eps})
+	if err != nil {
+		return err
+	}
+	l.W, l.B = w, b
+	im.bn = true
+	return nil
+}
+
+// maxPool imports a MaxPool after a convolution (and its ReLU) as the layer's pooling.
+func (im *importer) maxPool(n *onnxpb.NodeProto) error {
+	if err := im.image(); err != nil {
+		return err
+	}
+	l := im.last()
+	if !im.open || l.Conv == (arch.Window{}) || l.Pool != (arch.Window{}) {
+		return fmt.Errorf("a MaxPool not right after a Conv (and its BatchNormalization and Relu): tinyq pools a convolution's output, once")
+	}
+	if len(n.GetOutput()) > 1 && n.GetOutput()[1] != "" {
+		return fmt.Errorf("its Indices output %q is used: tinyq's pooling yields the maxima only", n.GetOutput()[1])
+	}
+	for _, a := range []string{"ceil_mode", "storage_order"} {
+		if v, err := intAttr(n, a, 0); err != nil || v != 0 {
+			return fmt.Errorf("%s %d: tinyq pools with floor (ceil_mode 0, storage_order 0)%s", a, v, errText(err))
+		}
+	}
+	ks, err := intsAttr(n, "kernel_shape")
+	if err != nil {
+		return err
+	}
+	if len(ks) != 2 || ks[0] != ks[1] || ks[0] < 1 || ks[0] > arch.MaxDim {
+		return fmt.Errorf("kernel_shape %v: tinyq pools square 2-D windows", ks)
+	}
+	stride, pad, err := window(n, ks[0])
+	if err != nil {
+		return err
+	}
+	if pad != 0 {
+		return fmt.Errorf("pads %d: tinyq pools without padding", pad)
+	}
+	win := arch.Window{H: im.shape.H, W: im.shape.W, C: im.shape.C, Kernel: int(ks[0]), Stride: stride}
+	if err := win.Check(); err != nil {
+		return err
+	}
+	l.Pool = win
+	im.shape = arch.Shape{H: win.OutH(), W: win.OutW(), C: im.shape.C}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tinyq/infer"
@@ -44,24 +45,34 @@ func readFixture(t *testing.T, name string) fixture {
 // a transposed weight: differences above 0.01).
 const logitTolerance = 1e-4
 
-// TestImportPyTorch: the MLPs PyTorch exported (Flatten and Gemm, opset 13; Reshape, MatMul
-// and Add, opset 17) import as fp32 models 784 -> 32 -> 16 -> 10 with ReLUs, read 28x28
-// images over 255, and give PyTorch's recorded logits on its recorded images.
+// fixtures are the PyTorch models of testdata and their architectures in tinyq
+// (arch.Parse's grammar: the units the import made, BatchNorm folded).
+var fixtures = []struct{ name, arch string }{
+	{"mlp", "dense(32),relu,dense(16),relu,dense(10)"},
+	{"mlp_matmul", "dense(32),relu,dense(16),relu,dense(10)"},
+	{"cnn", "conv(8,5,pad=2),relu,maxpool(2),conv(16,5,pad=2),relu,maxpool(2),flatten,dense(32),relu,dense(10)"},
+	{"cnn_bn", "conv(8,5,pad=2),relu,maxpool(2),conv(16,5,pad=2),relu,maxpool(2),flatten,dense(32),relu,dense(10)"},
+}
+
+// TestImportPyTorch: the models PyTorch exported (an MLP with Flatten and Gemm, opset 13;
+// the same with Reshape, MatMul and Add, opset 17; a CNN with Conv, Relu, MaxPool, Flatten
+// and Gemm, opset 13; the CNN with BatchNormalization, opset 17) import as fp32 models of
+// the expected architecture, read 28x28 images over 255, and give PyTorch's recorded logits
+// on its recorded images.
 func TestImportPyTorch(t *testing.T) {
-	for _, name := range []string{"mlp", "mlp_matmul"} {
+	for _, fxt := range fixtures {
+		name := fxt.name
 		t.Run(name, func(t *testing.T) {
 			fx := readFixture(t, name)
 			m, err := Load(filepath.Join("testdata", name+".onnx"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in, classes := m.Shape(); in != 784 || classes != 10 || len(m.Layers) != 3 || m.Precision != infer.F32 {
-				t.Fatalf("%d -> %d in %d layers, %v", in, classes, len(m.Layers), m.Precision)
+			if in, classes := m.Shape(); in != 784 || classes != 10 || m.Precision != infer.F32 {
+				t.Fatalf("%d -> %d, %v", in, classes, m.Precision)
 			}
-			for i, l := range m.Layers {
-				if l.ReLU != (i < 2) {
-					t.Errorf("layer %d: ReLU %t", i, l.ReLU)
-				}
+			if a := m.Arch().String(); !strings.HasSuffix(a, fxt.arch) {
+				t.Errorf("architecture %s, want %s", a, fxt.arch)
 			}
 			if in := m.Input(); in != infer.DefaultInput(784) {
 				t.Errorf("input %+v, want %+v", in, infer.DefaultInput(784))
@@ -93,8 +104,9 @@ func TestImportPyTorch(t *testing.T) {
 	}
 }
 
-// TestImportPyTorchAccuracy (the acceptance check): the imported MLP gives PyTorch's class
-// for every one of the 10,000 MNIST test images, so PyTorch's test accuracy to the last image.
+// TestImportPyTorchAccuracy (the acceptance check): each imported model gives PyTorch's
+// class for every one of the 10,000 MNIST test images, so PyTorch's test accuracy to the
+// last image.
 func TestImportPyTorchAccuracy(t *testing.T) {
 	dir, err := mnist.Locate("")
 	if err != nil {
@@ -104,7 +116,8 @@ func TestImportPyTorchAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"mlp", "mlp_matmul"} {
+	for _, fxt := range fixtures {
+		name := fxt.name
 		fx := readFixture(t, name)
 		m, err := Load(filepath.Join("testdata", name+".onnx"))
 		if err != nil {

@@ -107,7 +107,7 @@ func TestImportRefused(t *testing.T) {
 		{"relu first", func(b *builder, m *onnxpb.ModelProto) {
 			n := nodeNamed(m, "flatten")
 			n.OpType, n.Attribute = proto.String("Relu"), nil
-		}, []string{`node "flatten" (Relu)`, "not right after a dense layer"}},
+		}, []string{`node "flatten" (Relu)`, "not right after a layer"}},
 		{"no flatten", func(_ *builder, m *onnxpb.ModelProto) {
 			nodeNamed(m, "flatten").OpType = proto.String("Identity")
 		}, []string{`node "gemm1" (Gemm)`, "not flat", "Flatten"}},
