@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"tinyq/arch"
 	"tinyq/infer"
 	"tinyq/onnx/onnxpb"
 )
@@ -42,7 +43,7 @@ func Export(m infer.Model) (*onnxpb.ModelProto, error) {
 	n, classes := m.Shape()
 	b.g.Input = []*onnxpb.ValueInfoProto{valueInfo("image", in.Height, in.Width)}
 	b.g.Output = []*onnxpb.ValueInfoProto{valueInfo("logits", classes)}
-	x := b.node("flatten", "Flatten", []string{"image"}, intAttr1("axis", 1))
+	x := "image"
 	var err error
 	switch m := m.(type) {
 	case *infer.FloatModel:
@@ -125,49 +126,148 @@ func output(name string, i, layers int, what string) string {
 	return name + "/" + what
 }
 
-// floatModel writes fp32 and fp16 models as Gemm (and Relu) per layer, and a QAT simulation
-// as QDQ.
+// floatModel writes fp32 and fp16 models as Conv or Gemm (then Relu and MaxPool) per layer,
+// and a QAT simulation as QDQ.
 func (b *builder) floatModel(m *infer.FloatModel, x string) error {
-	for i, l := range m.Layers {
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		var prev *arch.Unit
+		if i > 0 {
+			u := m.Layers[i-1].Unit()
+			prev = &u
+		}
+		x = b.flatten(l.Name, x, l.Conv, prev)
 		if m.Sim != nil && !m.Sim.Float(i) {
 			var err error
-			if x, err = b.simLayer(m, i, x); err != nil {
+			if x, err = b.simLayer(m, i, x, prev); err != nil {
 				return err
 			}
 			continue
+		}
+		wv, dims := l.W, []int{l.In, l.Out}
+		if l.Conv != (arch.Window{}) {
+			wv, dims = oihw(l.W, l.Conv, l.Out, false), []int{l.Out, l.Conv.C, l.Conv.Kernel, l.Conv.Kernel}
+		} else if prev != nil {
+			wv = chwRows(l.W, prev.Out, l.Out)
 		}
 		var w, bias string
 		if m.Precision == infer.F16 && m.Sim == nil {
 			// Stored in half precision, computed in float32 as tinyq's runtime does.
 			toFloat := intAttr1("to", int64(onnxpb.TensorProto_FLOAT))
-			w = b.node(l.Name+".weight/cast", "Cast", []string{b.init(halfTensor(l.Name+".weight.f16", []int{l.In, l.Out}, l.W))}, toFloat)
+			w = b.node(l.Name+".weight/cast", "Cast", []string{b.init(halfTensor(l.Name+".weight.f16", dims, wv))}, toFloat)
 			bias = b.node(l.Name+".bias/cast", "Cast", []string{b.init(halfTensor(l.Name+".bias.f16", []int{l.Out}, l.B))}, toFloat)
 		} else {
-			w = b.init(floatTensor(l.Name+".weight", []int{l.In, l.Out}, l.W))
+			w = b.init(floatTensor(l.Name+".weight", dims, wv))
 			bias = b.init(floatTensor(l.Name+".bias", []int{l.Out}, l.B))
 		}
-		x = b.dense(l.Name, i, len(m.Layers), x, w, bias, false, l.ReLU)
+		x = b.layer(l.Name, i, len(m.Layers), x, w, bias, false, l.ReLU, l.Conv, l.Pool)
 	}
 	return nil
 }
 
-// dense appends Gemm (and Relu) of layer i and returns its output.
-func (b *builder) dense(name string, i, layers int, x, w, bias string, transB, relu bool) string {
-	gemm := output(name, i, layers, "gemm")
+// flatten appends a Flatten before a dense layer whose input is an image (the graph's input,
+// or a convolution's output: prev) and returns the flattened tensor.
+func (b *builder) flatten(name, x string, conv arch.Window, prev *arch.Unit) string {
+	if conv != (arch.Window{}) || (prev != nil && prev.Kind != arch.Conv2D) {
+		return x
+	}
+	return b.node(name+"/flatten", "Flatten", []string{x}, intAttr1("axis", 1))
+}
+
+// oihw reorders convolution weights to ONNX's [Out, C, K, K]: from tinyq's float layout
+// [K, K, C, Out] (outFirst false) or its integer layout [Out, K, K, C] (outFirst true).
+func oihw[T any](w []T, win arch.Window, out int, outFirst bool) []T {
+	k, c := win.Kernel, win.C
+	r := make([]T, len(w))
+	for o := 0; o < out; o++ {
+		for ci := 0; ci < c; ci++ {
+			for y := 0; y < k; y++ {
+				for x := 0; x < k; x++ {
+					p := (y*k+x)*c + ci // the patch index
+					from := p*out + o
+					if outFirst {
+						from = o*k*k*c + p
+					}
+					r[((o*c+ci)*k+y)*k+x] = w[from]
+				}
+			}
+		}
+	}
+	return r
+}
+
+// chwRows reorders the rows of dense weights [In, Out] (In = H·W·C of the image s in
+// tinyq's (y, x, c) order) to the order ONNX's Flatten gives an NCHW image, (c, y, x).
+// Nothing moves for one channel or one pixel.
+func chwRows[T any](w []T, s arch.Shape, out int) []T {
+	if s.C == 1 || s.H*s.W == 1 {
+		return w
+	}
+	r := make([]T, len(w))
+	for c := 0; c < s.C; c++ {
+		for y := 0; y < s.H; y++ {
+			for x := 0; x < s.W; x++ {
+				to, from := (c*s.H+y)*s.W+x, (y*s.W+x)*s.C+c
+				copy(r[to*out:(to+1)*out], w[from*out:(from+1)*out])
+			}
+		}
+	}
+	return r
+}
+
+// transpose returns the [cols, rows] transpose of m [rows, cols].
+func transpose[T any](m []T, rows, cols int) []T {
+	t := make([]T, len(m))
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			t[c*rows+r] = m[r*cols+c]
+		}
+	}
+	return t
+}
+
+// layer appends layer i: Conv (with conv's window) or Gemm, then Relu, then MaxPool (with
+// pool's window); it returns the layer's output ("logits" for the last layer).
+func (b *builder) layer(name string, i, layers int, x, w, bias string, transB, relu bool, conv, pool arch.Window) string {
+	steps := []string{"gemm"}
 	if relu {
-		gemm = name + "/gemm"
+		steps = append(steps, "relu")
 	}
-	var attrs []*onnxpb.AttributeProto
-	if transB {
-		attrs = append(attrs, intAttr1("transB", 1))
+	if pool != (arch.Window{}) {
+		steps = append(steps, "maxpool")
 	}
-	b.nodeN(name+"/gemm", "Gemm", []string{x, w, bias}, []string{gemm}, attrs...)
-	if !relu {
-		return gemm
+	out := func(step string) string {
+		if step == steps[len(steps)-1] {
+			return output(name, i, layers, step)
+		}
+		return name + "/" + step
 	}
-	out := output(name, i, layers, "relu")
-	b.nodeN(name+"/relu", "Relu", []string{gemm}, []string{out})
-	return out
+	if conv != (arch.Window{}) {
+		k, p, s := int64(conv.Kernel), int64(conv.Pad), int64(conv.Stride)
+		b.nodeN(name+"/conv", "Conv", []string{x, w, bias}, []string{out("gemm")},
+			intsAttr1("kernel_shape", k, k), intsAttr1("strides", s, s), intsAttr1("pads", p, p, p, p))
+	} else {
+		var attrs []*onnxpb.AttributeProto
+		if transB {
+			attrs = append(attrs, intAttr1("transB", 1))
+		}
+		b.nodeN(name+"/gemm", "Gemm", []string{x, w, bias}, []string{out("gemm")}, attrs...)
+	}
+	x = out("gemm")
+	if relu {
+		b.nodeN(name+"/relu", "Relu", []string{x}, []string{out("relu")})
+		x = out("relu")
+	}
+	if pool != (arch.Window{}) {
+		k, s := int64(pool.Kernel), int64(pool.Stride)
+		b.nodeN(name+"/maxpool", "MaxPool", []string{x}, []string{out("maxpool")}, intsAttr1("kernel_shape", k, k), intsAttr1("strides", s, s))
+		x = out("maxpool")
+	}
+	return x
+}
+
+func intsAttr1(name string, v ...int64) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: v}
 }
 
 // qdqInput appends QuantizeLinear (then a Clip to [qmin, qmax] in uint8 when the range is
@@ -215,6 +315,12 @@ func (b *builder) dqBias(name string, bias []int32, scales []float32) string {
 // Gemm (transB 1), then Relu. The next layer's QuantizeLinear is the requantization.
 func (b *builder) staticModel(m *infer.IntModel, x string) error {
 	for i, l := range m.Layers {
+		var prev *arch.Unit
+		if i > 0 {
+			u := m.Layers[i-1].Unit()
+			prev = &u
+		}
+		x = b.flatten(l.Name, x, l.Conv, prev)
 		var err error
 		if x, err = b.qdqInput(l.Name, x, l.InScale, l.InZP, l.InQMin, l.InQMax); err != nil {
 			return err
@@ -223,7 +329,14 @@ func (b *builder) staticModel(m *infer.IntModel, x string) error {
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", l.Name, err)
 		}
-		w := b.dqWeights(l.Name, wq, []int{l.Out, l.In}, l.WeightScales, 0)
+		dims := []int{l.Out, l.In}
+		if l.Conv != (arch.Window{}) {
+			wq, dims = oihw(wq, l.Conv, l.Out, true), []int{l.Out, l.Conv.C, l.Conv.Kernel, l.Conv.Kernel}
+		} else if prev != nil {
+			// The columns of [Out, In] are the rows of [In, Out].
+			wq = transpose(chwRows(transpose(wq, l.Out, l.In), prev.Out, l.Out), l.In, l.Out)
+		}
+		w := b.dqWeights(l.Name, wq, dims, l.WeightScales, 0)
 		// The bias scale s_in·s_w[o] in float32, as the runtime's logit scale
 		// (infer.IntLayer.LogitScale) has it.
 		bs := make([]float32, l.Out)
@@ -231,7 +344,7 @@ func (b *builder) staticModel(m *infer.IntModel, x string) error {
 			bs[o] = l.InScale * l.WeightScale(o)
 		}
 		bias := b.dqBias(l.Name, l.Bias, bs)
-		x = b.dense(l.Name, i, len(m.Layers), x, w, bias, true, l.ReLU)
+		x = b.layer(l.Name, i, len(m.Layers), x, w, bias, l.Conv == (arch.Window{}), l.ReLU, l.Conv, l.Pool)
 	}
 	return nil
 }
@@ -239,7 +352,7 @@ func (b *builder) staticModel(m *infer.IntModel, x string) error {
 // simLayer writes layer i of a QAT simulation as QDQ: its input fake-quantized with the
 // simulation's parameters, its weights (already on their grid, [In, Out]) as INT8 with
 // scales along axis 1, its bias (on the int32 grid at s_in·s_w) as INT32.
-func (b *builder) simLayer(m *infer.FloatModel, i int, x string) (string, error) {
+func (b *builder) simLayer(m *infer.FloatModel, i int, x string, prev *arch.Unit) (string, error) {
 	l := m.Layers[i]
 	ip, wp := m.Sim.Inputs[i], m.Sim.Weights[i]
 	x, err := b.qdqInput(l.Name, x, ip.Scales[0], ip.ZeroPoints[0], ip.QMin, ip.QMax)
@@ -266,7 +379,15 @@ func (b *builder) simLayer(m *infer.FloatModel, i int, x string) (string, error)
 		q := math.RoundToEven(float64(v / scale(k%l.Out)))
 		wq[k] = int8(max(float64(wp.QMin), min(float64(wp.QMax), q)))
 	}
-	w := b.dqWeights(l.Name, wq, []int{l.In, l.Out}, wp.Scales, 1)
+	var w string
+	switch {
+	case l.Conv != (arch.Window{}):
+		w = b.dqWeights(l.Name, oihw(wq, l.Conv, l.Out, false), []int{l.Out, l.Conv.C, l.Conv.Kernel, l.Conv.Kernel}, wp.Scales, 0)
+	case prev != nil:
+		w = b.dqWeights(l.Name, chwRows(wq, prev.Out, l.Out), []int{l.In, l.Out}, wp.Scales, 1)
+	default:
+		w = b.dqWeights(l.Name, wq, []int{l.In, l.Out}, wp.Scales, 1)
+	}
 	bq, bs := make([]int32, l.Out), make([]float32, l.Out)
 	for o := range bq {
 		s := float64(ip.Scales[0]) * float64(scale(o))
@@ -274,15 +395,19 @@ func (b *builder) simLayer(m *infer.FloatModel, i int, x string) (string, error)
 		bs[o] = float32(s)
 	}
 	bias := b.dqBias(l.Name, bq, bs)
-	return b.dense(l.Name, i, len(m.Layers), x, w, bias, false, l.ReLU), nil
+	return b.layer(l.Name, i, len(m.Layers), x, w, bias, false, l.ReLU, l.Conv, l.Pool), nil
 }
 
 // dynamicModel writes a dynamic integer model: per layer DynamicQuantizeLinear of its
 // input, MatMulInteger with the INT8 weights [In, Out], Cast to float, Mul by s_x·s_w, Add
 // the float bias, Relu.
 func (b *builder) dynamicModel(m *infer.IntModel, x string) error {
+	x = b.node("flatten", "Flatten", []string{x}, intAttr1("axis", 1))
 	for i, l := range m.Layers {
 		n := l.Name
+		if l.Conv != (arch.Window{}) || l.Pool != (arch.Window{}) {
+			return fmt.Errorf("layer %s: a dynamic model of convolutions (tinyq's dynamic models are dense)", n)
+		}
 		xq, xs, xz := n+"/in/quantized", n+"/in/scale", n+"/in/zero_point"
 		b.nodeN(n+"/in/dynamic_quantize", "DynamicQuantizeLinear", []string{x}, []string{xq, xs, xz})
 		wq, err := l.Unpacked(m.Config.Spec.Layer(i).Weight.Bits)
