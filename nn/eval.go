@@ -39,7 +39,7 @@ type Evaluator struct {
 
 // NewEvaluator builds and compiles a forward-only graph of m (with its hooks) for batch rows.
 func (m *MLP) NewEvaluator(batch int) (*Evaluator, error) {
-	net, err := m.Build(batch)
+	net, err := m.build(batch, false)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (m *MLP) NewEvaluator(batch int) (*Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := tensor.New(tensor.WithShape(batch, m.Layers[0].In), tensor.WithBacking(make([]float32, batch*m.Layers[0].In)))
+	x := tensor.New(tensor.WithShape(batch, m.InputSize()), tensor.WithBacking(make([]float32, batch*m.InputSize())))
 	if err := G.Let(net.X, x); err != nil {
 		return nil, fmt.Errorf("nn: bind input: %w", err)
 	}
@@ -61,7 +61,7 @@ func (e *Evaluator) Batch() int { return e.net.Batch }
 // Forward runs rows samples (row-major [rows, in], rows <= Batch) and returns their logits
 // [rows, out]. The returned slice is owned by the evaluator and valid until the next call.
 func (e *Evaluator) Forward(x []float32, rows int) ([]float32, error) {
-	in := e.net.Model.Layers[0].In
+	in := e.net.Model.InputSize()
 	if rows <= 0 || rows > e.net.Batch || len(x) != rows*in {
 		return nil, fmt.Errorf("nn: forward: %d values for %d rows of %d (batch %d)", len(x), rows, in, e.net.Batch)
 	}
@@ -73,7 +73,7 @@ func (e *Evaluator) Forward(x []float32, rows int) ([]float32, error) {
 		return nil, fmt.Errorf("nn: forward: %w", err)
 	}
 	out := e.net.Logits.Value().Data().([]float32)
-	return out[:rows*e.net.Model.Layers[len(e.net.Model.Layers)-1].Out], nil
+	return out[:rows*e.net.Model.Classes()], nil
 }
 
 // LayerInput returns the input of layer i (after hooks) from the last Forward, [Batch, In]
@@ -99,12 +99,12 @@ func (r Result) Accuracy() float64 {
 
 // Evaluate classifies every sample of images ([n, in] row-major) and compares with labels.
 func (e *Evaluator) Evaluate(images []float32, labels []uint8) (Result, error) {
-	in := e.net.Model.Layers[0].In
+	in := e.net.Model.InputSize()
 	n := len(labels)
 	if len(images) != n*in {
 		return Result{}, fmt.Errorf("nn: evaluate: %d pixels for %d labels of %d", len(images), n, in)
 	}
-	classes := e.net.Model.Layers[len(e.net.Model.Layers)-1].Out
+	classes := e.net.Model.Classes()
 	var r Result
 	for lo := 0; lo < n; lo += e.net.Batch {
 		hi := min(lo+e.net.Batch, n)

@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"tinyq/arch"
 	"tinyq/autograd"
 	"tinyq/modelfile"
 	"tinyq/quant"
@@ -57,15 +58,59 @@ func (l *Linear) Weights() []float32 { return l.W.Data().([]float32) }
 // Bias returns the [Out] bias data (shared, not a copy).
 func (l *Linear) Bias() []float32 { return l.B.Data().([]float32) }
 
-// Layer is a Linear followed by an activation.
+// Layer is a weighted layer, fully connected or convolutional, with what follows it: an
+// optional BatchNorm, an activation and an optional max pooling (arch.Unit's grouping).
+// Activations are NHWC images flattened per sample, so a graph's nodes are [batch,
+// features] matrices and Flatten moves nothing.
 type Layer struct {
 	Linear
+	// Conv is a convolution's window over the layer's input image; its zero value (Kernel 0)
+	// makes the layer fully connected. A convolution's Linear.In is Conv.PatchLen() and its
+	// Linear.Out the output channels; W is [Kernel, Kernel, C, Out] (the [In, Out] layout).
+	Conv arch.Window
+	// BN, if set, normalizes the layer's output channels before the activation.
+	BN  *BatchNorm
 	Act Activation
-	// OutputHook, if set, transforms the layer's output (after the activation).
+	// Pool is the max pooling after the activation; its zero value means none.
+	Pool arch.Window
+	// OutputHook, if set, transforms the layer's output (after the activation and pooling).
 	OutputHook Hook
 }
 
-// MLP is a multilayer perceptron: Layers applied in order to a [batch, Layers[0].In] input.
+// BatchNorm is a batch normalization's parameters and running statistics (PyTorch's
+// BatchNorm2d semantics: autograd.BatchNorm).
+type BatchNorm struct {
+	Gamma, Beta *tensor.Dense // [channels], learned
+	// State holds the running mean and variance, the momentum and epsilon. Graphs built for
+	// training update Mean and Var in place; evaluation graphs read them.
+	State autograd.BatchNormState
+}
+
+// IsConv reports whether the layer is a convolution.
+func (l *Layer) IsConv() bool { return l.Conv.Kernel != 0 }
+
+// InSize returns the values of one sample the layer reads: the input image's H·W·C for a
+// convolution, In for a fully connected layer.
+func (l *Layer) InSize() int {
+	if l.IsConv() {
+		return l.Conv.InLen()
+	}
+	return l.In
+}
+
+// OutSize returns the values of one sample the layer yields, after its pooling.
+func (l *Layer) OutSize() int {
+	switch {
+	case l.Pool.Kernel != 0:
+		return l.Pool.OutPixels() * l.Out
+	case l.IsConv():
+		return l.Conv.OutPixels() * l.Out
+	}
+	return l.Out
+}
+
+// MLP is a sequential network: Layers applied in order to a [batch, InputSize()] input. The
+// name is historical: its layers may be convolutions (New builds any arch.Arch).
 type MLP struct {
 	Layers []*Layer
 	// InputHook, if set, transforms the network input before the first layer.
@@ -81,9 +126,163 @@ type MLP struct {
 // size when Input is zero.
 func (m *MLP) InputRecord() modelfile.Input {
 	if m.Input == (modelfile.Input{}) && len(m.Layers) > 0 {
-		return modelfile.DefaultInput(m.Layers[0].In)
+		return modelfile.DefaultInput(m.InputSize())
 	}
 	return m.Input
+}
+
+// InputSize returns the number of input values of one sample.
+func (m *MLP) InputSize() int {
+	if len(m.Layers) == 0 {
+		return 0
+	}
+	return m.Layers[0].InSize()
+}
+
+// Classes returns the number of outputs of the last layer.
+func (m *MLP) Classes() int {
+	if len(m.Layers) == 0 {
+		return 0
+	}
+	return m.Layers[len(m.Layers)-1].Out
+}
+
+// New returns a network of architecture a with He (Kaiming) normal weights, N(0,
+// 2/fan_in) with fan_in the layer's In (a convolution's patch length), drawn from rng layer
+// by layer; biases and BatchNorm shifts start at zero, BatchNorm scales at one, running
+// statistics at mean 0 and variance 1. For an MLP architecture it equals NewMLP of its sizes.
+func New(a arch.Arch, rng *rand.Rand) (*MLP, error) {
+	if rng == nil {
+		return nil, errors.New("nn: New needs a seeded *rand.Rand")
+	}
+	m, err := NewFrom(a)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range m.Layers {
+		w := l.Weights()
+		std := math.Sqrt(2 / float64(l.In))
+		for j := range w {
+			w[j] = float32(rng.NormFloat64() * std)
+		}
+	}
+	return m, nil
+}
+
+// NewFrom returns a network of architecture a with zero weights and biases (BatchNorm:
+// scale 1, shift 0, running mean 0 and variance 1), to be filled from a file. An MLP
+// architecture's input record is left zero (the default for its size); otherwise it is the
+// input image's width and height with pixel/255.
+func NewFrom(a arch.Arch) (*MLP, error) {
+	us, err := a.Units()
+	if err != nil {
+		return nil, fmt.Errorf("nn: %w", err)
+	}
+	m := &MLP{}
+	if !a.IsMLP() {
+		if a.Input.C != 1 {
+			return nil, fmt.Errorf("nn: input %v: only one-channel (grey) images have an input record", a.Input)
+		}
+		m.Input = modelfile.Input{Width: a.Input.W, Height: a.Input.H, PixelDivisor: 255}
+	}
+	for _, u := range us {
+		in, out := u.Fan()
+		l := &Layer{
+			Linear: Linear{
+				In: in, Out: out,
+				W: tensor.New(tensor.WithShape(in, out), tensor.WithBacking(make([]float32, in*out))),
+				B: tensor.New(tensor.WithShape(out), tensor.WithBacking(make([]float32, out))),
+			},
+			Pool: u.Pool,
+		}
+		if u.Kind == arch.Conv2D {
+			l.Conv = u.Conv
+		}
+		if u.ReLU {
+			l.Act = ReLU
+		}
+		if u.BatchNorm >= 0 {
+			l.BN = newBatchNorm(out)
+		}
+		m.Layers = append(m.Layers, l)
+	}
+	return m, nil
+}
+
+// newBatchNorm returns a BatchNorm of c channels in its initial state (scale 1, shift 0,
+// autograd.NewBatchNormState's statistics and PyTorch's momentum and eps).
+func newBatchNorm(c int) *BatchNorm {
+	ones := make([]float32, c)
+	for i := range ones {
+		ones[i] = 1
+	}
+	return &BatchNorm{
+		Gamma: tensor.New(tensor.WithShape(c), tensor.WithBacking(ones)),
+		Beta:  tensor.New(tensor.WithShape(c), tensor.WithBacking(make([]float32, c))),
+		State: *autograd.NewBatchNormState(c),
+	}
+}
+
+// clone returns a deep copy of the BatchNorm (nil for nil).
+func (b *BatchNorm) clone() *BatchNorm {
+	if b == nil {
+		return nil
+	}
+	c := *b
+	c.Gamma = tensor.New(tensor.WithShape(b.Gamma.Shape()...), tensor.WithBacking(append([]float32(nil), b.Gamma.Data().([]float32)...)))
+	c.Beta = tensor.New(tensor.WithShape(b.Beta.Shape()...), tensor.WithBacking(append([]float32(nil), b.Beta.Data().([]float32)...)))
+	c.State.Mean = append([]float32(nil), b.State.Mean...)
+	c.State.Var = append([]float32(nil), b.State.Var...)
+	return &c
+}
+
+// Architecture returns m's description (arch.Arch): a Flatten is put before a fully
+// connected layer that reads an image.
+func (m *MLP) Architecture() arch.Arch {
+	var a arch.Arch
+	if len(m.Layers) == 0 {
+		return a
+	}
+	if f := m.Layers[0]; f.IsConv() {
+		a.Input = arch.Shape{H: f.Conv.H, W: f.Conv.W, C: f.Conv.C}
+	} else {
+		a.Input = arch.Vector(f.In)
+	}
+	image := !a.Input.Flat()
+	for _, l := range m.Layers {
+		relu := l.Act == ReLU
+		if l.IsConv() {
+			a.Layers = append(a.Layers, arch.Layer{Kind: arch.Conv2D, Out: l.Out, Kernel: l.Conv.Kernel, Stride: l.Conv.Stride, Pad: l.Conv.Pad, ReLU: relu && l.BN == nil})
+			image = true
+		} else {
+			if image {
+				a.Layers = append(a.Layers, arch.Layer{Kind: arch.Flatten})
+				image = false
+			}
+			a.Layers = append(a.Layers, arch.Layer{Kind: arch.Dense, Out: l.Out, ReLU: relu && l.BN == nil})
+		}
+		if l.BN != nil {
+			a.Layers = append(a.Layers, arch.Layer{Kind: arch.BatchNorm, ReLU: relu})
+		}
+		if l.Pool.Kernel != 0 {
+			a.Layers = append(a.Layers, arch.Layer{Kind: arch.MaxPool, Kernel: l.Pool.Kernel, Stride: l.Pool.Stride})
+		}
+	}
+	return a
+}
+
+// ParamSizes returns the element counts of the learned parameters in graph order: for
+// each layer its weight and bias, then its BatchNorm's scale and shift if it has one (the
+// order of Net.Params and of a solver's moments).
+func (m *MLP) ParamSizes() []int {
+	var n []int
+	for _, l := range m.Layers {
+		n = append(n, l.In*l.Out, l.Out)
+		if l.BN != nil {
+			n = append(n, l.Out, l.Out)
+		}
+	}
+	return n
 }
 
 // NewMLP returns an MLP with the given layer sizes (input, hidden..., output), ReLU between
@@ -163,7 +362,7 @@ func (m *MLP) Sizes() []int {
 	if len(m.Layers) == 0 {
 		return nil
 	}
-	s := []int{m.Layers[0].In}
+	s := []int{m.InputSize()}
 	for _, l := range m.Layers {
 		s = append(s, l.Out)
 	}
@@ -173,8 +372,8 @@ func (m *MLP) Sizes() []int {
 // NumParams returns the number of weights and biases.
 func (m *MLP) NumParams() int {
 	n := 0
-	for _, l := range m.Layers {
-		n += l.In*l.Out + l.Out
+	for _, k := range m.ParamSizes() {
+		n += k
 	}
 	return n
 }
@@ -189,7 +388,7 @@ func (m *MLP) Clone() *MLP {
 				W: tensor.New(tensor.WithShape(l.In, l.Out), tensor.WithBacking(append([]float32(nil), l.Weights()...))),
 				B: tensor.New(tensor.WithShape(l.Out), tensor.WithBacking(append([]float32(nil), l.Bias()...))),
 			},
-			Act: l.Act,
+			Conv: l.Conv, BN: l.BN.clone(), Act: l.Act, Pool: l.Pool,
 		})
 	}
 	return c
@@ -205,8 +404,11 @@ func (m *MLP) Validate() error {
 		if l.In <= 0 || l.Out <= 0 {
 			return fmt.Errorf("nn: layer %d: size %dx%d", i, l.In, l.Out)
 		}
-		if i > 0 && m.Layers[i-1].Out != l.In {
-			return fmt.Errorf("nn: layer %d takes %d inputs, layer %d gives %d", i, l.In, i-1, m.Layers[i-1].Out)
+		if i > 0 && m.Layers[i-1].OutSize() != l.InSize() {
+			return fmt.Errorf("nn: layer %d takes %d inputs, layer %d gives %d", i, l.InSize(), i-1, m.Layers[i-1].OutSize())
+		}
+		if err := l.checkShape(); err != nil {
+			return fmt.Errorf("nn: layer %d: %w", i, err)
 		}
 		if l.W == nil || len(l.Weights()) != l.In*l.Out {
 			return fmt.Errorf("nn: layer %d: weight is not %dx%d", i, l.In, l.Out)
@@ -220,8 +422,50 @@ func (m *MLP) Validate() error {
 			}
 		}
 	}
-	if err := m.InputRecord().Check(m.Layers[0].In); err != nil {
+	if err := m.InputRecord().Check(m.InputSize()); err != nil {
 		return fmt.Errorf("nn: input: %w", err)
+	}
+	return nil
+}
+
+// checkShape checks a layer's convolution, pooling and BatchNorm against its sizes.
+func (l *Layer) checkShape() error {
+	if l.IsConv() {
+		if err := l.Conv.Check(); err != nil {
+			return err
+		}
+		if l.In != l.Conv.PatchLen() {
+			return fmt.Errorf("%d inputs for a %d-value patch", l.In, l.Conv.PatchLen())
+		}
+	}
+	if l.Pool.Kernel != 0 {
+		if !l.IsConv() {
+			return errors.New("max pooling after a fully connected layer")
+		}
+		if err := l.Pool.Check(); err != nil {
+			return err
+		}
+		if l.Pool.H != l.Conv.OutH() || l.Pool.W != l.Conv.OutW() || l.Pool.C != l.Out || l.Pool.Pad != 0 {
+			return fmt.Errorf("pooling window %+v does not fit the %dx%dx%d output", l.Pool, l.Conv.OutH(), l.Conv.OutW(), l.Out)
+		}
+	}
+	if b := l.BN; b != nil {
+		if b.Gamma == nil || b.Beta == nil || len(b.Gamma.Data().([]float32)) != l.Out || len(b.Beta.Data().([]float32)) != l.Out || len(b.State.Mean) != l.Out || len(b.State.Var) != l.Out {
+			return fmt.Errorf("batch norm is not %d channels", l.Out)
+		}
+		for _, p := range [][]float32{b.Gamma.Data().([]float32), b.Beta.Data().([]float32), b.State.Mean, b.State.Var} {
+			if j := quant.FirstNonFinite(p); j >= 0 {
+				return fmt.Errorf("batch norm value %d is %v", j, p[j])
+			}
+		}
+		for j, v := range b.State.Var {
+			if v < 0 {
+				return fmt.Errorf("batch norm running variance %d is %v", j, v)
+			}
+		}
+		if !(b.State.Eps > 0) {
+			return fmt.Errorf("batch norm eps %v, want > 0", b.State.Eps)
+		}
 	}
 	return nil
 }
@@ -235,7 +479,7 @@ type Net struct {
 	Batch  int
 	X      *G.Node // [batch, in], bind with Let
 	Logits *G.Node // [batch, out]
-	Params G.Nodes // w1, b1, w2, b2, ... sharing the model's tensors
+	Params G.Nodes // w1, b1, [bn1 gamma, beta,] w2, b2, ... sharing the model's tensors (ParamSizes' order)
 	Inputs G.Nodes // the input of each Linear, after hooks
 	Model  *MLP
 }
@@ -243,7 +487,11 @@ type Net struct {
 // Build builds the model's forward graph for a fixed batch size. Parameter nodes share the
 // model's tensors, so several graphs of one model (training, evaluation) see the same weights.
 // Its products run on tinyq/gemm: Build installs it as gorgonia's BLAS (autograd.UseBLAS).
-func (m *MLP) Build(batch int) (*Net, error) {
+func (m *MLP) Build(batch int) (*Net, error) { return m.build(batch, true) }
+
+// build builds the forward graph; training selects BatchNorm's batch statistics (and the
+// update of its running statistics) over its running statistics.
+func (m *MLP) build(batch int, training bool) (*Net, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -253,7 +501,7 @@ func (m *MLP) Build(batch int) (*Net, error) {
 	autograd.UseBLAS() // the graph's products run on tinyq/gemm (once per process)
 	g := G.NewGraph()
 	net := &Net{Graph: g, Batch: batch, Model: m}
-	net.X = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, m.Layers[0].In), G.WithName("x"))
+	net.X = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, m.InputSize()), G.WithName("x"))
 	h, err := apply(m.InputHook, net.X)
 	if err != nil {
 		return nil, fmt.Errorf("nn: input hook: %w", err)
@@ -272,11 +520,37 @@ func (m *MLP) Build(batch int) (*Net, error) {
 			return nil, fmt.Errorf("nn: %s bias hook: %w", name, err)
 		}
 		net.Inputs = append(net.Inputs, h)
-		if h, err = autograd.Linear(name, h, wq, bq); err != nil {
+		if l.IsConv() {
+			h, err = autograd.Conv2D(name, h, wq, bq, l.Conv)
+		} else {
+			h, err = autograd.Linear(name, h, wq, bq)
+		}
+		if err != nil {
 			return nil, err
+		}
+		if l.BN != nil {
+			gamma := G.NewVector(g, tensor.Float32, G.WithShape(l.Out), G.WithName(name+".bn.gamma"), G.WithValue(l.BN.Gamma))
+			beta := G.NewVector(g, tensor.Float32, G.WithShape(l.Out), G.WithName(name+".bn.beta"), G.WithValue(l.BN.Beta))
+			net.Params = append(net.Params, gamma, beta)
+			st := &l.BN.State // training graphs update the model's running statistics in place
+			if !training {
+				eval := l.BN.State // a copy reading the same statistics
+				eval.Training = false
+				st = &eval
+			} else {
+				st.Training = true
+			}
+			if h, err = autograd.BatchNorm(name+".bn", h, gamma, beta, st); err != nil {
+				return nil, err
+			}
 		}
 		if l.Act == ReLU {
 			if h, err = autograd.ReLU(name+".relu", h); err != nil {
+				return nil, err
+			}
+		}
+		if l.Pool.Kernel != 0 {
+			if h, err = autograd.MaxPool(name+".pool", h, l.Pool); err != nil {
 				return nil, err
 			}
 		}

@@ -64,7 +64,7 @@ func Calibrate(m *infer.FloatModel, cfg Config, images []float32) ([]quant.Param
 	rows := 0
 	var obsErr error // an observer's error, returned as it is
 	observe := func(i int, x []float32) error {
-		if err := obs[i].Observe(x, []int{rows, m.Layers[i].In}); err != nil {
+		if err := obs[i].Observe(x, []int{rows, m.Layers[i].InSize()}); err != nil {
 			obsErr = fmt.Errorf("ptq: calibrate %s input: %w", m.Layers[i].Name, err)
 		}
 		return obsErr

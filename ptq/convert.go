@@ -34,6 +34,9 @@ func Convert(m *infer.FloatModel, cfg Config, plan Plan) (*infer.IntModel, error
 		return nil, fmt.Errorf("ptq: convert: %w", err)
 	}
 	nl := len(m.Layers)
+	if err := CheckDynamic(m, cfg.Mode); err != nil {
+		return nil, fmt.Errorf("ptq: convert: %w", err)
+	}
 	if cfg.Mode == Static && len(plan.Inputs) != nl {
 		return nil, fmt.Errorf("ptq: convert: %d input ranges for %d layers (calibrate first)", len(plan.Inputs), nl)
 	}
@@ -93,7 +96,7 @@ func convertLayer(l infer.FloatLayer, mode Mode, cfg quant.LayerSpec, plan Plan,
 	if len(l.W) != l.In*l.Out || len(l.B) != l.Out {
 		return nil, fmt.Errorf("%d weights and %d biases for %dx%d", len(l.W), len(l.B), l.In, l.Out)
 	}
-	ql := &infer.IntLayer{Name: l.Name, In: l.In, Out: l.Out, ReLU: l.ReLU}
+	ql := &infer.IntLayer{Name: l.Name, In: l.In, Out: l.Out, ReLU: l.ReLU, Conv: l.Conv, Pool: l.Pool}
 	w := l.W // [In, Out]
 	shape := []int{l.In, l.Out}
 	var wp quant.Params
@@ -161,4 +164,19 @@ func WeightParams(l infer.FloatLayer, spec quant.Spec) (quant.Params, error) {
 		return quant.Params{}, fmt.Errorf("weight: %w", err)
 	}
 	return wp, nil
+}
+
+// CheckDynamic reports whether mode applies to m: Dynamic mode (activation scales per input
+// row at run time, PyTorch's quantize_dynamic) quantizes fully connected layers only, as in
+// PyTorch, so a model with convolutions is refused; Static applies to every model.
+func CheckDynamic(m *infer.FloatModel, mode Mode) error {
+	if mode != Dynamic {
+		return nil
+	}
+	for _, l := range m.Layers {
+		if l.Conv.Kernel != 0 {
+			return fmt.Errorf("dynamic mode quantizes fully connected layers only; %s is a convolution (use static mode)", l.Name)
+		}
+	}
+	return nil
 }

@@ -80,6 +80,10 @@ func Table(fp32 *infer.FloatModel, trainImages []float32) ([]Variant, error) {
 	val := trainImages[(n-nval)*in:]
 	for _, cfg := range TableConfigs() {
 		name := tableName(cfg)
+		if err := CheckDynamic(fp32, cfg.Mode); err != nil {
+			out = append(out, Variant{Name: name, Skipped: err.Error()})
+			continue
+		}
 		c, err := Choose(fp32, cfg, calib, val)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)

@@ -77,11 +77,7 @@ func CheckState(st State) error {
 // ParamSizes returns the element counts of w1, b1, w2, b2, ... (the order of a solver's
 // moments).
 func ParamSizes(m *nn.MLP) []int {
-	var n []int
-	for _, l := range m.Layers {
-		n = append(n, l.In*l.Out, l.Out)
-	}
-	return n
+	return m.ParamSizes()
 }
 
 // SaveCheckpoint writes a model and a trainer's state (a modelfile.CheckpointFile: optimizer
@@ -92,7 +88,10 @@ func SaveCheckpoint(path string, m *nn.MLP, st State, training string) error {
 	if err := CheckState(st); err != nil {
 		return fmt.Errorf("train: %s not written: %w", path, err)
 	}
-	info := modelfile.Info{Arch: m.Arch(), Input: modelfile.DefaultInput(m.Layers[0].In), Training: training}
+	info := modelfile.Info{Arch: m.Arch(), Input: modelfile.DefaultInput(m.InputSize()), Training: training}
+	if a := m.Architecture(); !a.IsMLP() {
+		info.Net, info.Input = a, m.InputRecord()
+	}
 	f, err := modelfile.CheckpointFile{
 		FloatFile: modelfile.FloatFile{Info: info, Params: m.Params()},
 		State:     StateRecord(st), Solver: Moments(st.Solver),

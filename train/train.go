@@ -272,7 +272,7 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	}
 	// Buffers of Batch×width are allocated below; a width sum that overflows is refused here,
 	// not by a panic in make.
-	if width := model.Layers[0].In + cfg.Classes; cfg.Batch > maxElements/max(width, 1) {
+	if width := model.InputSize() + cfg.Classes; cfg.Batch > maxElements/max(width, 1) {
 		return nil, fmt.Errorf("train: batch %d of %d-wide samples exceeds %d elements", cfg.Batch, width, maxElements)
 	}
 	net, err := model.Build(cfg.Batch)
@@ -321,7 +321,7 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	if t.vm, err = nn.Compile(g, append(G.Nodes{t.cost}, grads...)); err != nil {
 		return nil, err
 	}
-	in := model.Layers[0].In
+	in := model.InputSize()
 	t.x = make([]float32, cfg.Batch*in)
 	t.yv = make([]float32, cfg.Batch*cfg.Classes)
 	if err := G.Let(net.X, tensor.New(tensor.WithShape(cfg.Batch, in), tensor.WithBacking(t.x))); err != nil {
@@ -388,7 +388,7 @@ func (t *Trainer) gatherPart(i int) {
 
 // Epoch runs one epoch over trainSet in a seeded random order, then evaluates on testSet.
 func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
-	in, classes, b := t.model.Layers[0].In, t.cfg.Classes, t.cfg.Batch
+	in, classes, b := t.model.InputSize(), t.cfg.Classes, t.cfg.Batch
 	n := trainSet.Len()
 	if n == 0 || len(trainSet.Images) != n*in {
 		return Epoch{}, fmt.Errorf("train: training set has %d values for %d samples of %d", len(trainSet.Images), n, in)
@@ -497,7 +497,7 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 // classes]: computed in batches of EvalBatch rows on the first call for a set and kept for
 // later epochs on the same set (the same Images slice).
 func (t *Trainer) teacherLogits(set Data) ([]float32, error) {
-	n, in, classes := set.Len(), t.model.Layers[0].In, t.cfg.Classes
+	n, in, classes := set.Len(), t.model.InputSize(), t.cfg.Classes
 	if t.teachOf == &set.Images[0] && len(t.teach) == n*classes {
 		return t.teach, nil
 	}
