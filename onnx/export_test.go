@@ -54,16 +54,10 @@ func testInputs(t *testing.T, m infer.Model, rows int) []float32 {
 	return x
 }
 
-// TestExportFloatRoundTrip: tinyq's fp32 and fp16 exports import back as the same model:
-// the same precision, input record and logits bit for bit.
-func TestExportFloatRoundTrip(t *testing.T) {
-	fp32 := pytorchMLP(t)
-	if err := fp32.SetInput(infer.Input{Width: 28, Height: 28, PixelDivisor: 127.5}); err != nil {
-		t.Fatal(err)
-	}
-	// fp16: the same layers rounded to half precision.
+// half returns m's layers with their parameters rounded to half precision, as an fp16 model.
+func half(t *testing.T, m *infer.FloatModel) *infer.FloatModel {
 	var halves []infer.FloatLayer
-	for _, l := range fp32.Layers {
+	for _, l := range m.Layers {
 		h := l
 		h.W, h.B = make([]float32, len(l.W)), make([]float32, len(l.B))
 		for k, v := range l.W {
@@ -78,20 +72,36 @@ func TestExportFloatRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []*infer.FloatModel{fp32, fp16} {
-		path := filepath.Join(t.TempDir(), "m.onnx")
-		if err := Save(path, m); err != nil {
-			t.Fatal(err)
-		}
-		back, err := Load(path)
+	return fp16
+}
+
+// TestExportFloatRoundTrip: tinyq's fp32 and fp16 exports of every fixture (MLPs, CNNs)
+// import back as the same model: the same architecture, precision, input record and logits
+// bit for bit (the CNN's dense weights reordered to ONNX's NCHW flattening and back).
+func TestExportFloatRoundTrip(t *testing.T) {
+	for _, fx := range fixtures {
+		m, err := Load(filepath.Join("testdata", fx.name+".onnx"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if back.Precision != m.Precision || back.Input() != m.Input() || len(back.Layers) != len(m.Layers) {
-			t.Fatalf("%s: re-imported %s, input %+v, %d layers; want input %+v", m.Name(), back.Name(), back.Input(), len(back.Layers), m.Input())
+		if err := m.SetInput(infer.Input{Width: 28, Height: 28, PixelDivisor: 127.5}); err != nil {
+			t.Fatal(err)
 		}
-		sameLogits(t, m, back, testInputs(t, m, 20), 20)
-		st, _ := os.Stat(path)
-		t.Logf("%s: %d bytes", m.Name(), st.Size())
+		for _, m := range []*infer.FloatModel{m, half(t, m)} {
+			path := filepath.Join(t.TempDir(), "m.onnx")
+			if err := Save(path, m); err != nil {
+				t.Fatal(err)
+			}
+			back, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Precision != m.Precision || back.Input() != m.Input() || back.Arch().String() != m.Arch().String() {
+				t.Fatalf("%s %s: re-imported %s %s, input %+v; want input %+v", fx.name, m.Name(), back.Name(), back.Arch(), back.Input(), m.Input())
+			}
+			sameLogits(t, m, back, testInputs(t, m, 20), 20)
+			st, _ := os.Stat(path)
+			t.Logf("%s %s: %d bytes", fx.name, m.Name(), st.Size())
+		}
 	}
 }
