@@ -11,16 +11,6 @@ import (
 	"tinyq/infer"
 )
 
-// pytorchMLP imports the PyTorch fixture MLP (784 -> 32 -> 16 -> 10).
-func pytorchMLP(t *testing.T) *infer.FloatModel {
-	t.Helper()
-	m, err := Load(filepath.Join("testdata", "mlp.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // sameLogits runs a and b on x (rows samples) and reports the first logit that differs in
 // its bits.
 func sameLogits(t *testing.T, a, b infer.Model, x []float32, rows int) {

@@ -3,6 +3,7 @@ package onnx
 import (
 	"encoding/binary"
 	"math"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,3 +182,57 @@ func TestOnnxRuntimeAgreement(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestOnnxRuntimeFiles: the runtime's committed model files of every kind (a QAT
+// simulation, mixed widths, W4A8, W8 dynamic, fp16, and the golden convolutional W8A8 and
+// W4A4 models) exported to ONNX give tinyq's predictions in ONNX Runtime on 2,000 pixel
+// inputs (random bytes, 80% of them zero as in MNIST), batch 1000 (batch 1 for the dynamic
+// model, whose ONNX graph quantizes the whole batch with one range).
+func TestOnnxRuntimeFiles(t *testing.T) {
+	node, dir := onnxRuntime(t)
+	const rows = 2000
+	for _, f := range []string{"qat-w4a8", "int-mixed", "int-w4a8", "int-w8-dynamic", "fp16", "golden-conv/conv-w8a8-static", "golden-conv/conv-w4a4-static"} {
+		m, err := infer.Load(filepath.Join("..", "infer", "testdata", f+".safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, classes := m.Shape()
+		rng := rand.New(rand.NewSource(3))
+		px := make([]uint8, rows*in)
+		for k := range px {
+			if rng.Intn(5) == 0 {
+				px[k] = uint8(1 + rng.Intn(255))
+			}
+		}
+		x, err := infer.Pixels(m, px)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "m.onnx")
+		if err := Save(path, m); err != nil {
+			t.Fatal(err)
+		}
+		batch := 1000
+		if im, ok := m.(*infer.IntModel); ok && im.Config.Mode == infer.Dynamic {
+			batch = 1
+		}
+		logits, err := ptq.Logits(m, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ortLogits := ortPredict(t, node, dir, path, x, rows, batch)
+		same, worst := 0, 0.0
+		for k := range got {
+			if got[k] == infer.Argmax(logits[k*classes:(k+1)*classes]) {
+				same++
+			}
+		}
+		for k, v := range ortLogits {
+			worst = math.Max(worst, math.Abs(float64(v-logits[k])))
+		}
+		t.Logf("%-30s %-28s agrees on %d/%d, logits within %.3g", f, m.Name(), same, rows, worst)
+		if same < rows {
+			t.Errorf("%s: ONNX Runtime agrees with tinyq on %d of %d inputs, want all", f, same, rows)
+		}
+	}
+}
