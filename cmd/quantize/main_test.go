@@ -51,7 +51,9 @@ func TestDependencies(t *testing.T) {
 	}
 }
 
-// TestBinarySize: a plain build of the command is at most 8 MiB.
+// TestBinarySize: a plain build of the command is at most 12 MiB: 8 MiB before ONNX (issue
+// 22), whose protobuf runtime (google.golang.org/protobuf, with its reflection) and
+// generated onnx.proto code add about 2.8 MB (5.6 MB before, 8.4 MB after on linux/amd64).
 func TestBinarySize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command")
@@ -61,8 +63,8 @@ func TestBinarySize(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("quantize binary: %d bytes", st.Size())
-	if st.Size() > 8<<20 {
-		t.Errorf("quantize binary is %d bytes, want at most %d (8 MiB)", st.Size(), 8<<20)
+	if st.Size() > 12<<20 {
+		t.Errorf("quantize binary is %d bytes, want at most %d (12 MiB)", st.Size(), 12<<20)
 	}
 }
 
