@@ -130,10 +130,10 @@ def main():
         record("mlp_matmul", m, MatMulMLP(m), 17, xt, yt, out, pixels)
     if "cnn" in which:
         torch.manual_seed(0)
-        m = train(cnn(False), x, y, epochs=1)
+        m = train(cnn(False), x, y)
         record("cnn", m, m, 13, xt, yt, out, pixels)
         torch.manual_seed(0)
-        m = train(cnn(True), x, y, epochs=1)
+        m = train(cnn(True), x, y)
         record("cnn_bn", m, m, 17, xt, yt, out, pixels, preserve=True)
 
 
