@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -282,21 +283,37 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// pytorchMLP is the PyTorch fixture of package onnx: an MLP 784 -> 32 -> 16 -> 10 trained by
+// pytorchMLP is a PyTorch fixture of package onnx: an MLP 784 -> 32 -> 16 -> 10 trained by
 // PyTorch and exported by torch.onnx.export (onnx/testdata/make_fixtures.py).
-var pytorchMLP = filepath.Join("..", "..", "onnx", "testdata", "mlp.onnx")
+var pytorchMLP = fixture("mlp")
 
-// TestONNX (issue 22, the acceptance check): the PyTorch MLP imported from ONNX gives
-// PyTorch's test accuracy (94.27%, onnx/testdata/mlp.json) in tinyq's float runtime, and
-// quantizes to W8A8 and W4A8 integer models within 0.1 and 0.5 points of it; without -bits
-// the command converts (ONNX to an fp32 safetensors file, a tinyq integer file to ONNX), and
-// -o .onnx writes ONNX.
+// fixture returns the path of package onnx's PyTorch fixture name (.onnx).
+func fixture(name string) string { return filepath.Join("..", "..", "onnx", "testdata", name+".onnx") }
+
+// pytorchAccuracy returns the test accuracy PyTorch recorded for fixture name, in percent
+// rounded as the command prints it.
+func pytorchAccuracy(t *testing.T, name string) float64 {
+	t.Helper()
+	b, err := os.ReadFile(strings.TrimSuffix(fixture(name), ".onnx") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct{ Correct int }
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Correct == 0 {
+		t.Fatalf("%s.json: %v", name, err)
+	}
+	return float64(rec.Correct) / 100 // of 10,000 images
+}
+
+// TestONNX (issue 22, the acceptance check): the PyTorch models imported from ONNX (an MLP;
+// under -short not the CNNs with and without BatchNorm) give PyTorch's test accuracy in
+// tinyq's float runtime, and quantize to W8A8 and W4A8 integer models within 0.1 and 0.5
+// points of it; without -bits the command converts (ONNX to an fp32 safetensors file, a
+// tinyq integer file to ONNX), and -o .onnx writes ONNX.
 func TestONNX(t *testing.T) {
 	if _, err := mnist.Locate(""); err != nil {
 		t.Skip(err)
 	}
-	const pytorch = 94.27 // PyTorch's own test accuracy, recorded in onnx/testdata/mlp.json
-	dir := t.TempDir()
 	accuracy := func(args ...string) (float64, string) {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
@@ -310,38 +327,45 @@ func TestONNX(t *testing.T) {
 		a, _ := strconv.ParseFloat(m[1], 64)
 		return a, stdout.String()
 	}
-	fp32 := filepath.Join(dir, "fp32.safetensors")
-	if a, out := accuracy("-model", pytorchMLP, "-o", fp32); a != pytorch || !strings.Contains(out, "fp32 as a tinyq safetensors file") {
-		t.Errorf("fp32 import: %v%%, want PyTorch's %v%%; %q", a, pytorch, out)
-	}
-	if m, err := infer.Load(fp32); err != nil || m.Name() != "fp32" {
-		t.Fatalf("converted file: %v, %v", m, err)
-	}
-	w8 := filepath.Join(dir, "w8a8.safetensors")
-	acc := map[string]float64{}
-	for _, c := range []struct {
-		bits, out string
-		within    float64
-	}{
-		{"8", w8, 0.1},
-		{"4/8", filepath.Join(dir, "w4a8.safetensors"), 0.5},
-		{"8", filepath.Join(dir, "w8a8.onnx"), 0.1},
-	} {
-		a, out := accuracy("-model", pytorchMLP, "-bits", c.bits, "-o", c.out)
-		acc[c.out] = a
-		t.Logf("-bits %s -o %s: %.2f%%", c.bits, filepath.Base(c.out), a)
-		if math.Abs(a-pytorch) > c.within {
-			t.Errorf("-bits %s: %.2f%%, want within %v of PyTorch's %v%%: %s", c.bits, a, c.within, pytorch, out)
+	for _, name := range []string{"mlp", "cnn", "cnn_bn"} {
+		if testing.Short() && name != "mlp" {
+			continue
 		}
-	}
-	// A tinyq integer file converted to ONNX keeps its precision and accuracy.
-	onnxFile := filepath.Join(dir, "w8.onnx")
-	if a, out := accuracy("-model", w8, "-o", onnxFile); a != acc[w8] || !strings.Contains(out, "int w8a8-static as ONNX opset 13") {
-		t.Errorf("w8a8 to ONNX: %v%%, the safetensors file %v%%: %q", a, acc[w8], out)
-	}
-	// An integer ONNX model is not imported: one line naming the node.
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-model", onnxFile, "-o", filepath.Join(dir, "back.safetensors")}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "(QuantizeLinear)") || strings.Count(stderr.String(), "\n") != 1 {
-		t.Errorf("integer ONNX as -model: exit %d, stderr %q", code, stderr.String())
+		pytorch := pytorchAccuracy(t, name)
+		dir := t.TempDir()
+		fp32 := filepath.Join(dir, "fp32.safetensors")
+		if a, out := accuracy("-model", fixture(name), "-o", fp32); a != pytorch || !strings.Contains(out, "fp32 as a tinyq safetensors file") {
+			t.Errorf("%s: fp32 import: %v%%, want PyTorch's %v%%; %q", name, a, pytorch, out)
+		}
+		if m, err := infer.Load(fp32); err != nil || m.Name() != "fp32" {
+			t.Fatalf("%s: converted file: %v, %v", name, m, err)
+		}
+		w8 := filepath.Join(dir, "w8a8.safetensors")
+		acc := map[string]float64{}
+		for _, c := range []struct {
+			bits, out string
+			within    float64
+		}{
+			{"8", w8, 0.1},
+			{"4/8", filepath.Join(dir, "w4a8.safetensors"), 0.5},
+			{"8", filepath.Join(dir, "w8a8.onnx"), 0.1},
+		} {
+			a, out := accuracy("-model", fixture(name), "-bits", c.bits, "-o", c.out)
+			acc[c.out] = a
+			t.Logf("%s -bits %s -o %s: %.2f%% (PyTorch fp32 %.2f%%)", name, c.bits, filepath.Base(c.out), a, pytorch)
+			if math.Abs(a-pytorch) > c.within {
+				t.Errorf("%s -bits %s: %.2f%%, want within %v of PyTorch's %v%%: %s", name, c.bits, a, c.within, pytorch, out)
+			}
+		}
+		// A tinyq integer file converted to ONNX keeps its precision and accuracy.
+		onnxFile := filepath.Join(dir, "w8.onnx")
+		if a, out := accuracy("-model", w8, "-o", onnxFile); a != acc[w8] || !strings.Contains(out, "int w8a8-static as ONNX opset 13") {
+			t.Errorf("%s: w8a8 to ONNX: %v%%, the safetensors file %v%%: %q", name, a, acc[w8], out)
+		}
+		// An integer ONNX model is not imported: one line naming the node.
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"-model", onnxFile, "-o", filepath.Join(dir, "back.safetensors")}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "(QuantizeLinear)") || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("%s: integer ONNX as -model: exit %d, stderr %q", name, code, stderr.String())
+		}
 	}
 }
