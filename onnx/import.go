@@ -23,7 +23,7 @@ const (
 const MetaInput = "tinyq.input"
 
 // Supported lists the operators Import reads, for its refusals.
-const Supported = "Gemm, MatMul, Add (a MatMul's bias), Conv (square kernels, equal strides and pads, no groups or dilations), BatchNormalization (inference, folded into the layer before), MaxPool (square, no padding), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), Constant and Cast of constants"
+const Supported = "Gemm, MatMul, Add (a MatMul's bias), Conv (square kernels, equal strides and pads, no groups or dilations), BatchNormalization (inference, folded into the layer before), MaxPool (square, no padding), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), Constant, and Cast and Transpose of constants"
 
 // Load reads an ONNX file and imports it (Import); errors name the file.
 func Load(path string) (*infer.FloatModel, error) {
@@ -248,6 +248,12 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 		return nil
 	case "Cast":
 		return im.cast(n)
+	case "Transpose":
+		if len(in) == 1 {
+			if _, ok := im.consts[in[0]]; ok {
+				return im.transposeConst(n)
+			}
+		}
 	}
 	if len(in) == 0 {
 		return fmt.Errorf("no input")
@@ -394,6 +400,24 @@ func (im *importer) cast(n *onnxpb.NodeProto) error {
 	}
 	im.consts[n.GetOutput()[0]] = &tensor{dtype: onnxpb.TensorProto_FLOAT, dims: t.dims, f: t.f}
 	im.half[n.GetOutput()[0]] = t.dtype == onnxpb.TensorProto_FLOAT16 || im.half[in[0]]
+	return nil
+}
+
+// transposeConst folds a Transpose of a constant matrix (as exporters write Linear weights
+// without constant folding).
+func (im *importer) transposeConst(n *onnxpb.NodeProto) error {
+	in := n.GetInput()[0]
+	t := im.consts[in]
+	perm, err := intsAttr(n, "perm")
+	if err != nil {
+		return err
+	}
+	if len(t.dims) != 2 || (perm != nil && (len(perm) != 2 || perm[0] != 1 || perm[1] != 0)) || !t.isFloat() {
+		return fmt.Errorf("a Transpose of constant %q (%v, shape %v, perm %v): tinyq folds transposes of float matrices only", in, t.dtype, t.dims, perm)
+	}
+	rows, cols := int(t.dims[0]), int(t.dims[1])
+	im.consts[n.GetOutput()[0]] = &tensor{dtype: t.dtype, dims: []int64{t.dims[1], t.dims[0]}, f: transpose(t.f, rows, cols)}
+	im.half[n.GetOutput()[0]] = im.half[in]
 	return nil
 }
 

@@ -206,6 +206,13 @@ func TestImportAccepted(t *testing.T) {
 			n.OpType, n.Attribute = proto.String("Reshape"), nil
 			n.Input = append(n.Input, b.init(int64Tensor("shape", []int{2}, []int64{0, -1})))
 		}},
+		{"transposed weights", func(b *builder, m *onnxpb.ModelProto) {
+			// B^T by a Transpose node instead of transB 1.
+			b.nodeN("t", "Transpose", []string{"w1"}, []string{"t"}, intsAttr1("perm", 1, 0))
+			moveLast(m, "flatten")
+			g := nodeNamed(m, "gemm1")
+			g.Attribute, g.Input[1] = nil, "t"
+		}},
 		{"identity", func(b *builder, m *onnxpb.ModelProto) {
 			nodeNamed(m, "relu1").Output[0] = "r"
 			b.nodeN("id", "Identity", []string{"r"}, []string{"relu1"})
