@@ -260,15 +260,18 @@ func TestReadRefused(t *testing.T) {
 }
 
 // FuzzImport: any bytes either import or are refused with an error; never a panic. The
-// seeds are the PyTorch fixture and the small graph.
+// seeds are the small graph and PyTorch fixtures (an MLP with MatMul and Add, the CNN with
+// BatchNorm).
 func FuzzImport(f *testing.F) {
 	small, err := proto.Marshal(smallGraph(nil))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(small)
-	if b, err := os.ReadFile(filepath.Join("testdata", "mlp_matmul.onnx")); err == nil {
-		f.Add(b)
+	for _, name := range []string{"mlp_matmul", "cnn_bn"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name+".onnx")); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Decode(data)
