@@ -12,11 +12,11 @@ import (
 )
 
 // BenchmarkConv2D runs the forward and backward passes of the CNN's two convolutions
-// (arch.CNN) at batch 64 as a training step does, calling the ops directly: Im2col and the
-// product forward; then the weight and bias gradients, and for the second convolution the
-// patch gradient and col2im (the first one's input, the images, needs no gradient). It
-// reports the multiply-adds per second (GMAC/s) of the three products (forward, dw, and
-// dcols where computed), to compare with the 2-core FMA peak (about 113 GMAC/s: an epoch of
+// (arch.CNN) at batch 64 as a training step does, calling the ops directly: the forward
+// (keeping the patches, as in a training graph); then the weight and bias gradients, and
+// for the second convolution the input gradient (the first one's input, the images, needs
+// none). It reports the multiply-adds per second (GMAC/s) of the products (forward, dw, and
+// dy·wᵀ where computed), to compare with the 2-core FMA peak (about 113 GMAC/s: an epoch of
 // 544 G multiply-adds in 4.8 s).
 func BenchmarkConv2D(b *testing.B) {
 	const batch = 64
@@ -38,14 +38,11 @@ func BenchmarkConv2D(b *testing.B) {
 		w := mat(randF32(rng, win.PatchLen()*tc.out, 0.1), win.PatchLen(), tc.out)
 		bias := mat(randF32(rng, tc.out, 0.1), tc.out)
 		dy := mat(randF32(rng, batch*win.OutPixels()*tc.out, 0.01), batch, win.OutPixels()*tc.out)
-		gb := func(kind string) gradBase { return gradBase{base{name: "c", kind: kind}} }
-		im := &im2colOp{base: base{name: "c", kind: "Im2col"}, win: win}
-		conv := &convOp{base: base{name: "c", kind: "Conv2D"}, win: win}
+		conv := &convOp{base: base{name: "c", kind: "Conv2D"}, win: win, keep: true}
 		grads := [3]*convGradOp{}
 		for i := range grads {
-			grads[i] = &convGradOp{gradBase: gb(fmt.Sprint(i)), win: win, wrt: i}
+			grads[i] = &convGradOp{gradBase: gradBase{base{name: "c", kind: fmt.Sprint(i)}}, fwd: conv, wrt: i}
 		}
-		col2im := &col2imOp{gradBase: gb("Col2im"), win: win}
 		macs := float64(batch * win.OutPixels() * win.PatchLen() * tc.out)
 		must := func(v G.Value, err error) G.Value {
 			if err != nil {
@@ -53,11 +50,7 @@ func BenchmarkConv2D(b *testing.B) {
 			}
 			return v
 		}
-		forward := func() G.Value {
-			cols := must(im.Do(x))
-			must(conv.Do(cols, w, bias))
-			return cols
-		}
+		forward := func() { must(conv.Do(x, w, bias)) }
 		b.Run(tc.name+"/forward", func(b *testing.B) {
 			for b.Loop() {
 				forward()
@@ -70,11 +63,11 @@ func BenchmarkConv2D(b *testing.B) {
 				total += macs
 			}
 			for b.Loop() {
-				cols := forward()
-				must(grads[1].Do(cols, w, dy))
-				must(grads[2].Do(cols, w, dy))
+				forward()
+				must(grads[1].Do(x, w, dy))
+				must(grads[2].Do(x, w, dy))
 				if tc.dx {
-					must(col2im.Do(must(grads[0].Do(cols, w, dy))))
+					must(grads[0].Do(x, w, dy))
 				}
 			}
 			b.ReportMetric(total*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")

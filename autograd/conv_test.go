@@ -211,13 +211,18 @@ func TestConvShapeErrors(t *testing.T) {
 	}
 }
 
-// TestConv2DLargeBatch checks the gradients of a convolution with enough rows (2,560) for
-// the weight gradient's groups and blocks (dwGroups, dwRows) and the parallel parts of every
-// op, against the float64 formulas for loss = Σ y⊙r: dw[p,o] = Σ patch[p]·r[o] over all
-// output pixels, db[o] = Σ r[o], dx = Σ over the windows covering each pixel of w·r.
+// TestConv2DLargeBatch checks the gradients of a convolution with enough images (20 of
+// 102,400 patch values each) for every group (convGroups) to work through several chunks of
+// images (chunkValues), against the float64 formulas for loss = Σ y⊙r: dw[p,o] =
+// Σ patch[p]·r[o] over all output pixels, db[o] = Σ r[o], dx = Σ over the windows covering
+// each pixel of w·r; and the forward of a graph without gradients (which keeps no patch
+// matrix) against the direct formula.
 func TestConv2DLargeBatch(t *testing.T) {
-	const n, out = 10, 6
-	win := arch.Window{H: 16, W: 16, C: 3, Kernel: 3, Stride: 1, Pad: 1}
+	const n, out = 20, 3
+	win := arch.Window{H: 32, W: 32, C: 4, Kernel: 5, Stride: 1, Pad: 2}
+	if p := planConv(win, n); p.chunk != 1 || p.groups != convGroups || n/p.groups < 2 {
+		t.Fatalf("plan %+v: want several chunks per group", p)
+	}
 	rng := rand.New(rand.NewSource(5))
 	xv, wv, bv := randF32(rng, n*win.InLen(), 1), randF32(rng, win.PatchLen()*out, 0.3), randF32(rng, out, 0.3)
 	rv := randF32(rng, n*win.OutPixels()*out, 1)
@@ -273,14 +278,76 @@ func TestConv2DLargeBatch(t *testing.T) {
 			}
 		}
 	}
-	// float32 sums of up to 2,560 terms of magnitude ~1: relative error ~1e-6 of a sum of
-	// magnitude ~50 (a random walk), so 1e-4 absolute plus relative.
+	// float32 sums of up to 20,480 terms of magnitude ~1: relative error ~1e-6 of a sum of
+	// magnitude ~150 (a random walk), so 1e-4 absolute plus relative.
 	for i, want := range [][]float64{dx, dw, db} {
 		got := grads[i].Value().Data().([]float32)
 		for j := range want {
 			if math.Abs(float64(got[j])-want[j]) > 1e-4*(1+math.Abs(want[j])) {
 				t.Fatalf("gradient %d [%d] = %v, float64 formula %v", i, j, got[j], want[j])
 			}
+		}
+	}
+
+	// Forward only: no gradient, so the patches live only in each group's chunk scratch.
+	g2 := G.NewGraph()
+	mk2 := func(name string, v []float32, shape ...int) *G.Node {
+		tt := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+		if len(shape) == 1 {
+			return G.NewVector(g2, tensor.Float32, G.WithShape(shape...), G.WithName(name), G.WithValue(tt))
+		}
+		return G.NewMatrix(g2, tensor.Float32, G.WithShape(shape...), G.WithName(name), G.WithValue(tt))
+	}
+	y2, err := Conv2D("conv", mk2("x", xv, n, win.InLen()), mk2("w", wv, win.PatchLen(), out), mk2("b", bv, out), win)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm2 := G.NewTapeMachine(g2)
+	defer vm2.Close()
+	if err := vm2.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if y2.Op().(*convOp).cols != nil {
+		t.Fatal("a forward-only graph kept the patch matrix")
+	}
+	want := refConv(to64(xv), to64(wv), to64(bv), n, out, win)
+	got := y2.Value().Data().([]float32)
+	for i := range want {
+		if math.Abs(float64(got[i])-want[i]) > fwdTol*(1+math.Abs(want[i])) {
+			t.Fatalf("forward-only y[%d] = %v, direct formula %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestConv2DGradWRecomputes runs the weight gradient on another x than the forward kept
+// patches of: it must compute that x's patches, equal bit for bit to the gradient after a
+// forward of that x.
+func TestConv2DGradWRecomputes(t *testing.T) {
+	const n, out = 3, 2
+	win := arch.Window{H: 5, W: 5, C: 2, Kernel: 3, Stride: 2, Pad: 1}
+	rng := rand.New(rand.NewSource(8))
+	mat := func(v []float32, shape ...int) *tensor.Dense {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	x1, x2 := mat(randF32(rng, n*win.InLen(), 1), n, win.InLen()), mat(randF32(rng, n*win.InLen(), 1), n, win.InLen())
+	w, b := mat(randF32(rng, win.PatchLen()*out, 1), win.PatchLen(), out), mat(randF32(rng, out, 1), out)
+	dy := mat(randF32(rng, n*win.OutPixels()*out, 1), n, win.OutPixels()*out)
+	dw := func(fwdX *tensor.Dense) []float32 {
+		fwd := &convOp{base: base{name: "c", kind: "Conv2D"}, win: win, keep: true}
+		grad := &convGradOp{gradBase: gradBase{base{name: "c", kind: "Conv2DGradW"}}, fwd: fwd, wrt: 1}
+		if _, err := fwd.Do(fwdX, w, b); err != nil {
+			t.Fatal(err)
+		}
+		v, err := grad.Do(x2, w, dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Data().([]float32)
+	}
+	want, got := dw(x2), dw(x1)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("dw[%d] = %v after a forward of another x, %v after a forward of x", i, got[i], want[i])
 		}
 	}
 }

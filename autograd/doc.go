@@ -15,13 +15,14 @@
 // Every node is a matrix [N, features]; an image's features are NHWC (H, W, C in that
 // order, tinyq/arch), so flattening moves nothing and Linear applies to a convolution's
 // output unchanged. Conv2D is im2col (tinyq/internal/patch) followed by gemm.Affine with the
-// weights in training layout [KH·KW·C, Out]; its backward is dw = colsᵀ·dy, db = Σ dy,
-// dcols = dy·wᵀ and col2im. MaxPool records where each maximum was and routes the gradient
-// there (the first maximum of a window). BatchNorm follows PyTorch: batch statistics and a
-// running-statistics update (momentum 0.1, the unbiased variance) in training, the running
-// statistics in evaluation (BatchNormState). Reductions (BatchNorm's statistics and
-// gradient sums, the bias gradient of Conv2D, the weight gradient's row groups) run over
-// fixed blocks of rows added in order, so no result depends on the number of goroutines.
+// weights in training layout [KH·KW·C, Out], a few images at a time; its backward is
+// dw = colsᵀ·dy, db = Σ dy, and dx = col2im(dy·wᵀ). MaxPool records where each maximum was
+// and routes the gradient there (the first maximum of a window). BatchNorm follows PyTorch:
+// batch statistics and a running-statistics update (momentum 0.1, the unbiased variance)
+// in training, the running statistics in evaluation (BatchNormState). Reductions
+// (BatchNorm's statistics and gradient sums, Conv2D's bias gradient and its weight
+// gradient's groups of images) run over fixed blocks added in order, so no result depends
+// on the number of goroutines.
 //
 // # Fake quantization
 //
@@ -61,7 +62,7 @@
 // fake-quant forward op and its clipped straight-through backward side by side; fqfast.go and
 // fqkernel_*.{go,s} the fast forward; lsq.go the LSQ scale gradient; xent.go the softmax
 // cross-entropy loss and distill.go the distillation loss; biasquant.go the bias rounding;
-// conv.go Conv2D (the Im2col and product ops); pool.go MaxPool; batchnorm.go BatchNorm and
+// conv.go Conv2D and its gradients; pool.go MaxPool; batchnorm.go BatchNorm and
 // the fixed-block reductions; blas.go gorgonia's BLAS; parallel.go the two-part split (on
 // tinyq/internal/par's warm workers).
 //
@@ -70,9 +71,10 @@
 //   - Inputs are never modified; outputs live in buffers owned by the op, rewritten in full
 //     by every run and valid until the next run of the same program. BatchNorm updates its
 //     BatchNormState's running statistics (training mode only).
-//   - The gradients of BatchNorm and MaxPool use what their forward op recorded when it last
-//     ran (the statistics and mode; where the maxima were), which in a program is the run
-//     they belong to. MaxPool's gradient pools again if handed another x.
+//   - The gradients of BatchNorm, MaxPool and Conv2D's weights use what their forward op
+//     recorded when it last ran (the statistics and mode; where the maxima were; the patch
+//     matrix), which in a program is the run they belong to. MaxPool's and Conv2D's
+//     gradients compute theirs again if handed another x.
 //   - Fake-quant forward: bit for bit quant.FakeQuantize. Backward: bit for bit dy masked by
 //     quant.InRange. Tests check both exactly, not with tolerances.
 //   - A Quantizer and the ops using it are not safe for concurrent use; separate graphs of

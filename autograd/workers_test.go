@@ -67,3 +67,54 @@ func TestConvOpsIndependentOfWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestConvOpsAllocateNothing runs Conv2D, MaxPool and BatchNorm forward and backward
+// repeatedly (the ops called directly, at steady state): like the other ops of the package
+// they reuse their buffers and bind their parallel jobs once, so a training step allocates
+// nothing in them.
+func TestConvOpsAllocateNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes gemm's sync.Pool allocate")
+	}
+	win := arch.Window{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2}
+	const n, out = 16, 32
+	rng := rand.New(rand.NewSource(1))
+	mat := func(v []float32, shape ...int) *tensor.Dense {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	x := mat(randF32(rng, n*win.InLen(), 1), n, win.InLen())
+	w := mat(randF32(rng, win.PatchLen()*out, 0.1), win.PatchLen(), out)
+	b := mat(randF32(rng, out, 0.1), out)
+	dy := mat(randF32(rng, n*win.OutPixels()*out, 0.01), n, win.OutPixels()*out)
+	conv := &convOp{base: base{name: "c", kind: "Conv2D"}, win: win, keep: true}
+	grads := [3]*convGradOp{}
+	for i := range grads {
+		grads[i] = &convGradOp{gradBase: gradBase{base{name: "c", kind: "g"}}, fwd: conv, wrt: i}
+	}
+	pw := arch.Window{H: 14, W: 14, C: 16, Kernel: 2, Stride: 2}
+	pool := &maxPoolOp{base: base{name: "p", kind: "MaxPool"}, win: pw}
+	pg := &maxPoolGradOp{gradBase: gradBase{base{name: "p", kind: "g"}}, fwd: pool}
+	pdy := mat(randF32(rng, n*pw.OutPixels()*16, 1), n, pw.OutPixels()*16)
+	bn := &bnOp{base: base{name: "bn", kind: "BatchNorm"}, st: NewBatchNormState(16)}
+	g16, b16 := mat(randF32(rng, 16, 1), 16), mat(randF32(rng, 16, 1), 16)
+	sums := &bnSumsOp{gradBase: gradBase{base{name: "s", kind: "s"}}, fwd: bn}
+	gx := &bnGradXOp{gradBase: gradBase{base{name: "x", kind: "x"}}, fwd: bn}
+	for name, f := range map[string]func(){
+		"conv": func() {
+			conv.Do(x, w, b)
+			for _, g := range grads {
+				g.Do(x, w, dy)
+			}
+		},
+		"pool": func() { pool.Do(x); pg.Do(x, pdy) },
+		"bn": func() {
+			bn.Do(x, g16, b16)
+			s, _ := sums.Do(x, x)
+			gx.Do(x, g16, x, s)
+		},
+	} {
+		if a := testing.AllocsPerRun(5, f); a != 0 {
+			t.Errorf("%s: %v allocations per run, want 0", name, a)
+		}
+	}
+}

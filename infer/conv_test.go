@@ -476,3 +476,57 @@ func TestFoldBatchNorm(t *testing.T) {
 		t.Errorf("short gamma: error %v", err)
 	}
 }
+
+// TestConvSimulation: a QAT simulation of a model with convolutions fake-quantizes each
+// layer's whole input image and runs the layer with its fake-quantized weights and bias:
+// it equals, bit for bit, running each layer alone (a one-layer model, its pooling writing
+// the output) on the fake-quantized output of the layer before.
+func TestConvSimulation(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	base := randomConvFloat(t, rng)
+	sim := &infer.Simulation{Name: "w4a8"}
+	for i, l := range base.Layers {
+		ws := make([]float32, l.Out)
+		for o := range ws {
+			ws[o] = 0.3 / 7
+		}
+		s := float32(1.0 / 16)
+		if i == 0 {
+			s = 1.0 / 255
+		}
+		sim.Weights = append(sim.Weights, quant.Params{Scales: ws, ZeroPoints: make([]int32, l.Out), QMin: -7, QMax: 7, Axis: 1})
+		sim.Inputs = append(sim.Inputs, quant.Params{Scales: []float32{s}, ZeroPoints: []int32{0}, QMin: 0, QMax: 255, Axis: -1})
+	}
+	layers := slices.Clone(base.Layers)
+	m, err := infer.NewFloatModel(infer.F32, layers, sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rows = 3
+	x := images(rng, rows)
+	got := make([]float32, rows*10)
+	if err := m.Forward(x, rows, got); err != nil {
+		t.Fatal(err)
+	}
+	cur := x
+	for i, l := range m.Layers {
+		q := make([]float32, len(cur))
+		if err := quant.FakeQuantize(q, cur, []int{rows, len(cur) / rows}, sim.Inputs[i]); err != nil {
+			t.Fatal(err)
+		}
+		one, err := infer.NewFloatModel(infer.F32, []infer.FloatLayer{l}, nil) // l's W and B are fake-quantized already
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur = make([]float32, rows*l.OutSize())
+		if err := one.Forward(q, rows, cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(got, cur) {
+		t.Errorf("simulation logits %v, layer by layer %v", got[:10], cur[:10])
+	}
+	if slices.Equal(m.Layers[0].W, base.Layers[0].W) {
+		t.Error("the simulation did not fake-quantize the weights")
+	}
+}

@@ -27,6 +27,17 @@
 //	             lo = max(qmin, zp_out) fuses the ReLU
 //	logits       float32(acc[o] + bias[o])·LogitScale[o],  LogitScale[o] = s_in·s_w[o] in float32
 //
+// # Convolutional networks
+//
+// A layer (FloatLayer, IntLayer) is one arch.Unit: a fully connected layer, or with Conv set
+// a 2-D convolution over NHWC images (im2col in chunks of whole images, then the same dense
+// kernels: gemm.Conv, qkernel's Weights.Conv with the input zero point as padding), its
+// ReLU, and with Pool set a max pooling after it (on the requantized uint8 values in an
+// integer model: exact, since requantization is monotonic). Forward runs convolutional
+// models 64 samples at a time per worker, so memory stays bounded at any batch, and
+// allocates nothing at batch 1. A float file's BatchNorm is folded into the convolution
+// at load (FoldBatchNorm). Dynamic mode applies to fully connected layers only.
+//
 // In Dynamic mode each input row is quantized to 8 bits with its own range at run time and
 // each layer's output is dequantized to float32 with a float bias (PyTorch's dynamic
 // quantization). The file format, with every tensor and the exact arithmetic, is

@@ -173,6 +173,18 @@ func (m *FloatModel) Arch() arch.Arch {
 	return unitArch(us)
 }
 
+// widest returns the most values per sample a layer reads or writes (before and after
+// its pooling).
+func (m *FloatModel) widest() int {
+	w := 0
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		g, _ := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
+		w = max(w, g.in, g.pre, g.out)
+	}
+	return w
+}
+
 // convolutional reports whether any layer is a convolution or pools.
 func (m *FloatModel) convolutional() bool {
 	for _, l := range m.Layers {
@@ -229,8 +241,9 @@ func (m *FloatModel) checkedForward(x []float32, lo, hi int, logits []float32) e
 	if !m.convolutional() {
 		return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out], nil)
 	}
-	for ; lo < hi; lo += convChunk { // bounded memory: see convChunk
-		c := min(convChunk, hi-lo)
+	chunk := chunkRows(m.widest()) // bounded memory: see convChunk
+	for ; lo < hi; lo += chunk {
+		c := min(chunk, hi-lo)
 		if err := m.forward(x[lo*in:(lo+c)*in], c, logits[lo*out:(lo+c)*out], nil); err != nil {
 			return err
 		}
@@ -276,10 +289,8 @@ var floatScratch = sync.Pool{New: func() any { return new([]float32) }}
 // any) back to a, which the input no longer needs; without pooling a and b swap. A
 // simulation fake-quantizes a layer's input in place in a (elementwise).
 func (m *FloatModel) forward(x []float32, rows int, logits []float32, visit func(int, []float32) error) error {
-	wide, cols := 0, 0
+	wide, cols := m.widest(), 0
 	for _, l := range m.Layers {
-		g, _ := layerGeometry(l.In, l.Out, l.Conv, l.Pool)
-		wide = max(wide, g.in, g.pre, g.out)
 		if l.Conv != (arch.Window{}) {
 			cols = max(cols, gemm.ConvScratch(l.Conv, patchImages(l.Conv, 4, rows)))
 		}

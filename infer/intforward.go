@@ -42,7 +42,7 @@ func (m *IntModel) Forward(x []float32, rows int, logits []float32) error {
 	return nil
 }
 
-// forward runs rows samples on the calling goroutine, at most convChunk at a time in a
+// forward runs rows samples on the calling goroutine, at most chunkRows at a time in a
 // model with convolutions (bounded memory).
 func (m *IntModel) forward(x []float32, rows int, logits []float32) error {
 	if m.Config.Mode == Dynamic {
@@ -52,8 +52,9 @@ func (m *IntModel) forward(x []float32, rows int, logits []float32) error {
 		return m.forwardStatic(x, rows, logits)
 	}
 	in, out := m.Shape()
-	for lo := 0; lo < rows; lo += convChunk {
-		c := min(convChunk, rows-lo)
+	chunk := chunkRows(m.widest())
+	for lo := 0; lo < rows; lo += chunk {
+		c := min(chunk, rows-lo)
 		if err := m.forwardStatic(x[lo*in:(lo+c)*in], c, logits[lo*out:(lo+c)*out]); err != nil {
 			return err
 		}

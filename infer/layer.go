@@ -111,6 +111,14 @@ func UnitWindows(u arch.Unit) (in, out int, conv, pool arch.Window, relu bool) {
 // (for the CNN, 64 · 28·28·16 float32 = 3.2 MB), however large the batch.
 const convChunk = 64
 
+// chunkValues bounds a chunk's activations further for very wide layers: at most 2^23
+// values (32 MB of float32) per buffer, but never less than one sample.
+const chunkValues = 1 << 23
+
+// chunkRows returns the samples a forward pass of a convolutional model computes at once,
+// given the most values per sample a layer reads or writes.
+func chunkRows(widest int) int { return max(1, min(convChunk, chunkValues/max(1, widest))) }
+
 // patchBytes is the most bytes of patches (im2col rows) laid out at once per worker; at
 // least one image's are (the CNN's second convolution: 196·400 values).
 const patchBytes = 1 << 20

@@ -42,3 +42,26 @@ func (m *MLP) FloatModel() (*infer.FloatModel, error) {
 	}
 	return fm, nil
 }
+
+// FoldBatchNorm returns a copy of m with every BatchNorm folded into the layer before it
+// (infer.FoldBatchNorm's rule, with the running statistics): the network the integer
+// runtime computes. QAT starts from it, so that fake quantization sees the folded weights
+// the converted model will hold (Jacob et al. 2018, with the statistics frozen, as PyTorch's
+// fused ConvBn modules end up once freeze_bn_stats is set). A model without BatchNorm comes
+// back as a plain copy (Clone).
+func (m *MLP) FoldBatchNorm() (*MLP, error) {
+	c := m.Clone()
+	for i, l := range c.Layers {
+		if l.BN == nil {
+			continue
+		}
+		w, b, err := infer.FoldBatchNorm(l.Weights(), l.Bias(), l.In, l.Out, *l.BN.record())
+		if err != nil {
+			return nil, fmt.Errorf("nn: layer %s: %w", LayerName(i), err)
+		}
+		copy(l.Weights(), w)
+		copy(l.Bias(), b)
+		l.BN = nil
+	}
+	return c, nil
+}

@@ -62,6 +62,7 @@ func (m *Model) Simulation() (*infer.FloatModel, error) {
 		layers = append(layers, infer.FloatLayer{
 			Name: nn.LayerName(i), In: l.In, Out: l.Out, ReLU: l.Act == nn.ReLU,
 			W: append([]float32(nil), l.Weights()...), B: append([]float32(nil), l.Bias()...),
+			Conv: l.Conv, Pool: l.Pool,
 		})
 		sim.Inputs = append(sim.Inputs, m.Inputs[i].Params())
 		sim.Weights = append(sim.Weights, m.Weights[i].Params())

@@ -137,7 +137,9 @@ type Model struct {
 }
 
 // Prepare returns a new model that fake-quantizes m's weights and layer inputs; m is not
-// modified (its parameters are copied).
+// modified (its parameters are copied). A BatchNorm is folded into the layer before it
+// first (nn.MLP.FoldBatchNorm, with its running statistics), so the fake-quantized weights
+// are the folded ones the integer model holds and the statistics stay frozen during QAT.
 func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -154,7 +156,11 @@ func Prepare(m *nn.MLP, cfg Config) (*Model, error) {
 	if err := cfg.Spec.CheckLayers(len(m.Layers)); err != nil {
 		return nil, fmt.Errorf("qat: %w", err)
 	}
-	qm := &Model{MLP: m.Clone(), Config: cfg}
+	folded, err := m.FoldBatchNorm() // a copy, BatchNorm folded: what the integer model computes
+	if err != nil {
+		return nil, fmt.Errorf("qat: %w", err)
+	}
+	qm := &Model{MLP: folded, Config: cfg}
 	inObs, wObs := cfg.Observer, quant.ObserverConfig{Kind: quant.MinMaxObserver}
 	if cfg.LearnScales && cfg.LSQInit == InitMeanAbs {
 		inObs = quant.ObserverConfig{Kind: quant.MeanAbsObserver}

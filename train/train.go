@@ -61,6 +61,11 @@ type Config struct {
 	Distill *Distillation
 	// Schedule shapes the learning rate over the run (default ConstantLR).
 	Schedule Schedule
+	// Shift, if positive, augments every training image with a random translation of up to
+	// Shift pixels in each direction (zero fill; torchvision's RandomAffine(translate) with
+	// whole pixels), drawn per sample and epoch from Seed. Images are the model's input
+	// record (Height×Width pixels). 0 trains on the images as they are.
+	Shift int
 }
 
 // Teacher computes logits [rows, classes] of rows samples x [rows, in] (infer.FloatModel's
@@ -180,6 +185,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("train: eval batch %d, want > 0", c.EvalBatch)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("train: learning rate %v, want > 0", c.LR)
+	case c.Shift < 0 || c.Shift > MaxShift:
+		return fmt.Errorf("train: shift %d, want 0 to %d pixels", c.Shift, MaxShift)
 	case c.Schedule != ConstantLR && c.Schedule != CosineLR:
 		return fmt.Errorf("train: unknown schedule %d", int(c.Schedule))
 	}
@@ -256,6 +263,7 @@ type Trainer struct {
 	order   []int
 	gat     gathering   // the batch being gathered (gather)
 	gatWork func(i int) // t.gatherPart, bound once
+	hasBN   bool        // the model has a BatchNorm (padding rows repeat real images)
 	epoch   int
 	replay  int // shuffles to replay before the next epoch (after Restore)
 }
@@ -263,6 +271,9 @@ type Trainer struct {
 // NewTrainer builds and compiles the training graph of model (with its hooks): forward,
 // softmax cross-entropy, and the gradients of every parameter.
 func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
+	if model == nil {
+		return nil, errors.New("train: no model")
+	}
 	cfg.defaults(model)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -284,6 +295,14 @@ func NewTrainer(model *nn.MLP, cfg Config) (*Trainer, error) {
 	}
 	g := net.Graph
 	t := &Trainer{cfg: cfg, model: model, net: net, rng: rand.New(rand.NewSource(cfg.Seed))}
+	for _, l := range model.Layers {
+		t.hasBN = t.hasBN || l.BN != nil
+	}
+	if in := model.InputRecord(); cfg.Shift > 0 {
+		if err := checkShift(cfg.Shift, in.Height, in.Width, model.InputSize()); err != nil {
+			return nil, err
+		}
+	}
 	t.y = G.NewMatrix(g, tensor.Float32, G.WithShape(cfg.Batch, cfg.Classes), G.WithName("y"))
 	var teacher *G.Node // the teacher's logits, with Distill
 	if d := cfg.Distill; d != nil {
@@ -358,8 +377,8 @@ func Fit(model *nn.MLP, trainSet, testSet Data, cfg Config) (*History, error) {
 // batch input t.x, split over the CPUs (tinyq/internal/par): the rows are scattered over the
 // 188 MB training set, so each copy waits on memory, and two cores wait half as long (about
 // 90 µs a batch on one core of the benchmark machine, a tenth of a step).
-func (t *Trainer) gather(images []float32, idx []int, in int) {
-	t.gat = gathering{images: images, idx: idx, in: in}
+func (t *Trainer) gather(images []float32, idx []int, in, lo int) {
+	t.gat = gathering{images: images, idx: idx, in: in, lo: lo}
 	if t.gatWork == nil {
 		t.gatWork = t.gatherPart // bound once: no allocation per batch
 	}
@@ -375,6 +394,7 @@ type gathering struct {
 	images []float32
 	idx    []int
 	in     int
+	lo     int // the batch's first position in the epoch's order (Shift)
 }
 
 // gatherPart copies part i of the batch.
@@ -382,7 +402,14 @@ func (t *Trainer) gatherPart(i int) {
 	g := t.gat
 	lo, hi := len(g.idx)*i/gatherParts, len(g.idx)*(i+1)/gatherParts
 	for r := lo; r < hi; r++ {
-		copy(t.x[r*g.in:(r+1)*g.in], g.images[g.idx[r]*g.in:(g.idx[r]+1)*g.in])
+		dst, src := t.x[r*g.in:(r+1)*g.in], g.images[g.idx[r]*g.in:(g.idx[r]+1)*g.in]
+		if s := t.cfg.Shift; s > 0 {
+			in := t.model.InputRecord()
+			dy, dx := shiftOf(t.cfg.Seed, t.epoch, g.lo+r, s)
+			shifted(dst, src, in.Height, in.Width, g.in/(in.Height*in.Width), dy, dx)
+			continue
+		}
+		copy(dst, src)
 	}
 }
 
@@ -440,7 +467,7 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			}
 			clear(t.tv[(hi-lo)*classes:]) // padding rows: ignored with their zero targets
 		}
-		t.gather(trainSet.Images, t.order[lo:hi], in)
+		t.gather(trainSet.Images, t.order[lo:hi], in, lo)
 		for r, idx := range t.order[lo:hi] {
 			lab := int(trainSet.Labels[idx])
 			if lab >= classes {
@@ -448,7 +475,15 @@ func (t *Trainer) Epoch(trainSet, testSet Data) (Epoch, error) {
 			}
 			t.yv[r*classes+lab] = 1
 		}
-		clear(t.x[(hi-lo)*in:]) // padding rows: zero input, zero target (ignored by the loss)
+		if t.hasBN && hi-lo < b {
+			// Padding rows repeat the batch's real images (their targets stay zero, ignored by
+			// the loss), so that BatchNorm's batch statistics see only real images.
+			for r := hi - lo; r < b; r++ {
+				copy(t.x[r*in:(r+1)*in], t.x[(r%(hi-lo))*in:(r%(hi-lo)+1)*in])
+			}
+		} else {
+			clear(t.x[(hi-lo)*in:]) // padding rows: zero input, zero target (ignored by the loss)
+		}
 		if t.cfg.Schedule == CosineLR {
 			f := 0.5 * (1 + math.Cos(math.Pi*float64(t.epoch*steps+s)/float64(t.cfg.Epochs*steps)))
 			t.solver.LR = t.cfg.LR * f

@@ -17,6 +17,7 @@
 package patch
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -48,6 +49,9 @@ func check(fn string, n int, w arch.Window, lens ...any) {
 // value that represents 0.0). Every element of dst is written.
 func Im2col[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) {
 	check("Im2col", n, w, "src", len(src), n*w.InLen(), "dst", len(dst), n*w.OutPixels()*w.PatchLen())
+	if im2colPadded(dst, src, n, w, pad) {
+		return
+	}
 	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
 	plen, rowLen := w.PatchLen(), k*c
 	zero := zeroBits(pad)
@@ -87,6 +91,62 @@ func Im2col[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) {
 			}
 		}
 	}
+}
+
+// paddedMax is the most values of a padded image im2colPadded handles, on the stack: the
+// CNN's first convolution pads 28×28×1 to 32×32×1 = 1024.
+const paddedMax = 4096
+
+// im2colPadded is Im2col for windows whose rows are at most 8 values (a 5×5 window over
+// one channel: the CNN's first convolution) on images whose padded copy fits paddedMax
+// values, where the padding's branches and a memmove call per row of a window cost more
+// than the values (measured: for longer rows memmove wins). The image is first copied
+// into a padded image on the stack, so that every window row is a run of the padded
+// image, moved without a branch: uint8 rows as one unaligned 8-byte load and store, whose
+// bytes past the row are overwritten by the writes that follow (every element of dst is
+// written, in increasing order; the last rows of dst are copied), float rows by an inlined
+// loop. It reports false, doing nothing, for other windows.
+func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) bool {
+	pw, ph := w.W+2*w.Pad, w.H+2*w.Pad
+	c, k := w.C, w.Kernel
+	rowLen, prow := k*c, pw*c
+	if ph*prow > paddedMax || rowLen > 8 {
+		return false
+	}
+	var buf [paddedMax + 8]T // + 8: the last 8-byte load may read past the padded image
+	padded := buf[:ph*prow]
+	d8, bytes := any(dst).([]uint8)
+	var b8 []uint8
+	if bytes {
+		b8 = any(buf[:]).([]uint8)
+	}
+	outH, outW := w.OutH(), w.OutW()
+	d := 0
+	for b := 0; b < n; b++ {
+		padFill(padded, pad, zeroBits(pad))
+		img := src[b*w.InLen() : (b+1)*w.InLen()]
+		for y := 0; y < w.H; y++ {
+			copy(padded[((y+w.Pad)*pw+w.Pad)*c:], img[y*w.W*c:(y+1)*w.W*c])
+		}
+		for oy := 0; oy < outH; oy++ {
+			for ox := 0; ox < outW; ox++ {
+				s := (oy*w.Stride*pw + ox*w.Stride) * c
+				for ky := 0; ky < k; ky++ {
+					if bytes && d+8 <= len(d8) {
+						binary.LittleEndian.PutUint64(d8[d:], binary.LittleEndian.Uint64(b8[s:]))
+					} else {
+						out, in := dst[d:d+rowLen], buf[s:s+rowLen]
+						for i := range out {
+							out[i] = in[i]
+						}
+					}
+					d += rowLen
+					s += prow
+				}
+			}
+		}
+	}
+	return true
 }
 
 // padFill sets every element of s to v; zero reports that v's bits are all zero (+0.0 or
@@ -171,6 +231,10 @@ func MaxPool[T float32 | uint8](dst []T, arg []int32, src []T, n int, w arch.Win
 	if int64(w.InLen()) > 1<<31-1 {
 		panic(fmt.Sprintf("patch: MaxPool: image of %d values: offsets overflow int32", w.InLen()))
 	}
+	if d8, ok := any(dst).([]uint8); ok && arg == nil {
+		maxPoolBytes(d8, any(src).([]uint8), n, w)
+		return
+	}
 	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
 	d := 0
 	for b := 0; b < n; b++ {
@@ -215,6 +279,58 @@ func MaxPool[T float32 | uint8](dst []T, arg []int32, src []T, n int, w arch.Win
 			}
 		}
 	}
+}
+
+// maxPoolBytes is MaxPool for uint8 values without offsets (the integer runtime's): with
+// no NaN and no signed zero, the maximum is all there is to it, a branch-free max per
+// channel.
+func maxPoolBytes(dst, src []uint8, n int, w arch.Window) {
+	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
+	d := 0
+	for b := 0; b < n; b++ {
+		img := src[b*w.InLen() : (b+1)*w.InLen()]
+		for oy := 0; oy < outH; oy++ {
+			y0 := oy*w.Stride - w.Pad
+			ky0, ky1 := max(0, -y0), min(k, w.H-y0)
+			for ox := 0; ox < outW; ox++ {
+				x0 := ox*w.Stride - w.Pad
+				kx0, kx1 := max(0, -x0), min(k, w.W-x0)
+				out := dst[d : d+c]
+				first := ((y0+ky0)*w.W + x0 + kx0) * c
+				copy(out, img[first:first+c])
+				for ky := ky0; ky < ky1; ky++ {
+					s := ((y0+ky)*w.W + x0 + kx0) * c
+					for kx := kx0; kx < kx1; kx++ {
+						in := img[s : s+c]
+						in = in[:len(out)]
+						i := 0
+						for ; i+8 <= len(in); i += 8 {
+							m := maxBytes(binary.LittleEndian.Uint64(out[i:]), binary.LittleEndian.Uint64(in[i:]))
+							binary.LittleEndian.PutUint64(out[i:], m)
+						}
+						for ; i < len(in); i++ {
+							out[i] = max(out[i], in[i])
+						}
+						s += c
+					}
+				}
+				d += c
+			}
+		}
+	}
+}
+
+// maxBytes returns the bytewise maximum of a and b, 8 unsigned bytes at a time without
+// branches (SWAR): in each byte, a >= b if a's top bit is set and b's is not, or if the top
+// bits are equal and a's low 7 bits are >= b's, which is the top bit of
+// (a | 0x80) - (b & 0x7f), a subtraction that cannot borrow from the byte above.
+func maxBytes(a, b uint64) uint64 {
+	const hi = 0x8080808080808080
+	low := ((a | hi) - (b &^ hi)) & hi // a's low 7 bits >= b's
+	ah, bh := a&hi, b&hi
+	ge := (ah &^ bh) | (^(ah ^ bh) & low) // a >= b, in each byte's top bit
+	mask := (ge >> 7) * 0xff              // 0xff in the bytes where a >= b
+	return a&mask | b&^mask
 }
 
 // MaxPoolGrad routes the gradient of a max pooling back to the maxima: for each element i

@@ -18,6 +18,8 @@ func randomWindows(r *rand.Rand, count int) []arch.Window {
 		{H: 28, W: 28, C: 16, Kernel: 2, Stride: 2},
 		{H: 1, W: 1, C: 3, Kernel: 3, Stride: 2, Pad: 2},
 		{H: 5, W: 4, C: 2, Kernel: 4, Stride: 3, Pad: 3},
+		{H: 40, W: 37, C: 8, Kernel: 3, Stride: 2, Pad: 1}, // beyond paddedMax: the general path
+		{H: 90, W: 90, C: 1, Kernel: 5, Stride: 1, Pad: 2}, // the same with rows of 5 values
 	}
 	for len(ws) < count {
 		k := 1 + r.IntN(5)
@@ -212,10 +214,15 @@ func TestMaxPool(t *testing.T) {
 		gotU := make([]uint8, len(want))
 		argU := make([]int32, len(want))
 		MaxPool(gotU, argU, srcU, n, w)
+		noArg := make([]uint8, len(want))
+		MaxPool(noArg, nil, srcU, n, w) // the branch-free path
 		for i := range gotU {
 			b := i / (w.OutPixels() * w.C)
-			if gotU[i] != srcU[b*w.InLen()+int(argU[i])] {
-				t.Fatalf("%+v: uint8 out %d = %d, its arg %d holds %d", w, i, gotU[i], argU[i], srcU[b*w.InLen()+int(argU[i])])
+			if gotU[i] != srcU[b*w.InLen()+int(argU[i])] || noArg[i] != gotU[i] {
+				t.Fatalf("%+v: uint8 out %d = %d (without arg %d), its arg %d holds %d", w, i, gotU[i], noArg[i], argU[i], srcU[b*w.InLen()+int(argU[i])])
+			}
+			if v := want[i]; v == v && uint8((v+2)*50) != gotU[i] && !(v == 2 && gotU[i] == 200) {
+				t.Fatalf("%+v: uint8 out %d = %d, want the image of %v", w, i, gotU[i], v)
 			}
 		}
 		// The gradient: dx = scatter of dy by arg.
@@ -295,4 +302,66 @@ func BenchmarkIm2colUint8(b *testing.B) {
 	for b.Loop() {
 		Im2col(dst, src, n, w, 3)
 	}
+}
+
+func TestIm2colAllocs(t *testing.T) {
+	w := arch.Window{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2}
+	src := make([]uint8, w.InLen())
+	dst := make([]uint8, w.OutPixels()*w.PatchLen())
+	if n := testing.AllocsPerRun(10, func() { Im2col(dst, src, 1, w, 3) }); n > 0 {
+		t.Errorf("Im2col: %v allocations", n)
+	}
+	srcF, dstF := make([]float32, len(src)), make([]float32, len(dst))
+	if n := testing.AllocsPerRun(10, func() { Im2col(dstF, srcF, 1, w, 0) }); n > 0 {
+		t.Errorf("Im2col float32: %v allocations", n)
+	}
+	pool := arch.Window{H: 28, W: 28, C: 1, Kernel: 2, Stride: 2}
+	if n := testing.AllocsPerRun(10, func() { MaxPool(dst[:196], nil, src, 1, pool) }); n > 0 {
+		t.Errorf("MaxPool: %v allocations", n)
+	}
+}
+
+// TestMaxBytes checks the SWAR bytewise maximum against max on every pair of bytes, in
+// every lane.
+func TestMaxBytes(t *testing.T) {
+	for a := 0; a < 256; a++ {
+		for b := 0; b < 256; b++ {
+			lane := a*7%8 + 0 // a different lane for different a
+			x := uint64(0x5a5a5a5a5a5a5a5a)&^(0xff<<(8*lane)) | uint64(a)<<(8*lane)
+			y := uint64(0xa5a5a5a5a5a5a5a5)&^(0xff<<(8*lane)) | uint64(b)<<(8*lane)
+			got := maxBytes(x, y)
+			for l := 0; l < 8; l++ {
+				if want := max(uint8(x>>(8*l)), uint8(y>>(8*l))); uint8(got>>(8*l)) != want {
+					t.Fatalf("maxBytes(%#x, %#x) lane %d = %#x, want %#x", x, y, l, uint8(got>>(8*l)), want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMaxPool is the CNN's first pooling (28×28×16, 2×2) at batch 64, on ReLU-like
+// values (half zeros), float32 and uint8, without offsets (the runtime's call).
+func BenchmarkMaxPool(b *testing.B) {
+	w := arch.Window{H: 28, W: 28, C: 16, Kernel: 2, Stride: 2}
+	const n = 64
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, n*w.InLen())
+	srcU := make([]uint8, len(src))
+	for i := range src {
+		if r.IntN(2) == 0 {
+			src[i] = r.Float32()
+			srcU[i] = uint8(r.IntN(256))
+		}
+	}
+	dst, dstU := make([]float32, n*w.OutPixels()*w.C), make([]uint8, n*w.OutPixels()*w.C)
+	b.Run("float32", func(b *testing.B) {
+		for b.Loop() {
+			MaxPool(dst, nil, src, n, w)
+		}
+	})
+	b.Run("uint8", func(b *testing.B) {
+		for b.Loop() {
+			MaxPool(dstU, nil, srcU, n, w)
+		}
+	})
 }
