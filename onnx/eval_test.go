@@ -242,10 +242,14 @@ func evalNode(n *onnxpb.NodeProto, in []*tensor) ([]*tensor, error) {
 // TestExportSemantics: every kind of export of the PyTorch MLP and CNN, read by the tests'
 // direct reference of the ONNX operators (evalGraph, not ONNX Runtime, not tinyq's
 // kernels), predicts what tinyq's runtime predicts on MNIST test images (random inputs
-// without MNIST): all of them for the float models, at least 99.5% for the integer ones (a
-// float requantization against tinyq's fixed-point one, and sums in another order).
+// without MNIST; 60 under -short): all of them for the float models, at least 99.5% for the
+// integer ones (a float requantization against tinyq's fixed-point one, and sums in another
+// order).
 func TestExportSemantics(t *testing.T) {
 	rows := 300
+	if testing.Short() {
+		rows = 60
+	}
 	var x []float32
 	if dir, err := mnist.Locate(""); err == nil {
 		_, test, err := mnist.Load(dir)
@@ -262,7 +266,7 @@ func TestExportSemantics(t *testing.T) {
 		if x == nil {
 			x = testInputs(t, fm, rows)
 		}
-		calib := x[:100*784]
+		calib := x[:rows/3*784]
 		models := []infer.Model{fm, half(t, fm)}
 		for _, cfg := range []ptq.Config{ptq.Spec(ptq.Static, 8, 8), ptq.Spec(ptq.Static, 8, 8).PerTensor(), ptq.Spec(ptq.Static, 4, 4), ptq.Spec(ptq.Static, 2, 8), ptq.Spec(ptq.Dynamic, 8, 8)} {
 			if cfg.Mode == ptq.Dynamic && fx != "mlp" {
