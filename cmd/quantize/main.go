@@ -353,7 +353,11 @@ func quantize(o options, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.out, err)
 	}
-	fmt.Fprintf(stdout, "%s: %.2f%% on the %d MNIST test images (the float model: %.2f%%)\n", name, acc, testSet.N, accFloat)
+	how := ""
+	if isONNX(o.out) {
+		how = "; the model written as ONNX, run by tinyq's runtime"
+	}
+	fmt.Fprintf(stdout, "%s: %.2f%% on the %d MNIST test images (the float model: %.2f%%%s)\n", name, acc, testSet.N, accFloat, how)
 	return nil
 }
 
