@@ -196,11 +196,16 @@ func inputDims(in *onnxpb.ValueInfoProto) ([]int64, error) {
 		return nil, nil
 	}
 	var dims []int64
+	n := int64(1)
 	for _, d := range shape.GetDim()[1:] {
 		v := d.GetDimValue()
 		if d.GetDimParam() != "" || v <= 0 {
 			return nil, nil
 		}
+		if v > arch.MaxDim || n*v > arch.MaxValues {
+			return nil, fmt.Errorf("input %q: dimension %d: tinyq's inputs have at most %d values per dimension and %d in all", in.GetName(), v, arch.MaxDim, arch.MaxValues)
+		}
+		n *= v
 		dims = append(dims, v)
 	}
 	return dims, nil

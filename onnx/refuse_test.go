@@ -130,6 +130,9 @@ func TestImportRefused(t *testing.T) {
 		{"int input", func(b *builder, m *onnxpb.ModelProto) {
 			m.Graph.Input[0].GetType().GetTensorType().ElemType = proto.Int32(int32(onnxpb.TensorProto_UINT8))
 		}, []string{`input "image"`, "UINT8", "want FLOAT"}},
+		{"huge input", func(b *builder, m *onnxpb.ModelProto) {
+			m.Graph.Input[0].GetType().GetTensorType().GetShape().GetDim()[2].Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 1 << 40}
+		}, []string{`input "image"`, "dimension 1099511627776"}},
 		{"sizes", func(b *builder, m *onnxpb.ModelProto) {
 			m.Graph.Initializer[0] = floatTensor("w1", []int{3, 15}, make([]float32, 45))
 		}, []string{`node "gemm1" (Gemm)`, "weights for 15 inputs after 16 values"}},
