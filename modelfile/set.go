@@ -96,3 +96,13 @@ func fileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// SetFiles are the files Set.Write writes into dir for a set of the model names given: each
+// dir/NAME.safetensors, then the manifest.
+func SetFiles(dir string, names []string) []string {
+	var ps []string
+	for _, n := range names {
+		ps = append(ps, filepath.Join(dir, n+".safetensors"))
+	}
+	return append(ps, filepath.Join(dir, ManifestFile))
+}

@@ -83,3 +83,21 @@ func TestSaveManifest(t *testing.T) {
 		t.Fatalf("a mixed set kept a manifest: %v", err)
 	}
 }
+
+// TestSetFiles: the files Write writes, in order, for the names given: each model, then the
+// manifest.
+func TestSetFiles(t *testing.T) {
+	dir := t.TempDir()
+	var s Set
+	for _, n := range []string{"fp32", "ptq"} {
+		s.Add(n, func(p string) error { return os.WriteFile(p, []byte(n), 0o644) })
+	}
+	var written []string
+	if failed := s.Write(dir, "run", func(p string) { written = append(written, p) }); failed != nil {
+		t.Fatal(failed)
+	}
+	got := SetFiles(dir, []string{"fp32", "ptq"})
+	if strings.Join(got, "|") != strings.Join(written, "|") || len(got) != 3 {
+		t.Errorf("SetFiles = %v, Write wrote %v", got, written)
+	}
+}

@@ -37,6 +37,7 @@ type Result struct {
 	History    *train.History    // its training history
 	Simulation *infer.FloatModel // its fake-quant simulation in the float runtime
 	Int        *infer.IntModel   // its conversion to integers, static activation scales
+	Name       string            // the phase's name (its Train.Name)
 }
 
 // Run prepares p.Start for QAT, trains it (checkpointing after every epoch and resuming as
@@ -71,7 +72,7 @@ func Run(p Phase, trainSet, testSet train.Data) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Model: qm, History: hist}
+	r := &Result{Model: qm, History: hist, Name: p.Train.Name}
 	if r.Simulation, err = qm.Simulation(); err != nil {
 		return r, err
 	}
@@ -79,6 +80,15 @@ func Run(p Phase, trainSet, testSet train.Data) (*Result, error) {
 		return r, err
 	}
 	return r, nil
+}
+
+// Divergence is train.Divergence of the phase's history, under the phase's name: a warning
+// if it diverged, else "" (also for a nil Result: a phase that failed before training).
+func (r *Result) Divergence() string {
+	if r == nil {
+		return ""
+	}
+	return train.Divergence(r.Name, r.History)
 }
 
 // staleBase reports whether the QAT checkpoint at path was fine-tuned from another FP32

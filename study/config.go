@@ -71,3 +71,22 @@ func NewRunInfo(command string) schema.RunInfo {
 		Go:      runtime.Version(),
 	}
 }
+
+// For returns the settings of the full study, or with quick of Quick, for an FP32 run of
+// run's Seed, Hidden, Epochs, Batch, LR, TrainLimit, Load and QATLR (the other fields of run
+// are ignored): the full study's uniform QAT trains run.Epochs epochs too, and with Load the
+// file decides Hidden and Epochs (left empty).
+func For(quick bool, run schema.Settings) schema.Settings {
+	s := Full()
+	if quick {
+		s = Quick()
+	} else {
+		s.QATEpochs = run.Epochs
+	}
+	s.Seed, s.Hidden, s.Epochs, s.Batch, s.LR, s.TrainLimit, s.Load = run.Seed, run.Hidden, run.Epochs, run.Batch, run.LR, run.TrainLimit, run.Load
+	s.QATLR = run.QATLR
+	if run.Load != "" {
+		s.Hidden, s.Epochs = nil, 0
+	}
+	return s
+}

@@ -11,28 +11,25 @@ import (
 	"tinyq/study/schema"
 )
 
-// trainQAT fine-tunes the FP32 model with QAT under recipe r (its learning rate scaled from
-// the FP32 rate unless the settings fix one) for epochs, and returns the trained, converted
-// phase (qat.Run).
-func (e *env) trainQAT(r qat.Recipe, epochs int) (*qat.Result, error) {
+// trainQAT fine-tunes the FP32 model with QAT at target t (its recipe, qat.Target.Recipe,
+// with learned scales on or off as lsq says, nil keeping the recipe's, and its learning rate
+// scaled from the FP32 rate unless the settings fix one) for epochs, and returns the trained,
+// converted phase: the phase cmd/mnist trains for -bits t with its other QAT flags at the
+// recipe's values (qat.Options.Phase, qat.Run).
+func (e *env) trainQAT(t qat.Target, lsq *bool, epochs int) (*qat.Result, error) {
 	tc := e.in.TrainQAT
-	tc.Epochs = epochs
-	tc.LR, tc.Schedule = r.LR(e.set.LR, e.set.QATLR), r.Schedule
-	tc.Name = "qat-" + r.Config.Name()
+	tc.Epochs, tc.LR = epochs, e.set.LR
 	tc.Progress, tc.Log = nil, nil // the study has one bar
-	res, err := qat.Run(qat.Phase{Start: e.in.Model, Config: r.Config, Train: tc}, e.in.Train, e.in.Test)
+	o := qat.Options{Choices: qat.Choices{LearnScales: lsq, LR: e.set.QATLR}, LSQInit: qat.InitMeanAbs}
+	ph, err := o.Phase(t, qat.Base{Model: e.in.Model, Train: tc})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", tc.Name, err)
+		return nil, err
+	}
+	res, err := qat.Run(ph, e.in.Train, e.in.Test)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ph.Train.Name, err)
 	}
 	return res, nil
-}
-
-// recipe is cmd/mnist's default recipe for w/a bits (qat.Default) with learned scales on or
-// off.
-func recipe(w, a int, lsq bool) qat.Recipe {
-	r := qat.Default(w, a)
-	r.Config.LearnScales = lsq
-	return r
 }
 
 // qatKey names a uniform QAT point: its widths and whether it learns its scales.
@@ -71,7 +68,7 @@ func (s *Study) runQAT(e *env) error {
 	fp32Epochs := len(s.Results.FP32.Curve)
 	for _, k := range s.pendingQAT(e.set) {
 		p, lsq := k.p, k.lsq
-		res, err := e.trainQAT(recipe(p.W, p.A, lsq), e.set.QATEpochs)
+		res, err := e.trainQAT(qat.Target{p.Widths()}, &lsq, e.set.QATEpochs)
 		if err != nil {
 			return err
 		}
@@ -92,8 +89,8 @@ func (s *Study) runQAT(e *env) error {
 	}
 	for _, k := range kneeBudgetsLeft(s.Results.Mixed, s.Dir) {
 		p := &s.Results.Mixed[k]
-		r := qat.DefaultLayers(p.Bits)
-		res, err := e.trainQAT(r, e.set.KneeQATEpochs)
+		t := qat.Target(p.Bits)
+		res, err := e.trainQAT(t, nil, e.set.KneeQATEpochs)
 		if err != nil {
 			return err
 		}
@@ -101,7 +98,7 @@ func (s *Study) runQAT(e *env) error {
 		if p.QATAccuracy, err = e.testAccuracy(im); err != nil {
 			return err
 		}
-		p.File = "mixed-" + r.Config.Name() + ".safetensors"
+		p.File = "mixed-" + t.Name() + ".safetensors"
 		if err := infer.SaveInt(filepath.Join(s.Dir, p.File), im, ""); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/ptq"
+	"tinyq/train"
 )
 
 // Resume loads a resumed study's FP32 model (Model, with the training record the caller
@@ -42,4 +43,28 @@ func CheckReference(fm *infer.FloatModel, trainImages, testImages []float32) err
 		}
 	}
 	return nil
+}
+
+// Reference checks and records the study's FP32 model m: a model whose training history hist
+// (nil when loaded or resumed) diverged (train.Divergence) or whose logits are not finite on
+// the study's images (CheckReference) is refused; else its test accuracy is measured and it
+// becomes the reference (SetReference, training being the record of this run's settings).
+func (s *Study) Reference(m *nn.MLP, hist *train.History, trainSet, testSet train.Data, training string) error {
+	// A model that diverged would only give the study unusable points (or fail it on absurd
+	// scales): stop here, with the warning cmd/mnist's table run prints.
+	if w := train.Divergence("fp32", hist); w != "" {
+		return fmt.Errorf("study: %s", w)
+	}
+	fm, err := m.FloatModel()
+	if err != nil {
+		return err
+	}
+	if err := CheckReference(fm, trainSet.Images, testSet.Images); err != nil {
+		return err
+	}
+	acc, err := infer.Evaluate(fm, testSet.Images, testSet.Labels)
+	if err != nil {
+		return err
+	}
+	return s.SetReference(m, hist, acc, training)
 }

@@ -1,10 +1,12 @@
 package study
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"tinyq/study/schema"
+	"tinyq/train"
 )
 
 // TestResumeChecksSizes: a resumed study's model is refused when its layer sizes are not the
@@ -90,5 +92,58 @@ func TestNewRunInfo(t *testing.T) {
 	r := NewRunInfo("go run ./cmd/mnist -study x")
 	if r.Command != "go run ./cmd/mnist -study x" || r.Date == "" || !strings.Contains(r.Machine, "cores") || !strings.HasPrefix(r.Kernels, "integer ") || !strings.HasPrefix(r.Go, "go") {
 		t.Errorf("NewRunInfo = %+v", r)
+	}
+}
+
+// TestFor: the FP32 run's fields are copied into the full or quick grid, the full study's QAT
+// trains the run's epochs, and a loaded model leaves its sizes and epochs to the file.
+func TestFor(t *testing.T) {
+	run := schema.Settings{Seed: 7, Hidden: []int{32}, Epochs: 3, Batch: 64, LR: 0.01, TrainLimit: 5000, QATLR: 0.002, QATEpochs: 99, QATBits: []schema.Pair{{W: 5, A: 5}}}
+	s := For(false, run)
+	if s.Quick || s.Seed != 7 || len(s.Hidden) != 1 || s.Epochs != 3 || s.Batch != 64 || s.LR != 0.01 || s.TrainLimit != 5000 || s.QATLR != 0.002 || s.QATEpochs != 3 || len(s.QATBits) != len(Full().QATBits) {
+		t.Errorf("full: %+v", s)
+	}
+	if s := For(true, run); !s.Quick || s.QATEpochs != Quick().QATEpochs || s.Epochs != 3 || s.Seed != 7 {
+		t.Errorf("quick: %+v", s)
+	}
+	run.Load = "m.safetensors"
+	if s := For(false, run); s.Load != run.Load || s.Hidden != nil || s.Epochs != 0 || s.QATEpochs != 3 {
+		t.Errorf("loaded: %+v", s)
+	}
+}
+
+// TestReference: a diverged history and a model with non-finite logits are refused before
+// anything is recorded; a sound model becomes the reference with its test accuracy.
+func TestReference(t *testing.T) {
+	s, err := Open(t.TempDir(), schema.Config{Settings: Quick()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	data := tinyData(50, 1)
+	bad := &train.History{Epochs: []train.Epoch{{TrainLoss: 1e6, TestAccuracy: 10}}}
+	if err := s.Reference(testModel(t, 1), bad, data, data, "{}"); err == nil || !strings.HasPrefix(err.Error(), "study: fp32 diverged") {
+		t.Errorf("diverged history: %v", err)
+	}
+	m := testModel(t, 1)
+	for _, l := range m.Layers {
+		for i := range l.Weights() {
+			l.Weights()[i] = 1e30
+		}
+	}
+	if err := s.Reference(m, nil, data, data, "{}"); err == nil || !strings.Contains(err.Error(), "FP32 model's logit") {
+		t.Errorf("overflowing model: %v", err)
+	}
+	if _, err := os.Stat(s.ModelPath()); err == nil || s.Results.FP32.ParamsSHA256 != "" {
+		t.Fatal("a refused model was recorded")
+	}
+	if err := s.Reference(testModel(t, 1), nil, data, data, "{}"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.ModelPath()); err != nil {
+		t.Errorf("the reference model was not saved: %v", err)
+	}
+	if acc := s.Results.FP32.Accuracy; acc < 0 || acc > 100 || string(s.Results.FP32.Training) != "{}" {
+		t.Errorf("reference %+v", s.Results.FP32)
 	}
 }

@@ -281,3 +281,34 @@ func TestOutputFiles(t *testing.T) {
 		t.Errorf("OutputFiles: %v, want %v", got, want)
 	}
 }
+
+// TestFiles: every output file, then study.json, in dir.
+func TestFiles(t *testing.T) {
+	got := Files("d")
+	if len(got) != len(OutputFiles())+1 || got[0] != filepath.Join("d", ModelFile) || got[len(got)-1] != filepath.Join("d", ResultsFile) {
+		t.Errorf("Files = %v", got)
+	}
+}
+
+// TestFileFingerprint: a saved model's file has the model's fingerprint; another model's file
+// another, and a missing file is an error.
+func TestFileFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	m := testModel(t, 1)
+	p := filepath.Join(dir, "m.safetensors")
+	if err := m.Save(p, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := FileFingerprint(p); err != nil || got != Fingerprint(m) {
+		t.Errorf("FileFingerprint = %q, %v; want %q", got, err, Fingerprint(m))
+	}
+	if err := testModel(t, 2).Save(p, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := FileFingerprint(p); got == Fingerprint(m) {
+		t.Error("a replaced file keeps the fingerprint")
+	}
+	if _, err := FileFingerprint(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file: no error")
+	}
+}

@@ -18,8 +18,8 @@ import (
 
 	"tinyq/internal/atomicfile"
 	"tinyq/internal/dirlock"
-	"tinyq/modelfile"
 	"tinyq/nn"
+	"tinyq/qat"
 	"tinyq/study/schema"
 	"tinyq/train"
 )
@@ -218,6 +218,16 @@ func OutputFiles() []string {
 	return []string{ModelFile, ReportFile, schema.FigurePTQBits, schema.FigureHeatmap, schema.FigurePareto, schema.FigureSensitivity, schema.FigureHist, schema.FigureCurves}
 }
 
+// Files are the files a study in dir may write or replace, besides its mixed-precision models:
+// each of OutputFiles, then study.json (ResultsFile).
+func Files(dir string) []string {
+	var ps []string
+	for _, n := range append(OutputFiles(), ResultsFile) {
+		ps = append(ps, filepath.Join(dir, n))
+	}
+	return ps
+}
+
 // ModelPath is where the study keeps its FP32 model, so that a resumed study quantizes the
 // same model.
 func (s *Study) ModelPath() string { return filepath.Join(s.Dir, ModelFile) }
@@ -225,12 +235,16 @@ func (s *Study) ModelPath() string { return filepath.Join(s.Dir, ModelFile) }
 // Fingerprint is the SHA-256, in hex, of m's parameters: each layer's weights then biases,
 // in layer order, as little-endian float32 bits. Two models with the same fingerprint compute
 // the same function.
-func Fingerprint(m *nn.MLP) string {
-	var params [][]float32
-	for _, l := range m.Layers {
-		params = append(params, l.Weights(), l.Bias())
+func Fingerprint(m *nn.MLP) string { return qat.Fingerprint(m) }
+
+// FileFingerprint is the Fingerprint of the float model in the file at path (nn.Load): a
+// resumed study compares it with its model's to refuse a file that was replaced since.
+func FileFingerprint(path string) (string, error) {
+	m, _, err := nn.Load(path)
+	if err != nil {
+		return "", err
 	}
-	return modelfile.Fingerprint(params...)
+	return Fingerprint(m), nil
 }
 
 // Model loads the FP32 model of a resumed study (HasModel) and checks that it is the one the

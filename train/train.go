@@ -227,8 +227,12 @@ func (h *History) Final() Epoch {
 	return h.Epochs[len(h.Epochs)-1]
 }
 
-// EpochSeconds returns the training seconds of each epoch.
+// EpochSeconds returns the training seconds of each epoch (nil for a nil History: a model
+// that was loaded, not trained).
 func (h *History) EpochSeconds() []float64 {
+	if h == nil {
+		return nil
+	}
 	s := make([]float64, len(h.Epochs))
 	for i, e := range h.Epochs {
 		s[i] = e.Seconds

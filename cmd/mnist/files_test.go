@@ -13,6 +13,7 @@ import (
 	"tinyq/infer"
 	"tinyq/internal/proctest"
 	"tinyq/mnist"
+	"tinyq/qat"
 )
 
 // TestSaveThenLoad: a run that saves its models, then a run that loads fp32.safetensors and
@@ -93,7 +94,7 @@ func TestResumeAfterKill(t *testing.T) {
 		base := filepath.Join(dir, "ck"+phase+"-run.safetensors")
 		wait := base // the file whose appearance means the phase has checkpointed an epoch
 		if phase != "" {
-			wait = phaseCheckpoint(base, "qat-w4a4")
+			wait = qat.PhaseCheckpoint(base, "qat-w4a4")
 		}
 		victim := exec.Command(bin, append(args, "-checkpoint", ck)...)
 		if err := victim.Start(); err != nil {

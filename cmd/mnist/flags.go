@@ -14,41 +14,38 @@ import (
 
 // options are the parsed, validated flags.
 type options struct {
-	Epochs     int       `json:"epochs"`
-	Batch      int       `json:"batch"`
-	LR         float64   `json:"lr"`
-	Hidden     []int     `json:"hidden"`
-	Seed       int64     `json:"seed"`
-	DataDir    string    `json:"data_dir,omitempty"`
-	TrainLimit int       `json:"train_limit,omitempty"`
-	QAT        bool      `json:"qat"`
-	Bits       []bitPair `json:"bits,omitempty"`
-	LSQ        autoBool  `json:"lsq"`
-	LSQInit    string    `json:"lsq_init,omitempty"`
-	Distill    bool      `json:"distill,omitempty"`
-	DistillT   float64   `json:"distill_t,omitempty"`
-	DistillA   float64   `json:"distill_alpha,omitempty"`
-	Schedule   string    `json:"lr_schedule,omitempty"`
-	LearnInput bool      `json:"lsq_learn_input,omitempty"`
-	QATInit    string    `json:"qat_init,omitempty"`
-	Observer   string    `json:"observer,omitempty"`
-	Freeze     int       `json:"freeze_observers_after,omitempty"`
-	QATLR      float64   `json:"qat_lr,omitempty"`
-	Save       string    `json:"-"`
-	Load       string    `json:"load,omitempty"`
-	Checkpoint string    `json:"-"`
-	Resume     bool      `json:"resume,omitempty"`
-	Quiet      bool      `json:"-"`
-	JSON       string    `json:"-"`
-	Study      string    `json:"-"`
-	StudyQuick bool      `json:"-"`
+	Epochs     int          `json:"epochs"`
+	Batch      int          `json:"batch"`
+	LR         float64      `json:"lr"`
+	Hidden     []int        `json:"hidden"`
+	Seed       int64        `json:"seed"`
+	DataDir    string       `json:"data_dir,omitempty"`
+	TrainLimit int          `json:"train_limit,omitempty"`
+	QAT        bool         `json:"qat"`
+	Bits       []qat.Target `json:"bits,omitempty"`
+	LSQ        autoBool     `json:"lsq"`
+	LSQInit    string       `json:"lsq_init,omitempty"`
+	Distill    bool         `json:"distill,omitempty"`
+	DistillT   float64      `json:"distill_t,omitempty"`
+	DistillA   float64      `json:"distill_alpha,omitempty"`
+	Schedule   string       `json:"lr_schedule,omitempty"`
+	LearnInput bool         `json:"lsq_learn_input,omitempty"`
+	QATInit    string       `json:"qat_init,omitempty"`
+	Observer   string       `json:"observer,omitempty"`
+	Freeze     int          `json:"freeze_observers_after,omitempty"`
+	QATLR      float64      `json:"qat_lr,omitempty"`
+	Save       string       `json:"-"`
+	Load       string       `json:"load,omitempty"`
+	Checkpoint string       `json:"-"`
+	Resume     bool         `json:"resume,omitempty"`
+	Quiet      bool         `json:"-"`
+	JSON       string       `json:"-"`
+	Study      string       `json:"-"`
+	StudyQuick bool         `json:"-"`
 
 	loadedTraining string // with -load: the training record of the loaded file
 
-	// The choices given as names above, parsed once by parseFlags.
-	observer quant.ObserverKind // -observer
-	lsqInit  qat.LSQInit        // -lsq-init
-	schedule *train.Schedule    // -lr-schedule; nil: auto (the recipe's)
+	qat qat.Options // the QAT flags above, parsed once by parseFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -95,172 +92,147 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		return o, usageError{err.Error()}
 	}
-	if fs.NArg() > 0 {
-		return o, usagef("unexpected argument %q (flags only)", fs.Arg(0))
-	}
-	switch {
-	case o.Epochs < 1:
-		return o, usagef("-epochs %d: want at least 1", o.Epochs)
-	case o.Batch < 1:
-		return o, usagef("-batch %d: want at least 1", o.Batch)
-	case !(o.LR > 0) || o.LR > 10:
-		return o, usagef("-lr %v: want a number in (0, 10]", o.LR)
-	case o.TrainLimit < 0:
-		return o, usagef("-train-limit %d: want 0 (all) or a positive count", o.TrainLimit)
-	}
-	if train.CheckSeed(o.Seed) != nil {
-		return o, usagef("-seed %d: want 1 to %d (math/rand reduces a seed modulo 2^31-1, so any other seed would repeat the run of one of these)", o.Seed, train.MaxSeed)
-	}
-	var err error
-	if o.Hidden, err = parseSizes(hidden); err != nil {
-		return o, usagef("-hidden %q: %v", hidden, err)
-	}
-	if o.Bits, err = parseBits(bits); err != nil {
-		return o, usagef("-bits %q: %v", bits, err)
-	}
-	for _, b := range o.Bits {
-		switch {
-		case b.Layers == nil:
-		case o.Load == "" && len(b.Layers) != len(o.Hidden)+1:
-			return o, usagef("-bits %q: %s gives %d layers their widths, the model has %d", bits, b.name(), len(b.Layers), len(o.Hidden)+1)
-		case o.Checkpoint != "":
-			return o, usagef("-bits %q: per-layer widths (%s) cannot be checkpointed; drop -checkpoint", bits, b.name())
-		}
-	}
-	if o.QATInit != "fp32" && o.QATInit != "scratch" {
-		return o, usagef("-qat-init %q: want fp32 or scratch", o.QATInit)
-	}
-	if o.observer, err = quant.ParseObserverKind(o.Observer); err != nil {
-		return o, usagef("-observer %q: want minmax, moving-average, percentile, mse or meanabs", o.Observer)
-	}
-	if o.QATLR < 0 || o.QATLR > 10 || o.QATLR != o.QATLR {
-		return o, usagef("-qat-lr %v: want 0 (default) or a number in (0, 10]", o.QATLR)
-	}
-	if o.lsqInit, err = qat.ParseLSQInit(o.LSQInit); err != nil {
-		return o, usagef("-lsq-init %q: want meanabs or range", o.LSQInit)
-	}
-	if !(o.DistillT > 0) || o.DistillT > 100 {
-		return o, usagef("-distill-t %v: want a number in (0, 100]", o.DistillT)
-	}
-	if !(o.DistillA >= 0 && o.DistillA <= 1) {
-		return o, usagef("-distill-alpha %v: want a number in [0, 1]", o.DistillA)
-	}
+	var errs [5]error // parse failures, named in the checks below
+	o.Hidden, errs[0] = parseSizes(hidden)
+	o.Bits, errs[1] = qat.ParseTargets(bits)
+	q := qat.Options{Choices: qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch", LearnScales: o.LSQ.v}, LearnInput: o.LearnInput,
+		FreezeObserversAfter: o.Freeze, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA, Checkpoint: o.Checkpoint, Resume: o.Resume}
+	q.Observer, errs[2] = quant.ParseObserverKind(o.Observer)
+	q.LSQInit, errs[3] = qat.ParseLSQInit(o.LSQInit)
 	if sched, err := train.ParseSchedule(o.Schedule); err == nil {
-		o.schedule = &sched
+		q.Schedule = &sched
 	} else if o.Schedule != "auto" {
-		return o, usagef("-lr-schedule %q: want auto, constant or cosine", o.Schedule)
+		errs[4] = err
 	}
-	if o.Distill && o.QATInit != "fp32" {
-		return o, usagef("-distill needs -qat-init fp32 (the teacher is the trained FP32 model)")
-	}
-	if o.Resume && o.Checkpoint == "" {
-		return o, usagef("-resume needs -checkpoint FILE")
-	}
-	if o.QAT && o.Checkpoint != "" && o.Observer != "minmax" && o.Observer != "moving-average" {
-		return o, usagef("-checkpoint with -qat needs -observer minmax or moving-average (a %s observer's state is not checkpointed)", o.Observer)
-	}
-	if o.Load != "" && (o.Resume || o.Checkpoint != "") {
-		return o, usagef("-load trains no FP32 model: it cannot go with -checkpoint or -resume")
-	}
-	if o.StudyQuick && o.Study == "" {
-		return o, usagef("-study-quick needs -study DIR")
-	}
-	if o.Study != "" {
-		// The study has its own grid and outputs: flags of the table run would be ignored.
-		tableOnly := map[string]bool{"qat": true, "save": true, "json": true, "checkpoint": true, "resume": true}
-		for n := range qatOnlyFlags {
-			tableOnly[n] = n != "qat-lr"
+	// The first failing check, in this order, is the one line printed.
+	for _, c := range []struct {
+		bad bool
+		msg string
+	}{
+		{fs.NArg() > 0, fmt.Sprintf("unexpected argument %q (flags only)", fs.Arg(0))},
+		{o.Epochs < 1, fmt.Sprintf("-epochs %d: want at least 1", o.Epochs)},
+		{o.Batch < 1, fmt.Sprintf("-batch %d: want at least 1", o.Batch)},
+		{!(o.LR > 0) || o.LR > 10, fmt.Sprintf("-lr %v: want a number in (0, 10]", o.LR)},
+		{o.TrainLimit < 0, fmt.Sprintf("-train-limit %d: want 0 (all) or a positive count", o.TrainLimit)},
+		{train.CheckSeed(o.Seed) != nil, fmt.Sprintf("-seed %d: want 1 to %d (math/rand reduces a seed modulo 2^31-1, so any other seed would repeat the run of one of these)", o.Seed, train.MaxSeed)},
+		{errs[0] != nil, fmt.Sprintf("-hidden %q: %v", hidden, errs[0])},
+		{errs[1] != nil, fmt.Sprintf("-bits %q: %v", bits, errs[1])},
+		{errs[1] == nil && perLayerBits(o) != "", fmt.Sprintf("-bits %q: %s", bits, perLayerBits(o))},
+		{o.QATInit != "fp32" && o.QATInit != "scratch", fmt.Sprintf("-qat-init %q: want fp32 or scratch", o.QATInit)},
+		{errs[2] != nil, fmt.Sprintf("-observer %q: want minmax, moving-average, percentile, mse or meanabs", o.Observer)},
+		{o.QATLR < 0 || o.QATLR > 10 || o.QATLR != o.QATLR, fmt.Sprintf("-qat-lr %v: want 0 (default) or a number in (0, 10]", o.QATLR)},
+		{errs[3] != nil, fmt.Sprintf("-lsq-init %q: want meanabs or range", o.LSQInit)},
+		{!(o.DistillT > 0) || o.DistillT > 100, fmt.Sprintf("-distill-t %v: want a number in (0, 100]", o.DistillT)},
+		{!(o.DistillA >= 0 && o.DistillA <= 1), fmt.Sprintf("-distill-alpha %v: want a number in [0, 1]", o.DistillA)},
+		{errs[4] != nil, fmt.Sprintf("-lr-schedule %q: want auto, constant or cosine", o.Schedule)},
+		{o.Distill && o.QATInit != "fp32", "-distill needs -qat-init fp32 (the teacher is the trained FP32 model)"},
+		{o.Resume && o.Checkpoint == "", "-resume needs -checkpoint FILE"},
+		{o.QAT && o.Checkpoint != "" && o.Observer != "minmax" && o.Observer != "moving-average", fmt.Sprintf("-checkpoint with -qat needs -observer minmax or moving-average (a %s observer's state is not checkpointed)", o.Observer)},
+		{o.Load != "" && (o.Resume || o.Checkpoint != ""), "-load trains no FP32 model: it cannot go with -checkpoint or -resume"},
+		{o.StudyQuick && o.Study == "", "-study-quick needs -study DIR"},
+	} {
+		if c.bad {
+			return o, usageError{c.msg}
 		}
-		if bad := firstSet(fs, tableOnly); bad != "" {
-			return o, usagef("-%s with -study: the study chooses its own quantization and writes its own files; drop -%s", bad, bad)
-		}
 	}
+	// Flags that would be ignored, yet recorded, are refused (flagScopes): the table run's with
+	// -study (it chooses its own quantization and writes its own files), the QAT flags without
+	// -qat (-study runs QAT with -qat-lr), and with -load the FP32 training flags.
+	if bad := firstSet(fs, tableRun); o.Study != "" && bad != "" {
+		return o, usagef("-%s with -study: the study chooses its own quantization and writes its own files; drop -%s", bad, bad)
+	}
+	if bad := firstSet(fs, qatOnly); !o.QAT && o.Study == "" && bad != "" {
+		return o, usagef("-%s without -qat: it only shapes the QAT models, and none is trained; add -qat or drop -%s", bad, bad)
+	}
+	ignored := architecture
 	if !o.QAT && o.Study == "" {
-		// Flags that only shape the QAT models would be ignored, yet recorded: refuse them.
-		// (-study runs QAT with -qat-lr and refuses the others above.)
-		if bad := firstSet(fs, qatOnlyFlags); bad != "" {
-			return o, usagef("-%s without -qat: it only shapes the QAT models, and none is trained; add -qat or drop -%s", bad, bad)
-		}
+		ignored |= fp32Only
 	}
-	if o.Load != "" {
-		// Flags that only shape FP32 training would be ignored, yet recorded: refuse them.
-		ignored := map[string]bool{"hidden": true}
-		if !o.QAT && o.Study == "" {
-			for _, n := range []string{"epochs", "batch", "lr", "seed"} {
-				ignored[n] = true
-			}
+	if bad := firstSet(fs, ignored); o.Load != "" && bad != "" {
+		what := "no model is trained without -qat"
+		if bad == "hidden" {
+			what = "the architecture comes from the file"
 		}
-		if bad := firstSet(fs, ignored); bad != "" {
-			what := "the architecture comes from the file"
-			if bad != "hidden" {
-				what = "no model is trained without -qat"
-			}
-			return o, usagef("-%s with -load: %s; drop -%s", bad, what, bad)
-		}
+		return o, usagef("-%s with -load: %s; drop -%s", bad, what, bad)
 	}
 	if o.Freeze < 0 {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)
 	}
+	o.qat = q
 	return o, nil
 }
 
-// firstSet returns the first flag in names (where true) that was given on the command line
-// (in fs's order, lexical), or "".
-func firstSet(fs *flag.FlagSet, names map[string]bool) (bad string) {
+// perLayerBits is what is wrong with a per-layer -bits target of o, or "": one that does not
+// give each layer of the -hidden model its widths, or any with -checkpoint.
+func perLayerBits(o options) string {
+	for _, b := range o.Bits {
+		switch {
+		case !b.PerLayer():
+		case o.Load == "" && len(b) != len(o.Hidden)+1:
+			return fmt.Sprintf("%s gives %d layers their widths, the model has %d", b.Name(), len(b), len(o.Hidden)+1)
+		case o.Checkpoint != "":
+			return fmt.Sprintf("per-layer widths (%s) cannot be checkpointed; drop -checkpoint", b.Name())
+		}
+	}
+	return ""
+}
+
+// Flag scopes (flagScopes): what a flag shapes, which decides when it would be ignored.
+const (
+	qatOnly      = 1 << iota // only the QAT models (runQAT and the QAT phase checkpoints)
+	tableRun                 // only the table run, not -study
+	fp32Only                 // only FP32 training
+	architecture             // the model's layers
+	qatTable     = qatOnly | tableRun
+)
+
+// flagScopes are the scopes of the flags that have one. The QAT flags but -qat-lr are also
+// the table run's: the study chooses its own quantization. The PTQ rows have their own fixed
+// widths (ptq.TableConfigs) and calibration choice (ptq.Choose), FP32 training its constant -lr.
+var flagScopes = map[string]int{
+	"bits": qatTable, "observer": qatTable, "lsq": qatTable, "lsq-init": qatTable, "lsq-learn-input": qatTable,
+	"distill": qatTable, "distill-t": qatTable, "distill-alpha": qatTable, "lr-schedule": qatTable, "qat-init": qatTable,
+	"freeze-observers": qatTable, "qat-lr": qatOnly, "qat": tableRun, "save": tableRun, "json": tableRun,
+	"checkpoint": tableRun, "resume": tableRun, "epochs": fp32Only, "batch": fp32Only, "lr": fp32Only, "seed": fp32Only,
+	"hidden": architecture,
+}
+
+// firstSet returns the first flag of a scope in mask that was given on the command line (in
+// fs's order, lexical), or "".
+func firstSet(fs *flag.FlagSet, mask int) (bad string) {
 	fs.Visit(func(f *flag.Flag) {
-		if names[f.Name] && bad == "" {
+		if flagScopes[f.Name]&mask != 0 && bad == "" {
 			bad = f.Name
 		}
 	})
 	return bad
 }
 
-// qatOnlyFlags are the flags that only shape the QAT models (runQAT and the QAT phase
-// checkpoints): without -qat they would change nothing. The PTQ rows have their own fixed
-// widths (ptq.TableConfigs) and calibration choice (ptq.Choose), FP32 training its constant -lr.
-var qatOnlyFlags = map[string]bool{
-	"bits": true, "observer": true, "lsq": true, "lsq-init": true, "lsq-learn-input": true,
-	"distill": true, "distill-t": true, "distill-alpha": true, "lr-schedule": true,
-	"qat-lr": true, "qat-init": true, "freeze-observers": true,
-}
-
 // lowBitsText describes qat.LowBits in the flag help.
 const lowBitsText = "3 bits or fewer"
 
-// autoBool is a boolean flag whose default, auto, depends on the bit widths: -lsq alone (or
-// -lsq=true) is on, -lsq=false off.
-type autoBool int
-
-const (
-	auto autoBool = iota
-	autoOn
-	autoOff
-)
+// autoBool is a boolean flag whose default, auto (v nil), depends on the bit widths: -lsq
+// alone (or -lsq=true) is on, -lsq=false off. v is qat.Choices.LearnScales.
+type autoBool struct{ v *bool }
 
 // String returns "auto", "true" or "false".
 func (b *autoBool) String() string {
-	switch *b {
-	case autoOn:
-		return "true"
-	case autoOff:
-		return "false"
+	if b.v == nil {
+		return "auto"
 	}
-	return "auto"
+	return strconv.FormatBool(*b.v)
 }
 
 // Set parses a boolean (strconv.ParseBool) or "auto".
 func (b *autoBool) Set(s string) error {
-	if s == "auto" {
-		*b = auto
-		return nil
-	}
 	v, err := strconv.ParseBool(s)
-	if err != nil {
+	switch {
+	case s == "auto":
+		b.v = nil
+	case err != nil:
 		return fmt.Errorf("want true, false or auto, got %q", s)
-	}
-	*b = autoOff
-	if v {
-		*b = autoOn
+	default:
+		b.v = &v
 	}
 	return nil
 }
@@ -271,63 +243,11 @@ func (b *autoBool) IsBoolFlag() bool { return true }
 // MarshalText writes the flag as in String.
 func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
 
-// qatRecipe returns the QAT recipe of bit pair p (qat.Default) with the flags' choices
-// (qat.Choices: -lsq, -qat-lr, -qat-init scratch, -lr-schedule), and its learning rate.
-func (o options) qatRecipe(p bitPair) (qat.Recipe, float64) {
-	c := qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch", Schedule: o.schedule}
-	if o.LSQ != auto {
-		on := o.LSQ == autoOn
-		c.LearnScales = &on
-	}
-	return c.Apply(qat.Default(p.W, p.A), o.LR)
-}
-
-// bitPair is a weight and activation bit width, or with Layers one per layer (mixed
-// precision): then W and A are the narrowest, which choose the recipe (qat.Default).
-type bitPair struct {
-	W      int            `json:"w"`
-	A      int            `json:"a"`
-	Layers []quant.Widths `json:"layers,omitempty"`
-}
-
-// name is "wXaY", or per layer "wXaY-wXaY-..." (quant.LayerWidthsName).
-func (b bitPair) name() string {
-	if b.Layers == nil {
-		return quant.Widths{Weight: b.W, Activation: b.A}.String()
-	}
-	return quant.LayerWidthsName(b.Layers)
-}
-
-// parseBits parses "8,4" (W8A8 and W4A4), "4/8" (4-bit weights, 8-bit activations), and per
-// layer "2/8+2/8+4/8" (fc1, fc2 and fc3 at their own widths: a mixed-precision model).
-func parseBits(s string) ([]bitPair, error) {
-	var out []bitPair
-	seen := map[string]bool{}
-	for _, f := range strings.Split(s, ",") {
-		layers, err := quant.ParseLayerWidths(strings.TrimSpace(f))
-		if err != nil {
-			return nil, err
-		}
-		n := quant.Narrowest(layers) // with one entry, its widths; per layer, those that choose the recipe
-		p := bitPair{W: n.Weight, A: n.Activation}
-		if len(layers) > 1 {
-			p.Layers = layers
-		}
-		if seen[p.name()] {
-			return nil, fmt.Errorf("%s listed twice", p.name())
-		}
-		seen[p.name()] = true
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 // parseSizes parses "256,128" (an empty string means no hidden layer).
-func parseSizes(s string) ([]int, error) {
+func parseSizes(s string) (out []int, err error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	var out []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 1<<16 {

@@ -30,22 +30,17 @@ func main() {
 	// non-fatal for the table (see os/signal, "SIGPIPE").
 	signal.Ignore(syscall.SIGPIPE)
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
-	var ue usageError
-	var ce crashError
+	code := exitFailure
 	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, errorLine(err))
-		os.Exit(exitUsage)
-	case errors.As(err, &ce):
-		fmt.Fprintln(os.Stderr, errorLine(err))
-		os.Exit(exitCrash)
-	default:
-		fmt.Fprintln(os.Stderr, errorLine(err))
-		os.Exit(exitFailure)
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return
+	case errors.As(err, new(usageError)):
+		code = exitUsage
+	case errors.As(err, new(crashError)):
+		code = exitCrash
 	}
+	fmt.Fprintln(os.Stderr, errorLine(err))
+	os.Exit(code)
 }
 
 // errorLine is the one line printed for err: the program's name once, then the message

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tinyq/qat"
+	"tinyq/quant"
 )
 
 func TestBadFlags(t *testing.T) {
@@ -145,11 +148,11 @@ func TestLowBitDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		p    bitPair
+		p    quant.Widths
 		want bool
-	}{{bitPair{W: 8, A: 8}, false}, {bitPair{W: 4, A: 4}, false}, {bitPair{W: 4, A: 8}, false}, {bitPair{W: 3, A: 3}, true}, {bitPair{W: 2, A: 8}, true}, {bitPair{W: 2, A: 2}, true}} {
+	}{{quant.Widths{Weight: 8, Activation: 8}, false}, {quant.Widths{Weight: 4, Activation: 4}, false}, {quant.Widths{Weight: 4, Activation: 8}, false}, {quant.Widths{Weight: 3, Activation: 3}, true}, {quant.Widths{Weight: 2, Activation: 8}, true}, {quant.Widths{Weight: 2, Activation: 2}, true}} {
 		if got := lsqOn(o, c.p); got != c.want {
-			t.Errorf("default -lsq at %s: %t, want %t", c.p.name(), got, c.want)
+			t.Errorf("default -lsq at %s: %t, want %t", c.p, got, c.want)
 		}
 	}
 	if o.Distill {
@@ -159,48 +162,25 @@ func TestLowBitDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !lsqOn(o, bitPair{W: 8, A: 8}) {
+	if !lsqOn(o, quant.Widths{Weight: 8, Activation: 8}) {
 		t.Error("-lsq: off at w8a8")
 	}
 	o, err = parseFlags([]string{"-qat", "-lsq=false"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lsqOn(o, bitPair{W: 2, A: 2}) {
+	if lsqOn(o, quant.Widths{Weight: 2, Activation: 2}) {
 		t.Error("-lsq=false: on at w2a2")
 	}
 }
 
 // lsqOn reports whether the QAT model of p learns its scales under o.
-func lsqOn(o options, p bitPair) bool {
-	r, _ := o.qatRecipe(p)
+func lsqOn(o options, p quant.Widths) bool {
+	r, _ := o.qat.Recipe(qat.Target{p}, o.LR)
 	return r.Config.LearnScales
 }
 
-func TestParseBits(t *testing.T) {
-	got, err := parseBits("8, 4/8,2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []bitPair{{W: 8, A: 8}, {W: 4, A: 8}, {W: 2, A: 2}}
-	if len(got) != len(want) {
-		t.Fatalf("%v", got)
-	}
-	for i := range want {
-		if got[i].W != want[i].W || got[i].A != want[i].A || got[i].Layers != nil {
-			t.Fatalf("parseBits = %v, want %v", got, want)
-		}
-	}
-}
-
 func TestParseBitsPerLayer(t *testing.T) {
-	got, err := parseBits("2/8+2/8+4/8, 4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got[0].name() != "w2a8-w2a8-w4a8" || got[0].W != 2 || got[0].A != 8 || len(got[0].Layers) != 3 || got[1].name() != "w4a4" || got[1].Layers != nil {
-		t.Fatalf("parseBits = %+v", got)
-	}
 	for args, want := range map[string]string{
 		"-qat -bits 2+2":                              "gives 2 layers their widths, the model has 3",
 		"-qat -bits 2+2+x":                            "is not N, W/A or per-layer",

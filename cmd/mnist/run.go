@@ -1,21 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"math/rand"
-	"os"
 	"strings"
 
-	"golang.org/x/term"
-
 	"tinyq/infer"
+	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
-	"tinyq/ptq"
 	"tinyq/qat"
-	"tinyq/quant"
 	"tinyq/report"
 	"tinyq/train"
 )
@@ -23,45 +19,42 @@ import (
 // execute runs the job described by opts.
 func execute(o options, rawStdout, stderr io.Writer) error {
 	// The table and notes go to stdout, whose failure (a closed pipe) must not stop the run
-	// from writing its files: write errors there are remembered, not returned.
-	// With -json - stdout carries the JSON alone, and the table goes to stderr.
+	// (report.Lenient); with -json - stdout carries the JSON alone, the table goes to stderr.
 	human := rawStdout
 	if o.JSON == "-" {
 		human = stderr
 	}
-	stdout := &lenientWriter{w: human}
-	// Output places are proven writable before any training, not discovered broken after it.
-	if err := checkOutputs(o); err != nil {
+	stdout := report.Lenient(human)
+	// Output places are proven writable before any training, not discovered broken after it
+	// (an output that is another place's file is a usage error).
+	if err := atomicfile.CheckPlaces(o.places()); err != nil {
+		if ce := (*atomicfile.ConflictError)(nil); errors.As(err, &ce) {
+			return usageError{err.Error()}
+		}
 		return err
 	}
 	dir, err := mnist.Locate(o.DataDir)
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := mnist.Load(dir)
+	trainData, testData, inputs, err := train.MNIST(dir, o.TrainLimit)
 	if err != nil {
 		return err
 	}
-	if o.TrainLimit > 0 && o.TrainLimit < trainSet.N {
-		trainSet = trainSet.Slice(0, o.TrainLimit)
+	if n := trainData.Len(); o.Batch > n {
+		fmt.Fprintf(stdout, "note: -batch %d is more than the %d training images; using -batch %d\n", o.Batch, n, n)
+		o.Batch = n
 	}
-	if o.Batch > trainSet.N {
-		fmt.Fprintf(stdout, "note: -batch %d is more than the %d training images; using -batch %d\n", o.Batch, trainSet.N, trainSet.N)
-		o.Batch = trainSet.N
+	sizes := append(append([]int{inputs}, o.Hidden...), mnist.Classes)
+	hidden := "-hidden " + strings.Trim(strings.ReplaceAll(fmt.Sprint(o.Hidden), " ", ","), "[]")
+	if err := checkMemory(sizes, o.Batch, hidden); o.Load == "" && err != nil { // a loaded model is checked with -qat
+		return err
 	}
-	trainData := train.Data{Images: trainSet.Images, Labels: trainSet.Labels}
-	testData := train.Data{Images: testSet.Images, Labels: testSet.Labels}
-	sizes := append(append([]int{trainSet.Rows * trainSet.Cols}, o.Hidden...), mnist.Classes)
-	if o.Load == "" {
-		if err := checkMemory(sizes, o.Batch, o.hiddenFlag()); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainSet.N, testSet.N, report.ActiveKernels())
+	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainData.Len(), testData.Len(), report.ActiveKernels())
 
 	base := train.Config{
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
-		Log: stdout, Progress: progressWriter(o.Quiet, stderr),
+		Log: stdout, Progress: report.Progress(o.Quiet, stderr),
 	}
 	if o.Study != "" {
 		return runStudy(o, sizes, trainData, testData, base, stdout, stderr)
@@ -99,27 +92,25 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if hist != nil {
-		row.EpochSeconds = hist.EpochSeconds()
-	}
+	row.EpochSeconds = hist.EpochSeconds() // nil when loaded
 	if o.Load != "" {
 		row.Note = "loaded from " + o.Load
 	}
 	rows = append(rows, row)
 	saved.Add("fp32", func(p string) error { return infer.SaveFloat(p, fm, o.trainingJSON()) })
 
-	prows, err := runPTQ(fm, trainData, testData, stdout, &saved, o)
+	// The standard PTQ table, calibrated on the training images.
+	prows, err := report.PTQ(fm, trainData.Images, testData.Images, testData.Labels, &saved, o.trainingJSON(), func(name, why string) {
+		fmt.Fprintf(stdout, "%s: skipped, %s\n", name, why)
+	})
 	if err != nil {
 		return err
 	}
 	rows = append(rows, prows...)
 
 	if o.QAT {
-		fp32Epochs := 0
-		if hist != nil {
-			fp32Epochs = len(hist.Epochs)
-		}
-		qrows, err := runQAT(o, sizes, fp32, fm, fp32Epochs, trainData, testData, base, stdout, &saved, warn)
+		b := qat.Base{Model: fp32, Float: fm, History: hist, Training: o.trainingJSON(), Train: base}
+		qrows, err := runQAT(o, b, trainData, testData, stdout, &saved, warn)
 		if err != nil {
 			return err
 		}
@@ -129,50 +120,10 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	// Results first, each output independent of the others: the table, the JSON, then the
 	// models; a failure is named and the rest is still written.
 	fmt.Fprintln(stdout)
-	_ = report.Table(stdout, rows) // stdout's errors are not the run's (see lenientWriter)
-	var failed []string
-	if o.JSON != "" {
-		doc := report.Document{Config: o, Kernels: report.ActiveKernels(), Results: rows, Warnings: warnings}
-		if o.JSON == "-" {
-			if err := report.EncodeJSON(rawStdout, doc); err != nil {
-				failed = append(failed, "-json to stdout: "+err.Error())
-			}
-		} else if err := report.WriteJSON(o.JSON, doc); err != nil {
-			failed = append(failed, err.Error())
-		} else {
-			fmt.Fprintf(stdout, "wrote %s\n", o.JSON)
-		}
-	}
-	if o.Save != "" {
-		failed = append(failed, saved.Write(o.Save, o, func(p string) { fmt.Fprintf(stdout, "saved %s\n", p) })...)
-	}
+	doc := report.Document{Config: o, Kernels: report.ActiveKernels(), Results: rows, Warnings: warnings}
+	failed := report.Publish(stdout, doc, report.Output{JSON: o.JSON, Stdout: rawStdout, Dir: o.Save, Run: o}, &saved)
 	if len(failed) > 0 {
 		return fmt.Errorf("%d output(s) not written: %s", len(failed), strings.Join(failed, "; "))
-	}
-	return nil
-}
-
-// lenientWriter passes writes to w until one fails, then drops the rest; it never reports
-// an error, so that a closed stdout does not stop the run. err is the first failure.
-type lenientWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (l *lenientWriter) Write(p []byte) (int, error) {
-	if l.err == nil {
-		_, l.err = l.w.Write(p)
-	}
-	return len(p), nil
-}
-
-// progressWriter returns stderr for progress bars when it is a terminal and bars are wanted.
-func progressWriter(quiet bool, stderr io.Writer) io.Writer {
-	if quiet {
-		return nil
-	}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return stderr
 	}
 	return nil
 }
@@ -197,139 +148,41 @@ func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base tr
 		// Record what the file holds, not flags that did not shape it.
 		o.Hidden = append([]int(nil), got[1:len(got)-1]...)
 		o.loadedTraining = info.Training
-		if o.QAT {
-			if err := checkMemory(got, o.Batch, "-load "+o.Load); err != nil {
-				return nil, nil, err
-			}
+		if err := checkMemory(got, o.Batch, "-load "+o.Load); o.QAT && err != nil { // only QAT trains it
+			return nil, nil, err
 		}
 		return m, nil, nil
 	}
-	m, err := nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed)))
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg := base
-	cfg.Name = "fp32"
-	tr, err := train.NewTrainer(m, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	hist, err := tr.Run(trainData, testData, train.FloatCheckpoints(m, o.Checkpoint, o.trainingJSON(), o.Resume))
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, hist, nil
+	return train.TrainFP32(sizes, base, trainData, testData, o.Checkpoint, o.trainingJSON(), o.Resume)
 }
 
-// runQAT trains one quantization-aware model per bit pair, evaluates its fake-quant
-// simulation, and converts it to integers. fm is fp32 in the runtime (the distillation
-// teacher).
-func runQAT(o options, sizes []int, fp32 *nn.MLP, fm *infer.FloatModel, fp32Epochs int, trainData, testData train.Data, base train.Config, stdout io.Writer, saved *modelfile.Set, warn func(string)) ([]report.Row, error) {
-	// The distillation teacher: the trained FP32 model in the float runtime.
-	var teacher *infer.FloatModel
-	if o.Distill {
-		teacher = fm
-	}
+// runQAT trains one quantization-aware model per -bits target from the FP32 model b
+// (qat.Options.Phase), evaluates its fake-quant simulation, and converts it to integers.
+func runQAT(o options, b qat.Base, trainData, testData train.Data, stdout io.Writer, saved *modelfile.Set, warn func(string)) ([]report.Row, error) {
 	var rows []report.Row
-	for _, b := range o.Bits {
-		r, lr := o.qatRecipe(b)
-		cfg := r.Config
-		cfg.Observer = quant.ObserverConfig{Kind: o.observer}
-		cfg.LSQInit = o.lsqInit
-		cfg.FixInputScale = !o.LearnInput
-		cfg.FreezeObserversAfter = o.Freeze
-		if b.Layers != nil {
-			cfg = cfg.WithWidths(b.Layers)
+	for _, t := range o.Bits {
+		ph, err := o.qat.Phase(t, b)
+		if err != nil {
+			return nil, fmt.Errorf("-bits: %w", err)
 		}
-		if b.Layers != nil && len(b.Layers) != len(fp32.Layers) {
-			return nil, fmt.Errorf("-bits: %s gives %d layers their widths, the model has %d", b.name(), len(b.Layers), len(fp32.Layers))
-		}
-		start := fp32
-		if o.QATInit == "scratch" {
-			var err error
-			if start, err = nn.NewMLP(sizes, rand.New(rand.NewSource(o.Seed))); err != nil {
-				return nil, err
-			}
-			start.Input = fp32.Input // trained on the data as the FP32 model reads it
-		}
-		name := "qat-" + b.name()
-		tc := base
-		tc.Name = name
-		tc.LR, tc.Schedule = lr, r.Schedule
-		if o.Distill {
-			tc.Distill = &train.Distillation{Teacher: teacher, Temperature: o.DistillT, Alpha: o.DistillA}
-		}
-		ph := qat.Phase{Start: start, Config: cfg, Train: tc, Resume: o.Resume}
-		if o.Checkpoint != "" {
-			ph.Checkpoint = phaseCheckpoint(o.Checkpoint, name)
-		}
-		fromModel := ""
-		if o.QATInit == "fp32" {
-			fromModel = fp32Identity(fp32, fp32Epochs)
-		}
-		ph.Training = o.qatTrainingJSON(b, fromModel)
+		name := ph.Train.Name
 		res, err := qat.Run(ph, trainData, testData)
-		if res != nil {
-			if w := train.Divergence(name, res.History); w != "" {
-				warn(w)
-			}
+		if w := res.Divergence(); w != "" {
+			warn(w)
 		}
 		if err != nil {
 			return nil, err
 		}
-		qm, sim, im := res.Model, res.Simulation, res.Int
-		row, err := report.Measure(name, sim, testData.Images, testData.Labels)
+		row, irow, err := report.QAT(name, res.Simulation, res.Int, res.History.EpochSeconds(), "fake-quant in float32, init "+o.QATInit, testData.Images, testData.Labels)
 		if err != nil {
 			return nil, err
 		}
-		row.WeightBytes = 0 // a fake-quant model is stored as float32; its integer size is in the -int row
-		row.EpochSeconds = res.History.EpochSeconds()
-		row.Note = fmt.Sprintf("fake-quant in float32, init %s", o.QATInit)
-		rows = append(rows, row)
-		if b.Layers == nil { // a QAT file has one width for all layers: a mixed model is saved as integers only
-			saved.Add(name, func(p string) error { return qm.Save(p, o.trainingJSON()) })
-		}
-
-		irow, err := report.Measure(name+"-int", im, testData.Images, testData.Labels)
-		if err != nil {
-			return nil, err
-		}
-		ag, err := ptq.Compare(sim, im, testData.Images)
-		if err != nil {
-			return nil, err
-		}
-		irow.Note = fmt.Sprintf("integer runtime; agrees with %s on %.2f%% of predictions; largest logit difference %.4g (%.0f output LSBs of s_in·s_w)", name, ag.Percent, ag.MaxAbs, ag.MaxLSB)
 		fmt.Fprintf(stdout, "%s: %s\n", irow.Name, irow.Note)
-		rows = append(rows, irow)
-		saved.Add(irow.Name, func(p string) error { return infer.SaveInt(p, im, o.trainingJSON()) })
-	}
-	return rows, nil
-}
-
-// runPTQ converts the trained float model (fp32 in the runtime) into the standard PTQ table
-// (ptq.Table: fp16, and int8/int4 with static and dynamic activation scales) and measures each.
-func runPTQ(fp32 *infer.FloatModel, trainData, testData train.Data, stdout io.Writer, saved *modelfile.Set, o options) ([]report.Row, error) {
-	vs, err := ptq.Table(fp32, trainData.Images)
-	if err != nil {
-		return nil, err
-	}
-	var rows []report.Row
-	for _, v := range vs {
-		if v.Skipped != "" {
-			fmt.Fprintf(stdout, "%s: skipped, %s\n", v.Name, v.Skipped)
-			continue
+		rows = append(rows, row, irow)
+		if !t.PerLayer() { // t.ModelNames: a mixed model is saved as integers only
+			saved.Add(name, func(p string) error { return res.Model.Save(p, o.trainingJSON()) })
 		}
-		row, err := report.Measure(v.Name, v.Model(), testData.Images, testData.Labels)
-		if err != nil {
-			return nil, err
-		}
-		row.Note = v.Note
-		rows = append(rows, row)
-		if v.Float != nil {
-			saved.Add(v.Name, func(p string) error { return infer.SaveFloat(p, v.Float, o.trainingJSON()) })
-		} else {
-			saved.Add(v.Name, func(p string) error { return infer.SaveInt(p, v.Int, o.trainingJSON()) })
-		}
+		saved.Add(irow.Name, func(p string) error { return infer.SaveInt(p, res.Int, o.trainingJSON()) })
 	}
 	return rows, nil
 }

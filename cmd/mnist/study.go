@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"tinyq/infer"
 	"tinyq/nn"
+	"tinyq/report"
 	"tinyq/study"
 	"tinyq/study/figures"
 	"tinyq/study/markdown"
@@ -20,25 +20,13 @@ import (
 // resumed study saved), then every study point not yet in DIR/study.json (study.Run), then
 // the figures and report.md from all the points (study/figures, study/markdown).
 func runStudy(o options, sizes []int, trainData, testData train.Data, base train.Config, stdout io.Writer, stderr io.Writer) error {
-	set := study.Full()
-	if o.StudyQuick {
-		set = study.Quick()
-	} else {
-		set.QATEpochs = o.Epochs
-	}
-	set.Seed, set.Hidden, set.Epochs, set.Batch, set.LR, set.TrainLimit, set.Load = o.Seed, o.Hidden, o.Epochs, o.Batch, o.LR, o.TrainLimit, o.Load
-	set.QATLR = o.QATLR
-	// Calibration takes the first training images, choices are scored on the last ones:
-	// there must be enough for both.
+	set := study.For(o.StudyQuick, schema.Settings{Seed: o.Seed, Hidden: o.Hidden, Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, TrainLimit: o.TrainLimit, Load: o.Load, QATLR: o.QATLR})
+	// Calibration takes the first training images, choices are scored on the last ones (HoldOut).
 	if n := trainData.Len(); !study.HoldOut(&set, n) {
 		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, study.MinHeldOut, set.CalibrationImages+study.MinHeldOut)
 	}
-	if o.Load != "" {
-		set.Hidden, set.Epochs = nil, 0 // the file decides
-	}
 	cfg := schema.Config{Settings: set, Run: study.NewRunInfo("go run ./cmd/mnist " + strings.Join(os.Args[1:], " "))}
-	// The directory is this run's until it returns (or the process ends): a second -study
-	// into it is refused at once.
+	// The directory is this run's until it returns: a second -study into it is refused at once.
 	s, err := study.Open(o.Study, cfg)
 	if err != nil {
 		return err
@@ -47,10 +35,8 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	var m *nn.MLP
 	var hist *train.History
 	if s.HasModel() {
-		// The model the points were measured on, or a refusal: the file's training record
-		// and parameters must be those study.json recorded (or, in a study.json that
-		// recorded none, the record of this run's flags when they trained it).
-		// With -load, the file decides the record and sizes.
+		// The model the points were measured on (study.Resume), or a refusal. With -load,
+		// the file decides the record and sizes.
 		want, sizesWant := "", []int(nil)
 		if o.Load == "" {
 			want, sizesWant = o.trainingJSON(), sizes
@@ -58,43 +44,25 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 		if m, err = s.Resume(want, sizesWant); err != nil {
 			return err
 		}
-		if o.Load != "" {
-			if err := sameModel(o.Load, m); err != nil {
-				return err
+		if o.Load != "" { // the file must still hold the model the study began with
+			got, err := study.FileFingerprint(o.Load)
+			if err != nil {
+				return fmt.Errorf("-load: %w", err)
+			}
+			if want := study.Fingerprint(m); got != want {
+				return fmt.Errorf("study: -load %s is not the model this study began with (parameters' SHA-256 %.12s…, the study's %.12s…); use another directory or remove it", o.Load, got, want)
 			}
 		}
 		fmt.Fprintf(stdout, "study: resuming %s (%d PTQ, %d QAT, %d sensitivity points done)\n", o.Study, len(s.Results.PTQ), len(s.Results.QAT), len(s.Results.Sensitivity))
-	} else {
-		if m, hist, err = obtainFP32(&o, sizes, trainData, testData, base); err != nil {
-			return err
-		}
-		// A model that diverged would only give the study unusable points (or fail it on
-		// absurd scales): stop here, with the warning the table run prints.
-		if w := train.Divergence("fp32", hist); w != "" {
-			return fmt.Errorf("study: %s", w)
-		}
-	}
-	fm, err := m.FloatModel()
-	if err != nil {
+	} else if m, hist, err = obtainFP32(&o, sizes, trainData, testData, base); err != nil {
 		return err
 	}
-	if err := study.CheckReference(fm, trainData.Images, testData.Images); err != nil {
+	if err := s.Reference(m, hist, trainData, testData, o.trainingJSON()); err != nil {
 		return err
 	}
-	acc, err := infer.Evaluate(fm, testData.Images, testData.Labels)
-	if err != nil {
-		return err
-	}
-	if err := s.SetReference(m, hist, acc, o.trainingJSON()); err != nil {
-		return err
-	}
-	qb := base
-	qb.Log = nil
-	err = s.Run(study.Inputs{
-		Model: m, Train: trainData, Test: testData, TrainQAT: qb,
-		Progress: progressWriter(o.Quiet, stderr), Log: stdout,
-	})
-	if err != nil {
+	// study.Run's QAT phases train without base's log and bars: the study has one bar.
+	in := study.Inputs{Model: m, Train: trainData, Test: testData, TrainQAT: base, Progress: report.Progress(o.Quiet, stderr), Log: stdout}
+	if err := s.Run(in); err != nil {
 		return err
 	}
 	// The points are saved; the figures (fc1's weights for its histogram) and the report are
@@ -110,18 +78,5 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	fmt.Fprintf(stdout, "study: %d PTQ, %d QAT, %d sensitivity and %d mixed-precision points in %.0f s; wrote %s and %s\n",
 		len(r.PTQ), len(r.QAT), len(r.Sensitivity), len(r.Mixed), r.Seconds,
 		filepath.Join(o.Study, study.ReportFile), filepath.Join(o.Study, study.ResultsFile))
-	return nil
-}
-
-// sameModel refuses a resumed study's -load file that is no longer the model the study
-// began with (the file was replaced since): the study's points belong to that model.
-func sameModel(load string, m *nn.MLP) error {
-	lm, _, err := nn.Load(load)
-	if err != nil {
-		return fmt.Errorf("-load: %w", err)
-	}
-	if got, want := study.Fingerprint(lm), study.Fingerprint(m); got != want {
-		return fmt.Errorf("study: -load %s is not the model this study began with (parameters' SHA-256 %.12s…, the study's %.12s…); use another directory or remove it", load, got, want)
-	}
 	return nil
 }
