@@ -88,8 +88,8 @@ func ortPredict(t *testing.T, node, dir, model string, x []float32, rows, batch 
 // TestOnnxRuntimeAgreement (the acceptance check): tinyq's exports of the PyTorch MLP and
 // CNNs, as fp32 and as integer models made by ptq, run in ONNX Runtime and predict what
 // tinyq's runtime predicts on the MNIST test set: fp32 on every image, W8A8 static on at
-// least 99.9%. The other widths and W8 dynamic are measured and logged (their agreement is
-// stated in the README, not required).
+// least 99.9% (per channel and per tensor). W4A4, W2A2 and W8 dynamic are measured and
+// logged (their agreement is stated in the README, not required).
 func TestOnnxRuntimeAgreement(t *testing.T) {
 	node, dir := onnxRuntime(t)
 	mdir, err := mnist.Locate("")
@@ -126,7 +126,6 @@ func TestOnnxRuntimeAgreement(t *testing.T) {
 			{"fp32", nil, 1000, 100},
 			{"w8a8", ptr(ptq.Spec(ptq.Static, 8, 8)), 1000, 99.9},
 			{"w8a8-per-tensor", ptr(ptq.Spec(ptq.Static, 8, 8).PerTensor()), 1000, 99.9},
-			{"w4a8", ptr(ptq.Spec(ptq.Static, 4, 8)), 1000, 0},
 			{"w4a4", ptr(ptq.Spec(ptq.Static, 4, 4)), 1000, 0},
 			{"w2a2", ptr(ptq.Spec(ptq.Static, 2, 2)), 1000, 0},
 			{"w8-dynamic", ptr(ptq.Spec(ptq.Dynamic, 8, 8)), 1, 0},
