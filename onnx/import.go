@@ -2,6 +2,9 @@ package onnx
 
 import (
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 
 	"tinyq/arch"
 	"tinyq/infer"
@@ -23,7 +26,7 @@ const (
 const MetaInput = "tinyq.input"
 
 // Supported lists the operators Import reads, for its refusals.
-const Supported = "Gemm, MatMul, Add (a MatMul's bias), Conv (square kernels, equal strides and pads, no groups or dilations), BatchNormalization (inference, folded into the layer before), MaxPool (square, no padding), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), Constant, and Cast and Transpose of constants"
+const Supported = "Gemm, MatMul, Add (a MatMul's bias), Conv (square kernels, equal strides and pads, no groups or dilations), BatchNormalization (inference, folded into the layer before), MaxPool (square, no padding), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), Constant, Cast and Transpose of constants, and the shape arithmetic of x.view(x.size(0), -1) (Shape, Gather, Unsqueeze, Squeeze, Concat)"
 
 // Load reads an ONNX file and imports it (Import); errors name the file.
 func Load(path string) (*infer.FloatModel, error) {
@@ -259,6 +262,14 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 				return im.transposeConst(n)
 			}
 		}
+	case "Shape":
+		if len(in) == 1 && in[0] == im.cur {
+			return im.shapeOf(n)
+		}
+	case "Gather", "Unsqueeze", "Squeeze", "Concat":
+		if im.allConst(in) {
+			return im.foldShape(n)
+		}
 	}
 	if len(in) == 0 {
 		return fmt.Errorf("no input")
@@ -476,9 +487,12 @@ func (im *importer) reshape(n *onnxpb.NodeProto) error {
 		return fmt.Errorf("allowzero %d: tinyq reshapes each sample to [batch, features] (allowzero 0)", allow)
 	}
 	if s.dtype != onnxpb.TensorProto_INT64 || len(s.i) != 2 {
-		return fmt.Errorf("shape %v: tinyq reshapes each sample to [batch, features] (a shape of two int64)", s.i)
+		return fmt.Errorf("shape %s: tinyq reshapes each sample to [batch, features] (a shape of two int64)", shapeString(s.i))
 	}
 	b, f := s.i[0], s.i[1]
+	if b == batchDim { // x.view(x.size(0), -1): the batch size, computed by Shape
+		b = 0
+	}
 	size := 0
 	if im.known {
 		size = im.shape.Size()
@@ -486,7 +500,7 @@ func (im *importer) reshape(n *onnxpb.NodeProto) error {
 	ok := (b == -1 && f > 0 && (size == 0 || int(f) == size)) ||
 		(b == 0 && (f == -1 || (f > 0 && (size == 0 || int(f) == size))))
 	if !ok {
-		return fmt.Errorf("shape %v: tinyq reshapes each sample to [batch, features] ([-1, %d], [0, -1] or [0, %d])", s.i, size, size)
+		return fmt.Errorf("shape %s: tinyq reshapes each sample to [batch, features] ([-1, %d], [0, -1] or [0, %d])", shapeString(s.i), size, size)
 	}
 	if !im.known && f > 0 {
 		im.shape, im.known = arch.Vector(int(f)), true
@@ -908,5 +922,111 @@ func (im *importer) maxPool(n *onnxpb.NodeProto) error {
 	}
 	l.Pool = win
 	im.shape = arch.Shape{H: win.OutH(), W: win.OutW(), C: im.shape.C}
+	return nil
+}
+
+// batchDim stands for the batch size in the shape values Shape and its folding produce
+// (PyTorch's x.view(x.size(0), -1) computes [batch, -1] with Shape, Gather, Unsqueeze and
+// Concat): only a Reshape's first dimension may hold it.
+const batchDim = math.MinInt64 + 1
+
+// shapeString formats shape values, the batch size computed by Shape as "batch".
+func shapeString(v []int64) string {
+	s := make([]string, len(v))
+	for k, d := range v {
+		s[k] = strconv.FormatInt(d, 10)
+		if d == batchDim {
+			s[k] = "batch"
+		}
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+// shapeOf folds a Shape of the chain's tensor into a constant: [batch, C, H, W] for an
+// image (ONNX's NCHW), [batch, n] for a vector.
+func (im *importer) shapeOf(n *onnxpb.NodeProto) error {
+	if !im.known {
+		return fmt.Errorf("the shape of %q is not known here: tinyq folds Shape of tensors of known shape only", im.cur)
+	}
+	v := []int64{batchDim, int64(im.shape.C)}
+	if !im.flat {
+		v = append(v, int64(im.shape.H), int64(im.shape.W))
+	}
+	start, err := intAttr(n, "start", 0)
+	if err != nil {
+		return err
+	}
+	end, err := intAttr(n, "end", int64(len(v)))
+	if err != nil {
+		return err
+	}
+	clamp := func(k int64) int64 {
+		if k < 0 {
+			k += int64(len(v))
+		}
+		return max(0, min(int64(len(v)), k))
+	}
+	start, end = clamp(start), clamp(end)
+	v = v[start:max(start, end)]
+	im.consts[n.GetOutput()[0]] = &tensor{dtype: onnxpb.TensorProto_INT64, dims: []int64{int64(len(v))}, i: v}
+	return nil
+}
+
+// allConst reports whether every named input is a constant.
+func (im *importer) allConst(in []string) bool {
+	for _, name := range in {
+		if _, ok := im.consts[name]; name != "" && !ok {
+			return false
+		}
+	}
+	return len(in) > 0
+}
+
+// foldShape folds Gather, Unsqueeze, Squeeze and Concat of small INT64 constants (shape
+// arithmetic) into a constant.
+func (im *importer) foldShape(n *onnxpb.NodeProto) error {
+	in := n.GetInput()
+	var ts []*tensor
+	for _, name := range in {
+		if name == "" {
+			continue
+		}
+		t := im.consts[name]
+		if t.dtype != onnxpb.TensorProto_INT64 || len(t.dims) > 1 || t.len() > 64 {
+			return fmt.Errorf("input %q (%v, shape %v): tinyq folds shape arithmetic on INT64 scalars and vectors only", name, t.dtype, t.dims)
+		}
+		ts = append(ts, t)
+	}
+	var out *tensor
+	switch n.GetOpType() {
+	case "Gather":
+		if axis, err := intAttr(n, "axis", 0); err != nil || axis != 0 || len(ts) != 2 {
+			return fmt.Errorf("a Gather of shape values along axis %d: tinyq folds axis 0 of a vector%s", axis, errText(err))
+		}
+		data, idx := ts[0], ts[1]
+		out = &tensor{dtype: onnxpb.TensorProto_INT64, dims: idx.dims}
+		for _, k := range idx.i {
+			if k < 0 {
+				k += int64(len(data.i))
+			}
+			if k < 0 || k >= int64(len(data.i)) {
+				return fmt.Errorf("index %d outside the %d values gathered from", k, len(data.i))
+			}
+			out.i = append(out.i, data.i[k])
+		}
+	case "Unsqueeze", "Squeeze":
+		// The values stay; a scalar becomes [1] (Unsqueeze) and [1] a scalar (Squeeze).
+		out = &tensor{dtype: onnxpb.TensorProto_INT64, dims: []int64{int64(len(ts[0].i))}, i: ts[0].i}
+		if n.GetOpType() == "Squeeze" && len(ts[0].i) == 1 {
+			out.dims = nil
+		}
+	case "Concat":
+		out = &tensor{dtype: onnxpb.TensorProto_INT64}
+		for _, t := range ts {
+			out.i = append(out.i, t.i...)
+		}
+		out.dims = []int64{int64(len(out.i))}
+	}
+	im.consts[n.GetOutput()[0]] = out
 	return nil
 }

@@ -156,6 +156,14 @@ func TestImportRefused(t *testing.T) {
 			n.OpType, n.Attribute = proto.String("Reshape"), nil
 			n.Input = append(n.Input, b.init(int64Tensor("shape", []int{2}, []int64{1, 16})))
 		}, []string{`node "flatten" (Reshape)`, "shape [1 16]", "[-1, 16]"}},
+		{"shape arithmetic", func(b *builder, m *onnxpb.ModelProto) {
+			// Reshape to the input's own shape [batch, 1, 4, 4]: not flat.
+			n := nodeNamed(m, "flatten")
+			b.node("shape", "Shape", []string{"image"})
+			g := m.Graph
+			g.Node = append([]*onnxpb.NodeProto{g.Node[len(g.Node)-1]}, g.Node[:len(g.Node)-1]...)
+			n.OpType, n.Attribute, n.Input = proto.String("Reshape"), nil, []string{"image", "shape"}
+		}, []string{`node "flatten" (Reshape)`, "shape [batch 1 4 4]", "[batch, features]"}},
 		{"flatten axis", func(b *builder, m *onnxpb.ModelProto) {
 			nodeNamed(m, "flatten").Attribute[0].I = proto.Int64(2)
 		}, []string{`node "flatten" (Flatten)`, "axis 2"}},
@@ -215,6 +223,20 @@ func TestImportAccepted(t *testing.T) {
 			moveLast(m, "flatten")
 			g := nodeNamed(m, "gemm1")
 			g.Attribute, g.Input[1] = nil, "t"
+		}},
+		{"view(x.size(0), -1)", func(b *builder, m *onnxpb.ModelProto) {
+			// PyTorch's x.view(x.size(0), -1): Shape, Gather 0, Unsqueeze, Concat with [-1].
+			g := m.Graph
+			first, rest := g.Node[0], g.Node[1:]
+			g.Node = nil
+			b.node("shape", "Shape", []string{"image"})
+			b.nodeN("c0", "Constant", nil, []string{"c0"}, &onnxpb.AttributeProto{Name: proto.String("value"), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: int64Tensor("c0", nil, []int64{0})})
+			b.node("gather", "Gather", []string{"shape", "c0"}, intAttr1("axis", 0))
+			ax := b.init(int64Tensor("axes", []int{1}, []int64{0}))
+			b.node("unsqueeze", "Unsqueeze", []string{"gather", ax})
+			b.node("concat", "Concat", []string{"unsqueeze", b.init(int64Tensor("minus1", []int{1}, []int64{-1}))}, intAttr1("axis", 0))
+			first.OpType, first.Attribute, first.Input = proto.String("Reshape"), nil, []string{"image", "concat"}
+			g.Node = append(append(g.Node, first), rest...)
 		}},
 		{"identity", func(b *builder, m *onnxpb.ModelProto) {
 			nodeNamed(m, "relu1").Output[0] = "r"
