@@ -26,7 +26,7 @@ const (
 const MetaInput = "tinyq.input"
 
 // Supported lists the operators Import reads, for its refusals.
-const Supported = "Gemm, MatMul, Add (a MatMul's bias), Conv (square kernels, equal strides and pads, no groups or dilations), BatchNormalization (inference, folded into the layer before), MaxPool (square, no padding), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), Constant, Cast and Transpose of constants, and the shape arithmetic of x.view(x.size(0), -1) (Shape, Gather, Unsqueeze, Squeeze, Concat)"
+const Supported = "Gemm, MatMul, Add (a MatMul's bias), Conv (square kernels, equal strides and pads, no groups or dilations), BatchNormalization (inference, folded into the layer before), MaxPool (square, no padding), Relu, Flatten, Reshape (to [batch, features]), Identity, Dropout (inference), a last Softmax or LogSoftmax (left out: the same classes and probabilities), Constant, Cast and Transpose of constants, and the shape arithmetic of x.view(x.size(0), -1) (Shape, Gather, Unsqueeze, Squeeze, Concat)"
 
 // Load reads an ONNX file and imports it (Import); errors name the file.
 func Load(path string) (*infer.FloatModel, error) {
@@ -84,6 +84,8 @@ type importer struct {
 	// The last layer (unit) while cur is its output: open; its BatchNorm folded (bn), its
 	// bias still to come from an Add (matmul).
 	open, bn, matmul bool
+	// final is the output of a last Softmax or LogSoftmax, which the import leaves out.
+	final string
 }
 
 func importModel(m *onnxpb.ModelProto) (*infer.FloatModel, error) {
@@ -286,6 +288,9 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 		return fmt.Errorf("input %q is not the previous layer's output %q: tinyq imports a chain of layers (no branches or skips)", act, im.cur)
 	}
 	next := out[0]
+	if im.final != "" {
+		return fmt.Errorf("after the final %q: tinyq imports a Softmax or LogSoftmax only as the last node", im.final)
+	}
 	switch op := n.GetOpType(); op {
 	case "Identity":
 	case "Dropout":
@@ -345,6 +350,20 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 		// the same function.
 		l.ReLU = true
 		im.matmul = false
+	case "Softmax", "LogSoftmax":
+		// Last: tinyq's model yields the logits z, its classes argmax z and its probabilities
+		// softmax z, which are the argmax and the softmax of softmax(z) and log_softmax(z).
+		l := im.last()
+		axis, err := intAttr(n, "axis", -1)
+		if err != nil {
+			return err
+		}
+		if !im.open || l.Conv != (arch.Window{}) || (axis != -1 && axis != 1) || im.final != "" {
+			return fmt.Errorf("a %s not at the end over the classes (axis 1 or -1) of the last dense layer: tinyq's models end in logits", op)
+		}
+		im.final = next
+		im.cur = next
+		return nil
 	case "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul", "QGemm", "ConvInteger", "QLinearConv":
 		return fmt.Errorf("a quantized model: tinyq imports float ONNX models and quantizes them itself (cmd/quantize -bits)")
 	default:

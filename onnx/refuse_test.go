@@ -117,10 +117,13 @@ func TestImportRefused(t *testing.T) {
 		{"computed weights", func(b *builder, m *onnxpb.ModelProto) {
 			nodeNamed(m, "gemm1").Input[1] = "image"
 		}, []string{`node "gemm1" (Gemm)`, `weight B "image" is computed`}},
-		{"softmax", func(b *builder, m *onnxpb.ModelProto) {
+		{"softmax inside", func(b *builder, m *onnxpb.ModelProto) {
+			nodeNamed(m, "relu1").OpType = proto.String("Softmax")
+		}, []string{`node "gemm2" (Gemm)`, `after the final "relu1"`}},
+		{"softmax over the batch", func(b *builder, m *onnxpb.ModelProto) {
 			nodeNamed(m, "gemm2").Output[0] = "z"
-			b.nodeN("softmax", "Softmax", []string{"z"}, []string{"logits"})
-		}, []string{`node "softmax" (Softmax)`, "not supported"}},
+			b.nodeN("softmax", "Softmax", []string{"z"}, []string{"logits"}, intAttr1("axis", 0))
+		}, []string{`node "softmax" (Softmax)`, "axis 1 or -1"}},
 		{"output not last", func(b *builder, m *onnxpb.ModelProto) {
 			m.Graph.Output[0].Name = proto.String("relu1")
 		}, []string{`graph output "relu1" is not the last layer's output "logits"`}},
@@ -195,9 +198,10 @@ func TestImportRefused(t *testing.T) {
 
 func nan() float64 { return math.NaN() }
 
-// TestImportAccepted: variations PyTorch and other exporters write import to the same model:
-// Dropout (inference) and Identity pass through, Reshape [-1, 16] or [0, -1] flattens, a
-// Gemm without bias has zero bias, alpha and beta scale the weights and the bias.
+// TestImportAccepted: variations PyTorch and other exporters write import to the same model
+// (the same logits bit for bit): Dropout (inference) and Identity pass through, Reshape
+// [-1, 16], [0, -1] or the shape x.view(x.size(0), -1) computes flattens, a Transpose of
+// the weights folds, and a last Softmax or LogSoftmax is left out.
 func TestImportAccepted(t *testing.T) {
 	ref, err := Import(smallGraph(nil))
 	if err != nil {
@@ -237,6 +241,14 @@ func TestImportAccepted(t *testing.T) {
 			b.node("concat", "Concat", []string{"unsqueeze", b.init(int64Tensor("minus1", []int{1}, []int64{-1}))}, intAttr1("axis", 0))
 			first.OpType, first.Attribute, first.Input = proto.String("Reshape"), nil, []string{"image", "concat"}
 			g.Node = append(append(g.Node, first), rest...)
+		}},
+		{"log_softmax", func(b *builder, m *onnxpb.ModelProto) {
+			nodeNamed(m, "gemm2").Output[0] = "z"
+			b.nodeN("log_softmax", "LogSoftmax", []string{"z"}, []string{"logits"}, intAttr1("axis", 1))
+		}},
+		{"softmax", func(b *builder, m *onnxpb.ModelProto) {
+			nodeNamed(m, "gemm2").Output[0] = "z"
+			b.nodeN("softmax", "Softmax", []string{"z"}, []string{"logits"})
 		}},
 		{"identity", func(b *builder, m *onnxpb.ModelProto) {
 			nodeNamed(m, "relu1").Output[0] = "r"
