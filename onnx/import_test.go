@@ -21,6 +21,7 @@ type fixture struct {
 	Predictions string      `json:"predictions"`
 	Correct     int         `json:"correct"`
 	Accuracy    float64     `json:"accuracy"`
+	Normalize   []float32   `json:"normalize"` // [mean, std] of (pixel/255 - mean)/std, or none
 }
 
 func readFixture(t *testing.T, name string) fixture {

@@ -9,7 +9,9 @@
 //
 // ONNX in and out (package onnx): a -model ending in .onnx is a float ONNX model (an MLP as
 // torch.onnx.export writes it) imported as tinyq's float model; its input is read as the file
-// says, else as -input and -pixel-divisor say (default 28x28, pixel/255). An -o ending in
+// says, else as -input and -pixel-divisor say (default 28x28, pixel/255); a model trained on
+// normalized inputs (pixel/255 - mean)/std gets -input-mean and -input-std, folded into its
+// first layer (a dense layer or an unpadded convolution; onnx.Normalize). An -o ending in
 // .onnx writes ONNX (fp32, fp16, QDQ for static integer models, MatMulInteger for dynamic
 // ones), anything else tinyq's safetensors file. Without -bits the model keeps its own
 // precision (the command converts: any tinyq model to ONNX, an ONNX model to an fp32
@@ -63,7 +65,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = "usage: quantize -model MODEL.safetensors|MODEL.onnx [-bits N|W/A] [-mode static|dynamic] [-granularity per-channel|per-tensor] [-calibration N] [-calibration-dir DIR] [-input WxH] [-pixel-divisor D] -o OUT.safetensors|OUT.onnx"
+const usage = "usage: quantize -model MODEL.safetensors|MODEL.onnx [-bits N|W/A] [-mode static|dynamic] [-granularity per-channel|per-tensor] [-calibration N] [-calibration-dir DIR] [-input WxH] [-pixel-divisor D] [-input-mean M -input-std S] -o OUT.safetensors|OUT.onnx"
 
 // options are the parsed, checked flags.
 type options struct {
@@ -75,6 +77,9 @@ type options struct {
 	convert bool
 	// input: -input and -pixel-divisor for an ONNX -model (zero fields: as the file says).
 	input infer.Input
+	// mean, std: -input-mean and -input-std for an ONNX -model (normalize: either was given).
+	mean, std float32
+	normalize bool
 }
 
 // isONNX reports whether path names an ONNX file (extension .onnx, in any case).
@@ -125,6 +130,23 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.input.PixelDivisor = float32(d)
 		return nil
 	})
+	o.std = 1
+	fs.Func("input-mean", "an ONNX -model trained on (pixel/D - mean)/std (torchvision's Normalize): the mean, folded into its first layer (default 0)", func(v string) error {
+		d, err := strconv.ParseFloat(v, 32)
+		if err != nil || math.IsNaN(d) || math.IsInf(d, 0) {
+			return fmt.Errorf("want a finite number")
+		}
+		o.mean = float32(d)
+		return nil
+	})
+	fs.Func("input-std", "an ONNX -model trained on (pixel/D - mean)/std: the std, folded into its first layer (default 1)", func(v string) error {
+		d, err := strconv.ParseFloat(v, 32)
+		if err != nil || !(d > 0) || math.IsInf(d, 0) {
+			return fmt.Errorf("want a number > 0")
+		}
+		o.std = float32(d)
+		return nil
+	})
 	fs.StringVar(&mode, "mode", "static", "activation scales: static (calibrated offline) or dynamic (per row at run time)")
 	fs.StringVar(&gran, "granularity", "per-channel", "weight scales: per-channel (one per output) or per-tensor (one per layer)")
 	fs.IntVar(&o.calibration, "calibration", ptq.DefaultCalibrationSize, "number of images to calibrate on (the first ones)")
@@ -160,9 +182,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if (set["input"] || set["pixel-divisor"]) && !isONNX(o.model) {
-		return o, usagef("-input and -pixel-divisor are for an ONNX -model; %s records its own input", o.model)
+	if (set["input"] || set["pixel-divisor"] || set["input-mean"] || set["input-std"]) && !isONNX(o.model) {
+		return o, usagef("-input, -pixel-divisor, -input-mean and -input-std are for an ONNX -model; %s records its own input", o.model)
 	}
+	o.normalize = set["input-mean"] || set["input-std"]
 	if input != "" {
 		var w, h int
 		if n, err := fmt.Sscanf(input, "%dx%d", &w, &h); err != nil || n != 2 || w <= 0 || h <= 0 || fmt.Sprintf("%dx%d", w, h) != input {
@@ -381,6 +404,11 @@ func loadModel(o options) (infer.Model, string, error) {
 	}
 	if err := m.SetInput(rec); err != nil {
 		return nil, "", fmt.Errorf("-input %dx%d, -pixel-divisor %v for %s: %w", rec.Width, rec.Height, rec.PixelDivisor, o.model, err)
+	}
+	if o.normalize {
+		if m, err = onnx.Normalize(m, o.mean, o.std); err != nil {
+			return nil, "", fmt.Errorf("-input-mean %v, -input-std %v for %s: %w", o.mean, o.std, o.model, err)
+		}
 	}
 	return m, "", nil
 }

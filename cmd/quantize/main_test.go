@@ -258,7 +258,11 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-model", model, "-o", filepath.Join(dir, "no", "such", "dir", "x.safetensors")}, 1, "-o "},
 		{[]string{"-model", model, "-o", out, "-calibration-dir", filepath.Join(dir, "none")}, 1, "-calibration-dir"},
 		// ONNX (issue 22).
-		{[]string{"-model", model, "-o", out, "-input", "28x28"}, 2, "-input and -pixel-divisor are for an ONNX -model"},
+		{[]string{"-model", model, "-o", out, "-input", "28x28"}, 2, "-input, -pixel-divisor, -input-mean and -input-std are for an ONNX -model"},
+		{[]string{"-model", model, "-o", out, "-input-mean", "0.1"}, 2, "are for an ONNX -model"},
+		{[]string{"-model", pytorchMLP, "-o", out, "-input-std", "0"}, 2, "-input-std"},
+		{[]string{"-model", pytorchMLP, "-o", out, "-input-mean", "x"}, 2, "-input-mean"},
+		{[]string{"-model", fixture("cnn"), "-o", out, "-input-mean", "0.1307", "-input-std", "0.3081"}, 1, "padding 2"},
 		{[]string{"-model", pytorchMLP, "-o", out, "-input", "28by28"}, 2, `-input "28by28"`},
 		{[]string{"-model", pytorchMLP, "-o", out, "-pixel-divisor", "0"}, 2, "-pixel-divisor"},
 		{[]string{"-model", pytorchMLP, "-o", out, "-mode", "dynamic"}, 2, "-mode needs -bits"},
@@ -306,7 +310,8 @@ func pytorchAccuracy(t *testing.T, name string) float64 {
 }
 
 // TestONNX (issue 22, the acceptance check): the PyTorch models imported from ONNX (an MLP;
-// under -short not the CNNs with and without BatchNorm) give PyTorch's test accuracy in
+// under -short not the MLP trained on normalized inputs, imported with -input-mean and
+// -input-std, nor the CNNs with and without BatchNorm) give PyTorch's test accuracy in
 // tinyq's float runtime, and quantize to W8A8 and W4A8 integer models within 0.1 and 0.5
 // points of it; without -bits the command converts (ONNX to an fp32 safetensors file, a
 // tinyq integer file to ONNX), and -o .onnx writes ONNX.
@@ -327,14 +332,18 @@ func TestONNX(t *testing.T) {
 		a, _ := strconv.ParseFloat(m[1], 64)
 		return a, stdout.String()
 	}
-	for _, name := range []string{"mlp", "cnn", "cnn_bn"} {
+	for _, name := range []string{"mlp", "mlp_norm", "cnn", "cnn_bn"} {
 		if testing.Short() && name != "mlp" {
 			continue
 		}
 		pytorch := pytorchAccuracy(t, name)
 		dir := t.TempDir()
+		model := []string{"-model", fixture(name)}
+		if name == "mlp_norm" { // trained on (pixel/255 - 0.1307)/0.3081
+			model = append(model, "-input-mean", "0.1307", "-input-std", "0.3081")
+		}
 		fp32 := filepath.Join(dir, "fp32.safetensors")
-		if a, out := accuracy("-model", fixture(name), "-o", fp32); a != pytorch || !strings.Contains(out, "fp32 as a tinyq safetensors file") {
+		if a, out := accuracy(append(model, "-o", fp32)...); a != pytorch || !strings.Contains(out, "fp32 as a tinyq safetensors file") {
 			t.Errorf("%s: fp32 import: %v%%, want PyTorch's %v%%; %q", name, a, pytorch, out)
 		}
 		if m, err := infer.Load(fp32); err != nil || m.Name() != "fp32" {
@@ -350,7 +359,7 @@ func TestONNX(t *testing.T) {
 			{"4/8", filepath.Join(dir, "w4a8.safetensors"), 0.5},
 			{"8", filepath.Join(dir, "w8a8.onnx"), 0.1},
 		} {
-			a, out := accuracy("-model", fixture(name), "-bits", c.bits, "-o", c.out)
+			a, out := accuracy(append(model, "-bits", c.bits, "-o", c.out)...)
 			acc[c.out] = a
 			t.Logf("%s -bits %s -o %s: %.2f%% (PyTorch fp32 %.2f%%)", name, c.bits, filepath.Base(c.out), a, pytorch)
 			if math.Abs(a-pytorch) > c.within {

@@ -12,8 +12,10 @@ For each model NAME it writes NAME.onnx and NAME.json:
   - "pixels": the first 32 test images' bytes (32 x 784, row-major), base64;
   - "logits": PyTorch's float32 logits of those images ([32][10]);
   - "predictions": PyTorch's class for each of the 10,000 test images, as a string of digits;
-  - "correct" and "accuracy": PyTorch's test accuracy (images right, percent).
-Inputs are pixel/255 (tinyq's default preprocessing), shaped [N, 1, 28, 28].
+  - "correct" and "accuracy": PyTorch's test accuracy (images right, percent);
+  - "normalize" (mlp_norm only): [mean, std] of the inputs (pixel/255 - mean)/std it was
+    trained and recorded on (torchvision's Normalize((0.1307,), (0.3081,))).
+Inputs are otherwise pixel/255 (tinyq's default preprocessing), shaped [N, 1, 28, 28].
 """
 import base64
 import gzip
@@ -91,7 +93,9 @@ def train(model, x, y, epochs=2, batch=64):
     return model
 
 
-def record(name, model, export_model, opset, xt, yt, out, pixels, preserve=False):
+def record(name, model, export_model, opset, xt, yt, out, pixels, preserve=False, normalize=None):
+    if normalize:
+        xt = (xt - normalize[0]) / normalize[1]
     with torch.no_grad():
         logits = torch.cat([model(xt[i:i + 1000]) for i in range(0, len(xt), 1000)])
     pred = logits.argmax(1)
@@ -109,6 +113,8 @@ def record(name, model, export_model, opset, xt, yt, out, pixels, preserve=False
         "predictions": "".join(str(int(p)) for p in pred),
         "correct": correct, "accuracy": 100.0 * correct / len(yt),
     }
+    if normalize:
+        rec["normalize"] = list(normalize)
     with open(os.path.join(out, name + ".json"), "w") as f:
         json.dump(rec, f)
     print(f"{name}: {correct}/{len(yt)} = {100.0 * correct / len(yt):.2f}% (opset {opset})")
@@ -128,6 +134,12 @@ def main():
         m = train(mlp(), x, y)
         record("mlp", m, m, 13, xt, yt, out, pixels)
         record("mlp_matmul", m, MatMulMLP(m), 17, xt, yt, out, pixels)
+        # torchvision's MNIST normalization, applied to the data (outside the model), as the
+        # PyTorch MNIST example does.
+        norm = (0.1307, 0.3081)
+        torch.manual_seed(0)
+        m = train(mlp(), (x - norm[0]) / norm[1], y)
+        record("mlp_norm", m, m, 13, xt, yt, out, pixels, normalize=norm)
     if "cnn" in which:
         torch.manual_seed(0)
         m = train(cnn(False), x, y)
