@@ -15,9 +15,13 @@
 // infer.FoldBatchNorm; Relu; MaxPool; Flatten, then Gemm). ONNX's images are NCHW and
 // tinyq's NHWC: the input has one channel, where the two are the same memory, convolution
 // weights [Out, C, K, K] become [K, K, C, Out], and the dense layer after a Flatten has its
-// rows reordered from (c, y, x) to (y, x, c). ONNX does not say how pixels were scaled: the
-// model reads pixel/255 unless the file carries tinyq's own record (MetaInput) or the
-// caller sets another (FloatModel.SetInput).
+// rows reordered from (c, y, x) to (y, x, c). The shape arithmetic of PyTorch's
+// x.view(x.size(0), -1) folds into a Flatten, and a last Softmax or LogSoftmax is left out
+// (tinyq's classes and probabilities come from the logits, the same as from their softmax).
+// ONNX does not say how pixels were scaled: the model reads pixel/255 unless the file
+// carries tinyq's own record (MetaInput) or the caller sets another (FloatModel.SetInput);
+// Normalize folds a (x - mean)/std normalization, which PyTorch applies outside the model,
+// into the first layer.
 //
 // # Export
 //
