@@ -493,3 +493,29 @@ func (a Arch) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(plain(a))
 }
+
+// WithBatchNorm returns a with a BatchNorm after every Conv2D that has none, taking over the
+// convolution's ReLU (conv, bn, relu: PyTorch's ConvBnReLU order). It is an error if a has
+// no convolution.
+func WithBatchNorm(a Arch) (Arch, error) {
+	out := Arch{Input: a.Input}
+	convs := 0
+	for i, l := range a.Layers {
+		if l.Kind != Conv2D {
+			out.Layers = append(out.Layers, l)
+			continue
+		}
+		convs++
+		if i+1 < len(a.Layers) && a.Layers[i+1].Kind == BatchNorm {
+			out.Layers = append(out.Layers, l)
+			continue
+		}
+		relu := l.ReLU
+		l.ReLU = false
+		out.Layers = append(out.Layers, l, Layer{Kind: BatchNorm, ReLU: relu})
+	}
+	if convs == 0 {
+		return Arch{}, fmt.Errorf("arch: batch norm after each convolution: %v has none", a)
+	}
+	return out, out.Validate()
+}

@@ -135,3 +135,16 @@ func TestWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestWithBatchNorm(t *testing.T) {
+	a, err := WithBatchNorm(CNN(false, 10))
+	if err != nil || !a.Equal(CNN(true, 10)) {
+		t.Errorf("WithBatchNorm(CNN) = %v, %v; want %v", a, err, CNN(true, 10))
+	}
+	if b, err := WithBatchNorm(a); err != nil || !b.Equal(a) {
+		t.Errorf("WithBatchNorm twice: %v, %v", b, err)
+	}
+	if _, err := WithBatchNorm(MLP([]int{784, 10}, Shape{})); err == nil || !strings.Contains(err.Error(), "has none") {
+		t.Errorf("MLP: %v", err)
+	}
+}

@@ -20,6 +20,12 @@ type Training struct {
 	Seed       int64   `json:"seed"`
 	TrainLimit int     `json:"train_limit"`
 	Optimizer  string  `json:"optimizer"`
+	// Arch is the network in arch.Parse's grammar when it is not the MLP of Hidden; Schedule
+	// ("cosine") and Shift the FP32 training's schedule and translations when not constant
+	// and none. Empty for an MLP trained as before they existed, so its record is unchanged.
+	Arch     string `json:"arch,omitempty"`
+	Schedule string `json:"schedule,omitempty"`
+	Shift    int    `json:"shift,omitempty"`
 }
 
 // String returns the record as the metadata value: compact JSON, fields in declaration

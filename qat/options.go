@@ -112,7 +112,7 @@ func (o Options) Recipe(t Target, floatLR float64) (Recipe, float64) {
 
 // Phase returns the QAT phase that trains t from b (Run runs it), named "qat-" + t.Name():
 // the recipe with o's choices, observer, LSQ start, input scale and observer freezing; a new
-// model of b's sizes and input record FromScratch; distillation from b.Float; its checkpoint
+// model of b's architecture and input record FromScratch; distillation from b.Float; its checkpoint
 // and training record (Training). A per-layer t must give every layer of b its widths.
 func (o Options) Phase(t Target, b Base) (Phase, error) {
 	if t.PerLayer() && len(t) != len(b.Model.Layers) {
@@ -127,7 +127,7 @@ func (o Options) Phase(t Target, b Base) (Phase, error) {
 	start := b.Model
 	if o.FromScratch {
 		var err error
-		if start, err = nn.NewMLP(b.Model.Sizes(), rand.New(rand.NewSource(b.Train.Seed))); err != nil {
+		if start, err = nn.New(b.Model.Architecture(), rand.New(rand.NewSource(b.Train.Seed))); err != nil {
 			return Phase{}, err
 		}
 		start.Input = b.Model.Input // trained on the data as the base model reads it

@@ -3,8 +3,8 @@ package study
 import (
 	"errors"
 	"fmt"
-	"slices"
 
+	"tinyq/arch"
 	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/ptq"
@@ -12,16 +12,16 @@ import (
 )
 
 // Resume loads a resumed study's FP32 model (Model, with the training record the caller
-// expects when study.json recorded none) and, when sizes is not nil, also refuses a model
-// whose layer sizes are not the ones the run's settings give: the points belong to that
+// expects when study.json recorded none) and, when want is not nil, also refuses a model
+// whose architecture is not the one the run's settings give: the points belong to that
 // architecture.
-func (s *Study) Resume(training string, sizes []int) (*nn.MLP, error) {
+func (s *Study) Resume(training string, want *arch.Arch) (*nn.MLP, error) {
 	m, err := s.Model(training)
 	if err != nil {
 		return nil, err
 	}
-	if got := m.Sizes(); sizes != nil && !slices.Equal(got, sizes) {
-		return nil, fmt.Errorf("study: %s has layer sizes %v, the study's settings %v: not this study's model; remove the directory to start again", s.ModelPath(), got, sizes)
+	if got := m.Architecture(); want != nil && !got.Equal(*want) {
+		return nil, fmt.Errorf("study: %s has architecture %v, the study's settings %v: not this study's model; remove the directory to start again", s.ModelPath(), got, want)
 	}
 	return m, nil
 }

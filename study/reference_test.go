@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/arch"
 	"tinyq/study/schema"
 	"tinyq/train"
 )
@@ -25,12 +26,17 @@ func TestResumeChecksSizes(t *testing.T) {
 	for _, c := range []struct {
 		sizes []int
 		want  string
-	}{{[]int{12, 8, 10}, ""}, {nil, ""}, {[]int{12, 9, 10}, "has layer sizes [12 8 10], the study's settings [12 9 10]"}} {
+	}{{[]int{12, 8, 10}, ""}, {nil, ""}, {[]int{12, 9, 10}, "has architecture dense(8),relu,dense(10), the study's settings dense(9),relu,dense(10)"}} {
 		s, err := Open(dir, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := s.Resume("", c.sizes)
+		var want *arch.Arch
+		if c.sizes != nil {
+			a := arch.MLP(c.sizes, arch.Shape{})
+			want = &a
+		}
+		m, err := s.Resume("", want)
 		s.Close()
 		switch {
 		case c.want == "" && (err != nil || m == nil):

@@ -77,7 +77,7 @@ func (e *env) inputs(bits int, observer string) ([]quant.Params, error) {
 // are made from s.Results afterwards.
 func (s *Study) Run(in Inputs) error {
 	set := s.Results.Config.Settings
-	d := in.Model.Layers[0].In
+	d := in.Model.InputSize()
 	n := in.Train.Len()
 	ncal, nval := ptq.HeldOut(n, set.CalibrationImages, set.ValidationImages)
 	if ncal < 1 || nval < 1 {

@@ -4,15 +4,16 @@ import (
 	"fmt"
 	"math/rand"
 
+	"tinyq/arch"
 	"tinyq/nn"
 )
 
-// TrainFP32 trains a new MLP of layer sizes (He initialisation seeded by cfg.Seed) under cfg,
-// named "fp32", writing a checkpoint with the training record training after every epoch to
-// checkpoint (if not "") and continuing from it when resume (FloatCheckpoints). It returns
-// the trained model and its history.
-func TrainFP32(sizes []int, cfg Config, trainSet, testSet Data, checkpoint, training string, resume bool) (*nn.MLP, *History, error) {
-	m, err := nn.NewMLP(sizes, rand.New(rand.NewSource(cfg.Seed)))
+// TrainFP32 trains a new network of architecture a (nn.New: He initialisation seeded by
+// cfg.Seed) under cfg, named "fp32", writing a checkpoint with the training record training
+// after every epoch to checkpoint (if not "") and continuing from it when resume
+// (FloatCheckpoints). It returns the trained model and its history.
+func TrainFP32(a arch.Arch, cfg Config, trainSet, testSet Data, checkpoint, training string, resume bool) (*nn.MLP, *History, error) {
+	m, err := nn.New(a, rand.New(rand.NewSource(cfg.Seed)))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -43,11 +44,14 @@ func (e *MemoryError) Error() string {
 // GiB is the whole estimate in GiB.
 func (e *MemoryError) GiB() float64 { return (e.Params + e.Activations) / (1 << 30) }
 
-// CheckMemory returns a *MemoryError if training an MLP of layer sizes at batch is estimated
-// to need more than MaxTrainingBytes: then the batch is the one to lower when the activations
-// outweigh the parameters, else the model.
-func CheckMemory(sizes []int, batch int) error {
-	p, a := TrainingBytes(sizes, batch)
+// CheckMemory returns a *MemoryError if training a network of architecture a at batch is
+// estimated to need more than MaxTrainingBytes: then the batch is the one to lower when the
+// activations outweigh the parameters, else the model.
+func CheckMemory(net arch.Arch, batch int) error {
+	p, a, err := TrainingBytes(net, batch)
+	if err != nil {
+		return err
+	}
 	if p+a <= MaxTrainingBytes {
 		return nil
 	}

@@ -8,23 +8,24 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/arch"
 	"tinyq/mnist"
 )
 
 // TestCheckMemory: the default model at batch 128 passes; batch 100,000 is refused with the
 // batch as the larger part, a huge layer with the parameters as the larger part.
 func TestCheckMemory(t *testing.T) {
-	if err := CheckMemory([]int{784, 256, 128, 10}, 128); err != nil {
+	if err := CheckMemory(arch.MLP([]int{784, 256, 128, 10}, arch.Shape{}), 128); err != nil {
 		t.Fatalf("default run: %v", err)
 	}
 	var me *MemoryError
-	err := CheckMemory([]int{784, 256, 128, 10}, 100000)
+	err := CheckMemory(arch.MLP([]int{784, 256, 128, 10}, arch.Shape{}), 100000)
 	if !errors.As(err, &me) || !(me.Activations > me.Params) || me.Batch != 100000 || !strings.HasPrefix(err.Error(), "train: training needs about ") {
 		t.Errorf("batch 100,000: %v", err)
 	}
-	err = CheckMemory([]int{784, 1 << 16, 1 << 16, 10}, 1)
+	err = CheckMemory(arch.MLP([]int{784, 1 << 15, 1 << 13, 10}, arch.Shape{}), 1)
 	if !errors.As(err, &me) || !(me.Params > me.Activations) || me.GiB() < 2 {
-		t.Errorf("a 65536-wide model: %v", err)
+		t.Errorf("a 32768-wide model: %v", err)
 	}
 }
 
@@ -41,7 +42,7 @@ func TestTrainFP32(t *testing.T) {
 	}
 	cfg := Config{Epochs: 2, Batch: 16, LR: 0.01, Seed: 3}
 	ck := filepath.Join(t.TempDir(), "ck.safetensors")
-	a, hist, err := TrainFP32([]int{12, 8, 10}, cfg, d, d, ck, `{"seed":3}`, false)
+	a, hist, err := TrainFP32(arch.MLP([]int{12, 8, 10}, arch.Shape{}), cfg, d, d, ck, `{"seed":3}`, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +52,11 @@ func TestTrainFP32(t *testing.T) {
 	if _, err := os.Stat(ck); err != nil {
 		t.Fatalf("no checkpoint: %v", err)
 	}
-	b, _, err := TrainFP32([]int{12, 8, 10}, cfg, d, d, "", "", false)
+	b, _, err := TrainFP32(arch.MLP([]int{12, 8, 10}, arch.Shape{}), cfg, d, d, "", "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := TrainFP32([]int{12, 8, 10}, cfg, d, d, ck, `{"seed":3}`, true)
+	c, _, err := TrainFP32(arch.MLP([]int{12, 8, 10}, arch.Shape{}), cfg, d, d, ck, `{"seed":3}`, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,10 +67,10 @@ func TestTrainFP32(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := TrainFP32([]int{12, 8, 10}, cfg, d, d, ck, `{"seed":4}`, true); err == nil {
+	if _, _, err := TrainFP32(arch.MLP([]int{12, 8, 10}, arch.Shape{}), cfg, d, d, ck, `{"seed":4}`, true); err == nil {
 		t.Error("resumed with another training record: no error")
 	}
-	if _, _, err := TrainFP32([]int{12, 0, 10}, cfg, d, d, "", "", false); err == nil {
+	if _, _, err := TrainFP32(arch.MLP([]int{12, 0, 10}, arch.Shape{}), cfg, d, d, "", "", false); err == nil {
 		t.Error("a layer of size 0: no error")
 	}
 }

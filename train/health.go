@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+
+	"tinyq/arch"
 )
 
 // MaxTrainingBytes is the most memory a run may be estimated to need for training (see
@@ -13,21 +15,32 @@ const MaxTrainingBytes = 2 << 30
 // evalBatch is the evaluation batch the estimate assumes: the Evaluator's 1,000 rows.
 const evalBatch = 1000
 
-// TrainingBytes estimates the memory that training an MLP of layer sizes (inputs, hidden
-// layers, classes) at batch needs: six float32 copies of the parameters (weights, gradients,
-// Adam's two moments, the QAT copy and the graph's temporaries), six of a batch's
-// activations over all layers (inputs, outputs and their gradients, matmul temporaries) and
-// two of an evaluation batch of 1,000. It overestimates a little: batch 100,000 at
+// TrainingBytes estimates the memory that training a network of architecture a at batch
+// needs: six float32 copies of the parameters (weights, gradients, Adam's two moments, the
+// QAT copy and the graph's temporaries), six of a batch's activations over all layers
+// (inputs, outputs and their gradients, matmul temporaries) and two of an evaluation batch
+// of 1,000. A layer's activations are its input and output values per sample; a
+// convolution's also count its output before pooling and its im2col patches, which the
+// training graph keeps for the weight gradient. It overestimates a little: batch 100,000 at
 // 784-256-128-10 was measured at 1.8 GB against an estimate of 2.8 GB.
-func TrainingBytes(sizes []int, batch int) (params, activations float64) {
-	var p, width float64
-	for i, n := range sizes {
-		width += float64(n)
-		if i > 0 {
-			p += float64(sizes[i-1])*float64(n) + float64(n)
+func TrainingBytes(a arch.Arch, batch int) (params, activations float64, err error) {
+	us, err := a.Units()
+	if err != nil {
+		return 0, 0, fmt.Errorf("train: %w", err)
+	}
+	p, width := 0.0, float64(a.Input.Size())
+	for _, u := range us {
+		in, out := u.Fan()
+		p += float64(in)*float64(out) + float64(out)
+		if u.BatchNorm >= 0 {
+			p += 2 * float64(out)
+		}
+		width += float64(u.Out.Size())
+		if u.Kind == arch.Conv2D {
+			width += float64(u.Rows()) * float64(in+out) // patches, then the output before pooling
 		}
 	}
-	return 4 * 6 * p, 4 * (6*float64(batch) + 2*evalBatch) * width
+	return 4 * 6 * p, 4 * (6*float64(batch) + 2*evalBatch) * width, nil
 }
 
 // Divergence returns a warning if a training history shows that the run named phase

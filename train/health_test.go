@@ -3,22 +3,34 @@ package train
 import (
 	"strings"
 	"testing"
+
+	"tinyq/arch"
 )
 
 func TestTrainingBytes(t *testing.T) {
 	// 784-256-128-10 has 235,146 parameters (784·256+256 + 256·128+128 + 128·10+10) and a
 	// width of 1,178 units; at batch 128: 6·4·235146 bytes of parameters and
 	// 4·(6·128 + 2·1000)·1178 of activations.
-	p, a := TrainingBytes([]int{784, 256, 128, 10}, 128)
-	if p != 24*235146 || a != 4*(6*128+2000)*1178 {
+	mlp := arch.MLP([]int{784, 256, 128, 10}, arch.Shape{})
+	p, a, err := TrainingBytes(mlp, 128)
+	if err != nil || p != 24*235146 || a != 4*(6*128+2000)*1178 {
 		t.Errorf("TrainingBytes = %v, %v; want %v, %v", p, a, 24*235146, 4*(6*128+2000)*1178)
 	}
 	// The default run fits; batch 100,000 (measured at 1.8 GB) does not.
 	if p+a > MaxTrainingBytes {
 		t.Errorf("the default run is estimated at %v bytes, over MaxTrainingBytes", p+a)
 	}
-	if p, a := TrainingBytes([]int{784, 256, 128, 10}, 100000); p+a <= MaxTrainingBytes {
+	if p, a, _ := TrainingBytes(mlp, 100000); p+a <= MaxTrainingBytes {
 		t.Errorf("batch 100,000 estimated at %v bytes, within MaxTrainingBytes", p+a)
+	}
+	// The CNN (215,370 parameters) adds per sample its patches and outputs before pooling:
+	// 784 + (784·(25+16) + 3136) + (196·(400+32) + 1568) + 128 + 10 = 122,442 values.
+	p, a, err = TrainingBytes(arch.CNN(false, 10), 128)
+	if err != nil || p != 24*215370 || a != 4*(6*128+2000)*122442 {
+		t.Errorf("CNN: TrainingBytes = %v, %v, %v; want %v, %v", p, a, err, 24*215370, 4*(6*128+2000)*122442)
+	}
+	if _, _, err := TrainingBytes(arch.Arch{}, 1); err == nil {
+		t.Error("an empty architecture was estimated")
 	}
 }
 

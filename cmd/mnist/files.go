@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"tinyq/arch"
 	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
 	"tinyq/modelfile"
@@ -57,11 +58,11 @@ func (o options) places() []atomicfile.Place {
 }
 
 // checkMemory refuses a model and batch that train.CheckMemory refuses, with one line naming
-// the flag to change (what names the model: "-hidden 256,128" or "-load F").
-func checkMemory(sizes []int, batch int, what string) error {
+// the flag to change (what names the model: "-hidden 256,128", "-arch cnn" or "-load F").
+func checkMemory(a arch.Arch, batch int, what string) error {
 	var me *train.MemoryError
-	if !errors.As(train.CheckMemory(sizes, batch), &me) {
-		return nil
+	if err := train.CheckMemory(a, batch); !errors.As(err, &me) {
+		return err
 	}
 	flag := what
 	if me.Activations > me.Params {
@@ -76,5 +77,18 @@ func (o options) trainingJSON() string {
 	if o.Load != "" {
 		return o.loadedTraining // the loaded model's own record; the flags did not train it
 	}
-	return modelfile.Training{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String()}.String()
+	t := modelfile.Training{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String(), Arch: o.Arch, Shift: o.Shift}
+	if o.fp32Schedule() == train.CosineLR {
+		t.Schedule = train.CosineLR.String()
+	}
+	return t.String()
+}
+
+// fp32Schedule is the FP32 training's schedule: constant for an MLP (as before networks had
+// other layers), cosine for other networks (what reaches 99.2% with -arch cnn in 5 epochs).
+func (o options) fp32Schedule() train.Schedule {
+	if o.net.IsMLP() {
+		return train.ConstantLR
+	}
+	return train.CosineLR
 }

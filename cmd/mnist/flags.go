@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"tinyq/arch"
+	"tinyq/mnist"
 	"tinyq/qat"
 	"tinyq/quant"
 	"tinyq/train"
@@ -18,6 +20,9 @@ type options struct {
 	Batch      int          `json:"batch"`
 	LR         float64      `json:"lr"`
 	Hidden     []int        `json:"hidden"`
+	Arch       string       `json:"arch,omitempty"` // -arch when not mlp (the network in arch's grammar)
+	BN         bool         `json:"bn,omitempty"`
+	Shift      int          `json:"shift,omitempty"`
 	Seed       int64        `json:"seed"`
 	DataDir    string       `json:"data_dir,omitempty"`
 	TrainLimit int          `json:"train_limit,omitempty"`
@@ -46,6 +51,7 @@ type options struct {
 	loadedTraining string // with -load: the training record of the loaded file
 
 	qat qat.Options // the QAT flags above, parsed once by parseFlags
+	net arch.Arch   // the network of -arch (-hidden, -bn) on MNIST's 28x28 images
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -54,11 +60,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	// (from main), and -h the usage.
 	fs.SetOutput(io.Discard)
 	var o options
-	var hidden, bits string
+	var hidden, bits, archFlag string
 	fs.IntVar(&o.Epochs, "epochs", 5, "training epochs per model")
 	fs.IntVar(&o.Batch, "batch", 128, "training batch size")
 	fs.Float64Var(&o.LR, "lr", 0.001, "Adam learning rate")
-	fs.StringVar(&hidden, "hidden", "256,128", "hidden layer sizes, comma separated")
+	fs.StringVar(&hidden, "hidden", "256,128", "hidden layer sizes of -arch mlp, comma separated")
+	fs.StringVar(&archFlag, "arch", "mlp", "network: mlp (dense layers of -hidden), cnn (two 5x5 convolutions with pooling, dense 128), or layers: "+arch.Grammar)
+	fs.BoolVar(&o.BN, "bn", false, "BatchNorm after each convolution (folded into it for QAT, PTQ and the runtime)")
+	fs.IntVar(&o.Shift, "shift", -1, "training images translated at random by up to N pixels (-1: 2 for networks with convolutions, 0 for MLPs)")
 	fs.Int64Var(&o.Seed, "seed", 1, fmt.Sprintf("seed for initialisation and shuffling, 1 to %d (math/rand keeps only these apart)", train.MaxSeed))
 	fs.StringVar(&o.DataDir, "data", "", "MNIST directory (default: $TINYQ_MNIST_DIR, then the GoMNIST module in the Go module cache)")
 	fs.IntVar(&o.TrainLimit, "train-limit", 0, "use only the first N training images (0: all 60,000)")
@@ -92,8 +101,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		return o, usageError{err.Error()}
 	}
-	var errs [5]error // parse failures, named in the checks below
+	var errs [6]error // parse failures, named in the checks below
 	o.Hidden, errs[0] = parseSizes(hidden)
+	o.net, errs[5] = network(archFlag, o.Hidden, o.BN)
+	if archFlag != "mlp" {
+		o.Arch, o.Hidden = o.net.String(), nil
+	}
+	if o.Shift < 0 && !o.net.IsMLP() {
+		o.Shift = 2
+	}
+	o.Shift = max(o.Shift, 0)
 	o.Bits, errs[1] = qat.ParseTargets(bits)
 	q := qat.Options{Choices: qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch", LearnScales: o.LSQ.v}, LearnInput: o.LearnInput,
 		FreezeObserversAfter: o.Freeze, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA, Checkpoint: o.Checkpoint, Resume: o.Resume}
@@ -116,6 +133,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		{o.TrainLimit < 0, fmt.Sprintf("-train-limit %d: want 0 (all) or a positive count", o.TrainLimit)},
 		{train.CheckSeed(o.Seed) != nil, fmt.Sprintf("-seed %d: want 1 to %d (math/rand reduces a seed modulo 2^31-1, so any other seed would repeat the run of one of these)", o.Seed, train.MaxSeed)},
 		{errs[0] != nil, fmt.Sprintf("-hidden %q: %v", hidden, errs[0])},
+		{archFlag != "mlp" && firstSet(fs, architecture) == "hidden", "-hidden sizes the layers of -arch mlp only; drop -hidden or describe the layers in -arch"},
+		{errs[5] != nil, fmt.Sprintf("-arch %q: %v", archFlag, errs[5])},
+		{o.Shift > train.MaxShift, fmt.Sprintf("-shift %d: want -1 (auto) or 0 to %d pixels", o.Shift, train.MaxShift)},
 		{errs[1] != nil, fmt.Sprintf("-bits %q: %v", bits, errs[1])},
 		{errs[1] == nil && perLayerBits(o) != "", fmt.Sprintf("-bits %q: %s", bits, perLayerBits(o))},
 		{o.QATInit != "fp32" && o.QATInit != "scratch", fmt.Sprintf("-qat-init %q: want fp32 or scratch", o.QATInit)},
@@ -150,7 +170,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if bad := firstSet(fs, ignored); o.Load != "" && bad != "" {
 		what := "no model is trained without -qat"
-		if bad == "hidden" {
+		if flagScopes[bad] == architecture {
 			what = "the architecture comes from the file"
 		}
 		return o, usagef("-%s with -load: %s; drop -%s", bad, what, bad)
@@ -194,7 +214,7 @@ var flagScopes = map[string]int{
 	"distill": qatTable, "distill-t": qatTable, "distill-alpha": qatTable, "lr-schedule": qatTable, "qat-init": qatTable,
 	"freeze-observers": qatTable, "qat-lr": qatOnly, "qat": tableRun, "save": tableRun, "json": tableRun,
 	"checkpoint": tableRun, "resume": tableRun, "epochs": fp32Only, "batch": fp32Only, "lr": fp32Only, "seed": fp32Only,
-	"hidden": architecture,
+	"hidden": architecture, "arch": architecture, "bn": architecture, "shift": fp32Only,
 }
 
 // firstSet returns the first flag of a scope in mask that was given on the command line (in
@@ -242,6 +262,27 @@ func (b *autoBool) IsBoolFlag() bool { return true }
 
 // MarshalText writes the flag as in String.
 func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// network returns the network of -arch spec on MNIST's 28x28 grey images with 10 classes:
+// the MLP of hidden, issue 20's CNN, or layers in arch's grammar; with bn a BatchNorm after
+// each convolution.
+func network(spec string, hidden []int, bn bool) (a arch.Arch, err error) {
+	img := arch.Shape{H: 28, W: 28, C: 1}
+	switch spec {
+	case "mlp":
+		a = arch.MLP(append(append([]int{img.Size()}, hidden...), mnist.Classes), arch.Shape{})
+	case "cnn":
+		a = arch.CNN(false, mnist.Classes)
+	default:
+		if a, err = arch.Parse(spec, img); err == nil && a.Classes() != mnist.Classes {
+			err = fmt.Errorf("the last layer gives %d classes, MNIST has %d", a.Classes(), mnist.Classes)
+		}
+	}
+	if err == nil && bn {
+		a, err = arch.WithBatchNorm(a)
+	}
+	return a, err
+}
 
 // parseSizes parses "256,128" (an empty string means no hidden layer).
 func parseSizes(s string) (out []int, err error) {

@@ -45,19 +45,24 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "note: -batch %d is more than the %d training images; using -batch %d\n", o.Batch, n, n)
 		o.Batch = n
 	}
-	sizes := append(append([]int{inputs}, o.Hidden...), mnist.Classes)
-	hidden := "-hidden " + strings.Trim(strings.ReplaceAll(fmt.Sprint(o.Hidden), " ", ","), "[]")
-	if err := checkMemory(sizes, o.Batch, hidden); o.Load == "" && err != nil { // a loaded model is checked with -qat
+	if inputs != o.net.Input.Size() {
+		return fmt.Errorf("mnist: %d values per image, the network reads %d", inputs, o.net.Input.Size())
+	}
+	what := "-arch " + o.Arch
+	if o.Arch == "" {
+		what = "-hidden " + strings.Trim(strings.ReplaceAll(fmt.Sprint(o.Hidden), " ", ","), "[]")
+	}
+	if err := checkMemory(o.net, o.Batch, what); o.Load == "" && err != nil { // a loaded model is checked with -qat
 		return err
 	}
 	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainData.Len(), testData.Len(), report.ActiveKernels())
 
 	base := train.Config{
-		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed,
+		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed, Schedule: o.fp32Schedule(), Shift: o.Shift,
 		Log: stdout, Progress: report.Progress(o.Quiet, stderr),
 	}
 	if o.Study != "" {
-		return runStudy(o, sizes, trainData, testData, base, stdout, stderr)
+		return runStudy(o, trainData, testData, base, stdout, stderr)
 	}
 
 	var rows []report.Row
@@ -67,7 +72,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		warnings = append(warnings, w)
 		fmt.Fprintln(stderr, "mnist: warning:", w)
 	}
-	fp32, hist, err := obtainFP32(&o, sizes, trainData, testData, base)
+	fp32, hist, err := obtainFP32(&o, trainData, testData, base)
 	if err != nil {
 		return err
 	}
@@ -131,29 +136,34 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 // obtainFP32 loads the float model (-load), or trains it, saving a checkpoint after every
 // epoch (-checkpoint) and continuing from one (-resume). It returns the model and its
 // training history (nil when loaded). With -load, o is updated to record what the file holds.
-func obtainFP32(o *options, sizes []int, trainData, testData train.Data, base train.Config) (*nn.MLP, *train.History, error) {
+func obtainFP32(o *options, trainData, testData train.Data, base train.Config) (*nn.MLP, *train.History, error) {
 	if o.Load != "" {
 		m, info, err := nn.Load(o.Load)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-load: %w", err)
 		}
-		got, in := m.Sizes(), m.InputRecord()
-		if err := mnist.CheckModel(got[0], got[len(got)-1], in.Width, in.Height); err != nil {
+		in := m.InputRecord()
+		if err := mnist.CheckModel(m.InputSize(), m.Classes(), in.Width, in.Height); err != nil {
 			return nil, nil, fmt.Errorf("-load %s: %w", o.Load, err)
 		}
-		def := modelfile.DefaultInput(sizes[0])
+		def := modelfile.DefaultInput(m.InputSize())
 		if o.Study != "" && in != def {
 			return nil, nil, fmt.Errorf("-load %s: the model reads pixel/%v, and -study evaluates on pixel/%v only; use the table run (without -study) for this model", o.Load, in.PixelDivisor, def.PixelDivisor)
 		}
 		// Record what the file holds, not flags that did not shape it.
-		o.Hidden = append([]int(nil), got[1:len(got)-1]...)
+		if o.net = m.Architecture(); o.net.IsMLP() {
+			got := m.Sizes()
+			o.Hidden, o.Arch = append([]int(nil), got[1:len(got)-1]...), ""
+		} else {
+			o.Hidden, o.Arch = nil, o.net.String()
+		}
 		o.loadedTraining = info.Training
-		if err := checkMemory(got, o.Batch, "-load "+o.Load); o.QAT && err != nil { // only QAT trains it
+		if err := checkMemory(o.net, o.Batch, "-load "+o.Load); o.QAT && err != nil { // only QAT trains it
 			return nil, nil, err
 		}
 		return m, nil, nil
 	}
-	return train.TrainFP32(sizes, base, trainData, testData, o.Checkpoint, o.trainingJSON(), o.Resume)
+	return train.TrainFP32(o.net, base, trainData, testData, o.Checkpoint, o.trainingJSON(), o.Resume)
 }
 
 // runQAT trains one quantization-aware model per -bits target from the FP32 model b

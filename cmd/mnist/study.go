@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"tinyq/arch"
 	"tinyq/nn"
 	"tinyq/report"
 	"tinyq/study"
@@ -19,8 +20,8 @@ import (
 // runStudy runs -study DIR: the FP32 model (trained, loaded with -load, or the one a
 // resumed study saved), then every study point not yet in DIR/study.json (study.Run), then
 // the figures and report.md from all the points (study/figures, study/markdown).
-func runStudy(o options, sizes []int, trainData, testData train.Data, base train.Config, stdout io.Writer, stderr io.Writer) error {
-	set := study.For(o.StudyQuick, schema.Settings{Seed: o.Seed, Hidden: o.Hidden, Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, TrainLimit: o.TrainLimit, Load: o.Load, QATLR: o.QATLR})
+func runStudy(o options, trainData, testData train.Data, base train.Config, stdout io.Writer, stderr io.Writer) error {
+	set := study.For(o.StudyQuick, schema.Settings{Seed: o.Seed, Hidden: o.Hidden, Arch: o.Arch, Shift: o.Shift, Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, TrainLimit: o.TrainLimit, Load: o.Load, QATLR: o.QATLR})
 	// Calibration takes the first training images, choices are scored on the last ones (HoldOut).
 	if n := trainData.Len(); !study.HoldOut(&set, n) {
 		return usagef("-train-limit %d: the study calibrates on %d training images and scores its choices on at least %d others; want at least %d", n, set.CalibrationImages, study.MinHeldOut, set.CalibrationImages+study.MinHeldOut)
@@ -37,11 +38,11 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 	if s.HasModel() {
 		// The model the points were measured on (study.Resume), or a refusal. With -load,
 		// the file decides the record and sizes.
-		want, sizesWant := "", []int(nil)
+		want, netWant := "", (*arch.Arch)(nil)
 		if o.Load == "" {
-			want, sizesWant = o.trainingJSON(), sizes
+			want, netWant = o.trainingJSON(), &o.net
 		}
-		if m, err = s.Resume(want, sizesWant); err != nil {
+		if m, err = s.Resume(want, netWant); err != nil {
 			return err
 		}
 		if o.Load != "" { // the file must still hold the model the study began with
@@ -54,7 +55,7 @@ func runStudy(o options, sizes []int, trainData, testData train.Data, base train
 			}
 		}
 		fmt.Fprintf(stdout, "study: resuming %s (%d PTQ, %d QAT, %d sensitivity points done)\n", o.Study, len(s.Results.PTQ), len(s.Results.QAT), len(s.Results.Sensitivity))
-	} else if m, hist, err = obtainFP32(&o, sizes, trainData, testData, base); err != nil {
+	} else if m, hist, err = obtainFP32(&o, trainData, testData, base); err != nil {
 		return err
 	}
 	if err := s.Reference(m, hist, trainData, testData, o.trainingJSON()); err != nil {

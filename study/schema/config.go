@@ -40,6 +40,8 @@ type Settings struct {
 	// The FP32 model: how it was trained, or the file it was loaded from.
 	Seed       int64   `json:"seed"` // 1 to train.MaxSeed: cmd/mnist refuses others (train.CheckSeed)
 	Hidden     []int   `json:"hidden"`
+	Arch       string  `json:"arch,omitempty"`  // the network in arch's grammar when not the MLP of Hidden
+	Shift      int     `json:"shift,omitempty"` // FP32 and QAT training's random translations (pixels)
 	Epochs     int     `json:"epochs"`
 	Batch      int     `json:"batch"`
 	LR         float64 `json:"lr"`
