@@ -80,7 +80,7 @@ func decodeTensor(p *onnxpb.TensorProto) (*tensor, error) {
 		}
 		return nil
 	}
-	if raw != nil || p.RawData != nil {
+	if raw != nil {
 		if err := count(len(raw) / size); err != nil || len(raw)%size != 0 {
 			return nil, fmt.Errorf("tensor %q: %d bytes of raw data for shape %v of %v (%d bytes each)", p.GetName(), len(raw), t.dims, t.dtype, size)
 		}
