@@ -112,13 +112,19 @@ func linked(t *testing.T, banned func(string) bool, args ...string) []string {
 	return lines
 }
 
+// offlineFloor reports whether p belongs to the offline floor's ONNX support (issue 22):
+// protobuf and tinyq/onnx. The runtime never needs them.
+func offlineFloor(p string) bool {
+	return strings.HasPrefix(p, "google.golang.org/protobuf/") || p == "tinyq/onnx" || strings.HasPrefix(p, "tinyq/onnx/")
+}
+
 // TestDependencies enforces the layering: the classify command and the runtime's ground
-// floor link none of the training stack (nor ptq), and the ground floor's tests (go list
-// -test -deps) link none of the training stack either: tests that cross floors live in
-// crosstest. Each offending import is one line, with what it links.
+// floor link none of the training stack (nor ptq, nor protobuf and tinyq/onnx), and the
+// ground floor's tests (go list -test -deps) link none of the training stack either: tests
+// that cross floors live in crosstest. Each offending import is one line, with what it links.
 func TestDependencies(t *testing.T) {
 	for _, pkg := range append([]string{"."}, groundFloor...) {
-		for _, l := range linked(t, func(p string) bool { return trainingStack(p) || p == "tinyq/ptq" }, "-deps", pkg) {
+		for _, l := range linked(t, func(p string) bool { return trainingStack(p) || p == "tinyq/ptq" || offlineFloor(p) }, "-deps", pkg) {
 			t.Errorf("go list -deps %s: %s", pkg, l)
 		}
 	}
