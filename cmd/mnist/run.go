@@ -11,6 +11,7 @@ import (
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
+	"tinyq/onnx"
 	"tinyq/qat"
 	"tinyq/report"
 	"tinyq/train"
@@ -131,12 +132,26 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	return nil
 }
 
+// loadFP32 reads -load: a tinyq float, QAT or checkpoint file, or a float ONNX model
+// (.onnx; it records no training).
+func loadFP32(path string) (*nn.MLP, modelfile.Info, error) {
+	if !strings.HasSuffix(strings.ToLower(path), ".onnx") {
+		return nn.Load(path)
+	}
+	fm, err := onnx.Load(path)
+	if err != nil {
+		return nil, modelfile.Info{}, err
+	}
+	m, err := nn.FromFloatModel(fm)
+	return m, modelfile.Info{}, err
+}
+
 // obtainFP32 loads the float model (-load), or trains it, saving a checkpoint after every
 // epoch (-checkpoint) and continuing from one (-resume). It returns the model and its
 // training history (nil when loaded). With -load, o is updated to record what the file holds.
 func obtainFP32(o *options, trainData, testData train.Data, base train.Config) (*nn.MLP, *train.History, error) {
 	if o.Load != "" {
-		m, info, err := nn.Load(o.Load)
+		m, info, err := loadFP32(o.Load)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-load: %w", err)
 		}
