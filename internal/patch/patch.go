@@ -101,28 +101,34 @@ const paddedMax = 4096
 // im2colPadded is Im2col for windows whose rows are at most 8 values (a 5×5 window over
 // one channel: the CNN's first convolution) on images whose padded copy fits paddedMax
 // values, where the padding's branches and a memmove call per row of a window cost more
-// than the values (measured: for longer rows memmove wins). The image is first copied
-// into a padded image on the stack, so that every window row is a run of the padded
-// image, moved without a branch: uint8 rows as one unaligned 8-byte load and store, whose
-// bytes past the row are overwritten by the writes that follow (every element of dst is
-// written, in increasing order; the last rows of dst are copied), float rows by an inlined
-// loop. It reports false, doing nothing, for other windows.
+// than the values (measured: for longer rows the word moves of Im2col's general path
+// win). The image is first copied into a padded image on the stack, so that every window
+// row is a run of the padded image, moved without a branch: rows of at least 8 bytes
+// (float32) by moveWords, shorter (uint8) rows as one unaligned 8-byte load and store,
+// whose bytes past the row are overwritten by the writes that follow (every element of dst
+// is written, in increasing order; the last rows of dst are copied value by value). It
+// reports false, doing nothing, for other windows.
 func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) bool {
 	pw, ph := w.W+2*w.Pad, w.H+2*w.Pad
 	c, k := w.C, w.Kernel
 	rowLen, prow := k*c, pw*c
-	if ph*prow > paddedMax || rowLen > 8 {
+	if ph*prow > paddedMax || rowLen > 8 || n == 0 {
 		return false
 	}
 	var buf [paddedMax + 8]T // + 8: the last 8-byte load may read past the padded image
 	padded := buf[:ph*prow]
-	d8, bytes := any(dst).([]uint8)
-	var b8 []uint8
-	if bytes {
-		b8 = any(buf[:]).([]uint8)
-	}
+	size := int(unsafe.Sizeof(pad))
+	rowBytes, prowBytes := rowLen*size, prow*size
 	outH, outW := w.OutH(), w.OutW()
-	d := 0
+	stepBytes, strideBytes := w.Stride*c*size, w.Stride*prowBytes
+	bp := unsafe.Pointer(&buf[0])
+	// Rows of 8 bytes and more stay inside their row; shorter rows store 8 bytes, so only
+	// the pixels whose last store ends inside dst take the one-store path.
+	safe := len(dst)
+	if rowBytes < 8 {
+		safe = len(dst) - 8
+	}
+	d := 0 // values of dst written
 	for b := 0; b < n; b++ {
 		padFill(padded, pad, zeroBits(pad))
 		img := src[b*w.InLen() : (b+1)*w.InLen()]
@@ -130,24 +136,44 @@ func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) 
 			copy(padded[((y+w.Pad)*pw+w.Pad)*c:], img[y*w.W*c:(y+1)*w.W*c])
 		}
 		for oy := 0; oy < outH; oy++ {
+			sy := unsafe.Add(bp, oy*strideBytes)
 			for ox := 0; ox < outW; ox++ {
-				s := (oy*w.Stride*pw + ox*w.Stride) * c
-				for ky := 0; ky < k; ky++ {
-					if bytes && d+8 <= len(d8) {
-						binary.LittleEndian.PutUint64(d8[d:], binary.LittleEndian.Uint64(b8[s:]))
-					} else {
-						out, in := dst[d:d+rowLen], buf[s:s+rowLen]
-						for i := range out {
-							out[i] = in[i]
-						}
+				sp := unsafe.Add(sy, ox*stepBytes)
+				if d+k*rowLen > safe {
+					// The last pixels: value by value, inside dst.
+					for ky := 0; ky < k; ky++ {
+						s := (oy*w.Stride+ky)*prow + ox*w.Stride*c
+						copy(dst[d:d+rowLen], buf[s:s+rowLen])
+						d += rowLen
 					}
-					d += rowLen
-					s += prow
+					continue
 				}
+				dp := unsafe.Pointer(&dst[d])
+				if rowBytes >= 8 {
+					for ky := 0; ky < k; ky++ {
+						moveWords(unsafe.Add(dp, ky*rowBytes), unsafe.Add(sp, ky*prowBytes), rowBytes)
+					}
+				} else {
+					for ky := 0; ky < k; ky++ {
+						*(*uint64)(unsafe.Add(dp, ky*rowBytes)) = *(*uint64)(unsafe.Add(sp, ky*prowBytes))
+					}
+				}
+				d += k * rowLen
 			}
 		}
 	}
 	return true
+}
+
+// moveWords copies n >= 8 bytes from src to dst (which do not overlap) as 8-byte words,
+// the last one ending at byte n (overlapping its predecessor when n is not a multiple
+// of 8): inlined, it beats a memmove call for rows of a few words.
+func moveWords(dst, src unsafe.Pointer, n int) {
+	i := 0
+	for ; i+8 < n; i += 8 {
+		*(*uint64)(unsafe.Add(dst, i)) = *(*uint64)(unsafe.Add(src, i))
+	}
+	*(*uint64)(unsafe.Add(dst, n-8)) = *(*uint64)(unsafe.Add(src, n-8))
 }
 
 // padFill sets every element of s to v; zero reports that v's bits are all zero (+0.0 or

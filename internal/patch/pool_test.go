@@ -87,3 +87,26 @@ func TestMaxPoolKernels(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkIm2colFirst is the CNN's first convolution (28×28×1, 5×5, pad 2) at batch 64,
+// float32 and uint8 (im2colPadded).
+func BenchmarkIm2colFirst(b *testing.B) {
+	w := arch.Window{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2}
+	const n = 64
+	src := make([]float32, n*w.InLen())
+	srcU := make([]uint8, len(src))
+	for i := range src {
+		src[i], srcU[i] = float32(i%7), uint8(i%7)
+	}
+	dst, dstU := make([]float32, n*w.OutPixels()*w.PatchLen()), make([]uint8, n*w.OutPixels()*w.PatchLen())
+	b.Run("float32", func(b *testing.B) {
+		for b.Loop() {
+			Im2col(dst, src, n, w, 0)
+		}
+	})
+	b.Run("uint8", func(b *testing.B) {
+		for b.Loop() {
+			Im2col(dstU, srcU, n, w, 3)
+		}
+	})
+}
