@@ -107,10 +107,12 @@ func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32
 		tiles = batch // single rows: the one-row kernel
 	}
 	workers = max(1, min(workers, tiles))
-	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
+	if workers <= 1 {
 		w.vnniTiles(l, dst, src, batch, oneRow, 0, tiles)
 	} else {
-		parallel(tiles, workers, func(t0, t1 int) { w.vnniTiles(l, dst, src, batch, oneRow, t0, t1) })
+		j := getJob(w, dst, src, batch, workers, vnniRange)
+		j.layout, j.oneRow = l, oneRow
+		j.do(tiles)
 	}
 	w.subtractZeroPoints(dst, batch, zp)
 	return true
@@ -287,10 +289,12 @@ func (w *Weights) accumulateAVX2(dst []int32, src []uint8, batch, workers int) {
 	l := w.avx2Layout()
 	tiles := (batch + vnniRows - 1) / vnniRows
 	workers = max(1, min(workers, tiles))
-	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
+	if workers <= 1 {
 		w.avx2Tiles(l, dst, src, batch, 0, tiles)
 	} else {
-		parallel(tiles, workers, func(t0, t1 int) { w.avx2Tiles(l, dst, src, batch, t0, t1) })
+		j := getJob(w, dst, src, batch, workers, avx2Range)
+		j.layout = l
+		j.do(tiles)
 	}
 }
 
@@ -341,10 +345,12 @@ func (w *Weights) accumulateAVXVNNI(dst []int32, src []uint8, batch, workers int
 	l := w.avxvnniLayout()
 	tiles := (batch + vnniRows - 1) / vnniRows
 	workers = max(1, min(workers, tiles))
-	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
+	if workers <= 1 {
 		w.avxvnniTiles(l, dst, src, batch, 0, tiles)
 	} else {
-		parallel(tiles, workers, func(t0, t1 int) { w.avxvnniTiles(l, dst, src, batch, t0, t1) })
+		j := getJob(w, dst, src, batch, workers, avxvnniRange)
+		j.layout = l
+		j.do(tiles)
 	}
 }
 
@@ -432,4 +438,18 @@ func (w *Weights) avxvnniTiles(l *vnniLayout, dst []int32, src []uint8, batch in
 		}
 	}
 	vnniPool.Put(s)
+}
+
+// vnniRange, avx2Range and avxvnniRange are a splitJob's work on the SIMD paths: tiles
+// [t0, t1).
+func vnniRange(j *splitJob, t0, t1 int) {
+	j.w.vnniTiles(j.layout.(*vnniLayout), j.dst, j.src, j.batch, j.oneRow, t0, t1)
+}
+
+func avx2Range(j *splitJob, t0, t1 int) {
+	j.w.avx2Tiles(j.layout.(*avx2Layout), j.dst, j.src, j.batch, t0, t1)
+}
+
+func avxvnniRange(j *splitJob, t0, t1 int) {
+	j.w.avxvnniTiles(j.layout.(*vnniLayout), j.dst, j.src, j.batch, t0, t1)
 }
