@@ -94,34 +94,36 @@ func Im2col[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) {
 	}
 }
 
-// paddedMax is the most values of a padded image im2colPadded handles, on the stack: the
-// CNN's first convolution pads 28×28×1 to 32×32×1 = 1024.
-const paddedMax = 4096
+// paddedMax is the most values of a padded image im2colPadded handles, on the stack (32 KB
+// of float32s): the CNN's first convolution pads 28×28×1 to 32×32×1 = 1024, its second
+// 14×14×16 to 18×18×16 = 5184.
+const paddedMax = 8192
 
-// im2colPadded is Im2col for windows whose rows are at most 8 values (a 5×5 window over
-// one channel: the CNN's first convolution) on images whose padded copy fits paddedMax
-// values, where the padding's branches and a memmove call per row of a window cost more
-// than the values (measured: for longer rows the word moves of Im2col's general path
-// win). The image is first copied into a padded image on the stack, so that every window
-// row is a run of the padded image, moved without a branch: rows of at least 8 bytes
-// (float32) by moveWords, shorter (uint8) rows as one unaligned 8-byte load and store,
+// im2colPadded is Im2col for images whose padded copy fits paddedMax values, where the
+// padding's branches and a memmove call per row of a window cost more than the values
+// (the CNN's convolutions: rows of 5 values, or of 5·16). The image is first copied into a
+// padded image on the stack, so that every window row is a run of the padded image, moved
+// without a branch: rows of at least 16 bytes by the assembly copier copyRuns (one call per
+// output row of windows) where there is one; else rows of 8 to 64 bytes as 8-byte words
+// (moveWords), longer ones by copy; shorter rows as one unaligned 8-byte load and store,
 // whose bytes past the row are overwritten by the writes that follow (every element of dst
 // is written, in increasing order; the last rows of dst are copied value by value). It
-// reports false, doing nothing, for other windows.
+// reports false, doing nothing, for larger images.
 func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) bool {
 	pw, ph := w.W+2*w.Pad, w.H+2*w.Pad
 	c, k := w.C, w.Kernel
 	rowLen, prow := k*c, pw*c
-	if ph*prow > paddedMax || rowLen > 8 || n == 0 {
+	if ph*prow > paddedMax || n == 0 {
 		return false
 	}
 	var buf [paddedMax + 8]T // + 8: the last 8-byte load may read past the padded image
 	padded := buf[:ph*prow]
 	size := int(unsafe.Sizeof(pad))
 	rowBytes, prowBytes := rowLen*size, prow*size
-	outH, outW := w.OutH(), w.OutW()
+	outH, outW, plen := w.OutH(), w.OutW(), w.PatchLen()
 	stepBytes, strideBytes := w.Stride*c*size, w.Stride*prowBytes
 	bp := unsafe.Pointer(&buf[0])
+	runs := copyRuns && rowBytes >= 16
 	// Rows of 8 bytes and more stay inside their row; shorter rows store 8 bytes, so only
 	// the pixels whose last store ends inside dst take the one-store path.
 	safe := len(dst)
@@ -137,10 +139,16 @@ func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) 
 		}
 		for oy := 0; oy < outH; oy++ {
 			sy := unsafe.Add(bp, oy*strideBytes)
+			if runs {
+				_ = dst[d+outW*plen-1] // the row of windows lies inside dst
+				copyRunsCall(unsafe.Pointer(&dst[d]), sy, outW, k, rowBytes, prowBytes, stepBytes)
+				d += outW * plen
+				continue
+			}
 			for ox := 0; ox < outW; ox++ {
 				sp := unsafe.Add(sy, ox*stepBytes)
-				if d+k*rowLen > safe {
-					// The last pixels: value by value, inside dst.
+				if d+plen > safe || rowBytes > 64 {
+					// The last pixels, inside dst; long rows by memmove.
 					for ky := 0; ky < k; ky++ {
 						s := (oy*w.Stride+ky)*prow + ox*w.Stride*c
 						copy(dst[d:d+rowLen], buf[s:s+rowLen])
@@ -158,7 +166,7 @@ func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) 
 						*(*uint64)(unsafe.Add(dp, ky*rowBytes)) = *(*uint64)(unsafe.Add(sp, ky*prowBytes))
 					}
 				}
-				d += k * rowLen
+				d += plen
 			}
 		}
 	}

@@ -20,6 +20,26 @@ func poolF32AVX2(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
 //go:noescape
 func poolU8AVX(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
 
+// copyRunsAVX copies the k window rows of run bytes (at least 16) of each of pixels
+// windows, the rows of window p at src + p·step + ky·row, to dst one after another (in
+// pool_amd64.s).
+//
+//go:noescape
+func copyRunsAVX(dst, src unsafe.Pointer, pixels, k, run, row, step int)
+
+// copyKernel reports whether this process copies window rows with copyRunsAVX: when it
+// uses any SIMD path (all have AVX), not with TINYQ_KERNEL=generic.
+func copyKernel() bool {
+	c, _ := kernel.Selected()
+	return c.Float != "generic" || c.Int != "generic"
+}
+
+// copyRunsCall calls copyRunsAVX directly (a call through a function value would make the
+// caller's stack buffer escape to the heap).
+func copyRunsCall(dst, src unsafe.Pointer, pixels, k, run, row, step int) {
+	copyRunsAVX(dst, src, pixels, k, run, row, step)
+}
+
 // poolKernels returns the pooling kernels of the paths this process selected
 // (tinyq/internal/kernel: the float kernel with gemm's avx2 or avx512, the byte kernel
 // with qkernel's non-generic paths, all of which have AVX2), nil for none.

@@ -110,3 +110,84 @@ u8tap:
 
 u8done:
 	RET
+
+// func copyRunsAVX(dst, src unsafe.Pointer, pixels, k, run, row, step int)
+//
+// For each of pixels windows p and each of its k rows ky: copies run bytes (at least 16)
+// from src + p·step + ky·row to dst + (p·k + ky)·run, in 32-byte chunks (16-byte chunks
+// for runs under 32), the last chunk ending at the run's end (overlapping its predecessor):
+// no byte outside a run is read or written.
+TEXT ·copyRunsAVX(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ pixels+16(FP), R10
+	MOVQ k+24(FP), R11
+	MOVQ run+32(FP), CX
+	MOVQ row+40(FP), R8
+	MOVQ step+48(FP), R9
+	TESTQ R10, R10
+	JZ crdone
+	CMPQ CX, $32
+	JB crsmall
+	LEAQ -32(CX), R12 // the last chunk's offset
+
+crpixel:
+	MOVQ SI, AX
+	MOVQ R11, R13
+
+crrow:
+	XORQ DX, DX
+
+crchunk:
+	CMPQ DX, R12
+	JAE crlast
+	VMOVDQU (AX)(DX*1), Y0
+	VMOVDQU Y0, (DI)(DX*1)
+	ADDQ $32, DX
+	JMP crchunk
+
+crlast:
+	VMOVDQU (AX)(R12*1), Y0
+	VMOVDQU Y0, (DI)(R12*1)
+	ADDQ CX, DI
+	ADDQ R8, AX
+	DECQ R13
+	JNZ crrow
+	ADDQ R9, SI
+	DECQ R10
+	JNZ crpixel
+	VZEROUPPER
+	RET
+
+crsmall:
+	LEAQ -16(CX), R12
+
+crspixel:
+	MOVQ SI, AX
+	MOVQ R11, R13
+
+crsrow:
+	XORQ DX, DX
+
+crschunk:
+	CMPQ DX, R12
+	JAE crslast
+	VMOVDQU (AX)(DX*1), X0
+	VMOVDQU X0, (DI)(DX*1)
+	ADDQ $16, DX
+	JMP crschunk
+
+crslast:
+	VMOVDQU (AX)(R12*1), X0
+	VMOVDQU X0, (DI)(R12*1)
+	ADDQ CX, DI
+	ADDQ R8, AX
+	DECQ R13
+	JNZ crsrow
+	ADDQ R9, SI
+	DECQ R10
+	JNZ crspixel
+
+crdone:
+	VZEROUPPER
+	RET
