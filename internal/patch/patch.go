@@ -103,8 +103,8 @@ const paddedMax = 8192
 // padding's branches and a memmove call per row of a window cost more than the values
 // (the CNN's convolutions: rows of 5 values, or of 5·16). The image is first copied into a
 // padded image on the stack, so that every window row is a run of the padded image, moved
-// without a branch: rows of at least 16 bytes by the assembly copier copyRuns (one call per
-// output row of windows) where there is one; else rows of 8 to 64 bytes as 8-byte words
+// without a branch: by the assembly copier copyRuns (one call per output row of windows)
+// where there is one (but for the last row of windows of short rows); else rows of 8 to 64 bytes as 8-byte words
 // (moveWords), longer ones by copy; shorter rows as one unaligned 8-byte load and store,
 // whose bytes past the row are overwritten by the writes that follow (every element of dst
 // is written, in increasing order; the last rows of dst are copied value by value). It
@@ -123,7 +123,7 @@ func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) 
 	outH, outW, plen := w.OutH(), w.OutW(), w.PatchLen()
 	stepBytes, strideBytes := w.Stride*c*size, w.Stride*prowBytes
 	bp := unsafe.Pointer(&buf[0])
-	runs := copyRuns && rowBytes >= 16
+	runs := copyRuns
 	// Rows of 8 bytes and more stay inside their row; shorter rows store 8 bytes, so only
 	// the pixels whose last store ends inside dst take the one-store path.
 	safe := len(dst)
@@ -139,8 +139,9 @@ func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) 
 		}
 		for oy := 0; oy < outH; oy++ {
 			sy := unsafe.Add(bp, oy*strideBytes)
-			if runs {
-				_ = dst[d+outW*plen-1] // the row of windows lies inside dst
+			if runs && (rowBytes >= 8 || d+outW*plen+8 <= len(dst)) {
+				_ = dst[d+outW*plen-1] // the row of windows lies inside dst (with room for
+				// the 8-byte stores of short rows)
 				copyRunsCall(unsafe.Pointer(&dst[d]), sy, outW, k, rowBytes, prowBytes, stepBytes)
 				d += outW * plen
 				continue

@@ -15,10 +15,10 @@ type poolKernel func(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
 // none; only tests change them (to run the pure-Go loops).
 var poolF32, poolU8 = poolKernels()
 
-// copyRuns reports whether im2colPadded copies window rows of at least 16 bytes with the
-// assembly copier copyRunsCall (copyKernel): it copies the k window rows of run bytes of
-// each of pixels windows, the rows of window p at src + p·step + ky·row bytes, to dst one
-// after another. Only tests change it.
+// copyRuns reports whether im2colPadded copies window rows with the assembly copier
+// copyRunsCall (copyKernel): it copies the k window rows of run bytes of each of pixels
+// windows, the rows of window p at src + p·step + ky·row bytes, to dst one after another
+// (runs under 8 bytes as 8, writing up to 7 bytes past the last). Only tests change it.
 var copyRuns = copyKernel()
 
 // poolLanes is the channels a kernel's vector holds: poolF32 wants a multiple of 8

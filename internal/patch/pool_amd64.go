@@ -20,9 +20,9 @@ func poolF32AVX2(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
 //go:noescape
 func poolU8AVX(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
 
-// copyRunsAVX copies the k window rows of run bytes (at least 16) of each of pixels
-// windows, the rows of window p at src + p·step + ky·row, to dst one after another (in
-// pool_amd64.s).
+// copyRunsAVX copies the k window rows of run bytes of each of pixels windows, the rows of
+// window p at src + p·step + ky·row, to dst one after another (in pool_amd64.s); runs
+// under 8 bytes are moved as 8 bytes, writing up to 7 bytes past the last one.
 //
 //go:noescape
 func copyRunsAVX(dst, src unsafe.Pointer, pixels, k, run, row, step int)

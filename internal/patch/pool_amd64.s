@@ -113,10 +113,12 @@ u8done:
 
 // func copyRunsAVX(dst, src unsafe.Pointer, pixels, k, run, row, step int)
 //
-// For each of pixels windows p and each of its k rows ky: copies run bytes (at least 16)
-// from src + p·step + ky·row to dst + (p·k + ky)·run, in 32-byte chunks (16-byte chunks
-// for runs under 32), the last chunk ending at the run's end (overlapping its predecessor):
-// no byte outside a run is read or written.
+// For each of pixels windows p and each of its k rows ky: copies run bytes from
+// src + p·step + ky·row to dst + (p·k + ky)·run, in 32-byte chunks (16-byte chunks for
+// runs under 32, 8-byte ones under 16), the last chunk ending at the run's end
+// (overlapping its predecessor): no byte outside a run is written, but for runs under 8
+// bytes, where each run is one 8-byte load and store: up to 7 bytes past the run are read
+// and written (the caller makes room).
 TEXT ·copyRunsAVX(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -127,6 +129,8 @@ TEXT ·copyRunsAVX(SB), NOSPLIT, $0-56
 	MOVQ step+48(FP), R9
 	TESTQ R10, R10
 	JZ crdone
+	CMPQ CX, $16
+	JB crtiny
 	CMPQ CX, $32
 	JB crsmall
 	LEAQ -32(CX), R12 // the last chunk's offset
@@ -190,4 +194,31 @@ crslast:
 
 crdone:
 	VZEROUPPER
+	RET
+
+	// Runs under 16 bytes: one 8-byte move for runs under 8 bytes (storing up to 7 bytes
+	// past the run: the caller leaves room), else two 8-byte moves, the second ending at
+	// the run's end.
+crtiny:
+	LEAQ -8(CX), R12
+	CMPQ CX, $8
+	JAE crtpixel
+	XORQ R12, R12
+
+crtpixel:
+	MOVQ SI, AX
+	MOVQ R11, R13
+
+crtrow:
+	MOVQ (AX), DX
+	MOVQ DX, (DI)
+	MOVQ (AX)(R12*1), DX
+	MOVQ DX, (DI)(R12*1)
+	ADDQ CX, DI
+	ADDQ R8, AX
+	DECQ R13
+	JNZ crtrow
+	ADDQ R9, SI
+	DECQ R10
+	JNZ crtpixel
 	RET
