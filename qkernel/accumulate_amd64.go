@@ -55,8 +55,13 @@ func (w *Weights) vnniLayout() *vnniLayout {
 	w.simd.vnniOnce.Do(func() {
 		g := (w.In + 3) / 4
 		width := vnniBlock
-		if w.Out <= 16 {
-			width = 16 // a 64-wide block would be three quarters padding
+		if w.Out <= 48 {
+			// A 64-wide block would be at least a quarter padding (the CNN's second
+			// convolution, 32 channels: half): blocks of 16 channels, whose kernel has six
+			// independent accumulators, as many as VPDPBUSD's latency needs. Measured on
+			// an AMD EPYC, the CNN's W8A8 forward at batch 1000 on one core: 41 -> 32 µs
+			// of CPU per image.
+			width = 16
 		}
 		nb := (w.Out + width - 1) / width
 		nv := width / 16

@@ -25,12 +25,12 @@ func withPath(t testing.TB, p Path, f func()) {
 
 // TestAccumulatePaths: on every path this CPU supports, Accumulate equals the naive
 // computation bit for bit on shapes that are multiples of nothing in particular (In and Out
-// around 4, 16 and 64, batch 1 to 1000 around the 6-row tile), zero points 0 to 255 (one, or
+// around 4, 16, 48 (the widest layers in 16-channel VNNI blocks) and 64, batch 1 to 1000 around the 6-row tile), zero points 0 to 255 (one, or
 // one per row), weights at the extremes of int8, int4 and int2, and sparse and dense inputs.
 func TestAccumulatePaths(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	ins := []int{1, 3, 4, 5, 17, 63, 64, 65, 130}
-	outs := []int{1, 10, 15, 16, 17, 63, 64, 65, 129}
+	outs := []int{1, 10, 15, 16, 17, 32, 48, 49, 63, 64, 65, 129}
 	batches := []int{1, 2, 5, 6, 7, 13, 37}
 	for _, p := range Supported() {
 		withPath(t, p, func() {
