@@ -46,6 +46,9 @@ func (w *Weights) Conv(dst []int32, src []uint8, n int, win arch.Window, zp int3
 	if chunk < 1 && n > 0 {
 		return fmt.Errorf("qkernel: Conv: len(scratch) = %d, want at least %d (one image's patches)", len(scratch), pix*plen)
 	}
+	if w.convImplicit(dst, src, n, win, zp, scratch, workers) {
+		return nil
+	}
 	for b := 0; b < n; b += chunk {
 		k := min(chunk, n-b)
 		cols := scratch[:k*pix*plen]
