@@ -51,6 +51,13 @@ const vnniBlock = 64
 // vnniRows is the number of rows the main micro-kernel computes at once.
 const vnniRows = 6
 
+// checkGroups is the most input groups for which the six-row tiles skip looking for zero
+// groups: summing every group costs less than the look (about 25 ns per tile, against
+// 6 VPDPBUSD per group; the CNN's first convolution has 7 groups and 131 tiles per image).
+// Skipping zero terms never changes an integer sum, so this changes only speed (measured:
+// the CNN's W8A8 forward at batch 1000 on one core, 28 -> 25 µs of CPU per image).
+const checkGroups = 16
+
 func (w *Weights) vnniLayout() *vnniLayout {
 	w.simd.vnniOnce.Do(func() {
 		g := (w.In + 3) / 4
@@ -199,10 +206,13 @@ func (w *Weights) vnniTile(l *vnniLayout, s *vnniScratch, dst []int32, src []uin
 	r0 := t * vnniRows
 	rows := min(vnniRows, batch-r0)
 	a, lda := l.tile(s, src, w.In, r0, rows, vnniRows)
-	groups := l.nonzero(s, a, lda, rows)
-	if len(groups) == 0 {
-		clear(dst[r0*out : (r0+rows)*out])
-		return
+	groups := l.all
+	if l.groups > checkGroups {
+		groups = l.nonzero(s, a, lda, rows)
+		if len(groups) == 0 {
+			clear(dst[r0*out : (r0+rows)*out])
+			return
+		}
 	}
 	// The kernel writes whole 64-channel blocks: straight into dst when they fit, else into
 	// the padded tile.
