@@ -123,7 +123,7 @@ func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32
 		w.vnniTiles(l, dst, src, batch, oneRow, 0, tiles)
 	} else {
 		j := getJob(w, dst, src, batch, workers, vnniRange)
-		j.layout, j.oneRow = l, oneRow
+		j.simd = simdJob{layout: l, oneRow: oneRow}
 		j.do(tiles)
 	}
 	w.subtractZeroPoints(dst, batch, zp)
@@ -308,7 +308,7 @@ func (w *Weights) accumulateAVX2(dst []int32, src []uint8, batch, workers int) {
 		w.avx2Tiles(l, dst, src, batch, 0, tiles)
 	} else {
 		j := getJob(w, dst, src, batch, workers, avx2Range)
-		j.layout = l
+		j.simd.layout = l
 		j.do(tiles)
 	}
 }
@@ -364,7 +364,7 @@ func (w *Weights) accumulateAVXVNNI(dst []int32, src []uint8, batch, workers int
 		w.avxvnniTiles(l, dst, src, batch, 0, tiles)
 	} else {
 		j := getJob(w, dst, src, batch, workers, avxvnniRange)
-		j.layout = l
+		j.simd.layout = l
 		j.do(tiles)
 	}
 }
@@ -455,16 +455,22 @@ func (w *Weights) avxvnniTiles(l *vnniLayout, dst []int32, src []uint8, batch in
 	vnniPool.Put(s)
 }
 
+// simdJob is a splitJob's arguments for the SIMD paths.
+type simdJob struct {
+	layout any  // the path's weight layout (a pointer)
+	oneRow bool // the VNNI path's one-row kernel
+}
+
 // vnniRange, avx2Range and avxvnniRange are a splitJob's work on the SIMD paths: tiles
 // [t0, t1).
 func vnniRange(j *splitJob, t0, t1 int) {
-	j.w.vnniTiles(j.layout.(*vnniLayout), j.dst, j.src, j.batch, j.oneRow, t0, t1)
+	j.w.vnniTiles(j.simd.layout.(*vnniLayout), j.dst, j.src, j.batch, j.simd.oneRow, t0, t1)
 }
 
 func avx2Range(j *splitJob, t0, t1 int) {
-	j.w.avx2Tiles(j.layout.(*avx2Layout), j.dst, j.src, j.batch, t0, t1)
+	j.w.avx2Tiles(j.simd.layout.(*avx2Layout), j.dst, j.src, j.batch, t0, t1)
 }
 
 func avxvnniRange(j *splitJob, t0, t1 int) {
-	j.w.avxvnniTiles(j.layout.(*vnniLayout), j.dst, j.src, j.batch, t0, t1)
+	j.w.avxvnniTiles(j.simd.layout.(*vnniLayout), j.dst, j.src, j.batch, t0, t1)
 }

@@ -304,15 +304,13 @@ type splitJob struct {
 	dst     []int32
 	src     []uint8
 	batch   int
-	units   int  // rows or tiles split over the workers
-	workers int  // parts
-	oneRow  bool // the VNNI path's one-row kernel
-	layout  any  // the SIMD path's weight layout (a pointer)
+	units   int     // rows or tiles split over the workers
+	workers int     // parts
+	simd    simdJob // the SIMD paths' arguments (none in builds without them)
 	zp      []int32
 	lanes   []uint64
 	wt      []int8
 	part    func(k int) // j.partK, bound once when the job is made
-
 }
 
 var jobs = sync.Pool{New: func() any {
@@ -337,7 +335,7 @@ func getJob(w *Weights, dst []int32, src []uint8, batch, workers int, run func(*
 func (j *splitJob) do(units int) {
 	j.units = units
 	par.Do(j.workers, j.part)
-	*j = splitJob{part: j.part} // drop the references to the caller's slices
+	j.w, j.run, j.dst, j.src, j.zp, j.lanes, j.wt, j.simd = nil, nil, nil, nil, nil, nil, nil, simdJob{} // drop the references to the caller's data
 	jobs.Put(j)
 }
 
