@@ -133,6 +133,23 @@ func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32
 // subtractZeroPoints turns Σ q·w into Σ (q - zp)·w: dst[b, o] -= zp_b·colsum[o] (int32,
 // wrapping like the reference).
 func (w *Weights) subtractZeroPoints(dst []int32, batch int, zp []int32) {
+	if len(zp) == 1 {
+		// One zero point for every row (static mode, convolutions): nothing to do for 0, the
+		// common case (ReLU outputs and [0, 1] pixels), else one pass without the per-row
+		// choice.
+		z := zp[0]
+		if z == 0 {
+			return
+		}
+		cs := w.colsum[:w.Out]
+		for b := 0; b < batch; b++ {
+			row := dst[b*w.Out : (b+1)*w.Out]
+			for o := range row {
+				row[o] -= z * cs[o]
+			}
+		}
+		return
+	}
 	for b := 0; b < batch; b++ {
 		z := zp[0]
 		if len(zp) > 1 {
