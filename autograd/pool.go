@@ -81,7 +81,7 @@ func (op *maxPoolOp) pool(x, y []float32, n int) {
 // poolPart pools images [lo, hi).
 func (op *maxPoolOp) poolPart(_, lo, hi int) {
 	in, per := op.win.InLen(), op.win.OutPixels()*op.win.C
-	patch.MaxPool(op.y[lo*per:hi*per], op.arg[lo*per:hi*per], op.x[lo*in:hi*in], hi-lo, op.win)
+	patch.MaxPoolArg(op.y[lo*per:hi*per], op.arg[lo*per:hi*per], op.x[lo*in:hi*in], hi-lo, op.win)
 }
 
 func (op *maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
