@@ -4,9 +4,9 @@ package patch
 
 import "tinyq/internal/kernel"
 
-// maxArgAsm is whether maxArg runs the AVX2 loop (pooltrain_amd64.s): when the float path
+// vecAsm is whether maxArg and addTo run the AVX2 loops (pooltrain_amd64.s): when the float path
 // chosen by tinyq/internal/kernel (TINYQ_KERNEL) is not generic, so AVX2 is there.
-var maxArgAsm = floatAsm()
+var vecAsm = floatAsm()
 
 func floatAsm() bool {
 	c, _ := kernel.Selected()
@@ -16,7 +16,7 @@ func floatAsm() bool {
 // maxArg is maxArgGo, 8 values at a time with AVX2 where enabled.
 func maxArg(out []float32, arg []int32, in []float32, off int32) {
 	n := 0
-	if maxArgAsm {
+	if vecAsm {
 		n = len(out) &^ 7
 	}
 	if n > 0 {
@@ -31,10 +31,28 @@ func maxArg(out []float32, arg []int32, in []float32, off int32) {
 //go:noescape
 func maxArgAVX2(out *float32, arg *int32, in *float32, off int32, n int)
 
-// maxArgAsmEnabled sets whether the AVX2 loop runs (if the CPU has AVX2) and returns the
+// vecAsmEnabled sets whether the AVX2 loops run (if the CPU has AVX2) and returns the
 // previous setting; for tests.
-func maxArgAsmEnabled(on bool) bool {
-	old := maxArgAsm
-	maxArgAsm = on && kernel.Host().Has(kernel.Float, "avx2")
+func vecAsmEnabled(on bool) bool {
+	old := vecAsm
+	vecAsm = on && kernel.Host().Has(kernel.Float, "avx2")
 	return old
 }
+
+// addTo is addGo, 8 values at a time with AVX2 where enabled (vecAsm).
+func addTo(dst, src []float32) {
+	n := 0
+	if vecAsm {
+		n = len(src) &^ 7
+	}
+	if n > 0 {
+		_ = dst[n-1]
+		addAVX2(&dst[0], &src[0], n)
+	}
+	addGo(dst[n:], src[n:])
+}
+
+// addAVX2 is addGo on n (a multiple of 8) values.
+//
+//go:noescape
+func addAVX2(dst, src *float32, n int)

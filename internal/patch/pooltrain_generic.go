@@ -5,5 +5,8 @@ package patch
 // maxArg is maxArgGo in this build.
 func maxArg(out []float32, arg []int32, in []float32, off int32) { maxArgGo(out, arg, in, off) }
 
-// maxArgAsmEnabled does nothing in this build; for tests.
-func maxArgAsmEnabled(bool) bool { return false }
+// vecAsmEnabled does nothing in this build; for tests.
+func vecAsmEnabled(bool) bool { return false }
+
+// addTo is addGo in this build.
+func addTo(dst, src []float32) { addGo(dst, src) }

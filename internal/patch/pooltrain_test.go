@@ -21,7 +21,7 @@ func TestMaxPoolArg(t *testing.T) {
 		arch.Window{H: 4, W: 9, C: 27, Kernel: 2, Stride: 1},
 	)
 	for _, asm := range []bool{false, true} {
-		old := maxArgAsmEnabled(asm)
+		old := vecAsmEnabled(asm)
 		for _, w := range ws {
 			n := 1 + r.IntN(3)
 			src := make([]float32, n*w.InLen())
@@ -49,7 +49,7 @@ func TestMaxPoolArg(t *testing.T) {
 				}
 			}
 		}
-		maxArgAsmEnabled(old)
+		vecAsmEnabled(old)
 	}
 }
 
@@ -92,4 +92,38 @@ func BenchmarkMaxPoolArg(b *testing.B) {
 			MaxPool(dst, arg, src, n, w)
 		}
 	})
+}
+
+// TestCol2imVec checks Col2imVec against Col2im bit for bit, with the AVX2 loop on and off,
+// on windows whose runs (kernel columns · channels) have full blocks of 8 and remainders.
+func TestCol2imVec(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	ws := append(randomWindows(r, 40),
+		arch.Window{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2},
+		arch.Window{H: 9, W: 7, C: 3, Kernel: 3, Stride: 2, Pad: 1},
+		arch.Window{H: 6, W: 6, C: 11, Kernel: 4, Stride: 1, Pad: 3},
+	)
+	for _, asm := range []bool{false, true} {
+		old := vecAsmEnabled(asm)
+		for _, w := range ws {
+			n := 1 + r.IntN(3)
+			cols := make([]float32, n*w.OutPixels()*w.PatchLen())
+			for i := range cols {
+				cols[i] = float32(r.NormFloat64())
+			}
+			want, got := make([]float32, n*w.InLen()), make([]float32, n*w.InLen())
+			for i := range want {
+				want[i] = float32(r.NormFloat64())
+				got[i] = want[i]
+			}
+			Col2im(want, cols, n, w)
+			Col2imVec(got, cols, n, w)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("asm %v, %+v n=%d: dst[%d] = %v, want %v", asm, w, n, i, got[i], want[i])
+				}
+			}
+		}
+		vecAsmEnabled(old)
+	}
 }
