@@ -68,12 +68,13 @@ const (
 	dwRows      = 256 // rows per block of the weight gradient from kept patches
 
 	// keepValues is the largest patch matrix a training forward keeps for the weight
-	// gradient, 2^20 floats (4 MB, about a shared L2/L3 slice); larger ones are laid out again
-	// chunk by chunk by the gradient, where they stay in cache. Measured on the CNN's
-	// training step at batch 128 (BenchmarkCNNEpoch, patch matrices of 10 and 40 MB):
-	// recomputing took less CPU time (12.1 against 12.5 s for 250 steps, alternating runs on
-	// a busy machine) and less wall time, and saves the 50 MB.
-	keepValues = 1 << 20
+	// gradient, 2^22 floats (16 MB); larger ones are laid out again chunk by chunk by the
+	// gradient, where they stay in cache. Measured on the CNN's training step at batch 128
+	// (BenchmarkCNNEpoch, CPU time of 250 steps, alternating runs on a busy machine; patch
+	// matrices of 2.5M and 10M values): keeping both 12.5 s, neither 12.1 s (and 50 MB
+	// less), only the first convolution's (whose im2col costs more per value) 10.7 s against
+	// 11.2 s for neither.
+	keepValues = 1 << 22
 )
 
 // convPlan is the division of n images of window win into groups and chunks.
@@ -216,7 +217,7 @@ func (op *convOp) chunk(g, lo, hi int) {
 		cols = op.scratch[g]
 	}
 	patch.Im2col(cols, op.x[lo*in:hi*in], hi-lo, win, 0)
-	gemm.Affine((hi-lo)*p, out, k, cols, k, op.w, out, op.b, false, op.y[lo*p*out:hi*p*out], out)
+	gemm.AffineNarrow((hi-lo)*p, out, k, cols, k, op.w, out, op.b, false, op.y[lo*p*out:hi*p*out], out)
 }
 
 // patches returns the forward's patch matrix of x if the forward kept it for this very x
