@@ -11,7 +11,8 @@ import (
 // MaxPool(dst, arg, src, n, w) writes (the same ties and NaN rules), but each window tap is
 // compared with the running maxima 8 channels at a time without branches (AVX2) where the
 // CPU and build allow: MaxPool's per-value branch mispredicts on about half of the values
-// of real activations.
+// of real activations. Windows inside the image (Pad 0) over a multiple of 8 channels are
+// pooled a row of output pixels per assembly call.
 func MaxPoolArg(dst []float32, arg []int32, src []float32, n int, w arch.Window) {
 	check("MaxPoolArg", n, w, "src", len(src), n*w.InLen(), "dst", len(dst), n*w.OutPixels()*w.C, "arg", len(arg), n*w.OutPixels()*w.C)
 	if int64(w.InLen()) > 1<<31-1 {
@@ -19,8 +20,13 @@ func MaxPoolArg(dst []float32, arg []int32, src []float32, n int, w arch.Window)
 	}
 	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
 	d := 0
+	per := w.OutPixels() * c
 	for b := 0; b < n; b++ {
 		img := src[b*w.InLen() : (b+1)*w.InLen()]
+		if maxPoolImage(dst[b*per:(b+1)*per], arg[b*per:(b+1)*per], img, w) {
+			d += per
+			continue
+		}
 		for oy := 0; oy < outH; oy++ {
 			y0 := oy*w.Stride - w.Pad
 			ky0, ky1 := max(0, -y0), min(k, w.H-y0)

@@ -2,7 +2,10 @@
 
 package patch
 
-import "tinyq/internal/kernel"
+import (
+	"tinyq/arch"
+	"tinyq/internal/kernel"
+)
 
 // vecAsm is whether maxArg and addTo run the AVX2 loops (pooltrain_amd64.s): when the float path
 // chosen by tinyq/internal/kernel (TINYQ_KERNEL) is not generic, so AVX2 is there.
@@ -56,3 +59,24 @@ func addTo(dst, src []float32) {
 //
 //go:noescape
 func addAVX2(dst, src *float32, n int)
+
+// maxPoolImage pools one image with maxRowsAVX2 if it applies (vecAsm, windows inside the
+// image: Pad 0, channels a multiple of 8) and reports whether it did.
+func maxPoolImage(dst []float32, arg []int32, img []float32, w arch.Window) bool {
+	if !vecAsm || w.Pad != 0 || w.C%8 != 0 || len(dst) == 0 {
+		return false
+	}
+	outH, outW, c := w.OutH(), w.OutW(), w.C
+	// The last tap of the last window, inside the image by the window geometry.
+	_, _ = img[(((outH-1)*w.Stride+w.Kernel-1)*w.W+(outW-1)*w.Stride+w.Kernel-1)*c+c-1], arg[len(dst)-1]
+	for oy := 0; oy < outH; oy++ {
+		d := oy * outW * c
+		maxRowsAVX2(&dst[d], &arg[d], &img[0], oy*w.Stride*w.W*c, outW, w.Stride*c, w.Kernel, w.W*c, c)
+	}
+	return true
+}
+
+// maxRowsAVX2 pools count windows of one row of output pixels (in pooltrain_amd64.s).
+//
+//go:noescape
+func maxRowsAVX2(out *float32, arg *int32, img *float32, first, count, stepX, k, rowStride, c int)

@@ -79,3 +79,73 @@ addloop:
 adddone:
 	VZEROUPPER
 	RET
+
+// func maxRowsAVX2(out *float32, arg *int32, img *float32, first, count, stepX, k, rowStride, c int)
+//
+// Pools count windows of k×k taps lying inside the image img, the first one's top-left tap
+// at element first, each next one stepX elements on; a tap (ky, kx) is at
+// ky·rowStride + kx·c, and c (a multiple of 8) channels are pooled 8 at a time: m and arg
+// start at the top-left tap, then every tap in (ky, kx) order (the first one again, which
+// changes nothing) replaces them where it is greater, or a NaN where m is not. out and arg
+// receive count·c values.
+TEXT ·maxRowsAVX2(SB), NOSPLIT, $0-72
+	MOVQ out+0(FP), DI
+	MOVQ arg+8(FP), SI
+	MOVQ img+16(FP), DX
+	MOVQ first+24(FP), R8
+	MOVQ count+32(FP), CX
+	MOVQ c+64(FP), R12
+	VMOVDQU lanes<>(SB), Y9
+	TESTQ CX, CX
+	JZ    rowsdone
+
+pixel:
+	XORQ R13, R13 // channel block
+
+block:
+	LEAQ (R8)(R13*1), AX // the block's top-left tap
+	VMOVUPS (DX)(AX*4), Y0
+	VMOVD AX, X5
+	VPBROADCASTD X5, Y5
+	VPADDD Y9, Y5, Y5
+	MOVQ k+48(FP), R14
+	MOVQ AX, BX // the tap row's first tap
+
+tapy:
+	MOVQ k+48(FP), R15
+	MOVQ BX, R10
+
+tapx:
+	VMOVUPS (DX)(R10*4), Y1
+	VMOVD R10, X7
+	VPBROADCASTD X7, Y7
+	VPADDD Y9, Y7, Y7
+	VCMPPS $0x1e, Y0, Y1, Y2 // v > m (GT_OQ)
+	VCMPPS $3, Y1, Y1, Y3    // v is a NaN
+	VCMPPS $7, Y0, Y0, Y4    // m is not
+	VANDPS Y4, Y3, Y3
+	VORPS  Y3, Y2, Y2
+	VBLENDVPS Y2, Y1, Y0, Y0
+	VBLENDVPS Y2, Y7, Y5, Y5
+	ADDQ R12, R10
+	DECQ R15
+	JNZ  tapx
+	ADDQ rowStride+56(FP), BX
+	DECQ R14
+	JNZ  tapy
+
+	VMOVUPS Y0, (DI)(R13*4)
+	VMOVDQU Y5, (SI)(R13*4)
+	ADDQ $8, R13
+	CMPQ R13, R12
+	JLT  block
+
+	LEAQ (DI)(R12*4), DI
+	LEAQ (SI)(R12*4), SI
+	ADDQ stepX+40(FP), R8
+	DECQ CX
+	JNZ  pixel
+
+rowsdone:
+	VZEROUPPER
+	RET

@@ -2,6 +2,8 @@
 
 package patch
 
+import "tinyq/arch"
+
 // maxArg is maxArgGo in this build.
 func maxArg(out []float32, arg []int32, in []float32, off int32) { maxArgGo(out, arg, in, off) }
 
@@ -10,3 +12,6 @@ func vecAsmEnabled(bool) bool { return false }
 
 // addTo is addGo in this build.
 func addTo(dst, src []float32) { addGo(dst, src) }
+
+// maxPoolImage does nothing in this build: MaxPoolArg pools tap by tap.
+func maxPoolImage([]float32, []int32, []float32, arch.Window) bool { return false }

@@ -19,6 +19,8 @@ func TestMaxPoolArg(t *testing.T) {
 		arch.Window{H: 7, W: 6, C: 19, Kernel: 3, Stride: 2, Pad: 1},
 		arch.Window{H: 5, W: 5, C: 8, Kernel: 3, Stride: 1, Pad: 2},
 		arch.Window{H: 4, W: 9, C: 27, Kernel: 2, Stride: 1},
+		arch.Window{H: 7, W: 9, C: 24, Kernel: 3, Stride: 1}, // rows in assembly: overlapping windows
+		arch.Window{H: 7, W: 6, C: 8, Kernel: 3, Stride: 2},  // and windows leaving a border
 	)
 	for _, asm := range []bool{false, true} {
 		old := vecAsmEnabled(asm)
