@@ -519,3 +519,27 @@ func WithBatchNorm(a Arch) (Arch, error) {
 	}
 	return out, out.Validate()
 }
+
+// Named returns the network spec names on input images of shape in with classes outputs:
+// "mlp", the MLP with the hidden layer sizes; "cnn", CNN; anything else, layers in Parse's
+// grammar, whose last layer must give classes outputs. With batchNorm, WithBatchNorm adds a
+// BatchNorm after each convolution.
+func Named(spec string, hidden []int, in Shape, classes int, batchNorm bool) (a Arch, err error) {
+	switch spec {
+	case "mlp":
+		a = MLP(append(append([]int{in.Size()}, hidden...), classes), Shape{})
+		err = a.Validate()
+	case "cnn":
+		a = CNN(false, classes)
+		a.Input = in
+		err = a.Validate()
+	default:
+		if a, err = Parse(spec, in); err == nil && a.Classes() != classes {
+			err = fmt.Errorf("arch: the last layer gives %d classes, want %d", a.Classes(), classes)
+		}
+	}
+	if err == nil && batchNorm {
+		a, err = WithBatchNorm(a)
+	}
+	return a, err
+}

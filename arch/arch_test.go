@@ -148,3 +148,30 @@ func TestWithBatchNorm(t *testing.T) {
 		t.Errorf("MLP: %v", err)
 	}
 }
+
+func TestNamed(t *testing.T) {
+	img := Shape{H: 28, W: 28, C: 1}
+	for _, c := range []struct {
+		spec   string
+		hidden []int
+		bn     bool
+		want   string
+	}{
+		{"mlp", []int{256, 128}, false, "dense(256),relu,dense(128),relu,dense(10)"},
+		{"mlp", nil, false, "dense(10)"},
+		{"cnn", nil, false, CNN(false, 10).String()},
+		{"cnn", nil, true, CNN(true, 10).String()},
+		{"conv(4,3),relu,flatten,dense(10)", nil, true, "conv(4,3),bn,relu,flatten,dense(10)"},
+	} {
+		a, err := Named(c.spec, c.hidden, img, 10, c.bn)
+		if err != nil || a.String() != c.want {
+			t.Errorf("Named(%q, %v, bn %v) = %q, %v; want %q", c.spec, c.hidden, c.bn, a, err, c.want)
+		}
+	}
+	for spec, want := range map[string]string{"dense(5)": "gives 5 classes, want 10", "conv(2,3),dense(10)": "", "mlp": "has none"} {
+		_, err := Named(spec, nil, img, 10, spec == "mlp")
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("Named(%q): %v, want %q", spec, err, want)
+		}
+	}
+}

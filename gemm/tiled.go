@@ -42,6 +42,12 @@ type tiledPath struct {
 	// nonzero (optional) lists the nonzero terms of blocks·16 contiguous values of a row of A
 	// for the row kernel, as rowRange's loop does; see nonzeroAVX512.
 	nonzero func(blocks int, a *float32, vals *float32, offs *uintptr, lanes *[16]uintptr, step uintptr) int
+	// narrow (optional) runs the products of at most narrow.nr columns with A in place
+	// (op(A) = A), which this path's tiles would compute half padding: a path with the
+	// same arithmetic (one fused multiply-add per term, in order of p) and, for so few
+	// columns, no zero skipping on either (no row kernel below rowN columns, no list
+	// kernel without Aᵀ), so every element is the same bit for bit.
+	narrow *tiledPath
 }
 
 const f32 = 4 // bytes per float32
@@ -69,6 +75,10 @@ func (tp *tiledPath) affine(m, n, k int, a []float32, lda int, b []float32, ldb 
 
 // run computes the call s and returns it to the pool.
 func (tp *tiledPath) run(s *call) {
+	if tp.narrow != nil && !s.tA && s.n <= tp.narrow.nr && s.n < tp.narrow.rowN {
+		tp.narrow.run(s)
+		return
+	}
 	tA, tB, m, n, k, b, c := s.tA, s.tB, s.m, s.n, s.k, s.b, s.c
 	if !tB && n >= tp.rowN && (m < tp.mr || tp.sparseRows(s)) {
 		// Few rows, or rows of A that are mostly zero (MNIST's pixels): one row at a time,

@@ -127,3 +127,30 @@ func TestCNNFileAndRuntime(t *testing.T) {
 		}
 	}
 }
+
+// A runtime float model comes back as the same trainable network: FromFloatModel of
+// FloatModel computes the same logits, for a CNN and an MLP.
+func TestFromFloatModel(t *testing.T) {
+	for _, a := range []arch.Arch{arch.CNN(false, 10), arch.MLP([]int{784, 16, 10}, arch.Shape{})} {
+		m, err := New(a, rand.New(rand.NewSource(3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fm, err := m.FloatModel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := FromFloatModel(fm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !back.Architecture().Equal(m.Architecture()) || back.InputRecord() != m.InputRecord() {
+			t.Errorf("%v: came back as %v (input %v)", a, back.Architecture(), back.InputRecord())
+		}
+		for i := range m.Layers {
+			if !slices.Equal(back.Layers[i].Weights(), m.Layers[i].Weights()) || !slices.Equal(back.Layers[i].Bias(), m.Layers[i].Bias()) {
+				t.Errorf("%v: layer %d's parameters differ", a, i)
+			}
+		}
+	}
+}

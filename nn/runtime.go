@@ -3,7 +3,9 @@ package nn
 import (
 	"fmt"
 
+	"tinyq/arch"
 	"tinyq/infer"
+	"tinyq/modelfile"
 )
 
 // FloatModel returns the runtime's fp32 model of m (infer.FloatModel, BatchNorm folded into
@@ -64,4 +66,50 @@ func (m *MLP) FoldBatchNorm() (*MLP, error) {
 		l.BN = nil
 	}
 	return c, nil
+}
+
+// FromFloatModel returns the trainable network of a runtime float model (fp32, or fp16
+// widened; not a QAT simulation), for example one imported from ONNX, with copies of its
+// parameters and its input record. A BatchNorm the runtime model was loaded with is already
+// folded into its layer, so the network has none.
+func FromFloatModel(fm *infer.FloatModel) (*MLP, error) {
+	if fm.Sim != nil {
+		return nil, fmt.Errorf("nn: %s is a QAT simulation, not a float model", fm.Name())
+	}
+	a := fm.Arch()
+	var m *MLP
+	var err error
+	if a.IsMLP() {
+		m, err = FromParams(modelfile.Arch{Sizes: a.Sizes(), Activations: activations(a)}, floatParams(fm))
+	} else {
+		m, err = fromNet(a, floatParams(fm))
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.Input = fm.Input()
+	return m, m.Validate()
+}
+
+// activations returns an MLP architecture's activation names per layer.
+func activations(a arch.Arch) []string {
+	var acts []string
+	for _, l := range a.Layers {
+		if l.ReLU {
+			acts = append(acts, ReLU.String())
+		} else {
+			acts = append(acts, Identity.String())
+		}
+	}
+	return acts
+}
+
+// floatParams returns a runtime model's weights and biases as files store them (shared).
+func floatParams(fm *infer.FloatModel) modelfile.FloatParams {
+	var p modelfile.FloatParams
+	for _, l := range fm.Layers {
+		p.Weights = append(p.Weights, l.W)
+		p.Biases = append(p.Biases, l.B)
+	}
+	return p
 }

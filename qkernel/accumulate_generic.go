@@ -12,3 +12,6 @@ func (simdLayouts) bytes() int { return 0 }
 func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32, workers int) bool {
 	return false
 }
+
+// simdJob is a splitJob's arguments for the SIMD paths: none in this build.
+type simdJob struct{}

@@ -27,7 +27,10 @@ func ConvScratch(w arch.Window, images int) int {
 // The patches of as many whole images as scratch holds (at least ConvScratch(win, 1)) are
 // laid out with tinyq/internal/patch.Im2col (pad value zp), then accumulated with
 // Accumulate, so Conv equals AccumulateRef on the patch matrix bit for bit, on every path.
-// workers is Accumulate's. The result does not depend on the chunking or on workers.
+// workers is Accumulate's. The result does not depend on the chunking or on workers. On the
+// AVX-512 VNNI path, windows whose rows are whole groups of 4 inputs (Kernel·C a multiple
+// of 4) with at most 48 outputs, on one worker, skip the patch matrix: the images are
+// padded into scratch and read in place (the same integer sums).
 func (w *Weights) Conv(dst []int32, src []uint8, n int, win arch.Window, zp int32, scratch []uint8, workers int) error {
 	if err := win.Check(); err != nil {
 		return fmt.Errorf("qkernel: Conv: %w", err)
@@ -45,6 +48,9 @@ func (w *Weights) Conv(dst []int32, src []uint8, n int, win arch.Window, zp int3
 	chunk := len(scratch) / (pix * plen)
 	if chunk < 1 && n > 0 {
 		return fmt.Errorf("qkernel: Conv: len(scratch) = %d, want at least %d (one image's patches)", len(scratch), pix*plen)
+	}
+	if w.convImplicit(dst, src, n, win, zp, scratch, workers) {
+		return nil
 	}
 	for b := 0; b < n; b += chunk {
 		k := min(chunk, n-b)

@@ -72,14 +72,20 @@ func packedWeights(t testing.TB, rng *rand.Rand, bits, out, in int) ([]int8, *We
 // TestConvPaths: on every path this CPU supports, Conv equals the direct integer
 // convolution bit for bit, for int8, int4 and int2 weights, on the CNN's convolutions and
 // random windows (strides, paddings, channels), zero points 0 to 255, sparse and dense
-// images, chunks of one image or all, one or several workers.
+// images, chunks of one image or all, one or several workers (the AVX-512 VNNI path's
+// implicit convolution, convImplicit, takes windows whose rows are whole groups of 4 on
+// one worker).
 func TestConvPaths(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	wins := []arch.Window{
 		{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2},
 		{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2},
+		// Window rows of whole 4-byte groups (the VNNI path's implicit convolution),
+		// strided, and with partial six-pixel tiles.
+		{H: 9, W: 7, C: 8, Kernel: 3, Stride: 2, Pad: 1},
+		{H: 5, W: 6, C: 4, Kernel: 2, Stride: 1, Pad: 1},
 	}
-	for len(wins) < 14 {
+	for len(wins) < 16 {
 		k := 1 + rng.IntN(5)
 		w := arch.Window{H: 1 + rng.IntN(9), W: 1 + rng.IntN(9), C: 1 + rng.IntN(20), Kernel: k, Stride: 1 + rng.IntN(3), Pad: rng.IntN(k)}
 		if w.Check() == nil {
@@ -105,7 +111,7 @@ func TestConvPaths(t *testing.T) {
 					}
 					zp := []int32{0, 1, 128, 255}[rng.IntN(4)]
 					want := naiveConv(w, out, src, n, win, zp)
-					for _, c := range []struct{ images, workers int }{{1, 1}, {n, 2}, {2, 3}} {
+					for _, c := range []struct{ images, workers int }{{1, 1}, {n, 1}, {n, 2}, {2, 3}} {
 						got := make([]int32, len(want))
 						if err := ws.Conv(got, src, n, win, zp, make([]uint8, ConvScratch(win, c.images)), c.workers); err != nil {
 							t.Fatal(err)

@@ -39,3 +39,9 @@ func vnni6x16(a *uint8, lda int, w *int8, groups *int32, ng int, c *int32, ldc i
 //
 //go:noescape
 func avxvnni6x16(a *uint8, lda int, w *int8, groups *int32, ng int, c *int32, ldc int)
+
+// vnni6x16i is vnni6x16 for an implicit convolution: six rows by their own pointers, every
+// group in order at byte offsets offs from each row, the weights of group k at w + 64k.
+//
+//go:noescape
+func vnni6x16i(rows *[6]*uint8, offs *int32, ng int, w *int8, c *int32, ldc int)

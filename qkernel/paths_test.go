@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/arch"
 	"tinyq/internal/kernel"
+	"tinyq/internal/patch"
 	"tinyq/quant"
 )
 
@@ -23,12 +25,12 @@ func withPath(t testing.TB, p Path, f func()) {
 
 // TestAccumulatePaths: on every path this CPU supports, Accumulate equals the naive
 // computation bit for bit on shapes that are multiples of nothing in particular (In and Out
-// around 4, 16 and 64, batch 1 to 1000 around the 6-row tile), zero points 0 to 255 (one, or
+// around 4, 16, 48 (the widest layers in 16-channel VNNI blocks) and 64, batch 1 to 1000 around the 6-row tile), zero points 0 to 255 (one, or
 // one per row), weights at the extremes of int8, int4 and int2, and sparse and dense inputs.
 func TestAccumulatePaths(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	ins := []int{1, 3, 4, 5, 17, 63, 64, 65, 130}
-	outs := []int{1, 10, 15, 16, 17, 63, 64, 65, 129}
+	outs := []int{1, 10, 15, 16, 17, 32, 48, 49, 63, 64, 65, 129}
 	batches := []int{1, 2, 5, 6, 7, 13, 37}
 	for _, p := range Supported() {
 		withPath(t, p, func() {
@@ -187,5 +189,55 @@ func TestChoosePath(t *testing.T) {
 	}
 	if ActivePath() != want {
 		t.Errorf("%s=%q: ActivePath() = %v, want %v", kernel.Var, os.Getenv(kernel.Var), ActivePath(), want)
+	}
+}
+
+// TestAccumulateWorkersAllocs: Accumulate and Conv spread over several workers allocate
+// nothing at steady state on every path (the job handed to tinyq/internal/par is pooled,
+// not a closure), so that batch 1 can use every core, and give the one-worker result.
+func TestAccumulateWorkersAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	win := arch.Window{H: 9, W: 9, C: 4, Kernel: 3, Stride: 1, Pad: 1}
+	in, out, n := win.PatchLen(), 33, 2
+	wq := make([]int8, out*in)
+	for i := range wq {
+		wq[i] = int8(rng.IntN(256) - 128)
+	}
+	w, err := NewWeights(wq, out, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := make([]uint8, n*win.InLen())
+	for i := range src {
+		src[i] = uint8(rng.IntN(256))
+	}
+	rows := n * win.OutPixels()
+	cols := make([]uint8, ConvScratch(win, n))
+	patch.Im2col(cols, src, n, win, 7)
+	zp := []int32{7}
+	for _, p := range Supported() {
+		withPath(t, p, func() {
+			one, two := make([]int32, rows*out), make([]int32, rows*out)
+			if err := w.Accumulate(one, cols, rows, zp, 1); err != nil {
+				t.Fatal(err)
+			}
+			allocs := testing.AllocsPerRun(20, func() {
+				if err := w.Accumulate(two, cols, rows, zp, 2); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Conv(two, src, n, win, 7, cols, 2); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v: %v allocations per Accumulate and Conv with 2 workers", p, allocs)
+			}
+			if !slices.Equal(one, two) {
+				t.Errorf("%v: 2 workers differ from 1", p)
+			}
+		})
 	}
 }

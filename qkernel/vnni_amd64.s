@@ -301,3 +301,65 @@ store16:
 	VMOVDQU32 Z5, (DI)
 	VZEROUPPER
 	RET
+
+// func vnni6x16i(rows *[6]*uint8, offs *int32, ng int, w *int8, c *int32, ldc int)
+// vnni6x16 for an implicit convolution: six rows given by their own pointers (six windows
+// of a padded image), the ng input groups of 4 at byte offsets offs[0..ng) from each row
+// pointer, and the weights of group k at w + 64k (every group, in order); the 6 x 16 int32
+// results are stored to c (row stride ldc bytes).
+TEXT ·vnni6x16i(SB), NOSPLIT, $0-48
+	MOVQ rows+0(FP), AX
+	MOVQ 0(AX), R8
+	MOVQ 8(AX), R9
+	MOVQ 16(AX), R10
+	MOVQ 24(AX), R11
+	MOVQ 32(AX), R12
+	MOVQ 40(AX), R13
+	MOVQ offs+8(FP), SI
+	MOVQ ng+16(FP), CX
+	MOVQ w+24(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	TESTQ  CX, CX
+	JZ     store16i
+
+loop16i:
+	MOVLQSX      (SI), BX
+	VMOVDQU32    (DI), Z24
+	VPBROADCASTD (R8)(BX*1), Z26
+	VPBROADCASTD (R9)(BX*1), Z27
+	VPBROADCASTD (R10)(BX*1), Z28
+	VPBROADCASTD (R11)(BX*1), Z29
+	VPBROADCASTD (R12)(BX*1), Z30
+	VPBROADCASTD (R13)(BX*1), Z31
+	VPDPBUSD     Z24, Z26, Z0
+	VPDPBUSD     Z24, Z27, Z1
+	VPDPBUSD     Z24, Z28, Z2
+	VPDPBUSD     Z24, Z29, Z3
+	VPDPBUSD     Z24, Z30, Z4
+	VPDPBUSD     Z24, Z31, Z5
+	ADDQ         $4, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          loop16i
+
+store16i:
+	MOVQ      c+32(FP), DI
+	MOVQ      ldc+40(FP), AX
+	VMOVDQU32 Z0, (DI)
+	ADDQ      AX, DI
+	VMOVDQU32 Z1, (DI)
+	ADDQ      AX, DI
+	VMOVDQU32 Z2, (DI)
+	ADDQ      AX, DI
+	VMOVDQU32 Z3, (DI)
+	ADDQ      AX, DI
+	VMOVDQU32 Z4, (DI)
+	ADDQ      AX, DI
+	VMOVDQU32 Z5, (DI)
+	VZEROUPPER
+	RET

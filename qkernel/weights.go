@@ -270,12 +270,19 @@ func (w *Weights) Accumulate(dst []int32, src []uint8, batch int, zp []int32, wo
 	}
 
 	lanes, wt := w.swar()
-	if workers <= 1 { // no closure, so no allocation, on the single-goroutine path
+	if workers <= 1 {
 		w.accumulateRange(dst, src, 0, batch, zp, lanes, wt)
 		return nil
 	}
-	parallel(batch, workers, func(b0, b1 int) { w.accumulateRange(dst, src, b0, b1, zp, lanes, wt) })
+	j := getJob(w, dst, src, batch, workers, genericRange)
+	j.zp, j.lanes, j.wt = zp, lanes, wt
+	j.do(batch)
 	return nil
+}
+
+// genericRange is a splitJob's work on the generic path: batch rows [b0, b1).
+func genericRange(j *splitJob, b0, b1 int) {
+	j.w.accumulateRange(j.dst, j.src, b0, b1, j.zp, j.lanes, j.wt)
 }
 
 // accumulateRange runs the generic kernel on batch rows [b0, b1).
@@ -287,15 +294,52 @@ func (w *Weights) accumulateRange(dst []int32, src []uint8, b0, b1 int, zp []int
 	}
 }
 
-// parallel calls run on [0, n) split into workers contiguous chunks, [k·n/workers,
-// (k+1)·n/workers) for k < workers, on tinyq/internal/par's worker pool (the calling
-// goroutine and warm workers shared with the float kernels; a goroutine started per chunk
-// can begin 60-200 µs late on a small virtual machine). Each chunk's values do not depend on
-// the others, so neither the split nor the goroutine that runs a chunk changes a result.
-func parallel(n, workers int, run func(b0, b1 int)) {
-	if workers <= 1 {
-		run(0, n)
-		return
-	}
-	par.Do(workers, func(k int) { run(k*n/workers, (k+1)*n/workers) })
+// splitJob is the arguments of one parallel Accumulate, pooled with its part method bound
+// once, so that spreading a product over tinyq/internal/par's workers allocates nothing (a
+// closure handed to par.Do escapes to the heap): batch 1 can use every core without
+// garbage.
+type splitJob struct {
+	w       *Weights
+	run     func(j *splitJob, u0, u1 int) // the path's work on units [u0, u1): a function, not a closure
+	dst     []int32
+	src     []uint8
+	batch   int
+	units   int     // rows or tiles split over the workers
+	workers int     // parts
+	simd    simdJob // the SIMD paths' arguments (none in builds without them)
+	zp      []int32
+	lanes   []uint64
+	wt      []int8
+	part    func(k int) // j.partK, bound once when the job is made
+}
+
+var jobs = sync.Pool{New: func() any {
+	j := &splitJob{}
+	j.part = j.partK
+	return j
+}}
+
+// getJob returns a pooled job for w's product dst = src·wᵀ of batch rows, run by run.
+func getJob(w *Weights, dst []int32, src []uint8, batch, workers int, run func(*splitJob, int, int)) *splitJob {
+	j := jobs.Get().(*splitJob)
+	j.w, j.dst, j.src, j.batch, j.workers, j.run = w, dst, src, batch, workers, run
+	return j
+}
+
+// do runs units [0, units) split into j.workers contiguous chunks, [k·units/workers,
+// (k+1)·units/workers), on tinyq/internal/par's worker pool (the calling goroutine and warm
+// workers shared with the float kernels; a goroutine started per chunk can begin 60-200 µs
+// late on a small virtual machine), then returns the job to the pool. Each chunk's values do
+// not depend on the others, so neither the split nor the goroutine that runs a chunk changes
+// a result.
+func (j *splitJob) do(units int) {
+	j.units = units
+	par.Do(j.workers, j.part)
+	j.w, j.run, j.dst, j.src, j.zp, j.lanes, j.wt, j.simd = nil, nil, nil, nil, nil, nil, nil, simdJob{} // drop the references to the caller's data
+	jobs.Put(j)
+}
+
+// partK runs chunk k of the job.
+func (j *splitJob) partK(k int) {
+	j.run(j, k*j.units/j.workers, (k+1)*j.units/j.workers)
 }

@@ -10,7 +10,7 @@ go test -run '^$' -bench 'TrainStep|Inference' -benchmem -count "$count" ./train
 go test -run '^$' -bench 'Epoch' -benchtime 1x -count "$count" ./train/ >>"$raw"
 go test -run '^$' -bench 'FP32Step|QATStep|QATStepLSQ' -count "$count" ./qat/ >>"$raw"
 go test -run '^$' -bench 'Epochs' -benchtime 1x -count "$count" ./qat/ >>"$raw"
-go test -run '^$' -bench 'Forward' -count "$count" ./ptq/ >>"$raw"
+go test -run '^$' -bench 'Forward' -count "$count" ./crosstest/ >>"$raw"
 go test -run '^$' -bench 'AccumulatePaths' -benchtime 200x -count "$count" ./qkernel/ >>"$raw"
 
 # median of each metric per benchmark name

@@ -16,6 +16,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"tinyq/arch"
 	"tinyq/internal/atomicfile"
 	"tinyq/internal/dirlock"
 	"tinyq/nn"
@@ -267,7 +268,7 @@ func (s *Study) Model(training string) (*nn.MLP, error) {
 	if len(ref.Layers) > 0 {
 		var got []schema.LayerShape
 		for i, l := range m.Layers {
-			got = append(got, schema.LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
+			got = append(got, layerShape(i, l))
 		}
 		if !slices.Equal(got, ref.Layers) {
 			return nil, refuse(fmt.Sprintf("layer sizes %v, the study's %v", m.Sizes(), layerSizes(ref.Layers)))
@@ -284,6 +285,15 @@ func (s *Study) Model(training string) (*nn.MLP, error) {
 	}
 	s.fileTraining, s.modelLoaded = info.Training, true
 	return m, nil
+}
+
+// layerShape is layer i's record in the results.
+func layerShape(i int, l *nn.Layer) schema.LayerShape {
+	s := schema.LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out}
+	if l.IsConv() {
+		s.Kind = arch.Conv2D.String()
+	}
+	return s
 }
 
 // layerSizes are the sizes of a chain of layers: inputs, then each layer's outputs.
@@ -349,7 +359,10 @@ func (s *Study) HasModel() bool {
 func (s *Study) SetReference(m *nn.MLP, hist *train.History, accuracy float64, training string) error {
 	ref := schema.Reference{Accuracy: accuracy, WeightBytes: 4 * m.NumParams(), Training: training, ParamsSHA256: Fingerprint(m)}
 	for i, l := range m.Layers {
-		ref.Layers = append(ref.Layers, schema.LayerShape{Name: nn.LayerName(i), In: l.In, Out: l.Out})
+		ref.Layers = append(ref.Layers, layerShape(i, l))
+	}
+	if a := m.Architecture(); !a.IsMLP() {
+		ref.Arch = a.String()
 	}
 	if hist != nil {
 		ref.Curve = curve(hist, 0)

@@ -66,12 +66,15 @@ func (e *env) convertPoint(p schema.PTQPoint) (*infer.IntModel, error) {
 	return ptq.Convert(e.ref, cfg, plan)
 }
 
-// pendingPTQ returns the PTQ points of set not yet in the results.
+// pendingPTQ returns the PTQ points of set not yet in the results (without dynamic points
+// for a convolutional model).
 func (s *Study) pendingPTQ(set schema.Settings) []schema.PTQPoint {
 	done := donePTQ(&s.Results)
 	var left []schema.PTQPoint
+	conv := schema.Convolutional(s.Results.FP32.Layers)
 	for _, p := range ptqPoints(set) {
-		if !done[ptqKey(p)] {
+		// Dynamic quantization applies to fully connected layers only (ptq.CheckDynamic).
+		if !done[ptqKey(p)] && !(conv && p.Mode == schema.Dynamic) {
 			left = append(left, p)
 		}
 	}

@@ -62,3 +62,15 @@ func Divergence(phase string, h *History) string {
 	}
 	return ""
 }
+
+// Recipe returns the FP32 training schedule and random translation (Config.Schedule and
+// Shift) for architecture a: a constant rate and no translation for an MLP (tinyq's recipe
+// before other layers existed, kept so MLP runs do not change), a cosine schedule and
+// translations of up to 2 pixels for networks with convolutions (what takes issue 20's CNN
+// past 99.2% in 5 epochs: 99.10% without the translations, measured).
+func Recipe(a arch.Arch) (Schedule, int) {
+	if a.IsMLP() {
+		return ConstantLR, 0
+	}
+	return CosineLR, 2
+}

@@ -78,17 +78,8 @@ func (o options) trainingJSON() string {
 		return o.loadedTraining // the loaded model's own record; the flags did not train it
 	}
 	t := modelfile.Training{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String(), Arch: o.Arch, Shift: o.Shift}
-	if o.fp32Schedule() == train.CosineLR {
-		t.Schedule = train.CosineLR.String()
+	if sched, _ := train.Recipe(o.net); sched == train.CosineLR {
+		t.Schedule = sched.String()
 	}
 	return t.String()
-}
-
-// fp32Schedule is the FP32 training's schedule: constant for an MLP (as before networks had
-// other layers), cosine for other networks (what reaches 99.2% with -arch cnn in 5 epochs).
-func (o options) fp32Schedule() train.Schedule {
-	if o.net.IsMLP() {
-		return train.ConstantLR
-	}
-	return train.CosineLR
 }

@@ -101,16 +101,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		return o, usageError{err.Error()}
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs [6]error // parse failures, named in the checks below
 	o.Hidden, errs[0] = parseSizes(hidden)
-	o.net, errs[5] = network(archFlag, o.Hidden, o.BN)
+	o.net, errs[5] = arch.Named(archFlag, o.Hidden, arch.Shape{H: 28, W: 28, C: 1}, mnist.Classes, o.BN)
 	if archFlag != "mlp" {
 		o.Arch, o.Hidden = o.net.String(), nil
 	}
-	if o.Shift < 0 && !o.net.IsMLP() {
-		o.Shift = 2
+	if o.Shift < 0 {
+		_, o.Shift = train.Recipe(o.net)
 	}
-	o.Shift = max(o.Shift, 0)
 	o.Bits, errs[1] = qat.ParseTargets(bits)
 	q := qat.Options{Choices: qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch", LearnScales: o.LSQ.v}, LearnInput: o.LearnInput,
 		FreezeObserversAfter: o.Freeze, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA, Checkpoint: o.Checkpoint, Resume: o.Resume}
@@ -133,7 +134,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		{o.TrainLimit < 0, fmt.Sprintf("-train-limit %d: want 0 (all) or a positive count", o.TrainLimit)},
 		{train.CheckSeed(o.Seed) != nil, fmt.Sprintf("-seed %d: want 1 to %d (math/rand reduces a seed modulo 2^31-1, so any other seed would repeat the run of one of these)", o.Seed, train.MaxSeed)},
 		{errs[0] != nil, fmt.Sprintf("-hidden %q: %v", hidden, errs[0])},
-		{archFlag != "mlp" && firstSet(fs, architecture) == "hidden", "-hidden sizes the layers of -arch mlp only; drop -hidden or describe the layers in -arch"},
+		{archFlag != "mlp" && given["hidden"], "-hidden sizes the layers of -arch mlp only; drop -hidden or describe the layers in -arch"},
+		{archFlag == "mlp" && o.BN, "-bn puts a BatchNorm after each convolution; -arch mlp has none (use -arch cnn, or layers with conv)"},
+		{errs[5] != nil && archFlag == "mlp", fmt.Sprintf("-hidden %q: %v", hidden, errs[5])},
 		{errs[5] != nil, fmt.Sprintf("-arch %q: %v", archFlag, errs[5])},
 		{o.Shift > train.MaxShift, fmt.Sprintf("-shift %d: want -1 (auto) or 0 to %d pixels", o.Shift, train.MaxShift)},
 		{errs[1] != nil, fmt.Sprintf("-bits %q: %v", bits, errs[1])},
@@ -262,27 +265,6 @@ func (b *autoBool) IsBoolFlag() bool { return true }
 
 // MarshalText writes the flag as in String.
 func (b autoBool) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
-
-// network returns the network of -arch spec on MNIST's 28x28 grey images with 10 classes:
-// the MLP of hidden, issue 20's CNN, or layers in arch's grammar; with bn a BatchNorm after
-// each convolution.
-func network(spec string, hidden []int, bn bool) (a arch.Arch, err error) {
-	img := arch.Shape{H: 28, W: 28, C: 1}
-	switch spec {
-	case "mlp":
-		a = arch.MLP(append(append([]int{img.Size()}, hidden...), mnist.Classes), arch.Shape{})
-	case "cnn":
-		a = arch.CNN(false, mnist.Classes)
-	default:
-		if a, err = arch.Parse(spec, img); err == nil && a.Classes() != mnist.Classes {
-			err = fmt.Errorf("the last layer gives %d classes, MNIST has %d", a.Classes(), mnist.Classes)
-		}
-	}
-	if err == nil && bn {
-		a, err = arch.WithBatchNorm(a)
-	}
-	return a, err
-}
 
 // parseSizes parses "256,128" (an empty string means no hidden layer).
 func parseSizes(s string) (out []int, err error) {

@@ -86,7 +86,7 @@ func TestClosedStdout(t *testing.T) {
 func TestHugeSizes(t *testing.T) {
 	bin := proctest.Build(t, ".", "mnist")
 	code, _, stderr := proctest.Run(t, bin, append(quick, "-hidden", "65536,65536")...)
-	if code != 2 || !strings.Contains(stderr, "-hidden 65536,65536") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+	if code != 2 || !strings.Contains(stderr, `-hidden "65536,65536"`) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Errorf("-hidden 65536,65536: exit %d, stderr %q", code, stderr)
 	}
 	code, stdout, stderr := proctest.Run(t, bin, append(quick, "-batch", "9223372036854775807", "-json", filepath.Join(t.TempDir(), "r.json"))...)

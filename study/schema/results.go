@@ -39,13 +39,27 @@ type Reference struct {
 	// quantizes only the model these name (absent in studies begun before they were recorded).
 	Training     string `json:"training,omitempty"`
 	ParamsSHA256 string `json:"params_sha256,omitempty"`
+	// Arch is the network in arch.Parse's grammar when it is not an MLP.
+	Arch string `json:"arch,omitempty"`
 }
 
 // LayerShape names a layer and its size.
 type LayerShape struct {
 	Name string `json:"name"`
-	In   int    `json:"in"`
-	Out  int    `json:"out"`
+	In   int    `json:"in"`  // inputs, or a convolution's patch length (kernel·kernel·channels)
+	Out  int    `json:"out"` // outputs, or a convolution's output channels
+	// Kind is "conv2d" for a convolution; empty for a fully connected layer.
+	Kind string `json:"kind,omitempty"`
+}
+
+// Convolutional reports whether any of the layers is a convolution.
+func Convolutional(ls []LayerShape) bool {
+	for _, l := range ls {
+		if l.Kind == "conv2d" {
+			return true
+		}
+	}
+	return false
 }
 
 // EpochPoint is one epoch of a training curve.

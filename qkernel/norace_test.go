@@ -1,0 +1,5 @@
+//go:build !race
+
+package qkernel
+
+const raceEnabled = false
