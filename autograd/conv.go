@@ -216,7 +216,7 @@ func (op *convOp) chunk(g, lo, hi int) {
 		op.scratch[g] = resize(op.scratch[g], (hi-lo)*p*k)
 		cols = op.scratch[g]
 	}
-	patch.Im2colF32(cols, op.x[lo*in:hi*in], hi-lo, win)
+	patch.Im2col(cols, op.x[lo*in:hi*in], hi-lo, win, 0)
 	gemm.AffineNarrow((hi-lo)*p, out, k, cols, k, op.w, out, op.b, false, op.y[lo*p*out:hi*p*out], out)
 }
 
@@ -398,7 +398,7 @@ func (op *convGradOp) chunk(g, lo, hi int) {
 	}
 	op.scratch[g] = resize(op.scratch[g], (hi-lo)*p*k)
 	cols := op.scratch[g]
-	patch.Im2colF32(cols, op.x[lo*in:hi*in], hi-lo, win)
+	patch.Im2col(cols, op.x[lo*in:hi*in], hi-lo, win, 0)
 	beta := float32(1)
 	if lo == first {
 		beta = 0
