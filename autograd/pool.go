@@ -144,9 +144,7 @@ func (op *maxPoolGradOp) Do(vs ...G.Value) (G.Value, error) {
 func (op *maxPoolGradOp) route(_, lo, hi int) {
 	win := op.fwd.win
 	in, per := win.InLen(), win.OutPixels()*win.C
-	dx := op.dx[lo*in : hi*in]
-	clear(dx)
-	patch.MaxPoolGrad(dx, op.dy[lo*per:hi*per], op.fwd.arg[lo*per:hi*per], hi-lo, win)
+	patch.MaxPoolGradInto(op.dx[lo*in:hi*in], op.dy[lo*per:hi*per], op.fwd.arg[lo*per:hi*per], hi-lo, win)
 }
 
 // resizeI32 is resize for []int32.

@@ -80,3 +80,27 @@ func maxPoolImage(dst []float32, arg []int32, img []float32, w arch.Window) bool
 //
 //go:noescape
 func maxRowsAVX2(out *float32, arg *int32, img *float32, first, count, stepX, k, rowStride, c int)
+
+// routeImages writes the gradient of n images pooled by windows that tile them exactly with
+// routeRowsAVX2 if it applies (vecAsm, channels a multiple of 8) and reports whether it
+// did.
+func routeImages(dx, dy []float32, arg []int32, n int, w arch.Window) bool {
+	c := w.C
+	if !vecAsm || c%8 != 0 || n == 0 {
+		return false
+	}
+	in, per, outH, outW := w.InLen(), w.OutPixels()*c, w.OutH(), w.OutW()
+	_, _, _ = dx[n*in-1], dy[n*per-1], arg[n*per-1] // the windows tile the images: all inside
+	for b := 0; b < n; b++ {
+		for oy := 0; oy < outH; oy++ {
+			d := b*per + oy*outW*c
+			routeRowsAVX2(&dx[b*in], &dy[d], &arg[d], oy*w.Stride*w.W*c, outW, w.Stride*c, w.Kernel, w.W*c, c)
+		}
+	}
+	return true
+}
+
+// routeRowsAVX2 writes the gradient of one row of windows (in pooltrain_amd64.s).
+//
+//go:noescape
+func routeRowsAVX2(img, dy *float32, arg *int32, first, count, stepX, k, rowStride, c int)

@@ -149,3 +149,62 @@ tapx:
 rowsdone:
 	VZEROUPPER
 	RET
+
+// func routeRowsAVX2(img, dy *float32, arg *int32, first, count, stepX, k, rowStride, c int)
+//
+// For count windows of k×k taps in the image img (the gradient, written), the first one's
+// top-left tap at element first, each next one stepX elements on, a tap (ky, kx) at
+// ky·rowStride + kx·c, c a multiple of 8: every tap's c values get +0 + dy where arg (the
+// window's c offsets) names them, else +0. dy and arg hold count·c values.
+TEXT ·routeRowsAVX2(SB), NOSPLIT, $0-72
+	MOVQ img+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ arg+16(FP), DX
+	MOVQ first+24(FP), R8
+	MOVQ count+32(FP), CX
+	MOVQ c+64(FP), R12
+	VMOVDQU lanes<>(SB), Y9
+	VXORPS Y6, Y6, Y6
+	TESTQ CX, CX
+	JZ    routedone
+
+rwindow:
+	XORQ R13, R13 // channel block
+
+rblock:
+	VADDPS  (SI)(R13*4), Y6, Y0 // +0 + dy
+	VMOVDQU (DX)(R13*4), Y5     // arg
+	LEAQ (R8)(R13*1), BX        // the block's top-left tap
+	MOVQ k+48(FP), R14
+
+rtapy:
+	MOVQ k+48(FP), R15
+	MOVQ BX, R10
+
+rtapx:
+	VMOVD R10, X7
+	VPBROADCASTD X7, Y7
+	VPADDD Y9, Y7, Y7
+	VPCMPEQD Y7, Y5, Y1
+	VANDPS Y1, Y0, Y2
+	VMOVUPS Y2, (DI)(R10*4)
+	ADDQ R12, R10
+	DECQ R15
+	JNZ  rtapx
+	ADDQ rowStride+56(FP), BX
+	DECQ R14
+	JNZ  rtapy
+
+	ADDQ $8, R13
+	CMPQ R13, R12
+	JLT  rblock
+
+	LEAQ (SI)(R12*4), SI
+	LEAQ (DX)(R12*4), DX
+	ADDQ stepX+40(FP), R8
+	DECQ CX
+	JNZ  rwindow
+
+routedone:
+	VZEROUPPER
+	RET

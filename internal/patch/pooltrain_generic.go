@@ -15,3 +15,6 @@ func addTo(dst, src []float32) { addGo(dst, src) }
 
 // maxPoolImage does nothing in this build: MaxPoolArg pools tap by tap.
 func maxPoolImage([]float32, []int32, []float32, arch.Window) bool { return false }
+
+// routeImages does nothing in this build: MaxPoolGradInto uses MaxPoolGrad.
+func routeImages([]float32, []float32, []int32, int, arch.Window) bool { return false }

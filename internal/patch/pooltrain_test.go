@@ -129,3 +129,78 @@ func TestCol2imVec(t *testing.T) {
 		vecAsmEnabled(old)
 	}
 }
+
+// TestMaxPoolGradInto checks MaxPoolGradInto against MaxPoolGrad bit for bit, with the AVX2
+// loop on and off, on windows that tile their images over multiples of 8 channels (the
+// fast path) and others, with gradients holding zeros of both signs and a dx of stale
+// values.
+func TestMaxPoolGradInto(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	ws := append(randomWindows(r, 30),
+		arch.Window{H: 28, W: 28, C: 16, Kernel: 2, Stride: 2},
+		arch.Window{H: 14, W: 14, C: 32, Kernel: 2, Stride: 2},
+		arch.Window{H: 6, W: 9, C: 24, Kernel: 3, Stride: 3},
+		arch.Window{H: 4, W: 4, C: 8, Kernel: 1, Stride: 1},
+		arch.Window{H: 6, W: 6, C: 11, Kernel: 2, Stride: 2}, // channels not a multiple of 8
+		arch.Window{H: 5, W: 4, C: 8, Kernel: 2, Stride: 2},  // H not a multiple of the kernel
+	)
+	for _, asm := range []bool{false, true} {
+		old := vecAsmEnabled(asm)
+		for _, w := range ws {
+			n := 1 + r.IntN(3)
+			src := make([]float32, n*w.InLen())
+			for i := range src {
+				src[i] = float32(r.IntN(7) - 3)
+			}
+			per := w.OutPixels() * w.C
+			y, arg := make([]float32, n*per), make([]int32, n*per)
+			MaxPool(y, arg, src, n, w)
+			dy := make([]float32, n*per)
+			for i := range dy {
+				if v := r.IntN(10); v == 0 {
+					dy[i] = float32(math.Copysign(0, -1))
+				} else {
+					dy[i] = float32(v - 5)
+				}
+			}
+			want, got := make([]float32, len(src)), make([]float32, len(src))
+			for i := range got {
+				got[i] = 9
+			}
+			MaxPoolGrad(want, dy, arg, n, w)
+			MaxPoolGradInto(got, dy, arg, n, w)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("asm %v, %+v n=%d: dx[%d] = %v, want %v", asm, w, n, i, got[i], want[i])
+				}
+			}
+		}
+		vecAsmEnabled(old)
+	}
+}
+
+// BenchmarkMaxPoolGradInto routes the gradient of the CNN's first pooling at batch 64
+// (64x28x28x16, 2x2): MaxPoolGradInto against clear and MaxPoolGrad.
+func BenchmarkMaxPoolGradInto(b *testing.B) {
+	w := arch.Window{H: 28, W: 28, C: 16, Kernel: 2, Stride: 2}
+	const n = 64
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, n*w.InLen())
+	for i := range src {
+		src[i] = float32(r.NormFloat64())
+	}
+	y, arg := make([]float32, n*w.OutPixels()*w.C), make([]int32, n*w.OutPixels()*w.C)
+	MaxPool(y, arg, src, n, w)
+	dx := make([]float32, len(src))
+	b.Run("MaxPoolGradInto", func(b *testing.B) {
+		for b.Loop() {
+			MaxPoolGradInto(dx, y, arg, n, w)
+		}
+	})
+	b.Run("MaxPoolGrad", func(b *testing.B) {
+		for b.Loop() {
+			clear(dx)
+			MaxPoolGrad(dx, y, arg, n, w)
+		}
+	})
+}
