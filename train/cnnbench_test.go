@@ -19,7 +19,9 @@ const cnnSteps = 50
 // for cnnSteps steps of batch 128 on MNIST per iteration, as train.Trainer.Epoch runs them
 // (forward, backward, Adam; no evaluation), and reports the time per step and the epoch
 // of 469 steps it implies. On a shared machine compare CPU time (/usr/bin/time) rather than
-// ns/op.
+// ns/op, best with GOMAXPROCS=1 (no worker spinning in the CPU time), and subtract a
+// -benchtime 1x run (loading MNIST, building the graph, the warm-up epoch) from a
+// -benchtime 4x run: the difference is 150 steps.
 func BenchmarkCNNEpoch(b *testing.B) {
 	dir, err := mnist.Locate("")
 	if err != nil {
