@@ -81,7 +81,7 @@ func (op *maxPoolOp) pool(x, y []float32, n int) {
 // poolPart pools images [lo, hi).
 func (op *maxPoolOp) poolPart(_, lo, hi int) {
 	in, per := op.win.InLen(), op.win.OutPixels()*op.win.C
-	patch.MaxPool(op.y[lo*per:hi*per], op.arg[lo*per:hi*per], op.x[lo*in:hi*in], hi-lo, op.win)
+	patch.MaxPoolArg(op.y[lo*per:hi*per], op.arg[lo*per:hi*per], op.x[lo*in:hi*in], hi-lo, op.win)
 }
 
 func (op *maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
@@ -144,9 +144,7 @@ func (op *maxPoolGradOp) Do(vs ...G.Value) (G.Value, error) {
 func (op *maxPoolGradOp) route(_, lo, hi int) {
 	win := op.fwd.win
 	in, per := win.InLen(), win.OutPixels()*win.C
-	dx := op.dx[lo*in : hi*in]
-	clear(dx)
-	patch.MaxPoolGrad(dx, op.dy[lo*per:hi*per], op.fwd.arg[lo*per:hi*per], hi-lo, win)
+	patch.MaxPoolGradInto(op.dx[lo*in:hi*in], op.dy[lo*per:hi*per], op.fwd.arg[lo*per:hi*per], hi-lo, win)
 }
 
 // resizeI32 is resize for []int32.

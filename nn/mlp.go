@@ -71,7 +71,8 @@ type Layer struct {
 	// BN, if set, normalizes the layer's output channels before the activation.
 	BN  *BatchNorm
 	Act Activation
-	// Pool is the max pooling after the activation; its zero value means none.
+	// Pool is the max pooling after the activation; its zero value means none. (Build pools
+	// before ReLU: the same values and gradients, ReLU on fewer values.)
 	Pool arch.Window
 	// OutputHook, if set, transforms the layer's output (after the activation and pooling).
 	OutputHook Hook
@@ -544,13 +545,17 @@ func (m *MLP) build(batch int, training bool) (*Net, error) {
 				return nil, err
 			}
 		}
-		if l.Act == ReLU {
-			if h, err = autograd.ReLU(name+".relu", h); err != nil {
+		// Max pooling before ReLU: max commutes with the monotonic ReLU, so the values are
+		// those of ReLU then pooling, and ReLU runs on a quarter of the values (2x2 pooling).
+		// The gradients are the same too: where a window's maximum is positive the same
+		// element wins either way, and otherwise ReLU passes no gradient.
+		if l.Pool.Kernel != 0 {
+			if h, err = autograd.MaxPool(name+".pool", h, l.Pool); err != nil {
 				return nil, err
 			}
 		}
-		if l.Pool.Kernel != 0 {
-			if h, err = autograd.MaxPool(name+".pool", h, l.Pool); err != nil {
+		if l.Act == ReLU {
+			if h, err = autograd.ReLU(name+".relu", h); err != nil {
 				return nil, err
 			}
 		}

@@ -104,10 +104,10 @@ type Base struct {
 	Train train.Config
 }
 
-// Recipe returns t's recipe with o's choices (Choices.Apply), and the QAT learning rate for a
-// base trained at floatLR.
-func (o Options) Recipe(t Target, floatLR float64) (Recipe, float64) {
-	return o.Choices.Apply(t.Recipe(), floatLR)
+// Recipe returns t's recipe for a base trained with base (ForBase) with o's choices
+// (Choices.Apply), and the QAT learning rate.
+func (o Options) Recipe(t Target, base train.Config) (Recipe, float64) {
+	return o.Choices.Apply(t.Recipe().ForBase(base.Schedule), base.LR)
 }
 
 // Phase returns the QAT phase that trains t from b (Run runs it), named "qat-" + t.Name():
@@ -118,7 +118,7 @@ func (o Options) Phase(t Target, b Base) (Phase, error) {
 	if t.PerLayer() && len(t) != len(b.Model.Layers) {
 		return Phase{}, fmt.Errorf("qat: %s gives %d layers their widths, the model has %d", t.Name(), len(t), len(b.Model.Layers))
 	}
-	r, lr := o.Recipe(t, b.Train.LR)
+	r, lr := o.Recipe(t, b.Train)
 	cfg := r.Config
 	cfg.Observer = quant.ObserverConfig{Kind: o.Observer}
 	cfg.LSQInit = o.LSQInit
@@ -150,7 +150,7 @@ func (o Options) Phase(t Target, b Base) (Phase, error) {
 // (modelfile.BaseIdentity of its History's epochs and Fingerprint), so that a phase is never resumed on
 // top of another FP32 model.
 func (o Options) Training(t Target, b Base) string {
-	r, lr := o.Recipe(t, b.Train.LR)
+	r, lr := o.Recipe(t, b.Train)
 	q := modelfile.QATTraining{
 		FP32: json.RawMessage(b.Training), LR: lr, Init: "fp32", Observer: o.Observer.String(),
 		LSQ: r.Config.LearnScales, LSQInit: o.LSQInit.String(), Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillAlpha,

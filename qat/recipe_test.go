@@ -48,3 +48,19 @@ func TestDefaultLayers(t *testing.T) {
 		t.Errorf("DefaultLayers = %+v, want the w2a4 recipe with the layers' widths", r)
 	}
 }
+
+// A base trained along a cosine (networks with convolutions) is fine-tuned along a cosine from
+// a quarter of its rate at 4 bits and more; an MLP's constant base keeps Default; the low-bit
+// recipe is the same either way.
+func TestRecipeForBase(t *testing.T) {
+	r := Default(8, 8).ForBase(train.CosineLR)
+	if r.Schedule != train.CosineLR || r.LRScale != 0.25 {
+		t.Errorf("w8a8 after a cosine base: %v, scale %v", r.Schedule, r.LRScale)
+	}
+	if r := Default(8, 8).ForBase(train.ConstantLR); r.Schedule != train.ConstantLR || r.LRScale != 0.1 {
+		t.Errorf("w8a8 after a constant base: %v, scale %v; want Default's", r.Schedule, r.LRScale)
+	}
+	if r := Default(2, 2).ForBase(train.CosineLR); r.Schedule != train.CosineLR || r.LRScale != 1 || !r.Config.LearnScales {
+		t.Errorf("w2a2 after a cosine base: %v, scale %v; want Default's", r.Schedule, r.LRScale)
+	}
+}

@@ -210,7 +210,7 @@ go test -run '^$' -bench 'TrainStep|Inference' -benchmem -count "$count" ./train
 go test -run '^$' -bench '^BenchmarkEpoch$' -benchtime 1x -count "$count" ./train/ >>"$raw"
 go test -run '^$' -bench 'FP32Step|QATStep|QATStepLSQ' -count "$count" ./qat/ >>"$raw"
 go test -run '^$' -bench '^BenchmarkEpochs$' -benchtime 1x -count "$count" ./qat/ >>"$raw"
-go test -run '^$' -bench 'Forward' -count "$count" ./ptq/ >>"$raw"
+go test -run '^$' -bench 'Forward' -count "$count" ./crosstest/ >>"$raw"
 go test -run '^$' -bench 'AccumulatePaths' -benchtime 200x -count "$count" ./qkernel/ >>"$raw"
 
 summary=$(summarize "$raw")

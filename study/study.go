@@ -16,8 +16,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"tinyq/internal/atomicfile"
 	"tinyq/arch"
+	"tinyq/internal/atomicfile"
 	"tinyq/internal/dirlock"
 	"tinyq/nn"
 	"tinyq/qat"

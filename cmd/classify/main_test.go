@@ -23,7 +23,12 @@ import (
 
 // groundFloor are the runtime's packages: neither their code nor their tests link the
 // training stack.
-var groundFloor = []string{"tinyq/infer", "tinyq/imageprep", "tinyq/quant", "tinyq/qkernel", "tinyq/safetensors", "tinyq/modelfile", "tinyq/gemm"}
+var groundFloor = []string{"tinyq/infer", "tinyq/imageprep", "tinyq/quant", "tinyq/qkernel", "tinyq/safetensors", "tinyq/modelfile", "tinyq/gemm",
+	"tinyq/arch", "tinyq/internal/patch", "tinyq/internal/kernel", "tinyq/internal/par", "tinyq/mnist"}
+
+// offlinePackages are the offline floor: they may link the runtime, never the training
+// stack, in their code or their tests.
+var offlinePackages = []string{"tinyq/ptq", "tinyq/onnx", "tinyq/report"}
 
 // trainingStack reports whether p belongs to the training stack: gorgonia, gonum's LAPACK,
 // the progress bar, and tinyq's train, qat, autograd and nn.
@@ -107,7 +112,7 @@ func linked(t *testing.T, banned func(string) bool, args ...string) []string {
 		if len(ps) > 4 {
 			list = strings.Join(ps[len(ps)-4:], ", ") + fmt.Sprintf(" and %d more", len(ps)-4)
 		}
-		lines = append(lines, fmt.Sprintf("%s imports %s, which links the training stack: %s", strings.Fields(e.from)[0], e.to, list))
+		lines = append(lines, fmt.Sprintf("%s imports %s, which links what this floor must not: %s", strings.Fields(e.from)[0], e.to, list))
 	}
 	return lines
 }
@@ -129,9 +134,21 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 	for _, pkg := range groundFloor {
+		for _, l := range linked(t, func(p string) bool { return trainingStack(p) || offlineFloor(p) }, "-test", "-deps", pkg) {
+			t.Errorf("go list -test -deps %s: %s (tests that cross floors belong in crosstest)", pkg, l)
+		}
+	}
+	for _, pkg := range offlinePackages {
 		for _, l := range linked(t, trainingStack, "-test", "-deps", pkg) {
 			t.Errorf("go list -test -deps %s: %s (tests that cross floors belong in crosstest)", pkg, l)
 		}
+	}
+	// arch, the one model description, is the standard library's alone.
+	notStd := func(p string) bool {
+		return p != "tinyq/arch" && (strings.HasPrefix(p, "tinyq/") || strings.Contains(strings.SplitN(p, "/", 2)[0], "."))
+	}
+	for _, l := range linked(t, notStd, "-deps", "tinyq/arch") {
+		t.Errorf("go list -deps tinyq/arch: %s (arch imports only the standard library)", l)
 	}
 }
 

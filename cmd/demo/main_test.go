@@ -18,7 +18,7 @@ import (
 // stack (nor ptq): go list -deps of each, the runtime for js/wasm.
 func TestDependencies(t *testing.T) {
 	banned := func(p string) bool {
-		for _, b := range []string{"tinyq/nn", "tinyq/train", "tinyq/autograd", "tinyq/qat", "tinyq/ptq", "tinyq/study", "gorgonia.org/", "gonum.org/"} {
+		for _, b := range []string{"tinyq/nn", "tinyq/train", "tinyq/autograd", "tinyq/qat", "tinyq/ptq", "tinyq/study", "tinyq/onnx", "google.golang.org/protobuf", "gorgonia.org/", "gonum.org/"} {
 			if p == b || strings.HasPrefix(p, b+"/") || strings.HasSuffix(b, "/") && strings.HasPrefix(p, b) {
 				return true
 			}

@@ -78,8 +78,8 @@ func (o options) trainingJSON() string {
 		return o.loadedTraining // the loaded model's own record; the flags did not train it
 	}
 	t := modelfile.Training{Batch: o.Batch, LR: o.LR, Hidden: o.Hidden, Seed: o.Seed, TrainLimit: o.TrainLimit, Optimizer: train.Adam.String(), Arch: o.Arch, Shift: o.Shift}
-	if sched, _ := train.Recipe(o.net); sched == train.CosineLR {
-		t.Schedule = sched.String()
+	if r := train.RecipeFor(o.net); r.Schedule == train.CosineLR {
+		t.Schedule = r.Schedule.String()
 	}
 	return t.String()
 }

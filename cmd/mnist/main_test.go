@@ -13,6 +13,7 @@ import (
 
 	"tinyq/qat"
 	"tinyq/quant"
+	"tinyq/train"
 )
 
 func TestBadFlags(t *testing.T) {
@@ -182,7 +183,7 @@ func TestLowBitDefaults(t *testing.T) {
 
 // lsqOn reports whether the QAT model of p learns its scales under o.
 func lsqOn(o options, p quant.Widths) bool {
-	r, _ := o.qat.Recipe(qat.Target{p}, o.LR)
+	r, _ := o.qat.Recipe(qat.Target{p}, train.Config{LR: o.LR})
 	return r.Config.LearnScales
 }
 

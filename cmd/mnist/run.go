@@ -59,7 +59,7 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 		Epochs: o.Epochs, Batch: o.Batch, LR: o.LR, Seed: o.Seed, Shift: o.Shift,
 		Log: stdout, Progress: report.Progress(o.Quiet, stderr),
 	}
-	base.Schedule, _ = train.Recipe(o.net)
+	base.Schedule = train.RecipeFor(o.net).Schedule
 	if o.Study != "" {
 		return runStudy(o, trainData, testData, base, stdout, stderr)
 	}

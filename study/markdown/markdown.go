@@ -127,8 +127,12 @@ func repRun(b *strings.Builder, r *schema.Results) {
 		if c.TrainLimit > 0 {
 			limit = fmt.Sprint(c.TrainLimit)
 		}
-		fmt.Fprintf(b, "- FP32 model: hidden layers %v, %d epochs, batch %d, learning rate %g, training images: %s\n",
-			c.Hidden, c.Epochs, c.Batch, c.LR, limit)
+		net := fmt.Sprintf("hidden layers %v", c.Hidden)
+		if c.Arch != "" {
+			net = fmt.Sprintf("network `%s`, translations of up to %d pixels", c.Arch, c.Shift)
+		}
+		fmt.Fprintf(b, "- FP32 model: %s, %d epochs, batch %d, learning rate %g, training images: %s\n",
+			net, c.Epochs, c.Batch, c.LR, limit)
 	}
 	fmt.Fprintf(b, "- Calibration: the first %d training images; choices (observers, mixed bits) are scored on the last %d, "+
 		"\"held-out\" below: kept apart from calibration and never the test set, though the FP32 model trained on them\n",
@@ -148,10 +152,17 @@ func repFP32(b *strings.Builder, r *schema.Results) {
 	}
 	b.WriteString("## FP32 reference\n\n")
 	fmt.Fprintf(b, "Test accuracy %s; float32 weights %s.\n\n", analysis.Percent(f.Accuracy), repSize(f.WeightBytes))
+	if f.Arch != "" {
+		fmt.Fprintf(b, "Network: `%s`. A convolution's \"in\" is its patch length (kernel·kernel·channels) and its \"out\" its channels.\n\n", f.Arch)
+	}
 	if len(f.Layers) > 0 {
-		repHeader(b, "layer", "in", "out", "weights")
+		repHeader(b, "layer", "kind", "in", "out", "weights")
 		for _, l := range f.Layers {
-			repRow(b, l.Name, fmt.Sprint(l.In), fmt.Sprint(l.Out), fmt.Sprint(l.In*l.Out))
+			kind := "dense"
+			if l.Kind != "" {
+				kind = l.Kind
+			}
+			repRow(b, l.Name, kind, fmt.Sprint(l.In), fmt.Sprint(l.Out), fmt.Sprint(l.In*l.Out))
 		}
 		b.WriteString("\n")
 	}

@@ -323,3 +323,21 @@ func TestFormats(t *testing.T) {
 		t.Errorf("table %q, want %q", b.String(), want)
 	}
 }
+
+// A convolutional reference names its network and each layer's kind; the settings line says
+// the network and its translations instead of hidden layers.
+func TestConvReference(t *testing.T) {
+	r := &schema.Results{FP32: schema.Reference{Accuracy: 99.3, WeightBytes: 861480, Arch: "conv(16,5,pad=2),relu,maxpool(2),flatten,dense(10)",
+		Layers: []schema.LayerShape{{Name: "fc1", In: 25, Out: 16, Kind: "conv2d"}, {Name: "fc2", In: 3136, Out: 10}}}}
+	r.Config.Settings.Arch, r.Config.Settings.Shift = r.FP32.Arch, 2
+	md, err := Render(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"network `conv(16,5,pad=2),relu,maxpool(2),flatten,dense(10)`, translations of up to 2 pixels",
+		"Network: `conv(16,5,pad=2)", "| fc1 | conv2d | 25 | 16 | 400 |", "| fc2 | dense | 3136 | 10 | 31360 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

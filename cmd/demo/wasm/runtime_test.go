@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,6 +100,42 @@ func TestClassifyIsNative(t *testing.T) {
 	for k := range got.Probabilities {
 		if got.Probabilities[k] != want[0].Probabilities[k] {
 			t.Errorf("probability %d: %v, want %v", k, got.Probabilities[k], want[0].Probabilities[k])
+		}
+	}
+}
+
+// TestClassifyConvIsNative: the page's runtime runs convolutional integer models (infer's
+// golden W8A8 and W4A4 conv files) with the native runtime's probabilities, bit for bit (this
+// test also runs under Node, in js/wasm).
+func TestClassifyConvIsNative(t *testing.T) {
+	px, err := PrepareRGBA(digitImage(280, 280).Pix, 280, 280)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"conv-w8a8-static", "conv-w4a4-static"} {
+		path := filepath.Join("..", "..", "..", "infer", "testdata", "golden-conv", name+".safetensors")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ms Models
+		if _, err := ms.Load(name, b); err != nil {
+			t.Fatal(err)
+		}
+		native, err := infer.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ms.Classify(name, px)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := infer.PredictPixels(native, px)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Class != want[0].Class || !slices.Equal(got.Probabilities, want[0].Probabilities) {
+			t.Errorf("%s: class %d, probabilities %v; native %d, %v", name, got.Class, got.Probabilities, want[0].Class, want[0].Probabilities)
 		}
 	}
 }

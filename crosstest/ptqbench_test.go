@@ -1,4 +1,4 @@
-package ptq
+package crosstest
 
 import (
 	"math/rand"
@@ -6,6 +6,7 @@ import (
 
 	"tinyq/mnist"
 	"tinyq/nn"
+	"tinyq/ptq"
 )
 
 // benchModel returns a 784-256-128-10 model (He init, seed 1) and 1,000 real MNIST test
@@ -26,7 +27,8 @@ func benchModel(b *testing.B) (*nn.MLP, []float32) {
 	return m, test.Images[:1000*784]
 }
 
-// BenchmarkForward compares float32 inference (the training stack's gorgonia graph and the
+// BenchmarkForward (in crosstest: it needs the training stack, which ptq's own tests never
+// link) compares float32 inference (the training stack's gorgonia graph and the
 // runtime's float model) with the integer runtime at
 // batch 1000, in one run so the ratios are fair on a noisy machine.
 func BenchmarkForward(b *testing.B) {
@@ -84,20 +86,20 @@ func BenchmarkForward(b *testing.B) {
 	})
 	for _, c := range []struct {
 		name string
-		cfg  Config
+		cfg  ptq.Config
 	}{
-		{"w8a8-static", Spec(Static, 8, 8)},
-		{"w4a4-static", Spec(Static, 4, 4)},
-		{"w8-dynamic", Spec(Dynamic, 8, 8)},
-		{"w2a4-static", Spec(Static, 2, 4)},
+		{"w8a8-static", ptq.Spec(ptq.Static, 8, 8)},
+		{"w4a4-static", ptq.Spec(ptq.Static, 4, 4)},
+		{"w8-dynamic", ptq.Spec(ptq.Dynamic, 8, 8)},
+		{"w2a4-static", ptq.Spec(ptq.Static, 2, 4)},
 	} {
-		var plan Plan
-		if c.cfg.Mode == Static {
-			if plan.Inputs, err = Calibrate(fm, c.cfg, x); err != nil {
+		var plan ptq.Plan
+		if c.cfg.Mode == ptq.Static {
+			if plan.Inputs, err = ptq.Calibrate(fm, c.cfg, x); err != nil {
 				b.Fatal(err)
 			}
 		}
-		im, err := Convert(fm, c.cfg, plan)
+		im, err := ptq.Convert(fm, c.cfg, plan)
 		if err != nil {
 			b.Fatal(err)
 		}
