@@ -52,6 +52,20 @@ type options struct {
 
 	qat qat.Options // the QAT flags above, parsed once by parseFlags
 	net arch.Arch   // the network of -arch (-hidden, -bn) on MNIST's 28x28 images
+
+	autoShift, autoLR bool // -shift and -lr left to net's recipe (applyRecipe)
+}
+
+// applyRecipe sets -shift and -lr, where not given, from net's FP32 recipe (train.RecipeFor);
+// obtainFP32 calls it again for a loaded model's architecture.
+func (o *options) applyRecipe() {
+	r := train.RecipeFor(o.net)
+	if o.autoShift {
+		o.Shift = r.Shift
+	}
+	if o.autoLR {
+		o.LR = r.LR
+	}
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -109,12 +123,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if archFlag != "mlp" {
 		o.Arch, o.Hidden = o.net.String(), nil
 	}
-	if r := train.RecipeFor(o.net); o.Shift < 0 {
-		o.Shift = r.Shift
-	}
-	if !given["lr"] {
-		o.LR = train.RecipeFor(o.net).LR
-	}
+	o.autoShift, o.autoLR = o.Shift < 0, !given["lr"]
+	o.applyRecipe()
 	o.Bits, errs[1] = qat.ParseTargets(bits)
 	q := qat.Options{Choices: qat.Choices{LR: o.QATLR, FromScratch: o.QATInit == "scratch", LearnScales: o.LSQ.v}, LearnInput: o.LearnInput,
 		FreezeObserversAfter: o.Freeze, Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillA, Checkpoint: o.Checkpoint, Resume: o.Resume}

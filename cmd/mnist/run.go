@@ -75,6 +75,8 @@ func execute(o options, rawStdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// QAT fine-tunes as the FP32 recipe of the model's architecture says (a loaded file's).
+	base.LR, base.Shift, base.Schedule = o.LR, o.Shift, train.RecipeFor(o.net).Schedule
 	if w := train.Divergence("fp32", hist); w != "" {
 		warn(w)
 	}
@@ -169,6 +171,7 @@ func obtainFP32(o *options, trainData, testData train.Data, base train.Config) (
 			o.Hidden, o.Arch = got[1:len(got)-1], ""
 		}
 		o.loadedTraining = info.Training
+		o.applyRecipe()
 		if err := checkMemory(o.net, o.Batch, "-load "+o.Load); o.QAT && err != nil { // only QAT trains it
 			return nil, nil, err
 		}
