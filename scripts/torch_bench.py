@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """PyTorch's numbers for tinyq's benchmarks, for side-by-side comparison (never used by tests).
 
-The same 784-256-128-10 ReLU MLP on the same MNIST files (read from the Go module cache, pixels
-/255): one FP32 training epoch (Adam, lr 1e-3, batch 128, shuffled; timed after a warm-up
-epoch) and float inference at batch 1000 (1,000 test images) and batch 1. Prints the median of
---runs runs of each.
+The same network as tinyq's on the same MNIST files (read from the Go module cache, pixels
+/255): --model mlp (default), the 784-256-128-10 ReLU MLP; --model cnn, issue 20's CNN
+(conv 16 5x5 pad 2, ReLU, max pool 2, conv 32 5x5 pad 2, ReLU, max pool 2, flatten 1568,
+dense 128, ReLU, dense 10; NCHW, PyTorch's native layout). One FP32 training epoch (Adam,
+lr 1e-3, batch 128, shuffled; timed after a warm-up: a whole epoch for the MLP, --warmup
+batches for the CNN) and float inference at batch 1000 (1,000 test images) and batch 1.
+Prints the median of --runs runs of each, with the process's CPU seconds per epoch (user +
+system of every thread: the figure to compare on a loaded machine).
 
-Usage (Debian's python3-torch, python3-numpy, libopenblas0-pthread; PyTorch 1.13 here):
+Usage (Debian's python3-torch, python3-numpy, libopenblas0-pthread; PyTorch 1.13 here; it is
+/usr/bin/python3, not a python3 of pyenv's earlier on PATH):
 
-    OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 python3 scripts/torch_bench.py --threads 1
-    OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 python3 scripts/torch_bench.py --threads 2
+    OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 /usr/bin/python3 scripts/torch_bench.py --threads 1
+    OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 /usr/bin/python3 scripts/torch_bench.py --threads 2
+    OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 /usr/bin/python3 scripts/torch_bench.py --model cnn --threads 2
 
 PyTorch's default on a 2-core machine (2 threads, OpenBLAS also threaded) oversubscribes the
 cores; the two settings above are its best. Debian's OpenBLAS 0.3.21 does not recognise the
@@ -45,17 +51,26 @@ def load(d, images, labels):
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def model():
+def model(kind):
     torch.manual_seed(1)
+    if kind == "cnn":
+        return torch.nn.Sequential(
+            torch.nn.Unflatten(1, (1, 28, 28)),
+            torch.nn.Conv2d(1, 16, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(16, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(1568, 128), torch.nn.ReLU(),
+            torch.nn.Linear(128, 10))
     return torch.nn.Sequential(
         torch.nn.Linear(784, 256), torch.nn.ReLU(),
         torch.nn.Linear(256, 128), torch.nn.ReLU(),
         torch.nn.Linear(128, 10))
 
 
-def epoch(m, opt, x, y, batch=128):
+def epoch(m, opt, x, y, batch=128, limit=None):
     perm = torch.randperm(len(x))
-    for lo in range(0, len(x), batch):
+    end = len(x) if limit is None else min(len(x), limit * batch)
+    for lo in range(0, end, batch):
         idx = perm[lo:lo + batch]
         opt.zero_grad(set_to_none=True)
         loss = torch.nn.functional.cross_entropy(m(x[idx]), y[idx])
@@ -67,20 +82,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    ap.add_argument("--warmup", type=int, default=20, help="CNN: warm-up batches before the timed epochs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     d = mnist_dir()
     x, y = load(d, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
     tx, _ = load(d, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
-    m = model()
+    m = model(args.model)
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
-    epoch(m, opt, x, y)  # warm-up
-    times = []
+    epoch(m, opt, x, y, limit=args.warmup if args.model == "cnn" else None)  # warm-up
+    times, cpu = [], []
     for _ in range(args.runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         epoch(m, opt, x, y)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
 
     m.eval()
     batch = tx[:1000].contiguous()
@@ -101,8 +119,9 @@ def main():
                 m(batch[n % 1000:n % 1000 + 1])
                 n += 1
             rates1.append(n / (time.perf_counter() - t))
-    print(f"torch {torch.__version__} threads {args.threads} OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '')}")
+    print(f"torch {torch.__version__} model {args.model} threads {args.threads} OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '')}")
     print(f"fp32 epoch {statistics.median(times):.3f} s (runs {' '.join(f'{t:.3f}' for t in times)})")
+    print(f"fp32 epoch cpu {statistics.median(cpu):.3f} s (runs {' '.join(f'{t:.3f}' for t in cpu)})")
     print(f"inference batch 1000 {statistics.median(rates):.0f} samples/s")
     print(f"inference batch 1 {statistics.median(rates1):.0f} samples/s")
 
