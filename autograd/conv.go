@@ -373,7 +373,7 @@ func (op *convGradOp) chunk(g, lo, hi int) {
 		gemm.Sgemm(false, false, (hi-lo)*p, k, out, 1, dy, out, op.wt, k, 0, dcols, k)
 		dx := op.res[lo*in : hi*in]
 		clear(dx)
-		patch.Col2imVec(dx, dcols, hi-lo, win)
+		patch.Col2im(dx, dcols, hi-lo, win)
 		return
 	}
 	// The weight gradient is computed transposed, dwᵀ = dyᵀ·cols [out, PatchLen]: the same
