@@ -73,9 +73,9 @@ func NewRunInfo(command string) schema.RunInfo {
 }
 
 // For returns the settings of the full study, or with quick of Quick, for an FP32 run of
-// run's Seed, Hidden, Epochs, Batch, LR, TrainLimit, Load and QATLR (the other fields of run
-// are ignored): the full study's uniform QAT trains run.Epochs epochs too, and with Load the
-// file decides Hidden and Epochs (left empty).
+// run's Seed, Hidden, Arch, Shift, Epochs, Batch, LR, TrainLimit, Load and QATLR (the other
+// fields of run are ignored): the full study's uniform QAT trains run.Epochs epochs too, and
+// with Load the file decides Hidden, Arch and Epochs (left empty).
 func For(quick bool, run schema.Settings) schema.Settings {
 	s := Full()
 	if quick {
@@ -84,9 +84,9 @@ func For(quick bool, run schema.Settings) schema.Settings {
 		s.QATEpochs = run.Epochs
 	}
 	s.Seed, s.Hidden, s.Epochs, s.Batch, s.LR, s.TrainLimit, s.Load = run.Seed, run.Hidden, run.Epochs, run.Batch, run.LR, run.TrainLimit, run.Load
-	s.QATLR = run.QATLR
+	s.QATLR, s.Arch, s.Shift = run.QATLR, run.Arch, run.Shift
 	if run.Load != "" {
-		s.Hidden, s.Epochs = nil, 0
+		s.Hidden, s.Arch, s.Epochs = nil, "", 0
 	}
 	return s
 }

@@ -112,9 +112,18 @@ func TestFor(t *testing.T) {
 	if s := For(true, run); !s.Quick || s.QATEpochs != Quick().QATEpochs || s.Epochs != 3 || s.Seed != 7 {
 		t.Errorf("quick: %+v", s)
 	}
+	conv := run
+	conv.Hidden, conv.Arch, conv.Shift = nil, "conv(4,3),relu,flatten,dense(10)", 2
+	if s := For(false, conv); s.Arch != conv.Arch || s.Shift != 2 {
+		t.Errorf("a convolutional run's network and translations not kept: %+v", s)
+	}
 	run.Load = "m.safetensors"
 	if s := For(false, run); s.Load != run.Load || s.Hidden != nil || s.Epochs != 0 || s.QATEpochs != 3 {
 		t.Errorf("loaded: %+v", s)
+	}
+	conv.Load = "m.safetensors"
+	if s := For(false, conv); s.Arch != "" {
+		t.Errorf("loaded: the file decides the network, not %q", s.Arch)
 	}
 }
 
