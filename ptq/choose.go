@@ -133,18 +133,32 @@ type Choice struct {
 
 // Score is one candidate's logit MSE.
 type Score struct {
-	Observer quant.ObserverKind
-	MSE      float64
+	// Observer calibrated the activation ranges; WeightRange chose the weight ranges
+	// (Config.WeightRange).
+	Observer, WeightRange quant.ObserverKind
+	MSE                   float64
 }
 
-// Choose converts m with cfg, choosing how to calibrate activation ranges. Dynamic mode
-// needs no calibration. In Static mode at 8 bits MinMax is used, as in PyTorch and TFLite;
-// below 8 bits (weights or activations) MinMax, Percentile and MSE are each tried, and the one
-// whose integer model's logits are closest (mean squared error) to the float model's on val
-// wins: a label-free measure of the quantization error. (The float model classifies its own
-// training images almost perfectly, so accuracy on them cannot tell methods apart.) calib and
-// val are [n, in] images; use training images, never the test set, and keep val apart from
-// calib. An empty val means MinMax only. cfg.Observer is ignored in Static mode.
+// Method names the candidate: the activation observer, followed by "; weights mse" when the
+// weight ranges were MSE-clipped (as the integer model's Calibration records it).
+func (s Score) Method() string {
+	if s.WeightRange == quant.MSEObserver {
+		return s.Observer.String() + "; weights mse"
+	}
+	return s.Observer.String()
+}
+
+// Choose converts m with cfg, choosing how to calibrate activation ranges and, below 8 bits,
+// how to range the weights. Dynamic mode needs no calibration. In Static mode with 8-bit
+// weights and activations MinMax is used, as in PyTorch and TFLite. Below 8 bits (weights or
+// activations) the activation observers MinMax, Percentile and MSE are each tried, and with
+// weights below 8 bits each of them both with the weights' min/max and with MSE-clipped
+// weight ranges (Config.WeightRange); the candidate whose integer model's logits are closest
+// (mean squared error) to the float model's on val wins: a label-free measure of the
+// quantization error. (The float model classifies its own training images almost perfectly,
+// so accuracy on them cannot tell methods apart.) calib and val are [n, in] images; use
+// training images, never the test set, and keep val apart from calib. An empty val means
+// MinMax only (and cfg.WeightRange). cfg.Observer is ignored in Static mode.
 func Choose(m *infer.FloatModel, cfg Config, calib, val []float32) (Choice, error) {
 	if err := cfg.Validate(); err != nil {
 		return Choice{}, err
@@ -162,11 +176,16 @@ func Choose(m *infer.FloatModel, cfg Config, calib, val []float32) (Choice, erro
 		return Choice{}, errors.New("ptq: choose: empty calibration set (want at least one image)")
 	}
 	kinds := []quant.ObserverKind{quant.MinMaxObserver}
+	weights := []quant.ObserverKind{cfg.WeightRange}
 	if n := cfg.Spec.Narrowest(); (n.Weight < 8 || n.Activation < 8) && c.Validated > 0 {
 		kinds = []quant.ObserverKind{quant.MinMaxObserver, quant.PercentileObserver, quant.MSEObserver}
+		if n.Weight < 8 {
+			weights = []quant.ObserverKind{quant.MinMaxObserver, quant.MSEObserver}
+		}
 	}
+	tries := len(kinds) * len(weights)
 	var refLogits []float32 // the float model's logits on val, computed once
-	if len(kinds) > 1 {
+	if tries > 1 {
 		var err error
 		if refLogits, err = Logits(m, val); err != nil {
 			var nf *NonFiniteError
@@ -181,30 +200,38 @@ func Choose(m *infer.FloatModel, cfg Config, calib, val []float32) (Choice, erro
 	for _, k := range kinds {
 		cand := cfg
 		cand.Observer = quant.ObserverConfig{Kind: k}
-		ranges, err := Calibrate(m, cand, calib)
+		ranges, err := Calibrate(m, cand, calib) // the float model's: the same for any weights
 		if err != nil {
 			return Choice{}, err
 		}
-		im, err := Convert(m, cand, Plan{Inputs: ranges})
-		if err != nil {
-			return Choice{}, err
-		}
-		if len(kinds) == 1 {
-			c.Model = im
-			break
-		}
-		mse, _, err := LogitMSEFrom(refLogits, im, val, nil)
-		if err != nil {
-			var nf *NonFiniteError
-			if errors.As(err, &nf) {
-				nf.Model, nf.Set = fmt.Sprintf("the %s-calibrated integer model", k), "validation"
-				return Choice{}, nf
+		for _, w := range weights {
+			cand.WeightRange = w
+			im, err := Convert(m, cand, Plan{Inputs: ranges})
+			if err != nil {
+				return Choice{}, err
 			}
-			return Choice{}, err
-		}
-		c.Scores = append(c.Scores, Score{Observer: k, MSE: mse})
-		if mse < best {
-			best, c.Model = mse, im
+			if tries == 1 {
+				c.Model = im
+				break
+			}
+			score := Score{Observer: k, WeightRange: w}
+			if score.WeightRange == 0 {
+				score.WeightRange = quant.MinMaxObserver
+			}
+			mse, _, err := LogitMSEFrom(refLogits, im, val, nil)
+			if err != nil {
+				var nf *NonFiniteError
+				if errors.As(err, &nf) {
+					nf.Model, nf.Set = fmt.Sprintf("the %s-calibrated integer model", score.Method()), "validation"
+					return Choice{}, nf
+				}
+				return Choice{}, err
+			}
+			score.MSE = mse
+			c.Scores = append(c.Scores, score)
+			if mse < best {
+				best, c.Model = mse, im
+			}
 		}
 	}
 	if c.Model == nil { // unreachable while every score is finite; never a nil model

@@ -29,6 +29,11 @@ type Config struct {
 	Spec quant.ModelSpec
 	// Observer calibrates activation ranges (Static only; default MinMax).
 	Observer quant.ObserverConfig
+	// WeightRange says how each weight's range is chosen when no QAT model supplies it:
+	// quant.MinMaxObserver (the zero value means it; PyTorch's and TFLite's weight observers)
+	// or quant.MSEObserver (quant.MSERanges: per channel, the clipping with the least squared
+	// rounding error, which helps at 4 bits and fewer).
+	WeightRange quant.ObserverKind
 }
 
 // Spec returns the usual configuration for wBits-bit weights (symmetric per-channel) and
@@ -68,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if l.Activation.Scheme != quant.Affine || l.Activation.Granularity != quant.PerTensor {
 		return fmt.Errorf("ptq: activation spec %v: want affine per-tensor (uint8 storage)", l.Activation)
+	}
+	if k := c.WeightRange; k != 0 && k != quant.MinMaxObserver && k != quant.MSEObserver {
+		return fmt.Errorf("ptq: weight range %v, want minmax or mse", k)
 	}
 	if c.Mode == Dynamic {
 		if c.Spec.PerLayer() {

@@ -14,10 +14,11 @@ type Plan struct {
 	// ranges a QAT model observed or learned. Ignored in Dynamic mode.
 	Inputs []quant.Params
 	// Weights, if set, are the parameters of each layer's weight (a QAT model's); otherwise
-	// they are chosen from each weight's own min/max with the layer's weight spec.
+	// they are chosen from each weight's own values with the layer's weight spec, as
+	// Config.WeightRange says (WeightParams).
 	Weights []quant.Params
 	// Calibration names where the input ranges came from, recorded in the model (default:
-	// the observer's name).
+	// the observer's name, followed by "; weights mse" when Config.WeightRange is MSE).
 	Calibration string
 }
 
@@ -48,7 +49,7 @@ func Convert(m *infer.FloatModel, cfg Config, plan Plan) (*infer.IntModel, error
 	}
 	var layers []*infer.IntLayer
 	for i, l := range m.Layers {
-		ql, err := convertLayer(l, cfg.Mode, cfg.Spec.Layer(i), plan, i)
+		ql, err := convertLayer(l, cfg, i, plan)
 		if err != nil {
 			return nil, fmt.Errorf("ptq: convert %s: %w", l.Name, err)
 		}
@@ -68,6 +69,9 @@ func Convert(m *infer.FloatModel, cfg Config, plan Plan) (*infer.IntModel, error
 			k = quant.MinMaxObserver
 		}
 		im.Calibration = k.String()
+		if plan.Weights == nil && cfg.WeightRange == quant.MSEObserver {
+			im.Calibration += "; weights mse"
+		}
 	}
 	return im, nil
 }
@@ -92,7 +96,8 @@ func checkPlanParams(what string, p quant.Params, spec quant.Spec, channels int)
 	return nil
 }
 
-func convertLayer(l infer.FloatLayer, mode Mode, cfg quant.LayerSpec, plan Plan, i int) (*infer.IntLayer, error) {
+func convertLayer(l infer.FloatLayer, c Config, i int, plan Plan) (*infer.IntLayer, error) {
+	mode, cfg := c.Mode, c.Spec.Layer(i)
 	if len(l.W) != l.In*l.Out || len(l.B) != l.Out {
 		return nil, fmt.Errorf("%d weights and %d biases for %dx%d", len(l.W), len(l.B), l.In, l.Out)
 	}
@@ -104,7 +109,7 @@ func convertLayer(l infer.FloatLayer, mode Mode, cfg quant.LayerSpec, plan Plan,
 		wp = plan.Weights[i]
 	} else {
 		var err error
-		if wp, err = WeightParams(l, cfg.Weight); err != nil {
+		if wp, err = WeightParams(l, cfg.Weight, c.WeightRange); err != nil {
 			return nil, err
 		}
 	}
@@ -153,9 +158,19 @@ func convertLayer(l infer.FloatLayer, mode Mode, cfg quant.LayerSpec, plan Plan,
 }
 
 // WeightParams returns the parameters Convert gives layer l's weight under spec when no QAT
-// model supplies them: from the weight's own min/max (per output channel or per tensor).
-func WeightParams(l infer.FloatLayer, spec quant.Spec) (quant.Params, error) {
-	mins, maxs, err := quant.MinMax(l.W, []int{l.In, l.Out}, spec)
+// model supplies them: from the weight's own range (per output channel or per tensor), its
+// min/max for quant.MinMaxObserver (or 0), its MSE-clipped range (quant.MSERanges) for
+// quant.MSEObserver.
+func WeightParams(l infer.FloatLayer, spec quant.Spec, kind quant.ObserverKind) (quant.Params, error) {
+	ranges := quant.MinMax
+	switch kind {
+	case 0, quant.MinMaxObserver:
+	case quant.MSEObserver:
+		ranges = quant.MSERanges
+	default:
+		return quant.Params{}, fmt.Errorf("weight range %v, want minmax or mse", kind)
+	}
+	mins, maxs, err := ranges(l.W, []int{l.In, l.Out}, spec)
 	if err != nil {
 		return quant.Params{}, fmt.Errorf("weight: %w", err)
 	}

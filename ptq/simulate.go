@@ -14,6 +14,8 @@ import (
 type LayerPlan struct {
 	Weight quant.Spec
 	Input  quant.Params
+	// WeightRange is how the weight's range is chosen (Config.WeightRange; 0 is MinMax).
+	WeightRange quant.ObserverKind
 }
 
 // Simulate returns the fake-quant simulation of m with one plan per layer: layers may have
@@ -48,7 +50,7 @@ func Simulate(m *infer.FloatModel, plans []LayerPlan) (*infer.FloatModel, error)
 		if err := p.Weight.Validate(); err != nil || p.Weight.Scheme != quant.Symmetric {
 			return nil, fmt.Errorf("ptq: simulate %s: weight spec %v: want symmetric (%v)", name, p.Weight, err)
 		}
-		wp, err := WeightParams(m.Layers[i], p.Weight)
+		wp, err := WeightParams(m.Layers[i], p.Weight, p.WeightRange)
 		if err != nil {
 			return nil, fmt.Errorf("ptq: simulate %s: %w", name, err)
 		}

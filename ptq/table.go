@@ -94,7 +94,7 @@ func Table(fp32 *infer.FloatModel, trainImages []float32) ([]Variant, error) {
 			if len(c.Scores) > 0 {
 				var tried []string
 				for _, s := range c.Scores {
-					tried = append(tried, fmt.Sprintf("%s %.4f", s.Observer, s.MSE))
+					tried = append(tried, fmt.Sprintf("%s %.4f", s.Method(), s.MSE))
 				}
 				note += fmt.Sprintf(", the smallest logit MSE against fp32 on %d other training images (%s)", c.Validated, strings.Join(tried, ", "))
 			}

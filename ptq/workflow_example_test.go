@@ -122,8 +122,8 @@ func ExampleChoose() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("%s: calibrated on %d, validated on %d, %d observers tried, %.2f%% of the test images\n",
+	fmt.Printf("%s: calibrated on %d, validated on %d, %d candidates tried, %.2f%% of the test images\n",
 		c.Model.Config.Spec.Name(), c.Calibrated, c.Validated, len(c.Scores), acc)
 	// Output:
-	// w4a4: calibrated on 192, validated on 64, 3 observers tried, 94.53% of the test images
+	// w4a4: calibrated on 192, validated on 64, 6 candidates tried, 94.53% of the test images
 }

@@ -398,21 +398,34 @@ func (o *sampleObserver) mseRange() (lo, hi float32) {
 			counts = append(counts, count[b])
 		}
 	}
+	return clipSearch(o.spec, lo, hi, means, counts)
+}
+
+// clipSearch returns, among the clipping ranges r*[lo, hi] for r = k/mseCandidates,
+// k = 1..mseCandidates, the one whose fake-quantization (at spec's bits and scheme, one
+// scale) of the values vals, value i counted counts[i] times (nil counts: once each), has
+// the least squared error. Ties go to the wider range. MSEObserver (on histogram bin means)
+// and MSERanges (on a weight channel's values) share it.
+func clipSearch(spec Spec, lo, hi float32, vals []float32, counts []float64) (float32, float32) {
 	bestLo, bestHi := lo, hi
 	bestCost := math.Inf(1)
 	for k := mseCandidates; k >= 1; k-- {
 		r := float32(k) / mseCandidates
 		clo, chi := r*lo, r*hi
-		p, err := ChooseParams(Spec{Bits: o.spec.Bits, Scheme: o.spec.Scheme, Granularity: PerTensor},
+		p, err := ChooseParams(Spec{Bits: spec.Bits, Scheme: spec.Scheme, Granularity: PerTensor},
 			[]float32{clo}, []float32{chi})
 		if err != nil {
 			continue // cannot happen for a finite range; skip the candidate
 		}
 		s, zp := p.Scales[0], p.ZeroPoints[0]
 		cost := 0.0
-		for i, m := range means {
+		for i, m := range vals {
 			d := float64(m) - float64(FakeQuantizeValue(m, s, zp, p.QMin, p.QMax))
-			cost += counts[i] * d * d
+			w := 1.0
+			if counts != nil {
+				w = counts[i]
+			}
+			cost += w * d * d
 		}
 		if cost < bestCost {
 			bestCost, bestLo, bestHi = cost, clo, chi

@@ -20,7 +20,8 @@
 //
 // It does what cmd/mnist's PTQ rows do, on a file: the same calibration images (the first
 // -calibration training images, 1,024 by default), the same choice of calibration method
-// (ptq.Choose: MinMax at 8 bits; below 8 bits MinMax, Percentile and MSE, the one whose logits
+// (ptq.Choose: MinMax at 8 bits; below 8 bits MinMax, Percentile and MSE, each with min/max and
+// with MSE-clipped weight ranges when weights are below 8 bits, the one whose logits
 // are closest to the float model's on the last -validation training images, never those
 // calibrated on), so that the float file saved by `mnist -save DIR` quantizes here to
 // DIR/ptq-w8a8-static.safetensors byte for byte (with -train-limit as that run had it). The
@@ -340,7 +341,7 @@ func quantize(o options, stdout io.Writer) error {
 		if len(c.Scores) > 0 {
 			var tried []string
 			for _, s := range c.Scores {
-				tried = append(tried, fmt.Sprintf("%s %.4f", s.Observer, s.MSE))
+				tried = append(tried, fmt.Sprintf("%s %.4f", s.Method(), s.MSE))
 			}
 			note += fmt.Sprintf(", the smallest logit MSE against the float model on %d others (%s)", c.Validated, strings.Join(tried, ", "))
 		}
