@@ -67,6 +67,15 @@ def model(kind):
         torch.nn.Linear(128, 10))
 
 
+def blas():
+    """The BLAS library PyTorch's matrix products run on (Debian's torch links libblas.so.3,
+    whichever package provides it), from this process's memory map after a product."""
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "blas" in line.lower() and line.split()[-1].startswith("/")}
+    return sorted(os.path.realpath(p) for p in libs)
+
+
 def epoch(m, opt, x, y, batch=128, limit=None):
     perm = torch.randperm(len(x))
     end = len(x) if limit is None else min(len(x), limit * batch)
@@ -86,6 +95,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=20, help="CNN: warm-up batches before the timed epochs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    libs = blas()
+    if not any("openblas" in p for p in libs):
+        # Without libopenblas0-pthread, libblas.so.3 is Debian's reference BLAS: PyTorch's
+        # dense layers run 10-40x slower, and every figure would understate PyTorch.
+        raise SystemExit(f"torch_bench.py: PyTorch's BLAS is {libs or 'unknown'}, not OpenBLAS: install libopenblas0-pthread")
     d = mnist_dir()
     x, y = load(d, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
     tx, _ = load(d, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -119,7 +133,7 @@ def main():
                 m(batch[n % 1000:n % 1000 + 1])
                 n += 1
             rates1.append(n / (time.perf_counter() - t))
-    print(f"torch {torch.__version__} model {args.model} threads {args.threads} OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '')}")
+    print(f"torch {torch.__version__} model {args.model} threads {args.threads} OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '')} blas {' '.join(libs)}")
     print(f"fp32 epoch {statistics.median(times):.3f} s (runs {' '.join(f'{t:.3f}' for t in times)})")
     print(f"fp32 epoch cpu {statistics.median(cpu):.3f} s (runs {' '.join(f'{t:.3f}' for t in cpu)})")
     print(f"inference batch 1000 {statistics.median(rates):.0f} samples/s")
