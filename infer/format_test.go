@@ -238,7 +238,8 @@ func bnFiles(t *testing.T, dir string) ([]string, []byte) {
 // BatchNorm tensors, which the loader folds into the units by FORMAT.md section 11.2's
 // float64 rule: the logits bit for bit where section 8 says they are exact (the float path
 // rounds every operation: the generic path, which this test also runs in a child process
-// with TINYQ_KERNEL=generic when this CPU's own path fuses), else the classes.
+// with TINYQ_KERNEL=generic when this CPU's own path fuses, except under -short), else the
+// classes.
 func TestFormatReaderBatchNorm(t *testing.T) {
 	pyreader.Python(t)
 	dir := t.TempDir()
@@ -259,7 +260,7 @@ func TestFormatReaderBatchNorm(t *testing.T) {
 		}
 		pyreader.Compare(t, filepath.Base(path)+" on "+gemm.ActivePath().String(), m, x, len(px)/128, pyreader.Run(t, path, pxFile), exact)
 	}
-	if exact || pyreader.FusesFMA() || os.Getenv("TINYQ_FORMAT_CHILD") != "" || t.Failed() {
+	if exact || pyreader.FusesFMA() || testing.Short() || os.Getenv("TINYQ_FORMAT_CHILD") != "" || t.Failed() {
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestFormatReaderBatchNorm$", "-test.v")

@@ -236,6 +236,8 @@ def parse_arch(text):
     for key in ("h", "w", "c"):
         if not is_int(inp[key]) or not 1 <= inp[key] <= MAX_DIM:
             raise FormatError("arch: input %s = %r" % (key, inp[key]))
+    if inp["h"] * inp["w"] * inp["c"] > MAX_OUTPUT:
+        raise FormatError("arch: input %dx%dx%d, at most 2^26 values" % (inp["h"], inp["w"], inp["c"]))
     layers = a["layers"]
     if not isinstance(layers, list) or not layers:
         raise FormatError("arch: layers %r, want a non-empty list" % (layers,))
@@ -248,6 +250,7 @@ def parse_arch(text):
         where = "arch: layer %d" % (i + 1)
         if not isinstance(l, dict) or set(l) - {"kind", "out", "kernel", "stride", "pad", "relu"}:
             raise FormatError("%s: %r, want an object of kind, out, kernel, stride, pad, relu" % (where, l))
+        l = {f: v for f, v in l.items() if v is not None}  # null reads as absent (11.1)
         kind = l.get("kind")
         if kind not in fields:
             raise FormatError("%s: kind %r" % (where, kind))
@@ -355,7 +358,7 @@ def read_info(st):
         d = f32_exact(d)
         if iw <= 0 or ih <= 0 or iw * ih != n0 or not (d > 0) or math.isinf(d) or math.isinf(f32(255 / d)):
             raise FormatError("input %s for %d inputs" % (md["input"], n0))
-        if version >= 4 and (((iw, ih) != (w, h)) if c == 1 else ((iw, ih) != (n0, 1))):
+        if version >= 4 and c == 1 and (iw, ih) != (w, h):
             raise FormatError("input %s for an image of %dx%dx%d" % (md["input"], h, w, c))
     elif version >= 4:
         iw, ih, d = (w, h, 255.0) if c == 1 else (n0, 1, 255.0)
