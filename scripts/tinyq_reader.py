@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """An independent reader of tinyq model files, written from docs/FORMAT.md alone.
 
-It reads a model of kind float (F32 or F16), qat, or int (static or dynamic, 2 to 8 bits,
-format versions 1 to 3) and classifies images, printing one predicted class per line.
+It reads a model of kind float (F32 or F16), qat, or int (static or dynamic, 2 to 8 bits),
+format versions 1 to 4: MLPs, and (version 4, FORMAT.md section 11) sequential networks of
+dense layers, convolutions, max pooling, flatten and BatchNorm, folded at load. It
+classifies images, printing one predicted class per line.
 Float32 arithmetic is emulated by rounding after every operation, as FORMAT.md section 1
 prescribes, so integer models with static activations reproduce tinyq's logits bit for bit
 (and the other kinds do too when tinyq's runtime rounds every operation separately, FORMAT.md
@@ -13,7 +15,8 @@ degenerate scales. Python 3 standard library only (hashlib, json, math, re, stru
 Usage:
     tinyq_reader.py MODEL IMAGES [--input u8|f32|text] [--logits | --hex] [--probs]
 
-IMAGES holds N rows of sizes[0] values each:
+IMAGES holds N rows of the model's input size each (sizes[0]; h*w*c in version 4, in NHWC
+order):
     --input u8    (default) raw bytes, one pixel 0..255 per byte (N x 784 for MNIST);
                   preprocessed as x = f32(pixel / pixel_divisor) (FORMAT.md 7.1)
     --input f32   raw little-endian float32 values, already preprocessed
