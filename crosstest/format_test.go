@@ -175,8 +175,9 @@ const formatConvArch = "conv(4,3,pad=1),bn,relu,maxpool(3,stride=2),conv(6,3,str
 // TestFormatReaderConv checks the reader against the runtime on real MNIST images for a
 // seeded, untrained convolutional network with BatchNorm (running statistics set away from
 // their defaults): its fp32 file with the BatchNorm tensors (nn's Save; the reader folds
-// them, FORMAT.md section 11.2), the integer models ptq converts it to (W8A8 and W4A4
-// static, logits bit for bit), and its W4A4 QAT file (qat folds the BatchNorm at Prepare).
+// them, FORMAT.md section 11.2), the integer models ptq converts it to (static W8A8, W4A4,
+// W2A4, W8A8 per tensor and per-unit widths, logits bit for bit), its fp16 model (folded)
+// and its W4A4 QAT file (qat folds the BatchNorm at Prepare).
 func TestFormatReaderConv(t *testing.T) {
 	pyreader.Python(t)
 	dir, err := mnist.Locate("")
@@ -236,6 +237,8 @@ func TestFormatReaderConv(t *testing.T) {
 	}{
 		{"conv-int-w8a8-static", ptq.Spec(ptq.Static, 8, 8)},
 		{"conv-int-w4a4-static", ptq.Spec(ptq.Static, 4, 4)},
+		{"conv-int-w2a4-static", ptq.Spec(ptq.Static, 2, 4)},
+		{"conv-int-w8a8-per-tensor", ptq.Spec(ptq.Static, 8, 8).PerTensor()},
 	} {
 		var plan ptq.Plan
 		if plan.Inputs, err = ptq.Calibrate(fm, c.cfg, calib); err != nil {
@@ -247,6 +250,27 @@ func TestFormatReaderConv(t *testing.T) {
 		}
 		models = append(models, model{c.name, func(p string) error { return infer.SaveInt(p, im, "") }, true})
 	}
+	// Per-unit widths (layer_bits in a version 4 file), each unit's input calibrated at its
+	// width.
+	widths := []quant.Widths{{Weight: 4, Activation: 8}, {Weight: 2, Activation: 6}, {Weight: 8, Activation: 3}}
+	var mixedPlan ptq.Plan
+	for i, w := range widths {
+		r, err := ptq.Calibrate(fm, ptq.Spec(ptq.Static, w.Weight, w.Activation), calib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
+	}
+	mim, err := ptq.Convert(fm, ptq.Spec(ptq.Static, 8, 8).WithWidths(widths), mixedPlan)
+	if err != nil {
+		t.Fatalf("conv mixed: %v", err)
+	}
+	models = append(models, model{"conv-int-" + mim.Config.Name(), func(p string) error { return infer.SaveInt(p, mim, "") }, true})
+	fp16, err := ptq.Float16(fm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models = append(models, model{"conv-float-fp16", func(p string) error { return infer.SaveFloat(p, fp16, "") }, !floatFused})
 	qm, err := qat.Prepare(m, qat.Spec(4, 4))
 	if err != nil {
 		t.Fatal(err)
