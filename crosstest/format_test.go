@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"tinyq/arch"
 	"tinyq/gemm"
 	"tinyq/infer"
 	"tinyq/internal/pyreader"
 	"tinyq/mnist"
+	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/ptq"
 	"tinyq/qat"
@@ -158,5 +160,151 @@ func TestFormatReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		pyreader.Compare(t, c.name, lm, x, formatImages, pyreader.Run(t, path, images), c.exact)
+	}
+}
+
+// formatConvImages is how many MNIST test images the reader classifies per convolutional
+// model (the pure-Python reader takes tens of milliseconds per image here).
+const formatConvImages = 24
+
+// formatConvArch is the convolutional network of TestFormatReaderConv on 28×28×1: BatchNorm
+// after both convolutions, an overlapping pooling (3, stride 2: 28 -> 13, the last row and
+// column dropped), a strided padded convolution, a pooling that drops a row (7 -> 3).
+const formatConvArch = "conv(4,3,pad=1),bn,relu,maxpool(3,stride=2),conv(6,3,stride=2,pad=1),bn,relu,maxpool(2),flatten,dense(10)"
+
+// TestFormatReaderConv checks the reader against the runtime on real MNIST images for a
+// seeded, untrained convolutional network with BatchNorm (running statistics set away from
+// their defaults): its fp32 file with the BatchNorm tensors (nn's Save; the reader folds
+// them, FORMAT.md section 11.2), the integer models ptq converts it to (static W8A8, W4A4,
+// W2A4, W8A8 per tensor and per-unit widths, logits bit for bit), its fp16 model (folded)
+// and its W4A4 QAT file (qat folds the BatchNorm at Prepare).
+func TestFormatReaderConv(t *testing.T) {
+	pyreader.Python(t)
+	dir, err := mnist.Locate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, test, err := mnist.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const in = 28 * 28
+	calib := train.Images[:256*in]
+	pixels := make([]byte, formatConvImages*in)
+	x := make([]float32, formatConvImages*in)
+	for i, v := range test.Images[:formatConvImages*in] {
+		pixels[i] = uint8(v*255 + 0.5)
+		x[i] = float32(pixels[i]) / 255
+	}
+	tmp := t.TempDir()
+	images := filepath.Join(tmp, "images.u8")
+	if err := os.WriteFile(images, pixels, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := arch.Parse(formatConvArch, arch.Shape{H: 28, W: 28, C: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(20))
+	m, err := nn.New(a, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m.Layers {
+		if l.BN == nil {
+			continue
+		}
+		for _, v := range [][]float32{l.BN.Gamma.Data().([]float32), l.BN.Beta.Data().([]float32), l.BN.State.Mean, l.BN.State.Var} {
+			for c := range v {
+				v[c] = 0.5 + rng.Float32()
+			}
+		}
+	}
+	floatFused := pyreader.FusesFMA() || gemm.ActivePath() != "generic"
+	type model struct {
+		name  string
+		save  func(path string) error
+		exact bool
+	}
+	models := []model{{"float-bn", func(p string) error { return m.Save(p, "") }, !floatFused}}
+	fm, err := m.FloatModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		cfg  ptq.Config
+	}{
+		{"conv-int-w8a8-static", ptq.Spec(ptq.Static, 8, 8)},
+		{"conv-int-w4a4-static", ptq.Spec(ptq.Static, 4, 4)},
+		{"conv-int-w2a4-static", ptq.Spec(ptq.Static, 2, 4)},
+		{"conv-int-w8a8-per-tensor", ptq.Spec(ptq.Static, 8, 8).PerTensor()},
+	} {
+		var plan ptq.Plan
+		if plan.Inputs, err = ptq.Calibrate(fm, c.cfg, calib); err != nil {
+			t.Fatal(err)
+		}
+		im, err := ptq.Convert(fm, c.cfg, plan)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		models = append(models, model{c.name, func(p string) error { return infer.SaveInt(p, im, "") }, true})
+	}
+	// Per-unit widths (layer_bits in a version 4 file), each unit's input calibrated at its
+	// width.
+	widths := []quant.Widths{{Weight: 4, Activation: 8}, {Weight: 2, Activation: 6}, {Weight: 8, Activation: 3}}
+	var mixedPlan ptq.Plan
+	for i, w := range widths {
+		r, err := ptq.Calibrate(fm, ptq.Spec(ptq.Static, w.Weight, w.Activation), calib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
+	}
+	mim, err := ptq.Convert(fm, ptq.Spec(ptq.Static, 8, 8).WithWidths(widths), mixedPlan)
+	if err != nil {
+		t.Fatalf("conv mixed: %v", err)
+	}
+	models = append(models, model{"conv-int-" + mim.Config.Name(), func(p string) error { return infer.SaveInt(p, mim, "") }, true})
+	fp16, err := ptq.Float16(fm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models = append(models, model{"conv-float-fp16", func(p string) error { return infer.SaveFloat(p, fp16, "") }, !floatFused})
+	qm, err := qat.Prepare(m, qat.Spec(4, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := qm.NewEvaluator(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(true)
+	if _, err := ev.Forward(calib, 256); err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(false)
+	models = append(models, model{"conv-qat-w4a4", func(p string) error { return qm.Save(p, "") }, !floatFused})
+
+	for _, c := range models {
+		path := filepath.Join(tmp, c.name+".safetensors")
+		if err := c.save(path); err != nil {
+			t.Fatal(err)
+		}
+		f, err := modelfile.Read(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := f.Metadata[modelfile.KeyVersion]; v != "4" {
+			t.Fatalf("%s: format_version %s, want 4", c.name, v)
+		}
+		if _, bn := f.Tensor("fc1.bn.gamma"); bn != (c.name == "float-bn") {
+			t.Fatalf("%s: BatchNorm tensors %t", c.name, bn)
+		}
+		lm, err := infer.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pyreader.Compare(t, c.name, lm, x, formatConvImages, pyreader.Run(t, path, images), c.exact)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"tinyq/infer"
+	"tinyq/internal/golden"
 	"tinyq/internal/pyreader"
 	"tinyq/modelfile"
 	"tinyq/safetensors"
@@ -87,6 +88,20 @@ func setTensor(tn safetensors.Tensor) edit {
 			return
 		}
 		f.Tensors = append(f.Tensors, tn)
+	}
+}
+
+// deleteTensor removes a tensor, which must be there.
+func deleteTensor(name string) edit {
+	return func(t *testing.T, f *safetensors.File) {
+		t.Helper()
+		for i := range f.Tensors {
+			if f.Tensors[i].Name == name {
+				f.Tensors = append(f.Tensors[:i], f.Tensors[i+1:]...)
+				return
+			}
+		}
+		t.Fatalf("no tensor %s", name)
 	}
 }
 
@@ -390,13 +405,36 @@ func hexDigits(b []byte) []byte {
 // TestFormatReaderAgreesOnValidity: scripts/tinyq_reader.py, written from docs/FORMAT.md,
 // accepts and refuses the same edited files as the loader (issue 18, items 8, 18 and 20):
 // the spec states each rule the loader applies.
+//
+// The format version 4 cases (docs/FORMAT.md section 11) edit the golden convolutional
+// W8A8 file ("conv") and the float and qat files with BatchNorm tensors of
+// TestFormatReaderBatchNorm ("bn", "bn-qat"; an 8×8×2 input); they are skipped under -short.
 func TestFormatReaderAgreesOnValidity(t *testing.T) {
 	pyreader.Python(t)
 	base := baseFiles(t)
-	pixels := filepath.Join(t.TempDir(), "px.u8")
-	if err := os.WriteFile(pixels, []byte{0, 128, 255}, 0o644); err != nil {
-		t.Fatal(err)
+	tmp := t.TempDir()
+	base["conv"] = filepath.Join(filepath.FromSlash(golden.ConvDir), "conv-w8a8-static.safetensors")
+	bn, _ := bnFiles(t, tmp)
+	base["bn"], base["bn-qat"] = bn[0], bn[2]
+	pixels := map[string]string{}
+	for name := range base {
+		n := 3 // one row of the 3-2-2 model
+		switch name {
+		case "conv":
+			n = 28 * 28
+		case "bn", "bn-qat":
+			n = 8 * 8 * 2
+		}
+		pixels[name] = filepath.Join(tmp, name+".u8")
+		px := make([]byte, n)
+		for i := range px {
+			px[i] = byte(i * 97)
+		}
+		if err := os.WriteFile(pixels[name], px, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	net := func(old, new string) edit { return replaceMeta(modelfile.KeyNet, old, new) }
 	cases := []struct {
 		name  string
 		base  string
@@ -418,13 +456,58 @@ func TestFormatReaderAgreesOnValidity(t *testing.T) {
 		{"logit scale subnormal", "int", []edit{setF32("fc2.w.scale", 0, 2e-38)}, false},
 		{"first input scale huge", "int", []edit{setF32("fc1.in.scale", 0, 1000)}, false},
 		{"qat first input scale huge", "qat", []edit{setF32("fc1.in.scale", 0, 1e6)}, false},
+		// Format version 4 (FORMAT.md 11.1): the arch key.
+		{"conv", "conv", nil, true},
+		{"v4 without arch", "conv", []edit{setMeta(modelfile.KeyNet, "")}, false},
+		{"arch not JSON", "conv", []edit{setMeta(modelfile.KeyNet, `{"input":`)}, false},
+		{"arch unknown field", "conv", []edit{net(`"layers"`, `"dilation":2,"layers"`)}, false},
+		{"layer kind avgpool", "conv", []edit{net(`"maxpool"`, `"avgpool"`)}, false},
+		{"dense with a kernel", "conv", []edit{net(`"dense","out":10`, `"dense","out":10,"kernel":3`)}, false},
+		{"dense kernel 0", "conv", []edit{net(`"dense","out":10`, `"dense","out":10,"kernel":0,"stride":0`)}, true},
+		{"maxpool with relu", "conv", []edit{net(`"kind":"maxpool","kernel":2,"stride":2`, `"kind":"maxpool","kernel":2,"stride":2,"relu":true`)}, false},
+		{"relu null", "conv", []edit{net(`"relu":true`, `"relu":null`)}, true},
+		{"out 4.0", "conv", []edit{net(`"out":4`, `"out":4.0`)}, false},
+		{"pad = kernel", "conv", []edit{net(`"pad":1`, `"pad":3`)}, false},
+		{"window too large", "conv", []edit{net(`"kernel":3`, `"kernel":31`)}, false},
+		{"stride 0 means 1", "conv", []edit{net(`"stride":1,`, `"stride":0,`)}, true},
+		{"stride 2^20+1", "conv", []edit{net(`"stride":1,`, `"stride":1048577,`)}, false},
+		{"no flatten", "conv", []edit{net(`{"kind":"flatten"},`, ``)}, true},
+		{"flatten before maxpool", "conv", []edit{net(`{"kind":"maxpool","kernel":2,"stride":2},{"kind":"flatten"}`, `{"kind":"flatten"},{"kind":"maxpool","kernel":2,"stride":2}`)}, false},
+		{"last layer not dense", "conv", []edit{net(`{"kind":"dense","out":10}`, `{"kind":"dense","out":10},{"kind":"maxpool","kernel":1}`)}, false},
+		{"input over 2^26 values", "conv", []edit{net(`{"h":28,"w":28,"c":1}`, `{"h":8193,"w":8193,"c":1}`), net(`"kernel":3,"stride":1,"pad":1`, `"kernel":1,"stride":8193`)}, false},
+		{"input 784x1 for 28x28", "conv", []edit{setMeta(modelfile.KeyInput, `{"width":784,"height":1,"pixel_divisor":255}`)}, false},
+		{"input 8x16 for 8x8x2", "bn", []edit{setMeta(modelfile.KeyInput, `{"width":8,"height":16,"pixel_divisor":255}`)}, true},
+		{"input 8x8 for 8x8x2", "bn", []edit{setMeta(modelfile.KeyInput, `{"width":8,"height":8,"pixel_divisor":255}`)}, false},
+		{"no input 8x8x2", "bn", []edit{setMeta(modelfile.KeyInput, "")}, true},
+		// 11.2: tensors.
+		{"int conv weight [4, 9]", "conv", []edit{setTensor(safetensors.FromI8("fc1.w", []int{4, 9}, make([]int8, 36)))}, false},
+		{"float conv weight [18, 3]", "bn", []edit{setTensor(safetensors.FromF32("fc1.w", []int{18, 3}, make([]float32, 54)))}, false},
+		{"int with batchnorm", "conv", []edit{net(`"pad":1,"relu":true`, `"pad":1`), net(`{"kind":"maxpool"`, `{"kind":"batchnorm","relu":true},{"kind":"maxpool"`)}, false},
+		{"dynamic with a convolution", "conv", []edit{replaceMeta(modelfile.KeyQuant, `"static"`, `"dynamic"`)}, false},
+		{"layer_bits in version 4", "conv", []edit{replaceMeta(modelfile.KeyQuant, `"activation"`, `"layer_bits":[[8,8],[8,8]],"activation"`)}, true},
+		{"bn", "bn", nil, true},
+		{"bn-qat", "bn-qat", nil, true},
+		{"batchnorm after relu", "bn", []edit{net(`{"kind":"dense","out":5}`, `{"kind":"dense","out":5,"relu":true}`)}, false},
+		{"bn eps missing", "bn", []edit{deleteTensor("fc1.bn.eps")}, false},
+		{"bn gamma missing", "bn-qat", []edit{deleteTensor("fc2.bn.gamma")}, false},
+		{"bn eps [1, 1]", "bn", []edit{setTensor(safetensors.FromF32("fc1.bn.eps", []int{1, 1}, []float32{1e-5}))}, false},
+		{"bn gamma F16", "bn", []edit{setTensor(safetensors.FromF16Bits("fc1.bn.gamma", []int{3}, []uint16{0x3c00, 0x3c00, 0x3c00}))}, false},
+		{"bn eps -1e-6", "bn", []edit{setF32("fc2.bn.eps", 0, -1e-6)}, false},
+		{"bn eps 0", "bn", []edit{setF32("fc2.bn.eps", 0, 0)}, true},
+		{"bn var = -eps", "bn", []edit{setF32("fc2.bn.running_var", 0, -1e-5)}, false},
+		{"bn var -0.5, eps 1", "bn", []edit{setF32("fc2.bn.running_var", 0, -0.5), setF32("fc2.bn.eps", 0, 1)}, true},
+		{"bn folds to Inf", "bn", []edit{setF32("fc2.bn.gamma", 0, 3e38), setF32("fc2.bn.running_var", 0, 1e-30)}, false},
+		{"bn tensors without batchnorm", "bn", []edit{net(`{"kind":"dense","out":5},{"kind":"batchnorm","relu":true}`, `{"kind":"dense","out":5,"relu":true}`)}, true},
 	}
 	for _, c := range cases {
+		if v4 := c.base == "conv" || strings.HasPrefix(c.base, "bn"); v4 && testing.Short() {
+			continue // about 40 starts of python3: not under -short (.ci/run runs them once, without it)
+		}
 		p := rewrite(t, base[c.base], strings.ReplaceAll(c.name, " ", "-"), c.edits...)
 		if _, err := infer.Load(p); (err == nil) != c.valid {
 			t.Fatalf("%s: the loader says %v, want valid %t", c.name, err, c.valid)
 		}
-		out, err := pyreader.Check(t, p, pixels)
+		out, err := pyreader.Check(t, p, pixels[c.base])
 		if (err == nil) != c.valid {
 			t.Errorf("%s: the reader says %v (%s), want valid %t", c.name, err, out, c.valid)
 		}
@@ -441,7 +524,7 @@ func TestFormatReaderAgreesOnValidity(t *testing.T) {
 	if err := safetensors.WriteFile(p, f); err != nil {
 		t.Fatal(err)
 	}
-	out, err := pyreader.Check(t, p, pixels)
+	out, err := pyreader.Check(t, p, pixels["int"])
 	if err == nil || !strings.Contains(out, "data checksum mismatch") {
 		t.Errorf("flipped bit: the reader says %v (%s), want a checksum mismatch", err, out)
 	}

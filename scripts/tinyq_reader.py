@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """An independent reader of tinyq model files, written from docs/FORMAT.md alone.
 
-It reads a model of kind float (F32 or F16), qat, or int (static or dynamic, 2 to 8 bits,
-format versions 1 to 3) and classifies images, printing one predicted class per line.
+It reads a model of kind float (F32 or F16), qat, or int (static or dynamic, 2 to 8 bits),
+format versions 1 to 4: MLPs, and (version 4, FORMAT.md section 11) sequential networks of
+dense layers, convolutions, max pooling, flatten and BatchNorm, folded at load. It
+classifies images, printing one predicted class per line.
 Float32 arithmetic is emulated by rounding after every operation, as FORMAT.md section 1
 prescribes, so integer models with static activations reproduce tinyq's logits bit for bit
 (and the other kinds do too when tinyq's runtime rounds every operation separately, FORMAT.md
@@ -13,7 +15,8 @@ degenerate scales. Python 3 standard library only (hashlib, json, math, re, stru
 Usage:
     tinyq_reader.py MODEL IMAGES [--input u8|f32|text] [--logits | --hex] [--probs]
 
-IMAGES holds N rows of sizes[0] values each:
+IMAGES holds N rows of the model's input size each (sizes[0]; h*w*c in version 4, in NHWC
+order):
     --input u8    (default) raw bytes, one pixel 0..255 per byte (N x 784 for MNIST);
                   preprocessed as x = f32(pixel / pixel_divisor) (FORMAT.md 7.1)
     --input f32   raw little-endian float32 values, already preprocessed
@@ -177,6 +180,152 @@ class SafeTensors:
 # ---------------------------------------------------------------------------------------
 # Metadata (FORMAT.md sections 3 and 4).
 
+MAX_DIM = 1 << 20  # FORMAT.md 3 and 11.1: every size, kernel and stride is in 1 .. 2^20
+MAX_WEIGHTS = 1 << 28  # FORMAT.md 11.1: weights of one weighted layer
+MAX_OUTPUT = 1 << 26  # FORMAT.md 11.1: values of one layer output per sample
+
+
+class Unit:
+    """One weighted layer with what follows it (FORMAT.md 11.2): a dense layer or a
+    convolution, its BatchNorm, its ReLU and its max pooling. An MLP (versions 1 to 3) is a
+    list of dense units on 1 x 1 x n images."""
+
+    def __init__(self, kind, shape, out):
+        self.kind = kind  # "dense" or "conv2d"
+        self.shape = shape  # the input image (h, w, c)
+        self.n_out = out
+        self.k = self.s = 1
+        self.p = 0
+        self.relu = False
+        self.bn = False
+        self.pool = None  # (kernel, stride)
+        h, w, c = shape
+        self.n_in = h * w * c  # a dense unit reads its input flattened
+        self.conv_out = (1, 1)
+
+    def set_conv(self, k, s, p):
+        h, w, c = self.shape
+        self.k, self.s, self.p = k, s, p
+        self.n_in = k * k * c  # the patch length
+        self.conv_out = (window(h, k, s, p), window(w, k, s, p))
+
+    def out_shape(self):
+        oh, ow = self.conv_out
+        if self.pool:
+            k, s = self.pool
+            oh, ow = window(oh, k, s, 0), window(ow, k, s, 0)
+        return oh, ow, self.n_out
+
+
+def window(n, k, s, p):
+    """Output length of a sliding window (FORMAT.md 11.1); the window must fit."""
+    if n + 2 * p < k:
+        raise FormatError("arch: a window of %d does not fit an input of %d (padding %d)" % (k, n, p))
+    return (n + 2 * p - k) // s + 1
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def parse_arch(text):
+    """The units of a version 4 file's arch key (FORMAT.md 11.1, 11.2)."""
+    a = json.loads(text)
+    if not isinstance(a, dict) or set(a) != {"input", "layers"}:
+        raise FormatError("arch: want exactly input and layers")
+    inp = a["input"]
+    if not isinstance(inp, dict) or set(inp) != {"h", "w", "c"}:
+        raise FormatError("arch: input %r, want exactly h, w and c" % (inp,))
+    for key in ("h", "w", "c"):
+        if not is_int(inp[key]) or not 1 <= inp[key] <= MAX_DIM:
+            raise FormatError("arch: input %s = %r" % (key, inp[key]))
+    if inp["h"] * inp["w"] * inp["c"] > MAX_OUTPUT:
+        raise FormatError("arch: input %dx%dx%d, at most 2^26 values" % (inp["h"], inp["w"], inp["c"]))
+    layers = a["layers"]
+    if not isinstance(layers, list) or not layers:
+        raise FormatError("arch: layers %r, want a non-empty list" % (layers,))
+    fields = {"dense": {"out", "relu"}, "conv2d": {"out", "kernel", "stride", "pad", "relu"},
+              "batchnorm": {"relu"}, "maxpool": {"kernel", "stride"}, "flatten": set()}
+    shape = (inp["h"], inp["w"], inp["c"])
+    units = []
+    prev = None  # the kind of the previous layer
+    for i, l in enumerate(layers):
+        where = "arch: layer %d" % (i + 1)
+        if not isinstance(l, dict) or set(l) - {"kind", "out", "kernel", "stride", "pad", "relu"}:
+            raise FormatError("%s: %r, want an object of kind, out, kernel, stride, pad, relu" % (where, l))
+        l = {f: v for f, v in l.items() if v is not None}  # null reads as absent (11.1)
+        kind = l.get("kind")
+        if kind not in fields:
+            raise FormatError("%s: kind %r" % (where, kind))
+        for f in ("out", "kernel", "stride", "pad"):
+            if f in l and not is_int(l[f]):
+                raise FormatError("%s: %s %r, want an integer" % (where, f, l[f]))
+            if f in l and f not in fields[kind] and l[f] != 0:
+                raise FormatError("%s: %s does not apply to %s" % (where, f, kind))
+        if "relu" in l:
+            if not isinstance(l["relu"], bool):
+                raise FormatError("%s: relu %r, want true or false" % (where, l["relu"]))
+            if "relu" not in fields[kind] and l["relu"]:
+                raise FormatError("%s: relu does not apply to %s" % (where, kind))
+        out, k, s, p, relu_ = (l.get("out", 0), l.get("kernel", 0), l.get("stride", 0),
+                               l.get("pad", 0), l.get("relu", False))
+        if i == 0 and kind not in ("dense", "conv2d"):
+            raise FormatError("%s: the first layer is %s, want conv2d or dense" % (where, kind))
+        if kind in ("dense", "conv2d"):
+            if not 1 <= out <= MAX_DIM:
+                raise FormatError("%s: out %r" % (where, out))
+            u = Unit(kind, shape, out)
+            if kind == "conv2d":
+                if not 1 <= k <= MAX_DIM or not 0 <= s <= MAX_DIM or not 0 <= p < k:
+                    raise FormatError("%s: kernel %d, stride %d, pad %d" % (where, k, s, p))
+                u.set_conv(k, s or 1, p)
+            u.relu = relu_
+            if u.n_in * out > MAX_WEIGHTS:
+                raise FormatError("%s: %d weights, at most 2^28" % (where, u.n_in * out))
+            units.append(u)
+        elif kind == "batchnorm":
+            if prev not in ("dense", "conv2d") or units[-1].relu:
+                raise FormatError("%s: batchnorm must follow a conv2d or dense without relu" % where)
+            units[-1].bn = True
+            units[-1].relu = relu_
+        elif kind == "maxpool":
+            if prev not in ("dense", "conv2d", "batchnorm"):
+                raise FormatError("%s: maxpool must follow a weighted layer (or its batchnorm)" % where)
+            if not 1 <= k <= MAX_DIM or not 0 <= s <= MAX_DIM:
+                raise FormatError("%s: kernel %d, stride %d" % (where, k, s))
+            units[-1].pool = (k, s or k)
+        else:  # flatten: 1 x 1 x (h*w*c), nothing moves
+            shape = (1, 1, shape[0] * shape[1] * shape[2])
+        if kind in ("dense", "conv2d", "batchnorm", "maxpool"):
+            shape = units[-1].out_shape()
+        if shape[0] * shape[1] * shape[2] > MAX_OUTPUT:
+            raise FormatError("%s: %d output values, at most 2^26" % (where, shape[0] * shape[1] * shape[2]))
+        prev = kind
+    if layers[-1]["kind"] != "dense":
+        raise FormatError("arch: the last layer is %s, want dense" % layers[-1]["kind"])
+    return (inp["h"], inp["w"], inp["c"]), units
+
+
+def parse_architecture(text):
+    """The dense units of a version 1 to 3 file's architecture key (FORMAT.md 3)."""
+    arch = json.loads(text)
+    sizes, acts = arch["sizes"], arch["activations"]
+    if len(sizes) < 2 or len(acts) != len(sizes) - 1:
+        raise FormatError("architecture: %d sizes, %d activations" % (len(sizes), len(acts)))
+    for s in sizes:
+        if not is_int(s) or not 1 <= s <= MAX_DIM:
+            raise FormatError("architecture: size %r" % s)
+    for a in acts:
+        if a not in ("relu", "identity"):
+            raise FormatError("architecture: activation %r" % a)
+    units = []
+    for i in range(len(acts)):
+        u = Unit("dense", (1, 1, sizes[i]), sizes[i + 1])
+        u.relu = acts[i] == "relu"
+        units.append(u)
+    return (1, 1, sizes[0]), units
+
+
 def read_info(st):
     md = st.meta
     if "format_version" not in md:
@@ -184,8 +333,8 @@ def read_info(st):
     if not re.fullmatch(r"[1-9][0-9]*", md["format_version"]):  # a plain decimal integer
         raise FormatError("format_version %r" % md["format_version"])
     version = int(md["format_version"])
-    if version not in (1, 2, 3):
-        raise FormatError("format_version %d, this reader reads 1 to 3" % version)
+    if version not in (1, 2, 3, 4):
+        raise FormatError("format_version %d, this reader reads 1 to 4" % version)
     if "data_sha256" in md:  # FORMAT.md 3: verified when present
         want = md["data_sha256"]
         if not re.fullmatch(r"[0-9a-f]{64}", want):
@@ -193,35 +342,35 @@ def read_info(st):
         if st.data_sha256() != want:
             raise FormatError("data checksum mismatch")
     kind = md.get("kind")
-    arch = json.loads(md["architecture"])
-    sizes, acts = arch["sizes"], arch["activations"]
-    if len(sizes) < 2 or len(acts) != len(sizes) - 1:
-        raise FormatError("architecture: %d sizes, %d activations" % (len(sizes), len(acts)))
-    for s in sizes:
-        if not isinstance(s, int) or not 1 <= s <= 1 << 20:
-            raise FormatError("architecture: size %r" % s)
-    for a in acts:
-        if a not in ("relu", "identity"):
-            raise FormatError("architecture: activation %r" % a)
+    if version >= 4:
+        if "arch" not in md:
+            raise FormatError("format_version 4 without arch")
+        (h, w, c), units = parse_arch(md["arch"])
+    else:
+        (h, w, c), units = parse_architecture(md["architecture"])
+    n0 = h * w * c
     if "input" in md:  # FORMAT.md 3, input: exactly three fields, none null
         inp = json.loads(md["input"], parse_float=fractions.Fraction)  # decimals exactly
         if not isinstance(inp, dict) or set(inp) != {"width", "height", "pixel_divisor"}:
             raise FormatError("input %s: want exactly width, height and pixel_divisor" % md["input"])
-        w, h, d = inp["width"], inp["height"], inp["pixel_divisor"]
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (w, h)):
+        iw, ih, d = inp["width"], inp["height"], inp["pixel_divisor"]
+        if not all(is_int(v) for v in (iw, ih)):
             raise FormatError("input %s: width and height must be integers" % md["input"])
         if not isinstance(d, (int, fractions.Fraction)) or isinstance(d, bool):
             raise FormatError("input %s: pixel_divisor must be a number" % md["input"])
         d = f32_exact(d)
-        if w <= 0 or h <= 0 or w * h != sizes[0] or not (d > 0) or math.isinf(d) or math.isinf(f32(255 / d)):
-            raise FormatError("input %s for %d inputs" % (md["input"], sizes[0]))
-    elif sizes[0] == 784:
-        w, h, d = 28, 28, 255.0
+        if iw <= 0 or ih <= 0 or iw * ih != n0 or not (d > 0) or math.isinf(d) or math.isinf(f32(255 / d)):
+            raise FormatError("input %s for %d inputs" % (md["input"], n0))
+        if version >= 4 and c == 1 and (iw, ih) != (w, h):
+            raise FormatError("input %s for an image of %dx%dx%d" % (md["input"], h, w, c))
+    elif version >= 4:
+        iw, ih, d = (w, h, 255.0) if c == 1 else (n0, 1, 255.0)
+    elif n0 == 784:
+        iw, ih, d = 28, 28, 255.0
     else:
-        w, h, d = sizes[0], 1, 255.0
-    return {"version": version, "kind": kind, "sizes": sizes,
-            "relu": [a == "relu" for a in acts],
-            "input": {"width": w, "height": h, "pixel_divisor": d}}
+        iw, ih, d = n0, 1, 255.0
+    return {"version": version, "kind": kind, "n_in": n0, "units": units,
+            "input": {"width": iw, "height": ih, "pixel_divisor": d}}
 
 
 def parse_spec(j, version, axis):
@@ -293,7 +442,66 @@ def relu(y):
 
 
 # ---------------------------------------------------------------------------------------
-# Float models and the QAT simulation (FORMAT.md 7.3, 7.4).
+# Images between units (FORMAT.md 11.3): NHWC, row-major, value (y, x, ch) at (y*w + x)*c + ch.
+
+def patches(img, u, pad):
+    """The input rows of a unit: the whole image for a dense unit; for a convolution, one
+    patch of k*k*c values per output pixel in row-major order, patch[(ky*k + kx)*c + ch] =
+    img(oy*s - p + ky, ox*s - p + kx, ch), with pad outside the image."""
+    if u.kind == "dense":
+        return [img]
+    h, w, c = u.shape
+    k, s, p = u.k, u.s, u.p
+    oh, ow = u.conv_out
+    pad_c = [pad] * c
+    rows = []
+    for oy in range(oh):
+        for ox in range(ow):
+            patch = []
+            for ky in range(k):
+                y = oy * s - p + ky
+                if not 0 <= y < h:
+                    patch.extend([pad] * (k * c))
+                    continue
+                for kx in range(k):
+                    x = ox * s - p + kx
+                    if 0 <= x < w:
+                        j = (y * w + x) * c
+                        patch.extend(img[j:j + c])
+                    else:
+                        patch.extend(pad_c)
+            rows.append(patch)
+    return rows
+
+
+def maxpool(img, u):
+    """Max pooling of a unit's output image (FORMAT.md 11.3; no padding)."""
+    if not u.pool:
+        return img
+    oh, ow = u.conv_out
+    c = u.n_out
+    k, s = u.pool
+    ph, pw = window(oh, k, s, 0), window(ow, k, s, 0)
+    out = []
+    for py in range(ph):
+        for px in range(pw):
+            for ch in range(c):
+                out.append(max(img[((py * s + ky) * ow + (px * s + kx)) * c + ch]
+                               for ky in range(k) for kx in range(k)))
+    return out
+
+
+def weight_shape(u, stored_as):
+    """The shape of a unit's weight tensor (FORMAT.md 11.2): float [in, out] or [k, k, c, out];
+    int8 [out, in] or [out, k, k, c]."""
+    if u.kind == "dense":
+        return [u.n_in, u.n_out] if stored_as == "float" else [u.n_out, u.n_in]
+    c = u.shape[2]
+    return [u.k, u.k, c, u.n_out] if stored_as == "float" else [u.n_out, u.k, u.k, c]
+
+
+# ---------------------------------------------------------------------------------------
+# Float models and the QAT simulation (FORMAT.md 7.3, 7.4, 11.2, 11.3).
 
 class FloatLayer:
     def __init__(self, n_in, n_out, W, b, relu_):
@@ -311,15 +519,40 @@ class FloatLayer:
         return relu(y) if self.relu else y
 
 
+def fold_batchnorm(st, n, n_in, n_out, W, b):
+    """W' and b' of a unit with a BatchNorm (FORMAT.md 11.2): float64 factors, each folded
+    value rounded once to float32."""
+    gamma = st.floats(n + ".bn.gamma", "F32", [n_out])
+    beta = st.floats(n + ".bn.beta", "F32", [n_out])
+    mean = st.floats(n + ".bn.running_mean", "F32", [n_out])
+    var = st.floats(n + ".bn.running_var", "F32", [n_out])
+    eps = st.floats(n + ".bn.eps", "F32", [1])[0]
+    if not eps >= 0:
+        raise FormatError("%s.bn.eps %r, want >= 0" % (n, eps))
+    f = []
+    for o in range(n_out):
+        v = var[o] + eps
+        if not v > 0:
+            raise FormatError("%s.bn.running_var[%d] + eps = %r, want > 0" % (n, o, v))
+        f.append(gamma[o] / math.sqrt(v))
+    Wf = [f32(W[j] * f[j % n_out]) for j in range(n_in * n_out)]
+    bf = [f32((b[o] - mean[o]) * f[o] + beta[o]) for o in range(n_out)]
+    for v in Wf + bf:
+        if math.isinf(v) or math.isnan(v):
+            raise FormatError("%s: the folded BatchNorm gives %r" % (n, v))
+    return Wf, bf
+
+
 class FloatModel:
     def __init__(self, st, info, simulation=False):
-        sizes, relus = info["sizes"], info["relu"]
+        units = info["units"]
         dtype = "F32"
         if not simulation and st.has("fc1.w") and st.entries["fc1.w"]["dtype"] == "F16":
             dtype = "F16"
         self.dtype = dtype
+        self.units = units
         self.layers = []
-        self.inputs = []  # the QAT simulation's input parameters per layer
+        self.inputs = []  # the QAT simulation's input parameters per unit
         if simulation:
             q = json.loads(st.meta["quantization"])
             wbits, wscheme, wgran = parse_spec(q["weight"], info["version"], 1)  # [in, out]
@@ -327,14 +560,16 @@ class FloatModel:
             if wscheme != "symmetric" or ascheme != "affine" or agran != "per-tensor":
                 raise FormatError("qat quantization: want symmetric weights, affine per-tensor activations")
             self.name = "qat w%da%d" % (wbits, abits)
-        for i in range(len(sizes) - 1):
+        for i, u in enumerate(units):
             n = "fc%d" % (i + 1)
-            n_in, n_out = sizes[i], sizes[i + 1]
-            W = st.floats(n + ".w", dtype, [n_in, n_out])
+            n_in, n_out = u.n_in, u.n_out
+            W = st.floats(n + ".w", dtype, weight_shape(u, "float"))
             b = st.floats(n + ".b", dtype, [n_out])
+            if u.bn:
+                W, b = fold_batchnorm(st, n, n_in, n_out, W, b)
             if simulation:
                 W, b = self._fake_quantize_params(st, n, n_in, n_out, W, b, wbits, wgran, abits)
-            self.layers.append(FloatLayer(n_in, n_out, W, b, relus[i]))
+            self.layers.append(FloatLayer(n_in, n_out, W, b, u.relu))
         if not simulation:
             self.name = "fp16" if dtype == "F16" else "fp32"
         else:
@@ -371,16 +606,19 @@ class FloatModel:
         return Wq, bq
 
     def forward(self, x):
-        for i, layer in enumerate(self.layers):
-            if self.inputs:
+        for i, (u, layer) in enumerate(zip(self.units, self.layers)):
+            if self.inputs:  # the whole input image, before forming patches (11.3)
                 s, zp, qmin, qmax = self.inputs[i]
                 x = fake_quantize_row(x, s, zp, qmin, qmax)
-            x = layer.forward(x)
+            y = []
+            for row in patches(x, u, 0.0):
+                y.extend(layer.forward(row))
+            x = maxpool(y, u)
         return x
 
 
 # ---------------------------------------------------------------------------------------
-# Integer models (FORMAT.md 5.3, 6, 7.5, 7.6).
+# Integer models (FORMAT.md 5.3, 6, 7.5, 7.6, 11.2, 11.3).
 
 def unpack_weights(data, bits, n):
     """The n signed weights of a packed (U8) int weight tensor, row-major [out, in]."""
@@ -437,8 +675,14 @@ class IntModel:
                 raise FormatError("activation spec must be affine per-tensor")
         self.wbits, self.abits = wbits, abits
         self.name = "int w%d%s-%s" % (wbits, "a%d" % abits if mode == "static" else "", mode)
-        sizes, relus = info["sizes"], info["relu"]
-        nl = len(sizes) - 1
+        units = info["units"]
+        self.units = units
+        nl = len(units)
+        for i, u in enumerate(units):
+            if u.bn:  # FORMAT.md 11.2: conversion folds BatchNorm
+                raise FormatError("fc%d: an int file with a batchnorm layer" % (i + 1))
+            if mode == "dynamic" and u.kind != "dense":
+                raise FormatError("fc%d: a dynamic int file with a convolution" % (i + 1))
         layer_bits = [(wbits, abits)] * nl
         if "layer_bits" in q:  # FORMAT.md 3: per-layer widths, version 3, static only
             lb = q["layer_bits"]
@@ -453,18 +697,18 @@ class IntModel:
                 layer_bits.append(tuple(pair))
             self.name = "int " + "-".join("w%da%d" % p for p in layer_bits) + "-static"
         self.layers = []
-        for i in range(nl):
+        for i, u in enumerate(units):
             wbits, abits = layer_bits[i]
             qw = sym_max(wbits)
             n = "fc%d" % (i + 1)
-            n_in, n_out = sizes[i], sizes[i + 1]
+            n_in, n_out = u.n_in, u.n_out
             if n_in > (2 ** 31 - 1) // (255 * 128):
                 raise FormatError("%s: %d inputs, at most 65793" % (n, n_in))
             L = IntLayer()
-            L.n_in, L.n_out, L.relu = n_in, n_out, relus[i]
+            L.n_in, L.n_out, L.relu = n_in, n_out, u.relu
             cnt = n_in * n_out
             if wbits >= 5:
-                w = st.tensor(n + ".w", "I8", [n_out, n_in])
+                w = st.tensor(n + ".w", "I8", weight_shape(u, "int"))
             elif wbits >= 3:
                 w = unpack_weights(st.tensor(n + ".w", "U8", [(cnt + 1) // 2]), wbits, cnt)
             else:
@@ -536,29 +780,30 @@ class IntModel:
         first = self.layers[0]
         a = quantize_row(x, first.s_in, first.zp_in, first.qmin, first.qmax)
         last = len(self.layers) - 1
-        for i, L in enumerate(self.layers):
-            acc = self._accumulate(L, a, L.zp_in)
-            v = [c + b for c, b in zip(acc, L.bias)]
-            if i == last:
-                y = [f32(f32(float(vo)) * ls) for vo, ls in zip(v, L.logit_scale)]
-                return relu(y) if L.relu else y
+        for i, (u, L) in enumerate(zip(self.units, self.layers)):
             out = []
-            for vo, m, sh in zip(v, L.mult, L.shift):
-                t = 31 - sh
-                r = (((vo * m) >> (t - 1)) + 1) >> 1
-                out.append(clamp(r + L.zp_out, L.lo_out, L.hi_out))
-            a = out
+            for row in patches(a, u, L.zp_in):  # padding: the input's zero point (11.3)
+                acc = self._accumulate(L, row, L.zp_in)
+                v = [c + b for c, b in zip(acc, L.bias)]
+                if i == last:
+                    y = [f32(f32(float(vo)) * ls) for vo, ls in zip(v, L.logit_scale)]
+                    return relu(y) if L.relu else y
+                for vo, m, sh in zip(v, L.mult, L.shift):
+                    t = 31 - sh
+                    r = (((vo * m) >> (t - 1)) + 1) >> 1
+                    out.append(clamp(r + L.zp_out, L.lo_out, L.hi_out))
+            a = maxpool(out, u)  # on the next unit's input integers (11.3)
         return None
 
     def _forward_dynamic(self, h):
-        for L in self.layers:
+        for u, L in zip(self.units, self.layers):
             s, zp = choose_affine8(min(h), max(h))
             a = quantize_row(h, s, zp, 0, 255)
             acc = self._accumulate(L, a, zp)
             y = []
             for o in range(L.n_out):
                 y.append(f32(f32(f32(float(acc[o])) * f32(s * L.sw[o])) + L.bias[o]))
-            h = relu(y) if L.relu else y
+            h = maxpool(relu(y) if L.relu else y, u)
         return h
 
 
@@ -641,9 +886,13 @@ def main(argv=None):
         raise SystemExit("%s: %s" % (args.model, e))
     info = m.info
     if args.describe:
-        print("%s: %s, format_version %d, sizes %s, input %s" % (args.model, m.name, info["version"], info["sizes"], info["input"]),
-              file=sys.stderr)
-    rows = read_rows(args.images, args.input, info["sizes"][0], info["input"]["pixel_divisor"])
+        print("%s: %s, format_version %d, input %s" % (args.model, m.name, info["version"], info["input"]), file=sys.stderr)
+        for i, u in enumerate(info["units"]):
+            print("  fc%d: %s %s -> %s, weights [%d, %d]%s%s%s" % (
+                i + 1, u.kind, "x".join(map(str, u.shape)), "x".join(map(str, u.out_shape())), u.n_in, u.n_out,
+                " k%d s%d p%d" % (u.k, u.s, u.p) if u.kind == "conv2d" else "", " bn" if u.bn else "",
+                " relu" if u.relu else ""), file=sys.stderr)
+    rows = read_rows(args.images, args.input, info["n_in"], info["input"]["pixel_divisor"])
     out = sys.stdout
     for x in rows:
         logits = m.forward(x)
