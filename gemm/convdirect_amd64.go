@@ -1,0 +1,155 @@
+//go:build amd64 && gc && !purego
+
+package gemm
+
+import (
+	"sync"
+	"unsafe"
+
+	"tinyq/arch"
+	"tinyq/internal/par"
+)
+
+// conv32AVX512 computes a tile of 7 output pixels × 32 columns of a direct convolution (in
+// convdirect_amd64.s): for r < 7, j < 32, with strides in bytes,
+//
+//	c[r·cs + j] = bias[j] + Σ a[r·rs + ky·(run·4+skip) + t]·b[(ky·run + t)·bs + j]
+//
+// over ky < nky and t < run in that order, one fused multiply-add per term, then
+// max(c, 0) if relu&1.
+//
+//go:noescape
+func conv32AVX512(nky, run int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr)
+
+// conv16AVX512 is conv32AVX512 for a tile of 14 pixels × 16 columns.
+//
+//go:noescape
+func conv16AVX512(nky, run int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr)
+
+// The direct kernels' tiles: 7 pixels of 32 columns (14 zmm accumulators, two per pixel)
+// and 14 pixels of 16 columns (14 zmm, one per pixel); the accumulators, the two rows of
+// weights and a broadcast value take 17 of the 32 zmm registers, and 14 independent sums
+// keep an FMA unit of latency 4 busy.
+const (
+	conv32Pixels = 7
+	conv16Pixels = 14
+)
+
+// convDirect is Conv on the AVX-512 path for out a multiple of 16: a direct convolution
+// that reads each image, copied once with its columns padded (padImage), in place, without
+// a patch matrix. Each output pixel is computed as Affine computes a row of the patch
+// matrix, its bias then its terms in the order (ky, kx, c) with fused multiply-adds, but
+// for the terms of the window rows that lie in the vertical padding, which it skips
+// (their values are zero: skipping them changes at most the sign of a zero, see the
+// package documentation). It reports false, doing nothing, on other paths and shapes.
+func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, relu bool, dst, scratch []float32) bool {
+	if ActivePath() != AVX512 || out%16 != 0 || n == 0 {
+		return n == 0 && ActivePath() == AVX512 && out%16 == 0
+	}
+	img, slack := paddedLen(w), paddedSlack(w)
+	chunk := (len(scratch) - slack) / img
+	if chunk < 1 {
+		return false
+	}
+	s := convCalls.Get().(*convCall)
+	s.w, s.out, s.weights, s.bias, s.relu = w, out, weights, bias, relu
+	oh, pix, plen := w.OutH(), w.OutPixels(), w.PatchLen()
+	for b := 0; b < n; b += chunk {
+		k := min(chunk, n-b)
+		s.padded = scratch[:k*img+slack]
+		for i := 0; i < k; i++ {
+			padImage(s.padded[i*img:(i+1)*img], src[(b+i)*w.InLen():(b+i+1)*w.InLen()], w)
+		}
+		clear(s.padded[k*img:])
+		s.dst = dst[b*pix*out : (b+k)*pix*out]
+		s.rows = k * oh
+		s.parts = partsFor(k*pix, out, plen, s.rows)
+		par.Do(s.parts, s.work)
+	}
+	s.padded, s.weights, s.bias, s.dst = nil, nil, nil, nil
+	convCalls.Put(s)
+	return true
+}
+
+// convTile runs the kernel of cols columns (32 or 16).
+func convTile(cols, nky, run int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr) {
+	if cols == 32 {
+		conv32AVX512(nky, run, a, rs, skip, b, bs, c, cs, bias, relu)
+		return
+	}
+	conv16AVX512(nky, run, a, rs, skip, b, bs, c, cs, bias, relu)
+}
+
+// convCall holds the arguments of one chunk of convDirect for the goroutines that share
+// it; calls are pooled and their entry point bound once, so a call allocates nothing.
+type convCall struct {
+	w                  arch.Window
+	out                int
+	padded             []float32 // the chunk's images, padded (padImage), then paddedSlack values
+	weights, bias, dst []float32
+	relu               bool
+	rows, parts        int         // output rows of the chunk (image·OutH + oy), parts
+	work               func(i int) // run, bound once
+}
+
+var convCalls = sync.Pool{New: func() any {
+	s := new(convCall)
+	s.work = s.run
+	return s
+}}
+
+// run computes part i of the chunk's output rows.
+func (s *convCall) run(i int) {
+	lo, hi := split(s.rows, s.parts, i)
+	for r := lo; r < hi; r++ {
+		s.row(r/s.w.OutH(), r%s.w.OutH())
+	}
+}
+
+// row computes output row oy of image b of the chunk: for each panel of 32 columns (16 for
+// the last if out is an odd multiple of 16), the row's tiles of pixels; a last partial
+// tile is computed again from the row's end (overlapping the one before, whose pixels it
+// recomputes bit for bit), or through a temporary tile when the row is shorter than a
+// tile.
+func (s *convCall) row(b, oy int) {
+	w, out := s.w, s.out
+	pw, ow, c := w.W+2*w.Pad, w.OutW(), w.C
+	iy := oy*w.Stride - w.Pad
+	ky0, ky1 := max(0, -iy), min(w.Kernel, w.H-iy)
+	run := w.Kernel * c
+	nky := ky1 - ky0
+	skip := uintptr((pw*c - run) * f32)
+	rs, cs := uintptr(w.Stride*c*f32), uintptr(out*f32)
+	base := b*paddedLen(w) + (iy+ky0)*pw*c // padded[base]: pixel 0's first value
+	wrow := ky0 * run * out                // weights[wrow]: row of the first term
+	orow := (b*w.OutH() + oy) * ow * out   // dst[orow]: pixel 0's first output
+	var tmp [conv32Pixels * 32]float32     // = conv16Pixels·16: a tile of a short row
+	for j := 0; j < out; j += 32 {
+		tile, cols := conv32Pixels, 32
+		if out-j < 32 {
+			tile, cols = conv16Pixels, 16
+		}
+		_ = s.weights[wrow+j+((nky*run-1)*out)+cols-1] // the last weight read, checked once
+		bp, bias := unsafe.Pointer(&s.weights[wrow+j]), unsafe.Pointer(&s.bias[j])
+		relu := uintptr(0)
+		if s.relu {
+			relu = 1
+		}
+		for x := 0; x < ow; x += tile {
+			x0 := min(x, max(0, ow-tile))
+			// The last value read: pixel tile-1's last term (paddedSlack covers the pixels
+			// past the row of a short row's tile).
+			_ = s.padded[base+(x0+tile-1)*w.Stride*c+(nky-1)*pw*c+run-1]
+			a := unsafe.Pointer(&s.padded[base+x0*w.Stride*c])
+			if ow >= tile {
+				_ = s.dst[orow+(x0+tile-1)*out+j+cols-1]
+				convTile(cols, nky, run, a, rs, skip, bp, cs, unsafe.Pointer(&s.dst[orow+x0*out+j]), cs, bias, relu)
+				continue
+			}
+			convTile(cols, nky, run, a, rs, skip, bp, cs, unsafe.Pointer(&tmp[0]), uintptr(cols*f32), bias, relu)
+			for p := 0; p < ow; p++ {
+				copy(s.dst[orow+p*out+j:orow+p*out+j+cols], tmp[p*cols:])
+			}
+		}
+	}
+}
