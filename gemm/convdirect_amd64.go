@@ -11,17 +11,20 @@ import (
 )
 
 // conv32AVX512 computes a tile of 7 output pixels × 32 columns of a direct convolution (in
-// convdirect_amd64.s): for r < 7, j < 32, with strides in bytes,
+// convdirect_amd64.s): for r < 7, j < 32, with strides in bytes and run the sum of the
+// segments' terms (segs[i] = terms<<8 | mask),
 //
 //	c[r·cs + j] = bias[j] + Σ a[r·rs + ky·(run·4+skip) + t]·b[(ky·run + t)·bs + j]
 //
-// over ky < nky and t < run in that order, one fused multiply-add per term, then
-// max(c, 0) if relu&1.
+// over ky < nky and t < run in that order, one fused multiply-add per term, skipping the
+// terms of a segment for the pixels r whose bit is clear in its mask; then max(c, 0) if
+// relu&1.
 //
 //go:noescape
-func conv32AVX512(nky, run int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr)
+func conv32AVX512(nky, nseg int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr, segs *uint32)
 
-// conv16AVX512 is conv32AVX512 for a tile of 14 pixels × 16 columns.
+// conv16AVX512 is conv32AVX512 for a tile of 14 pixels × 16 columns, without masks: every
+// term of every pixel (run = Kernel·C).
 //
 //go:noescape
 func conv16AVX512(nky, run int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr)
@@ -35,6 +38,20 @@ const (
 	conv16Pixels = 14
 )
 
+// maxDirectKernel is the largest window side convDirect takes (the segments of a window
+// row, at most one per column of the window, live on the stack); larger windows go
+// through the patches.
+const maxDirectKernel = 32
+
+// maxDirectRun is the most terms a window row may have (Kernel·C) for convDirect: a
+// segment's count of terms takes the 24 high bits of a uint32.
+const maxDirectRun = 1<<24 - 1
+
+// direct reports whether convDirect computes convolutions of window w with out channels.
+func direct(w arch.Window, out int) bool {
+	return ActivePath() == AVX512 && out%16 == 0 && w.Kernel <= maxDirectKernel && w.Kernel*w.C <= maxDirectRun
+}
+
 // convDirect is Conv on the AVX-512 path for out a multiple of 16: a direct convolution
 // that reads each image, copied once with its columns padded (padImage), in place, without
 // a patch matrix. Each output pixel is computed as Affine computes a row of the patch
@@ -43,8 +60,8 @@ const (
 // (their values are zero: skipping them changes at most the sign of a zero, see the
 // package documentation). It reports false, doing nothing, on other paths and shapes.
 func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, relu bool, dst, scratch []float32) bool {
-	if ActivePath() != AVX512 || out%16 != 0 || n == 0 {
-		return n == 0 && ActivePath() == AVX512 && out%16 == 0
+	if !direct(w, out) || n == 0 {
+		return n == 0 && direct(w, out)
 	}
 	img, slack := paddedLen(w), paddedSlack(w)
 	chunk := (len(scratch) - slack) / img
@@ -69,15 +86,6 @@ func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, rel
 	s.padded, s.weights, s.bias, s.dst = nil, nil, nil, nil
 	convCalls.Put(s)
 	return true
-}
-
-// convTile runs the kernel of cols columns (32 or 16).
-func convTile(cols, nky, run int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr) {
-	if cols == 32 {
-		conv32AVX512(nky, run, a, rs, skip, b, bs, c, cs, bias, relu)
-		return
-	}
-	conv16AVX512(nky, run, a, rs, skip, b, bs, c, cs, bias, relu)
 }
 
 // convCall holds the arguments of one chunk of convDirect for the goroutines that share
@@ -110,7 +118,9 @@ func (s *convCall) run(i int) {
 // the last if out is an odd multiple of 16), the row's tiles of pixels; a last partial
 // tile is computed again from the row's end (overlapping the one before, whose pixels it
 // recomputes bit for bit), or through a temporary tile when the row is shorter than a
-// tile.
+// tile. The 32-column kernel skips, for each column kx of the window, the pixels whose
+// column kx lies in the horizontal padding (zeros in the copy); the 16-column kernel, made
+// for few channels (a block per column of the window would be a term or two), adds them.
 func (s *convCall) row(b, oy int) {
 	w, out := s.w, s.out
 	pw, ow, c := w.W+2*w.Pad, w.OutW(), w.C
@@ -123,7 +133,12 @@ func (s *convCall) row(b, oy int) {
 	base := b*paddedLen(w) + (iy+ky0)*pw*c // padded[base]: pixel 0's first value
 	wrow := ky0 * run * out                // weights[wrow]: row of the first term
 	orow := (b*w.OutH() + oy) * ow * out   // dst[orow]: pixel 0's first output
-	var tmp [conv32Pixels * 32]float32     // = conv16Pixels·16: a tile of a short row
+	relu := uintptr(0)
+	if s.relu {
+		relu = 1
+	}
+	var tmp [conv32Pixels * 32]float32 // = conv16Pixels·16: a tile of a short row
+	var segs [maxDirectKernel]uint32
 	for j := 0; j < out; j += 32 {
 		tile, cols := conv32Pixels, 32
 		if out-j < 32 {
@@ -131,24 +146,44 @@ func (s *convCall) row(b, oy int) {
 		}
 		_ = s.weights[wrow+j+((nky*run-1)*out)+cols-1] // the last weight read, checked once
 		bp, bias := unsafe.Pointer(&s.weights[wrow+j]), unsafe.Pointer(&s.bias[j])
-		relu := uintptr(0)
-		if s.relu {
-			relu = 1
-		}
 		for x := 0; x < ow; x += tile {
 			x0 := min(x, max(0, ow-tile))
 			// The last value read: pixel tile-1's last term (paddedSlack covers the pixels
 			// past the row of a short row's tile).
 			_ = s.padded[base+(x0+tile-1)*w.Stride*c+(nky-1)*pw*c+run-1]
 			a := unsafe.Pointer(&s.padded[base+x0*w.Stride*c])
+			dst, ds := unsafe.Pointer(&tmp[0]), uintptr(cols*f32)
 			if ow >= tile {
 				_ = s.dst[orow+(x0+tile-1)*out+j+cols-1]
-				convTile(cols, nky, run, a, rs, skip, bp, cs, unsafe.Pointer(&s.dst[orow+x0*out+j]), cs, bias, relu)
-				continue
+				dst, ds = unsafe.Pointer(&s.dst[orow+x0*out+j]), cs
 			}
-			convTile(cols, nky, run, a, rs, skip, bp, cs, unsafe.Pointer(&tmp[0]), uintptr(cols*f32), bias, relu)
-			for p := 0; p < ow; p++ {
-				copy(s.dst[orow+p*out+j:orow+p*out+j+cols], tmp[p*cols:])
+			if cols == 16 {
+				conv16AVX512(nky, run, a, rs, skip, bp, cs, dst, ds, bias, relu)
+			} else {
+				// The run's segments: consecutive columns kx of the window with the same
+				// mask, bit r set when pixel x0+r is in the row and its column kx in the
+				// image.
+				nseg := 0
+				for kx := 0; kx < w.Kernel; kx++ {
+					m := uint32(0)
+					for r := 0; r < tile; r++ {
+						if ix := (x0+r)*w.Stride - w.Pad + kx; x0+r < ow && ix >= 0 && ix < w.W {
+							m |= 1 << r
+						}
+					}
+					if nseg > 0 && segs[nseg-1]&0xff == m {
+						segs[nseg-1] += uint32(c) << 8
+						continue
+					}
+					segs[nseg] = uint32(c)<<8 | m
+					nseg++
+				}
+				conv32AVX512(nky, nseg, a, rs, skip, bp, cs, dst, ds, bias, relu, &segs[0])
+			}
+			if ow < tile {
+				for p := 0; p < ow; p++ {
+					copy(s.dst[orow+p*out+j:orow+p*out+j+cols], tmp[p*cols:])
+				}
 			}
 		}
 	}

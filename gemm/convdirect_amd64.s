@@ -8,7 +8,9 @@
 // a + r·rs + ky·(run·4 + skip) bytes, and the weights' row p of the tile's columns at
 // b + p·bs, p counting the terms in the order (ky, kx, c). Every accumulator starts at the
 // bias, gets one fused multiply-add per term in that order, then max(c, +0) with NaN kept
-// (Go's max(c, 0)) if relu is set, and is stored to c + r·cs.
+// (Go's max(c, 0)) if relu is set, and is stored to c + r·cs. conv32AVX512 skips, in each
+// segment of a window row's run, the pixels whose bit is clear in the segment's mask (the
+// pixels whose window column lies in the padding: their values are zero).
 
 // CFMA: Z16, Z17 = b[p][0:32]. Adds a·b[p] to one pixel's accumulators lo, hi, a
 // broadcast from addr (Z18 clobbered).
@@ -24,10 +26,19 @@
 	VMOVAPS z, K1, Z18; \
 	VMOVAPS Z18, z
 
-// func conv32AVX512(nky, run int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr)
+// CGUARD: R10 = the block's mask of pixels. CFMA for pixel r if bit r of R10 is set.
+#define CGUARD(r, addr, lo, hi, skip) \
+	BTQ $r, R10; \
+	JCC skip; \
+	CFMA(addr, lo, hi); \
+skip:
+
+// func conv32AVX512(nky, nseg int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr, segs *uint32)
 //
-// 7 pixels × 32 columns: pixel r in Z(2r) (columns 0-15) and Z(2r+1) (columns 16-31).
-TEXT ·conv32AVX512(SB), NOSPLIT, $0-88
+// 7 pixels × 32 columns: pixel r in Z(2r) (columns 0-15) and Z(2r+1) (columns 16-31). A
+// window row's run is nseg segments: segs[i] = terms<<8 | mask, the segment's terms added
+// to the pixels whose bit is set in mask (0x7f: all seven, the loop without tests).
+TEXT ·conv32AVX512(SB), NOSPLIT, $0-96
 	MOVQ nky+0(FP), BX     // BX: window rows left
 	MOVQ a+16(FP), SI      // SI: pixel 0's value of term p
 	MOVQ rs+24(FP), R8     // R8: pixel stride (bytes)
@@ -55,7 +66,15 @@ TEXT ·conv32AVX512(SB), NOSPLIT, $0-88
 	JZ    c32end
 
 c32row:
-	MOVQ run+8(FP), CX     // CX: terms left in this window row
+	MOVQ segs+88(FP), R12  // R12: &segs[i]
+	MOVQ nseg+8(FP), R13   // R13: segments left in this window row
+
+c32seg:
+	MOVBQZX (R12), R10     // R10: the segment's pixels
+	MOVL (R12), CX
+	SHRL $8, CX            // CX: terms left in this segment
+	CMPQ R10, $0x7f
+	JNE  c32guard
 
 c32term:
 	VMOVUPS (DX), Z16
@@ -72,6 +91,28 @@ c32term:
 	ADDQ R11, DX
 	DECQ CX
 	JNZ  c32term
+	JMP  c32next
+
+c32guard:
+	VMOVUPS (DX), Z16
+	VMOVUPS 64(DX), Z17
+	CGUARD(0, (SI), Z0, Z1, c32g0)
+	CGUARD(1, (SI)(R8*1), Z2, Z3, c32g1)
+	CGUARD(2, (SI)(R8*2), Z4, Z5, c32g2)
+	CGUARD(3, (SI)(R9*1), Z6, Z7, c32g3)
+	CGUARD(4, (DI), Z8, Z9, c32g4)
+	CGUARD(5, (DI)(R8*1), Z10, Z11, c32g5)
+	CGUARD(6, (DI)(R8*2), Z12, Z13, c32g6)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	ADDQ R11, DX
+	DECQ CX
+	JNZ  c32guard
+
+c32next:
+	ADDQ $4, R12
+	DECQ R13
+	JNZ  c32seg
 	ADDQ AX, SI
 	ADDQ AX, DI
 	DECQ BX
