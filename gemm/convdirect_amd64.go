@@ -56,9 +56,10 @@ func direct(w arch.Window, out int) bool {
 // that reads each image, copied once with its columns padded (padImage), in place, without
 // a patch matrix. Each output pixel is computed as Affine computes a row of the patch
 // matrix, its bias then its terms in the order (ky, kx, c) with fused multiply-adds, but
-// for the terms of the window rows that lie in the vertical padding, which it skips
-// (their values are zero: skipping them changes at most the sign of a zero, see the
-// package documentation). It reports false, doing nothing, on other paths and shapes.
+// for the terms of the window rows that lie in the vertical padding, which it skips, and
+// (32-column tiles) those of the window columns in the horizontal padding (their values
+// are zero: skipping them changes at most the sign of a zero, see the package
+// documentation). It reports false, doing nothing, on other paths and shapes.
 func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, relu bool, dst, scratch []float32) bool {
 	if !direct(w, out) || n == 0 {
 		return n == 0 && direct(w, out)
@@ -70,7 +71,9 @@ func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, rel
 	}
 	s := convCalls.Get().(*convCall)
 	s.w, s.out, s.weights, s.bias, s.relu = w, out, weights, bias, relu
-	oh, pix, plen := w.OutH(), w.OutPixels(), w.PatchLen()
+	s.oh, s.ow = w.OutH(), w.OutW()
+	s.tileSegments()
+	pix, plen := w.OutPixels(), w.PatchLen()
 	for b := 0; b < n; b += chunk {
 		k := min(chunk, n-b)
 		s.padded = scratch[:k*img+slack]
@@ -79,11 +82,12 @@ func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, rel
 		}
 		clear(s.padded[k*img:])
 		s.dst = dst[b*pix*out : (b+k)*pix*out]
-		s.rows = k * oh
+		s.rows = k * s.oh
 		s.parts = partsFor(k*pix, out, plen, s.rows)
 		par.Do(s.parts, s.work)
 	}
-	s.padded, s.weights, s.bias, s.dst = nil, nil, nil, nil
+	segments.put(s.segsBuf)
+	s.padded, s.weights, s.bias, s.dst, s.segs, s.segsBuf = nil, nil, nil, nil, nil, nil
 	convCalls.Put(s)
 	return true
 }
@@ -92,12 +96,17 @@ func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, rel
 // it; calls are pooled and their entry point bound once, so a call allocates nothing.
 type convCall struct {
 	w                  arch.Window
-	out                int
+	out, oh, ow        int
 	padded             []float32 // the chunk's images, padded (padImage), then paddedSlack values
 	weights, bias, dst []float32
 	relu               bool
-	rows, parts        int         // output rows of the chunk (image·OutH + oy), parts
-	work               func(i int) // run, bound once
+	// segs holds, for each tile of a row of the 32-column kernel (tile t at pixel
+	// tileStart(t, conv32Pixels)), its number of segments and then its segments, in
+	// Kernel+1 values per tile.
+	segs        []uint32
+	segsBuf     *[]uint32   // segs' pooled storage
+	rows, parts int         // output rows of the chunk (image·OutH + oy), parts
+	work        func(i int) // run, bound once
 }
 
 var convCalls = sync.Pool{New: func() any {
@@ -106,24 +115,63 @@ var convCalls = sync.Pool{New: func() any {
 	return s
 }}
 
+// segments pools convCall.segs.
+var segments slicePool[uint32]
+
+// tileStart returns the first pixel of tile t of a row of ow pixels in tiles of tile: the
+// tiles follow each other, but a last partial tile ends at the row's end (overlapping the
+// one before), and a row shorter than a tile has one tile at 0.
+func tileStart(t, tile, ow int) int { return min(t*tile, max(0, ow-tile)) }
+
+// tileSegments fills s.segs: the segments of a window row's run for each tile of the
+// 32-column kernel, consecutive columns kx of the window with the same mask, bit r set
+// when pixel x0+r is in the row and its column kx in the image (not in the padding).
+func (s *convCall) tileSegments() {
+	w, ow := s.w, s.ow
+	tiles := (ow + conv32Pixels - 1) / conv32Pixels
+	s.segsBuf = segments.get(tiles * (w.Kernel + 1))
+	s.segs = *s.segsBuf
+	for t := 0; t < tiles; t++ {
+		x0 := tileStart(t, conv32Pixels, ow)
+		seg := s.segs[t*(w.Kernel+1)+1 : (t+1)*(w.Kernel+1)]
+		nseg := 0
+		for kx := 0; kx < w.Kernel; kx++ {
+			m := uint32(0)
+			for r := 0; r < conv32Pixels; r++ {
+				if ix := (x0+r)*w.Stride - w.Pad + kx; x0+r < ow && ix >= 0 && ix < w.W {
+					m |= 1 << r
+				}
+			}
+			if nseg > 0 && seg[nseg-1]&0xff == m {
+				seg[nseg-1] += uint32(w.C) << 8
+				continue
+			}
+			seg[nseg] = uint32(w.C)<<8 | m
+			nseg++
+		}
+		s.segs[t*(w.Kernel+1)] = uint32(nseg)
+	}
+}
+
 // run computes part i of the chunk's output rows.
 func (s *convCall) run(i int) {
+	var tmp [conv32Pixels * 32]float32 // = conv16Pixels·16: a tile of a row shorter than a tile
 	lo, hi := split(s.rows, s.parts, i)
 	for r := lo; r < hi; r++ {
-		s.row(r/s.w.OutH(), r%s.w.OutH())
+		s.row(r/s.oh, r%s.oh, &tmp)
 	}
 }
 
 // row computes output row oy of image b of the chunk: for each panel of 32 columns (16 for
-// the last if out is an odd multiple of 16), the row's tiles of pixels; a last partial
-// tile is computed again from the row's end (overlapping the one before, whose pixels it
-// recomputes bit for bit), or through a temporary tile when the row is shorter than a
-// tile. The 32-column kernel skips, for each column kx of the window, the pixels whose
-// column kx lies in the horizontal padding (zeros in the copy); the 16-column kernel, made
-// for few channels (a block per column of the window would be a term or two), adds them.
-func (s *convCall) row(b, oy int) {
-	w, out := s.w, s.out
-	pw, ow, c := w.W+2*w.Pad, w.OutW(), w.C
+// the last if out is an odd multiple of 16), the row's tiles of pixels (tileStart: a last
+// partial tile recomputes pixels of the one before bit for bit), through tmp when the row
+// is shorter than a tile. The 32-column kernel skips, for each column kx of the window,
+// the pixels whose column kx lies in the horizontal padding (zeros in the copy); the
+// 16-column kernel, made for few channels (a segment per column of the window would be a
+// term or two), adds them.
+func (s *convCall) row(b, oy int, tmp *[conv32Pixels * 32]float32) {
+	w, out, ow := s.w, s.out, s.ow
+	pw, c := w.W+2*w.Pad, w.C
 	iy := oy*w.Stride - w.Pad
 	ky0, ky1 := max(0, -iy), min(w.Kernel, w.H-iy)
 	run := w.Kernel * c
@@ -132,13 +180,11 @@ func (s *convCall) row(b, oy int) {
 	rs, cs := uintptr(w.Stride*c*f32), uintptr(out*f32)
 	base := b*paddedLen(w) + (iy+ky0)*pw*c // padded[base]: pixel 0's first value
 	wrow := ky0 * run * out                // weights[wrow]: row of the first term
-	orow := (b*w.OutH() + oy) * ow * out   // dst[orow]: pixel 0's first output
+	orow := (b*s.oh + oy) * ow * out       // dst[orow]: pixel 0's first output
 	relu := uintptr(0)
 	if s.relu {
 		relu = 1
 	}
-	var tmp [conv32Pixels * 32]float32 // = conv16Pixels·16: a tile of a short row
-	var segs [maxDirectKernel]uint32
 	for j := 0; j < out; j += 32 {
 		tile, cols := conv32Pixels, 32
 		if out-j < 32 {
@@ -146,8 +192,8 @@ func (s *convCall) row(b, oy int) {
 		}
 		_ = s.weights[wrow+j+((nky*run-1)*out)+cols-1] // the last weight read, checked once
 		bp, bias := unsafe.Pointer(&s.weights[wrow+j]), unsafe.Pointer(&s.bias[j])
-		for x := 0; x < ow; x += tile {
-			x0 := min(x, max(0, ow-tile))
+		for t := 0; t*tile < ow; t++ {
+			x0 := tileStart(t, tile, ow)
 			// The last value read: pixel tile-1's last term (paddedSlack covers the pixels
 			// past the row of a short row's tile).
 			_ = s.padded[base+(x0+tile-1)*w.Stride*c+(nky-1)*pw*c+run-1]
@@ -160,25 +206,8 @@ func (s *convCall) row(b, oy int) {
 			if cols == 16 {
 				conv16AVX512(nky, run, a, rs, skip, bp, cs, dst, ds, bias, relu)
 			} else {
-				// The run's segments: consecutive columns kx of the window with the same
-				// mask, bit r set when pixel x0+r is in the row and its column kx in the
-				// image.
-				nseg := 0
-				for kx := 0; kx < w.Kernel; kx++ {
-					m := uint32(0)
-					for r := 0; r < tile; r++ {
-						if ix := (x0+r)*w.Stride - w.Pad + kx; x0+r < ow && ix >= 0 && ix < w.W {
-							m |= 1 << r
-						}
-					}
-					if nseg > 0 && segs[nseg-1]&0xff == m {
-						segs[nseg-1] += uint32(c) << 8
-						continue
-					}
-					segs[nseg] = uint32(c)<<8 | m
-					nseg++
-				}
-				conv32AVX512(nky, nseg, a, rs, skip, bp, cs, dst, ds, bias, relu, &segs[0])
+				seg := s.segs[t*(w.Kernel+1):]
+				conv32AVX512(nky, int(seg[0]), a, rs, skip, bp, cs, dst, ds, bias, relu, &seg[1])
 			}
 			if ow < tile {
 				for p := 0; p < ow; p++ {
