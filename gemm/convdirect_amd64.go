@@ -38,6 +38,12 @@ const (
 	conv16Pixels = 14
 )
 
+// paddedBytes is the most bytes of padded images convDirect copies before computing them
+// (at least one image's), so that they are still in L2 when read: 64 KB, 4 of the CNN's
+// second convolution's 14×18×16 float32s. (The CNN's forward at batch 256 on one core:
+// 51.0 µs per image against 52.0 when a chunk filled the caller's scratch, 58 images.)
+const paddedBytes = 64 << 10
+
 // maxDirectKernel is the largest window side convDirect takes (the segments of a window
 // row, at most one per column of the window, live on the stack); larger windows go
 // through the patches.
@@ -65,7 +71,7 @@ func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, rel
 		return n == 0 && direct(w, out)
 	}
 	img, slack := paddedLen(w), paddedSlack(w)
-	chunk := (len(scratch) - slack) / img
+	chunk := min((len(scratch)-slack)/img, max(1, paddedBytes/(img*f32)))
 	if chunk < 1 {
 		return false
 	}
