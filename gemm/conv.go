@@ -28,19 +28,6 @@ func paddedLen(w arch.Window) int { return w.H * (w.W + 2*w.Pad) * w.C }
 // start, the last (maxTilePixels-1)·Stride pixels on, Kernel pixels long.
 func paddedSlack(w arch.Window) int { return (maxTilePixels*w.Stride + w.Kernel) * w.C }
 
-// padImage copies the NHWC image src of window w into dst (paddedLen(w) values) with Pad
-// zero pixels before and after each row.
-func padImage(dst, src []float32, w arch.Window) {
-	row, lead := w.W*w.C, w.Pad*w.C
-	prow := row + 2*lead
-	for y := 0; y < w.H; y++ {
-		d := dst[y*prow : (y+1)*prow]
-		clear(d[:lead])
-		copy(d[lead:lead+row], src[y*row:(y+1)*row])
-		clear(d[lead+row:])
-	}
-}
-
 // Conv is a convolution layer over n NHWC images: dst = op(im2col(src)·weights + bias),
 // op ReLU if relu is set. src is [n, H, W, C] (w's geometry), weights [PatchLen, out] (the
 // training layout [KH, KW, C, Out], patch order ky, kx, c), bias [out], dst
@@ -50,12 +37,13 @@ func padImage(dst, src []float32, w arch.Window) {
 // layer whose input is the element's patch: its bias, then the patch's terms in order (ky,
 // kx, c), then ReLU, but that terms whose value is zero may be skipped, which changes at
 // most the sign of a zero (see the package documentation). On the AVX-512 path, for out a
-// multiple of 16, Conv is a direct convolution: as many whole images as scratch holds (at
-// least ConvScratch(w, 1)) are copied with their columns zero-padded, and tiles of output
+// multiple of 16, Conv is a direct convolution: a few images at a time (up to 64 KB, at
+// least one) are copied into scratch with their columns zero-padded, and tiles of output
 // pixels of one row (7 pixels × 32 channels, or 14 × 16) are computed from the copy in
-// place, skipping the window rows in the vertical padding. Otherwise the patches of as many
-// whole images as scratch holds are laid out with tinyq/internal/patch.Im2col, then
-// multiplied with one Affine call per chunk. Conv runs on the calling goroutine's share of
+// place, with no patch matrix, skipping the window rows in the vertical padding (and, for
+// 32 channels, each pixel's window columns in the horizontal padding). Otherwise the
+// patches of as many whole images as scratch holds (at least ConvScratch(w, 1)) are laid
+// out with tinyq/internal/patch.Im2col, then multiplied with one Affine call per chunk. Conv runs on the calling goroutine's share of
 // the kernels' parallelism (large products are split by output rows, or by Affine) and
 // allocates nothing. It panics on bad sizes, like Affine.
 func Conv(n int, w arch.Window, out int, src, weights, bias []float32, relu bool, dst, scratch []float32) {

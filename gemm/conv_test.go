@@ -24,6 +24,7 @@ var convWindows = []arch.Window{
 	{H: 4, W: 17, C: 2, Kernel: 3, Stride: 1, Pad: 1},
 	{H: 3, W: 30, C: 1, Kernel: 5, Stride: 1, Pad: 2},
 	{H: 8, W: 16, C: 5, Kernel: 2, Stride: 2, Pad: 1},
+	{H: 9, W: 25, C: 3, Kernel: 7, Stride: 3, Pad: 3},
 }
 
 // directConv is the direct formula of a convolution in float64, over NHWC src and

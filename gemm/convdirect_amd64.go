@@ -30,9 +30,9 @@ func conv32AVX512(nky, nseg int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Po
 func conv16AVX512(nky, run int, a unsafe.Pointer, rs, skip uintptr, b unsafe.Pointer, bs uintptr, c unsafe.Pointer, cs uintptr, bias unsafe.Pointer, relu uintptr)
 
 // The direct kernels' tiles: 7 pixels of 32 columns (14 zmm accumulators, two per pixel)
-// and 14 pixels of 16 columns (14 zmm, one per pixel); the accumulators, the two rows of
-// weights and a broadcast value take 17 of the 32 zmm registers, and 14 independent sums
-// keep an FMA unit of latency 4 busy.
+// and 14 pixels of 16 columns (14 zmm, one per pixel); the accumulators, the weights of a
+// term and a broadcast value take at most 17 of the 32 zmm registers, and 14 independent
+// sums keep an FMA unit of latency 4 busy.
 const (
 	conv32Pixels = 7
 	conv16Pixels = 14
@@ -44,18 +44,13 @@ const (
 // 51.0 µs per image against 52.0 when a chunk filled the caller's scratch, 58 images.)
 const paddedBytes = 64 << 10
 
-// maxDirectKernel is the largest window side convDirect takes (the segments of a window
-// row, at most one per column of the window, live on the stack); larger windows go
-// through the patches.
-const maxDirectKernel = 32
-
 // maxDirectRun is the most terms a window row may have (Kernel·C) for convDirect: a
 // segment's count of terms takes the 24 high bits of a uint32.
 const maxDirectRun = 1<<24 - 1
 
 // direct reports whether convDirect computes convolutions of window w with out channels.
 func direct(w arch.Window, out int) bool {
-	return ActivePath() == AVX512 && out%16 == 0 && w.Kernel <= maxDirectKernel && w.Kernel*w.C <= maxDirectRun
+	return ActivePath() == AVX512 && out%16 == 0 && w.Kernel*w.C <= maxDirectRun
 }
 
 // convDirect is Conv on the AVX-512 path for out a multiple of 16: a direct convolution
@@ -96,6 +91,19 @@ func convDirect(n int, w arch.Window, out int, src, weights, bias []float32, rel
 	s.padded, s.weights, s.bias, s.dst, s.segs, s.segsBuf = nil, nil, nil, nil, nil, nil
 	convCalls.Put(s)
 	return true
+}
+
+// padImage copies the NHWC image src of window w into dst (paddedLen(w) values) with Pad
+// zero pixels before and after each row.
+func padImage(dst, src []float32, w arch.Window) {
+	row, lead := w.W*w.C, w.Pad*w.C
+	prow := row + 2*lead
+	for y := 0; y < w.H; y++ {
+		d := dst[y*prow : (y+1)*prow]
+		clear(d[:lead])
+		copy(d[lead:lead+row], src[y*row:(y+1)*row])
+		clear(d[lead+row:])
+	}
 }
 
 // convCall holds the arguments of one chunk of convDirect for the goroutines that share
