@@ -40,9 +40,10 @@
 // row kernel, for fewer rows than a tile or for an A whose sampled rows are at most 30%
 // nonzero, such as MNIST's pixels, skips them one row at a time, when n is at least a row
 // kernel's width; the list kernel, for op(A) = Aᵀ with mostly zero columns, skips a column
-// that is zero in all the rows of a tile). Adding a zero term changes c only from -0 to +0,
-// so a skip changes at most the sign of a zero result; and it hides a NaN or an infinity in
-// B that would have been multiplied by zero, as gonum and the reference BLAS also do.
+// that is zero in all the rows of a tile; Conv's direct convolution skips the terms that
+// lie in the padding). Adding a zero term changes c only from -0 to +0, so a skip changes
+// at most the sign of a zero result; and it hides a NaN or an infinity in B that would
+// have been multiplied by zero, as gonum and the reference BLAS also do.
 //
 // As a consequence, tinyq's training graph and its runtime, which call Sgemm with the same
 // arguments (bias rows in C, beta = 1), agree bit for bit on the same path.
