@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"strings"
 	"testing"
@@ -170,4 +171,44 @@ func BenchmarkConv(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestConvNaN checks on every path that a NaN input pixel reaches exactly the outputs
+// whose window covers it, through ReLU, at every position of the image (edges, where the
+// direct convolution skips the padding, included): no real pixel's term is skipped, and
+// no padding value read by a tile reaches an output.
+func TestConvNaN(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		for _, c := range []struct {
+			w   arch.Window
+			out int
+		}{{convWindows[1], 32}, {convWindows[5], 32}, {convWindows[6], 48}, {convWindows[9], 32}, {convWindows[7], 16}} {
+			w, out := c.w, c.out
+			weights, bias := make([]float32, w.PatchLen()*out), make([]float32, out)
+			for i := range weights {
+				weights[i] = 0.5
+			}
+			src := make([]float32, w.InLen())
+			dst := make([]float32, w.OutPixels()*out)
+			scratch := make([]float32, ConvScratch(w, 1))
+			for y := 0; y < w.H; y++ {
+				for x := 0; x < w.W; x++ {
+					clear(src)
+					src[(y*w.W+x)*w.C+w.C-1] = float32(math.NaN())
+					Conv(1, w, out, src, weights, bias, true, dst, scratch)
+					for oy := 0; oy < w.OutH(); oy++ {
+						for ox := 0; ox < w.OutW(); ox++ {
+							dy, dx := y-(oy*w.Stride-w.Pad), x-(ox*w.Stride-w.Pad)
+							covers := dy >= 0 && dy < w.Kernel && dx >= 0 && dx < w.Kernel
+							for o := 0; o < out; o++ {
+								if v := dst[(oy*w.OutW()+ox)*out+o]; math.IsNaN(float64(v)) != covers {
+									t.Fatalf("%+v: NaN at (%d, %d): output (%d, %d) channel %d = %v", w, y, x, oy, ox, o, v)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
 }
