@@ -9,8 +9,11 @@
 // ReLU: the kernels start each element at its bias and apply max(c, 0) before storing, so the
 // layer costs no pass over C beyond the product (the runtime's float model uses it).
 //
-// Conv is a convolution layer on the same kernels: the patches of the images laid out as
-// rows (im2col, tinyq/internal/patch) in chunks of whole images, then Affine.
+// Conv is a convolution layer with the same arithmetic: on the AVX-512 path, for a multiple
+// of 16 output channels, a direct convolution whose kernels read the images in place (a
+// copy with padded columns) and compute tiles of output pixels; otherwise the patches of
+// the images laid out as rows (im2col, tinyq/internal/patch) in chunks of whole images,
+// then Affine.
 //
 // It imports only the standard library, tinyq/internal/kernel (which reads the CPU features
 // and TINYQ_KERNEL), tinyq/internal/par (the worker pool), tinyq/arch and
@@ -37,9 +40,10 @@
 // row kernel, for fewer rows than a tile or for an A whose sampled rows are at most 30%
 // nonzero, such as MNIST's pixels, skips them one row at a time, when n is at least a row
 // kernel's width; the list kernel, for op(A) = Aᵀ with mostly zero columns, skips a column
-// that is zero in all the rows of a tile). Adding a zero term changes c only from -0 to +0,
-// so a skip changes at most the sign of a zero result; and it hides a NaN or an infinity in
-// B that would have been multiplied by zero, as gonum and the reference BLAS also do.
+// that is zero in all the rows of a tile; Conv's direct convolution skips the terms that
+// lie in the padding). Adding a zero term changes c only from -0 to +0, so a skip changes
+// at most the sign of a zero result; and it hides a NaN or an infinity in B that would
+// have been multiplied by zero, as gonum and the reference BLAS also do.
 //
 // As a consequence, tinyq's training graph and its runtime, which call Sgemm with the same
 // arguments (bias rows in C, beta = 1), agree bit for bit on the same path.
@@ -57,6 +61,7 @@
 //   - avx512: tiles of 8×32 (16 zmm accumulators), B read in place or from a packed panel,
 //     A read in place by rows or by columns; rows of 128 columns for fewer than 8 rows and
 //     for sparse rows, over a list of the row's nonzero terms built with VCOMPRESSPS.
+//     Conv's direct kernels: 7 pixels × 32 channels or 14 pixels × 16 (14 zmm).
 //   - avx2: tiles of 6×16 (12 ymm accumulators); rows of 64 columns, for few or sparse rows
 //     (the list built in Go: MNIST's first layer at batch 1,000 runs 1.5x faster than dense).
 //   - generic: one row at a time, four columns at a time.

@@ -287,6 +287,10 @@ func MaxPool[T float32 | uint8](dst []T, arg []int32, src []T, n int, w arch.Win
 			}
 			return
 		case []float32:
+			if poolF32Wide != nil && w.C%poolLanesF32Wide == 0 {
+				maxPoolVec(unsafe.Pointer(&d[0]), unsafe.Pointer(&any(src).([]float32)[0]), 4, n, w, poolF32Wide)
+				return
+			}
 			if poolF32 != nil && w.C%poolLanesF32 == 0 {
 				maxPoolVec(unsafe.Pointer(&d[0]), unsafe.Pointer(&any(src).([]float32)[0]), 4, n, w, poolF32)
 				return

@@ -12,8 +12,10 @@ import (
 type poolKernel func(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
 
 // The assembly pooling kernels of this build and process (poolKernels), nil where there is
-// none; only tests change them (to run the pure-Go loops).
-var poolF32, poolU8 = poolKernels()
+// none; only tests change them (to run the pure-Go loops). poolF32Wide, where there is
+// one, takes the float channel counts that fill its vectors (multiples of
+// poolLanesF32Wide), poolF32 the others.
+var poolF32, poolF32Wide, poolU8 = poolKernels()
 
 // copyRuns reports whether im2colPadded copies window rows with the assembly copier
 // copyRunsCall (copyKernel): it copies the k window rows of run bytes of each of pixels
@@ -25,7 +27,9 @@ var copyRuns = copyKernel()
 // float32s, poolU8 of 16 bytes.
 const (
 	poolLanesF32 = 8
-	poolLanesU8  = 16
+	// poolLanesF32Wide is poolF32Wide's: 16 float32s (AVX-512).
+	poolLanesF32Wide = 16
+	poolLanesU8      = 16
 )
 
 // maxPoolVec is MaxPool without offsets on kernel k, for values of size bytes: per output

@@ -15,6 +15,11 @@ import (
 //go:noescape
 func poolF32AVX2(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
 
+// poolF32AVX512 is poolF32AVX2 with 16 channels at a time (c a multiple of 16).
+//
+//go:noescape
+func poolF32AVX512(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
+
 // poolU8AVX is poolF32AVX2 for uint8, 16 channels at a time (c a multiple of 16).
 //
 //go:noescape
@@ -42,14 +47,18 @@ func copyRunsCall(dst, src unsafe.Pointer, pixels, k, run, row, step int) {
 
 // poolKernels returns the pooling kernels of the paths this process selected
 // (tinyq/internal/kernel: the float kernel with gemm's avx2 or avx512, the byte kernel
-// with qkernel's non-generic paths, all of which have AVX2), nil for none.
-func poolKernels() (f32, u8 poolKernel) {
+// with qkernel's non-generic paths, all of which have AVX2; the float kernel of 16
+// channels with avx512), nil for none.
+func poolKernels() (f32, f32Wide, u8 poolKernel) {
 	c, _ := kernel.Selected()
 	if c.Float != "generic" {
 		f32 = poolF32AVX2
 	}
+	if c.Float == "avx512" {
+		f32Wide = poolF32AVX512
+	}
 	if c.Int != "generic" {
 		u8 = poolU8AVX
 	}
-	return f32, u8
+	return f32, f32Wide, u8
 }

@@ -61,6 +61,100 @@ f32done:
 	VZEROUPPER
 	RET
 
+// ZPOOLTAP: acc = Z0. Takes the tap at addr into acc with MaxPool's rule (Z1, K1, K2
+// clobbered).
+#define ZPOOLTAP(addr) \
+	VMOVUPS addr, Z1; \
+	VCMPPS $6, Z0, Z1, K1; \
+	VCMPPS $7, Z0, Z0, K2; \
+	KANDW K1, K2, K1; \
+	VMOVAPS Z1, K1, Z0
+
+// func poolF32AVX512(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
+//
+// poolF32AVX2 with 16 channels at a time (c is a multiple of 16): for every tap v,
+// acc = v where !(v <= acc) (v > acc, or either is NaN) and acc is not NaN, that is where
+// v > acc or (v is NaN and acc is not).
+TEXT ·poolF32AVX512(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ c+16(FP), CX
+	MOVQ kw+24(FP), R11
+	MOVQ kh+32(FP), R12
+	MOVQ row+40(FP), R8
+	MOVQ step+48(FP), R9
+	MOVQ n+56(FP), R10
+	SHLQ $2, CX // bytes of one pixel's channels
+	TESTQ R10, R10
+	JZ z32done
+	CMPQ R11, $2
+	JNE  z32pixel
+	CMPQ R12, $2
+	JEQ  z32pixel2
+
+z32pixel:
+	XORQ DX, DX
+
+z32chan:
+	LEAQ (SI)(DX*1), AX
+	VMOVUPS (AX), Z0
+	MOVQ R12, R13
+
+z32row:
+	MOVQ AX, BX
+	MOVQ R11, R14
+
+z32tap:
+	VMOVUPS (BX), Z1
+	VCMPPS $6, Z0, Z1, K1 // !(v <= acc): v > acc or either is NaN
+	VCMPPS $7, Z0, Z0, K2 // acc is not NaN
+	KANDW K1, K2, K1
+	VMOVAPS Z1, K1, Z0
+	ADDQ CX, BX
+	DECQ R14
+	JNZ z32tap
+	ADDQ R8, AX
+	DECQ R13
+	JNZ z32row
+
+	VMOVUPS Z0, (DI)(DX*1)
+	ADDQ $64, DX
+	CMPQ DX, CX
+	JB z32chan
+
+	ADDQ CX, DI
+	ADDQ R9, SI
+	DECQ R10
+	JNZ z32pixel
+
+z32done:
+	VZEROUPPER
+	RET
+
+	// 2×2 windows: the taps (0, 0), (0, 1), (1, 0), (1, 1) without loops (the first tap
+	// starts acc; comparing it with itself changes nothing, so it is not repeated).
+z32pixel2:
+	XORQ DX, DX
+
+z32chan2:
+	LEAQ (SI)(DX*1), AX
+	VMOVUPS (AX), Z0
+	ZPOOLTAP((AX)(CX*1))
+	ADDQ R8, AX
+	ZPOOLTAP((AX))
+	ZPOOLTAP((AX)(CX*1))
+	VMOVUPS Z0, (DI)(DX*1)
+	ADDQ $64, DX
+	CMPQ DX, CX
+	JB z32chan2
+
+	ADDQ CX, DI
+	ADDQ R9, SI
+	DECQ R10
+	JNZ z32pixel2
+	VZEROUPPER
+	RET
+
 // func poolU8AVX(out, in unsafe.Pointer, c, kw, kh, row, step, n int)
 //
 // poolF32AVX2 for bytes: the unsigned maximum of every tap, 16 channels at a time (c is a

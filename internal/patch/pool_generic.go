@@ -5,7 +5,7 @@ package patch
 import "unsafe"
 
 // poolKernels returns no kernels: this build has only the pure-Go loops.
-func poolKernels() (f32, u8 poolKernel) { return nil, nil }
+func poolKernels() (f32, f32Wide, u8 poolKernel) { return nil, nil, nil }
 
 // copyKernel reports false: this build has only the pure-Go loops.
 func copyKernel() bool { return false }

@@ -10,16 +10,26 @@ import (
 
 // withoutPoolKernels runs f with the assembly pooling kernels off (the pure-Go loops).
 func withoutPoolKernels(f func()) {
-	f32, u8 := poolF32, poolU8
-	poolF32, poolU8 = nil, nil
-	defer func() { poolF32, poolU8 = f32, u8 }()
+	f32, wide, u8 := poolF32, poolF32Wide, poolU8
+	poolF32, poolF32Wide, poolU8 = nil, nil, nil
+	defer func() { poolF32, poolF32Wide, poolU8 = f32, wide, u8 }()
+	f()
+}
+
+// withoutWidePoolKernel runs f with the 16-channel float kernel off (the 8-channel one
+// takes its windows).
+func withoutWidePoolKernel(f func()) {
+	wide := poolF32Wide
+	poolF32Wide = nil
+	defer func() { poolF32Wide = wide }()
 	f()
 }
 
 // TestMaxPoolKernels checks MaxPool without offsets on windows whose channels fill the
-// assembly kernels' vectors (multiples of 16), with and without padding, against the naive
-// pooling and against the pure-Go loops: float32 with NaNs, signed zeros and ties, uint8
-// over the whole byte range (an unsigned comparison).
+// assembly kernels' vectors (multiples of 16, and of 8 for the 8-channel float kernel),
+// with and without padding, against the naive pooling and against the pure-Go loops:
+// float32 with NaNs, signed zeros and ties (through each float kernel this process has),
+// uint8 over the whole byte range (an unsigned comparison).
 func TestMaxPoolKernels(t *testing.T) {
 	if poolF32 == nil && poolU8 == nil {
 		t.Log("no assembly pooling kernels in this build or process: the pure-Go loops against the naive pooling")
@@ -29,6 +39,7 @@ func TestMaxPoolKernels(t *testing.T) {
 		{H: 28, W: 28, C: 16, Kernel: 2, Stride: 2},
 		{H: 14, W: 14, C: 32, Kernel: 2, Stride: 2},
 		{H: 7, W: 9, C: 48, Kernel: 3, Stride: 2, Pad: 1},
+		{H: 6, W: 6, C: 24, Kernel: 2, Stride: 2},
 	}
 	for len(ws) < 40 {
 		k := 1 + r.IntN(4)
@@ -59,9 +70,11 @@ func TestMaxPoolKernels(t *testing.T) {
 		MaxPool(got, nil, src, n, w)
 		goGot := make([]float32, len(want))
 		withoutPoolKernels(func() { MaxPool(goGot, nil, src, n, w) })
+		narrow := make([]float32, len(want))
+		withoutWidePoolKernel(func() { MaxPool(narrow, nil, src, n, w) })
 		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(goGot[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%+v n=%d: out %d = %v (%#x; pure Go %#x), want %#x", w, n, i, got[i], math.Float32bits(got[i]), math.Float32bits(goGot[i]), math.Float32bits(want[i]))
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(goGot[i]) != math.Float32bits(want[i]) || math.Float32bits(narrow[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v n=%d: out %d = %v (%#x; pure Go %#x, 8-channel kernel %#x), want %#x", w, n, i, got[i], math.Float32bits(got[i]), math.Float32bits(goGot[i]), math.Float32bits(narrow[i]), math.Float32bits(want[i]))
 			}
 		}
 		gotU := make([]uint8, len(want))
