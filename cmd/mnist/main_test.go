@@ -131,6 +131,7 @@ func TestBadQATFlags(t *testing.T) {
 		{[]string{"-observer", "median"}, "-observer"},
 		{[]string{"-qat-lr", "-1"}, "-qat-lr"},
 		{[]string{"-freeze-observers", "-1"}, "-freeze-observers"},
+		{[]string{"-qat", "-freeze-bn", "-2"}, "-freeze-bn -2: want -1"},
 		{[]string{"-lsq=maybe"}, "-lsq"},
 		{[]string{"-lsq-init", "max"}, "-lsq-init"},
 		{[]string{"-distill-t", "0"}, "-distill-t"},
