@@ -23,9 +23,10 @@ import (
 //
 // x is a vector [C] or a matrix whose rows hold whole groups of C values with the channel
 // innermost (a [In, Out] weight with C = Out, a bias [Out], NHWC activations [N, H·W·C]).
-// f is computed in float64 and each value rounded to float32 once, as
+// Multiplying, f is computed in float64 and each product rounded to float32 once, as
 // infer.FoldBatchNorm computes a folded weight, so BNScale of a weight equals the folded
-// weight bit for bit. The running variance is read from st when the op runs (before a
+// weight bit for bit. Dividing (the layer's output, the large tensor), each value is
+// multiplied by 1/f rounded to float32, split over two goroutines. The running variance is read from st when the op runs (before a
 // BatchNorm later in the same forward run updates it) and is a constant of the gradient, as
 // in PyTorch (a buffer); gamma gets the gradient through f. A channel whose f is 0 cannot be
 // divided by: the forward refuses it.
@@ -55,6 +56,11 @@ type bnScaleOp struct {
 	out    buffer
 
 	f, std []float64 // [C] gamma/sqrt(var+eps) and sqrt(var+eps) of the last run
+	inv    []float32 // [C] float32(1/f), dividing
+	par    halves
+	// Arguments of the current scaling, for the parallel job (bound once).
+	x, y []float32
+	job  func(part, lo, hi int)
 }
 
 // WriteHash writes the op's identity: name, mode and state.
@@ -76,7 +82,7 @@ func (op *bnScaleOp) factors(gamma []float32) error {
 	if err := op.st.check(c); err != nil {
 		return fmt.Errorf("autograd: %v: %w", op, err)
 	}
-	op.f, op.std = resize64(op.f, c), resize64(op.std, c)
+	op.f, op.std, op.inv = resize64(op.f, c), resize64(op.std, c), resize(op.inv, c)
 	for j, g := range gamma {
 		v := float64(op.st.Var[j]) + float64(op.st.Eps)
 		if !(v > 0) || math.IsInf(v, 0) {
@@ -87,6 +93,7 @@ func (op *bnScaleOp) factors(gamma []float32) error {
 		if op.divide && op.f[j] == 0 {
 			return fmt.Errorf("autograd: %v: channel %d: gamma is 0, the folded layer cannot be divided by it", op, j)
 		}
+		op.inv[j] = float32(1 / op.f[j])
 	}
 	return nil
 }
@@ -108,24 +115,38 @@ func (op *bnScaleOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	y := op.out.get(vs[0].Shape()...)
-	scaleChannels(y.Float32s(), x, op.f, op.divide)
+	op.scale(y.Float32s(), x)
 	return y, nil
 }
 
-// scaleChannels writes y = x·f (or x/f) per channel, f's length the channels, rounding each
-// float64 product once.
-func scaleChannels(y, x []float32, f []float64, divide bool) {
-	c := len(f)
-	for r := 0; r < len(x); r += c {
-		xr, yr := x[r:r+c], y[r:r+c]
-		if divide {
-			for j, v := range xr {
-				yr[j] = float32(float64(v) / f[j])
+// scale writes y = x·f per channel (x/f dividing) with the factors of the last run: the
+// float64 product rounded once, or dividing, x times float32(1/f), in two parts.
+func (op *bnScaleOp) scale(y, x []float32) {
+	c := len(op.f)
+	if !op.divide {
+		for r := 0; r < len(x); r += c {
+			for j, v := range x[r : r+c] {
+				y[r+j] = float32(float64(v) * op.f[j])
 			}
-		} else {
-			for j, v := range xr {
-				yr[j] = float32(float64(v) * f[j])
-			}
+		}
+		return
+	}
+	op.x, op.y = x, y
+	if op.job == nil {
+		op.job = op.unscale
+	}
+	op.par.run(len(x)/c, len(x), op.job)
+	op.x, op.y = nil, nil
+}
+
+// unscale writes y = x·(1/f) for rows [lo, hi) of c values.
+func (op *bnScaleOp) unscale(_, lo, hi int) {
+	c := len(op.inv)
+	inv := op.inv[:c]
+	for r := lo; r < hi; r++ {
+		x, y := op.x[r*c:(r+1)*c], op.y[r*c:(r+1)*c]
+		for j, v := range x {
+			y[j] = v * inv[j]
 		}
 	}
 }
@@ -180,7 +201,7 @@ func (op *bnScaleGradXOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("autograd: %v: dy has %d values, not a multiple of %d channels", op, len(dy), len(f))
 	}
 	dx := op.out.get(vs[0].Shape()...)
-	scaleChannels(dx.Float32s(), dy, f, op.fwd.divide)
+	op.fwd.scale(dx.Float32s(), dy)
 	return dx, nil
 }
 
