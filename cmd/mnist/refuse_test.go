@@ -122,7 +122,7 @@ func TestQATOnlyFlagsNeedQAT(t *testing.T) {
 		{"-bits", "4"}, {"-observer", "minmax"}, {"-lsq"}, {"-lsq=false"}, {"-lsq-init", "range"},
 		{"-lsq-learn-input"}, {"-distill"}, {"-distill-t", "2"}, {"-distill-alpha", "0.3"},
 		{"-lr-schedule", "cosine"}, {"-qat-lr", "0.01"}, {"-qat-init", "scratch"},
-		{"-freeze-observers", "1"}, {"-freeze-bn", "2"},
+		{"-freeze-observers", "1"},
 	}
 	for _, f := range flags {
 		name := strings.SplitN(f[0], "=", 2)[0]
