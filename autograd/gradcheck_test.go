@@ -64,7 +64,7 @@ func checkOp(t *testing.T, c opCase) *G.Node {
 	}
 	rng := rand.New(rand.NewSource(99))
 	r := randF32(rng, len(want), 1)
-	rn := G.NewMatrix(g, tensor.Float32, G.WithShape(y.Shape()...), G.WithName("r"),
+	rn := G.NewTensor(g, tensor.Float32, y.Dims(), G.WithShape(y.Shape()...), G.WithName("r"),
 		G.WithValue(tensor.New(tensor.WithShape(y.Shape()...), tensor.WithBacking(r))))
 	loss := G.Must(G.Sum(G.Must(G.HadamardProd(y, rn))))
 	grads, err := G.Grad(loss, nodes...)

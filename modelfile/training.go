@@ -65,6 +65,9 @@ type QATTraining struct {
 	Schedule     string          `json:"lr_schedule"`
 	LearnInput   bool            `json:"lsq_learn_input"`
 	FP32Model    string          `json:"fp32_model,omitempty"`
+	// FreezeBNAfter is the epochs of BatchNorm statistics (qat.Config.FreezeBNAfter) of a
+	// model with BatchNorm; absent for one without, or with the BatchNorms folded at once.
+	FreezeBNAfter int `json:"freeze_bn_after,omitempty"`
 }
 
 // String returns the record as the metadata value: compact JSON, fields in declaration

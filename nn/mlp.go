@@ -69,8 +69,17 @@ type Layer struct {
 	// Linear.Out the output channels; W is [Kernel, Kernel, C, Out] (the [In, Out] layout).
 	Conv arch.Window
 	// BN, if set, normalizes the layer's output channels before the activation.
-	BN  *BatchNorm
-	Act Activation
+	BN *BatchNorm
+	// FoldBN, with BN, builds the layer in the form of PyTorch's QAT ConvBn modules
+	// (torch.ao.nn.intrinsic.qat ConvBn2d, ConvBnReLU2d): the weight hook sees the folded
+	// weight w·f, f = gamma/sqrt(running var + eps) per output channel (autograd.BNScale),
+	// and the layer computes BatchNorm(layer(x, hooked w·f, b·f) / f): the layer's output
+	// on its unfolded scale, plus b, normalized by the BatchNorm as usual (batch statistics
+	// in training graphs unless BN.State.Training is turned off, running statistics in
+	// evaluation graphs). The bias hook is not applied: the bias the integer model holds
+	// exists only once the BatchNorm is folded (FoldBatchNorm). Clone does not copy it.
+	FoldBN bool
+	Act    Activation
 	// Pool is the max pooling after the activation; its zero value means none. (Build pools
 	// before ReLU: the same values and gradients, ReLU on fewer values.)
 	Pool arch.Window
@@ -512,13 +521,41 @@ func (m *MLP) build(batch int, training bool) (*Net, error) {
 		w := G.NewMatrix(g, tensor.Float32, G.WithShape(l.In, l.Out), G.WithName(name+".w"), G.WithValue(l.W))
 		b := G.NewVector(g, tensor.Float32, G.WithShape(l.Out), G.WithName(name+".b"), G.WithValue(l.B))
 		net.Params = append(net.Params, w, b)
-		wq, err := apply(l.WeightHook, w)
+		folded := l.BN != nil && l.FoldBN
+		var gamma, beta *G.Node
+		var st *autograd.BatchNormState
+		if l.BN != nil {
+			gamma = G.NewVector(g, tensor.Float32, G.WithShape(l.Out), G.WithName(name+".bn.gamma"), G.WithValue(l.BN.Gamma))
+			beta = G.NewVector(g, tensor.Float32, G.WithShape(l.Out), G.WithName(name+".bn.beta"), G.WithValue(l.BN.Beta))
+			net.Params = append(net.Params, gamma, beta)
+			st = &l.BN.State // training graphs update the model's running statistics in place
+			if !training {
+				eval := l.BN.State // a copy reading the same statistics
+				eval.Training = false
+				st = &eval
+			} else if !folded {
+				st.Training = true // (the ConvBn form leaves it to its owner: frozen statistics)
+			}
+		}
+		wIn, bIn := w, b
+		if folded {
+			if wIn, err = autograd.BNScale(name+".bn.w", w, gamma, st, false); err != nil {
+				return nil, err
+			}
+			// The layer's bias b·f: divided by f with the layer's output, it leaves b.
+			if bIn, err = autograd.BNScale(name+".bn.b", b, gamma, st, false); err != nil {
+				return nil, err
+			}
+		}
+		wq, err := apply(l.WeightHook, wIn)
 		if err != nil {
 			return nil, fmt.Errorf("nn: %s weight hook: %w", name, err)
 		}
-		bq, err := apply(l.BiasHook, b)
-		if err != nil {
-			return nil, fmt.Errorf("nn: %s bias hook: %w", name, err)
+		bq := bIn
+		if !folded {
+			if bq, err = apply(l.BiasHook, b); err != nil {
+				return nil, fmt.Errorf("nn: %s bias hook: %w", name, err)
+			}
 		}
 		net.Inputs = append(net.Inputs, h)
 		if l.IsConv() {
@@ -529,18 +566,12 @@ func (m *MLP) build(batch int, training bool) (*Net, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.BN != nil {
-			gamma := G.NewVector(g, tensor.Float32, G.WithShape(l.Out), G.WithName(name+".bn.gamma"), G.WithValue(l.BN.Gamma))
-			beta := G.NewVector(g, tensor.Float32, G.WithShape(l.Out), G.WithName(name+".bn.beta"), G.WithValue(l.BN.Beta))
-			net.Params = append(net.Params, gamma, beta)
-			st := &l.BN.State // training graphs update the model's running statistics in place
-			if !training {
-				eval := l.BN.State // a copy reading the same statistics
-				eval.Training = false
-				st = &eval
-			} else {
-				st.Training = true
+		if folded {
+			if h, err = autograd.BNScale(name+".bn.unfold", h, gamma, st, true); err != nil {
+				return nil, err
 			}
+		}
+		if l.BN != nil {
 			if h, err = autograd.BatchNorm(name+".bn", h, gamma, beta, st); err != nil {
 				return nil, err
 			}

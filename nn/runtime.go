@@ -47,10 +47,11 @@ func (m *MLP) FloatModel() (*infer.FloatModel, error) {
 
 // FoldBatchNorm returns a copy of m with every BatchNorm folded into the layer before it
 // (infer.FoldBatchNorm's rule, with the running statistics): the network the integer
-// runtime computes. QAT starts from it, so that fake quantization sees the folded weights
-// the converted model will hold (Jacob et al. 2018, with the statistics frozen, as PyTorch's
-// fused ConvBn modules end up once freeze_bn_stats is set). A model without BatchNorm comes
-// back as a plain copy (Clone).
+// runtime computes. QAT starts from it (qat.Config.FreezeBNAfter 0), or ends with it after
+// training the layers in their ConvBn form (Layer.FoldBN), so that fake quantization sees
+// the folded weights the converted model will hold (Jacob et al. 2018; with the statistics
+// frozen, as PyTorch's fused ConvBn modules end up once freeze_bn_stats is set). A model
+// without BatchNorm comes back as a plain copy (Clone).
 func (m *MLP) FoldBatchNorm() (*MLP, error) {
 	c := m.Clone()
 	for i, l := range c.Layers {

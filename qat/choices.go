@@ -14,6 +14,8 @@ type Choices struct {
 	FromScratch bool
 	// Schedule, if non-nil, replaces the recipe's schedule.
 	Schedule *train.Schedule
+	// FreezeBNAfter, if non-nil, replaces the recipe's Config.FreezeBNAfter.
+	FreezeBNAfter *int
 }
 
 // Apply returns r with the choices made, and the QAT learning rate for a float model
@@ -24,6 +26,9 @@ func (c Choices) Apply(r Recipe, floatLR float64) (Recipe, float64) {
 	}
 	if c.Schedule != nil {
 		r.Schedule = *c.Schedule
+	}
+	if c.FreezeBNAfter != nil {
+		r.Config.FreezeBNAfter = *c.FreezeBNAfter
 	}
 	lr := r.LR(floatLR, c.LR)
 	if c.LR <= 0 && c.FromScratch {

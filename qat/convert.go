@@ -14,6 +14,9 @@ import (
 // mode quantizes activations per row at 8 bits at run time, so it is refused for a model
 // trained with narrower activations (it would not be the model that was trained).
 func (m *Model) Convert(mode infer.Mode) (*infer.IntModel, error) {
+	if err := m.checkFolded("convert"); err != nil {
+		return nil, err
+	}
 	cfg := ptq.Config{Mode: mode, Spec: m.Config.Spec}
 	plan := ptq.Plan{Calibration: "qat"}
 	if m.Config.LearnScales {
@@ -53,6 +56,9 @@ func (m *Model) Convert(mode infer.Mode) (*infer.IntModel, error) {
 // arithmetic as m's evaluation graph (fake-quantized inputs, weights and biases), without
 // gorgonia. Parameters and scales are copied.
 func (m *Model) Simulation() (*infer.FloatModel, error) {
+	if err := m.checkFolded("simulate"); err != nil {
+		return nil, err
+	}
 	sim := &infer.Simulation{Name: m.Config.Name()}
 	var layers []infer.FloatLayer
 	for i, l := range m.Layers {

@@ -29,6 +29,11 @@
 //     0 and no level is wasted on negatives), moving-average min/max (momentum 0.01).
 //   - Observers update while training and are off while evaluating; FreezeObserversAfter
 //     freezes them for the remaining epochs.
+//   - BatchNorm: folded into its layer at Prepare with its running statistics
+//     (Config.FreezeBNAfter 0), or with FreezeBNAfter N trained in PyTorch's ConvBn form
+//     (the folded weight fake-quantized; batch statistics updating the running ones for N
+//     epochs, then frozen) and folded by Model.FoldBatchNorm after training: Fit and Run
+//     call it; after Trainer.Run, call it before Convert, Simulation or Save.
 //   - LearnScales: LSQ, scales initialised from the first batch (LSQInit: its range, or the
 //     LSQ paper's 2·mean|x|/sqrt(Qp) with InitMeanAbs, the better start at 2 and 3 bits), then
 //     learned by Adam with their own learning rate and clamped to quant.MinScale; the observer

@@ -49,8 +49,12 @@ func (m *Model) file(training string) (modelfile.QATFile, error) {
 
 // Save writes the model (kind "qat", a modelfile.QATFile): its float parameters and every
 // quantizer's scales and zero points, with the QAT configuration in the metadata. The runtime
-// (infer.Load) runs such a file as its fake-quant simulation; Load continues it here.
+// (infer.Load) runs such a file as its fake-quant simulation; Load continues it here. A
+// model whose BatchNorms are not folded yet (Config.FreezeBNAfter) is refused.
 func (m *Model) Save(path, training string) error {
+	if err := m.checkFolded("save"); err != nil {
+		return modelfile.WrapFile("qat", path, err)
+	}
 	qf, err := m.file(training)
 	if err != nil {
 		return modelfile.WrapFile("qat", path, err)
@@ -192,7 +196,13 @@ func (m *Model) DecodeCheckpoint(f *safetensors.File) (train.State, modelfile.In
 		return fail(err)
 	}
 	info := c.Info
-	if fmt.Sprint(info.Arch) != fmt.Sprint(m.Arch()) {
+	// A version 4 file (a network with convolutions or BatchNorm) records its network; its
+	// Arch is derived from it (values per sample), not the MLP sizes m.Arch gives.
+	if info.IsNet() {
+		if a := m.Architecture(); !info.Net.Equal(a) {
+			return fail(fmt.Errorf("architecture %v, this model is %v", info.Net, a))
+		}
+	} else if fmt.Sprint(info.Arch) != fmt.Sprint(m.Arch()) {
 		return fail(fmt.Errorf("architecture %v, this model is %v", info.Arch, m.Arch()))
 	}
 	q, err := m.quantRecord()

@@ -146,7 +146,7 @@ func (o Options) Phase(t Target, b Base) (Phase, error) {
 }
 
 // Training returns the training record of t's phase checkpoints (modelfile.QATTraining): b's
-// record, the QAT settings, and when fine-tuning (not FromScratch) b's identity
+// record, the QAT settings (FreezeBNAfter only for a model with BatchNorm), and when fine-tuning (not FromScratch) b's identity
 // (modelfile.BaseIdentity of its History's epochs and Fingerprint), so that a phase is never resumed on
 // top of another FP32 model.
 func (o Options) Training(t Target, b Base) string {
@@ -155,6 +155,11 @@ func (o Options) Training(t Target, b Base) string {
 		FP32: json.RawMessage(b.Training), LR: lr, Init: "fp32", Observer: o.Observer.String(),
 		LSQ: r.Config.LearnScales, LSQInit: o.LSQInit.String(), Distill: o.Distill, DistillT: o.DistillT, DistillAlpha: o.DistillAlpha,
 		Schedule: r.Schedule.String(), LearnInput: o.LearnInput,
+	}
+	for _, l := range b.Model.Layers {
+		if l.BN != nil {
+			q.FreezeBNAfter = r.Config.FreezeBNAfter // what the phase's checkpoints hold depends on it
+		}
 	}
 	if o.FromScratch {
 		q.Init = "scratch"

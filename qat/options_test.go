@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/arch"
 	"tinyq/modelfile"
 	"tinyq/nn"
 	"tinyq/quant"
@@ -177,5 +178,32 @@ func TestResultDivergence(t *testing.T) {
 	r.History.Epochs[0].TrainLoss = 1e6
 	if w := r.Divergence(); !strings.HasPrefix(w, "qat-w4a4 diverged") {
 		t.Errorf("diverged history: %q", w)
+	}
+}
+
+// TestTrainingRecordFreezeBN: the phase record of a model with BatchNorm holds its
+// FreezeBNAfter (a checkpoint of another is not resumed: its running statistics froze at
+// another epoch); that of a model without BatchNorm does not mention it, so its record is
+// what it was before the option.
+func TestTrainingRecordFreezeBN(t *testing.T) {
+	two := 2
+	o := Options{Choices: Choices{FreezeBNAfter: &two}}
+	for _, bn := range []bool{false, true} {
+		m, err := nn.New(arch.CNN(bn, 10), rand.New(rand.NewSource(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ph, err := o.Phase(Target{{Weight: 8, Activation: 8}}, Base{Model: m, Training: `{}`, Train: train.Config{LR: 0.01}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := modelfile.ParseQATTraining(ph.Training)
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := strings.Contains(ph.Training, "freeze_bn_after")
+		if has != bn || (bn && rec.FreezeBNAfter != 2) || ph.Config.FreezeBNAfter != 2 {
+			t.Errorf("bn %v: record %s, config FreezeBNAfter %d", bn, ph.Training, ph.Config.FreezeBNAfter)
+		}
 	}
 }

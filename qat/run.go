@@ -72,6 +72,9 @@ func Run(p Phase, trainSet, testSet train.Data) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := qm.FoldBatchNorm(); err != nil { // Config.FreezeBNAfter: what converts is folded
+		return nil, err
+	}
 	r := &Result{Model: qm, History: hist, Name: p.Train.Name}
 	if r.Simulation, err = qm.Simulation(); err != nil {
 		return r, err

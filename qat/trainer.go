@@ -22,6 +22,9 @@ func (m *Model) NewTrainer(cfg train.Config) (*train.Trainer, error) {
 		if n := m.Config.FreezeObserversAfter; n > 0 && epoch >= n {
 			m.frozen = true
 		}
+		if n := m.Config.FreezeBNAfter; n > 0 {
+			m.setBNTraining(epoch < n) // also right after a resume
+		}
 		return nil
 	}
 	cfg.SetTraining = func(on bool) {
@@ -64,12 +67,16 @@ func (m *Model) NewTrainer(cfg train.Config) (*train.Trainer, error) {
 }
 
 // Fit trains the model on trainSet for cfg.Epochs epochs (see NewTrainer), evaluating on
-// testSet after each, and leaves the observers off.
+// testSet after each, leaves the observers off and folds the BatchNorms (FoldBatchNorm).
 func (m *Model) Fit(trainSet, testSet train.Data, cfg train.Config) (*train.History, error) {
 	t, err := m.NewTrainer(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer m.SetObserving(false)
-	return t.Run(trainSet, testSet, train.Checkpoints{})
+	h, err := t.Run(trainSet, testSet, train.Checkpoints{})
+	if err != nil {
+		return nil, err
+	}
+	return h, m.FoldBatchNorm()
 }

@@ -38,6 +38,7 @@ type options struct {
 	QATInit    string       `json:"qat_init,omitempty"`
 	Observer   string       `json:"observer,omitempty"`
 	Freeze     int          `json:"freeze_observers_after,omitempty"`
+	FreezeBN   *int         `json:"freeze_bn_after,omitempty"` // -freeze-bn if given, else the recipe's
 	QATLR      float64      `json:"qat_lr,omitempty"`
 	Save       string       `json:"-"`
 	Load       string       `json:"load,omitempty"`
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(io.Discard)
 	var o options
 	var hidden, bits, archFlag string
+	var freezeBN int
 	fs.IntVar(&o.Epochs, "epochs", 5, "training epochs per model")
 	fs.IntVar(&o.Batch, "batch", 128, "training batch size")
 	fs.Float64Var(&o.LR, "lr", 0.001, "Adam learning rate (default: 0.001 for MLPs, 0.002 with a cosine schedule for networks with convolutions)")
@@ -98,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Observer, "observer", "moving-average", "QAT activation observer: minmax, moving-average, percentile, mse, meanabs")
 	fs.Float64Var(&o.QATLR, "qat-lr", 0, "QAT learning rate (0: -lr from scratch or at "+lowBitsText+", else -lr/10)")
 	fs.IntVar(&o.Freeze, "freeze-observers", 0, "QAT: freeze ranges after this many epochs (0: never)")
+	fs.IntVar(&freezeBN, "freeze-bn", -1, "QAT of a model with BatchNorm: batch statistics update its running statistics during the first N epochs (PyTorch's ConvBn with the folded weight fake-quantized), then frozen; 0 folds it at the start, statistics frozen (-1: the recipe's)")
 	fs.StringVar(&o.Save, "save", "", "write every model of the run to this directory as NAME.safetensors")
 	fs.StringVar(&o.Load, "load", "", "load the FP32 model from this safetensors file instead of training it")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "save FP32 training state to this file after every epoch")
@@ -194,8 +197,27 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.Freeze < 0 {
 		return o, usagef("-freeze-observers %d: want >= 0", o.Freeze)
 	}
+	if freezeBN < -1 {
+		return o, usagef("-freeze-bn %d: want -1 (the recipe's) or >= 0 epochs", freezeBN)
+	}
+	if freezeBN >= 0 {
+		if o.Load == "" && !hasBatchNorm(o.net) {
+			return o, usagef("-freeze-bn %d: the network has no BatchNorm (add -bn, or bn layers to -arch)", freezeBN)
+		}
+		o.FreezeBN, q.FreezeBNAfter = &freezeBN, &freezeBN
+	}
 	o.qat = q
 	return o, nil
+}
+
+// hasBatchNorm reports whether a has a BatchNorm layer.
+func hasBatchNorm(a arch.Arch) bool {
+	for _, l := range a.Layers {
+		if l.Kind == arch.BatchNorm {
+			return true
+		}
+	}
+	return false
 }
 
 // perLayerBits is what is wrong with a per-layer -bits target of o, or "": one that does not
@@ -228,7 +250,7 @@ const (
 var flagScopes = map[string]int{
 	"bits": qatTable, "observer": qatTable, "lsq": qatTable, "lsq-init": qatTable, "lsq-learn-input": qatTable,
 	"distill": qatTable, "distill-t": qatTable, "distill-alpha": qatTable, "lr-schedule": qatTable, "qat-init": qatTable,
-	"freeze-observers": qatTable, "qat-lr": qatOnly, "qat": tableRun, "save": tableRun, "json": tableRun,
+	"freeze-observers": qatTable, "freeze-bn": qatTable, "qat-lr": qatOnly, "qat": tableRun, "save": tableRun, "json": tableRun,
 	"checkpoint": tableRun, "resume": tableRun, "epochs": fp32Only, "batch": fp32Only, "lr": fp32Only, "seed": fp32Only,
 	"hidden": architecture, "arch": architecture, "bn": architecture, "shift": fp32Only,
 }

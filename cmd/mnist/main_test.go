@@ -131,6 +131,9 @@ func TestBadQATFlags(t *testing.T) {
 		{[]string{"-observer", "median"}, "-observer"},
 		{[]string{"-qat-lr", "-1"}, "-qat-lr"},
 		{[]string{"-freeze-observers", "-1"}, "-freeze-observers"},
+		{[]string{"-qat", "-arch", "cnn", "-bn", "-freeze-bn", "-2"}, "-freeze-bn -2: want -1"},
+		{[]string{"-qat", "-arch", "cnn", "-freeze-bn", "2"}, "-freeze-bn 2: the network has no BatchNorm"},
+		{[]string{"-arch", "cnn", "-bn", "-freeze-bn", "2"}, "-freeze-bn without -qat"},
 		{[]string{"-lsq=maybe"}, "-lsq"},
 		{[]string{"-lsq-init", "max"}, "-lsq-init"},
 		{[]string{"-distill-t", "0"}, "-distill-t"},
@@ -144,6 +147,21 @@ func TestBadQATFlags(t *testing.T) {
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want a usage error mentioning %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestFreezeBNFlag: -freeze-bn N reaches the QAT options (qat.Choices.FreezeBNAfter) and
+// the run's record; left alone, the recipe's value stands and nothing is recorded.
+func TestFreezeBNFlag(t *testing.T) {
+	o, err := parseFlags([]string{"-qat", "-arch", "cnn", "-bn", "-freeze-bn", "2"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.qat.FreezeBNAfter == nil || *o.qat.FreezeBNAfter != 2 || o.FreezeBN == nil || *o.FreezeBN != 2 {
+		t.Errorf("-freeze-bn 2: options %v, record %v", o.qat.FreezeBNAfter, o.FreezeBN)
+	}
+	if o, err = parseFlags([]string{"-qat", "-arch", "cnn", "-bn"}, &bytes.Buffer{}); err != nil || o.qat.FreezeBNAfter != nil || o.FreezeBN != nil {
+		t.Errorf("no -freeze-bn: err %v, options %v, record %v; want the recipe's", err, o.qat.FreezeBNAfter, o.FreezeBN)
 	}
 }
 
