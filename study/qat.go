@@ -13,13 +13,14 @@ import (
 
 // trainQAT fine-tunes the FP32 model with QAT at target t (its recipe, qat.Target.Recipe,
 // with learned scales on or off as lsq says, nil keeping the recipe's, and its learning rate
-// scaled from the FP32 rate unless the settings fix one) for epochs, and returns the trained,
-// converted phase: the phase cmd/mnist trains for -bits t with its other QAT flags at the
-// recipe's values (qat.Options.Phase, qat.Run).
+// scaled from the FP32 rate unless the settings fix one) for epochs, evaluating the test set
+// at EvalBatch rows, and returns the trained, converted phase: the phase cmd/mnist trains
+// for -bits t with its other QAT flags at the recipe's values (qat.Options.Phase, qat.Run).
 func (e *env) trainQAT(t qat.Target, lsq *bool, epochs int) (*qat.Result, error) {
 	tc := e.in.TrainQAT
 	tc.Epochs, tc.LR = epochs, e.set.LR
 	tc.Progress, tc.Log = nil, nil // the study has one bar
+	tc.EvalBatch = EvalBatch       // bounded memory; the same accuracies
 	o := qat.Options{Choices: qat.Choices{LearnScales: lsq, LR: e.set.QATLR}, LSQInit: qat.InitMeanAbs}
 	ph, err := o.Phase(t, qat.Base{Model: e.in.Model, Train: tc})
 	if err != nil {

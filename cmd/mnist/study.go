@@ -55,8 +55,14 @@ func runStudy(o options, trainData, testData train.Data, base train.Config, stdo
 			}
 		}
 		fmt.Fprintf(stdout, "study: resuming %s (%d PTQ, %d QAT, %d sensitivity points done)\n", o.Study, len(s.Results.PTQ), len(s.Results.QAT), len(s.Results.Sensitivity))
-	} else if m, hist, err = obtainFP32(&o, trainData, testData, base); err != nil {
-		return err
+	} else {
+		// The FP32 run evaluates at the study's batch (bounded memory, the same accuracies),
+		// as its QAT runs do.
+		fp32 := base
+		fp32.EvalBatch = study.EvalBatch
+		if m, hist, err = obtainFP32(&o, trainData, testData, fp32); err != nil {
+			return err
+		}
 	}
 	if err := s.Reference(m, hist, trainData, testData, o.trainingJSON()); err != nil {
 		return err
