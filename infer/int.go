@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 
 	"tinyq/arch"
 	"tinyq/qkernel"
@@ -188,7 +187,6 @@ type IntModel struct {
 	Workers int
 
 	input Input
-	pool  sync.Pool // *intScratch
 }
 
 // NewIntModel assembles an integer model from stored layers (as a converter produces them or

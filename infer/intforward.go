@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"tinyq/arch"
 	"tinyq/internal/par"
@@ -105,8 +106,8 @@ func (m *IntModel) widest() int {
 	return w
 }
 
-// intScratch is one goroutine's working memory for a forward pass, pooled per model so that a
-// steady stream of calls allocates nothing.
+// intScratch is one goroutine's working memory for a forward pass, pooled (intScratchPool) so
+// that a steady stream of calls allocates nothing.
 type intScratch struct {
 	a, b  []uint8   // uint8 activations, [rows, widest]
 	acc   []int32   // accumulators, [rows, widest]
@@ -124,8 +125,16 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
+// intScratchPool holds the intScratch of every IntModel (getScratch grows one to the model's
+// sizes). One pool for the package, as floatScratch is for FloatModel: a sync.Pool inside each
+// model is registered with the runtime on its first Put and kept, with the model that holds
+// it and its working memory, until the second collection after its last use, so that a
+// program converting a model per point (the study: 1,296 mixed-precision candidates) held
+// every model of a collection cycle, GBs for the CNN.
+var intScratchPool sync.Pool // *intScratch
+
 func (m *IntModel) getScratch(rows int) *intScratch {
-	s, _ := m.pool.Get().(*intScratch)
+	s, _ := intScratchPool.Get().(*intScratch)
 	if s == nil {
 		s = &intScratch{}
 	}
@@ -147,7 +156,7 @@ func (m *IntModel) getScratch(rows int) *intScratch {
 
 func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error {
 	s := m.getScratch(rows)
-	defer m.pool.Put(s)
+	defer intScratchPool.Put(s)
 	first := m.Layers[0]
 	src, next := s.a[:len(x)], s.b
 	// The one float -> integer step at the boundary.
@@ -191,7 +200,7 @@ var dynamicSpec = quant.Spec{Bits: 8, Scheme: quant.Affine, Granularity: quant.P
 
 func (m *IntModel) forwardDynamic(x []float32, rows int, logits []float32) error {
 	s := m.getScratch(rows)
-	defer m.pool.Put(s)
+	defer intScratchPool.Put(s)
 	h, next := x, s.h
 	qmin, qmax := dynamicSpec.QRange()
 	for li, l := range m.Layers {
