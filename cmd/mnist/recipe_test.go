@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tinyq/arch"
+	"tinyq/infer"
 	"tinyq/nn"
 	"tinyq/train"
 )
@@ -49,5 +52,32 @@ func TestLoadFollowsRecipe(t *testing.T) {
 	}
 	if train.RecipeFor(cnn) == train.RecipeFor(mlp) {
 		t.Fatal("the CNN and MLP recipes are the same: the test shows nothing")
+	}
+}
+
+// TestLoadFreezeBNRefused: the float file mnist -save writes holds its BatchNorm folded into
+// the convolutions, so -freeze-bn with -load of it (which would be recorded yet change
+// nothing) is refused with one line naming the flag and the file, as a usage error.
+func TestLoadFreezeBNRefused(t *testing.T) {
+	m, err := nn.New(arch.CNN(true, 10), rand.New(rand.NewSource(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := m.FloatModel() // BatchNorm folded, as mnist -save writes fp32.safetensors
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bn.safetensors")
+	if err := infer.SaveFloat(path, fm, ""); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"-load", path, "-qat", "-freeze-bn", "2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = obtainFP32(&o, train.Data{}, train.Data{}, train.Config{})
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-freeze-bn 2: "+path+" has no BatchNorm layer") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("-load %s -freeze-bn 2: error %v, want one usage line naming the flag and the file", path, err)
 	}
 }
