@@ -113,20 +113,10 @@ func TestFormatReader(t *testing.T) {
 	// Mixed precision (format_version 3): each layer at its own widths, its input calibrated
 	// at its width.
 	widths := make([]quant.Widths, len(m.Layers))
-	var mixedPlan ptq.Plan
 	for i := range m.Layers {
-		b := []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 4, Activation: 3}, {Weight: 8, Activation: 2}, {Weight: 3, Activation: 6}}[i%4]
-		widths[i] = b
-		r, err := ptq.Calibrate(fm, ptq.Spec(ptq.Static, b.Weight, b.Activation), calib)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
+		widths[i] = []quant.Widths{{Weight: 2, Activation: 8}, {Weight: 4, Activation: 3}, {Weight: 8, Activation: 2}, {Weight: 3, Activation: 6}}[i%4]
 	}
-	mim, err := ptq.Convert(fm, ptq.Spec(ptq.Static, 8, 8).WithWidths(widths), mixedPlan)
-	if err != nil {
-		t.Fatalf("mixed: %v", err)
-	}
+	mim := mixedConversion(t, fm, calib, widths)
 	models = append(models, model{"int-" + mim.Config.Name(), func(p string) error { return infer.SaveInt(p, mim, "") }, true})
 	fp16, err := ptq.Float16(fm)
 	if err != nil {
@@ -135,19 +125,7 @@ func TestFormatReader(t *testing.T) {
 	for _, f := range []*infer.FloatModel{fm, fp16} {
 		models = append(models, model{"float-" + f.Precision.String(), func(path string) error { return infer.SaveFloat(path, f, "") }, !floatFused})
 	}
-	qm, err := qat.Prepare(m, qat.Spec(4, 4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := qm.NewEvaluator(256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qm.SetObserving(true) // calibrate every quantizer on one batch, then freeze
-	if _, err := ev.Forward(calib[:256*in], 256); err != nil {
-		t.Fatal(err)
-	}
-	qm.SetObserving(false)
+	qm := observedQAT(t, m, calib[:256*in])
 	models = append(models, model{"qat-w4a4", func(p string) error { return qm.Save(p, "") }, !floatFused})
 
 	for _, c := range models {
@@ -252,38 +230,14 @@ func TestFormatReaderConv(t *testing.T) {
 	}
 	// Per-unit widths (layer_bits in a version 4 file), each unit's input calibrated at its
 	// width.
-	widths := []quant.Widths{{Weight: 4, Activation: 8}, {Weight: 2, Activation: 6}, {Weight: 8, Activation: 3}}
-	var mixedPlan ptq.Plan
-	for i, w := range widths {
-		r, err := ptq.Calibrate(fm, ptq.Spec(ptq.Static, w.Weight, w.Activation), calib)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mixedPlan.Inputs = append(mixedPlan.Inputs, r[i])
-	}
-	mim, err := ptq.Convert(fm, ptq.Spec(ptq.Static, 8, 8).WithWidths(widths), mixedPlan)
-	if err != nil {
-		t.Fatalf("conv mixed: %v", err)
-	}
+	mim := mixedConversion(t, fm, calib, []quant.Widths{{Weight: 4, Activation: 8}, {Weight: 2, Activation: 6}, {Weight: 8, Activation: 3}})
 	models = append(models, model{"conv-int-" + mim.Config.Name(), func(p string) error { return infer.SaveInt(p, mim, "") }, true})
 	fp16, err := ptq.Float16(fm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	models = append(models, model{"conv-float-fp16", func(p string) error { return infer.SaveFloat(p, fp16, "") }, !floatFused})
-	qm, err := qat.Prepare(m, qat.Spec(4, 4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := qm.NewEvaluator(256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qm.SetObserving(true)
-	if _, err := ev.Forward(calib, 256); err != nil {
-		t.Fatal(err)
-	}
-	qm.SetObserving(false)
+	qm := observedQAT(t, m, calib)
 	models = append(models, model{"conv-qat-w4a4", func(p string) error { return qm.Save(p, "") }, !floatFused})
 
 	for _, c := range models {
@@ -307,4 +261,43 @@ func TestFormatReaderConv(t *testing.T) {
 		}
 		pyreader.Compare(t, c.name, lm, x, formatConvImages, pyreader.Run(t, path, images), c.exact)
 	}
+}
+
+// mixedConversion converts fm with one width per layer (per unit), each layer's input
+// calibrated on calib at its own activation width.
+func mixedConversion(t *testing.T, fm *infer.FloatModel, calib []float32, widths []quant.Widths) *infer.IntModel {
+	t.Helper()
+	var plan ptq.Plan
+	for i, w := range widths {
+		r, err := ptq.Calibrate(fm, ptq.Spec(ptq.Static, w.Weight, w.Activation), calib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan.Inputs = append(plan.Inputs, r[i])
+	}
+	im, err := ptq.Convert(fm, ptq.Spec(ptq.Static, 8, 8).WithWidths(widths), plan)
+	if err != nil {
+		t.Fatalf("mixed %v: %v", widths, err)
+	}
+	return im
+}
+
+// observedQAT prepares m for W4A4 QAT and calibrates every quantizer on the first 256
+// images of calib (one batch), then freezes them: a QAT model without training.
+func observedQAT(t *testing.T, m *nn.MLP, calib []float32) *qat.Model {
+	t.Helper()
+	qm, err := qat.Prepare(m, qat.Spec(4, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := qm.NewEvaluator(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(true)
+	if _, err := ev.Forward(calib[:min(len(calib), 256*m.InputSize())], 256); err != nil {
+		t.Fatal(err)
+	}
+	qm.SetObserving(false)
+	return qm
 }

@@ -56,18 +56,7 @@ func TestConvQATWithBatchNorm(t *testing.T) {
 		if _, err := qm.Fit(tr, te, train.Config{Epochs: 1, Batch: 25, LR: 1e-4}); err != nil {
 			t.Fatal(err)
 		}
-		sim, err := qm.Simulation()
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := qm.Convert(infer.Static)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ag, err := ptq.Compare(sim, im, te.Images)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sim, im, ag := convertCompare(t, qm, te.Images)
 		accSim, _ := infer.Evaluate(sim, te.Images, te.Labels)
 		accInt, _ := infer.Evaluate(im, te.Images, te.Labels)
 		t.Logf("w%da%d: simulation %.2f%%, integer %.2f%%, agreement %+v", bits, bits, accSim, accInt, ag)
@@ -97,4 +86,23 @@ func TestConvQATWithBatchNorm(t *testing.T) {
 			t.Errorf("qat.Load of a convolutional QAT file: %v", err)
 		}
 	}
+}
+
+// convertCompare returns qm's simulation, its static integer conversion and how far they
+// agree on images.
+func convertCompare(t *testing.T, qm *Model, images []float32) (*infer.FloatModel, *infer.IntModel, ptq.Agreement) {
+	t.Helper()
+	sim, err := qm.Simulation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := qm.Convert(infer.Static)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, err := ptq.Compare(sim, im, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, im, ag
 }

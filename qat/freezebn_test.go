@@ -10,7 +10,6 @@ import (
 	"tinyq/arch"
 	"tinyq/infer"
 	"tinyq/nn"
-	"tinyq/ptq"
 	"tinyq/train"
 )
 
@@ -114,18 +113,7 @@ func TestFreezeBNAfter(t *testing.T) {
 		if qm.HasBatchNorm() {
 			t.Fatal("FoldBatchNorm left a BatchNorm")
 		}
-		sim, err := qm.Simulation()
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := qm.Convert(infer.Static)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ag, err := ptq.Compare(sim, im, testSet.Images)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sim, _, ag := convertCompare(t, qm, testSet.Images)
 		acc, _ := infer.Evaluate(sim, testSet.Images, testSet.Labels)
 		t.Logf("w%da%d: simulation %.2f%%, agreement %+v", bits, bits, acc, ag)
 		// The simulation of the folded model is the ConvBn form's evaluation but for the
