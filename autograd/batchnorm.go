@@ -465,9 +465,15 @@ func (r *reduction) block(i int) {
 			}
 		}
 	default:
-		for row := lo; row < hi; row++ {
-			for j, v := range r.x[row*c : (row+1)*c] {
-				s0[j] += float64(v)
+		x := r.x[lo*c : hi*c]
+		done := sumColsBlocks(s0, x, hi-lo, c)
+		if done == c {
+			return
+		}
+		for row := range hi - lo {
+			xr := x[row*c : (row+1)*c]
+			for j := done; j < c; j++ {
+				s0[j] += float64(xr[j])
 			}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 // of at most 16 columns (the CNN's first convolution) on the AVX2 tiles, which do not pad
 // them to 32 (measured on an AMD EPYC, whose 512-bit FMAs take two 256-bit slots: the
 // CNN's fp32 forward at batch 1000 on one core, 84 -> 73 µs of CPU per image).
-var avx512Path = &tiledPath{mr: 8, nr: 32, rowN: 128, tile: tileAVX512, list: tileListAVX512, row: rowAVX512, nonzero: nonzeroAVX512, narrow: narrowPath()}
+var avx512Path = &tiledPath{mr: 8, nr: 32, rowN: 128, tile: tileAVX512, list: tileListAVX512, row: rowAVX512, nonzero: nonzeroAVX512, narrow: narrowPath(), pack: packPanelAVX512}
 
 // narrowPath returns the AVX2 path for avx512's narrow products when this CPU supports it.
 func narrowPath() *tiledPath {
@@ -54,6 +54,13 @@ func tileListAVX512(n int, a *float32, idx *uintptr, b unsafe.Pointer, bs uintpt
 //
 //go:noescape
 func rowAVX512(n int, vals *float32, offs *uintptr, b unsafe.Pointer, c unsafe.Pointer, init unsafe.Pointer, beta float32, flags uintptr)
+
+// packPanelAVX512 writes k rows of a panel of 32 columns of B (row stride ldb values) to
+// dst as [k][32]: the columns where lo (the first 16) and hi (the next 16) have their bit
+// set are loaded from src (masked loads: nothing else is read), the others are zero.
+//
+//go:noescape
+func packPanelAVX512(dst, src *float32, k, ldb int, lo, hi uint16)
 
 // tileAVX2 is the 6×16 tile kernel of tiledPath (in gemm_amd64.s).
 //

@@ -501,3 +501,31 @@ colsdone:
 	MOVQ AX, ret+40(FP)
 	VZEROUPPER
 	RET
+
+// func packPanelAVX512(dst, src *float32, k, ldb int, lo, hi uint16)
+TEXT ·packPanelAVX512(SB), NOSPLIT, $0-36
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    k+16(FP), CX
+	MOVQ    ldb+24(FP), DX
+	SHLQ    $2, DX
+	MOVWQZX lo+32(FP), AX
+	KMOVW   AX, K1
+	MOVWQZX hi+34(FP), AX
+	KMOVW   AX, K2
+	TESTQ   CX, CX
+	JZ      packdone
+
+packloop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS   Z0, (DI)
+	VMOVUPS   Z1, 64(DI)
+	ADDQ      $128, DI
+	ADDQ      DX, SI
+	DECQ      CX
+	JNZ       packloop
+
+packdone:
+	VZEROUPPER
+	RET

@@ -48,6 +48,8 @@ type tiledPath struct {
 	// columns, no zero skipping on either (no row kernel below rowN columns, no list
 	// kernel without Aᵀ), so every element is the same bit for bit.
 	narrow *tiledPath
+	// pack (optional) packs a panel of op(B) = B of cols <= nr columns: see packPanelAVX512.
+	pack func(dst, src *float32, k, ldb int, lo, hi uint16)
 }
 
 const f32 = 4 // bytes per float32
@@ -166,7 +168,15 @@ func (tp *tiledPath) part(s *call, i int) {
 		if !s.tB && (q+1)*nr <= s.n {
 			continue
 		}
-		packPanel(packed[(q-q0)*k*nr:(q-q0+1)*k*nr], s, q*nr, min(nr, s.n-q*nr), nr)
+		dst, cols := packed[(q-q0)*k*nr:(q-q0+1)*k*nr], min(nr, s.n-q*nr)
+		if tp.pack != nil && !s.tB && k > 0 {
+			// B's rows of the panel, read with masks (nothing past column cols), padded
+			// with zeros: one call rather than a copy per row and a clear.
+			_ = s.b[(k-1)*s.ldb+q*nr+cols-1]
+			tp.pack(&dst[0], &s.b[q*nr], k, s.ldb, uint16(1<<min(cols, 16)-1), uint16(1<<max(cols-16, 0)-1))
+			continue
+		}
+		packPanel(dst, s, q*nr, cols, nr)
 	}
 
 	ldc := uintptr(s.ldc * f32)

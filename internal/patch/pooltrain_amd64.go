@@ -55,6 +55,22 @@ func addTo(dst, src []float32) {
 	addGo(dst[n:], src[n:])
 }
 
+// addRuns is addRunsGo with one assembly call for all the runs where they are whole groups
+// of 8 values (vecAsm): Col2im's window rows, a call per output pixel rather than per row.
+func addRuns(dst, src []float32, runs, runLen, dstStride, srcStride int) {
+	if !vecAsm || runLen%8 != 0 || runs <= 0 || runLen <= 0 {
+		addRunsGo(dst, src, runs, runLen, dstStride, srcStride)
+		return
+	}
+	_, _ = dst[(runs-1)*dstStride+runLen-1], src[(runs-1)*srcStride+runLen-1]
+	addRunsAVX2(&dst[0], &src[0], runs, runLen, 4*dstStride, 4*srcStride)
+}
+
+// addRunsAVX2 is addRunsGo on runs of runLen (a multiple of 8) values, the strides in bytes.
+//
+//go:noescape
+func addRunsAVX2(dst, src *float32, runs, runLen, dstStride, srcStride int)
+
 // addAVX2 is addGo on n (a multiple of 8) values.
 //
 //go:noescape

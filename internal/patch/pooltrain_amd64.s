@@ -80,6 +80,45 @@ adddone:
 	VZEROUPPER
 	RET
 
+// func addRunsAVX2(dst, src *float32, runs, runLen, dstStride, srcStride int)
+//
+// dst[i·dstStride + j] += src[i·srcStride + j] for i < runs, j < runLen (a multiple of 8),
+// the strides in bytes, 8 values at a time, runs in order.
+TEXT ·addRunsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ runs+16(FP), BX
+	MOVQ runLen+24(FP), DX
+	MOVQ dstStride+32(FP), R8
+	MOVQ srcStride+40(FP), R9
+	SHRQ $3, DX
+	TESTQ DX, DX
+	JZ    runsdone
+	TESTQ BX, BX
+	JZ    runsdone
+
+runsrow:
+	MOVQ DI, R10
+	MOVQ SI, R11
+	MOVQ DX, CX
+
+runsloop:
+	VMOVUPS (R10), Y0
+	VADDPS  (R11), Y0, Y0
+	VMOVUPS Y0, (R10)
+	ADDQ $32, R10
+	ADDQ $32, R11
+	DECQ CX
+	JNZ  runsloop
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ  runsrow
+
+runsdone:
+	VZEROUPPER
+	RET
+
 // func maxRowsAVX2(out *float32, arg *int32, img *float32, first, count, stepX, k, rowStride, c int)
 //
 // Pools count windows of k×k taps lying inside the image img, the first one's top-left tap

@@ -18,3 +18,8 @@ func maxPoolImage([]float32, []int32, []float32, arch.Window) bool { return fals
 
 // routeImages does nothing in this build: MaxPoolGradInto uses MaxPoolGrad.
 func routeImages([]float32, []float32, []int32, int, arch.Window) bool { return false }
+
+// addRuns is addRunsGo in this build.
+func addRuns(dst, src []float32, runs, runLen, dstStride, srcStride int) {
+	addRunsGo(dst, src, runs, runLen, dstStride, srcStride)
+}

@@ -96,8 +96,10 @@ func BenchmarkMaxPoolArg(b *testing.B) {
 	})
 }
 
-// TestCol2imVec checks Col2im with its AVX2 additions against its scalar loop bit for bit,
-// on windows whose runs (kernel columns · channels) have full blocks of 8 and remainders.
+// TestCol2imVec checks Col2im with its AVX2 additions and without against the direct scatter
+// (the rows of cols in order, each in (ky, kx, c) order) bit for bit, on real values (so that
+// another order of the additions would round differently) and windows whose runs (kernel
+// columns · channels) have full blocks of 8 and remainders.
 func TestCol2imVec(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	ws := append(randomWindows(r, 40),
@@ -117,9 +119,8 @@ func TestCol2imVec(t *testing.T) {
 				want[i] = float32(r.NormFloat64())
 				got[i] = want[i]
 			}
-			old := vecAsmEnabled(false)
-			Col2im(want, cols, n, w)
-			vecAsmEnabled(asm)
+			col2imNaive(want, cols, n, w)
+			old := vecAsmEnabled(asm)
 			Col2im(got, cols, n, w)
 			vecAsmEnabled(old)
 			for i := range want {
@@ -204,4 +205,42 @@ func BenchmarkMaxPoolGradInto(b *testing.B) {
 			MaxPoolGrad(dx, y, arg, n, w)
 		}
 	})
+}
+
+// col2imNaive is Col2im element by element: dst += the scatter of cols, the rows of cols in
+// order, each in (ky, kx, c) order, taps in the padding dropped.
+func col2imNaive(dst, cols []float32, n int, w arch.Window) {
+	i := 0
+	for b := range n {
+		for oy := range w.OutH() {
+			for ox := range w.OutW() {
+				for ky := range w.Kernel {
+					for kx := range w.Kernel {
+						y, x := oy*w.Stride-w.Pad+ky, ox*w.Stride-w.Pad+kx
+						for c := range w.C {
+							if y >= 0 && y < w.H && x >= 0 && x < w.W {
+								dst[b*w.InLen()+(y*w.W+x)*w.C+c] += cols[i]
+							}
+							i++
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkCol2im is the input gradient's scatter of the CNN's second convolution (14×14×16,
+// 5×5, pad 2) for 16 images.
+func BenchmarkCol2im(b *testing.B) {
+	w := arch.Window{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2}
+	n := 16
+	cols := make([]float32, n*w.OutPixels()*w.PatchLen())
+	for i := range cols {
+		cols[i] = float32(i%31) - 15
+	}
+	dst := make([]float32, n*w.InLen())
+	for b.Loop() {
+		Col2im(dst, cols, n, w)
+	}
 }
