@@ -417,6 +417,16 @@ func (a Arch) IsMLP() bool {
 	return len(a.Layers) > 0
 }
 
+// HasBatchNorm reports whether a has a BatchNorm layer.
+func (a Arch) HasBatchNorm() bool {
+	for _, l := range a.Layers {
+		if l.Kind == BatchNorm {
+			return true
+		}
+	}
+	return false
+}
+
 // Sizes returns an MLP's sizes: the input's size, then each layer's output; nil if the
 // architecture is not an MLP.
 func (a Arch) Sizes() []int {

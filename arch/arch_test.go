@@ -175,3 +175,11 @@ func TestNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestHasBatchNorm: the CNN with BatchNorm has one, without it and the MLP have none.
+func TestHasBatchNorm(t *testing.T) {
+	if !CNN(true, 10).HasBatchNorm() || CNN(false, 10).HasBatchNorm() || MLP([]int{784, 10}, Shape{}).HasBatchNorm() {
+		t.Errorf("HasBatchNorm: CNN with %t, without %t, MLP %t; want true, false, false",
+			CNN(true, 10).HasBatchNorm(), CNN(false, 10).HasBatchNorm(), MLP([]int{784, 10}, Shape{}).HasBatchNorm())
+	}
+}

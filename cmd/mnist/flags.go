@@ -201,23 +201,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, usagef("-freeze-bn %d: want -1 (the recipe's) or >= 0 epochs", freezeBN)
 	}
 	if freezeBN >= 0 {
-		if o.Load == "" && !hasBatchNorm(o.net) {
+		if o.Load == "" && !o.net.HasBatchNorm() {
 			return o, usagef("-freeze-bn %d: the network has no BatchNorm (add -bn, or bn layers to -arch)", freezeBN)
 		}
 		o.FreezeBN, q.FreezeBNAfter = &freezeBN, &freezeBN
 	}
 	o.qat = q
 	return o, nil
-}
-
-// hasBatchNorm reports whether a has a BatchNorm layer.
-func hasBatchNorm(a arch.Arch) bool {
-	for _, l := range a.Layers {
-		if l.Kind == arch.BatchNorm {
-			return true
-		}
-	}
-	return false
 }
 
 // perLayerBits is what is wrong with a per-layer -bits target of o, or "": one that does not

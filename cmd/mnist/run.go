@@ -171,7 +171,7 @@ func obtainFP32(o *options, trainData, testData train.Data, base train.Config) (
 			o.Hidden, o.Arch = got[1:len(got)-1], ""
 		}
 		o.loadedTraining = info.Training
-		if o.FreezeBN != nil && !hasBatchNorm(o.net) {
+		if o.FreezeBN != nil && !o.net.HasBatchNorm() {
 			return nil, nil, usagef("-freeze-bn %d: %s has no BatchNorm layer (mnist -save writes BatchNorm folded into the convolutions); drop -freeze-bn", *o.FreezeBN, o.Load)
 		}
 		o.applyRecipe()
