@@ -20,12 +20,15 @@ import (
 // b [out]: y [N, OutH·OutW·out], NHWC, with zero padding. y flattens H, W, C in that order,
 // so Linear applies to it unchanged.
 //
-// The forward lays the windows of a few images at a time out as rows of a patch matrix
-// (im2col, tinyq/internal/patch) and multiplies them by w with gemm.Affine (the kernels and
-// arguments of the runtime's float convolution), so the patches are still in cache when the
-// product reads them. The backward: dw = colsᵀ·dy, db = column sums of dy, and dx =
-// col2im(dy·wᵀ), a few images at a time. Each gradient is its own op, so a program compiled
-// for the weights' gradients only (the first layer's) never computes dx.
+// The forward is the runtime's float convolution, gemm.Conv, a few images at a time (on the
+// AVX-512 path a direct convolution, with no patch matrix), unless it keeps the patches for
+// the weight gradient (below): then it lays the windows out as rows of a patch matrix
+// (im2col, tinyq/internal/patch) and multiplies them by w with gemm.AffineNarrow. The
+// backward: dw = colsᵀ·dy, db = column sums of dy, and dx = col2im(dy·wᵀ), a few images at a
+// time; where dy is mostly zeros (below a max pooling and ReLU), dw and dx are
+// gemm.ConvGrad's, which adds only the terms of dy's nonzero values. Each gradient is its
+// own op, so a program compiled for the weights' gradients only (the first layer's) never
+// computes dx.
 //
 // Memory: in a graph whose gradient is built (gorgonia.Grad), the forward keeps the whole
 // patch matrix, N·OutH·OutW·PatchLen values, for the weight gradient if it is small
@@ -209,13 +212,13 @@ func (op *convOp) group(g int) {
 func (op *convOp) chunk(g, lo, hi int) {
 	win, out := op.win, op.outCh
 	p, k, in := win.OutPixels(), win.PatchLen(), win.InLen()
-	var cols []float32
-	if op.kept {
-		cols = op.cols[lo*p*k : hi*p*k]
-	} else {
-		op.scratch[g] = resize(op.scratch[g], (hi-lo)*p*k)
-		cols = op.scratch[g]
+	if !op.kept {
+		// gemm.Conv: on the AVX-512 path a direct convolution, with no patch matrix.
+		op.scratch[g] = resize(op.scratch[g], gemm.ConvScratch(win, hi-lo))
+		gemm.Conv(hi-lo, win, out, op.x[lo*in:hi*in], op.w, op.b, false, op.y[lo*p*out:hi*p*out], op.scratch[g])
+		return
 	}
+	cols := op.cols[lo*p*k : hi*p*k]
 	patch.Im2col(cols, op.x[lo*in:hi*in], hi-lo, win, 0)
 	gemm.AffineNarrow((hi-lo)*p, out, k, cols, k, op.w, out, op.b, false, op.y[lo*p*out:hi*p*out], out)
 }
@@ -256,9 +259,10 @@ type convGradOp struct {
 	out  buffer
 	sums reduction
 
-	scratch [convGroups][]float32 // each group's chunk of patches (dx: of dcols)
-	partial []float32             // dw: each group's partial product
-	wt      []float32             // dx: wᵀ [out, PatchLen]
+	scratch [convGroups][]float32     // each group's chunk of patches (dx: of dcols)
+	sparse  [convGroups]gemm.ConvGrad // each group's sparse gradients (dy mostly zeros)
+	partial []float32                 // dw: each group's partial product
+	wt      []float32                 // dx: wᵀ [out, PatchLen]
 
 	// The current run, for the parallel job (bound once).
 	plan      convPlan
@@ -368,10 +372,13 @@ func (op *convGradOp) chunk(g, lo, hi int) {
 	p, k, in := win.OutPixels(), win.PatchLen(), win.InLen()
 	dy := op.dy[lo*p*out : hi*p*out]
 	if op.wrt == 0 {
+		dx := op.res[lo*in : hi*in]
+		if op.sparse[g].Input(hi-lo, win, out, op.wt, dy, dx) {
+			return
+		}
 		op.scratch[g] = resize(op.scratch[g], (hi-lo)*p*k)
 		dcols := op.scratch[g]
 		gemm.Sgemm(false, false, (hi-lo)*p, k, out, 1, dy, out, op.wt, k, 0, dcols, k)
-		dx := op.res[lo*in : hi*in]
 		clear(dx)
 		patch.Col2im(dx, dcols, hi-lo, win)
 		return
@@ -384,24 +391,22 @@ func (op *convGradOp) chunk(g, lo, hi int) {
 	// the CNN's training step at batch 128 (BenchmarkCNNEpoch): see the commit.
 	first, _ := split(op.plan.n, op.plan.groups, g)
 	partial := op.partial[g*k*out : (g+1)*k*out]
+	if lo == first {
+		clear(partial)
+	}
+	if op.sparse[g].Weights(hi-lo, win, out, op.x[lo*in:hi*in], dy, partial) {
+		return
+	}
 	if op.cols != nil {
 		// The kept patches: blocks of dwRows rows.
 		for r0 := lo * p; r0 < hi*p; r0 += dwRows {
 			r1 := min(hi*p, r0+dwRows)
-			beta := float32(1)
-			if r0 == first*p {
-				beta = 0
-			}
-			gemm.Sgemm(true, false, out, k, r1-r0, 1, op.dy[r0*out:r1*out], out, op.cols[r0*k:r1*k], k, beta, partial, k)
+			gemm.Sgemm(true, false, out, k, r1-r0, 1, op.dy[r0*out:r1*out], out, op.cols[r0*k:r1*k], k, 1, partial, k)
 		}
 		return
 	}
 	op.scratch[g] = resize(op.scratch[g], (hi-lo)*p*k)
 	cols := op.scratch[g]
 	patch.Im2col(cols, op.x[lo*in:hi*in], hi-lo, win, 0)
-	beta := float32(1)
-	if lo == first {
-		beta = 0
-	}
-	gemm.Sgemm(true, false, out, k, (hi-lo)*p, 1, dy, out, cols, k, beta, partial, k)
+	gemm.Sgemm(true, false, out, k, (hi-lo)*p, 1, dy, out, cols, k, 1, partial, k)
 }

@@ -218,14 +218,32 @@ func TestConvShapeErrors(t *testing.T) {
 // each pixel of w·r; and the forward of a graph without gradients (which keeps no patch
 // matrix) against the direct formula.
 func TestConv2DLargeBatch(t *testing.T) {
-	const n, out = 20, 3
 	win := arch.Window{H: 32, W: 32, C: 4, Kernel: 5, Stride: 1, Pad: 2}
-	if p := planConv(win, n); p.chunk != 1 || p.groups != convGroups || n/p.groups < 2 {
+	if p := planConv(win, 20); p.chunk != 1 || p.groups != convGroups || 20/p.groups < 2 {
 		t.Fatalf("plan %+v: want several chunks per group", p)
 	}
+	checkConvBatch(t, 20, 3, win, 1)
+}
+
+// TestConv2DSparseGrad is TestConv2DLargeBatch for the CNN's second convolution with an
+// output gradient 20% nonzero, as below a max pooling: on the AVX-512 path its gradients
+// are gemm.ConvGrad's sparse ones.
+func TestConv2DSparseGrad(t *testing.T) {
+	checkConvBatch(t, 17, 32, arch.Window{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2}, 0.2)
+}
+
+// checkConvBatch checks Conv2D's gradients with respect to x, w and b, for n images of window
+// win and out channels, against the float64 formulas, under the loss Σ y·r with r random,
+// the given fraction of it nonzero; then a forward-only graph against the direct formula.
+func checkConvBatch(t *testing.T, n, out int, win arch.Window, density float64) {
 	rng := rand.New(rand.NewSource(5))
 	xv, wv, bv := randF32(rng, n*win.InLen(), 1), randF32(rng, win.PatchLen()*out, 0.3), randF32(rng, out, 0.3)
 	rv := randF32(rng, n*win.OutPixels()*out, 1)
+	for i := range rv {
+		if rng.Float64() >= density {
+			rv[i] = 0
+		}
+	}
 	g := G.NewGraph()
 	mk := func(name string, v []float32, shape ...int) *G.Node {
 		tt := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
@@ -278,8 +296,8 @@ func TestConv2DLargeBatch(t *testing.T) {
 			}
 		}
 	}
-	// float32 sums of up to 20,480 terms of magnitude ~1: relative error ~1e-6 of a sum of
-	// magnitude ~150 (a random walk), so 1e-4 absolute plus relative.
+	// float32 sums of up to 20,480 terms of magnitude ~1 (TestConv2DLargeBatch): relative
+	// error ~1e-6 of a sum of magnitude ~150 (a random walk), so 1e-4 absolute plus relative.
 	for i, want := range [][]float64{dx, dw, db} {
 		got := grads[i].Value().Data().([]float32)
 		for j := range want {

@@ -15,6 +15,12 @@
 // the images laid out as rows (im2col, tinyq/internal/patch) in chunks of whole images,
 // then Affine.
 //
+// ConvGrad computes a convolution's two gradients from an output gradient that is mostly
+// zeros (below a max pooling and ReLU): it lists dy's nonzero values (VCOMPRESSPS) and adds
+// only their terms, a window row at a time, reading the images and adding to the input
+// gradient in place (zero-padded copies), with no patch matrix and no col2im. It runs on
+// the AVX-512 path for windows whose rows are whole vectors, and declines otherwise.
+//
 // It imports only the standard library, tinyq/internal/kernel (which reads the CPU features
 // and TINYQ_KERNEL), tinyq/internal/par (the worker pool), tinyq/arch and
 // tinyq/internal/patch (the window geometry and im2col, for Conv): tinyq's runtime (infer)
@@ -61,7 +67,8 @@
 //   - avx512: tiles of 8×32 (16 zmm accumulators), B read in place or from a packed panel,
 //     A read in place by rows or by columns; rows of 128 columns for fewer than 8 rows and
 //     for sparse rows, over a list of the row's nonzero terms built with VCOMPRESSPS.
-//     Conv's direct kernels: 7 pixels × 32 channels or 14 pixels × 16 (14 zmm).
+//     Conv's direct kernels: 7 pixels × 32 channels or 14 pixels × 16 (14 zmm); ConvGrad's
+//     sparse kernels: 1 to 8 zmm accumulators over a list of rows.
 //   - avx2: tiles of 6×16 (12 ymm accumulators); rows of 64 columns, for few or sparse rows
 //     (the list built in Go: MNIST's first layer at batch 1,000 runs 1.5x faster than dense).
 //   - generic: one row at a time, four columns at a time.

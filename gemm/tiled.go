@@ -52,8 +52,6 @@ type tiledPath struct {
 	pack func(dst, src *float32, k, ldb int, lo, hi uint16)
 }
 
-const f32 = 4 // bytes per float32
-
 // indices pools the kernels' lists of indices and offsets.
 var indices slicePool[uintptr]
 
@@ -348,12 +346,6 @@ func (s *call) flags() uintptr {
 		f |= 2
 	}
 	return f
-}
-
-// nonzero returns 1 if v is not ±0, else 0, without a branch.
-func nonzero(v float32) int {
-	x := math.Float32bits(v) << 1 // drop the sign
-	return int((x | -x) >> 31)
 }
 
 // listColumns writes, for each column p of op(A)'s rows [i0, i0+rows) that is not zero in

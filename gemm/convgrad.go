@@ -1,0 +1,258 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+
+	"tinyq/arch"
+)
+
+// ConvGrad computes the two gradients of a convolution (Conv's arithmetic, weights
+// [PatchLen, out]) from an output gradient dy that is mostly zeros, as it is below a max
+// pooling: a 2×2 pooling passes each window's gradient to one of its four pixels, and
+// ReLU's gradient clears more, so the CNN's dy is at most a quarter nonzero. The dense
+// products, colsᵀ·dy and dy·wᵀ, multiply every zero; ConvGrad lists dy's nonzero values
+// and adds only their terms, each a window row of Kernel·C contiguous values read in place
+// from a zero-padded copy of the images (the weight gradient) or added in place to a
+// zero-padded input gradient (the data gradient), with no patch matrix and no col2im.
+//
+// Its methods report false, doing nothing, where they do not apply: on paths other than
+// AVX-512, for windows whose rows are not whole vectors (Kernel·C a multiple of 16), and
+// when more than maxSparseDensity of dy is nonzero (the caller then runs the dense
+// products). The zero value is ready to use; it keeps its scratch space (the padded
+// images and the lists, about 3·n·OutPixels·out values for n images) between calls, and
+// one ConvGrad serves one goroutine at a time.
+//
+// Arithmetic: each element of the result is its starting value (the weight gradient
+// accumulates into dwT; the data gradient starts at zero) plus its nonzero terms, one
+// fused multiply-add each, in a fixed order (below); terms whose dy value is ±0 are
+// skipped, which changes at most the sign of a zero result and hides a NaN or an infinity
+// that would have been multiplied by zero, as Sgemm's sparse kernels do (see the package
+// documentation). The order differs from the dense products', so the results differ from
+// theirs in the last bits.
+type ConvGrad struct {
+	pad   []float32 // padded images (Weights) or padded input gradients (Input)
+	g     []float32 // the entries' dy values
+	off   []int32   // the entries' byte offsets in the kernel's src
+	spans []int32   // each group's entries, [lo, hi)
+	doff  []int32   // each group's byte offset in the kernel's dst
+	cnt   []int32   // each row's entries (list)
+	dyT   []float32 // Weights: dy transposed, rows padded to 16 values
+	poff  []int32   // Weights: the byte offsets of the pixels' windows
+	coff  []int32   // Input: the byte offsets of wt's rows
+}
+
+// maxSparseDensity is the largest fraction of nonzero dy values for which ConvGrad runs: a
+// listed term costs about what a dense one does (a window row of fused multiply-adds read
+// from L1), plus the list; at half density the sparse gradients already save half the
+// products. The CNN's dy is 10-25% nonzero; with BatchNorm between the convolution and
+// its ReLU it is dense and the dense products run.
+const maxSparseDensity = 0.5
+
+// sparseOK reports whether ConvGrad's kernels compute windows w with out channels: the
+// AVX-512 path, window rows of whole 16-value vectors, and byte offsets of n images that
+// fit the kernels' int32s.
+func sparseOK(n int, w arch.Window, out int) bool {
+	if !sparseKernels || ActivePath() != AVX512 || n < 1 || out < 1 || (w.Kernel*w.C)%16 != 0 {
+		return false
+	}
+	limit := int64(math.MaxInt32 / f32)
+	return int64(n)*int64(paddedFull(w)) <= limit && int64(out)*int64(w.PatchLen()) <= limit
+}
+
+// f32 is the bytes of a float32.
+const f32 = 4
+
+// nonzero returns 1 if v is not ±0 (NaN counts), else 0, without a branch (lists of
+// nonzero values are built over values that are zero at random).
+func nonzero(v float32) int {
+	x := math.Float32bits(v) << 1 // drop the sign
+	return int((x | -x) >> 31)
+}
+
+// paddedFull returns the values of one image padded on every side: (H+2·Pad)·(W+2·Pad)·C.
+func paddedFull(w arch.Window) int { return (w.H + 2*w.Pad) * (w.W + 2*w.Pad) * w.C }
+
+// Weights adds the weight gradient of n NHWC images src [n, H·W·C] (window w) with output
+// gradient dy [n, OutPixels, out] to dwT, the gradient transposed [out, PatchLen]:
+//
+//	dwT[c][t] += Σ_p dy[p][c]·patch_p[t]   (patch_p: output pixel p's window, zero padded)
+//
+// for each channel c and window row ky, over the nonzero dy[p][c] in order of p (image,
+// then output row, then column). It reports false, leaving dwT as it was, where it does
+// not apply (see ConvGrad). It panics on bad sizes, like Sgemm.
+func (s *ConvGrad) Weights(n int, w arch.Window, out int, src, dy, dwT []float32) bool {
+	plen, pix := w.PatchLen(), w.OutPixels()
+	if len(src) != n*w.InLen() || len(dy) != n*pix*out || len(dwT) != out*plen {
+		panic(fmt.Errorf("gemm: ConvGrad.Weights: %d images, %d outputs: len(src)=%d len(dy)=%d len(dwT)=%d for window %+v",
+			n, out, len(src), len(dy), len(dwT), w))
+	}
+	if !sparseOK(n, w, out) {
+		return false
+	}
+	// Channel c's entries: the nonzero values of dy's column c, off the byte offsets of
+	// their pixels' windows in the padded images, listed from dy transposed.
+	rows := n * pix
+	rpad := (rows + 15) &^ 15
+	s.dyT, s.poff = grow(s.dyT, out*rpad), grow(s.poff, rpad)
+	for c := range out {
+		t := s.dyT[c*rpad : (c+1)*rpad]
+		for p := range rows {
+			t[p] = dy[p*out+c]
+		}
+		clear(t[rows:])
+	}
+	img, prow := paddedFull(w), (w.W+2*w.Pad)*w.C
+	p := 0
+	for i := range n {
+		for oy := range w.OutH() {
+			base := i*img + oy*w.Stride*prow
+			for ox := range w.OutW() {
+				s.poff[p] = int32((base + ox*w.Stride*w.C) * f32)
+				p++
+			}
+		}
+	}
+	clear(s.poff[rows:])
+	total := s.list(out, s.dyT, s.poff)
+	if float64(total) > maxSparseDensity*float64(rows*out) {
+		return false
+	}
+	s.pad = grow(s.pad, n*img)
+	for i := range n {
+		padFull(s.pad[i*img:(i+1)*img], src[i*w.InLen():(i+1)*w.InLen()], w)
+	}
+	s.spans, s.doff = grow(s.spans, 2*out), grow(s.doff, out)
+	e := int32(0)
+	for c, k := range s.cnt[:out] {
+		s.spans[2*c], s.spans[2*c+1] = e, e+k
+		s.doff[c] = int32(c * plen * f32)
+		e += k
+	}
+	run := w.Kernel * w.C
+	for ky := range w.Kernel {
+		s.rows(out, s.pad[ky*prow:], dwT[ky*run:], run)
+	}
+	return true
+}
+
+// Input sets dx [n, H·W·C] to the data gradient of n images of window w from the weights
+// transposed, wt [out, PatchLen], and the output gradient dy [n, OutPixels, out]:
+//
+//	dx = col2im(dy·wt)   (each window's terms added to the pixels it covers; padding dropped)
+//
+// for each window row ky, then each output pixel p in order, adding Σ_c dy[p][c]·wt[c]
+// (the nonzero dy[p][c], in order of c) to the window row. It reports false, leaving dx
+// as it was, where it does not apply (see ConvGrad). It panics on bad sizes.
+func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bool {
+	plen, pix := w.PatchLen(), w.OutPixels()
+	if len(wt) != out*plen || len(dy) != n*pix*out || len(dx) != n*w.InLen() {
+		panic(fmt.Errorf("gemm: ConvGrad.Input: %d images, %d outputs: len(wt)=%d len(dy)=%d len(dx)=%d for window %+v",
+			n, out, len(wt), len(dy), len(dx), w))
+	}
+	if !sparseOK(n, w, out) {
+		return false
+	}
+	// Pixel p's entries (a group, if it has any): the nonzero values of dy's row p, off the
+	// byte offsets of their channels' rows of wt; doff the byte offset of its window in the
+	// padded gradient.
+	rows := n * pix
+	s.coff = grow(s.coff, out)
+	for c := range out {
+		s.coff[c] = int32(c * plen * f32)
+	}
+	entries := s.list(rows, dy, s.coff)
+	s.spans, s.doff = grow(s.spans, 2*rows), grow(s.doff, rows)
+	img, prow := paddedFull(w), (w.W+2*w.Pad)*w.C
+	e, groups, p := int32(0), 0, 0
+	for i := range n {
+		for oy := range w.OutH() {
+			base := i*img + oy*w.Stride*prow
+			for ox := range w.OutW() {
+				if k := s.cnt[p]; k > 0 {
+					s.spans[2*groups], s.spans[2*groups+1] = e, e+k
+					s.doff[groups] = int32((base + ox*w.Stride*w.C) * f32)
+					groups++
+					e += k
+				}
+				p++
+			}
+		}
+	}
+	if float64(entries) > maxSparseDensity*float64(rows*out) {
+		return false
+	}
+	s.pad = grow(s.pad, n*img)
+	clear(s.pad[:n*img])
+	run := w.Kernel * w.C
+	for ky := range w.Kernel {
+		s.rows(groups, wt[ky*run:], s.pad[ky*prow:], run)
+	}
+	// Drop the padding.
+	lead, row := w.Pad*(w.C+prow), w.W*w.C
+	for i := range n {
+		for y := range w.H {
+			o := (i*w.H + y) * row
+			copy(dx[o:o+row], s.pad[i*img+lead+y*prow:])
+		}
+	}
+	return true
+}
+
+// list sets g and off to the nonzero values of rows rows of len(offs) values of vals
+// (NaN counts), each with the offset offs[j] of its column j, row after row, and cnt[r]
+// to row r's count; it returns the total.
+func (s *ConvGrad) list(rows int, vals []float32, offs []int32) int {
+	cols := len(offs)
+	s.g, s.off = grow(s.g, rows*cols+16), grow(s.off, rows*cols+16) // 16: compressRows' whole vectors
+	s.cnt = grow(s.cnt, rows)
+	if cols%16 == 0 {
+		compressRows(rows, vals, offs, s.g, s.off, s.cnt)
+	} else {
+		e := 0
+		for r := range rows {
+			lo := e
+			for j, v := range vals[r*cols : (r+1)*cols] {
+				s.g[e], s.off[e] = v, offs[j]
+				e += nonzero(v)
+			}
+			s.cnt[r] = int32(e - lo)
+		}
+	}
+	total := 0
+	for _, k := range s.cnt[:rows] {
+		total += int(k)
+	}
+	return total
+}
+
+// rows runs the sparse kernel over ng groups for one window row of run values (whole
+// vectors), in blocks of at most 8 vectors: the entries' rows start at src (plus off) and
+// the groups' at dst (plus doff).
+func (s *ConvGrad) rows(ng int, src, dst []float32, run int) {
+	for v := 0; v < run; v += 8 * 16 {
+		sparseRows(min(8, (run-v)/16), ng, s.spans, s.g, s.off, src[v:], dst[v:], s.doff)
+	}
+}
+
+// padFull copies the NHWC image src of window w into dst (paddedFull(w) values) with Pad
+// zero pixels on every side.
+func padFull(dst, src []float32, w arch.Window) {
+	prow, row, lead := (w.W+2*w.Pad)*w.C, w.W*w.C, w.Pad*w.C
+	clear(dst[:w.Pad*prow])
+	for y := range w.H {
+		d := dst[(w.Pad+y)*prow : (w.Pad+y+1)*prow]
+		clear(d[:lead])
+		copy(d[lead:lead+row], src[y*row:(y+1)*row])
+		clear(d[lead+row:])
+	}
+	clear(dst[(w.Pad+w.H)*prow:])
+}
+
+// grow returns s with length n, reallocated (contents lost) if its capacity is short.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

@@ -1,0 +1,17 @@
+//go:build !amd64 || !gc || purego
+
+package gemm
+
+// sparseKernels reports that this build has no sparse kernels (ConvGrad's methods report
+// false and the callers run the dense products).
+const sparseKernels = false
+
+// sparseRows is never called in this build.
+func sparseRows(nv, ng int, spans []int32, g []float32, off []int32, src, dst []float32, doff []int32) {
+	panic("gemm: no sparse kernels in this build")
+}
+
+// compressRows is never called in this build.
+func compressRows(rows int, vals []float32, offs []int32, outVals []float32, outOffs []int32, counts []int32) {
+	panic("gemm: no sparse kernels in this build")
+}

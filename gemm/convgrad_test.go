@@ -1,0 +1,292 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"tinyq/arch"
+)
+
+// gradWindows are windows whose rows are whole vectors (Kernel·C a multiple of 16: one to
+// ten vectors, so kernels of 1 to 8 vectors and a row split in two blocks), with strides,
+// paddings and rows around the edges, and two whose rows are not (ConvGrad declines them).
+var gradWindows = []arch.Window{
+	{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2}, // the CNN's second convolution: 5 vectors
+	{H: 9, W: 7, C: 16, Kernel: 3, Stride: 2, Pad: 1},
+	{H: 5, W: 6, C: 32, Kernel: 4, Stride: 3, Pad: 3}, // 8 vectors
+	{H: 4, W: 9, C: 32, Kernel: 5, Stride: 1, Pad: 2}, // 10: blocks of 8 and 2
+	{H: 3, W: 3, C: 16, Kernel: 1, Stride: 1, Pad: 0},
+	{H: 6, W: 5, C: 48, Kernel: 3, Stride: 2, Pad: 0}, // 9
+	{H: 7, W: 7, C: 8, Kernel: 2, Stride: 1, Pad: 1},  // 1 vector
+	{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2},
+	{H: 5, W: 5, C: 3, Kernel: 3, Stride: 1, Pad: 1},
+}
+
+// sparseApplies reports whether ConvGrad should run for window w on the active path.
+func sparseApplies(w arch.Window) bool {
+	return sparseKernels && ActivePath() == AVX512 && (w.Kernel*w.C)%16 == 0
+}
+
+// naiveConvGrads computes in float64 the weight gradient transposed, dwT0 + Σ dy·patch
+// ([out, PatchLen]), and the data gradient, col2im(dy·wt) ([n, InLen]), straight from
+// their definitions (zero padding).
+func naiveConvGrads(n int, w arch.Window, out int, src, wt, dy, dwT0 []float32) (dwT, dx []float64) {
+	plen := w.PatchLen()
+	dwT, dx = make([]float64, out*plen), make([]float64, n*w.InLen())
+	for i, v := range dwT0 {
+		dwT[i] = float64(v)
+	}
+	p := 0
+	for b := range n {
+		for oy := range w.OutH() {
+			for ox := range w.OutW() {
+				for o := range out {
+					g := float64(dy[p*out+o])
+					for ky := range w.Kernel {
+						for kx := range w.Kernel {
+							y, x := oy*w.Stride-w.Pad+ky, ox*w.Stride-w.Pad+kx
+							if y < 0 || y >= w.H || x < 0 || x >= w.W {
+								continue
+							}
+							for c := range w.C {
+								t, i := (ky*w.Kernel+kx)*w.C+c, ((b*w.H+y)*w.W+x)*w.C+c
+								dwT[o*plen+t] += g * float64(src[i])
+								dx[i] += g * float64(wt[o*plen+t])
+							}
+						}
+					}
+				}
+				p++
+			}
+		}
+	}
+	return dwT, dx
+}
+
+// gradOperands returns src, wt, dy and a starting dwT for n images: integer values in
+// [-3, 3] (every sum of the tests is then exact in float32) if ints, else normal floats;
+// dy has the given fraction of nonzero values.
+func gradOperands(rng *rand.Rand, n int, w arch.Window, out int, density float64, ints bool) (src, wt, dy, dwT []float32) {
+	val := func() float32 {
+		if ints {
+			return float32(rng.Intn(7) - 3)
+		}
+		return float32(rng.NormFloat64())
+	}
+	fill := func(k int, density float64) []float32 {
+		s := make([]float32, k)
+		for i := range s {
+			if rng.Float64() < density {
+				s[i] = val()
+			}
+		}
+		return s
+	}
+	return fill(n*w.InLen(), 0.7), fill(out*w.PatchLen(), 1), fill(n*w.OutPixels()*out, density), fill(out*w.PatchLen(), 1)
+}
+
+// TestConvGradExact checks on every path that ConvGrad's Weights and Input either decline
+// (only where they do not apply: other paths, windows whose rows are not whole vectors)
+// and leave their outputs alone, or equal the gradients' definitions exactly on
+// integer-valued data, for 1 and 3 images and out channels of 16, 32 and 5.
+func TestConvGradExact(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(1))
+		var s ConvGrad // reused across shapes, as a goroutine's is
+		ran := 0
+		for _, w := range gradWindows {
+			for _, n := range []int{1, 3} {
+				for _, out := range []int{16, 32, 5} {
+					name := fmt.Sprintf("%+v/n%d/out%d", w, n, out)
+					src, wt, dy, dwT := gradOperands(rng, n, w, out, 0.25, true)
+					want, wantDx := naiveConvGrads(n, w, out, src, wt, dy, dwT)
+					dx := make([]float32, n*w.InLen())
+					for i := range dx {
+						dx[i] = 99 // Input overwrites every value
+					}
+					okW, okX := s.Weights(n, w, out, src, dy, dwT), s.Input(n, w, out, wt, dy, dx)
+					if okW != sparseApplies(w) || okX != okW {
+						t.Fatalf("%s: Weights %v, Input %v; want %v", name, okW, okX, sparseApplies(w))
+					}
+					if !okW {
+						for i, v := range dx {
+							if v != 99 {
+								t.Fatalf("%s: declined Input wrote dx[%d] = %v", name, i, v)
+							}
+						}
+						continue
+					}
+					ran++
+					for i := range want {
+						if float64(dwT[i]) != want[i] {
+							t.Fatalf("%s: dwT[%d] = %v, want %v", name, i, dwT[i], want[i])
+						}
+					}
+					for i := range wantDx {
+						if float64(dx[i]) != wantDx[i] {
+							t.Fatalf("%s: dx[%d] = %v, want %v", name, i, dx[i], wantDx[i])
+						}
+					}
+				}
+			}
+		}
+		if sparseKernels && ActivePath() == AVX512 && ran == 0 {
+			t.Fatal("no shape ran the sparse kernels")
+		}
+	})
+}
+
+// TestConvGradFloat checks ConvGrad on random floats: within recursive summation's bound
+// of the float64 gradients (see reference), and the weight gradient of 4 images equal bit
+// for bit to four calls of one image each (the terms are added in the same order, image
+// by image).
+func TestConvGradFloat(t *testing.T) {
+	if !sparseKernels || ActivePath() != AVX512 {
+		t.Skip("no sparse kernels on this path")
+	}
+	rng := rand.New(rand.NewSource(2))
+	var s ConvGrad
+	for _, w := range gradWindows {
+		if !sparseApplies(w) {
+			continue
+		}
+		const n, out = 4, 32
+		src, wt, dy, dwT := gradOperands(rng, n, w, out, 0.2, false)
+		want, wantDx := naiveConvGrads(n, w, out, src, wt, dy, dwT)
+		// The bound's sums of |terms|: the gradients of |src|, |wt|, |dy|.
+		abs := func(v []float32) []float32 {
+			r := make([]float32, len(v))
+			for i, x := range v {
+				r[i] = float32(math.Abs(float64(x)))
+			}
+			return r
+		}
+		bound, boundDx := naiveConvGrads(n, w, out, abs(src), abs(wt), abs(dy), abs(dwT))
+		one := append([]float32(nil), dwT...)
+		dx := make([]float32, n*w.InLen())
+		if !s.Weights(n, w, out, src, dy, dwT) || !s.Input(n, w, out, wt, dy, dx) {
+			t.Fatalf("%+v: declined", w)
+		}
+		check := func(what string, got []float32, want, bound []float64) {
+			for i := range want {
+				// γ(k+1): k terms and the starting value; k < PatchLen·out·n.
+				k := float64(n*w.OutPixels()*out + 1)
+				if tol := k * 0x1p-24 / (1 - k*0x1p-24) * bound[i]; math.Abs(float64(got[i])-want[i]) > tol {
+					t.Fatalf("%+v: %s[%d] = %v, want %v within %g", w, what, i, got[i], want[i], tol)
+				}
+			}
+		}
+		check("dwT", dwT, want, bound)
+		check("dx", dx, wantDx, boundDx)
+		in, pix := w.InLen(), w.OutPixels()*out
+		for b := range n {
+			if !s.Weights(1, w, out, src[b*in:(b+1)*in], dy[b*pix:(b+1)*pix], one) {
+				t.Fatalf("%+v: one image declined", w)
+			}
+		}
+		if !bitsEqual(one, dwT) {
+			t.Fatalf("%+v: dwT of 4 images one at a time differs from all at once", w)
+		}
+	}
+}
+
+// TestConvGradDense checks that ConvGrad declines a dy more than maxSparseDensity nonzero,
+// leaving dwT as it was, and runs on one just below it.
+func TestConvGradDense(t *testing.T) {
+	if !sparseKernels || ActivePath() != AVX512 {
+		t.Skip("no sparse kernels on this path")
+	}
+	w := gradWindows[0]
+	const out = 16
+	var s ConvGrad
+	src, _, _, dwT := gradOperands(rand.New(rand.NewSource(3)), 1, w, out, 1, true)
+	dy := make([]float32, w.OutPixels()*out)
+	limit := int(maxSparseDensity * float64(len(dy)))
+	for i := range limit + 1 {
+		dy[i] = 1
+	}
+	before := append([]float32(nil), dwT...)
+	if s.Weights(1, w, out, src, dy, dwT) || !bitsEqual(before, dwT) {
+		t.Fatal("Weights ran on a dy above maxSparseDensity")
+	}
+	if s.Input(1, w, out, dwT, dy, make([]float32, w.InLen())) {
+		t.Fatal("Input ran on a dy above maxSparseDensity")
+	}
+	dy[limit] = 0
+	if !s.Weights(1, w, out, src, dy, dwT) {
+		t.Fatal("Weights declined a dy at maxSparseDensity")
+	}
+}
+
+// TestConvGradNaN checks that a NaN in dy reaches the gradients it multiplies: it is a
+// nonzero value, so listed.
+func TestConvGradNaN(t *testing.T) {
+	if !sparseKernels || ActivePath() != AVX512 {
+		t.Skip("no sparse kernels on this path")
+	}
+	w := gradWindows[0]
+	const out = 16
+	var s ConvGrad
+	src, wt, _, dwT := gradOperands(rand.New(rand.NewSource(4)), 1, w, out, 1, false)
+	dy := make([]float32, w.OutPixels()*out)
+	dy[100*out+3] = float32(math.NaN()) // pixel 100 (row 7, column 2), channel 3
+	dx := make([]float32, w.InLen())
+	if !s.Weights(1, w, out, src, dy, dwT) || !s.Input(1, w, out, wt, dy, dx) {
+		t.Fatal("declined")
+	}
+	if v := dwT[3*w.PatchLen()]; !math.IsNaN(float64(v)) {
+		t.Fatalf("dwT[3][0] = %v, want NaN", v)
+	}
+	if v := dx[(7*w.W+2)*w.C]; !math.IsNaN(float64(v)) {
+		t.Fatalf("dx at (7, 2) = %v, want NaN", v)
+	}
+	if v := dwT[4*w.PatchLen()]; math.IsNaN(float64(v)) {
+		t.Fatal("dwT[4][0] is NaN: channel 4 has no NaN")
+	}
+}
+
+// TestConvGradBadSizes checks that bad lengths panic with gemm's prefix.
+func TestConvGradBadSizes(t *testing.T) {
+	w := gradWindows[0]
+	var s ConvGrad
+	for _, f := range []func(){
+		func() {
+			s.Weights(1, w, 16, make([]float32, 5), make([]float32, w.OutPixels()*16), make([]float32, 16*w.PatchLen()))
+		},
+		func() {
+			s.Input(1, w, 16, make([]float32, 16*w.PatchLen()), make([]float32, 7), make([]float32, w.InLen()))
+		},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || fmt.Sprint(r)[:5] != "gemm:" {
+					t.Fatalf("recovered %v, want a gemm: panic", r)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+// BenchmarkConvGrad compares, on the CNN's second convolution at a training chunk of 1
+// image (dy 20% nonzero, as below its pooling), the sparse gradients with the dense
+// products they replace.
+func BenchmarkConvGrad(b *testing.B) {
+	w := gradWindows[0]
+	const out = 32
+	src, wt, dy, dwT := gradOperands(rand.New(rand.NewSource(5)), 1, w, out, 0.2, false)
+	dx := make([]float32, w.InLen())
+	var s ConvGrad
+	b.Run("weights", func(b *testing.B) {
+		for b.Loop() {
+			s.Weights(1, w, out, src, dy, dwT)
+		}
+	})
+	b.Run("input", func(b *testing.B) {
+		for b.Loop() {
+			s.Input(1, w, out, wt, dy, dx)
+		}
+	})
+}
