@@ -32,8 +32,10 @@ import (
 //
 // Memory: in a graph whose gradient is built (gorgonia.Grad), the forward keeps the whole
 // patch matrix, N·OutH·OutW·PatchLen values, for the weight gradient if it is small
-// (keepValues); otherwise, and in evaluation graphs, it needs only a few images' worth,
-// however large N, and the weight gradient lays the patches out again. Work runs in convGroups fixed
+// (keepValues) and the weight gradient's last run needed patches (it was not all
+// gemm.ConvGrad's: with BatchNorm after the convolution, dy is dense); otherwise, and in
+// evaluation graphs, it needs only a few images' worth, however large N, and a dense weight
+// gradient lays the patches out again. Work runs in convGroups fixed
 // groups of images on tinyq/internal/par; results do not depend on the number of goroutines.
 //
 // name must be unique within the graph.
@@ -155,6 +157,7 @@ type convOp struct {
 	// which x it came from (colsOf, colsN).
 	keep    bool
 	kept    bool
+	sparseW bool // the weight gradient's last run was all gemm.ConvGrad's: it needs no patches
 	cols    []float32
 	colsOf  *float32
 	colsN   int
@@ -185,7 +188,7 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	y := op.out.get(n, op.win.OutPixels()*out)
 	rows, k := n*op.win.OutPixels(), op.win.PatchLen()
-	op.kept = op.keep && rows*k <= keepValues
+	op.kept = op.keep && !op.sparseW && rows*k <= keepValues
 	op.colsOf, op.colsN = nil, 0
 	if op.kept {
 		op.cols = resize(op.cols, rows*k)
@@ -261,6 +264,7 @@ type convGradOp struct {
 
 	scratch [convGroups][]float32     // each group's chunk of patches (dx: of dcols)
 	sparse  [convGroups]gemm.ConvGrad // each group's sparse gradients (dy mostly zeros)
+	dense   [convGroups]bool          // dw: whether a chunk of the group's ran the dense product
 	partial []float32                 // dw: each group's partial product
 	wt      []float32                 // dx: wᵀ [out, PatchLen]
 
@@ -335,12 +339,14 @@ func (op *convGradOp) Do(vs ...G.Value) (G.Value, error) {
 		res = op.out.get(k, out)
 		op.cols = op.fwd.patches(x)
 		op.partial = resize(op.partial, op.plan.groups*k*out)
+		op.dense = [convGroups]bool{}
 	}
 	if op.job == nil {
 		op.job = op.group
 	}
 	par.Do(op.plan.groups, op.job)
 	if op.wrt == 1 {
+		op.fwd.sparseW = op.dense == [convGroups]bool{}
 		// dw = the sum of the groups' partial dwᵀ [out, PatchLen], in group order, transposed.
 		dw := res.Float32s()
 		for j := range out {
@@ -397,6 +403,7 @@ func (op *convGradOp) chunk(g, lo, hi int) {
 	if op.sparse[g].Weights(hi-lo, win, out, op.x[lo*in:hi*in], dy, partial) {
 		return
 	}
+	op.dense[g] = true
 	if op.cols != nil {
 		// The kept patches: blocks of dwRows rows.
 		for r0 := lo * p; r0 < hi*p; r0 += dwRows {

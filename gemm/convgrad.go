@@ -17,29 +17,34 @@ import (
 // zero-padded input gradient (the data gradient), with no patch matrix and no col2im.
 //
 // Its methods report false, doing nothing, where they do not apply: on paths other than
-// AVX-512, for windows whose rows are not whole vectors (Kernel·C a multiple of 16), and
-// when more than maxSparseDensity of dy is nonzero (the caller then runs the dense
-// products). The zero value is ready to use; it keeps its scratch space (the padded
-// images and the lists, about 3·n·OutPixels·out values for n images) between calls, and
-// one ConvGrad serves one goroutine at a time.
+// AVX-512, for Input a window whose rows are not whole vectors (Kernel·C a multiple of 16),
+// and when more than maxSparseDensity of dy is nonzero (the caller then runs the dense
+// products). Weights also takes windows whose rows are not whole vectors (the CNN's first
+// convolution: rows of 5 values): it reads whole vectors from the padded copy and keeps
+// the lanes of the row. The zero value is ready to use; it keeps its scratch space (the
+// padded images and the lists, about 3·n·OutPixels·out values for n images) between calls,
+// and one ConvGrad serves one goroutine at a time.
 //
 // Arithmetic: each element of the result is its starting value (the weight gradient
-// accumulates into dwT; the data gradient starts at zero) plus its nonzero terms, one
-// fused multiply-add each, in a fixed order (below); terms whose dy value is ±0 are
+// accumulates into dwT, directly for rows of whole vectors, else through a sum from zero
+// that is then added; the data gradient starts at zero) plus its nonzero terms, one fused
+// multiply-add each, in a fixed order (below); terms whose dy value is ±0 are
 // skipped, which changes at most the sign of a zero result and hides a NaN or an infinity
 // that would have been multiplied by zero, as Sgemm's sparse kernels do (see the package
 // documentation). The order differs from the dense products', so the results differ from
 // theirs in the last bits.
 type ConvGrad struct {
 	pad   []float32 // padded images (Weights) or padded input gradients (Input)
-	g     []float32 // the entries' dy values
-	off   []int32   // the entries' byte offsets in the kernel's src
+	g     []float32 // the entries' dy values (list)
+	off   []int32   // the entries' byte offsets in the kernel's src (list; Weights: channels)
 	spans []int32   // each group's entries, [lo, hi)
 	doff  []int32   // each group's byte offset in the kernel's dst
 	cnt   []int32   // each row's entries (list)
-	dyT   []float32 // Weights: dy transposed, rows padded to 16 values
-	poff  []int32   // Weights: the byte offsets of the pixels' windows
-	coff  []int32   // Input: the byte offsets of wt's rows
+	bg    []float32 // Weights: the entries' values, in buckets by channel
+	boff  []int32   // Weights: the entries' byte offsets, in buckets by channel
+	fill  []int32   // Weights: each bucket's entries
+	coff  []int32   // Weights: the channels; Input: the byte offsets of wt's rows
+	acc   []float32 // Weights, rows not whole vectors: the sums, rows padded to vectors
 }
 
 // maxSparseDensity is the largest fraction of nonzero dy values for which ConvGrad runs: a
@@ -50,15 +55,19 @@ type ConvGrad struct {
 const maxSparseDensity = 0.5
 
 // sparseOK reports whether ConvGrad's kernels compute windows w with out channels: the
-// AVX-512 path, window rows of whole 16-value vectors, and byte offsets of n images that
-// fit the kernels' int32s.
-func sparseOK(n int, w arch.Window, out int) bool {
-	if !sparseKernels || ActivePath() != AVX512 || n < 1 || out < 1 || (w.Kernel*w.C)%16 != 0 {
+// AVX-512 path, window rows of whole 16-value vectors if whole is set, and byte offsets of
+// n images (with a vector of slack) that fit the kernels' int32s.
+func sparseOK(n int, w arch.Window, out int, whole bool) bool {
+	if !sparseKernels || ActivePath() != AVX512 || n < 1 || out < 1 || (whole && (w.Kernel*w.C)%16 != 0) {
 		return false
 	}
-	limit := int64(math.MaxInt32 / f32)
-	return int64(n)*int64(paddedFull(w)) <= limit && int64(out)*int64(w.PatchLen()) <= limit
+	limit := int64(math.MaxInt32/f32 - 16)
+	rows := int64(w.Kernel) * int64(vectors(w.Kernel*w.C)) * 16
+	return int64(n)*int64(paddedFull(w)) <= limit && int64(out)*max(int64(w.PatchLen()), rows) <= limit
 }
+
+// vectors returns the 16-value vectors that hold run values.
+func vectors(run int) int { return (run + 15) / 16 }
 
 // f32 is the bytes of a float32.
 const f32 = 4
@@ -87,51 +96,71 @@ func (s *ConvGrad) Weights(n int, w arch.Window, out int, src, dy, dwT []float32
 		panic(fmt.Errorf("gemm: ConvGrad.Weights: %d images, %d outputs: len(src)=%d len(dy)=%d len(dwT)=%d for window %+v",
 			n, out, len(src), len(dy), len(dwT), w))
 	}
-	if !sparseOK(n, w, out) {
+	if !sparseOK(n, w, out, false) {
 		return false
 	}
-	// Channel c's entries: the nonzero values of dy's column c, off the byte offsets of
-	// their pixels' windows in the padded images, listed from dy transposed.
+	// Channel c's entries: the nonzero values of dy's column c, in order of pixel, with the
+	// byte offsets of their pixels' windows in the padded images, at [c·rows, c·rows +
+	// fill[c]) of bg and boff: dy's rows are listed (list: value, channel), then each entry
+	// goes to its channel's bucket.
 	rows := n * pix
-	rpad := (rows + 15) &^ 15
-	s.dyT, s.poff = grow(s.dyT, out*rpad), grow(s.poff, rpad)
+	s.coff = grow(s.coff, out)
 	for c := range out {
-		t := s.dyT[c*rpad : (c+1)*rpad]
-		for p := range rows {
-			t[p] = dy[p*out+c]
-		}
-		clear(t[rows:])
+		s.coff[c] = int32(c)
 	}
+	total := s.list(rows, dy, s.coff)
+	if float64(total) > maxSparseDensity*float64(rows*out) {
+		return false
+	}
+	s.bg, s.boff = grow(s.bg, out*rows), grow(s.boff, out*rows)
+	s.fill = grow(s.fill, out)
+	clear(s.fill)
 	img, prow := paddedFull(w), (w.W+2*w.Pad)*w.C
-	p := 0
+	e, p := 0, 0
 	for i := range n {
 		for oy := range w.OutH() {
 			base := i*img + oy*w.Stride*prow
 			for ox := range w.OutW() {
-				s.poff[p] = int32((base + ox*w.Stride*w.C) * f32)
+				o := int32((base + ox*w.Stride*w.C) * f32)
+				for end := e + int(s.cnt[p]); e < end; e++ {
+					c := s.off[e]
+					k := int(c)*rows + int(s.fill[c])
+					s.bg[k], s.boff[k] = s.g[e], o
+					s.fill[c]++
+				}
 				p++
 			}
 		}
 	}
-	clear(s.poff[rows:])
-	total := s.list(out, s.dyT, s.poff)
-	if float64(total) > maxSparseDensity*float64(rows*out) {
-		return false
-	}
-	s.pad = grow(s.pad, n*img)
+	s.pad = grow(s.pad, n*img+16) // 16: a row's last vector may read past the last image
 	for i := range n {
 		padFull(s.pad[i*img:(i+1)*img], src[i*w.InLen():(i+1)*w.InLen()], w)
 	}
-	s.spans, s.doff = grow(s.spans, 2*out), grow(s.doff, out)
-	e := int32(0)
-	for c, k := range s.cnt[:out] {
-		s.spans[2*c], s.spans[2*c+1] = e, e+k
-		s.doff[c] = int32(c * plen * f32)
-		e += k
-	}
+	clear(s.pad[n*img:])
+	// The sums go to dwT, or for rows of part vectors to acc, [out, Kernel, whole vectors].
 	run := w.Kernel * w.C
-	for ky := range w.Kernel {
-		s.rows(out, s.pad[ky*prow:], dwT[ky*run:], run)
+	vrun := vectors(run) * 16
+	dst, rowLen := dwT, plen
+	if vrun != run {
+		s.acc = grow(s.acc, out*w.Kernel*vrun)
+		clear(s.acc)
+		dst, rowLen = s.acc, w.Kernel*vrun
+	}
+	s.spans, s.doff = grow(s.spans, 2*out), grow(s.doff, out)
+	for c, k := range s.fill[:out] {
+		s.spans[2*c], s.spans[2*c+1] = int32(c*rows), int32(c*rows)+k
+		s.doff[c] = int32(c * rowLen * f32)
+	}
+	sparseRun(out, s.spans, s.bg, s.boff, s.pad, dst, s.doff, w.Kernel, vrun, prow, vrun)
+	if vrun != run {
+		for c := range out {
+			for ky := range w.Kernel {
+				d, a := dwT[c*plen+ky*run:][:run], s.acc[c*rowLen+ky*vrun:][:run]
+				for t, v := range a {
+					d[t] += v
+				}
+			}
+		}
 	}
 	return true
 }
@@ -150,7 +179,7 @@ func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bo
 		panic(fmt.Errorf("gemm: ConvGrad.Input: %d images, %d outputs: len(wt)=%d len(dy)=%d len(dx)=%d for window %+v",
 			n, out, len(wt), len(dy), len(dx), w))
 	}
-	if !sparseOK(n, w, out) {
+	if !sparseOK(n, w, out, true) {
 		return false
 	}
 	// Pixel p's entries (a group, if it has any): the nonzero values of dy's row p, off the
@@ -185,9 +214,7 @@ func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bo
 	s.pad = grow(s.pad, n*img)
 	clear(s.pad[:n*img])
 	run := w.Kernel * w.C
-	for ky := range w.Kernel {
-		s.rows(groups, wt[ky*run:], s.pad[ky*prow:], run)
-	}
+	sparseRun(groups, s.spans, s.g, s.off, wt, s.pad, s.doff, w.Kernel, run, run, prow)
 	// Drop the padding.
 	lead, row := w.Pad*(w.C+prow), w.W*w.C
 	for i := range n {
@@ -224,15 +251,6 @@ func (s *ConvGrad) list(rows int, vals []float32, offs []int32) int {
 		total += int(k)
 	}
 	return total
-}
-
-// rows runs the sparse kernel over ng groups for one window row of run values (whole
-// vectors), in blocks of at most 8 vectors: the entries' rows start at src (plus off) and
-// the groups' at dst (plus doff).
-func (s *ConvGrad) rows(ng int, src, dst []float32, run int) {
-	for v := 0; v < run; v += 8 * 16 {
-		sparseRows(min(8, (run-v)/16), ng, s.spans, s.g, s.off, src[v:], dst[v:], s.doff)
-	}
 }
 
 // padFull copies the NHWC image src of window w into dst (paddedFull(w) values) with Pad

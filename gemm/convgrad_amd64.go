@@ -2,56 +2,46 @@
 
 package gemm
 
+//go:generate go run gen_convgrad.go
+
 import "unsafe"
 
-// The sparse kernels (convgrad_amd64.s): sparseRowsNAVX512 runs N zmm accumulators, for
-// each group k < ng, over its entries i in [spans[2k], spans[2k+1]): the accumulators
-// start from dst at byte offset doff[k], get fma(vals[i], src at byte offset off[i], acc) for
-// each entry in order, and are stored back (see ConvGrad).
-//
-//go:noescape
-func sparseRows1AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32)
-
-//go:noescape
-func sparseRows2AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32)
-
-//go:noescape
-func sparseRows3AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32)
-
-//go:noescape
-func sparseRows4AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32)
-
-//go:noescape
-func sparseRows5AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32)
-
-//go:noescape
-func sparseRows6AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32)
-
-//go:noescape
-func sparseRows7AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32)
-
-//go:noescape
-func sparseRows8AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32)
+// sparseKernel is the signature of the sparse kernels (convgrad_kernels_amd64.s, written
+// by gen_convgrad.go): the kernel of S segments of V vectors runs S·V zmm accumulators,
+// for each group k < ng, over its entries i in [spans[2k], spans[2k+1]): accumulator
+// (s, v) starts from dst at byte offset doff[k] + s·dstride + 64v, gets
+// fma(vals[i], src at byte offset off[i] + s·sstride + 64v, acc) for each entry in order,
+// and is stored back (see ConvGrad).
+type sparseKernel func(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
 
 // sparseKernels reports that this build has the sparse kernels.
 const sparseKernels = true
 
-// sparseVariants are the kernels by number of vectors, 1 to 8.
-var sparseVariants = [...]func(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32){
-	sparseRows1AVX512, sparseRows2AVX512, sparseRows3AVX512, sparseRows4AVX512,
-	sparseRows5AVX512, sparseRows6AVX512, sparseRows7AVX512, sparseRows8AVX512,
-}
-
-// sparseRows runs the kernel of nv (1 to 8) vectors over ng groups. The callers (ConvGrad)
-// build offsets that stay within src and dst: every entry's row, nv·16 values from src at
-// off, and every group's from dst at doff.
-func sparseRows(nv, ng int, spans []int32, g []float32, off []int32, src, dst []float32, doff []int32) {
+// sparseRun runs the sparse kernels over ng groups for windows of segs rows of run values
+// (whole vectors): entry rows from src (plus off; row s at s·sstride values on) into the
+// groups' rows in dst (plus doff; row s at s·dstride values on). A window of 3 or 5 rows of
+// up to 8 or 5 vectors is one kernel call, every accumulator in a register; other windows
+// go a row, and a block of at most 8 vectors, at a time. The callers (ConvGrad) build
+// offsets that stay within src and dst.
+func sparseRun(ng int, spans []int32, vals []float32, off []int32, src, dst []float32, doff []int32, segs, run, sstride, dstride int) {
 	if ng == 0 {
 		return
 	}
 	_ = spans[2*ng-1]
 	_ = doff[ng-1]
-	sparseVariants[nv-1](ng, &spans[0], &g[0], &off[0], unsafe.Pointer(&src[0]), unsafe.Pointer(&dst[0]), &doff[0])
+	vecs := run / 16
+	call := func(k sparseKernel, s, v int) {
+		k(ng, &spans[0], &vals[0], &off[0], unsafe.Pointer(&src[s*sstride+v*16]), unsafe.Pointer(&dst[s*dstride+v*16]), &doff[0], uintptr(sstride*f32), uintptr(dstride*f32))
+	}
+	if segs < len(sparseTable) && vecs < len(sparseTable[segs]) && sparseTable[segs][vecs] != nil {
+		call(sparseTable[segs][vecs], 0, 0)
+		return
+	}
+	for s := range segs {
+		for v := 0; v < vecs; v += 8 {
+			call(sparseTable[1][min(8, vecs-v)], s, v)
+		}
+	}
 }
 
 // compressRowsAVX512 lists the nonzero values of rows of blocks·16 values and their

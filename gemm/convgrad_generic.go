@@ -6,8 +6,8 @@ package gemm
 // false and the callers run the dense products).
 const sparseKernels = false
 
-// sparseRows is never called in this build.
-func sparseRows(nv, ng int, spans []int32, g []float32, off []int32, src, dst []float32, doff []int32) {
+// sparseRun is never called in this build.
+func sparseRun(ng int, spans []int32, vals []float32, off []int32, src, dst []float32, doff []int32, segs, run, sstride, dstride int) {
 	panic("gemm: no sparse kernels in this build")
 }
 

@@ -10,8 +10,9 @@ import (
 )
 
 // gradWindows are windows whose rows are whole vectors (Kernel·C a multiple of 16: one to
-// ten vectors, so kernels of 1 to 8 vectors and a row split in two blocks), with strides,
-// paddings and rows around the edges, and two whose rows are not (ConvGrad declines them).
+// ten vectors, so whole windows in one kernel and rows split in blocks), with strides,
+// paddings and rows around the edges, and three whose rows are not (Weights reads part
+// vectors, Input declines them).
 var gradWindows = []arch.Window{
 	{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2}, // the CNN's second convolution: 5 vectors
 	{H: 9, W: 7, C: 16, Kernel: 3, Stride: 2, Pad: 1},
@@ -22,11 +23,14 @@ var gradWindows = []arch.Window{
 	{H: 7, W: 7, C: 8, Kernel: 2, Stride: 1, Pad: 1},  // 1 vector
 	{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2},
 	{H: 5, W: 5, C: 3, Kernel: 3, Stride: 1, Pad: 1},
+	{H: 6, W: 7, C: 5, Kernel: 4, Stride: 2, Pad: 1}, // rows of 20 values: a vector and a part
 }
 
-// sparseApplies reports whether ConvGrad should run for window w on the active path.
-func sparseApplies(w arch.Window) bool {
-	return sparseKernels && ActivePath() == AVX512 && (w.Kernel*w.C)%16 == 0
+// sparseApplies reports whether ConvGrad's Weights and Input should run for window w on
+// the active path (Input: for rows of whole vectors only).
+func sparseApplies(w arch.Window) (weights, input bool) {
+	weights = sparseKernels && ActivePath() == AVX512
+	return weights, weights && (w.Kernel*w.C)%16 == 0
 }
 
 // naiveConvGrads computes in float64 the weight gradient transposed, dwT0 + Σ dy·patch
@@ -88,8 +92,8 @@ func gradOperands(rng *rand.Rand, n int, w arch.Window, out int, density float64
 }
 
 // TestConvGradExact checks on every path that ConvGrad's Weights and Input either decline
-// (only where they do not apply: other paths, windows whose rows are not whole vectors)
-// and leave their outputs alone, or equal the gradients' definitions exactly on
+// (only where they do not apply: other paths; for Input, windows whose rows are not whole
+// vectors) and leave their outputs alone, or equal the gradients' definitions exactly on
 // integer-valued data, for 1 and 3 images and out channels of 16, 32 and 5.
 func TestConvGradExact(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
@@ -106,28 +110,23 @@ func TestConvGradExact(t *testing.T) {
 					for i := range dx {
 						dx[i] = 99 // Input overwrites every value
 					}
+					before := append([]float32(nil), dwT...)
 					okW, okX := s.Weights(n, w, out, src, dy, dwT), s.Input(n, w, out, wt, dy, dx)
-					if okW != sparseApplies(w) || okX != okW {
-						t.Fatalf("%s: Weights %v, Input %v; want %v", name, okW, okX, sparseApplies(w))
+					if wantW, wantX := sparseApplies(w); okW != wantW || okX != wantX {
+						t.Fatalf("%s: Weights %v, Input %v; want %v, %v", name, okW, okX, wantW, wantX)
 					}
-					if !okW {
-						for i, v := range dx {
-							if v != 99 {
-								t.Fatalf("%s: declined Input wrote dx[%d] = %v", name, i, v)
-							}
-						}
-						continue
-					}
-					ran++
 					for i := range want {
-						if float64(dwT[i]) != want[i] {
-							t.Fatalf("%s: dwT[%d] = %v, want %v", name, i, dwT[i], want[i])
+						if okW && float64(dwT[i]) != want[i] || !okW && dwT[i] != before[i] {
+							t.Fatalf("%s: Weights %v: dwT[%d] = %v, want %v (before %v)", name, okW, i, dwT[i], want[i], before[i])
 						}
 					}
 					for i := range wantDx {
-						if float64(dx[i]) != wantDx[i] {
-							t.Fatalf("%s: dx[%d] = %v, want %v", name, i, dx[i], wantDx[i])
+						if okX && float64(dx[i]) != wantDx[i] || !okX && dx[i] != 99 {
+							t.Fatalf("%s: Input %v: dx[%d] = %v, want %v", name, okX, i, dx[i], wantDx[i])
 						}
+					}
+					if okX {
+						ran++
 					}
 				}
 			}
@@ -139,9 +138,9 @@ func TestConvGradExact(t *testing.T) {
 }
 
 // TestConvGradFloat checks ConvGrad on random floats: within recursive summation's bound
-// of the float64 gradients (see reference), and the weight gradient of 4 images equal bit
-// for bit to four calls of one image each (the terms are added in the same order, image
-// by image).
+// of the float64 gradients (see reference), and, for rows of whole vectors (which
+// accumulate into dwT directly), the weight gradient of 4 images equal bit for bit to four
+// calls of one image each (the terms are added in the same order, image by image).
 func TestConvGradFloat(t *testing.T) {
 	if !sparseKernels || ActivePath() != AVX512 {
 		t.Skip("no sparse kernels on this path")
@@ -149,9 +148,6 @@ func TestConvGradFloat(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	var s ConvGrad
 	for _, w := range gradWindows {
-		if !sparseApplies(w) {
-			continue
-		}
 		const n, out = 4, 32
 		src, wt, dy, dwT := gradOperands(rng, n, w, out, 0.2, false)
 		want, wantDx := naiveConvGrads(n, w, out, src, wt, dy, dwT)
@@ -166,8 +162,12 @@ func TestConvGradFloat(t *testing.T) {
 		bound, boundDx := naiveConvGrads(n, w, out, abs(src), abs(wt), abs(dy), abs(dwT))
 		one := append([]float32(nil), dwT...)
 		dx := make([]float32, n*w.InLen())
-		if !s.Weights(n, w, out, src, dy, dwT) || !s.Input(n, w, out, wt, dy, dx) {
-			t.Fatalf("%+v: declined", w)
+		_, input := sparseApplies(w)
+		if !s.Weights(n, w, out, src, dy, dwT) || s.Input(n, w, out, wt, dy, dx) != input {
+			t.Fatalf("%+v: Weights declined, or Input did not return %v", w, input)
+		}
+		if !input {
+			wantDx = make([]float64, len(dx))
 		}
 		check := func(what string, got []float32, want, bound []float64) {
 			for i := range want {
@@ -180,6 +180,9 @@ func TestConvGradFloat(t *testing.T) {
 		}
 		check("dwT", dwT, want, bound)
 		check("dx", dx, wantDx, boundDx)
+		if !input {
+			continue
+		}
 		in, pix := w.InLen(), w.OutPixels()*out
 		for b := range n {
 			if !s.Weights(1, w, out, src[b*in:(b+1)*in], dy[b*pix:(b+1)*pix], one) {
@@ -270,9 +273,8 @@ func TestConvGradBadSizes(t *testing.T) {
 	}
 }
 
-// BenchmarkConvGrad compares, on the CNN's second convolution at a training chunk of 1
-// image (dy 20% nonzero, as below its pooling), the sparse gradients with the dense
-// products they replace.
+// BenchmarkConvGrad measures the sparse gradients of the CNN's convolutions on a
+// training chunk of 1 image (dy 20% nonzero, as below a pooling).
 func BenchmarkConvGrad(b *testing.B) {
 	w := gradWindows[0]
 	const out = 32
@@ -287,6 +289,14 @@ func BenchmarkConvGrad(b *testing.B) {
 	b.Run("input", func(b *testing.B) {
 		for b.Loop() {
 			s.Input(1, w, out, wt, dy, dx)
+		}
+	})
+	// The first convolution's weight gradient: rows of 5 values.
+	w1 := arch.Window{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2}
+	src1, _, dy1, dwT1 := gradOperands(rand.New(rand.NewSource(6)), 1, w1, 16, 0.2, false)
+	b.Run("weights-first", func(b *testing.B) {
+		for b.Loop() {
+			s.Weights(1, w1, 16, src1, dy1, dwT1)
 		}
 	})
 }
