@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"tinyq/arch"
+	"tinyq/gemm"
 )
 
 // refConv is the direct formula of a convolution in float64: x [n, H, W, C], w [ky, kx, c,
@@ -304,6 +306,27 @@ func checkConvBatch(t *testing.T, n, out int, win arch.Window, density float64) 
 			if math.Abs(float64(got[j])-want[j]) > 1e-4*(1+math.Abs(want[j])) {
 				t.Fatalf("gradient %d [%d] = %v, float64 formula %v", i, j, got[j], want[j])
 			}
+		}
+	}
+
+	// A second step: the forward keeps the patches unless the weight gradient ran sparse
+	// (gemm.ConvGrad: on the AVX-512 path, for a dy at most half nonzero), and the gradients
+	// are the same bit for bit.
+	first := make([][]float32, 3)
+	for i := range first {
+		first[i] = append([]float32(nil), grads[i].Value().Data().([]float32)...)
+	}
+	vm.Reset()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	sparse := gemm.ActivePath() == gemm.AVX512 && density <= 0.5
+	if kept := y.Op().(*convOp).kept; kept == sparse {
+		t.Errorf("second step kept the patches: %v; want %v (weight gradient sparse: %v)", kept, !sparse, sparse)
+	}
+	for i := range first {
+		if got := grads[i].Value().Data().([]float32); !slices.Equal(got, first[i]) {
+			t.Errorf("gradient %d of the second step differs from the first's", i)
 		}
 	}
 
