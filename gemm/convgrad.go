@@ -56,14 +56,15 @@ const maxSparseDensity = 0.5
 
 // sparseOK reports whether ConvGrad's kernels compute windows w with out channels: the
 // AVX-512 path, window rows of whole 16-value vectors if whole is set, and byte offsets of
-// n images (with a vector of slack) that fit the kernels' int32s.
+// n images (with a vector of slack) and list indices that fit the kernels' int32s.
 func sparseOK(n int, w arch.Window, out int, whole bool) bool {
 	if !sparseKernels || ActivePath() != AVX512 || n < 1 || out < 1 || (whole && (w.Kernel*w.C)%16 != 0) {
 		return false
 	}
 	limit := int64(math.MaxInt32/f32 - 16)
 	rows := int64(w.Kernel) * int64(vectors(w.Kernel*w.C)) * 16
-	return int64(n)*int64(paddedFull(w)) <= limit && int64(out)*max(int64(w.PatchLen()), rows) <= limit
+	return int64(n)*int64(paddedFull(w)) <= limit && int64(out)*max(int64(w.PatchLen()), rows) <= limit &&
+		int64(n)*int64(w.OutPixels())*int64(out) <= math.MaxInt32 // the lists' indices
 }
 
 // vectors returns the 16-value vectors that hold run values.
@@ -88,8 +89,9 @@ func paddedFull(w arch.Window) int { return (w.H + 2*w.Pad) * (w.W + 2*w.Pad) * 
 //	dwT[c][t] += Σ_p dy[p][c]·patch_p[t]   (patch_p: output pixel p's window, zero padded)
 //
 // for each channel c and window row ky, over the nonzero dy[p][c] in order of p (image,
-// then output row, then column). It reports false, leaving dwT as it was, where it does
-// not apply (see ConvGrad). It panics on bad sizes, like Sgemm.
+// then output row, then column), added to dwT one by one (for rows that are not whole
+// vectors: summed from zero, then the sum added). It reports false, leaving dwT as it was,
+// where it does not apply (see ConvGrad). It panics on bad sizes, like Sgemm.
 func (s *ConvGrad) Weights(n int, w arch.Window, out int, src, dy, dwT []float32) bool {
 	plen, pix := w.PatchLen(), w.OutPixels()
 	if len(src) != n*w.InLen() || len(dy) != n*pix*out || len(dwT) != out*plen {
