@@ -273,13 +273,15 @@ func TestJSONNamesKernels(t *testing.T) {
 
 // TestManyLargeImagesBoundedMemory (issue 18, item 12): five 9-megapixel 16-bit RGBA PNGs
 // (72 MB each once decoded, well within imageprep's limits) are all classified by a real
-// process whose data segment is limited to 200 MB (ulimit -d: RLIMIT_DATA, which counts the
+// process whose data segment is limited to 260 MB (ulimit -d: RLIMIT_DATA, which counts the
 // heap that the Go runtime maps, unlike ulimit -v, which counts its address reservations
-// and is not repeatable), about 2.7 times one decoded image. Before, the garbage of one
+// and is not repeatable), about 3.6 times one decoded image. Before, the garbage of one
 // image was still in the heap when the next was decoded: the process died with a Go fatal
 // error "out of memory" (exit 2, a 119-line stack) after the first image, and the others
 // were never classified. Measured: one image alone needs less than 120 MB; five need 150 MB
-// now, 350 MB before.
+// now, 350 MB before. (The limit was 200 MB until a CI run in which the process, near it,
+// crashed inside Go 1.26's garbage collector (SIGSEGV in spanQueue.tryDrain) once in 27
+// runs: 260 MB leaves the runtime room and still fails the old 350 MB.)
 func TestManyLargeImagesBoundedMemory(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("RLIMIT_DATA counts the heap only on Linux")
@@ -313,7 +315,7 @@ func TestManyLargeImagesBoundedMemory(t *testing.T) {
 		}
 		paths = append(paths, p)
 	}
-	script := `ulimit -d 200000 && exec "$0" "$@"` // KiB
+	script := `ulimit -d 260000 && exec "$0" "$@"` // KiB
 	code, out, errOut := proctest.RunIn(t, "/bin/sh", dir, nil, append([]string{"-c", script, bin, "-model", model}, paths...)...)
 	if code != 0 || strings.Count(out, "\n") != len(paths) || strings.Contains(errOut, "fatal error") {
 		if len(errOut) > 300 {
