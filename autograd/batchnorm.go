@@ -447,21 +447,24 @@ func (r *reduction) block(i int) {
 	switch {
 	case r.dy != nil:
 		mean, inv := r.mean[:c], r.inv[:c]
+		done := bnSumsBlocks(s0, s1, r.x[lo*c:hi*c], r.dy[lo*c:hi*c], mean, inv, hi-lo, c)
 		for row := lo; row < hi; row++ {
 			x, dy := r.x[row*c:(row+1)*c], r.dy[row*c:(row+1)*c]
-			for j, v := range x {
+			for j := done; j < c; j++ {
 				d := float64(dy[j])
 				s0[j] += d
-				s1[j] += d * float64((v-mean[j])*inv[j])
+				s1[j] += float64(d * float64((x[j]-mean[j])*inv[j])) // rounded before the sum: no fused multiply-add, as the assembly
 			}
 		}
 	case r.mean != nil:
 		mean := r.mean[:c]
+		done := bnSumsBlocks(s0, s1, r.x[lo*c:hi*c], nil, mean, nil, hi-lo, c)
 		for row := lo; row < hi; row++ {
-			for j, v := range r.x[row*c : (row+1)*c] {
-				d := float64(v) - float64(mean[j])
+			x := r.x[row*c : (row+1)*c]
+			for j := done; j < c; j++ {
+				d := float64(x[j]) - float64(mean[j])
 				s0[j] += d
-				s1[j] += d * d
+				s1[j] += float64(d * d) // rounded before the sum: no fused multiply-add, as the assembly
 			}
 		}
 	default:

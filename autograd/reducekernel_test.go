@@ -49,6 +49,51 @@ func TestReductionSumKernels(t *testing.T) {
 	}
 }
 
+// TestReductionBNKernels checks BatchNorm's per-channel sums (the centred sums of the
+// statistics, and the gradient's sums) with the assembly loops (where the CPU has them)
+// against the Go loops, bit for bit, for channel counts around the 8-channel groups and
+// row counts across several blocks, on values of mixed magnitudes.
+func TestReductionBNKernels(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	mixed := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.Intn(8)-4)))
+		}
+		return v
+	}
+	for _, c := range []int{1, 7, 8, 9, 16, 17, 32, 33} {
+		for _, rows := range []int{0, 1, 3, 200, 3*reduceBlock/c + 5} {
+			x, dy, mean, inv := mixed(rows*c), mixed(rows*c), mixed(c), mixed(c)
+			for _, grad := range []bool{false, true} {
+				var want [2][]float64
+				for _, asm := range []bool{false, true} {
+					old := reduceAsmEnabled(asm)
+					var r reduction
+					var got [2][]float64
+					if grad {
+						got = r.run(x, dy, mean, inv, rows, c)
+					} else {
+						got = r.run(x, nil, mean, nil, rows, c)
+					}
+					reduceAsmEnabled(old)
+					if !asm {
+						want = [2][]float64{append([]float64(nil), got[0]...), append([]float64(nil), got[1]...)}
+						continue
+					}
+					for k := range 2 {
+						for j := range c {
+							if math.Float64bits(got[k][j]) != math.Float64bits(want[k][j]) {
+								t.Fatalf("c=%d rows=%d grad=%v: sum %d channel %d = %v, Go loop %v", c, rows, grad, k, j, got[k][j], want[k][j])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // blockSums is the reference of a reduction's sums over n blocks: each block's rows summed in
 // order from zero, then the blocks' sums added in order.
 func blockSums(x []float32, rows, c, n int) []float64 {

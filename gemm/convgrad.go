@@ -45,6 +45,33 @@ type ConvGrad struct {
 	fill  []int32   // Weights: each bucket's entries
 	coff  []int32   // Weights: the channels; Input: the byte offsets of wt's rows
 	acc   []float32 // Weights, rows not whole vectors: the sums, rows padded to vectors
+	dense bool      // the last call declined a dy for its density
+}
+
+// denseSample is how many values of dy a ConvGrad checks first after it declined a dense
+// dy (with BatchNorm between the convolution and its ReLU every call does): if more than
+// maxSparseDensity of them are nonzero it declines without listing dy.
+const denseSample = 512
+
+// tooDense reports whether dy is to be declined for its density without listing it: the
+// last call was declined, and so is a sample of dy's first values.
+func (s *ConvGrad) tooDense(dy []float32) bool {
+	if !s.dense {
+		return false
+	}
+	sample := dy[:min(len(dy), denseSample)]
+	nz := 0
+	for _, v := range sample {
+		nz += nonzero(v)
+	}
+	return float64(nz) > maxSparseDensity*float64(len(sample))
+}
+
+// declines reports whether a list of total nonzero values out of all is too dense, and
+// records it for tooDense.
+func (s *ConvGrad) declines(total, all int) bool {
+	s.dense = float64(total) > maxSparseDensity*float64(all)
+	return s.dense
 }
 
 // maxSparseDensity is the largest fraction of nonzero dy values for which ConvGrad runs: a
@@ -98,7 +125,7 @@ func (s *ConvGrad) Weights(n int, w arch.Window, out int, src, dy, dwT []float32
 		panic(fmt.Errorf("gemm: ConvGrad.Weights: %d images, %d outputs: len(src)=%d len(dy)=%d len(dwT)=%d for window %+v",
 			n, out, len(src), len(dy), len(dwT), w))
 	}
-	if !sparseOK(n, w, out, false) {
+	if !sparseOK(n, w, out, false) || s.tooDense(dy) {
 		return false
 	}
 	// Channel c's entries: the nonzero values of dy's column c, in order of pixel, with the
@@ -110,8 +137,7 @@ func (s *ConvGrad) Weights(n int, w arch.Window, out int, src, dy, dwT []float32
 	for c := range out {
 		s.coff[c] = int32(c)
 	}
-	total := s.list(rows, dy, s.coff)
-	if float64(total) > maxSparseDensity*float64(rows*out) {
+	if s.declines(s.list(rows, dy, s.coff), rows*out) {
 		return false
 	}
 	s.bg, s.boff = grow(s.bg, out*rows), grow(s.boff, out*rows)
@@ -181,7 +207,7 @@ func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bo
 		panic(fmt.Errorf("gemm: ConvGrad.Input: %d images, %d outputs: len(wt)=%d len(dy)=%d len(dx)=%d for window %+v",
 			n, out, len(wt), len(dy), len(dx), w))
 	}
-	if !sparseOK(n, w, out, true) {
+	if !sparseOK(n, w, out, true) || s.tooDense(dy) {
 		return false
 	}
 	// Pixel p's entries (a group, if it has any): the nonzero values of dy's row p, off the
@@ -192,7 +218,9 @@ func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bo
 	for c := range out {
 		s.coff[c] = int32(c * plen * f32)
 	}
-	entries := s.list(rows, dy, s.coff)
+	if s.declines(s.list(rows, dy, s.coff), rows*out) {
+		return false
+	}
 	s.spans, s.doff = grow(s.spans, 2*rows), grow(s.doff, rows)
 	img, prow := paddedFull(w), (w.W+2*w.Pad)*w.C
 	e, groups, p := int32(0), 0, 0
@@ -209,9 +237,6 @@ func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bo
 				p++
 			}
 		}
-	}
-	if float64(entries) > maxSparseDensity*float64(rows*out) {
-		return false
 	}
 	s.pad = grow(s.pad, n*img)
 	clear(s.pad[:n*img])

@@ -196,20 +196,31 @@ func TestConvGradFloat(t *testing.T) {
 }
 
 // TestConvGradDense checks that ConvGrad declines a dy more than maxSparseDensity nonzero,
-// leaving dwT as it was, and runs on one just below it.
+// leaving dwT as it was, and runs on one just below it (its nonzero values at the end, past
+// denseSample); and that after a decline it declines a dy whose first denseSample values
+// are mostly nonzero without listing it, whatever the rest, but runs on a sparse one.
 func TestConvGradDense(t *testing.T) {
 	if !sparseKernels || ActivePath() != AVX512 {
 		t.Skip("no sparse kernels on this path")
 	}
 	w := gradWindows[0]
 	const out = 16
-	var s ConvGrad
 	src, _, _, dwT := gradOperands(rand.New(rand.NewSource(3)), 1, w, out, 1, true)
 	dy := make([]float32, w.OutPixels()*out)
 	limit := int(maxSparseDensity * float64(len(dy)))
-	for i := range limit + 1 {
-		dy[i] = 1
+	fill := func(lo, hi int) {
+		clear(dy)
+		for i := lo; i < hi; i++ {
+			dy[i] = 1
+		}
 	}
+	var fresh ConvGrad
+	fill(len(dy)-limit, len(dy))
+	if !fresh.Weights(1, w, out, src, dy, dwT) {
+		t.Fatal("Weights declined a dy at maxSparseDensity")
+	}
+	var s ConvGrad
+	fill(0, limit+1)
 	before := append([]float32(nil), dwT...)
 	if s.Weights(1, w, out, src, dy, dwT) || !bitsEqual(before, dwT) {
 		t.Fatal("Weights ran on a dy above maxSparseDensity")
@@ -217,9 +228,16 @@ func TestConvGradDense(t *testing.T) {
 	if s.Input(1, w, out, dwT, dy, make([]float32, w.InLen())) {
 		t.Fatal("Input ran on a dy above maxSparseDensity")
 	}
-	dy[limit] = 0
-	if !s.Weights(1, w, out, src, dy, dwT) {
-		t.Fatal("Weights declined a dy at maxSparseDensity")
+	fill(0, denseSample)
+	if s.Weights(1, w, out, src, dy, dwT) {
+		t.Fatal("after a decline, Weights ran on a dy whose sample is dense")
+	}
+	clear(dy)
+	for i := 0; i < len(dy); i += 4 {
+		dy[i] = 1
+	}
+	if !s.Weights(1, w, out, src, dy, dwT) || !s.Input(1, w, out, dwT, dy, make([]float32, w.InLen())) {
+		t.Fatal("after a decline, a dy 25% nonzero was declined")
 	}
 }
 

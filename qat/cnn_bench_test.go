@@ -18,15 +18,15 @@ const cnnWarmupBatches = 10
 // 1e-3, no translations: the settings of scripts/torch_bench.py --model cnn) of issue 20's
 // CNN (arch.CNN, seeded He initialisation): FP32 training, and QAT at W8A8 and W4A4 (Spec:
 // observed ranges, cmd/mnist's recipe at these widths) fine-tuning that model, driven the
-// same way for the QAT/FP32 ratio. Besides ns/op it reports the process's CPU seconds per
-// epoch (cpu-s/epoch; 0 where getrusage is missing). Run with -benchtime 1x.
+// same way for the QAT/FP32 ratio; and FP32 training of the network with BatchNorm after
+// each convolution (cmd/mnist -bn), fp32-bn. Besides ns/op it reports the process's CPU
+// seconds per epoch (cpu-s/epoch; 0 where getrusage is missing). Run with -benchtime 1x.
 func BenchmarkCNNEpochs(b *testing.B) {
-	b.Run("fp32", func(b *testing.B) {
-		benchCNN(b, func(m *nn.MLP) (*train.Trainer, error) { return train.NewTrainer(m, train.Config{Batch: 128}) })
-	})
+	fp32 := func(m *nn.MLP) (*train.Trainer, error) { return train.NewTrainer(m, train.Config{Batch: 128}) }
+	b.Run("fp32", func(b *testing.B) { benchCNN(b, false, fp32) })
 	for _, bits := range []int{8, 4} {
 		b.Run("qat-"+Spec(bits, bits).Name(), func(b *testing.B) {
-			benchCNN(b, func(m *nn.MLP) (*train.Trainer, error) {
+			benchCNN(b, false, func(m *nn.MLP) (*train.Trainer, error) {
 				qm, err := Prepare(m, Spec(bits, bits))
 				if err != nil {
 					return nil, err
@@ -35,13 +35,14 @@ func BenchmarkCNNEpochs(b *testing.B) {
 			})
 		})
 	}
+	b.Run("fp32-bn", func(b *testing.B) { benchCNN(b, true, fp32) })
 }
 
 // benchCNN times epochs over the 60,000 MNIST training images of a trainer built by prepare
-// from a seeded CNN, after cnnWarmupBatches batches.
-func benchCNN(b *testing.B, prepare func(*nn.MLP) (*train.Trainer, error)) {
+// from a seeded CNN (with BatchNorm if bn is set), after cnnWarmupBatches batches.
+func benchCNN(b *testing.B, bn bool, prepare func(*nn.MLP) (*train.Trainer, error)) {
 	trainSet, _ := loadMNIST(b, 60000, 0)
-	m, err := nn.New(arch.CNN(false, 10), rand.New(rand.NewSource(1)))
+	m, err := nn.New(arch.CNN(bn, 10), rand.New(rand.NewSource(1)))
 	if err != nil {
 		b.Fatal(err)
 	}
