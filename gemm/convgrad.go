@@ -133,11 +133,7 @@ func (s *ConvGrad) Weights(n int, w arch.Window, out int, src, dy, dwT []float32
 	// fill[c]) of bg and boff: dy's rows are listed (list: value, channel), then each entry
 	// goes to its channel's bucket.
 	rows := n * pix
-	s.coff = grow(s.coff, out)
-	for c := range out {
-		s.coff[c] = int32(c)
-	}
-	if s.declines(s.list(rows, dy, s.coff), rows*out) {
+	if !s.listRows(rows, out, dy, 1) {
 		return false
 	}
 	s.bg, s.boff = grow(s.bg, out*rows), grow(s.boff, out*rows)
@@ -214,11 +210,7 @@ func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bo
 	// byte offsets of their channels' rows of wt; doff the byte offset of its window in the
 	// padded gradient.
 	rows := n * pix
-	s.coff = grow(s.coff, out)
-	for c := range out {
-		s.coff[c] = int32(c * plen * f32)
-	}
-	if s.declines(s.list(rows, dy, s.coff), rows*out) {
+	if !s.listRows(rows, out, dy, int32(plen*f32)) {
 		return false
 	}
 	s.spans, s.doff = grow(s.spans, 2*rows), grow(s.doff, rows)
@@ -251,6 +243,17 @@ func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bo
 		}
 	}
 	return true
+}
+
+// listRows lists the nonzero values of dy's rows rows of out values (list), each with its
+// channel c times step as its offset, and reports whether dy is sparse enough to go on
+// (declines).
+func (s *ConvGrad) listRows(rows, out int, dy []float32, step int32) bool {
+	s.coff = grow(s.coff, out)
+	for c := range out {
+		s.coff[c] = int32(c) * step
+	}
+	return !s.declines(s.list(rows, dy, s.coff), rows*out)
 }
 
 // list sets g and off to the nonzero values of rows rows of len(offs) values of vals
