@@ -16,21 +16,24 @@ import (
 // from a zero-padded copy of the images (the weight gradient) or added in place to a
 // zero-padded input gradient (the data gradient), with no patch matrix and no col2im.
 //
-// Its methods report false, doing nothing, where they do not apply: on paths other than
-// AVX-512, for Input a window whose rows are not whole vectors (Kernel·C a multiple of 16),
-// and when more than maxSparseDensity of dy is nonzero (the caller then runs the dense
-// products). Weights also takes windows whose rows are not whole vectors (the CNN's first
+// On the AVX-512 path the terms run in assembly kernels (a whole 3- or 5-row window's
+// accumulators in registers), on the generic path in Go (sparseRows). Its methods report
+// false, doing nothing, where they do not apply: on the AVX2 path (its dense products beat
+// a Go loop), for Input on windows whose rows are not whole vectors (Kernel·C a multiple
+// of 16), and when more than maxSparseDensity of dy is nonzero (the caller then runs the
+// dense products). Weights takes windows whose rows are not whole vectors (the CNN's first
 // convolution: rows of 5 values): it reads whole vectors from the padded copy and keeps
-// the lanes of the row. The zero value is ready to use; it keeps its scratch space (the
-// padded images and the lists, about 3·n·OutPixels·out values for n images) between calls,
-// and one ConvGrad serves one goroutine at a time.
+// the row's lanes. The zero value is ready to use; it keeps its scratch space (the padded
+// images and the lists, about 3·n·OutPixels·out values for n images) between calls, and
+// one ConvGrad serves one goroutine at a time.
 //
 // Arithmetic: each element of the result is its starting value (the weight gradient
 // accumulates into dwT, directly for rows of whole vectors, else through a sum from zero
-// that is then added; the data gradient starts at zero) plus its nonzero terms, one fused
-// multiply-add each, in a fixed order (below); terms whose dy value is ±0 are
-// skipped, which changes at most the sign of a zero result and hides a NaN or an infinity
-// that would have been multiplied by zero, as Sgemm's sparse kernels do (see the package
+// that is then added; the data gradient starts at zero) plus its nonzero terms in a fixed
+// order (below), each a fused multiply-add on the AVX-512 path, a rounded product then a
+// rounded sum on the generic path (as its Sgemm). Terms whose dy value is ±0 are skipped,
+// which changes at most the sign of a zero result and hides a NaN or an infinity that
+// would have been multiplied by zero, as Sgemm's sparse kernels do (see the package
 // documentation). The order differs from the dense products', so the results differ from
 // theirs in the last bits.
 type ConvGrad struct {
@@ -82,10 +85,12 @@ func (s *ConvGrad) declines(total, all int) bool {
 const maxSparseDensity = 0.5
 
 // sparseOK reports whether ConvGrad's kernels compute windows w with out channels: the
-// AVX-512 path, window rows of whole 16-value vectors if whole is set, and byte offsets of
-// n images (with a vector of slack) and list indices that fit the kernels' int32s.
+// AVX-512 path (assembly) or the generic one (sparseRows), window rows of whole 16-value
+// vectors if whole is set, and byte offsets of n images (with a vector of slack) and list
+// indices that fit the kernels' int32s.
 func sparseOK(n int, w arch.Window, out int, whole bool) bool {
-	if !sparseKernels || ActivePath() != AVX512 || n < 1 || out < 1 || (whole && (w.Kernel*w.C)%16 != 0) {
+	path := ActivePath()
+	if !(sparseKernels && path == AVX512 || path == Generic) || n < 1 || out < 1 || (whole && (w.Kernel*w.C)%16 != 0) {
 		return false
 	}
 	limit := int64(math.MaxInt32/f32 - 16)
@@ -175,7 +180,7 @@ func (s *ConvGrad) Weights(n int, w arch.Window, out int, src, dy, dwT []float32
 		s.spans[2*c], s.spans[2*c+1] = int32(c*rows), int32(c*rows)+k
 		s.doff[c] = int32(c * rowLen * f32)
 	}
-	sparseRun(out, s.spans, s.bg, s.boff, s.pad, dst, s.doff, w.Kernel, vrun, prow, vrun)
+	s.run(out, s.spans, s.bg, s.boff, s.pad, dst, s.doff, w.Kernel, vrun, prow, vrun)
 	if vrun != run {
 		for c := range out {
 			for ky := range w.Kernel {
@@ -233,7 +238,7 @@ func (s *ConvGrad) Input(n int, w arch.Window, out int, wt, dy, dx []float32) bo
 	s.pad = grow(s.pad, n*img)
 	clear(s.pad[:n*img])
 	run := w.Kernel * w.C
-	sparseRun(groups, s.spans, s.g, s.off, wt, s.pad, s.doff, w.Kernel, run, run, prow)
+	s.run(groups, s.spans, s.g, s.off, wt, s.pad, s.doff, w.Kernel, run, run, prow)
 	// Drop the padding.
 	lead, row := w.Pad*(w.C+prow), w.W*w.C
 	for i := range n {
@@ -263,7 +268,7 @@ func (s *ConvGrad) list(rows int, vals []float32, offs []int32) int {
 	cols := len(offs)
 	s.g, s.off = grow(s.g, rows*cols+16), grow(s.off, rows*cols+16) // 16: compressRows' whole vectors
 	s.cnt = grow(s.cnt, rows)
-	if cols%16 == 0 {
+	if sparseKernels && ActivePath() == AVX512 && cols%16 == 0 {
 		compressRows(rows, vals, offs, s.g, s.off, s.cnt)
 	} else {
 		e := 0
@@ -281,6 +286,35 @@ func (s *ConvGrad) list(rows int, vals []float32, offs []int32) int {
 		total += int(k)
 	}
 	return total
+}
+
+// run adds the entries' terms to the groups' rows (see sparseRun): with the assembly
+// kernels on the AVX-512 path, else with sparseRows.
+func (s *ConvGrad) run(ng int, spans []int32, vals []float32, off []int32, src, dst []float32, doff []int32, segs, run, sstride, dstride int) {
+	if sparseKernels && ActivePath() == AVX512 {
+		sparseRun(ng, spans, vals, off, src, dst, doff, segs, run, sstride, dstride)
+		return
+	}
+	sparseRows(ng, spans, vals, off, src, dst, doff, segs, run, sstride, dstride)
+}
+
+// sparseRows is the sparse kernels' work in Go for the generic path, with its arithmetic:
+// for each group k, each of its entries i in order, each segment s < segs and value t <
+// run, dst[doff[k]/4 + s·dstride + t] += vals[i]·src[off[i]/4 + s·sstride + t], the
+// product rounded, then the sum.
+func sparseRows(ng int, spans []int32, vals []float32, off []int32, src, dst []float32, doff []int32, segs, run, sstride, dstride int) {
+	for k := range ng {
+		d0 := int(doff[k]) / f32
+		for i := spans[2*k]; i < spans[2*k+1]; i++ {
+			g, o := vals[i], int(off[i])/f32
+			for seg := range segs {
+				d := dst[d0+seg*dstride:][:run]
+				for t, v := range src[o+seg*sstride:][:run] {
+					d[t] += float32(g * v) // rounded: no fused multiply-add
+				}
+			}
+		}
+	}
 }
 
 // padFull copies the NHWC image src of window w into dst (paddedFull(w) values) with Pad

@@ -2,8 +2,8 @@
 
 package gemm
 
-// sparseKernels reports that this build has no sparse kernels (ConvGrad's methods report
-// false and the callers run the dense products).
+// sparseKernels reports that this build has no assembly sparse kernels (ConvGrad runs on
+// the generic path only, in Go).
 const sparseKernels = false
 
 // sparseRun is never called in this build.

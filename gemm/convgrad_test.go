@@ -29,7 +29,7 @@ var gradWindows = []arch.Window{
 // sparseApplies reports whether ConvGrad's Weights and Input should run for window w on
 // the active path (Input: for rows of whole vectors only).
 func sparseApplies(w arch.Window) (weights, input bool) {
-	weights = sparseKernels && ActivePath() == AVX512
+	weights = sparseKernels && ActivePath() == AVX512 || ActivePath() == Generic
 	return weights, weights && (w.Kernel*w.C)%16 == 0
 }
 
@@ -131,7 +131,7 @@ func TestConvGradExact(t *testing.T) {
 				}
 			}
 		}
-		if sparseKernels && ActivePath() == AVX512 && ran == 0 {
+		if w, _ := sparseApplies(gradWindows[0]); w && ran == 0 {
 			t.Fatal("no shape ran the sparse kernels")
 		}
 	})
@@ -142,57 +142,59 @@ func TestConvGradExact(t *testing.T) {
 // accumulate into dwT directly), the weight gradient of 4 images equal bit for bit to four
 // calls of one image each (the terms are added in the same order, image by image).
 func TestConvGradFloat(t *testing.T) {
-	if !sparseKernels || ActivePath() != AVX512 {
-		t.Skip("no sparse kernels on this path")
-	}
-	rng := rand.New(rand.NewSource(2))
-	var s ConvGrad
-	for _, w := range gradWindows {
-		const n, out = 4, 32
-		src, wt, dy, dwT := gradOperands(rng, n, w, out, 0.2, false)
-		want, wantDx := naiveConvGrads(n, w, out, src, wt, dy, dwT)
-		// The bound's sums of |terms|: the gradients of |src|, |wt|, |dy|.
-		abs := func(v []float32) []float32 {
-			r := make([]float32, len(v))
-			for i, x := range v {
-				r[i] = float32(math.Abs(float64(x)))
+	forEachPath(t, func(t *testing.T) {
+		if w, _ := sparseApplies(gradWindows[0]); !w {
+			t.Skip("ConvGrad does not run on this path")
+		}
+		rng := rand.New(rand.NewSource(2))
+		var s ConvGrad
+		for _, w := range gradWindows {
+			const n, out = 4, 32
+			src, wt, dy, dwT := gradOperands(rng, n, w, out, 0.2, false)
+			want, wantDx := naiveConvGrads(n, w, out, src, wt, dy, dwT)
+			// The bound's sums of |terms|: the gradients of |src|, |wt|, |dy|.
+			abs := func(v []float32) []float32 {
+				r := make([]float32, len(v))
+				for i, x := range v {
+					r[i] = float32(math.Abs(float64(x)))
+				}
+				return r
 			}
-			return r
-		}
-		bound, boundDx := naiveConvGrads(n, w, out, abs(src), abs(wt), abs(dy), abs(dwT))
-		one := append([]float32(nil), dwT...)
-		dx := make([]float32, n*w.InLen())
-		_, input := sparseApplies(w)
-		if !s.Weights(n, w, out, src, dy, dwT) || s.Input(n, w, out, wt, dy, dx) != input {
-			t.Fatalf("%+v: Weights declined, or Input did not return %v", w, input)
-		}
-		if !input {
-			wantDx = make([]float64, len(dx))
-		}
-		check := func(what string, got []float32, want, bound []float64) {
-			for i := range want {
-				// γ(k+1): k terms and the starting value; k < PatchLen·out·n.
-				k := float64(n*w.OutPixels()*out + 1)
-				if tol := k * 0x1p-24 / (1 - k*0x1p-24) * bound[i]; math.Abs(float64(got[i])-want[i]) > tol {
-					t.Fatalf("%+v: %s[%d] = %v, want %v within %g", w, what, i, got[i], want[i], tol)
+			bound, boundDx := naiveConvGrads(n, w, out, abs(src), abs(wt), abs(dy), abs(dwT))
+			one := append([]float32(nil), dwT...)
+			dx := make([]float32, n*w.InLen())
+			_, input := sparseApplies(w)
+			if !s.Weights(n, w, out, src, dy, dwT) || s.Input(n, w, out, wt, dy, dx) != input {
+				t.Fatalf("%+v: Weights declined, or Input did not return %v", w, input)
+			}
+			if !input {
+				wantDx = make([]float64, len(dx))
+			}
+			check := func(what string, got []float32, want, bound []float64) {
+				for i := range want {
+					// γ(k+1): k terms and the starting value; k < PatchLen·out·n.
+					k := float64(n*w.OutPixels()*out + 1)
+					if tol := k * 0x1p-24 / (1 - k*0x1p-24) * bound[i]; math.Abs(float64(got[i])-want[i]) > tol {
+						t.Fatalf("%+v: %s[%d] = %v, want %v within %g", w, what, i, got[i], want[i], tol)
+					}
 				}
 			}
-		}
-		check("dwT", dwT, want, bound)
-		check("dx", dx, wantDx, boundDx)
-		if !input {
-			continue
-		}
-		in, pix := w.InLen(), w.OutPixels()*out
-		for b := range n {
-			if !s.Weights(1, w, out, src[b*in:(b+1)*in], dy[b*pix:(b+1)*pix], one) {
-				t.Fatalf("%+v: one image declined", w)
+			check("dwT", dwT, want, bound)
+			check("dx", dx, wantDx, boundDx)
+			if !input {
+				continue
+			}
+			in, pix := w.InLen(), w.OutPixels()*out
+			for b := range n {
+				if !s.Weights(1, w, out, src[b*in:(b+1)*in], dy[b*pix:(b+1)*pix], one) {
+					t.Fatalf("%+v: one image declined", w)
+				}
+			}
+			if !bitsEqual(one, dwT) {
+				t.Fatalf("%+v: dwT of 4 images one at a time differs from all at once", w)
 			}
 		}
-		if !bitsEqual(one, dwT) {
-			t.Fatalf("%+v: dwT of 4 images one at a time differs from all at once", w)
-		}
-	}
+	})
 }
 
 // TestConvGradDense checks that ConvGrad declines a dy more than maxSparseDensity nonzero,
@@ -200,72 +202,76 @@ func TestConvGradFloat(t *testing.T) {
 // denseSample); and that after a decline it declines a dy whose first denseSample values
 // are mostly nonzero without listing it, whatever the rest, but runs on a sparse one.
 func TestConvGradDense(t *testing.T) {
-	if !sparseKernels || ActivePath() != AVX512 {
-		t.Skip("no sparse kernels on this path")
-	}
-	w := gradWindows[0]
-	const out = 16
-	src, _, _, dwT := gradOperands(rand.New(rand.NewSource(3)), 1, w, out, 1, true)
-	dy := make([]float32, w.OutPixels()*out)
-	limit := int(maxSparseDensity * float64(len(dy)))
-	fill := func(lo, hi int) {
+	forEachPath(t, func(t *testing.T) {
+		if w, _ := sparseApplies(gradWindows[0]); !w {
+			t.Skip("ConvGrad does not run on this path")
+		}
+		w := gradWindows[0]
+		const out = 16
+		src, _, _, dwT := gradOperands(rand.New(rand.NewSource(3)), 1, w, out, 1, true)
+		dy := make([]float32, w.OutPixels()*out)
+		limit := int(maxSparseDensity * float64(len(dy)))
+		fill := func(lo, hi int) {
+			clear(dy)
+			for i := lo; i < hi; i++ {
+				dy[i] = 1
+			}
+		}
+		var fresh ConvGrad
+		fill(len(dy)-limit, len(dy))
+		if !fresh.Weights(1, w, out, src, dy, dwT) {
+			t.Fatal("Weights declined a dy at maxSparseDensity")
+		}
+		var s ConvGrad
+		fill(0, limit+1)
+		before := append([]float32(nil), dwT...)
+		if s.Weights(1, w, out, src, dy, dwT) || !bitsEqual(before, dwT) {
+			t.Fatal("Weights ran on a dy above maxSparseDensity")
+		}
+		if s.Input(1, w, out, dwT, dy, make([]float32, w.InLen())) {
+			t.Fatal("Input ran on a dy above maxSparseDensity")
+		}
+		fill(0, denseSample)
+		if s.Weights(1, w, out, src, dy, dwT) {
+			t.Fatal("after a decline, Weights ran on a dy whose sample is dense")
+		}
 		clear(dy)
-		for i := lo; i < hi; i++ {
+		for i := 0; i < len(dy); i += 4 {
 			dy[i] = 1
 		}
-	}
-	var fresh ConvGrad
-	fill(len(dy)-limit, len(dy))
-	if !fresh.Weights(1, w, out, src, dy, dwT) {
-		t.Fatal("Weights declined a dy at maxSparseDensity")
-	}
-	var s ConvGrad
-	fill(0, limit+1)
-	before := append([]float32(nil), dwT...)
-	if s.Weights(1, w, out, src, dy, dwT) || !bitsEqual(before, dwT) {
-		t.Fatal("Weights ran on a dy above maxSparseDensity")
-	}
-	if s.Input(1, w, out, dwT, dy, make([]float32, w.InLen())) {
-		t.Fatal("Input ran on a dy above maxSparseDensity")
-	}
-	fill(0, denseSample)
-	if s.Weights(1, w, out, src, dy, dwT) {
-		t.Fatal("after a decline, Weights ran on a dy whose sample is dense")
-	}
-	clear(dy)
-	for i := 0; i < len(dy); i += 4 {
-		dy[i] = 1
-	}
-	if !s.Weights(1, w, out, src, dy, dwT) || !s.Input(1, w, out, dwT, dy, make([]float32, w.InLen())) {
-		t.Fatal("after a decline, a dy 25% nonzero was declined")
-	}
+		if !s.Weights(1, w, out, src, dy, dwT) || !s.Input(1, w, out, dwT, dy, make([]float32, w.InLen())) {
+			t.Fatal("after a decline, a dy 25% nonzero was declined")
+		}
+	})
 }
 
 // TestConvGradNaN checks that a NaN in dy reaches the gradients it multiplies: it is a
 // nonzero value, so listed.
 func TestConvGradNaN(t *testing.T) {
-	if !sparseKernels || ActivePath() != AVX512 {
-		t.Skip("no sparse kernels on this path")
-	}
-	w := gradWindows[0]
-	const out = 16
-	var s ConvGrad
-	src, wt, _, dwT := gradOperands(rand.New(rand.NewSource(4)), 1, w, out, 1, false)
-	dy := make([]float32, w.OutPixels()*out)
-	dy[100*out+3] = float32(math.NaN()) // pixel 100 (row 7, column 2), channel 3
-	dx := make([]float32, w.InLen())
-	if !s.Weights(1, w, out, src, dy, dwT) || !s.Input(1, w, out, wt, dy, dx) {
-		t.Fatal("declined")
-	}
-	if v := dwT[3*w.PatchLen()]; !math.IsNaN(float64(v)) {
-		t.Fatalf("dwT[3][0] = %v, want NaN", v)
-	}
-	if v := dx[(7*w.W+2)*w.C]; !math.IsNaN(float64(v)) {
-		t.Fatalf("dx at (7, 2) = %v, want NaN", v)
-	}
-	if v := dwT[4*w.PatchLen()]; math.IsNaN(float64(v)) {
-		t.Fatal("dwT[4][0] is NaN: channel 4 has no NaN")
-	}
+	forEachPath(t, func(t *testing.T) {
+		if w, _ := sparseApplies(gradWindows[0]); !w {
+			t.Skip("ConvGrad does not run on this path")
+		}
+		w := gradWindows[0]
+		const out = 16
+		var s ConvGrad
+		src, wt, _, dwT := gradOperands(rand.New(rand.NewSource(4)), 1, w, out, 1, false)
+		dy := make([]float32, w.OutPixels()*out)
+		dy[100*out+3] = float32(math.NaN()) // pixel 100 (row 7, column 2), channel 3
+		dx := make([]float32, w.InLen())
+		if !s.Weights(1, w, out, src, dy, dwT) || !s.Input(1, w, out, wt, dy, dx) {
+			t.Fatal("declined")
+		}
+		if v := dwT[3*w.PatchLen()]; !math.IsNaN(float64(v)) {
+			t.Fatalf("dwT[3][0] = %v, want NaN", v)
+		}
+		if v := dx[(7*w.W+2)*w.C]; !math.IsNaN(float64(v)) {
+			t.Fatalf("dx at (7, 2) = %v, want NaN", v)
+		}
+		if v := dwT[4*w.PatchLen()]; math.IsNaN(float64(v)) {
+			t.Fatal("dwT[4][0] is NaN: channel 4 has no NaN")
+		}
+	})
 }
 
 // TestConvGradBadSizes checks that bad lengths panic with gemm's prefix.

@@ -16,10 +16,11 @@
 // then Affine.
 //
 // ConvGrad computes a convolution's two gradients from an output gradient that is mostly
-// zeros (below a max pooling and ReLU): it lists dy's nonzero values (VCOMPRESSPS) and adds
-// only their terms, a window row at a time, reading the images and adding to the input
-// gradient in place (zero-padded copies), with no patch matrix and no col2im. It runs on
-// the AVX-512 path for windows whose rows are whole vectors, and declines otherwise.
+// zeros (below a max pooling and ReLU): it lists dy's nonzero values (VCOMPRESSPS on
+// AVX-512) and adds only their terms, reading the images and adding to the input gradient
+// in place (zero-padded copies), with no patch matrix and no col2im. It runs on the AVX-512
+// path (assembly, a whole window's accumulators in registers) and the generic one (Go),
+// and declines on AVX2, whose dense products are faster.
 //
 // It imports only the standard library, tinyq/internal/kernel (which reads the CPU features
 // and TINYQ_KERNEL), tinyq/internal/par (the worker pool), tinyq/arch and
