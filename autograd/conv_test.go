@@ -11,7 +11,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"tinyq/arch"
-	"tinyq/gemm"
 )
 
 // refConv is the direct formula of a convolution in float64: x [n, H, W, C], w [ky, kx, c,
@@ -228,8 +227,8 @@ func TestConv2DLargeBatch(t *testing.T) {
 }
 
 // TestConv2DSparseGrad is TestConv2DLargeBatch for the CNN's second convolution with an
-// output gradient 20% nonzero, as below a max pooling: on the AVX-512 and generic paths its
-// gradients are gemm.ConvGrad's sparse ones.
+// output gradient 20% nonzero, as below a max pooling: its gradients are gemm.ConvGrad's
+// sparse ones.
 func TestConv2DSparseGrad(t *testing.T) {
 	checkConvBatch(t, 17, 32, arch.Window{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2}, 0.2)
 }
@@ -310,8 +309,8 @@ func checkConvBatch(t *testing.T, n, out int, win arch.Window, density float64) 
 	}
 
 	// A second step: the forward keeps the patches unless the weight gradient ran sparse
-	// (gemm.ConvGrad: on the AVX-512 and generic paths, for a dy at most half nonzero), and
-	// the gradients are the same bit for bit.
+	// (gemm.ConvGrad, for a dy at most half nonzero), and the gradients are the same bit
+	// for bit.
 	first := make([][]float32, 3)
 	for i := range first {
 		first[i] = append([]float32(nil), grads[i].Value().Data().([]float32)...)
@@ -320,7 +319,7 @@ func checkConvBatch(t *testing.T, n, out int, win arch.Window, density float64) 
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	sparse := gemm.ActivePath() != gemm.AVX2 && density <= 0.5 // gemm.ConvGrad's paths
+	sparse := density <= 0.5 // gemm.ConvGrad runs on every path
 	if kept := y.Op().(*convOp).kept; kept == sparse {
 		t.Errorf("second step kept the patches: %v; want %v (weight gradient sparse: %v)", kept, !sparse, sparse)
 	}

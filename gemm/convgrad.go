@@ -16,22 +16,22 @@ import (
 // from a zero-padded copy of the images (the weight gradient) or added in place to a
 // zero-padded input gradient (the data gradient), with no patch matrix and no col2im.
 //
-// On the AVX-512 path the terms run in assembly kernels (a whole 3- or 5-row window's
-// accumulators in registers), on the generic path in Go (sparseRows). Its methods report
-// false, doing nothing, where they do not apply: on the AVX2 path (its dense products beat
-// a Go loop), for Input on windows whose rows are not whole vectors (Kernel·C a multiple
-// of 16), and when more than maxSparseDensity of dy is nonzero (the caller then runs the
-// dense products). Weights takes windows whose rows are not whole vectors (the CNN's first
-// convolution: rows of 5 values): it reads whole vectors from the padded copy and keeps
-// the row's lanes. The zero value is ready to use; it keeps its scratch space (the padded
-// images and the lists, about 3·n·OutPixels·out values for n images) between calls, and
-// one ConvGrad serves one goroutine at a time.
+// On the AVX-512 and AVX2 paths the terms run in assembly kernels (a whole 3- or 5-row
+// window's accumulators in registers where they fit), on the generic path in Go
+// (sparseRows). Its methods report false, doing nothing, where they do not apply: for
+// Input on windows whose rows are not whole vectors (Kernel·C a multiple of 16 on AVX-512,
+// 8 on AVX2), and when more than maxSparseDensity of dy is nonzero (the caller then runs
+// the dense products). Weights takes windows whose rows are not whole vectors (the CNN's
+// first convolution: rows of 5 values): it reads whole vectors from the padded copy and
+// keeps the row's lanes. The zero value is ready to use; it keeps its scratch space (the
+// padded images and the lists, about 3·n·OutPixels·out values for n images) between
+// calls, and one ConvGrad serves one goroutine at a time.
 //
 // Arithmetic: each element of the result is its starting value (the weight gradient
 // accumulates into dwT, directly for rows of whole vectors, else through a sum from zero
 // that is then added; the data gradient starts at zero) plus its nonzero terms in a fixed
-// order (below), each a fused multiply-add on the AVX-512 path, a rounded product then a
-// rounded sum on the generic path (as its Sgemm). Terms whose dy value is ±0 are skipped,
+// order (below), each a fused multiply-add on the AVX-512 and AVX2 paths, a rounded
+// product then a rounded sum on the generic path (as its Sgemm). Terms whose dy value is ±0 are skipped,
 // which changes at most the sign of a zero result and hides a NaN or an infinity that
 // would have been multiplied by zero, as Sgemm's sparse kernels do (see the package
 // documentation). The order differs from the dense products', so the results differ from
@@ -85,22 +85,40 @@ func (s *ConvGrad) declines(total, all int) bool {
 const maxSparseDensity = 0.5
 
 // sparseOK reports whether ConvGrad's kernels compute windows w with out channels: the
-// AVX-512 path (assembly) or the generic one (sparseRows), window rows of whole 16-value
-// vectors if whole is set, and byte offsets of n images (with a vector of slack) and list
+// AVX-512 or AVX2 path (assembly) or the generic one (sparseRows), window rows of whole
+// vectors (sparseWidth) if whole is set, and byte offsets of n images (with a vector of slack) and list
 // indices that fit the kernels' int32s.
 func sparseOK(n int, w arch.Window, out int, whole bool) bool {
-	path := ActivePath()
-	if !(sparseKernels && path == AVX512 || path == Generic) || n < 1 || out < 1 || (whole && (w.Kernel*w.C)%16 != 0) {
+	width := sparseWidth()
+	if width == 0 || n < 1 || out < 1 || (whole && (w.Kernel*w.C)%width != 0) {
 		return false
 	}
 	limit := int64(math.MaxInt32/f32 - 16)
-	rows := int64(w.Kernel) * int64(vectors(w.Kernel*w.C)) * 16
+	rows := int64(w.Kernel) * int64(vectors(w.Kernel*w.C, width)*width)
 	return int64(n)*int64(paddedFull(w)) <= limit && int64(out)*max(int64(w.PatchLen()), rows) <= limit &&
 		int64(n)*int64(w.OutPixels())*int64(out) <= math.MaxInt32 // the lists' indices
 }
 
-// vectors returns the 16-value vectors that hold run values.
-func vectors(run int) int { return (run + 15) / 16 }
+// sparseWidth returns the values per vector of the active path's sparse kernels: 16 on
+// AVX-512, 8 on AVX2, 1 on the generic path (sparseRows), 0 where there are none.
+func sparseWidth() int {
+	switch ActivePath() {
+	case AVX512:
+		if sparseKernels {
+			return 16
+		}
+	case AVX2:
+		if sparseKernels {
+			return 8
+		}
+	case Generic:
+		return 1
+	}
+	return 0
+}
+
+// vectors returns the vectors of width values that hold run values.
+func vectors(run, width int) int { return (run + width - 1) / width }
 
 // f32 is the bytes of a float32.
 const f32 = 4
@@ -168,7 +186,8 @@ func (s *ConvGrad) Weights(n int, w arch.Window, out int, src, dy, dwT []float32
 	clear(s.pad[n*img:])
 	// The sums go to dwT, or for rows of part vectors to acc, [out, Kernel, whole vectors].
 	run := w.Kernel * w.C
-	vrun := vectors(run) * 16
+	width := sparseWidth()
+	vrun := vectors(run, width) * width
 	dst, rowLen := dwT, plen
 	if vrun != run {
 		s.acc = grow(s.acc, out*w.Kernel*vrun)
@@ -289,9 +308,9 @@ func (s *ConvGrad) list(rows int, vals []float32, offs []int32) int {
 }
 
 // run adds the entries' terms to the groups' rows (see sparseRun): with the assembly
-// kernels on the AVX-512 path, else with sparseRows.
+// kernels on the AVX-512 and AVX2 paths, else with sparseRows.
 func (s *ConvGrad) run(ng int, spans []int32, vals []float32, off []int32, src, dst []float32, doff []int32, segs, run, sstride, dstride int) {
-	if sparseKernels && ActivePath() == AVX512 {
+	if sparseKernels && ActivePath() != Generic {
 		sparseRun(ng, spans, vals, off, src, dst, doff, segs, run, sstride, dstride)
 		return
 	}

@@ -7,9 +7,9 @@ package gemm
 import "unsafe"
 
 // sparseKernel is the signature of the sparse kernels (convgrad_kernels_amd64.s, written
-// by gen_convgrad.go): the kernel of S segments of V vectors runs S·V zmm accumulators,
+// by gen_convgrad.go): the kernel of S segments of V vectors runs S·V zmm (or ymm) accumulators,
 // for each group k < ng, over its entries i in [spans[2k], spans[2k+1]): accumulator
-// (s, v) starts from dst at byte offset doff[k] + s·dstride + 64v, gets
+// (s, v) starts from dst at byte offset doff[k] + s·dstride + v·(vector bytes), gets
 // fma(vals[i], src at byte offset off[i] + s·sstride + 64v, acc) for each entry in order,
 // and is stored back (see ConvGrad).
 type sparseKernel func(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
@@ -17,29 +17,33 @@ type sparseKernel func(ng int, spans *int32, vals *float32, off *int32, src, dst
 // sparseKernels reports that this build has the sparse kernels.
 const sparseKernels = true
 
-// sparseRun runs the sparse kernels over ng groups for windows of segs rows of run values
-// (whole vectors): entry rows from src (plus off; row s at s·sstride values on) into the
-// groups' rows in dst (plus doff; row s at s·dstride values on). A window of 3 or 5 rows of
-// up to 8 or 5 vectors is one kernel call, every accumulator in a register; other windows
-// go a row, and a block of at most 8 vectors, at a time. The callers (ConvGrad) build
-// offsets that stay within src and dst.
+// sparseRun runs the sparse kernels of the active path (AVX-512 or AVX2) over ng groups
+// for windows of segs rows of run values (whole vectors): entry rows from src (plus off;
+// row s at s·sstride values on) into the groups' rows in dst (plus doff; row s at
+// s·dstride values on). A window of 3 or 5 rows that fits the registers is one kernel
+// call, every accumulator in a register; other windows go a row, and a block of at most
+// 8 vectors, at a time. The callers (ConvGrad) build offsets that stay within src and dst.
 func sparseRun(ng int, spans []int32, vals []float32, off []int32, src, dst []float32, doff []int32, segs, run, sstride, dstride int) {
 	if ng == 0 {
 		return
 	}
 	_ = spans[2*ng-1]
 	_ = doff[ng-1]
-	vecs := run / 16
-	call := func(k sparseKernel, s, v int) {
-		k(ng, &spans[0], &vals[0], &off[0], unsafe.Pointer(&src[s*sstride+v*16]), unsafe.Pointer(&dst[s*dstride+v*16]), &doff[0], uintptr(sstride*f32), uintptr(dstride*f32))
+	table, width := &sparseTableAVX512, 16
+	if ActivePath() == AVX2 {
+		table, width = &sparseTableAVX2, 8
 	}
-	if segs < len(sparseTable) && vecs < len(sparseTable[segs]) && sparseTable[segs][vecs] != nil {
-		call(sparseTable[segs][vecs], 0, 0)
+	vecs := run / width
+	call := func(k sparseKernel, s, v int) {
+		k(ng, &spans[0], &vals[0], &off[0], unsafe.Pointer(&src[s*sstride+v*width]), unsafe.Pointer(&dst[s*dstride+v*width]), &doff[0], uintptr(sstride*f32), uintptr(dstride*f32))
+	}
+	if segs < len(table) && vecs < len(table[segs]) && table[segs][vecs] != nil {
+		call(table[segs][vecs], 0, 0)
 		return
 	}
 	for s := range segs {
 		for v := 0; v < vecs; v += 8 {
-			call(sparseTable[1][min(8, vecs-v)], s, v)
+			call(table[1][min(8, vecs-v)], s, v)
 		}
 	}
 }

@@ -6,12 +6,20 @@ package gemm
 
 import "unsafe"
 
-// sparseTable[S][V] is the sparse kernel of S segments of V vectors
+// sparseTableAVX512[S][V] is the AVX512 sparse kernel of S segments of V vectors
 // (convgrad_kernels_amd64.s), nil where there is none.
-var sparseTable = [6][9]sparseKernel{
+var sparseTableAVX512 = [6][9]sparseKernel{
 	1: {1: sparse1x1AVX512, 2: sparse1x2AVX512, 3: sparse1x3AVX512, 4: sparse1x4AVX512, 5: sparse1x5AVX512, 6: sparse1x6AVX512, 7: sparse1x7AVX512, 8: sparse1x8AVX512},
 	3: {1: sparse3x1AVX512, 2: sparse3x2AVX512, 3: sparse3x3AVX512, 4: sparse3x4AVX512, 5: sparse3x5AVX512, 6: sparse3x6AVX512, 7: sparse3x7AVX512, 8: sparse3x8AVX512},
 	5: {1: sparse5x1AVX512, 2: sparse5x2AVX512, 3: sparse5x3AVX512, 4: sparse5x4AVX512, 5: sparse5x5AVX512},
+}
+
+// sparseTableAVX2[S][V] is the AVX2 sparse kernel of S segments of V vectors
+// (convgrad_kernels_amd64.s), nil where there is none.
+var sparseTableAVX2 = [6][9]sparseKernel{
+	1: {1: sparse1x1AVX2, 2: sparse1x2AVX2, 3: sparse1x3AVX2, 4: sparse1x4AVX2, 5: sparse1x5AVX2, 6: sparse1x6AVX2, 7: sparse1x7AVX2, 8: sparse1x8AVX2},
+	3: {1: sparse3x1AVX2, 2: sparse3x2AVX2, 3: sparse3x3AVX2, 4: sparse3x4AVX2, 5: sparse3x5AVX2},
+	5: {1: sparse5x1AVX2, 2: sparse5x2AVX2, 3: sparse5x3AVX2},
 }
 
 //go:noescape
@@ -76,3 +84,51 @@ func sparse5x4AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst u
 
 //go:noescape
 func sparse5x5AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse1x1AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse1x2AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse1x3AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse1x4AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse1x5AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse1x6AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse1x7AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse1x8AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse3x1AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse3x2AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse3x3AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse3x4AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse3x5AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse5x1AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse5x2AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+
+//go:noescape
+func sparse5x3AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)

@@ -4,15 +4,16 @@
 
 #include "textflag.h"
 
-// ConvGrad's sparse kernels (convgrad_amd64.go): sparseSxVAVX512 runs S·V zmm accumulators,
-// V vectors of each of S segments, for each group k < ng over its entries i from
-// spans[2k] to spans[2k+1]-1, in order (byte offsets; s < S, v < V):
+// ConvGrad's sparse kernels (convgrad_amd64.go): sparseSxVAVX512 (AVX2) runs S·V zmm (ymm)
+// accumulators, V vectors of each of S segments, for each group k < ng over its entries i
+// from spans[2k] to spans[2k+1]-1, in order (byte offsets; s < S, v < V; B bytes per
+// vector):
 //
-//	acc[s][v] = dst[doff[k] + s·dstride + 64v : +64]
-//	acc[s][v] = fma(vals[i], src[off[i] + s·sstride + 64v : +64], acc[s][v])   for each entry i
-//	dst[doff[k] + s·dstride + 64v : +64] = acc[s][v]
+//	acc[s][v] = dst[doff[k] + s·dstride + B·v : +B]
+//	acc[s][v] = fma(vals[i], src[off[i] + s·sstride + B·v : +B], acc[s][v])   for each entry i
+//	dst[doff[k] + s·dstride + B·v : +B] = acc[s][v]
 //
-// Z31 holds the entry's broadcast value; the S·V sums are independent chains.
+// Z31 (Y15) holds the entry's broadcast value; the S·V sums are independent chains.
 
 // func sparse1x1AVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
 TEXT ·sparse1x1AVX512(SB), NOSPLIT, $0-72
@@ -1565,6 +1566,1027 @@ store:
 	VMOVUPS Z22, 128(DX)(R15*4)
 	VMOVUPS Z23, 192(DX)(R15*4)
 	VMOVUPS Z24, 256(DX)(R15*4)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse1x1AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse1x1AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse1x2AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse1x2AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse1x3AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse1x3AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse1x4AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse1x4AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 96(R12), Y15, Y3
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse1x5AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse1x5AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 96(R12), Y15, Y3
+	VFMADD231PS 128(R12), Y15, Y4
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse1x6AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse1x6AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	VMOVUPS 160(DX), Y5
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 96(R12), Y15, Y3
+	VFMADD231PS 128(R12), Y15, Y4
+	VFMADD231PS 160(R12), Y15, Y5
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse1x7AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse1x7AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	VMOVUPS 160(DX), Y5
+	VMOVUPS 192(DX), Y6
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 96(R12), Y15, Y3
+	VFMADD231PS 128(R12), Y15, Y4
+	VFMADD231PS 160(R12), Y15, Y5
+	VFMADD231PS 192(R12), Y15, Y6
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse1x8AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse1x8AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	VMOVUPS 160(DX), Y5
+	VMOVUPS 192(DX), Y6
+	VMOVUPS 224(DX), Y7
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 96(R12), Y15, Y3
+	VFMADD231PS 128(R12), Y15, Y4
+	VFMADD231PS 160(R12), Y15, Y5
+	VFMADD231PS 192(R12), Y15, Y6
+	VFMADD231PS 224(R12), Y15, Y7
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse3x1AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse3x1AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 0(DX)(R15*1), Y1
+	VMOVUPS 0(DX)(R15*2), Y2
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 0(R12)(R13*1), Y15, Y1
+	VFMADD231PS 0(R12)(R13*2), Y15, Y2
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 0(DX)(R15*1)
+	VMOVUPS Y2, 0(DX)(R15*2)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse3x2AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse3x2AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 0(DX)(R15*1), Y2
+	VMOVUPS 32(DX)(R15*1), Y3
+	VMOVUPS 0(DX)(R15*2), Y4
+	VMOVUPS 32(DX)(R15*2), Y5
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 0(R12)(R13*1), Y15, Y2
+	VFMADD231PS 32(R12)(R13*1), Y15, Y3
+	VFMADD231PS 0(R12)(R13*2), Y15, Y4
+	VFMADD231PS 32(R12)(R13*2), Y15, Y5
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 0(DX)(R15*1)
+	VMOVUPS Y3, 32(DX)(R15*1)
+	VMOVUPS Y4, 0(DX)(R15*2)
+	VMOVUPS Y5, 32(DX)(R15*2)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse3x3AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse3x3AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 0(DX)(R15*1), Y3
+	VMOVUPS 32(DX)(R15*1), Y4
+	VMOVUPS 64(DX)(R15*1), Y5
+	VMOVUPS 0(DX)(R15*2), Y6
+	VMOVUPS 32(DX)(R15*2), Y7
+	VMOVUPS 64(DX)(R15*2), Y8
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 0(R12)(R13*1), Y15, Y3
+	VFMADD231PS 32(R12)(R13*1), Y15, Y4
+	VFMADD231PS 64(R12)(R13*1), Y15, Y5
+	VFMADD231PS 0(R12)(R13*2), Y15, Y6
+	VFMADD231PS 32(R12)(R13*2), Y15, Y7
+	VFMADD231PS 64(R12)(R13*2), Y15, Y8
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 0(DX)(R15*1)
+	VMOVUPS Y4, 32(DX)(R15*1)
+	VMOVUPS Y5, 64(DX)(R15*1)
+	VMOVUPS Y6, 0(DX)(R15*2)
+	VMOVUPS Y7, 32(DX)(R15*2)
+	VMOVUPS Y8, 64(DX)(R15*2)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse3x4AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse3x4AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 0(DX)(R15*1), Y4
+	VMOVUPS 32(DX)(R15*1), Y5
+	VMOVUPS 64(DX)(R15*1), Y6
+	VMOVUPS 96(DX)(R15*1), Y7
+	VMOVUPS 0(DX)(R15*2), Y8
+	VMOVUPS 32(DX)(R15*2), Y9
+	VMOVUPS 64(DX)(R15*2), Y10
+	VMOVUPS 96(DX)(R15*2), Y11
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 96(R12), Y15, Y3
+	VFMADD231PS 0(R12)(R13*1), Y15, Y4
+	VFMADD231PS 32(R12)(R13*1), Y15, Y5
+	VFMADD231PS 64(R12)(R13*1), Y15, Y6
+	VFMADD231PS 96(R12)(R13*1), Y15, Y7
+	VFMADD231PS 0(R12)(R13*2), Y15, Y8
+	VFMADD231PS 32(R12)(R13*2), Y15, Y9
+	VFMADD231PS 64(R12)(R13*2), Y15, Y10
+	VFMADD231PS 96(R12)(R13*2), Y15, Y11
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 0(DX)(R15*1)
+	VMOVUPS Y5, 32(DX)(R15*1)
+	VMOVUPS Y6, 64(DX)(R15*1)
+	VMOVUPS Y7, 96(DX)(R15*1)
+	VMOVUPS Y8, 0(DX)(R15*2)
+	VMOVUPS Y9, 32(DX)(R15*2)
+	VMOVUPS Y10, 64(DX)(R15*2)
+	VMOVUPS Y11, 96(DX)(R15*2)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse3x5AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse3x5AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	VMOVUPS 0(DX)(R15*1), Y5
+	VMOVUPS 32(DX)(R15*1), Y6
+	VMOVUPS 64(DX)(R15*1), Y7
+	VMOVUPS 96(DX)(R15*1), Y8
+	VMOVUPS 128(DX)(R15*1), Y9
+	VMOVUPS 0(DX)(R15*2), Y10
+	VMOVUPS 32(DX)(R15*2), Y11
+	VMOVUPS 64(DX)(R15*2), Y12
+	VMOVUPS 96(DX)(R15*2), Y13
+	VMOVUPS 128(DX)(R15*2), Y14
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 96(R12), Y15, Y3
+	VFMADD231PS 128(R12), Y15, Y4
+	VFMADD231PS 0(R12)(R13*1), Y15, Y5
+	VFMADD231PS 32(R12)(R13*1), Y15, Y6
+	VFMADD231PS 64(R12)(R13*1), Y15, Y7
+	VFMADD231PS 96(R12)(R13*1), Y15, Y8
+	VFMADD231PS 128(R12)(R13*1), Y15, Y9
+	VFMADD231PS 0(R12)(R13*2), Y15, Y10
+	VFMADD231PS 32(R12)(R13*2), Y15, Y11
+	VFMADD231PS 64(R12)(R13*2), Y15, Y12
+	VFMADD231PS 96(R12)(R13*2), Y15, Y13
+	VFMADD231PS 128(R12)(R13*2), Y15, Y14
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 0(DX)(R15*1)
+	VMOVUPS Y6, 32(DX)(R15*1)
+	VMOVUPS Y7, 64(DX)(R15*1)
+	VMOVUPS Y8, 96(DX)(R15*1)
+	VMOVUPS Y9, 128(DX)(R15*1)
+	VMOVUPS Y10, 0(DX)(R15*2)
+	VMOVUPS Y11, 32(DX)(R15*2)
+	VMOVUPS Y12, 64(DX)(R15*2)
+	VMOVUPS Y13, 96(DX)(R15*2)
+	VMOVUPS Y14, 128(DX)(R15*2)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse5x1AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse5x1AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 0(DX)(R15*1), Y1
+	VMOVUPS 0(DX)(R15*2), Y2
+	VMOVUPS 0(R12)(R15*1), Y3
+	VMOVUPS 0(DX)(R15*4), Y4
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 0(R12)(R13*1), Y15, Y1
+	VFMADD231PS 0(R12)(R13*2), Y15, Y2
+	VFMADD231PS 0(R12)(R14*1), Y15, Y3
+	VFMADD231PS 0(R12)(R13*4), Y15, Y4
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 0(DX)(R15*1)
+	VMOVUPS Y2, 0(DX)(R15*2)
+	VMOVUPS Y3, 0(R12)(R15*1)
+	VMOVUPS Y4, 0(DX)(R15*4)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse5x2AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse5x2AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 0(DX)(R15*1), Y2
+	VMOVUPS 32(DX)(R15*1), Y3
+	VMOVUPS 0(DX)(R15*2), Y4
+	VMOVUPS 32(DX)(R15*2), Y5
+	VMOVUPS 0(R12)(R15*1), Y6
+	VMOVUPS 32(R12)(R15*1), Y7
+	VMOVUPS 0(DX)(R15*4), Y8
+	VMOVUPS 32(DX)(R15*4), Y9
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 0(R12)(R13*1), Y15, Y2
+	VFMADD231PS 32(R12)(R13*1), Y15, Y3
+	VFMADD231PS 0(R12)(R13*2), Y15, Y4
+	VFMADD231PS 32(R12)(R13*2), Y15, Y5
+	VFMADD231PS 0(R12)(R14*1), Y15, Y6
+	VFMADD231PS 32(R12)(R14*1), Y15, Y7
+	VFMADD231PS 0(R12)(R13*4), Y15, Y8
+	VFMADD231PS 32(R12)(R13*4), Y15, Y9
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 0(DX)(R15*1)
+	VMOVUPS Y3, 32(DX)(R15*1)
+	VMOVUPS Y4, 0(DX)(R15*2)
+	VMOVUPS Y5, 32(DX)(R15*2)
+	VMOVUPS Y6, 0(R12)(R15*1)
+	VMOVUPS Y7, 32(R12)(R15*1)
+	VMOVUPS Y8, 0(DX)(R15*4)
+	VMOVUPS Y9, 32(DX)(R15*4)
+	ADDQ $8, R8
+	ADDQ $4, R11
+	DECQ CX
+	JNZ  group
+
+done:
+	VZEROUPPER
+	RET
+
+// func sparse5x3AVX2(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)
+TEXT ·sparse5x3AVX2(SB), NOSPLIT, $0-72
+	MOVQ ng+0(FP), CX      // CX: groups left
+	TESTQ CX, CX
+	JZ   done
+	MOVQ spans+8(FP), R8   // R8: &spans[2k]
+	MOVQ vals+16(FP), R9
+	MOVQ off+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ doff+48(FP), R11  // R11: &doff[k]
+	MOVQ sstride+56(FP), R13
+	LEAQ (R13)(R13*2), R14 // R14: 3·sstride
+	MOVQ dstride+64(FP), R15
+
+group:
+	MOVLQSX (R11), DX
+	ADDQ DI, DX            // DX: the group's accumulators in dst
+	LEAQ (DX)(R15*2), R12  // R12: segment 2's, for segment 3's
+	MOVLQSX (R8), BX       // BX: entry i
+	MOVLQSX 4(R8), AX      // AX: the group's end
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 0(DX)(R15*1), Y3
+	VMOVUPS 32(DX)(R15*1), Y4
+	VMOVUPS 64(DX)(R15*1), Y5
+	VMOVUPS 0(DX)(R15*2), Y6
+	VMOVUPS 32(DX)(R15*2), Y7
+	VMOVUPS 64(DX)(R15*2), Y8
+	VMOVUPS 0(R12)(R15*1), Y9
+	VMOVUPS 32(R12)(R15*1), Y10
+	VMOVUPS 64(R12)(R15*1), Y11
+	VMOVUPS 0(DX)(R15*4), Y12
+	VMOVUPS 32(DX)(R15*4), Y13
+	VMOVUPS 64(DX)(R15*4), Y14
+	CMPQ BX, AX
+	JGE  store
+
+entry:
+	VBROADCASTSS (R9)(BX*4), Y15
+	MOVLQSX (R10)(BX*4), R12
+	ADDQ SI, R12           // R12: the entry's row in src
+	VFMADD231PS 0(R12), Y15, Y0
+	VFMADD231PS 32(R12), Y15, Y1
+	VFMADD231PS 64(R12), Y15, Y2
+	VFMADD231PS 0(R12)(R13*1), Y15, Y3
+	VFMADD231PS 32(R12)(R13*1), Y15, Y4
+	VFMADD231PS 64(R12)(R13*1), Y15, Y5
+	VFMADD231PS 0(R12)(R13*2), Y15, Y6
+	VFMADD231PS 32(R12)(R13*2), Y15, Y7
+	VFMADD231PS 64(R12)(R13*2), Y15, Y8
+	VFMADD231PS 0(R12)(R14*1), Y15, Y9
+	VFMADD231PS 32(R12)(R14*1), Y15, Y10
+	VFMADD231PS 64(R12)(R14*1), Y15, Y11
+	VFMADD231PS 0(R12)(R13*4), Y15, Y12
+	VFMADD231PS 32(R12)(R13*4), Y15, Y13
+	VFMADD231PS 64(R12)(R13*4), Y15, Y14
+	INCQ BX
+	CMPQ BX, AX
+	JLT  entry
+
+store:
+	LEAQ (DX)(R15*2), R12
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 0(DX)(R15*1)
+	VMOVUPS Y4, 32(DX)(R15*1)
+	VMOVUPS Y5, 64(DX)(R15*1)
+	VMOVUPS Y6, 0(DX)(R15*2)
+	VMOVUPS Y7, 32(DX)(R15*2)
+	VMOVUPS Y8, 64(DX)(R15*2)
+	VMOVUPS Y9, 0(R12)(R15*1)
+	VMOVUPS Y10, 32(R12)(R15*1)
+	VMOVUPS Y11, 64(R12)(R15*1)
+	VMOVUPS Y12, 0(DX)(R15*4)
+	VMOVUPS Y13, 32(DX)(R15*4)
+	VMOVUPS Y14, 64(DX)(R15*4)
 	ADDQ $8, R8
 	ADDQ $4, R11
 	DECQ CX

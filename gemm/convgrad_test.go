@@ -24,13 +24,15 @@ var gradWindows = []arch.Window{
 	{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2},
 	{H: 5, W: 5, C: 3, Kernel: 3, Stride: 1, Pad: 1},
 	{H: 6, W: 7, C: 5, Kernel: 4, Stride: 2, Pad: 1}, // rows of 20 values: a vector and a part
+	{H: 6, W: 6, C: 8, Kernel: 3, Stride: 1, Pad: 1}, // AVX2: a whole window of 3x3 ymm
 }
 
 // sparseApplies reports whether ConvGrad's Weights and Input should run for window w on
-// the active path (Input: for rows of whole vectors only).
+// the active path (Input: for rows of whole vectors only: 16 values on AVX-512, 8 on AVX2).
 func sparseApplies(w arch.Window) (weights, input bool) {
-	weights = sparseKernels && ActivePath() == AVX512 || ActivePath() == Generic
-	return weights, weights && (w.Kernel*w.C)%16 == 0
+	width := map[Path]int{AVX512: 16, AVX2: 8, Generic: 1}[ActivePath()]
+	weights = sparseKernels || ActivePath() == Generic
+	return weights, weights && (w.Kernel*w.C)%width == 0
 }
 
 // naiveConvGrads computes in float64 the weight gradient transposed, dwT0 + Σ dy·patch

@@ -18,9 +18,9 @@
 // ConvGrad computes a convolution's two gradients from an output gradient that is mostly
 // zeros (below a max pooling and ReLU): it lists dy's nonzero values (VCOMPRESSPS on
 // AVX-512) and adds only their terms, reading the images and adding to the input gradient
-// in place (zero-padded copies), with no patch matrix and no col2im. It runs on the AVX-512
-// path (assembly, a whole window's accumulators in registers) and the generic one (Go),
-// and declines on AVX2, whose dense products are faster.
+// in place (zero-padded copies), with no patch matrix and no col2im: assembly on the
+// AVX-512 and AVX2 paths (a whole window's accumulators in registers where they fit), Go
+// on the generic path.
 //
 // It imports only the standard library, tinyq/internal/kernel (which reads the CPU features
 // and TINYQ_KERNEL), tinyq/internal/par (the worker pool), tinyq/arch and
@@ -69,7 +69,7 @@
 //     A read in place by rows or by columns; rows of 128 columns for fewer than 8 rows and
 //     for sparse rows, over a list of the row's nonzero terms built with VCOMPRESSPS.
 //     Conv's direct kernels: 7 pixels × 32 channels or 14 pixels × 16 (14 zmm); ConvGrad's
-//     sparse kernels: 1 to 8 zmm accumulators over a list of rows.
+//     sparse kernels: up to 28 zmm accumulators over a list of rows (15 ymm on avx2).
 //   - avx2: tiles of 6×16 (12 ymm accumulators); rows of 64 columns, for few or sparse rows
 //     (the list built in Go: MNIST's first layer at batch 1,000 runs 1.5x faster than dense).
 //   - generic: one row at a time, four columns at a time.

@@ -1,8 +1,8 @@
 //go:build ignore
 
-// gen_convgrad writes convgrad_kernels_amd64.s, ConvGrad's sparse kernels: one function
-// per shape of segments × vectors (see sparseShapes in convgrad_amd64.go), unrolled. Run
-// with `go generate ./gemm`.
+// gen_convgrad writes convgrad_kernels_amd64.s and convgrad_kernels_amd64.go, ConvGrad's
+// sparse kernels for AVX-512 and AVX2: one function per shape of segments × vectors,
+// unrolled. Run with `go generate ./gemm`.
 package main
 
 import (
@@ -12,23 +12,36 @@ import (
 	"os"
 )
 
-// shapes are the kernels' (segments, vectors per segment): one segment of 1 to 8 vectors
-// (any window, a row or a block of one at a time), and whole 3- and 5-row windows of up to
-// 28 accumulators (with Z31, the broadcast value, 29 of the 32 zmm registers).
-var shapes = func() [][2]int {
+// isa is a register file the kernels are written for.
+type isa struct {
+	name  string // the functions' suffix and the table's
+	reg   string // register prefix: Z or Y
+	bytes int    // bytes per vector
+	accs  int    // most accumulators: all registers but the broadcast one
+}
+
+var isas = []isa{
+	{"AVX512", "Z", 64, 28}, // Z31 broadcasts; 29 of the 32 zmm registers at most
+	{"AVX2", "Y", 32, 15},   // Y15 broadcasts
+}
+
+// shapes returns the kernels' (segments, vectors per segment) for i: one segment of 1 to 8
+// vectors (any window, a row or a block of one at a time), and whole 3- and 5-row windows
+// of at most i.accs accumulators.
+func (i isa) shapes() [][2]int {
 	var s [][2]int
 	for _, segs := range []int{1, 3, 5} {
-		for v := 1; v <= 8 && segs*v <= 28; v++ {
+		for v := 1; v <= 8 && segs*v <= i.accs; v++ {
 			s = append(s, [2]int{segs, v})
 		}
 	}
 	return s
-}()
+}
 
 // addr returns the address of vector v of segment s from base (src: R12, stride R13, 3·stride
 // R14; dst: DX, stride R15, with R12 = DX + 2·R15 set for segment 3).
-func addr(s, v int, src bool) string {
-	d := v * 64
+func (i isa) addr(s, v int, src bool) string {
+	d := v * i.bytes
 	if src {
 		return [...]string{
 			fmt.Sprintf("%d(R12)", d), fmt.Sprintf("%d(R12)(R13*1)", d), fmt.Sprintf("%d(R12)(R13*2)", d),
@@ -49,30 +62,33 @@ func main() {
 
 #include "textflag.h"
 
-// ConvGrad's sparse kernels (convgrad_amd64.go): sparseSxVAVX512 runs S·V zmm accumulators,
-// V vectors of each of S segments, for each group k < ng over its entries i from
-// spans[2k] to spans[2k+1]-1, in order (byte offsets; s < S, v < V):
+// ConvGrad's sparse kernels (convgrad_amd64.go): sparseSxVAVX512 (AVX2) runs S·V zmm (ymm)
+// accumulators, V vectors of each of S segments, for each group k < ng over its entries i
+// from spans[2k] to spans[2k+1]-1, in order (byte offsets; s < S, v < V; B bytes per
+// vector):
 //
-//	acc[s][v] = dst[doff[k] + s·dstride + 64v : +64]
-//	acc[s][v] = fma(vals[i], src[off[i] + s·sstride + 64v : +64], acc[s][v])   for each entry i
-//	dst[doff[k] + s·dstride + 64v : +64] = acc[s][v]
+//	acc[s][v] = dst[doff[k] + s·dstride + B·v : +B]
+//	acc[s][v] = fma(vals[i], src[off[i] + s·sstride + B·v : +B], acc[s][v])   for each entry i
+//	dst[doff[k] + s·dstride + B·v : +B] = acc[s][v]
 //
-// Z31 holds the entry's broadcast value; the S·V sums are independent chains.
+// Z31 (Y15) holds the entry's broadcast value; the S·V sums are independent chains.
 `)
-	for _, sh := range shapes {
-		segs, vecs := sh[0], sh[1]
-		z := func(s, v int) string { return fmt.Sprintf("Z%d", s*vecs+v) }
-		each := func(f func(s, v int)) {
-			for s := 0; s < segs; s++ {
-				for v := 0; v < vecs; v++ {
-					f(s, v)
+	for _, is := range isas {
+		bcast := fmt.Sprintf("%s%d", is.reg, is.accs+map[string]int{"Z": 3, "Y": 0}[is.reg])
+		for _, sh := range is.shapes() {
+			segs, vecs := sh[0], sh[1]
+			z := func(s, v int) string { return fmt.Sprintf("%s%d", is.reg, s*vecs+v) }
+			each := func(f func(s, v int)) {
+				for s := 0; s < segs; s++ {
+					for v := 0; v < vecs; v++ {
+						f(s, v)
+					}
 				}
 			}
-		}
-		name := fmt.Sprintf("sparse%dx%dAVX512", segs, vecs)
-		fmt.Fprintf(&b, "\n// func %s(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)\n", name)
-		fmt.Fprintf(&b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
-		fmt.Fprint(&b, `	MOVQ ng+0(FP), CX      // CX: groups left
+			name := fmt.Sprintf("sparse%dx%d%s", segs, vecs, is.name)
+			fmt.Fprintf(&b, "\n// func %s(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)\n", name)
+			fmt.Fprintf(&b, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+			fmt.Fprint(&b, `	MOVQ ng+0(FP), CX      // CX: groups left
 	TESTQ CX, CX
 	JZ   done
 	MOVQ spans+8(FP), R8   // R8: &spans[2k]
@@ -92,25 +108,25 @@ group:
 	MOVLQSX (R8), BX       // BX: entry i
 	MOVLQSX 4(R8), AX      // AX: the group's end
 `)
-		each(func(s, v int) { fmt.Fprintf(&b, "\tVMOVUPS %s, %s\n", addr(s, v, false), z(s, v)) })
-		fmt.Fprint(&b, `	CMPQ BX, AX
+			each(func(s, v int) { fmt.Fprintf(&b, "\tVMOVUPS %s, %s\n", is.addr(s, v, false), z(s, v)) })
+			fmt.Fprintf(&b, `	CMPQ BX, AX
 	JGE  store
 
 entry:
-	VBROADCASTSS (R9)(BX*4), Z31
+	VBROADCASTSS (R9)(BX*4), %s
 	MOVLQSX (R10)(BX*4), R12
 	ADDQ SI, R12           // R12: the entry's row in src
-`)
-		each(func(s, v int) { fmt.Fprintf(&b, "\tVFMADD231PS %s, Z31, %s\n", addr(s, v, true), z(s, v)) })
-		fmt.Fprint(&b, `	INCQ BX
+`, bcast)
+			each(func(s, v int) { fmt.Fprintf(&b, "\tVFMADD231PS %s, %s, %s\n", is.addr(s, v, true), bcast, z(s, v)) })
+			fmt.Fprint(&b, `	INCQ BX
 	CMPQ BX, AX
 	JLT  entry
 
 store:
 	LEAQ (DX)(R15*2), R12
 `)
-		each(func(s, v int) { fmt.Fprintf(&b, "\tVMOVUPS %s, %s\n", z(s, v), addr(s, v, false)) })
-		fmt.Fprint(&b, `	ADDQ $8, R8
+			each(func(s, v int) { fmt.Fprintf(&b, "\tVMOVUPS %s, %s\n", z(s, v), is.addr(s, v, false)) })
+			fmt.Fprint(&b, `	ADDQ $8, R8
 	ADDQ $4, R11
 	DECQ CX
 	JNZ  group
@@ -119,6 +135,7 @@ done:
 	VZEROUPPER
 	RET
 `)
+		}
 	}
 	if err := os.WriteFile("convgrad_kernels_amd64.s", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -132,24 +149,27 @@ done:
 package gemm
 
 import "unsafe"
-
-// sparseTable[S][V] is the sparse kernel of S segments of V vectors
-// (convgrad_kernels_amd64.s), nil where there is none.
-var sparseTable = [6][9]sparseKernel{`)
-	for i, sh := range shapes {
-		if i == 0 || shapes[i-1][0] != sh[0] {
-			fmt.Fprintf(&b, "\n\t%d: {", sh[0])
+`)
+	for _, is := range isas {
+		sh := is.shapes()
+		fmt.Fprintf(&b, "\n// sparseTable%s[S][V] is the %s sparse kernel of S segments of V vectors\n// (convgrad_kernels_amd64.s), nil where there is none.\nvar sparseTable%s = [6][9]sparseKernel{", is.name, is.name, is.name)
+		for i, s := range sh {
+			if i == 0 || sh[i-1][0] != s[0] {
+				fmt.Fprintf(&b, "\n\t%d: {", s[0])
+			}
+			fmt.Fprintf(&b, "%d: sparse%dx%d%s", s[1], s[0], s[1], is.name)
+			if i+1 == len(sh) || sh[i+1][0] != s[0] {
+				fmt.Fprint(&b, "},")
+			} else {
+				fmt.Fprint(&b, ", ")
+			}
 		}
-		fmt.Fprintf(&b, "%d: sparse%dx%dAVX512", sh[1], sh[0], sh[1])
-		if i+1 == len(shapes) || shapes[i+1][0] != sh[0] {
-			fmt.Fprint(&b, "},")
-		} else {
-			fmt.Fprint(&b, ", ")
-		}
+		fmt.Fprint(&b, "\n}\n")
 	}
-	fmt.Fprint(&b, "\n}\n")
-	for _, sh := range shapes {
-		fmt.Fprintf(&b, "\n//go:noescape\nfunc sparse%dx%dAVX512(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)\n", sh[0], sh[1])
+	for _, is := range isas {
+		for _, s := range is.shapes() {
+			fmt.Fprintf(&b, "\n//go:noescape\nfunc sparse%dx%d%s(ng int, spans *int32, vals *float32, off *int32, src, dst unsafe.Pointer, doff *int32, sstride, dstride uintptr)\n", s[0], s[1], is.name)
+		}
 	}
 	if err := os.WriteFile("convgrad_kernels_amd64.go", b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
