@@ -56,9 +56,44 @@ func sparseRun(ng int, spans []int32, vals []float32, off []int32, src, dst []fl
 //go:noescape
 func compressRowsAVX512(rows, blocks int, vals *float32, offs *int32, outVals *float32, outOffs *int32, counts *int32)
 
-// compressRows is compressRowsAVX512 over slices (bounds checked here): vals holds rows
-// rows of len(offs) values, len(offs) a multiple of 16; outVals and outOffs hold 16 values
-// past the most the rows can list.
+// compressRowsAVX2 is compressRowsAVX512 for AVX2 over blocks of 8 values, permuting each
+// block's nonzero values to its front with perm[mask] (compressPerm).
+//
+//go:noescape
+func compressRowsAVX2(rows, blocks int, vals *float32, offs *int32, outVals *float32, outOffs *int32, counts *int32, perm *[256][8]int32)
+
+// compressPerm[m] lists the lanes of the set bits of m in order, then the others: the
+// permutation that packs a block's nonzero values (mask m) to its front.
+var compressPerm = func() (p [256][8]int32) {
+	for m := range p {
+		k := 0
+		for _, set := range []bool{true, false} {
+			for lane := range 8 {
+				if (m>>lane&1 == 1) == set {
+					p[m][k] = int32(lane)
+					k++
+				}
+			}
+		}
+	}
+	return p
+}()
+
+// compressWidth returns the values per block of compressRows on the active path (16 on
+// AVX-512, 8 on AVX2), 0 where it does not run.
+func compressWidth() int {
+	switch ActivePath() {
+	case AVX512:
+		return 16
+	case AVX2:
+		return 8
+	}
+	return 0
+}
+
+// compressRows is compressRowsAVX512 or compressRowsAVX2 over slices (bounds checked here):
+// vals holds rows rows of len(offs) values, len(offs) a multiple of compressWidth();
+// outVals and outOffs hold 16 values past the most the rows can list.
 func compressRows(rows int, vals []float32, offs []int32, outVals []float32, outOffs []int32, counts []int32) {
 	if rows == 0 {
 		return
@@ -67,5 +102,9 @@ func compressRows(rows int, vals []float32, offs []int32, outVals []float32, out
 	_ = outVals[rows*len(offs)+15]
 	_ = outOffs[rows*len(offs)+15]
 	_ = counts[rows-1]
+	if compressWidth() == 8 {
+		compressRowsAVX2(rows, len(offs)/8, &vals[0], &offs[0], &outVals[0], &outOffs[0], &counts[0], &compressPerm)
+		return
+	}
 	compressRowsAVX512(rows, len(offs)/16, &vals[0], &offs[0], &outVals[0], &outOffs[0], &counts[0])
 }
