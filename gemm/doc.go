@@ -17,10 +17,10 @@
 //
 // ConvGrad computes a convolution's two gradients from an output gradient that is mostly
 // zeros (below a max pooling and ReLU): it lists dy's nonzero values (VCOMPRESSPS on
-// AVX-512, a permutation per mask on AVX2) and adds only their terms, reading the images and adding to the input gradient
-// in place (zero-padded copies), with no patch matrix and no col2im: assembly on the
-// AVX-512 and AVX2 paths (a whole window's accumulators in registers where they fit), Go
-// on the generic path.
+// AVX-512, a permutation per mask on AVX2) and adds only their terms, reading the images
+// and adding to the input gradient in place (zero-padded copies), with no patch matrix and
+// no col2im: assembly on the AVX-512 and AVX2 paths (a whole window's accumulators in
+// registers where they fit), Go on the generic path.
 //
 // It imports only the standard library, tinyq/internal/kernel (which reads the CPU features
 // and TINYQ_KERNEL), tinyq/internal/par (the worker pool), tinyq/arch and
