@@ -28,6 +28,9 @@ type simdLayouts struct {
 	avn      *vnniLayout // AVX-VNNI: the VNNI layout in blocks of 16 channels, 2 vectors of 8
 	avx2Once sync.Once
 	avx2     *avx2Layout
+	convOnce sync.Once
+	conv     *vnniLayout // convLayout's, for window rows of convRow inputs
+	convRow  int
 }
 
 // bytes returns the memory the built layouts hold.
@@ -41,6 +44,9 @@ func (s *simdLayouts) bytes() int {
 	}
 	if s.avn != nil {
 		n += len(s.avn.w)
+	}
+	if s.conv != nil {
+		n += len(s.conv.w)
 	}
 	return n
 }
