@@ -7,7 +7,6 @@ import (
 
 	"tinyq/arch"
 	"tinyq/internal/par"
-	"tinyq/internal/patch"
 	"tinyq/qkernel"
 	"tinyq/quant"
 )
@@ -111,6 +110,7 @@ func (m *IntModel) widest() int {
 type intScratch struct {
 	a, b  []uint8   // uint8 activations, [rows, widest]
 	acc   []int32   // accumulators, [rows, widest]
+	pool  []int32   // pooled accumulators, [rows, widest pooled output]
 	cols  []uint8   // convolution patches (im2col rows) of a few images
 	h, g  []float32 // dynamic mode: float activations, [rows, widest]
 	scale []float32 // dynamic mode: per-row scales
@@ -140,13 +140,16 @@ func (m *IntModel) getScratch(rows int) *intScratch {
 	}
 	n := rows * m.widest()
 	s.a, s.b, s.acc = grow(s.a, n), grow(s.b, n), grow(s.acc, n)
-	cols := 0
+	cols, pooled := 0, 0
 	for _, l := range m.Layers {
 		if l.Conv != (arch.Window{}) {
 			cols = max(cols, qkernel.ConvScratch(l.Conv, patchImages(l.Conv, 1, rows)))
 		}
+		if l.Pool != (arch.Window{}) {
+			pooled = max(pooled, l.geom.out)
+		}
 	}
-	s.cols = grow(s.cols, cols)
+	s.cols, s.pool = grow(s.cols, cols), grow(s.pool, rows*pooled)
 	if m.Config.Mode == Dynamic {
 		s.h, s.g = grow(s.h, n), grow(s.g, n)
 		s.scale, s.zp = grow(s.scale, rows), grow(s.zp, rows)
@@ -163,8 +166,9 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error 
 	if err := qkernel.QuantizeInput(src, x, first.InScale, first.InZP, first.InQMin, first.InQMax); err != nil {
 		return fmt.Errorf("input: %w", err)
 	}
-	// Buffers: the layer's input is in src, its requantized activation goes to next, and
-	// its pooling (if any) back to src's buffer, which the input no longer needs.
+	// Buffers: the layer's input is in src, its requantized activation goes to next, or
+	// with a pooling (pooled accumulators in s.pool) back to src's buffer, which the input
+	// no longer needs.
 	for li, l := range m.Layers {
 		g := l.geom
 		pix := rows * g.rows // matrix rows: samples times output pixels
@@ -180,15 +184,24 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error 
 			// int64 inside: the accumulator plus the bias can exceed int32.
 			return qkernel.Logits(logits, ac, rows, l.Out, l.Bias, l.LogitScale, l.ReLU)
 		}
+		if l.Pool != (arch.Window{}) {
+			// Pool the accumulators, then requantize a quarter of the values (for a 2x2
+			// pooling): the same bytes as requantizing, then pooling, because requantization
+			// is non-decreasing in the accumulator (qkernel.MaxPoolAcc).
+			pooled := s.pool[:rows*g.out]
+			if err := qkernel.MaxPoolAcc(pooled, ac, rows, l.Pool); err != nil {
+				return err
+			}
+			dst := src[:cap(src)][:rows*g.out] // the layer's input is no longer needed
+			if err := qkernel.Requantize(dst, pooled, rows*g.out/l.Out, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax); err != nil {
+				return err
+			}
+			src = dst
+			continue
+		}
 		dst := next[:pix*l.Out]
 		if err := qkernel.Requantize(dst, ac, pix, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax); err != nil {
 			return err
-		}
-		if l.Pool != (arch.Window{}) {
-			pooled := src[:cap(src)][:rows*g.out]
-			patch.MaxPool(pooled, nil, dst, rows, l.Pool) // exact on uint8: requantization is monotonic
-			src = pooled
-			continue
 		}
 		src, next = dst, src[:cap(src)]
 	}
