@@ -25,15 +25,17 @@ func (m *IntModel) Forward(x []float32, rows int, logits []float32) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	// Below about 16 rows a goroutine costs more than it saves; one goroutine means no
-	// closure and so no allocation.
-	workers = min(workers, max(1, rows/16))
+	// Below about 16 rows per goroutine a goroutine costs more than it saves; one goroutine
+	// means no closure and so no allocation.
+	// A few rows run on the calling goroutine, whose convolutions split their work over
+	// the workers where it pays (qkernel's implicit convolution: the CNN's second
+	// convolution of one image takes about 12 µs on one core).
 	var err error
-	if workers == 1 {
-		err = m.forward(x, rows, logits)
+	if rows < 32 || workers == 1 {
+		err = m.forward(x, rows, logits, workers)
 	} else {
-		err = parallelRows(rows, workers, func(lo, hi int) error {
-			return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
+		err = parallelRows(rows, min(workers, rows/16), func(lo, hi int) error {
+			return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out], 1)
 		})
 	}
 	if err != nil {
@@ -43,19 +45,20 @@ func (m *IntModel) Forward(x []float32, rows int, logits []float32) error {
 }
 
 // forward runs rows samples on the calling goroutine, at most chunkRows at a time in a
-// model with convolutions (bounded memory).
-func (m *IntModel) forward(x []float32, rows int, logits []float32) error {
+// model with convolutions (bounded memory); the convolutions may use up to workers
+// goroutines.
+func (m *IntModel) forward(x []float32, rows int, logits []float32, workers int) error {
 	if m.Config.Mode == Dynamic {
 		return m.forwardDynamic(x, rows, logits)
 	}
 	if !m.convolutional() {
-		return m.forwardStatic(x, rows, logits)
+		return m.forwardStatic(x, rows, logits, workers)
 	}
 	in, out := m.Shape()
 	chunk := chunkRows(m.widest())
 	for lo := 0; lo < rows; lo += chunk {
 		c := min(chunk, rows-lo)
-		if err := m.forwardStatic(x[lo*in:(lo+c)*in], c, logits[lo*out:(lo+c)*out]); err != nil {
+		if err := m.forwardStatic(x[lo*in:(lo+c)*in], c, logits[lo*out:(lo+c)*out], workers); err != nil {
 			return err
 		}
 	}
@@ -157,7 +160,7 @@ func (m *IntModel) getScratch(rows int) *intScratch {
 	return s
 }
 
-func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error {
+func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32, workers int) error {
 	s := m.getScratch(rows)
 	defer intScratchPool.Put(s)
 	first := m.Layers[0]
@@ -174,7 +177,7 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error 
 		pix := rows * g.rows // matrix rows: samples times output pixels
 		ac := s.acc[:pix*l.Out]
 		if l.Conv != (arch.Window{}) {
-			if err := l.kern.Conv(ac, src, rows, l.Conv, l.InZP, s.cols, 1); err != nil {
+			if err := l.kern.Conv(ac, src, rows, l.Conv, l.InZP, s.cols, workers); err != nil {
 				return err
 			}
 		} else if err := l.kern.Accumulate(ac, src, rows, l.inZP, 1); err != nil {

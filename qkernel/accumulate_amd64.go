@@ -28,6 +28,7 @@ type simdLayouts struct {
 	avn      *vnniLayout // AVX-VNNI: the VNNI layout in blocks of 16 channels, 2 vectors of 8
 	avx2Once sync.Once
 	avx2     *avx2Layout
+	split    splitGate // whether convImplicit splits its tiles over workers
 	convOnce sync.Once
 	conv     *vnniLayout // convLayout's, for window rows of convRow inputs
 	convRow  int
@@ -480,8 +481,9 @@ func (w *Weights) avxvnniTiles(l *vnniLayout, dst []int32, src []uint8, batch in
 
 // simdJob is a splitJob's arguments for the SIMD paths.
 type simdJob struct {
-	layout any  // the path's weight layout (a pointer)
-	oneRow bool // the VNNI path's one-row kernel
+	layout any          // the path's weight layout (a pointer)
+	oneRow bool         // the VNNI path's one-row kernel
+	conv   implicitConv // the VNNI path's implicit convolution
 }
 
 // vnniRange, avx2Range and avxvnniRange are a splitJob's work on the SIMD paths: tiles

@@ -2,12 +2,19 @@
 
 package qkernel
 
-import "tinyq/arch"
+import (
+	"math"
+	"sync/atomic"
+	"time"
+
+	"tinyq/arch"
+)
 
 // convImplicit is Conv on the AVX-512 VNNI path without the patch matrix, for layers in
-// 16-channel blocks (at most 48 outputs) on one worker: the images of a chunk are padded
-// once (the pad value is zp) into scratch, and each tile of six output pixels reads its
-// windows in place. A window row of Kernel·C inputs is read as ceil(Kernel·C/4) groups of
+// 16-channel blocks (at most 48 outputs): the images of a chunk are padded once (the pad
+// value is zp) into scratch, and each tile of six output pixels reads its windows in place;
+// with workers > 1, a chunk with enough work (implicitPartGroups) splits its tiles over
+// tinyq/internal/par's workers (one image's second convolution of the CNN: two cores). A window row of Kernel·C inputs is read as ceil(Kernel·C/4) groups of
 // 4 bytes, group q of row ky at the fixed byte offset ky·paddedW·C + 4q from the window's
 // corner (convLayout). Where Kernel·C is not a multiple of 4 (the CNN's first convolution,
 // 5·1) the last group of a row reads up to 3 bytes past it (the next pixels, or the
@@ -16,7 +23,7 @@ import "tinyq/arch"
 // integers as Accumulate on the patch matrix. It reports false, doing nothing, where it
 // does not apply.
 func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window, zp int32, scratch []uint8, workers int) bool {
-	if active != AVX512VNNI || workers > 1 || w.Out > 48 || n == 0 {
+	if active != AVX512VNNI || w.Out > 48 || n == 0 {
 		return false
 	}
 	rowLen := win.Kernel * win.C
@@ -41,9 +48,7 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 		offs[g] = int32(g/rowGroups*pw*c + 4*(g%rowGroups))
 	}
 	s.groups = offs
-	out, pix, outW := w.Out, win.OutPixels(), win.OutW()
-	ldc := 16 * l.blocks
-	s.c = grow(s.c, vnniRows*ldc)
+	ic := implicitConv{l: l, offs: offs, img: img, pix: win.OutPixels(), outW: win.OutW(), outH: win.OutH(), step: win.Stride * c, down: win.Stride * pw * c}
 	per := (len(scratch) - tail) / img // images padded at once
 	for b := 0; b < n; b += per {
 		k := min(per, n-b)
@@ -59,50 +64,150 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 				copy(to[((y+win.Pad)*pw+win.Pad)*c:], from[y*win.W*c:(y+1)*win.W*c])
 			}
 		}
-		rows := k * pix
-		d := dst[b*pix*out : (b*pix+rows)*out]
-		var ptrs [vnniRows]*uint8
-		// The next window's corner: image im, output pixel (oy, ox), at byte at.
-		im, oy, ox, at := 0, 0, 0, 0
-		step, down := win.Stride*c, win.Stride*pw*c
-		for r0 := 0; r0 < rows; r0 += vnniRows {
-			cnt := min(vnniRows, rows-r0)
-			for r := range cnt {
-				ptrs[r] = &padded[at]
-				if ox++; ox < outW {
-					at += step
-					continue
-				}
-				ox = 0
-				if oy++; oy < win.OutH() {
-					at = im*img + oy*down
-					continue
-				}
-				oy = 0
-				im++
-				at = im * img
-			}
-			for r := cnt; r < vnniRows; r++ {
-				ptrs[r] = ptrs[cnt-1] // a partial tile repeats its last window
-			}
-			direct := cnt == vnniRows && out%16 == 0
-			for bl := 0; bl < l.blocks; bl++ {
-				wb := &l.w[bl*l.groups*64]
-				if direct {
-					vnni6x16i(&ptrs, &offs[0], l.groups, wb, &d[r0*out+16*bl], 4*out)
-				} else {
-					vnni6x16i(&ptrs, &offs[0], l.groups, wb, &s.c[16*bl], 4*ldc)
-				}
-			}
-			if !direct {
-				for r := 0; r < cnt; r++ {
-					copy(d[(r0+r)*out:(r0+r+1)*out], s.c[r*ldc:])
-				}
-			}
+		ic.padded, ic.rows = padded, k*ic.pix
+		d := dst[b*ic.pix*w.Out : (b*ic.pix+ic.rows)*w.Out]
+		tiles := (ic.rows + vnniRows - 1) / vnniRows
+		parts := min(workers, tiles*l.blocks*l.groups/implicitPartGroups)
+		if parts <= 1 || !w.simd.split.open() {
+			w.implicitTiles(&ic, d, 0, tiles)
+		} else {
+			j := getJob(w, d, padded, k, parts, implicitRange)
+			j.simd.conv = ic
+			j.simd.conv.fastest = math.MaxInt64
+			start := time.Now()
+			j.runParts(tiles)
+			w.simd.split.record(time.Since(start), time.Duration(j.simd.conv.fastest))
+			j.release()
 		}
-		w.subtractZeroPoints(d, rows, zeroPoints[zp:zp+1])
+		w.subtractZeroPoints(d, ic.rows, zeroPoints[zp:zp+1])
 	}
 	return true
+}
+
+// implicitPartGroups is the least work, in input groups of six-pixel tiles of 16 channels
+// (6 VPDPBUSD each), for which convImplicit hands a part to another worker: about
+// 1000·6 = 6000 VPDPBUSD, 2 µs at one a cycle, against well under a microsecond to hand a
+// part over to a spinning worker and bring its results back. The CNN's second convolution
+// on one image has 33·2·100 = 6600 (split), its first 131·1·10 = 1310 (not).
+const implicitPartGroups = 1000
+
+// implicitConv is a chunk of padded images for convImplicit's tiles.
+type implicitConv struct {
+	l          *vnniLayout
+	offs       []int32 // the groups' byte offsets from a window's corner
+	padded     []uint8 // the padded images
+	img        int     // bytes per padded image
+	pix        int     // output pixels per image
+	outW, outH int
+	step, down int   // bytes from a window to the next one right, and down
+	rows       int   // output pixels of the chunk
+	fastest    int64 // split over workers: the shortest part's nanoseconds (atomic)
+}
+
+// implicitRange is a splitJob's work for convImplicit: tiles [t0, t1), timed.
+func implicitRange(j *splitJob, t0, t1 int) {
+	start := time.Now()
+	j.w.implicitTiles(&j.simd.conv, j.dst, t0, t1)
+	took := int64(time.Since(start))
+	for {
+		f := atomic.LoadInt64(&j.simd.conv.fastest)
+		if took >= f || atomic.CompareAndSwapInt64(&j.simd.conv.fastest, f, took) {
+			return
+		}
+	}
+}
+
+// splitGate decides whether convImplicit splits a chunk over workers. A split pays only
+// while the other workers run: on a machine whose cores are busy with other programs, the
+// operating system deschedules a worker in the middle of its part for milliseconds, and
+// the caller waits for it (measured on 2 cores with one other busy thread: one image in
+// 30-60 µs, against 26 µs on one core). A split whose parts took much longer together than
+// its fastest part alone (a late worker) makes the next splits run on the calling goroutine,
+// 16 of them, then twice as many after each late split in a row (up to 2^16, about a
+// second of images), and a split on time resets the count. Only the speed depends on it.
+type splitGate struct {
+	skip    atomic.Int32 // splits left to run on one worker
+	backoff atomic.Int32 // the last skip count set
+}
+
+// open reports whether the next chunk may be split.
+func (g *splitGate) open() bool {
+	if g.skip.Load() <= 0 {
+		return true
+	}
+	g.skip.Add(-1)
+	return false
+}
+
+// lateSlack is how much longer than two fastest parts a split may take before its worker
+// counts as late: well above the cost of handing a part over and the parts' difference
+// (under a microsecond each), well under a descheduled worker's delay (milliseconds).
+const lateSlack = 3 * time.Microsecond
+
+// record notes a split's wall time and its fastest part's. A split in which one goroutine
+// ran every part takes about their sum and is not late.
+func (g *splitGate) record(total, fastest time.Duration) {
+	if total <= 2*fastest+lateSlack {
+		g.backoff.Store(0)
+		return
+	}
+	b := min(max(2*g.backoff.Load(), 16), 1<<16)
+	g.backoff.Store(b)
+	g.skip.Store(b)
+}
+
+// implicitTiles computes the six-pixel tiles [t0, t1) of the chunk c into d ([c.rows, Out],
+// before the zero point's correction).
+func (w *Weights) implicitTiles(c *implicitConv, d []int32, t0, t1 int) {
+	s, _ := vnniPool.Get().(*vnniScratch)
+	if s == nil {
+		s = &vnniScratch{}
+	}
+	defer vnniPool.Put(s)
+	l, offs, out := c.l, c.offs, w.Out
+	ldc := 16 * l.blocks
+	s.c = grow(s.c, vnniRows*ldc)
+	var ptrs [vnniRows]*uint8
+	// The next window's corner: image im, output pixel (oy, ox), at byte at.
+	r := t0 * vnniRows
+	im := r / c.pix
+	oy, ox := r%c.pix/c.outW, r%c.pix%c.outW
+	at := im*c.img + oy*c.down + ox*c.step
+	for r0 := r; r0 < min(c.rows, t1*vnniRows); r0 += vnniRows {
+		cnt := min(vnniRows, c.rows-r0)
+		for r := range cnt {
+			ptrs[r] = &c.padded[at]
+			if ox++; ox < c.outW {
+				at += c.step
+				continue
+			}
+			ox = 0
+			if oy++; oy < c.outH {
+				at = im*c.img + oy*c.down
+				continue
+			}
+			oy = 0
+			im++
+			at = im * c.img
+		}
+		for r := cnt; r < vnniRows; r++ {
+			ptrs[r] = ptrs[cnt-1] // a partial tile repeats its last window
+		}
+		direct := cnt == vnniRows && out%16 == 0
+		for bl := 0; bl < l.blocks; bl++ {
+			wb := &l.w[bl*l.groups*64]
+			if direct {
+				vnni6x16i(&ptrs, &offs[0], l.groups, wb, &d[r0*out+16*bl], 4*out)
+			} else {
+				vnni6x16i(&ptrs, &offs[0], l.groups, wb, &s.c[16*bl], 4*ldc)
+			}
+		}
+		if !direct {
+			for r := 0; r < cnt; r++ {
+				copy(d[(r0+r)*out:(r0+r+1)*out], s.c[r*ldc:])
+			}
+		}
+	}
 }
 
 // convLayout returns the weights packed for convImplicit, for windows whose rows hold

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"tinyq/arch"
 )
@@ -15,7 +16,8 @@ import (
 // padded with zero weights) as well as those that are, and equals the direct integer
 // convolution bit for bit, with the least scratch it accepts (the last row's last group
 // reads up to 3 bytes past the padded images: they must be inside scratch), one image or
-// several per chunk, 1 to 48 outputs, zero points 0 to 255.
+// several per chunk, 1 to 48 outputs, zero points 0 to 255, one worker or the tiles split
+// over several (the CNN's second convolution has the work to split on one image).
 func TestConvImplicitRows(t *testing.T) {
 	if !slices.Contains(Supported(), AVX512VNNI) {
 		t.Skip("no AVX-512 VNNI")
@@ -55,10 +57,11 @@ func TestConvImplicitRows(t *testing.T) {
 				want := naiveConv(w, out, src, n, win, zp)
 				img := (win.H + 2*win.Pad) * (win.W + 2*win.Pad) * win.C
 				tail := (4 - win.Kernel*win.C%4) % 4
-				for _, images := range []int{1, n} {
+				for _, c := range []struct{ images, workers int }{{1, 1}, {n, 1}, {n, 2}, {1, 3}} {
+					images := c.images
 					got := make([]int32, len(want))
 					scratch := make([]uint8, images*img+tail)
-					if !ws.convImplicit(got, src, n, win, zp, scratch, 1) {
+					if !ws.convImplicit(got, src, n, win, zp, scratch, c.workers) {
 						t.Fatalf("%+v out %d: convImplicit does not apply", win, out)
 					}
 					if !slices.Equal(got, want) {
@@ -66,7 +69,7 @@ func TestConvImplicitRows(t *testing.T) {
 						for got[k] == want[k] {
 							k++
 						}
-						t.Fatalf("%+v int%d out %d n %d zp %d images %d: element %d is %d, want %d", win, bits, out, n, zp, images, k, got[k], want[k])
+						t.Fatalf("%+v int%d out %d n %d zp %d images %d workers %d: element %d is %d, want %d", win, bits, out, n, zp, images, c.workers, k, got[k], want[k])
 					}
 				}
 				if ws.convImplicit(make([]int32, len(want)), src, n, win, zp, make([]uint8, img+tail-1), 1) {
@@ -75,4 +78,45 @@ func TestConvImplicitRows(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSplitGate: a late split (its parts together much slower than its fastest part)
+// keeps the next 16 chunks on one worker, then twice as many after each late split in a
+// row, up to 2^16; a split on time resets the count; one goroutine running every part is
+// not late.
+func TestSplitGate(t *testing.T) {
+	var g splitGate
+	if !g.open() {
+		t.Fatal("a new gate is closed")
+	}
+	us := time.Microsecond
+	g.record(12*us, 6*us) // the caller ran both parts
+	if !g.open() {
+		t.Fatal("closed after a split on time")
+	}
+	closedFor := func() int {
+		n := 0
+		for !g.open() {
+			n++
+		}
+		return n
+	}
+	for _, want := range []int{16, 32, 64} {
+		g.record(2000*us, 6*us)
+		if n := closedFor(); n != want {
+			t.Fatalf("closed for %d chunks after a late split, want %d", n, want)
+		}
+	}
+	for range 20 {
+		g.record(2000*us, 6*us)
+		g.skip.Store(0)
+	}
+	if b := g.backoff.Load(); b != 1<<16 {
+		t.Fatalf("backoff %d after many late splits, want %d", b, 1<<16)
+	}
+	g.record(7*us, 6*us)
+	g.record(2000*us, 6*us)
+	if n := closedFor(); n != 16 {
+		t.Fatalf("closed for %d chunks after a split on time and a late one, want 16", n)
+	}
 }

@@ -333,8 +333,18 @@ func getJob(w *Weights, dst []int32, src []uint8, batch, workers int, run func(*
 // not depend on the others, so neither the split nor the goroutine that runs a chunk changes
 // a result.
 func (j *splitJob) do(units int) {
+	j.runParts(units)
+	j.release()
+}
+
+// runParts runs units [0, units) as do does, keeping the job.
+func (j *splitJob) runParts(units int) {
 	j.units = units
 	par.Do(j.workers, j.part)
+}
+
+// release returns the job to the pool.
+func (j *splitJob) release() {
 	j.w, j.run, j.dst, j.src, j.zp, j.lanes, j.wt, j.simd = nil, nil, nil, nil, nil, nil, nil, simdJob{} // drop the references to the caller's data
 	jobs.Put(j)
 }
