@@ -196,14 +196,14 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32, worker
 				return err
 			}
 			dst := src[:cap(src)][:rows*g.out] // the layer's input is no longer needed
-			if err := qkernel.Requantize(dst, pooled, rows*g.out/l.Out, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax); err != nil {
+			if err := l.requantize(dst, pooled, rows*g.out/l.Out); err != nil {
 				return err
 			}
 			src = dst
 			continue
 		}
 		dst := next[:pix*l.Out]
-		if err := qkernel.Requantize(dst, ac, pix, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax); err != nil {
+		if err := l.requantize(dst, ac, pix); err != nil {
 			return err
 		}
 		src, next = dst, src[:cap(src)]
