@@ -20,6 +20,10 @@ TEXT ·poolAccAVX512(SB), NOSPLIT, $0-64
 	SHLQ $2, R9
 	TESTQ R10, R10
 	JZ   padone
+	CMPQ R11, $2
+	JNE  papixel
+	CMPQ R12, $2
+	JE   pa22pixel
 
 papixel:
 	XORQ DX, DX
@@ -53,5 +57,29 @@ patap:
 	JNZ  papixel
 
 padone:
+	VZEROUPPER
+	RET
+
+	// 2x2 windows (the CNN's poolings): the four taps of 16 channels at once.
+pa22pixel:
+	XORQ DX, DX
+	LEAQ (SI)(R8*1), AX // the window's second row
+
+pa22chan:
+	VMOVDQU32 (SI)(DX*1), Z0
+	LEAQ      (SI)(CX*1), BX
+	VPMAXSD   (BX)(DX*1), Z0, Z0
+	VPMAXSD   (AX)(DX*1), Z0, Z0
+	LEAQ      (AX)(CX*1), BX
+	VPMAXSD   (BX)(DX*1), Z0, Z0
+	VMOVDQU32 Z0, (DI)(DX*1)
+	ADDQ      $64, DX
+	CMPQ      DX, CX
+	JB        pa22chan
+
+	ADDQ CX, DI
+	ADDQ R9, SI
+	DECQ R10
+	JNZ  pa22pixel
 	VZEROUPPER
 	RET
