@@ -74,9 +74,9 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 			j := getJob(w, d, padded, k, parts, implicitRange)
 			j.simd.conv = ic
 			j.simd.conv.fastest = math.MaxInt64
-			start := time.Now()
+			j.simd.conv.slowest = 0
 			j.runParts(tiles)
-			w.simd.split.record(time.Since(start), time.Duration(j.simd.conv.fastest))
+			w.simd.split.record(time.Duration(j.simd.conv.slowest), time.Duration(j.simd.conv.fastest))
 			j.release()
 		}
 		w.subtractZeroPoints(d, ic.rows, zeroPoints[zp:zp+1])
@@ -102,6 +102,7 @@ type implicitConv struct {
 	step, down int   // bytes from a window to the next one right, and down
 	rows       int   // output pixels of the chunk
 	fastest    int64 // split over workers: the shortest part's nanoseconds (atomic)
+	slowest    int64 // and the longest's
 }
 
 // implicitRange is a splitJob's work for convImplicit: tiles [t0, t1), timed.
@@ -112,6 +113,12 @@ func implicitRange(j *splitJob, t0, t1 int) {
 	for {
 		f := atomic.LoadInt64(&j.simd.conv.fastest)
 		if took >= f || atomic.CompareAndSwapInt64(&j.simd.conv.fastest, f, took) {
+			break
+		}
+	}
+	for {
+		f := atomic.LoadInt64(&j.simd.conv.slowest)
+		if took <= f || atomic.CompareAndSwapInt64(&j.simd.conv.slowest, f, took) {
 			return
 		}
 	}
@@ -120,14 +127,19 @@ func implicitRange(j *splitJob, t0, t1 int) {
 // splitGate decides whether convImplicit splits a chunk over workers. A split pays only
 // while the other workers run: on a machine whose cores are busy with other programs, the
 // operating system deschedules a worker in the middle of its part for milliseconds, and
-// the caller waits for it (measured on 2 cores with one other busy thread: one image in
-// 30-60 µs, against 26 µs on one core). A split whose parts took much longer together than
-// its fastest part alone (a late worker) makes the next splits run on the calling goroutine,
-// 16 of them, then twice as many after each late split in a row (up to 2^16, about a
-// second of images), and a split on time resets the count. Only the speed depends on it.
+// the caller waits for it. Measured on 2 cores with one other busy thread, splitting every
+// image's second convolution of the CNN gave one image in 53 µs on average, against 21 µs
+// on one core: a stall costs as much as hundreds of splits gain, so a split pays only if
+// nearly none stall. A stalled split (a part that took much longer than two of the
+// fastest: its goroutine was descheduled while it ran) keeps the next 256 chunks on the
+// calling goroutine, twice as many after each further stall (up to 2^16, about a second of
+// images); every 1024 splits in a row without a stall halve that count again. A worker
+// that starts its part late (waking up: par's workers sleep after a pause) is not a stall:
+// the parts' own durations are compared, not the split's. Only the speed depends on it.
 type splitGate struct {
-	skip    atomic.Int32 // splits left to run on one worker
-	backoff atomic.Int32 // the last skip count set
+	skip    atomic.Int32 // chunks left to run on one goroutine
+	backoff atomic.Int32 // the skip a stall sets next: 0, then 256 to 2^16
+	streak  atomic.Int32 // splits since the last stall or halving
 }
 
 // open reports whether the next chunk may be split.
@@ -139,21 +151,24 @@ func (g *splitGate) open() bool {
 	return false
 }
 
-// lateSlack is how much longer than two fastest parts a split may take before its worker
-// counts as late: well above the cost of handing a part over and the parts' difference
-// (under a microsecond each), well under a descheduled worker's delay (milliseconds).
-const lateSlack = 3 * time.Microsecond
+// lateSlack is how much longer than two fastest parts a part may take before the split
+// counts as stalled: well above the parts' differences in size and cache warmth (a few
+// microseconds), well under a descheduled goroutine's delay (milliseconds).
+const lateSlack = 20 * time.Microsecond
 
-// record notes a split's wall time and its fastest part's. A split in which one goroutine
-// ran every part takes about their sum and is not late.
-func (g *splitGate) record(total, fastest time.Duration) {
-	if total <= 2*fastest+lateSlack {
-		g.backoff.Store(0)
+// record notes a split's slowest and fastest parts' durations.
+func (g *splitGate) record(slowest, fastest time.Duration) {
+	if slowest <= 2*fastest+lateSlack {
+		if g.streak.Add(1) >= 1024 {
+			g.streak.Store(0)
+			g.backoff.Store(g.backoff.Load() / 2)
+		}
 		return
 	}
-	b := min(max(2*g.backoff.Load(), 16), 1<<16)
+	b := min(max(2*g.backoff.Load(), 256), 1<<16)
 	g.backoff.Store(b)
 	g.skip.Store(b)
+	g.streak.Store(0)
 }
 
 // implicitTiles computes the six-pixel tiles [t0, t1) of the chunk c into d ([c.rows, Out],

@@ -80,10 +80,10 @@ func TestConvImplicitRows(t *testing.T) {
 	})
 }
 
-// TestSplitGate: a late split (its parts together much slower than its fastest part)
-// keeps the next 16 chunks on one worker, then twice as many after each late split in a
-// row, up to 2^16; a split on time resets the count; one goroutine running every part is
-// not late.
+// TestSplitGate: a stalled split (its parts together much slower than two of its fastest)
+// keeps the next 256 chunks on one goroutine, then twice as many after each further stall,
+// up to 2^16; 1024 splits without a stall halve that count; one goroutine running every
+// part is not a stall.
 func TestSplitGate(t *testing.T) {
 	var g splitGate
 	if !g.open() {
@@ -92,7 +92,7 @@ func TestSplitGate(t *testing.T) {
 	us := time.Microsecond
 	g.record(12*us, 6*us) // the caller ran both parts
 	if !g.open() {
-		t.Fatal("closed after a split on time")
+		t.Fatal("closed after a split without a stall")
 	}
 	closedFor := func() int {
 		n := 0
@@ -101,22 +101,32 @@ func TestSplitGate(t *testing.T) {
 		}
 		return n
 	}
-	for _, want := range []int{16, 32, 64} {
-		g.record(2000*us, 6*us)
+	stall := func() { g.record(2000*us, 6*us) }
+	for _, want := range []int{256, 512, 1024} {
+		stall()
 		if n := closedFor(); n != want {
-			t.Fatalf("closed for %d chunks after a late split, want %d", n, want)
+			t.Fatalf("closed for %d chunks after a stall, want %d", n, want)
 		}
 	}
 	for range 20 {
-		g.record(2000*us, 6*us)
+		stall()
 		g.skip.Store(0)
 	}
 	if b := g.backoff.Load(); b != 1<<16 {
-		t.Fatalf("backoff %d after many late splits, want %d", b, 1<<16)
+		t.Fatalf("backoff %d after many stalls, want %d", b, 1<<16)
 	}
-	g.record(7*us, 6*us)
-	g.record(2000*us, 6*us)
-	if n := closedFor(); n != 16 {
-		t.Fatalf("closed for %d chunks after a split on time and a late one, want 16", n)
+	for range 1023 {
+		g.record(7*us, 6*us)
+	}
+	stall()
+	if n := closedFor(); n != 1<<16 {
+		t.Fatalf("closed for %d chunks after 1023 splits and a stall, want %d", n, 1<<16)
+	}
+	for range 3 * 1024 {
+		g.record(7*us, 6*us)
+	}
+	stall()
+	if n := closedFor(); n != 1<<14 {
+		t.Fatalf("closed for %d chunks after 3072 splits and a stall, want %d", n, 1<<14)
 	}
 }
