@@ -75,8 +75,9 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 			j.simd.conv = ic
 			j.simd.conv.fastest = math.MaxInt64
 			j.simd.conv.slowest = 0
+			start := time.Now()
 			j.runParts(tiles)
-			w.simd.split.record(time.Duration(j.simd.conv.slowest), time.Duration(j.simd.conv.fastest))
+			w.simd.split.record(time.Since(start), time.Duration(j.simd.conv.slowest), time.Duration(j.simd.conv.fastest))
 			j.release()
 		}
 		w.subtractZeroPoints(d, ic.rows, zeroPoints[zp:zp+1])
@@ -156,9 +157,15 @@ func (g *splitGate) open() bool {
 // microseconds), well under a descheduled goroutine's delay (milliseconds).
 const lateSlack = 20 * time.Microsecond
 
-// record notes a split's slowest and fastest parts' durations.
-func (g *splitGate) record(slowest, fastest time.Duration) {
-	if slowest <= 2*fastest+lateSlack {
+// wakeSlack is how much longer than two fastest parts a whole split may take before it
+// counts as stalled even though no part ran long (a goroutine descheduled between
+// claiming its part and starting it): longer than a sleeping worker takes to wake up on a
+// small virtual machine (60-200 µs), shorter than a descheduled goroutine's delay.
+const wakeSlack = 500 * time.Microsecond
+
+// record notes a split's wall time and its slowest and fastest parts' durations.
+func (g *splitGate) record(total, slowest, fastest time.Duration) {
+	if slowest <= 2*fastest+lateSlack && total <= 2*fastest+wakeSlack {
 		if g.streak.Add(1) >= 1024 {
 			g.streak.Store(0)
 			g.backoff.Store(g.backoff.Load() / 2)

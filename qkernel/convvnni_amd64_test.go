@@ -83,14 +83,14 @@ func TestConvImplicitRows(t *testing.T) {
 // TestSplitGate: a stalled split (its parts together much slower than two of its fastest)
 // keeps the next 256 chunks on one goroutine, then twice as many after each further stall,
 // up to 2^16; 1024 splits without a stall halve that count; one goroutine running every
-// part is not a stall.
+// part, or a worker waking up, is not a stall; a split far longer than its parts is.
 func TestSplitGate(t *testing.T) {
 	var g splitGate
 	if !g.open() {
 		t.Fatal("a new gate is closed")
 	}
 	us := time.Microsecond
-	g.record(12*us, 6*us) // the caller ran both parts
+	g.record(12*us, 6*us, 6*us) // the caller ran both parts
 	if !g.open() {
 		t.Fatal("closed after a split without a stall")
 	}
@@ -101,7 +101,7 @@ func TestSplitGate(t *testing.T) {
 		}
 		return n
 	}
-	stall := func() { g.record(2000*us, 6*us) }
+	stall := func() { g.record(2000*us, 2000*us, 6*us) }
 	for _, want := range []int{256, 512, 1024} {
 		stall()
 		if n := closedFor(); n != want {
@@ -116,14 +116,23 @@ func TestSplitGate(t *testing.T) {
 		t.Fatalf("backoff %d after many stalls, want %d", b, 1<<16)
 	}
 	for range 1023 {
-		g.record(7*us, 6*us)
+		g.record(100*us, 7*us, 6*us)
 	}
 	stall()
 	if n := closedFor(); n != 1<<16 {
 		t.Fatalf("closed for %d chunks after 1023 splits and a stall, want %d", n, 1<<16)
 	}
+	g.skip.Store(0)
+	g.record(300*us, 7*us, 6*us) // a worker woken up
+	if !g.open() {
+		t.Fatal("closed after a split whose worker woke up late")
+	}
+	g.record(2000*us, 7*us, 6*us) // a worker descheduled before its part
+	if n := closedFor(); n != 1<<16 {
+		t.Fatalf("closed for %d chunks after a split of 2 ms with short parts, want %d", n, 1<<16)
+	}
 	for range 3 * 1024 {
-		g.record(7*us, 6*us)
+		g.record(100*us, 7*us, 6*us)
 	}
 	stall()
 	if n := closedFor(); n != 1<<14 {
