@@ -136,11 +136,17 @@ func implicitRange(j *splitJob, t0, t1 int) {
 // calling goroutine, twice as many after each further stall (up to 2^16, about a second of
 // images); every 1024 splits in a row without a stall halve that count again. A worker
 // that starts its part late (waking up: par's workers sleep after a pause) is not a stall:
-// the parts' own durations are compared, not the split's. Only the speed depends on it.
+// the parts' own durations are compared, not the split's. The first split after a closed
+// period is not judged: its worker has slept, and measured on the 2-core virtual machine
+// a woken worker's first part often takes 35-95 µs instead of 6 (its core waking up), so
+// judging it kept the gate closed for good. Only the speed depends on the gate.
 type splitGate struct {
 	skip    atomic.Int32 // chunks left to run on one goroutine
 	backoff atomic.Int32 // the skip a stall sets next: 0, then 256 to 2^16
 	streak  atomic.Int32 // splits since the last stall or halving
+	cold    atomic.Bool  // the next split ends a closed period: not judged
+	splits  atomic.Int64 // splits judged, and stalls among them (for benchmarks)
+	stalls  atomic.Int64
 }
 
 // open reports whether the next chunk may be split.
@@ -165,6 +171,10 @@ const wakeSlack = 500 * time.Microsecond
 
 // record notes a split's wall time and its slowest and fastest parts' durations.
 func (g *splitGate) record(total, slowest, fastest time.Duration) {
+	if g.cold.Swap(false) {
+		return
+	}
+	g.splits.Add(1)
 	if slowest <= 2*fastest+lateSlack && total <= 2*fastest+wakeSlack {
 		if g.streak.Add(1) >= 1024 {
 			g.streak.Store(0)
@@ -172,10 +182,12 @@ func (g *splitGate) record(total, slowest, fastest time.Duration) {
 		}
 		return
 	}
+	g.stalls.Add(1)
 	b := min(max(2*g.backoff.Load(), 256), 1<<16)
 	g.backoff.Store(b)
 	g.skip.Store(b)
 	g.streak.Store(0)
+	g.cold.Store(true)
 }
 
 // implicitTiles computes the six-pixel tiles [t0, t1) of the chunk c into d ([c.rows, Out],

@@ -80,19 +80,22 @@ func TestConvImplicitRows(t *testing.T) {
 	})
 }
 
-// TestSplitGate: a stalled split (its parts together much slower than two of its fastest)
-// keeps the next 256 chunks on one goroutine, then twice as many after each further stall,
-// up to 2^16; 1024 splits without a stall halve that count; one goroutine running every
-// part, or a worker waking up, is not a stall; a split far longer than its parts is.
+// TestSplitGate: a stalled split (a part much slower than two of the fastest, or the
+// split far slower than its parts) keeps the next 256 chunks on one goroutine, then twice
+// as many after each further stall, up to 2^16; the first split after that is not judged
+// (its worker slept); 1024 judged splits without a stall halve the count; one goroutine
+// running every part, or a worker waking up late, is not a stall.
 func TestSplitGate(t *testing.T) {
 	var g splitGate
 	if !g.open() {
 		t.Fatal("a new gate is closed")
 	}
 	us := time.Microsecond
-	g.record(12*us, 6*us, 6*us) // the caller ran both parts
+	ok := func() { g.record(100*us, 7*us, 6*us) } // a worker woke up late: not a stall
+	g.record(12*us, 6*us, 6*us)                   // the caller ran both parts
+	ok()
 	if !g.open() {
-		t.Fatal("closed after a split without a stall")
+		t.Fatal("closed after splits without a stall")
 	}
 	closedFor := func() int {
 		n := 0
@@ -101,41 +104,63 @@ func TestSplitGate(t *testing.T) {
 		}
 		return n
 	}
-	stall := func() { g.record(2000*us, 2000*us, 6*us) }
+	// stall records a stalled split, counts the chunks it closes the gate for, and
+	// records the unjudged split that follows (a stall in it changes nothing).
+	stall := func(slowest time.Duration) int {
+		g.record(2000*us, slowest, 6*us)
+		n := closedFor()
+		g.record(5000*us, 5000*us, 6*us)
+		if !g.open() {
+			t.Fatal("the first split after a closed period was judged")
+		}
+		return n
+	}
 	for _, want := range []int{256, 512, 1024} {
-		stall()
-		if n := closedFor(); n != want {
+		if n := stall(2000 * us); n != want {
 			t.Fatalf("closed for %d chunks after a stall, want %d", n, want)
 		}
 	}
 	for range 20 {
-		stall()
-		g.skip.Store(0)
+		stall(2000 * us)
 	}
-	if b := g.backoff.Load(); b != 1<<16 {
-		t.Fatalf("backoff %d after many stalls, want %d", b, 1<<16)
-	}
-	for range 1023 {
-		g.record(100*us, 7*us, 6*us)
-	}
-	stall()
-	if n := closedFor(); n != 1<<16 {
-		t.Fatalf("closed for %d chunks after 1023 splits and a stall, want %d", n, 1<<16)
-	}
-	g.skip.Store(0)
-	g.record(300*us, 7*us, 6*us) // a worker woken up
-	if !g.open() {
-		t.Fatal("closed after a split whose worker woke up late")
-	}
-	g.record(2000*us, 7*us, 6*us) // a worker descheduled before its part
-	if n := closedFor(); n != 1<<16 {
+	if n := stall(7 * us); n != 1<<16 { // descheduled before its part began
 		t.Fatalf("closed for %d chunks after a split of 2 ms with short parts, want %d", n, 1<<16)
 	}
-	for range 3 * 1024 {
-		g.record(100*us, 7*us, 6*us)
+	for range 1023 {
+		ok()
 	}
-	stall()
-	if n := closedFor(); n != 1<<14 {
+	if n := stall(2000 * us); n != 1<<16 {
+		t.Fatalf("closed for %d chunks after 1023 splits and a stall, want %d", n, 1<<16)
+	}
+	for range 3 * 1024 {
+		ok()
+	}
+	if n := stall(2000 * us); n != 1<<14 {
 		t.Fatalf("closed for %d chunks after 3072 splits and a stall, want %d", n, 1<<14)
 	}
+}
+
+// BenchmarkConvSplit times the CNN's second convolution on one image on two workers (the
+// runtime's batch 1), with the splits it made and the stalls among them per thousand
+// images: on a busy machine the gate keeps most images on one worker.
+func BenchmarkConvSplit(b *testing.B) {
+	if ActivePath() != AVX512VNNI {
+		b.Skip("the split is the AVX-512 VNNI path's")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	win := arch.Window{H: 14, W: 14, C: 16, Kernel: 5, Stride: 1, Pad: 2}
+	_, ws := packedWeights(b, rng, 8, 32, win.PatchLen())
+	src := make([]uint8, win.InLen())
+	for i := range src {
+		src[i] = uint8(rng.IntN(256))
+	}
+	dst, sc := make([]int32, win.OutPixels()*32), make([]uint8, ConvScratch(win, 1))
+	for b.Loop() {
+		if err := ws.Conv(dst, src, 1, win, 0, sc, 2); err != nil {
+			b.Fatal(err)
+		}
+	}
+	g := &ws.simd.split
+	b.ReportMetric(float64(g.splits.Load())*1000/float64(b.N), "splits/1000")
+	b.ReportMetric(float64(g.stalls.Load())*1000/float64(b.N), "stalls/1000")
 }
