@@ -159,14 +159,17 @@ func (g *splitGate) open() bool {
 }
 
 // lateSlack is how much longer than two fastest parts a part may take before the split
-// counts as stalled: well above the parts' differences in size and cache warmth (a few
-// microseconds), well under a descheduled goroutine's delay (milliseconds).
-const lateSlack = 20 * time.Microsecond
+// counts as stalled: above the interruptions that delay one goroutine as much whether it
+// splits or not (measured on the idle 2-core virtual machine: a part of 6 µs takes 40-100
+// µs about every 4 ms, as often as the kernel's timer ticks), well under a goroutine
+// descheduled for another program (0.5-4 ms measured).
+const lateSlack = 200 * time.Microsecond
 
 // wakeSlack is how much longer than two fastest parts a whole split may take before it
 // counts as stalled even though no part ran long (a goroutine descheduled between
 // claiming its part and starting it): longer than a sleeping worker takes to wake up on a
-// small virtual machine (60-200 µs), shorter than a descheduled goroutine's delay.
+// small virtual machine (30-65 µs measured, 60-200 µs for a new goroutine), shorter
+// than a descheduled goroutine's delay.
 const wakeSlack = 500 * time.Microsecond
 
 // record notes a split's wall time and its slowest and fastest parts' durations.
