@@ -141,12 +141,13 @@ func implicitRange(j *splitJob, t0, t1 int) {
 // a woken worker's first part often takes 35-95 µs instead of 6 (its core waking up), so
 // judging it kept the gate closed for good. Only the speed depends on the gate.
 type splitGate struct {
-	skip    atomic.Int32 // chunks left to run on one goroutine
-	backoff atomic.Int32 // the skip a stall sets next: 0, then 256 to 2^16
-	streak  atomic.Int32 // splits since the last stall or halving
-	cold    atomic.Bool  // the next split ends a closed period: not judged
-	splits  atomic.Int64 // splits judged, and stalls among them (for benchmarks)
-	stalls  atomic.Int64
+	skip     atomic.Int32 // chunks left to run on one goroutine
+	backoff  atomic.Int32 // the skip a stall sets next: 0, then 256 to 2^16
+	streak   atomic.Int32 // splits since the last stall or halving
+	cold     atomic.Bool  // the next split ends a closed period: not judged
+	lastSlow atomic.Int64 // the number (splits) of the last delayed split
+	splits   atomic.Int64 // splits judged, and stalls among them (for benchmarks)
+	stalls   atomic.Int64
 }
 
 // open reports whether the next chunk may be split.
@@ -158,12 +159,18 @@ func (g *splitGate) open() bool {
 	return false
 }
 
-// lateSlack is how much longer than two fastest parts a part may take before the split
-// counts as stalled: above the interruptions that delay one goroutine as much whether it
-// splits or not (measured on the idle 2-core virtual machine: a part of 6 µs takes 40-100
-// µs about every 4 ms, as often as the kernel's timer ticks), well under a goroutine
-// descheduled for another program (0.5-4 ms measured).
-const lateSlack = 200 * time.Microsecond
+// A part that takes more than slowSlack longer than two of the fastest was delayed;
+// more than lateSlack longer, descheduled for another program (0.5-4 ms measured): the
+// split stalled. Delays of the size between happen on an idle machine too (on the 2-core
+// virtual machine a 6 µs part takes 40-100 µs about every 4 ms, as often as the kernel's
+// timer ticks), and delay one goroutine as much whether it splits or not; they count as a
+// stall only when two come within slowSplits splits (on a busy machine they come far more
+// often, and the goroutines that share the cores with others lose more than they gain).
+const (
+	slowSlack  = 20 * time.Microsecond
+	lateSlack  = 200 * time.Microsecond
+	slowSplits = 64
+)
 
 // wakeSlack is how much longer than two fastest parts a whole split may take before it
 // counts as stalled even though no part ran long (a goroutine descheduled between
@@ -177,8 +184,13 @@ func (g *splitGate) record(total, slowest, fastest time.Duration) {
 	if g.cold.Swap(false) {
 		return
 	}
-	g.splits.Add(1)
-	if slowest <= 2*fastest+lateSlack && total <= 2*fastest+wakeSlack {
+	n := g.splits.Add(1)
+	stalled := slowest > 2*fastest+lateSlack || total > 2*fastest+wakeSlack
+	if !stalled && slowest > 2*fastest+slowSlack {
+		last := g.lastSlow.Swap(n)
+		stalled = last > 0 && n-last <= slowSplits
+	}
+	if !stalled {
 		if g.streak.Add(1) >= 1024 {
 			g.streak.Store(0)
 			g.backoff.Store(g.backoff.Load() / 2)

@@ -85,7 +85,8 @@ func TestConvImplicitRows(t *testing.T) {
 // as many after each further stall, up to 2^16; the first split after that is not judged
 // (its worker slept); 1024 judged splits without a stall halve the count; one goroutine
 // running every part, a worker waking up late, or a part delayed by 100 µs (as a timer
-// interrupt delays a goroutine whether it splits or not) is not a stall.
+// interrupt delays a goroutine whether it splits or not) is not a stall, but two such
+// delays within 64 splits are.
 func TestSplitGate(t *testing.T) {
 	var g splitGate
 	if !g.open() {
@@ -139,6 +140,26 @@ func TestSplitGate(t *testing.T) {
 	}
 	if n := stall(2000 * us); n != 1<<14 {
 		t.Fatalf("closed for %d chunks after 3072 splits and a stall, want %d", n, 1<<14)
+	}
+	// Delayed parts: one in 65 splits is not a stall, two within 64 are.
+	g = splitGate{}
+	delayed := func() { g.record(105*us, 100*us, 6*us) }
+	for range 4 {
+		delayed()
+		for range 64 {
+			ok()
+		}
+	}
+	if !g.open() {
+		t.Fatal("closed by delayed parts 65 splits apart")
+	}
+	delayed()
+	for range 63 {
+		ok()
+	}
+	delayed()
+	if n := closedFor(); n != 256 {
+		t.Fatalf("closed for %d chunks after two delayed parts 64 splits apart, want 256", n)
 	}
 }
 
