@@ -25,11 +25,11 @@ func (m *IntModel) Forward(x []float32, rows int, logits []float32) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	// Below about 16 rows per goroutine a goroutine costs more than it saves; one goroutine
-	// means no closure and so no allocation.
-	// A few rows run on the calling goroutine, whose convolutions split their work over
-	// the workers where it pays (qkernel's implicit convolution: the CNN's second
-	// convolution of one image takes about 12 µs on one core).
+	// Rows are split over goroutines where each gets at least 16 (below, a goroutine costs
+	// more than it saves). Fewer run on the calling goroutine (no closure, so no
+	// allocation), whose convolutions split their work over the workers where it pays
+	// (qkernel's implicit convolution: the CNN's second convolution of one image takes
+	// about 12 µs on one core).
 	var err error
 	if rows < 32 || workers == 1 {
 		err = m.forward(x, rows, logits, workers)
