@@ -12,16 +12,17 @@ import (
 
 // convImplicit is Conv on the AVX-512 VNNI path without the patch matrix, for layers in
 // 16-channel blocks (at most 48 outputs): the images of a chunk are padded once (the pad
-// value is zp) into scratch, and each tile of six output pixels reads its windows in place;
-// with workers > 1, a chunk with enough work (implicitPartGroups) splits its tiles over
-// tinyq/internal/par's workers (one image's second convolution of the CNN: two cores). A window row of Kernel·C inputs is read as ceil(Kernel·C/4) groups of
-// 4 bytes, group q of row ky at the fixed byte offset ky·paddedW·C + 4q from the window's
-// corner (convLayout). Where Kernel·C is not a multiple of 4 (the CNN's first convolution,
-// 5·1) the last group of a row reads up to 3 bytes past it (the next pixels, or the
-// padded images' tail of zp bytes), which meet zero weights. Every group is summed (no
-// zero skipping), so the result is Σ x·w over the padded window minus zp·colsum, the same
-// integers as Accumulate on the patch matrix. It reports false, doing nothing, where it
-// does not apply.
+// value is zp) into scratch, and each tile of six output pixels reads its windows in
+// place. A window row of Kernel·C inputs is read as ceil(Kernel·C/4) groups of 4 bytes,
+// group q of row ky at the fixed byte offset ky·paddedW·C + 4q from the window's corner
+// (convLayout). Where Kernel·C is not a multiple of 4 (the CNN's first convolution, 5·1)
+// the last group of a row reads up to 3 bytes past it (the next pixels, or the padded
+// images' tail of zp bytes), which meet zero weights. Every group is summed (no zero
+// skipping), so the result is Σ x·w over the padded window minus zp·colsum, the same
+// integers as Accumulate on the patch matrix. With workers > 1, a chunk with enough work
+// (implicitPartGroups: one image's second convolution of the CNN) splits its tiles over
+// tinyq/internal/par's workers while splitGate lets it. It reports false, doing nothing,
+// where it does not apply.
 func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window, zp int32, scratch []uint8, workers int) bool {
 	if active != AVX512VNNI || w.Out > 48 || n == 0 {
 		return false
@@ -129,12 +130,12 @@ func implicitRange(j *splitJob, t0, t1 int) {
 // while the other workers run: on a machine whose cores are busy with other programs, the
 // operating system deschedules a worker in the middle of its part for milliseconds, and
 // the caller waits for it. Measured on 2 cores with one other busy thread, splitting every
-// image's second convolution of the CNN gave one image in 53 µs on average, against 21 µs
-// on one core: a stall costs as much as hundreds of splits gain, so a split pays only if
-// nearly none stall. A stalled split (a part that took much longer than two of the
-// fastest: its goroutine was descheduled while it ran) keeps the next 256 chunks on the
-// calling goroutine, twice as many after each further stall (up to 2^16, about a second of
-// images); every 1024 splits in a row without a stall halve that count again. A worker
+// image's second convolution of the CNN gave one image in 31-58 µs, against 29 µs on one
+// core: a stall costs as much as hundreds of splits gain, so a split pays only if nearly
+// none stall. A stalled split (see lateSlack: a goroutine descheduled while it ran a
+// part) keeps the next 256 chunks on the calling goroutine, twice as many after each
+// further stall (up to 2^16, about a second of images); every 1024 splits in a row
+// without a stall halve that count again. A worker
 // that starts its part late (waking up: par's workers sleep after a pause) is not a stall:
 // the parts' own durations are compared, not the split's. The first split after a closed
 // period is not judged: its worker has slept, and measured on the 2-core virtual machine
