@@ -44,9 +44,11 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 		s = &vnniScratch{}
 	}
 	defer vnniPool.Put(s)
-	offs := grow(s.groups, l.groups)
-	for g := range offs {
-		offs[g] = int32(g/rowGroups*pw*c + 4*(g%rowGroups))
+	offs := grow(s.groups, l.groups)[:0]
+	for ky := range win.Kernel {
+		for q := range rowGroups {
+			offs = append(offs, int32(ky*pw*c+4*q))
+		}
 	}
 	s.groups = offs
 	ic := implicitConv{l: l, offs: offs, img: img, pix: win.OutPixels(), outW: win.OutW(), outH: win.OutH(), step: win.Stride * c, down: win.Stride * pw * c}
