@@ -172,6 +172,13 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32, worker
 	// Buffers: the layer's input is in src, its requantized activation goes to next, or
 	// with a pooling (pooled accumulators in s.pool) back to src's buffer, which the input
 	// no longer needs.
+	// A convolutional model's one sample also splits its wide dense layers' output blocks
+	// over the workers (qkernel, where it pays: the CNN's first dense layer). Other
+	// products run on this goroutine.
+	denseWorkers := 1
+	if rows == 1 && m.convolutional() {
+		denseWorkers = workers
+	}
 	for li, l := range m.Layers {
 		g := l.geom
 		pix := rows * g.rows // matrix rows: samples times output pixels
@@ -180,7 +187,7 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32, worker
 			if err := l.kern.Conv(ac, src, rows, l.Conv, l.InZP, s.cols, workers); err != nil {
 				return err
 			}
-		} else if err := l.kern.Accumulate(ac, src, rows, l.inZP, 1); err != nil {
+		} else if err := l.kern.Accumulate(ac, src, rows, l.inZP, denseWorkers); err != nil {
 			return err
 		}
 		if li == len(m.Layers)-1 {

@@ -3,7 +3,6 @@
 package qkernel
 
 import (
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -76,12 +75,7 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 		} else {
 			j := getJob(w, d, padded, k, parts, implicitRange)
 			j.simd.conv = ic
-			j.simd.conv.fastest = math.MaxInt64
-			j.simd.conv.slowest = 0
-			start := time.Now()
-			j.runParts(tiles)
-			w.simd.split.record(time.Since(start), time.Duration(j.simd.conv.slowest), time.Duration(j.simd.conv.fastest))
-			j.release()
+			j.splitTimed(&w.simd.split, tiles)
 		}
 		w.subtractZeroPoints(d, ic.rows, zeroPoints[zp:zp+1])
 	}
@@ -103,29 +97,15 @@ type implicitConv struct {
 	img        int     // bytes per padded image
 	pix        int     // output pixels per image
 	outW, outH int
-	step, down int   // bytes from a window to the next one right, and down
-	rows       int   // output pixels of the chunk
-	fastest    int64 // split over workers: the shortest part's nanoseconds (atomic)
-	slowest    int64 // and the longest's
+	step, down int // bytes from a window to the next one right, and down
+	rows       int // output pixels of the chunk
 }
 
 // implicitRange is a splitJob's work for convImplicit: tiles [t0, t1), timed.
 func implicitRange(j *splitJob, t0, t1 int) {
 	start := time.Now()
 	j.w.implicitTiles(&j.simd.conv, j.dst, t0, t1)
-	took := int64(time.Since(start))
-	for {
-		f := atomic.LoadInt64(&j.simd.conv.fastest)
-		if took >= f || atomic.CompareAndSwapInt64(&j.simd.conv.fastest, f, took) {
-			break
-		}
-	}
-	for {
-		f := atomic.LoadInt64(&j.simd.conv.slowest)
-		if took <= f || atomic.CompareAndSwapInt64(&j.simd.conv.slowest, f, took) {
-			return
-		}
-	}
+	j.notePart(time.Since(start))
 }
 
 // splitGate decides whether convImplicit splits a chunk over workers. A split pays only

@@ -187,3 +187,51 @@ func BenchmarkConvSplit(b *testing.B) {
 	b.ReportMetric(float64(g.splits.Load())*1000/float64(b.N), "splits/1000")
 	b.ReportMetric(float64(g.stalls.Load())*1000/float64(b.N), "stalls/1000")
 }
+
+// TestRowBlocks: one row of a wide layer with several workers on the AVX-512 VNNI path
+// (its 64-channel blocks split over them, rowBlocks) equals AccumulateRef bit for bit,
+// for dense, sparse and all-zero rows, zero points 0 to 255, int8, int4 and int2 weights.
+func TestRowBlocks(t *testing.T) {
+	if !slices.Contains(Supported(), AVX512VNNI) {
+		t.Skip("no AVX-512 VNNI")
+	}
+	rng := rand.New(rand.NewPCG(61, 62))
+	withPath(t, AVX512VNNI, func() {
+		for _, c := range []struct{ in, out int }{{1568, 128}, {1024, 192}, {2049, 256}, {4001, 64}, {300, 128}} {
+			for _, bits := range []int{8, 4, 2} {
+				_, ws := packedWeights(t, rng, bits, c.out, c.in)
+				for _, density := range []int{0, 1, 5, 10} { // of 10
+					src := make([]uint8, c.in)
+					for k := range src {
+						if rng.IntN(10) < density {
+							src[k] = uint8(rng.IntN(256))
+						}
+					}
+					zp := []int32{[]int32{0, 7, 128, 255}[rng.IntN(4)]}
+					want := make([]int32, c.out)
+					if err := ws.AccumulateRef(want, src, 1, zp); err != nil {
+						t.Fatal(err)
+					}
+					for _, workers := range []int{2, 3} {
+						got := make([]int32, c.out)
+						for k := range got {
+							got[k] = -1 // rowBlocks must write every element
+						}
+						if err := ws.Accumulate(got, src, 1, zp, workers); err != nil {
+							t.Fatal(err)
+						}
+						if !slices.Equal(got, want) {
+							t.Fatalf("[%d, %d] int%d density %d zp %d workers %d: differs from AccumulateRef", c.out, c.in, bits, density, zp[0], workers)
+						}
+					}
+				}
+				_, fresh := packedWeights(t, rng, bits, c.out, c.in) // its gate open
+				applies := fresh.rowBlocks(fresh.vnniLayout(), make([]int32, c.out), make([]uint8, c.in), 2)
+				blocks := (c.out + 63) / 64
+				if want := blocks >= 2 && (c.in+3)/4*blocks >= 2*rowPartGroups && c.out%64 == 0; applies != want {
+					t.Errorf("[%d, %d]: rowBlocks applies %v, want %v", c.out, c.in, applies, want)
+				}
+			}
+		}
+	})
+}
