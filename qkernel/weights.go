@@ -11,7 +11,8 @@ import (
 
 // Weights is a prepared int8 (or packed int4 or int2) weight matrix of logical layout
 // [Out, In]: row o holds the weights of output channel o. It is immutable after construction
-// and safe for concurrent use.
+// and safe for concurrent use (it keeps only its run-time layouts, built on first use, and
+// a hint of whether splitting one sample over workers pays, which changes speed only).
 type Weights struct {
 	In, Out int
 
