@@ -31,7 +31,8 @@ type simdLayouts struct {
 	avn      *vnniLayout // AVX-VNNI: the VNNI layout in blocks of 16 channels, 2 vectors of 8
 	avx2Once sync.Once
 	avx2     *avx2Layout
-	split    splitGate // whether convImplicit splits its tiles over workers
+	split    splitGate                // whether convImplicit splits its tiles over workers
+	geom     atomic.Pointer[convGeom] // convImplicit's constants for the first window
 	convOnce sync.Once
 	conv     *vnniLayout // convLayout's, for window rows of convRow inputs
 	convRow  int

@@ -38,19 +38,18 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 	if len(scratch) < img+tail {
 		return false
 	}
-	s, _ := vnniPool.Get().(*vnniScratch)
-	if s == nil {
-		s = &vnniScratch{}
-	}
-	defer vnniPool.Put(s)
-	offs := grow(s.groups, l.groups)[:0]
-	for ky := range win.Kernel {
-		for q := range rowGroups {
-			offs = append(offs, int32(ky*pw*c+4*q))
+	ic := implicitConv{l: l, img: img, pix: win.OutPixels(), outW: win.OutW(), outH: win.OutH(), step: win.Stride * c, down: win.Stride * pw * c}
+	if geom := w.convGeometry(win, &ic, rowGroups); geom != nil {
+		ic.offs, ic.corners = geom.offs, geom.corners
+	} else {
+		s, _ := vnniPool.Get().(*vnniScratch)
+		if s == nil {
+			s = &vnniScratch{}
 		}
+		defer vnniPool.Put(s)
+		s.groups = groupOffsets(s.groups, win, rowGroups, pw)
+		ic.offs = s.groups
 	}
-	s.groups = offs
-	ic := implicitConv{l: l, offs: offs, img: img, pix: win.OutPixels(), outW: win.OutW(), outH: win.OutH(), step: win.Stride * c, down: win.Stride * pw * c}
 	per := (len(scratch) - tail) / img // images padded at once
 	for b := 0; b < n; b += per {
 		k := min(per, n-b)
@@ -82,6 +81,51 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 	return true
 }
 
+// groupOffsets returns the byte offsets of a window's input groups from its corner in the
+// padded image (paddedW wide), in offs' memory: group q of window row ky at
+// ky·paddedW·C + 4q.
+func groupOffsets(offs []int32, win arch.Window, rowGroups, paddedW int) []int32 {
+	offs = offs[:0]
+	for ky := range win.Kernel {
+		for q := range rowGroups {
+			offs = append(offs, int32(ky*paddedW*win.C+4*q))
+		}
+	}
+	return offs
+}
+
+// convGeom is convImplicit's constants for one window, kept in the Weights.
+type convGeom struct {
+	win  arch.Window
+	offs []int32 // groupOffsets
+	// corners[p] is the byte offset of output pixel p's window in its padded image; the
+	// vnniRows-1 entries past OutPixels continue into the following padded images (the
+	// next one's first window at img + corners[0]), so that a tile across images reads its
+	// corners in a row.
+	corners []int32
+}
+
+// convGeometry returns convImplicit's constants for win, built on the first call (for
+// the first window asked: a layer convolves one window, and another one gets nil, for
+// which convImplicit computes what it needs on each call).
+func (w *Weights) convGeometry(win arch.Window, c *implicitConv, rowGroups int) *convGeom {
+	g := w.simd.geom.Load()
+	if g == nil {
+		g = &convGeom{win: win, offs: groupOffsets(nil, win, rowGroups, win.W+2*win.Pad), corners: make([]int32, c.pix+vnniRows-1)}
+		for p := range g.corners {
+			q := p % c.pix
+			g.corners[p] = int32(p/c.pix*c.img + q/c.outW*c.down + q%c.outW*c.step)
+		}
+		if !w.simd.geom.CompareAndSwap(nil, g) {
+			g = w.simd.geom.Load()
+		}
+	}
+	if g.win != win {
+		return nil
+	}
+	return g
+}
+
 // implicitPartGroups is the least work, in input groups of six-pixel tiles of 16 channels
 // (6 VPDPBUSD each), for which convImplicit hands a part to another worker: about
 // 1000·6 = 6000 VPDPBUSD, 2 µs at one a cycle, against well under a microsecond to hand a
@@ -93,6 +137,7 @@ const implicitPartGroups = 1000
 type implicitConv struct {
 	l          *vnniLayout
 	offs       []int32 // the groups' byte offsets from a window's corner
+	corners    []int32 // convGeom's, or nil
 	padded     []uint8 // the padded images
 	img        int     // bytes per padded image
 	pix        int     // output pixels per image
@@ -199,6 +244,15 @@ func (w *Weights) implicitTiles(c *implicitConv, d []int32, t0, t1 int) {
 	l, offs, out := c.l, c.offs, w.Out
 	ldc := 16 * l.blocks
 	s.c = grow(s.c, vnniRows*ldc)
+	if c.corners != nil && out%16 == 0 {
+		// Whole tiles in one call: the kernel reads the windows' corners from the table.
+		if e := min(t1, c.rows/vnniRows); t0 < e {
+			r := t0 * vnniRows
+			vnniConvRun(&c.padded[r/c.pix*c.img], &c.corners[0], r%c.pix, c.pix, c.img, e-t0,
+				&offs[0], l.groups, &l.w[0], l.groups*64, l.blocks, &d[r*out], 4*out)
+			t0 = e
+		}
+	}
 	var ptrs [vnniRows]*uint8
 	// The next window's corner: image im, output pixel (oy, ox), at byte at.
 	r := t0 * vnniRows

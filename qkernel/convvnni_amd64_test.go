@@ -80,6 +80,41 @@ func TestConvImplicitRows(t *testing.T) {
 	})
 }
 
+// TestConvImplicitWindows: weights convolved with two windows of the same row length
+// (the first window's constants are kept in the weights, the second's computed per call)
+// give the direct convolution on both, on whole and partial tiles.
+func TestConvImplicitWindows(t *testing.T) {
+	if !slices.Contains(Supported(), AVX512VNNI) {
+		t.Skip("no AVX-512 VNNI")
+	}
+	rng := rand.New(rand.NewPCG(71, 72))
+	withPath(t, AVX512VNNI, func() {
+		a := arch.Window{H: 28, W: 28, C: 1, Kernel: 5, Stride: 1, Pad: 2}
+		b := arch.Window{H: 10, W: 7, C: 1, Kernel: 5, Stride: 2, Pad: 1}
+		w, ws := packedWeights(t, rng, 8, 16, a.PatchLen())
+		for round := range 2 {
+			for _, win := range []arch.Window{a, b} {
+				n := 3
+				src := make([]uint8, n*win.InLen())
+				for k := range src {
+					src[k] = uint8(rng.IntN(256))
+				}
+				want := naiveConv(w, 16, src, n, win, 5)
+				got := make([]int32, len(want))
+				if err := ws.Conv(got, src, n, win, 5, make([]uint8, ConvScratch(win, n)), 1); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("round %d %+v: Conv differs from the direct convolution", round, win)
+				}
+			}
+		}
+		if g := ws.simd.geom.Load(); g == nil || g.win != a {
+			t.Fatalf("kept constants for %+v, want %+v", g, a)
+		}
+	})
+}
+
 // TestSplitGate: a stalled split (a part much slower than two of the fastest, or the
 // split far slower than its parts) keeps the next 256 chunks on one goroutine, then twice
 // as many after each further stall, up to 2^16; the first split after that is not judged
