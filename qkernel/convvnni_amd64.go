@@ -3,6 +3,7 @@
 package qkernel
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +36,7 @@ func (w *Weights) convImplicit(dst []int32, src []uint8, n int, win arch.Window,
 	tail := 4*rowGroups - rowLen // bytes read past the last window row
 	pw, ph, c := win.W+2*win.Pad, win.H+2*win.Pad, win.C
 	img := ph * pw * c
-	if len(scratch) < img+tail {
+	if len(scratch) < img+tail || img > math.MaxInt32/(vnniRows+1) { // int32 offsets (convGeom)
 		return false
 	}
 	ic := implicitConv{l: l, img: img, pix: win.OutPixels(), outW: win.OutW(), outH: win.OutH(), step: win.Stride * c, down: win.Stride * pw * c}
