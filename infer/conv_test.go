@@ -364,7 +364,8 @@ func TestFloatConvForward(t *testing.T) {
 }
 
 // TestConvForwardAllocations: a model with convolutions allocates nothing at batch 1
-// once warm, float and integer.
+// once warm, float and integer, and so does issue 20's CNN on two workers (the integer
+// runtime splits one image's second convolution over them).
 func TestConvForwardAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items")
@@ -373,7 +374,9 @@ func TestConvForwardAllocations(t *testing.T) {
 	x := images(rng, 1)
 	logits := make([]float32, 10)
 	cfg := infer.IntConfig{Mode: infer.Static, Spec: quant.Uniform(quant.LayerSpecFor(quant.Widths{Weight: 8, Activation: 8}, quant.PerChannel))}
-	for _, m := range []infer.Model{randomConvFloat(t, rng), randomConvInt(t, cfg, rng)} {
+	cnnFloat, cnnInt := cnnModels(t)
+	cnnFloat.Workers, cnnInt.Workers = 2, 2
+	for _, m := range []infer.Model{randomConvFloat(t, rng), randomConvInt(t, cfg, rng), cnnFloat, cnnInt} {
 		n := testing.AllocsPerRun(20, func() {
 			if err := m.Forward(x, 1, logits); err != nil {
 				t.Fatal(err)

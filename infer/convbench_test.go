@@ -11,8 +11,8 @@ import (
 )
 
 // cnnModels returns issue 20's CNN (arch.CNN) as a float model and a W8A8 static integer
-// model with random weights, for the benchmarks.
-func cnnModels(b *testing.B) (*infer.FloatModel, *infer.IntModel) {
+// model with random weights, for the benchmarks (and TestConvForwardAllocations).
+func cnnModels(b testing.TB) (*infer.FloatModel, *infer.IntModel) {
 	us, err := arch.CNN(false, 10).Units()
 	if err != nil {
 		b.Fatal(err)

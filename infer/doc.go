@@ -33,9 +33,12 @@
 // a 2-D convolution over NHWC images (im2col in chunks of whole images, then the same dense
 // kernels: gemm.Conv, qkernel's Weights.Conv with the input zero point as padding), its
 // ReLU, and with Pool set a max pooling after it (on the requantized uint8 values in an
-// integer model: exact, since requantization is monotonic). Forward runs convolutional
+// integer model: exact, since requantization is monotonic; the runtime pools the int32
+// accumulators and requantizes the maxima, the same bytes). Forward runs convolutional
 // models 64 samples at a time per worker, so memory stays bounded at any batch, and
-// allocates nothing at batch 1. A float file's BatchNorm is folded into the convolution
+// allocates nothing at batch 1; below 32 samples it runs them on the calling goroutine,
+// whose convolutions split their output pixels over the workers where that pays
+// (qkernel: one image's second convolution of issue 20's CNN, on an idle machine). A float file's BatchNorm is folded into the convolution
 // at load (FoldBatchNorm). Dynamic mode applies to fully connected layers only.
 //
 // In Dynamic mode each input row is quantized to 8 bits with its own range at run time and

@@ -146,7 +146,8 @@ type IntLayer struct {
 	LogitScale []float32
 
 	kern *qkernel.Weights
-	inZP []int32 // {InZP}, the zero point as Accumulate takes it
+	req  *qkernel.Requantizer // Static, hidden layers: the requantization, prepared
+	inZP []int32              // {InZP}, the zero point as Accumulate takes it
 	geom geometry
 }
 
@@ -336,7 +337,19 @@ func (l *IntLayer) requantization(layers []*IntLayer, i int) error {
 		}
 		l.Mult[o], l.Shift[o] = m, sh
 	}
+	// Constants qkernel refuses (a later layer's bad input record, which that layer's own
+	// checks name) leave req nil: the forward then calls qkernel.Requantize, which
+	// reports them, as before.
+	l.req, _ = qkernel.NewRequantizer(l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax)
 	return nil
+}
+
+// requantize requantizes rows rows of accumulators into dst.
+func (l *IntLayer) requantize(dst []uint8, acc []int32, rows int) error {
+	if l.req == nil {
+		return qkernel.Requantize(dst, acc, rows, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax)
+	}
+	return l.req.Apply(dst, acc, rows)
 }
 
 // WeightBytes is the stored size of the model: weights (packed below 5 bits), biases, weight

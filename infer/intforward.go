@@ -7,7 +7,6 @@ import (
 
 	"tinyq/arch"
 	"tinyq/internal/par"
-	"tinyq/internal/patch"
 	"tinyq/qkernel"
 	"tinyq/quant"
 )
@@ -26,15 +25,17 @@ func (m *IntModel) Forward(x []float32, rows int, logits []float32) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	// Below about 16 rows a goroutine costs more than it saves; one goroutine means no
-	// closure and so no allocation.
-	workers = min(workers, max(1, rows/16))
+	// Rows are split over goroutines where each gets at least 16 (below, a goroutine costs
+	// more than it saves). Fewer run on the calling goroutine (no closure, so no
+	// allocation), whose convolutions split their work over the workers where it pays
+	// (qkernel's implicit convolution: the CNN's second convolution of one image takes
+	// about 12 µs on one core).
 	var err error
-	if workers == 1 {
-		err = m.forward(x, rows, logits)
+	if rows < 32 || workers == 1 {
+		err = m.forward(x, rows, logits, workers)
 	} else {
-		err = parallelRows(rows, workers, func(lo, hi int) error {
-			return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out])
+		err = parallelRows(rows, min(workers, rows/16), func(lo, hi int) error {
+			return m.forward(x[lo*in:hi*in], hi-lo, logits[lo*out:hi*out], 1)
 		})
 	}
 	if err != nil {
@@ -44,19 +45,20 @@ func (m *IntModel) Forward(x []float32, rows int, logits []float32) error {
 }
 
 // forward runs rows samples on the calling goroutine, at most chunkRows at a time in a
-// model with convolutions (bounded memory).
-func (m *IntModel) forward(x []float32, rows int, logits []float32) error {
+// model with convolutions (bounded memory); the convolutions may use up to workers
+// goroutines.
+func (m *IntModel) forward(x []float32, rows int, logits []float32, workers int) error {
 	if m.Config.Mode == Dynamic {
 		return m.forwardDynamic(x, rows, logits)
 	}
 	if !m.convolutional() {
-		return m.forwardStatic(x, rows, logits)
+		return m.forwardStatic(x, rows, logits, workers)
 	}
 	in, out := m.Shape()
 	chunk := chunkRows(m.widest())
 	for lo := 0; lo < rows; lo += chunk {
 		c := min(chunk, rows-lo)
-		if err := m.forwardStatic(x[lo*in:(lo+c)*in], c, logits[lo*out:(lo+c)*out]); err != nil {
+		if err := m.forwardStatic(x[lo*in:(lo+c)*in], c, logits[lo*out:(lo+c)*out], workers); err != nil {
 			return err
 		}
 	}
@@ -111,6 +113,7 @@ func (m *IntModel) widest() int {
 type intScratch struct {
 	a, b  []uint8   // uint8 activations, [rows, widest]
 	acc   []int32   // accumulators, [rows, widest]
+	pool  []int32   // pooled accumulators, [rows, widest pooled output]
 	cols  []uint8   // convolution patches (im2col rows) of a few images
 	h, g  []float32 // dynamic mode: float activations, [rows, widest]
 	scale []float32 // dynamic mode: per-row scales
@@ -140,13 +143,16 @@ func (m *IntModel) getScratch(rows int) *intScratch {
 	}
 	n := rows * m.widest()
 	s.a, s.b, s.acc = grow(s.a, n), grow(s.b, n), grow(s.acc, n)
-	cols := 0
+	cols, pooled := 0, 0
 	for _, l := range m.Layers {
 		if l.Conv != (arch.Window{}) {
 			cols = max(cols, qkernel.ConvScratch(l.Conv, patchImages(l.Conv, 1, rows)))
 		}
+		if l.Pool != (arch.Window{}) {
+			pooled = max(pooled, l.geom.out)
+		}
 	}
-	s.cols = grow(s.cols, cols)
+	s.cols, s.pool = grow(s.cols, cols), grow(s.pool, rows*pooled)
 	if m.Config.Mode == Dynamic {
 		s.h, s.g = grow(s.h, n), grow(s.g, n)
 		s.scale, s.zp = grow(s.scale, rows), grow(s.zp, rows)
@@ -154,7 +160,7 @@ func (m *IntModel) getScratch(rows int) *intScratch {
 	return s
 }
 
-func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error {
+func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32, workers int) error {
 	s := m.getScratch(rows)
 	defer intScratchPool.Put(s)
 	first := m.Layers[0]
@@ -163,32 +169,49 @@ func (m *IntModel) forwardStatic(x []float32, rows int, logits []float32) error 
 	if err := qkernel.QuantizeInput(src, x, first.InScale, first.InZP, first.InQMin, first.InQMax); err != nil {
 		return fmt.Errorf("input: %w", err)
 	}
-	// Buffers: the layer's input is in src, its requantized activation goes to next, and
-	// its pooling (if any) back to src's buffer, which the input no longer needs.
+	// Buffers: the layer's input is in src, its requantized activation goes to next, or
+	// with a pooling (pooled accumulators in s.pool) back to src's buffer, which the input
+	// no longer needs.
+	// A convolutional model's one sample also splits its wide dense layers' output blocks
+	// over the workers (qkernel, where it pays: the CNN's first dense layer). Other
+	// products run on this goroutine.
+	denseWorkers := 1
+	if rows == 1 && m.convolutional() {
+		denseWorkers = workers
+	}
 	for li, l := range m.Layers {
 		g := l.geom
 		pix := rows * g.rows // matrix rows: samples times output pixels
 		ac := s.acc[:pix*l.Out]
 		if l.Conv != (arch.Window{}) {
-			if err := l.kern.Conv(ac, src, rows, l.Conv, l.InZP, s.cols, 1); err != nil {
+			if err := l.kern.Conv(ac, src, rows, l.Conv, l.InZP, s.cols, workers); err != nil {
 				return err
 			}
-		} else if err := l.kern.Accumulate(ac, src, rows, l.inZP, 1); err != nil {
+		} else if err := l.kern.Accumulate(ac, src, rows, l.inZP, denseWorkers); err != nil {
 			return err
 		}
 		if li == len(m.Layers)-1 {
 			// int64 inside: the accumulator plus the bias can exceed int32.
 			return qkernel.Logits(logits, ac, rows, l.Out, l.Bias, l.LogitScale, l.ReLU)
 		}
-		dst := next[:pix*l.Out]
-		if err := qkernel.Requantize(dst, ac, pix, l.Out, l.Bias, l.Mult, l.Shift, l.OutZP, l.OutQMin, l.OutQMax); err != nil {
-			return err
-		}
 		if l.Pool != (arch.Window{}) {
-			pooled := src[:cap(src)][:rows*g.out]
-			patch.MaxPool(pooled, nil, dst, rows, l.Pool) // exact on uint8: requantization is monotonic
-			src = pooled
+			// Pool the accumulators, then requantize a quarter of the values (for a 2x2
+			// pooling): the same bytes as requantizing, then pooling, because requantization
+			// is non-decreasing in the accumulator (qkernel.MaxPoolAcc).
+			pooled := s.pool[:rows*g.out]
+			if err := qkernel.MaxPoolAcc(pooled, ac, rows, l.Pool); err != nil {
+				return err
+			}
+			dst := src[:cap(src)][:rows*g.out] // the layer's input is no longer needed
+			if err := l.requantize(dst, pooled, rows*g.out/l.Out); err != nil {
+				return err
+			}
+			src = dst
 			continue
+		}
+		dst := next[:pix*l.Out]
+		if err := l.requantize(dst, ac, pix); err != nil {
+			return err
 		}
 		src, next = dst, src[:cap(src)]
 	}

@@ -4,8 +4,11 @@ package qkernel
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // vnniLayout is a weight matrix packed for the AVX-512 VNNI micro-kernels: blocks of 64
@@ -28,6 +31,11 @@ type simdLayouts struct {
 	avn      *vnniLayout // AVX-VNNI: the VNNI layout in blocks of 16 channels, 2 vectors of 8
 	avx2Once sync.Once
 	avx2     *avx2Layout
+	split    splitGate                // whether convImplicit splits its tiles over workers
+	geom     atomic.Pointer[convGeom] // convImplicit's constants for the first window
+	convOnce sync.Once
+	conv     *vnniLayout // convLayout's, for window rows of convRow inputs
+	convRow  int
 }
 
 // bytes returns the memory the built layouts hold.
@@ -41,6 +49,9 @@ func (s *simdLayouts) bytes() int {
 	}
 	if s.avn != nil {
 		n += len(s.avn.w)
+	}
+	if s.conv != nil {
+		n += len(s.conv.w)
 	}
 	return n
 }
@@ -118,6 +129,10 @@ func (w *Weights) accumulateFast(dst []int32, src []uint8, batch int, zp []int32
 	if oneRow {
 		tiles = batch // single rows: the one-row kernel
 	}
+	if oneRow && batch == 1 && workers > 1 && w.rowBlocks(l, dst, src, workers) {
+		w.subtractZeroPoints(dst, batch, zp)
+		return true
+	}
 	workers = max(1, min(workers, tiles))
 	if workers <= 1 {
 		w.vnniTiles(l, dst, src, batch, oneRow, 0, tiles)
@@ -167,12 +182,15 @@ func (w *Weights) subtractZeroPoints(dst []int32, batch int, zp []int32) {
 
 // nonzero returns the groups of 4 inputs in which any of rows rows of a (stride lda bytes)
 // has a nonzero byte: l.all when every group does (dense activations: no list to build),
-// else a list built in s.groups. a must hold (rows-1)·lda + 64·ceil(groups/16) bytes.
-func (l *vnniLayout) nonzero(s *vnniScratch, a []uint8, lda, rows int) []int32 {
+// or with most set when at least three in four do (one row: summing a zero group, 4
+// VPDPBUSD a block, costs less than listing the others, about a nanosecond a group; the
+// CNN's first dense layer, 392 groups), else a list built in s.groups. a must hold
+// (rows-1)·lda + 64·ceil(groups/16) bytes.
+func (l *vnniLayout) nonzero(s *vnniScratch, a []uint8, lda, rows int, most bool) []int32 {
 	chunks := (l.groups + 15) / 16
 	s.masks = grow(s.masks, chunks)
 	nonzeroMask(&a[0], lda, rows, chunks, &s.masks[0])
-	dense := true
+	dense, set := true, 0
 	for c, m := range s.masks {
 		want := uint16(0xFFFF)
 		if rest := l.groups - 16*c; rest < 16 {
@@ -180,10 +198,10 @@ func (l *vnniLayout) nonzero(s *vnniScratch, a []uint8, lda, rows int) []int32 {
 		}
 		if m&want != want {
 			dense = false
-			break
 		}
+		set += bits.OnesCount16(m & want)
 	}
-	if dense {
+	if dense || most && 4*set >= 3*l.groups {
 		return l.all
 	}
 	s.groups = s.groups[:0]
@@ -225,7 +243,7 @@ func (w *Weights) vnniTile(l *vnniLayout, s *vnniScratch, dst []int32, src []uin
 	a, lda := l.tile(s, src, w.In, r0, rows, vnniRows)
 	groups := l.all
 	if l.groups > checkGroups {
-		groups = l.nonzero(s, a, lda, rows)
+		groups = l.nonzero(s, a, lda, rows, false)
 		if len(groups) == 0 {
 			clear(dst[r0*out : (r0+rows)*out])
 			return
@@ -260,7 +278,7 @@ func (w *Weights) vnniTile(l *vnniLayout, s *vnniScratch, dst []int32, src []uin
 func (w *Weights) vnniRow(l *vnniLayout, s *vnniScratch, dst []int32, src []uint8, r int) {
 	out := w.Out
 	a, _ := l.tile(s, src, w.In, r, 1, 1)
-	groups := l.nonzero(s, a, 0, 1)
+	groups := l.nonzero(s, a, 0, 1, true)
 	if len(groups) == 0 {
 		clear(dst[r*out : (r+1)*out])
 		return
@@ -474,8 +492,14 @@ func (w *Weights) avxvnniTiles(l *vnniLayout, dst []int32, src []uint8, batch in
 
 // simdJob is a splitJob's arguments for the SIMD paths.
 type simdJob struct {
-	layout any  // the path's weight layout (a pointer)
-	oneRow bool // the VNNI path's one-row kernel
+	layout any          // the path's weight layout (a pointer)
+	oneRow bool         // the VNNI path's one-row kernel
+	conv   implicitConv // the VNNI path's implicit convolution
+	row    []uint8      // the VNNI path's one row split by blocks (rowBlocks): the row,
+	groups []int32      // and its nonzero groups
+	// A split judged by splitGate: its parts' shortest and longest durations in
+	// nanoseconds (atomic).
+	fastest, slowest int64
 }
 
 // vnniRange, avx2Range and avxvnniRange are a splitJob's work on the SIMD paths: tiles
@@ -490,4 +514,72 @@ func avx2Range(j *splitJob, t0, t1 int) {
 
 func avxvnniRange(j *splitJob, t0, t1 int) {
 	j.w.avxvnniTiles(j.simd.layout.(*vnniLayout), j.dst, j.src, j.batch, t0, t1)
+}
+
+// rowPartGroups is the least work per part, in input groups of 64-channel blocks (4
+// VPDPBUSD and 256 bytes of weights each), for which one row's blocks are split over
+// workers: the CNN's first dense layer, 392 groups of 2 blocks, takes about 2 µs on one
+// core, bound by reading its 200 KB of weights from the core's L2 cache, so a part of
+// 256 takes about 0.6 µs, above the hand-over to a polling worker.
+const rowPartGroups = 256
+
+// rowBlocks is Accumulate of one row with workers > 1 on the VNNI path, its 64-channel
+// blocks split over workers (each reading its blocks' weights), while the weights'
+// splitGate lets it; it reports false, doing nothing, where it does not apply.
+func (w *Weights) rowBlocks(l *vnniLayout, dst []int32, src []uint8, workers int) bool {
+	parts := min(workers, l.blocks, l.groups*l.blocks/rowPartGroups)
+	if parts <= 1 || w.Out%vnniBlock != 0 || !w.simd.split.open() {
+		return false
+	}
+	s, _ := vnniPool.Get().(*vnniScratch)
+	if s == nil {
+		s = &vnniScratch{}
+	}
+	defer vnniPool.Put(s)
+	a, _ := l.tile(s, src, w.In, 0, 1, 1)
+	groups := l.nonzero(s, a, 0, 1, true)
+	if len(groups) == 0 {
+		clear(dst)
+		return true
+	}
+	j := getJob(w, dst, src, 1, parts, rowBlocksRange)
+	j.simd = simdJob{layout: l, row: a, groups: groups}
+	j.splitTimed(&w.simd.split, l.blocks)
+	return true
+}
+
+// rowBlocksRange is a splitJob's work for rowBlocks: blocks [b0, b1), timed.
+func rowBlocksRange(j *splitJob, b0, b1 int) {
+	start := time.Now()
+	l := j.simd.layout.(*vnniLayout)
+	for b := b0; b < b1; b++ {
+		vnni1x64(&j.simd.row[0], &l.w[b*l.groups*256], &j.simd.groups[0], len(j.simd.groups), &j.dst[b*vnniBlock])
+	}
+	j.notePart(time.Since(start))
+}
+
+// splitTimed runs units [0, units) of j over its workers, records the split's and its
+// parts' durations in g (the parts call notePart), and releases j.
+func (j *splitJob) splitTimed(g *splitGate, units int) {
+	j.simd.fastest, j.simd.slowest = math.MaxInt64, 0
+	start := time.Now()
+	j.runParts(units)
+	g.record(time.Since(start), time.Duration(j.simd.slowest), time.Duration(j.simd.fastest))
+	j.release()
+}
+
+// notePart records a part's duration for splitTimed.
+func (j *splitJob) notePart(took time.Duration) {
+	for {
+		f := atomic.LoadInt64(&j.simd.fastest)
+		if int64(took) >= f || atomic.CompareAndSwapInt64(&j.simd.fastest, f, int64(took)) {
+			break
+		}
+	}
+	for {
+		f := atomic.LoadInt64(&j.simd.slowest)
+		if int64(took) <= f || atomic.CompareAndSwapInt64(&j.simd.slowest, f, int64(took)) {
+			return
+		}
+	}
 }

@@ -28,9 +28,8 @@ func ConvScratch(w arch.Window, images int) int {
 // laid out with tinyq/internal/patch.Im2col (pad value zp), then accumulated with
 // Accumulate, so Conv equals AccumulateRef on the patch matrix bit for bit, on every path.
 // workers is Accumulate's. The result does not depend on the chunking or on workers. On the
-// AVX-512 VNNI path, windows whose rows are whole groups of 4 inputs (Kernel·C a multiple
-// of 4) with at most 48 outputs, on one worker, skip the patch matrix: the images are
-// padded into scratch and read in place (the same integer sums).
+// AVX-512 VNNI path, layers of at most 48 outputs skip the patch matrix: the images are
+// padded into scratch and read in place (the same integer sums; convImplicit).
 func (w *Weights) Conv(dst []int32, src []uint8, n int, win arch.Window, zp int32, scratch []uint8, workers int) error {
 	if err := win.Check(); err != nil {
 		return fmt.Errorf("qkernel: Conv: %w", err)

@@ -81,15 +81,21 @@
 //
 // Weights.Conv is a convolution over NHWC uint8 images: the patches of whole images laid out
 // as rows (im2col, tinyq/internal/patch, with the input's zero point as the padding, the
-// integer that represents 0.0), then Accumulate over them with weights [Out, KH, KW, C]. A
-// max pooling after it runs on the requantized uint8 values (tinyq/internal/patch.MaxPool):
-// requantization is monotonic, so the maximum of the quantized values is the quantized
-// maximum, exactly.
+// integer that represents 0.0), then Accumulate over them with weights [Out, KH, KW, C]. On
+// the AVX-512 VNNI path, layers of at most 48 outputs skip the patch matrix: each window is
+// read in place from a padded copy of the images (the same integer sums), and one sample's
+// work is split over tinyq/internal/par's workers where it pays, unless splits have been
+// stalling (another program busy on the cores). A max pooling after a convolution is exact
+// on the requantized uint8 values (requantization is monotonic, so the maximum of the
+// quantized values is the quantized maximum); MaxPoolAcc takes it on the int32
+// accumulators before the requantization, the same bytes for a quarter of the work after
+// a 2x2 pooling. Requantizer is Requantize with its constants checked and laid out once.
 //
 // # Invariants
 //
 //   - Inputs are never modified; outputs go to a dst argument. Weights are immutable after
-//     construction and safe for concurrent use.
+//     construction (but for their lazily built layouts and a hint of whether splitting pays)
+//     and safe for concurrent use.
 //   - Accumulate equals AccumulateRef bit for bit, for any shape, zero point and worker
 //     count; both wrap in int32 arithmetic on overflow (which needs In of about 66000 with
 //     extreme values). Results never depend on the number of goroutines.

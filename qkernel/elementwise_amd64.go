@@ -201,25 +201,21 @@ func logitsFast(dst []float32, acc []int32, rows, out int, bias []int32, logitSc
 	return 0
 }
 
-// reqChunk is the number of output channels whose constants one reqTable holds; wider
-// layers are requantized in column strips of this width.
-const reqChunk = 256
-
-// reqTable holds the requantization constants of up to reqChunk channels in the form the
-// kernel uses, one int64 lane per channel: with x = acc + bias and t = 30 - shift,
-//
-//	zpOut + (x*mult>>t + 1)>>1 = ((acc*mult + bias*mult)>>t + (1 + 2*zpOut)) >> 1
-//
-// because adding 2*zpOut before halving with floor adds zpOut after it. acc*mult is one
-// VPMULDQ (32x32 -> 64-bit signed), bias*mult (|.| < 2^62) is precomputed, and their sum is
-// x*mult, which fits in int64 (see requantizeRow).
-type reqTable struct {
-	mult [reqChunk]int64 // mult[o], in [0, 2^31)
-	bm   [reqChunk]int64 // bias[o]*mult[o]
-	t    [reqChunk]int64 // 30 - shift[o], in [0, 61]
-}
-
 var reqTables = sync.Pool{New: func() any { return new(reqTable) }}
+
+// requantizeTables is Requantizer.Apply on the AVX-512 path with its prepared tables; it
+// reports false on the other paths.
+func requantizeTables(dst []uint8, acc []int32, batch, out int, tabs []reqTable, zpOut, qmin, qmax int32) bool {
+	if active != AVX512VNNI {
+		return false
+	}
+	c, lo, hi := 1+2*int64(zpOut), int64(qmin), int64(qmax)
+	for k := range tabs {
+		c0 := k * reqChunk
+		requantizeAVX512(&dst[c0], &acc[c0], batch, min(reqChunk, out-c0), out, &tabs[k], c, lo, hi)
+	}
+	return true
+}
 
 func requantizeFast(dst []uint8, acc []int32, batch, out int, bias, mult []int32, shift []int, zpOut, qmin, qmax int32) bool {
 	if active != AVX512VNNI {
@@ -233,16 +229,7 @@ func requantizeFast(dst []uint8, acc []int32, batch, out int, bias, mult []int32
 	c, lo, hi := 1+2*int64(zpOut), int64(qmin), int64(qmax)
 	for c0 := 0; c0 < out; c0 += reqChunk {
 		cols := min(reqChunk, out-c0)
-		for k := range cols {
-			o := c0 + k
-			m := int64(mult[min(o, len(mult)-1)])
-			tab.mult[k] = m
-			tab.bm[k] = 0
-			if bias != nil {
-				tab.bm[k] = int64(bias[o]) * m
-			}
-			tab.t[k] = int64(30 - shift[min(o, len(shift)-1)])
-		}
+		fillReqTable(tab, c0, cols, bias, mult, shift)
 		requantizeAVX512(&dst[c0], &acc[c0], batch, cols, out, tab, c, lo, hi)
 	}
 	return true

@@ -22,3 +22,7 @@ func logitsFast(dst []float32, acc []int32, rows, out int, bias []int32, logitSc
 func requantizeFast(dst []uint8, acc []int32, batch, out int, bias, mult []int32, shift []int, zpOut, qmin, qmax int32) bool {
 	return false
 }
+
+func requantizeTables(dst []uint8, acc []int32, batch, out int, tabs []reqTable, zpOut, qmin, qmax int32) bool {
+	return false
+}

@@ -45,3 +45,14 @@ func avxvnni6x16(a *uint8, lda int, w *int8, groups *int32, ng int, c *int32, ld
 //
 //go:noescape
 func vnni6x16i(rows *[6]*uint8, offs *int32, ng int, w *int8, c *int32, ldc int)
+
+// vnniConvRun is vnni6x16i over tiles whole six-pixel tiles of an implicit convolution,
+// every block of 16 channels: the window of row i of the next tile starts at base +
+// corners[r+i], r counted in the image at base (corners holds pix+5 entries, those past
+// pix the following images' windows: convGeom); after each tile r grows by 6, less pix
+// and base more img bytes while r >= pix. Block b's weights are at w + b·wstride; tile
+// k's 6 x 16·blocks int32 results are stored to c + k·6·ldc bytes (row stride ldc bytes,
+// block b at +64b).
+//
+//go:noescape
+func vnniConvRun(base *uint8, corners *int32, r, pix, img, tiles int, offs *int32, ng int, w *int8, wstride, blocks int, c *int32, ldc int)

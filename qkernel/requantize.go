@@ -35,27 +35,8 @@ func Requantize(dst []uint8, acc []int32, batch, out int, bias, mult []int32, sh
 	if len(dst) != n {
 		return fmt.Errorf("qkernel: Requantize: len(dst) = %d, want batch*out = %d", len(dst), n)
 	}
-	if bias != nil && len(bias) != out {
-		return fmt.Errorf("qkernel: Requantize: len(bias) = %d, want out = %d (or nil)", len(bias), out)
-	}
-	if len(mult) != out && len(mult) != 1 {
-		return fmt.Errorf("qkernel: Requantize: len(mult) = %d, want out = %d or 1", len(mult), out)
-	}
-	if len(shift) != out && len(shift) != 1 {
-		return fmt.Errorf("qkernel: Requantize: len(shift) = %d, want out = %d or 1", len(shift), out)
-	}
-	if qmin < 0 || qmax > 255 || qmin > qmax {
-		return fmt.Errorf("qkernel: Requantize: clamp [%d, %d] not within [0, 255]", qmin, qmax)
-	}
-	for o, m := range mult {
-		if m < 0 {
-			return fmt.Errorf("qkernel: Requantize: channel %d: negative multiplier %d", o, m)
-		}
-	}
-	for o, s := range shift {
-		if s < -31 || s > 30 {
-			return fmt.Errorf("qkernel: Requantize: channel %d: shift %d not in [-31, 30]", o, s)
-		}
+	if err := checkConstants(out, bias, mult, shift, qmin, qmax); err != nil {
+		return fmt.Errorf("qkernel: Requantize: %w", err)
 	}
 
 	// The SIMD path (AVX-512) computes the same rule, bit for bit; see requantizeFast.
@@ -71,15 +52,7 @@ func Requantize(dst []uint8, acc []int32, batch, out int, bias, mult []int32, sh
 	defer channelPool.Put(chp)
 	*chp = grow(*chp, out)
 	ch := *chp
-	for o := range ch {
-		c := &ch[o]
-		c.mult = int64(mult[min(o, len(mult)-1)])
-		c.t = uint(30 - shift[min(o, len(shift)-1)])
-		c.bias = 0 // the pooled table may hold an earlier call's
-		if bias != nil {
-			c.bias = int64(bias[o])
-		}
-	}
+	fillChannels(ch, bias, mult, shift)
 	for b := 0; b < batch; b++ {
 		requantizeRow(dst[b*out:(b+1)*out], acc[b*out:(b+1)*out], ch, zpOut, qmin, qmax)
 	}
@@ -109,5 +82,125 @@ func requantizeRow(dst []uint8, acc []int32, ch []channel, zpOut, qmin, qmax int
 		x := int64(a) + c.bias
 		r := (x*c.mult>>c.t + 1) >> 1
 		dst[o] = uint8(min(max(zp+r, lo), hi))
+	}
+}
+
+// checkConstants checks Requantize's per-channel constants and clamp for out channels.
+func checkConstants(out int, bias, mult []int32, shift []int, qmin, qmax int32) error {
+	if bias != nil && len(bias) != out {
+		return fmt.Errorf("len(bias) = %d, want out = %d (or nil)", len(bias), out)
+	}
+	if len(mult) != out && len(mult) != 1 {
+		return fmt.Errorf("len(mult) = %d, want out = %d or 1", len(mult), out)
+	}
+	if len(shift) != out && len(shift) != 1 {
+		return fmt.Errorf("len(shift) = %d, want out = %d or 1", len(shift), out)
+	}
+	if qmin < 0 || qmax > 255 || qmin > qmax {
+		return fmt.Errorf("clamp [%d, %d] not within [0, 255]", qmin, qmax)
+	}
+	for o, m := range mult {
+		if m < 0 {
+			return fmt.Errorf("channel %d: negative multiplier %d", o, m)
+		}
+	}
+	for o, s := range shift {
+		if s < -31 || s > 30 {
+			return fmt.Errorf("channel %d: shift %d not in [-31, 30]", o, s)
+		}
+	}
+
+	return nil
+}
+
+// Requantizer is Requantize for one layer's constants, checked and laid out once: Apply
+// gives the bytes Requantize gives with the same arguments, without Requantize's checks of
+// every constant and its per-call tables (the integer runtime requantizes three times per
+// image of the CNN). It is immutable and safe for concurrent use.
+type Requantizer struct {
+	out            int
+	zp, qmin, qmax int32
+	ch             []channel  // the generic loop's constants, [out]
+	tabs           []reqTable // the AVX-512 kernel's, one per reqChunk channels
+}
+
+// NewRequantizer checks Requantize's constants for out channels (bias nil or [out]; mult
+// and shift [out] or [1]; the same rules as Requantize) and prepares them. The slices are
+// not retained.
+func NewRequantizer(out int, bias, mult []int32, shift []int, zpOut, qmin, qmax int32) (*Requantizer, error) {
+	if out <= 0 {
+		return nil, fmt.Errorf("qkernel: NewRequantizer: %d channels", out)
+	}
+	if err := checkConstants(out, bias, mult, shift, qmin, qmax); err != nil {
+		return nil, fmt.Errorf("qkernel: NewRequantizer: %w", err)
+	}
+	r := &Requantizer{out: out, zp: zpOut, qmin: qmin, qmax: qmax, ch: make([]channel, out), tabs: make([]reqTable, (out+reqChunk-1)/reqChunk)}
+	fillChannels(r.ch, bias, mult, shift)
+	for k := range r.tabs {
+		fillReqTable(&r.tabs[k], k*reqChunk, min(reqChunk, out-k*reqChunk), bias, mult, shift)
+	}
+	return r, nil
+}
+
+// Apply requantizes acc ([batch, out]) into dst ([batch, out]) as Requantize does.
+func (r *Requantizer) Apply(dst []uint8, acc []int32, batch int) error {
+	n := batch * r.out
+	if batch < 0 || batch > (1<<31-1)/r.out || len(acc) != n || len(dst) != n {
+		return fmt.Errorf("qkernel: Requantizer.Apply: len(acc) = %d, len(dst) = %d for batch %d of %d channels", len(acc), len(dst), batch, r.out)
+	}
+	if batch == 0 {
+		return nil
+	}
+	if requantizeTables(dst, acc, batch, r.out, r.tabs, r.zp, r.qmin, r.qmax) {
+		return nil
+	}
+	for b := 0; b < batch; b++ {
+		requantizeRow(dst[b*r.out:(b+1)*r.out], acc[b*r.out:(b+1)*r.out], r.ch, r.zp, r.qmin, r.qmax)
+	}
+	return nil
+}
+
+// fillChannels sets the generic loop's constants of len(ch) channels.
+func fillChannels(ch []channel, bias, mult []int32, shift []int) {
+	for o := range ch {
+		c := &ch[o]
+		c.mult = int64(mult[min(o, len(mult)-1)])
+		c.t = uint(30 - shift[min(o, len(shift)-1)])
+		c.bias = 0 // a pooled table may hold an earlier call's
+		if bias != nil {
+			c.bias = int64(bias[o])
+		}
+	}
+}
+
+// reqChunk is the number of output channels whose constants one reqTable holds; wider
+// layers are requantized in column strips of this width.
+const reqChunk = 256
+
+// reqTable holds the requantization constants of up to reqChunk channels in the form the
+// AVX-512 kernel uses, one int64 lane per channel: with x = acc + bias and t = 30 - shift,
+//
+//	zpOut + (x*mult>>t + 1)>>1 = ((acc*mult + bias*mult)>>t + (1 + 2*zpOut)) >> 1
+//
+// because adding 2*zpOut before halving with floor adds zpOut after it. acc*mult is one
+// VPMULDQ (32x32 -> 64-bit signed), bias*mult (|.| < 2^62) is precomputed, and their sum is
+// x*mult, which fits in int64 (see requantizeRow).
+type reqTable struct {
+	mult [reqChunk]int64 // mult[o], in [0, 2^31)
+	bm   [reqChunk]int64 // bias[o]*mult[o]
+	t    [reqChunk]int64 // 30 - shift[o], in [0, 61]
+}
+
+// fillReqTable sets tab to the constants of channels [c0, c0+cols).
+func fillReqTable(tab *reqTable, c0, cols int, bias, mult []int32, shift []int) {
+	for k := range cols {
+		o := c0 + k
+		m := int64(mult[min(o, len(mult)-1)])
+		tab.mult[k] = m
+		tab.bm[k] = 0
+		if bias != nil {
+			tab.bm[k] = int64(bias[o]) * m
+		}
+		tab.t[k] = int64(30 - shift[min(o, len(shift)-1)])
 	}
 }

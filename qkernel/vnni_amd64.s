@@ -363,3 +363,112 @@ store16i:
 	VMOVDQU32 Z5, (DI)
 	VZEROUPPER
 	RET
+
+// func vnniConvRun(base *uint8, corners *int32, r, pix, img, tiles int, offs *int32, ng int, w *int8, wstride, blocks int, c *int32, ldc int)
+// See kernels_amd64.go. AX: the current image; DX: the tile's first row in it; R14: tiles
+// left; R15: the tile's output; locals: the block's weights, blocks left, its output.
+TEXT ·vnniConvRun(SB), NOSPLIT, $24-104
+	MOVQ  base+0(FP), AX
+	MOVQ  r+16(FP), DX
+	MOVQ  tiles+40(FP), R14
+	MOVQ  c+88(FP), R15
+	TESTQ R14, R14
+	JZ    runDone
+
+runTile:
+	MOVQ    corners+8(FP), BX
+	LEAQ    (BX)(DX*4), BX
+	MOVLQSX 0(BX), R8
+	ADDQ    AX, R8
+	MOVLQSX 4(BX), R9
+	ADDQ    AX, R9
+	MOVLQSX 8(BX), R10
+	ADDQ    AX, R10
+	MOVLQSX 12(BX), R11
+	ADDQ    AX, R11
+	MOVLQSX 16(BX), R12
+	ADDQ    AX, R12
+	MOVLQSX 20(BX), R13
+	ADDQ    AX, R13
+	ADDQ    $6, DX
+
+runWrap:
+	// The next tile's first row, in the image where it falls (images of fewer than 6
+	// pixels: several on).
+	CMPQ DX, pix+24(FP)
+	JLT  runBlocks
+	SUBQ pix+24(FP), DX
+	ADDQ img+32(FP), AX
+	JMP  runWrap
+
+runBlocks:
+	MOVQ w+64(FP), BX
+	MOVQ BX, wcur-8(SP)
+	MOVQ blocks+80(FP), BX
+	MOVQ BX, bleft-16(SP)
+	MOVQ R15, cblk-24(SP)
+
+runBlock:
+	MOVQ   offs+48(FP), SI
+	MOVQ   ng+56(FP), CX
+	MOVQ   wcur-8(SP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	TESTQ  CX, CX
+	JZ     runStore
+
+runGroup:
+	MOVLQSX      (SI), BX
+	VMOVDQU32    (DI), Z24
+	VPBROADCASTD (R8)(BX*1), Z26
+	VPBROADCASTD (R9)(BX*1), Z27
+	VPBROADCASTD (R10)(BX*1), Z28
+	VPBROADCASTD (R11)(BX*1), Z29
+	VPBROADCASTD (R12)(BX*1), Z30
+	VPBROADCASTD (R13)(BX*1), Z31
+	VPDPBUSD     Z24, Z26, Z0
+	VPDPBUSD     Z24, Z27, Z1
+	VPDPBUSD     Z24, Z28, Z2
+	VPDPBUSD     Z24, Z29, Z3
+	VPDPBUSD     Z24, Z30, Z4
+	VPDPBUSD     Z24, Z31, Z5
+	ADDQ         $4, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          runGroup
+
+runStore:
+	MOVQ      cblk-24(SP), DI
+	MOVQ      ldc+96(FP), BX
+	VMOVDQU32 Z0, (DI)
+	ADDQ      BX, DI
+	VMOVDQU32 Z1, (DI)
+	ADDQ      BX, DI
+	VMOVDQU32 Z2, (DI)
+	ADDQ      BX, DI
+	VMOVDQU32 Z3, (DI)
+	ADDQ      BX, DI
+	VMOVDQU32 Z4, (DI)
+	ADDQ      BX, DI
+	VMOVDQU32 Z5, (DI)
+	MOVQ      wcur-8(SP), DI
+	ADDQ      wstride+72(FP), DI
+	MOVQ      DI, wcur-8(SP)
+	ADDQ      $64, cblk-24(SP)
+	DECQ      bleft-16(SP)
+	JNZ       runBlock
+
+	MOVQ ldc+96(FP), BX
+	LEAQ (BX)(BX*2), BX
+	SHLQ $1, BX
+	ADDQ BX, R15
+	DECQ R14
+	JNZ  runTile
+
+runDone:
+	VZEROUPPER
+	RET

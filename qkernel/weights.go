@@ -11,7 +11,8 @@ import (
 
 // Weights is a prepared int8 (or packed int4 or int2) weight matrix of logical layout
 // [Out, In]: row o holds the weights of output channel o. It is immutable after construction
-// and safe for concurrent use.
+// and safe for concurrent use (it keeps only its run-time layouts, built on first use, and
+// a hint of whether splitting one sample over workers pays, which changes speed only).
 type Weights struct {
 	In, Out int
 
@@ -333,8 +334,18 @@ func getJob(w *Weights, dst []int32, src []uint8, batch, workers int, run func(*
 // not depend on the others, so neither the split nor the goroutine that runs a chunk changes
 // a result.
 func (j *splitJob) do(units int) {
+	j.runParts(units)
+	j.release()
+}
+
+// runParts runs units [0, units) as do does, keeping the job.
+func (j *splitJob) runParts(units int) {
 	j.units = units
 	par.Do(j.workers, j.part)
+}
+
+// release returns the job to the pool.
+func (j *splitJob) release() {
 	j.w, j.run, j.dst, j.src, j.zp, j.lanes, j.wt, j.simd = nil, nil, nil, nil, nil, nil, nil, simdJob{} // drop the references to the caller's data
 	jobs.Put(j)
 }
