@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"tinyq/arch"
+	"tinyq/internal/patch"
 )
 
 // MaxPoolAcc takes the maximum of int32 accumulators over each window of w: src is
@@ -25,36 +26,17 @@ func MaxPoolAcc(dst, src []int32, n int, w arch.Window) error {
 	if n == 0 {
 		return nil
 	}
-	outH, outW, kk, c := w.OutH(), w.OutW(), w.Kernel, w.C
+	c := w.C
 	fast := poolAccFast(c)
 	d := 0 // output values written
-	for b := 0; b < n; b++ {
-		img := src[b*w.InLen() : (b+1)*w.InLen()]
-		for oy := 0; oy < outH; oy++ {
-			y0 := oy*w.Stride - w.Pad
-			ky0, ky1 := max(0, -y0), min(kk, w.H-y0)
-			for ox := 0; ox < outW; {
-				x0 := ox*w.Stride - w.Pad
-				kx0, kx1 := max(0, -x0), min(kk, w.W-x0)
-				first := ((y0+ky0)*w.W + x0 + kx0) * c
-				e := ox + 1
-				if kx0 == 0 && kx1 == kk {
-					// Windows further right start further right: the run lasts while they end
-					// inside the image.
-					for e < outW && e*w.Stride-w.Pad+kk <= w.W {
-						e++
-					}
-				}
-				if fast {
-					poolAccCall(&dst[d], &img[first], c, kx1-kx0, ky1-ky0, w.W*c, w.Stride*c, e-ox)
-				} else {
-					poolAccGo(dst[d:d+(e-ox)*c], img[first:], c, kx1-kx0, ky1-ky0, w.W*c, w.Stride*c, e-ox)
-				}
-				d += (e - ox) * c
-				ox = e
-			}
+	patch.WindowRuns(n, w, func(first, kw, kh, pixels int) {
+		if fast {
+			poolAccCall(&dst[d], &src[first], c, kw, kh, w.W*c, w.Stride*c, pixels)
+		} else {
+			poolAccGo(dst[d:d+pixels*c], src[first:], c, kw, kh, w.W*c, w.Stride*c, pixels)
 		}
-	}
+		d += pixels * c
+	})
 	return nil
 }
 

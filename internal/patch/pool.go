@@ -32,39 +32,46 @@ const (
 	poolLanesU8      = 16
 )
 
-// maxPoolVec is MaxPool without offsets on kernel k, for values of size bytes: per output
-// row, one call for the run of windows inside the image's columns, one call for each
-// window the padding clips. c must be a multiple of the kernel's lanes.
-func maxPoolVec(dst, src unsafe.Pointer, size, n int, w arch.Window, k poolKernel) {
-	outH, outW, kk, c := w.OutH(), w.OutW(), w.Kernel, w.C
-	row, step := w.W*c*size, w.Stride*c*size
-	d := 0 // output values written
+// WindowRuns calls f for the output pixels of n NHWC images of window w, in order, in runs
+// whose windows have the same taps inside the image: kw × kh of them (the padding's taps
+// left out), each window's first tap Stride·C values after the one before. first is the
+// value offset, in the n images, of the run's first window's first tap inside the image,
+// pixels the run's length. Per output row, the windows inside the image's columns make one
+// run; each window the padding clips is a run of its own. The one walk of a pooling's
+// windows (MaxPool's assembly path, tinyq/qkernel's MaxPoolAcc).
+func WindowRuns(n int, w arch.Window, f func(first, kw, kh, pixels int)) {
+	outH, outW, kk := w.OutH(), w.OutW(), w.Kernel
 	for b := 0; b < n; b++ {
-		img := unsafe.Add(src, b*w.InLen()*size)
+		img := b * w.InLen()
 		for oy := 0; oy < outH; oy++ {
 			y0 := oy*w.Stride - w.Pad
 			ky0, ky1 := max(0, -y0), min(kk, w.H-y0)
 			for ox := 0; ox < outW; {
 				x0 := ox*w.Stride - w.Pad
 				kx0, kx1 := max(0, -x0), min(kk, w.W-x0)
-				in := unsafe.Add(img, ((y0+ky0)*w.W+x0+kx0)*c*size)
-				out := unsafe.Add(dst, d*size)
+				e := ox + 1
 				if kx0 == 0 && kx1 == kk {
 					// Windows further right start further right: the run lasts while they end
 					// inside the image.
-					e := ox + 1
 					for e < outW && e*w.Stride-w.Pad+kk <= w.W {
 						e++
 					}
-					k(out, in, c, kk, ky1-ky0, row, step, e-ox)
-					d += (e - ox) * c
-					ox = e
-					continue
 				}
-				k(out, in, c, kx1-kx0, ky1-ky0, row, step, 1)
-				d += c
-				ox++
+				f(img+((y0+ky0)*w.W+x0+kx0)*w.C, kx1-kx0, ky1-ky0, e-ox)
+				ox = e
 			}
 		}
 	}
+}
+
+// maxPoolVec is MaxPool without offsets on kernel k, for values of size bytes: one call per
+// run of WindowRuns. c must be a multiple of the kernel's lanes.
+func maxPoolVec(dst, src unsafe.Pointer, size, n int, w arch.Window, k poolKernel) {
+	c := w.C
+	row, step := w.W*c*size, w.Stride*c*size
+	d := 0 // output values written
+	WindowRuns(n, w, func(first, kw, kh, pixels int) {
+		k(unsafe.Add(dst, d*size), unsafe.Add(src, first*size), c, kw, kh, row, step, pixels)
+		d += pixels * c
+	})
 }
