@@ -302,6 +302,25 @@ store16:
 	VZEROUPPER
 	RET
 
+// IMPLICIT6: one input group of an implicit convolution's six rows (vnni6x16i,
+// vnniConvRun): the group's byte offset at (SI), the rows' pointers in R8-R13, its 16
+// channels' weights at (DI); adds the six products to Z0-Z5 (BX, Z24, Z26-Z31 clobbered).
+#define IMPLICIT6 \
+	MOVLQSX      (SI), BX; \
+	VMOVDQU32    (DI), Z24; \
+	VPBROADCASTD (R8)(BX*1), Z26; \
+	VPBROADCASTD (R9)(BX*1), Z27; \
+	VPBROADCASTD (R10)(BX*1), Z28; \
+	VPBROADCASTD (R11)(BX*1), Z29; \
+	VPBROADCASTD (R12)(BX*1), Z30; \
+	VPBROADCASTD (R13)(BX*1), Z31; \
+	VPDPBUSD     Z24, Z26, Z0; \
+	VPDPBUSD     Z24, Z27, Z1; \
+	VPDPBUSD     Z24, Z28, Z2; \
+	VPDPBUSD     Z24, Z29, Z3; \
+	VPDPBUSD     Z24, Z30, Z4; \
+	VPDPBUSD     Z24, Z31, Z5
+
 // func vnni6x16i(rows *[6]*uint8, offs *int32, ng int, w *int8, c *int32, ldc int)
 // vnni6x16 for an implicit convolution: six rows given by their own pointers (six windows
 // of a padded image), the ng input groups of 4 at byte offsets offs[0..ng) from each row
@@ -328,20 +347,7 @@ TEXT ·vnni6x16i(SB), NOSPLIT, $0-48
 	JZ     store16i
 
 loop16i:
-	MOVLQSX      (SI), BX
-	VMOVDQU32    (DI), Z24
-	VPBROADCASTD (R8)(BX*1), Z26
-	VPBROADCASTD (R9)(BX*1), Z27
-	VPBROADCASTD (R10)(BX*1), Z28
-	VPBROADCASTD (R11)(BX*1), Z29
-	VPBROADCASTD (R12)(BX*1), Z30
-	VPBROADCASTD (R13)(BX*1), Z31
-	VPDPBUSD     Z24, Z26, Z0
-	VPDPBUSD     Z24, Z27, Z1
-	VPDPBUSD     Z24, Z28, Z2
-	VPDPBUSD     Z24, Z29, Z3
-	VPDPBUSD     Z24, Z30, Z4
-	VPDPBUSD     Z24, Z31, Z5
+	IMPLICIT6
 	ADDQ         $4, SI
 	ADDQ         $64, DI
 	DECQ         CX
@@ -422,20 +428,7 @@ runBlock:
 	JZ     runStore
 
 runGroup:
-	MOVLQSX      (SI), BX
-	VMOVDQU32    (DI), Z24
-	VPBROADCASTD (R8)(BX*1), Z26
-	VPBROADCASTD (R9)(BX*1), Z27
-	VPBROADCASTD (R10)(BX*1), Z28
-	VPBROADCASTD (R11)(BX*1), Z29
-	VPBROADCASTD (R12)(BX*1), Z30
-	VPBROADCASTD (R13)(BX*1), Z31
-	VPDPBUSD     Z24, Z26, Z0
-	VPDPBUSD     Z24, Z27, Z1
-	VPDPBUSD     Z24, Z28, Z2
-	VPDPBUSD     Z24, Z29, Z3
-	VPDPBUSD     Z24, Z30, Z4
-	VPDPBUSD     Z24, Z31, Z5
+	IMPLICIT6
 	ADDQ         $4, SI
 	ADDQ         $64, DI
 	DECQ         CX
