@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"tinyq/quant"
 	"tinyq/study/schema"
 	"tinyq/train"
 )
@@ -242,9 +243,10 @@ func TestFingerprint(t *testing.T) {
 func TestPending(t *testing.T) {
 	set := Quick()
 	pts := ptqPoints(set)
-	// 2 granularities x 3 weight widths x (3 activation widths x 3 observers + 1 dynamic).
-	if len(pts) != 60 {
-		t.Errorf("%d quick PTQ points, want 60", len(pts))
+	// 2 granularities x (8-bit weights: 3 activation widths x 3 observers + 1 dynamic; 4
+	// and 2 bits: 3 x 3 x 2 weight ranges + 1 dynamic).
+	if len(pts) != 96 {
+		t.Errorf("%d quick PTQ points, want 96", len(pts))
 	}
 	seen := map[string]bool{}
 	for _, p := range pts {
@@ -252,14 +254,20 @@ func TestPending(t *testing.T) {
 			t.Errorf("point %s twice", ptqKey(p))
 		}
 		seen[ptqKey(p)] = true
-		if p.Mode == schema.Dynamic && (p.ABits != 8 || p.Observer != "") {
+		if p.Mode == schema.Dynamic && (p.ABits != 8 || p.Observer != "" || p.WeightRange != "") {
 			t.Errorf("dynamic point %+v", p)
+		}
+		if p.WeightRange != "" && (p.WeightRange != schema.MSEWeights || p.WBits >= 8) {
+			t.Errorf("point %+v: MSE-clipped weight ranges are for static points under 8 bits", p)
+		}
+		if want := p.WeightRange == schema.MSEWeights; (ptqConfig(p).WeightRange == quant.MSEObserver) != want {
+			t.Errorf("point %+v: converter's weight range %v", p, ptqConfig(p).WeightRange)
 		}
 	}
 	s := &Study{Results: emptyResults(schema.Config{Settings: set})}
 	s.Results.PTQ = pts[:10]
-	if got := s.pendingPTQ(set); len(got) != 50 || ptqKey(got[0]) != ptqKey(pts[10]) {
-		t.Errorf("%d PTQ points left, want 50 from the 11th", len(got))
+	if got := s.pendingPTQ(set); len(got) != 86 || ptqKey(got[0]) != ptqKey(pts[10]) {
+		t.Errorf("%d PTQ points left, want 86 from the 11th", len(got))
 	}
 	s.Results.QAT = []schema.QATPoint{{WBits: 4, ABits: 4}}
 	if got := s.pendingQAT(set); !reflect.DeepEqual(got, []qatKey{{schema.Pair{W: 8, A: 8}, false}, {schema.Pair{W: 2, A: 2}, false}}) {

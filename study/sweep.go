@@ -5,19 +5,27 @@ import (
 
 	"tinyq/infer"
 	"tinyq/ptq"
+	"tinyq/quant"
 	"tinyq/study/schema"
 )
 
 // ptqPoints lists the PTQ sweep's points (results not filled in): static points for every
-// weight width, activation width, granularity and observer, and dynamic points for every
-// weight width and granularity.
+// weight width, activation width, granularity and observer, those with weights under 8
+// bits also with MSE-clipped weight ranges (the ranges ptq.Choose tries there), and
+// dynamic points for every weight width and granularity.
 func ptqPoints(set schema.Settings) []schema.PTQPoint {
 	var pts []schema.PTQPoint
 	for _, g := range []string{schema.PerChannel, schema.PerTensor} {
 		for _, w := range set.PTQWeightBits {
+			ranges := []string{""}
+			if w < 8 {
+				ranges = append(ranges, schema.MSEWeights)
+			}
 			for _, a := range set.PTQActivationBits {
 				for _, o := range set.Observers {
-					pts = append(pts, schema.PTQPoint{WBits: w, ABits: a, Granularity: g, Mode: schema.Static, Observer: o})
+					for _, wr := range ranges {
+						pts = append(pts, schema.PTQPoint{WBits: w, ABits: a, Granularity: g, Mode: schema.Static, Observer: o, WeightRange: wr})
+					}
 				}
 			}
 			pts = append(pts, schema.PTQPoint{WBits: w, ABits: 8, Granularity: g, Mode: schema.Dynamic})
@@ -36,7 +44,11 @@ func donePTQ(r *schema.Results) map[string]bool {
 }
 
 func ptqKey(p schema.PTQPoint) string {
-	return fmt.Sprintf("%d/%d/%s/%s/%s", p.WBits, p.ABits, p.Granularity, p.Mode, p.Observer)
+	k := fmt.Sprintf("%d/%d/%s/%s/%s", p.WBits, p.ABits, p.Granularity, p.Mode, p.Observer)
+	if p.WeightRange != "" {
+		k += "/weights " + p.WeightRange
+	}
+	return k
 }
 
 // ptqConfig is the converter configuration of a point.
@@ -48,6 +60,9 @@ func ptqConfig(p schema.PTQPoint) ptq.Config {
 	c := ptq.Spec(mode, p.WBits, p.ABits)
 	if p.Granularity == schema.PerTensor {
 		c = c.PerTensor()
+	}
+	if p.WeightRange == schema.MSEWeights {
+		c.WeightRange = quant.MSEObserver
 	}
 	return c
 }

@@ -26,6 +26,7 @@ type ptqPointJSON struct {
 	Granularity string  `json:"granularity"`
 	Mode        string  `json:"mode"`
 	Observer    string  `json:"observer"`
+	WeightRange string  `json:"weight_range"`
 	Accuracy    float64 `json:"accuracy"`
 	WeightBytes int     `json:"weight_bytes"`
 }
@@ -83,16 +84,17 @@ func TestStudyQuick(t *testing.T) {
 		t.Errorf("config %v", doc.Config)
 	}
 	// Quick grid: weights 8, 4, 2 x activations 8, 4, 2 x 3 observers, static, plus dynamic
-	// per weight width; both granularities.
-	if len(doc.PTQ) != 2*(3*3*3+3) {
-		t.Errorf("%d PTQ points, want 60", len(doc.PTQ))
+	// per weight width; under 8-bit weights the static points again with MSE-clipped weight
+	// ranges; both granularities.
+	if len(doc.PTQ) != 2*(3*3*3+3)+2*(2*3*3) {
+		t.Errorf("%d PTQ points, want 96", len(doc.PTQ))
 	}
 	acc := map[string]float64{}
 	for _, p := range doc.PTQ {
 		if p.WeightBytes <= 0 || p.Accuracy <= 0 || (p.Mode != "static" && p.Mode != "dynamic") || (p.Granularity != "per-channel" && p.Granularity != "per-tensor") {
 			t.Errorf("PTQ point %+v", p)
 		}
-		if p.Mode == "static" && p.Granularity == "per-channel" && p.Observer == "minmax" {
+		if p.Mode == "static" && p.Granularity == "per-channel" && p.Observer == "minmax" && p.WeightRange == "" {
 			acc[quant.Widths{Weight: p.WBits, Activation: p.ABits}.String()] = p.Accuracy
 		}
 	}
@@ -274,9 +276,10 @@ func TestBadStudyFlags(t *testing.T) {
 	}
 }
 
-// spotCheck converts a study PTQ point again through the public API from the study's saved
-// FP32 model (calibrating on the same first 1,024 training images), saves it, loads it in
-// the runtime and evaluates it: the accuracy must equal the study's exactly.
+// spotCheck converts two study PTQ points (W4A4 per-tensor, MSE observer, min/max and
+// MSE-clipped weight ranges) again through the public API from the study's saved
+// FP32 model (calibrating on the same first 1,024 training images), saves each, loads it in
+// the runtime and evaluates it: the accuracies must equal the study's exactly.
 func spotCheck(t *testing.T, dir string, raw []byte) {
 	t.Helper()
 	var doc struct {
@@ -304,6 +307,9 @@ func spotCheck(t *testing.T, dir string, raw []byte) {
 		}
 		cfg := ptq.Spec(ptq.Static, 4, 4).PerTensor()
 		cfg.Observer = quant.ObserverConfig{Kind: quant.MSEObserver}
+		if p.WeightRange == "mse" {
+			cfg.WeightRange = quant.MSEObserver
+		}
 		fm, err := m.FloatModel()
 		if err != nil {
 			t.Fatal(err)
@@ -329,12 +335,12 @@ func spotCheck(t *testing.T, dir string, raw []byte) {
 			t.Fatal(err)
 		}
 		if acc != p.Accuracy || loaded.WeightBytes() != p.WeightBytes {
-			t.Errorf("w4a4 per-tensor mse: saved and reloaded %.2f%% and %d bytes, the study recorded %.2f%% and %d", acc, loaded.WeightBytes(), p.Accuracy, p.WeightBytes)
+			t.Errorf("w4a4 per-tensor mse (weight range %q): saved and reloaded %.2f%% and %d bytes, the study recorded %.2f%% and %d", p.WeightRange, acc, loaded.WeightBytes(), p.Accuracy, p.WeightBytes)
 		}
 		checked++
 	}
-	if checked != 1 {
-		t.Errorf("%d w4a4 per-tensor mse points in study.json, want 1", checked)
+	if checked != 2 {
+		t.Errorf("%d w4a4 per-tensor mse points in study.json, want 2 (min/max and MSE-clipped weight ranges)", checked)
 	}
 }
 

@@ -114,7 +114,7 @@ func findObserver(r *schema.Results) string {
 	acc := map[string]map[int]float64{}
 	var obs []string
 	for _, p := range r.PTQ {
-		if p.Granularity != schema.PerChannel || p.Mode != schema.Static || p.ABits != a {
+		if p.Granularity != schema.PerChannel || p.Mode != schema.Static || p.ABits != a || p.WeightRange != "" {
 			continue
 		}
 		if acc[p.Observer] == nil {

@@ -25,6 +25,15 @@ func BestPTQ(points []schema.PTQPoint, gran, mode string) map[schema.Pair]schema
 	return best
 }
 
+// Calibration names how a static point was calibrated: its observer, and "weights mse"
+// after it when its weight ranges were MSE-clipped ("mse; weights mse").
+func Calibration(p schema.PTQPoint) string {
+	if p.WeightRange != "" {
+		return p.Observer + "; weights " + p.WeightRange
+	}
+	return p.Observer
+}
+
 // mseLess orders logit MSEs with NaN last.
 func mseLess(a, b float64) bool {
 	if math.IsNaN(a) {

@@ -158,7 +158,7 @@ func figPTQBits(r *schema.Results, _ []float32) (*figDraft, error) {
 		parts[0] = strings.TrimPrefix(strings.TrimPrefix(parts[0], "left, "), "right, ")
 	}
 	caption := "Test accuracy against weight bits: " + strings.Join(parts, "; ") + ". " +
-		"Each static PTQ point uses the observer with the lowest logit MSE on held-out training images."
+		"Each static PTQ point uses the calibration (the observer, and under 8-bit weights the weight range) with the lowest logit MSE on held-out training images."
 	if r.FP32.Accuracy > 0 {
 		caption += fmt.Sprintf(" Dashed grey: FP32 (%.2f%%).", r.FP32.Accuracy)
 	}

@@ -33,7 +33,7 @@ func (g figGrid) X(c int) float64 { return float64(c) }
 // Y returns row r's coordinate.
 func (g figGrid) Y(r int) float64 { return float64(r) }
 
-// figHeatmap draws PTQ accuracy (static per-channel, best observer) over weight x
+// figHeatmap draws PTQ accuracy (static per-channel, best calibration) over weight x
 // activation bits, with each cell's accuracy printed in it.
 //
 // The colour shows the loss against FP32 on a log scale (the printed number is the
@@ -87,7 +87,7 @@ func figHeatmap(r *schema.Results, _ []float32) (*figDraft, error) {
 	if r.FP32.Accuracy <= 0 {
 		what = "the best cell"
 	}
-	p := figNewPlot("PTQ test accuracy (%), static per-channel, best observer\n"+
+	p := figNewPlot("PTQ test accuracy (%), static per-channel, best calibration\n"+
 		fmt.Sprintf("colour: points lost against %s, log scale from 0.05 (blue) to %.3g (red)", what, math.Pow(10, cmax)),
 		"weight bits", "activation bits")
 	p.Add(hm)
@@ -140,7 +140,7 @@ func figHeatmap(r *schema.Results, _ []float32) (*figDraft, error) {
 	p.Y.Min, p.Y.Max = -0.5, float64(len(as))-0.5
 	p.X.Padding, p.Y.Padding = 0, 0
 	caption := fmt.Sprintf("Test accuracy (%%) of static per-channel PTQ over weight bits (x) and activation bits (y), "+
-		"each cell with the observer of lowest held-out logit MSE. The colour shows the points lost against %s on a log scale: "+
+		"each cell with the calibration (observer and weight range) of lowest held-out logit MSE. The colour shows the points lost against %s on a log scale: "+
 		"deep blue within 0.05 points, white about %.1f points, deep red %.0f points.", what, math.Pow(10, (cmin+cmax)/2), math.Pow(10, cmax))
 	if r.FP32.Accuracy > 0 {
 		caption += fmt.Sprintf(" FP32: %.2f%%.", r.FP32.Accuracy)

@@ -129,7 +129,7 @@ func figPareto(r *schema.Results, _ []float32) (*figDraft, error) {
 	p.Y.Min, p.Y.Max = lo, hi
 	p.Y.Tick.Marker = figNiceTicks
 	p.Legend.Top, p.Legend.Left = false, false
-	caption := "Test accuracy against the weights' size (1 KB = 1024 bytes): uniform static per-channel PTQ points (grey, best observer each), " +
+	caption := "Test accuracy against the weights' size (1 KB = 1024 bytes): uniform static per-channel PTQ points (grey, best calibration each), " +
 		"the mixed-precision Pareto front (chosen on held-out training images, measured on the test set), uniform QAT runs, and the front's knee and each budget's choice after QAT fine-tuning."
 	if len(r.Config.Budgets) > 0 {
 		caption += " Dotted verticals: the weight budgets."

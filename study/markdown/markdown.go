@@ -176,7 +176,8 @@ func repPTQ(b *strings.Builder, r *schema.Results) {
 	}
 	b.WriteString("## Post-training quantization\n\n")
 	b.WriteString("Integer runtime, full test set. Static points use, for each (weight, activation) width, " +
-		"the observer with the lowest logit MSE against FP32 on held-out training images (in brackets), not the best test accuracy.\n\n")
+		"the observer (and under 8-bit weights the weight range: min/max, or MSE-clipped, \"weights mse\") with the lowest " +
+		"logit MSE against FP32 on held-out training images (in brackets), not the best test accuracy.\n\n")
 	pc := analysis.BestPTQ(r.PTQ, schema.PerChannel, schema.Static)
 	if len(pc) > 0 {
 		var ws, as []int
@@ -199,7 +200,7 @@ func repPTQ(b *strings.Builder, r *schema.Results) {
 					row = append(row, "")
 					continue
 				}
-				row = append(row, fmt.Sprintf("%s (%s)", analysis.Percent(p.Accuracy), p.Observer))
+				row = append(row, fmt.Sprintf("%s (%s)", analysis.Percent(p.Accuracy), analysis.Calibration(p)))
 				size = repSize(p.WeightBytes)
 			}
 			repRow(b, append(row, size)...)
@@ -245,6 +246,54 @@ func repPTQ(b *strings.Builder, r *schema.Results) {
 		b.WriteString("\n")
 	}
 	repObservers(b, r)
+	repWeightRanges(b, r)
+}
+
+// repWeightRanges writes, for the static per-channel points with weights under 8 bits, the
+// test accuracy with min/max weight ranges against MSE-clipped ones, each with its
+// activations' best observer (lowest held-out logit MSE); nothing for a study without
+// MSE-clipped points.
+func repWeightRanges(b *strings.Builder, r *schema.Results) {
+	var pts, mse []schema.PTQPoint
+	for _, p := range r.PTQ {
+		if p.Granularity == schema.PerChannel && p.Mode == schema.Static && p.WBits < 8 {
+			if p.WeightRange == schema.MSEWeights {
+				mse = append(mse, p)
+			} else {
+				pts = append(pts, p)
+			}
+		}
+	}
+	if len(mse) == 0 {
+		return
+	}
+	minmax, clipped := analysis.BestPTQ(pts, schema.PerChannel, schema.Static), analysis.BestPTQ(mse, schema.PerChannel, schema.Static)
+	var ws, as []int
+	for k := range clipped {
+		ws, as = append(ws, k.W), append(as, k.A)
+	}
+	ws, as = analysis.DistinctDesc(ws), analysis.DistinctDesc(as)
+	b.WriteString("### Weight ranges (static, per-channel): test accuracy with min/max ranges -> MSE-clipped ranges\n\n")
+	head := []string{"weights \\ activations"}
+	for _, a := range as {
+		head = append(head, fmt.Sprintf("A%d", a))
+	}
+	repHeader(b, head...)
+	for _, w := range ws {
+		row := []string{fmt.Sprintf("W%d", w)}
+		for _, a := range as {
+			k := schema.Pair{W: w, A: a}
+			m, ok1 := minmax[k]
+			c, ok2 := clipped[k]
+			if !ok1 || !ok2 {
+				row = append(row, "")
+				continue
+			}
+			row = append(row, fmt.Sprintf("%s -> %s", analysis.Percent(m.Accuracy), analysis.Percent(c.Accuracy)))
+		}
+		repRow(b, row...)
+	}
+	b.WriteString("\n")
 }
 
 // repObservers writes, at the widest weights of the static per-channel points, each
@@ -267,7 +316,7 @@ func repObservers(b *strings.Builder, r *schema.Results) {
 	byKey := map[string]schema.PTQPoint{}
 	var as []int
 	for _, p := range r.PTQ {
-		if p.Granularity == schema.PerChannel && p.Mode == schema.Static && p.WBits == w {
+		if p.Granularity == schema.PerChannel && p.Mode == schema.Static && p.WBits == w && p.WeightRange == "" {
 			byKey[fmt.Sprintf("%d/%s", p.ABits, p.Observer)] = p
 			as = append(as, p.ABits)
 		}

@@ -167,7 +167,8 @@ func TestRunSection(t *testing.T) {
 
 // TestPTQSection renders a small sweep: the observer with the lowest held-out MSE is the one
 // shown (not the most accurate), a missing cell stays empty, per-tensor minus per-channel is
-// signed, and the observers' table bolds the chosen one.
+// signed, the observers' table bolds the chosen one (at min/max weight ranges), and the
+// weight ranges' table compares the two ranges' best points.
 func TestPTQSection(t *testing.T) {
 	pc, pt, st, dy := schema.PerChannel, schema.PerTensor, schema.Static, schema.Dynamic
 	r := &schema.Results{PTQ: []schema.PTQPoint{
@@ -178,24 +179,25 @@ func TestPTQSection(t *testing.T) {
 		{WBits: 4, ABits: 8, Granularity: pc, Mode: st, Observer: "mse", Accuracy: 97.25, WeightBytes: 1024, LogitMSE: 0.01},
 		{WBits: 4, ABits: 8, Granularity: pt, Mode: st, Observer: "mse", Accuracy: 96, WeightBytes: 1000, LogitMSE: 0.02},
 		{WBits: 4, ABits: 8, Granularity: pc, Mode: dy, Accuracy: 97.5, WeightBytes: 1024},
+		{WBits: 4, ABits: 8, Granularity: pc, Mode: st, Observer: "mse", WeightRange: schema.MSEWeights, Accuracy: 97.75, WeightBytes: 1024, LogitMSE: 0.005},
 	}}
 	want := `## Post-training quantization
 
-Integer runtime, full test set. Static points use, for each (weight, activation) width, the observer with the lowest logit MSE against FP32 on held-out training images (in brackets), not the best test accuracy.
+Integer runtime, full test set. Static points use, for each (weight, activation) width, the observer (and under 8-bit weights the weight range: min/max, or MSE-clipped, "weights mse") with the lowest logit MSE against FP32 on held-out training images (in brackets), not the best test accuracy.
 
 ### Static, per-channel weights: weight bits x activation bits
 
 | weights \ activations | A8 | A4 | weight size |
 |---|---:|---:|---:|
 | W8 | 98.00% (mse) | 95.00% (mse) | 2.0 KB (2048 B) |
-| W4 | 97.25% (mse) |  | 1.0 KB (1024 B) |
+| W4 | 97.75% (mse; weights mse) |  | 1.0 KB (1024 B) |
 
 ### Per-tensor against per-channel weights, static and dynamic activations (8-bit activations)
 
 | weight bits | per-channel static | per-tensor static | per-tensor - per-channel | per-channel dynamic | per-tensor dynamic | weight size (per-channel) |
 |---|---:|---:|---:|---:|---:|---:|
 | W8 | 98.00% |  |  |  |  | 2.0 KB (2048 B) |
-| W4 | 97.25% | 96.00% | -1.25 | 97.50% |  | 1.0 KB (1024 B) |
+| W4 | 97.75% | 96.00% | -1.75 | 97.50% |  | 1.0 KB (1024 B) |
 
 ### Observers (static, per-channel, W8): test accuracy (held-out logit MSE)
 
@@ -203,6 +205,12 @@ Integer runtime, full test set. Static points use, for each (weight, activation)
 |---|---:|---:|
 | A8 | 98.50% (0.002) | **98.00% (0.001)** |
 | A4 | 90.00% (0.5) | **95.00% (0.25)** |
+
+### Weight ranges (static, per-channel): test accuracy with min/max ranges -> MSE-clipped ranges
+
+| weights \ activations | A8 |
+|---|---:|
+| W4 | 97.25% -> 97.75% |
 
 `
 	if got := section(repPTQ, r); got != want {

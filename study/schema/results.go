@@ -83,6 +83,10 @@ const (
 	Dynamic = "dynamic"
 )
 
+// MSEWeights is PTQPoint.WeightRange for weight ranges clipped to the least squared
+// rounding error per output channel (ptq.Config.WeightRange = MSE); "" is their min/max.
+const MSEWeights = "mse"
+
 // PTQPoint is one post-training quantization of the FP32 model, evaluated by the integer
 // runtime on the full test set.
 type PTQPoint struct {
@@ -91,6 +95,9 @@ type PTQPoint struct {
 	Granularity string `json:"granularity"` // PerChannel or PerTensor
 	Mode        string `json:"mode"`        // Static or Dynamic
 	Observer    string `json:"observer"`    // minmax, percentile, mse; "" for dynamic
+	// WeightRange is how the weights' ranges were chosen: "" their min/max, MSEWeights
+	// clipped (static points with weights under 8 bits; older studies have none).
+	WeightRange string `json:"weight_range,omitempty"`
 	// Accuracy is the integer runtime's test accuracy in percent.
 	Accuracy    float64 `json:"accuracy"`
 	WeightBytes int     `json:"weight_bytes"`
