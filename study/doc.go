@@ -1,14 +1,15 @@
 // Package study maps what quantization costs a trained model: the accuracy of every
 // post-training quantization in a grid of weight widths, activation widths, weight scale
-// granularities and calibration methods (each point the integer runtime's accuracy on the
+// granularities and calibration methods (the activation observer, and under 8-bit weights
+// min/max or MSE-clipped weight ranges; each point the integer runtime's accuracy on the
 // full test set); quantization-aware training at uniform widths, with observed and with
 // learned (LSQ) scales; the sensitivity of each layer quantized alone; and mixed precision,
 // per-layer widths searched under weight-size budgets.
 //
 // Choices are never made on the test set: calibration uses the first training images and
-// every choice (the activation observer, the mixed-precision front) is scored on the last
-// training images, kept apart from calibration, by the logit MSE against the float model
-// (ptq.LogitMSEFrom). The test set only measures.
+// every choice (the activation observer and weight range, the mixed-precision front) is
+// scored on the last training images, kept apart from calibration, by the logit MSE against
+// the float model (ptq.LogitMSEFrom). The test set only measures.
 //
 // A study lives in a directory: study.json holds every finished point and is rewritten
 // (atomically) after each one, so an interrupted study resumes where it stopped when run
