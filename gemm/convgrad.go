@@ -288,7 +288,7 @@ func (s *ConvGrad) list(rows int, vals []float32, offs []int32) int {
 	cols := len(offs)
 	s.g, s.off = grow(s.g, rows*cols+16), grow(s.off, rows*cols+16) // 16: compressRows' whole vectors
 	s.cnt = grow(s.cnt, rows)
-	if w := compressWidth(); w > 0 && cols%w == 0 {
+	if w := sparseWidth(); w > 1 && cols%w == 0 { // the assembly paths: compressRows
 		compressRows(rows, vals, offs, s.g, s.off, s.cnt)
 	} else {
 		e := 0

@@ -79,20 +79,8 @@ var compressPerm = func() (p [256][8]int32) {
 	return p
 }()
 
-// compressWidth returns the values per block of compressRows on the active path (16 on
-// AVX-512, 8 on AVX2), 0 where it does not run.
-func compressWidth() int {
-	switch ActivePath() {
-	case AVX512:
-		return 16
-	case AVX2:
-		return 8
-	}
-	return 0
-}
-
 // compressRows is compressRowsAVX512 or compressRowsAVX2 over slices (bounds checked here):
-// vals holds rows rows of len(offs) values, len(offs) a multiple of compressWidth();
+// vals holds rows rows of len(offs) values, len(offs) a multiple of sparseWidth();
 // outVals and outOffs hold 16 values past the most the rows can list.
 func compressRows(rows int, vals []float32, offs []int32, outVals []float32, outOffs []int32, counts []int32) {
 	if rows == 0 {
@@ -102,7 +90,7 @@ func compressRows(rows int, vals []float32, offs []int32, outVals []float32, out
 	_ = outVals[rows*len(offs)+15]
 	_ = outOffs[rows*len(offs)+15]
 	_ = counts[rows-1]
-	if compressWidth() == 8 {
+	if sparseWidth() == 8 {
 		compressRowsAVX2(rows, len(offs)/8, &vals[0], &offs[0], &outVals[0], &outOffs[0], &counts[0], &compressPerm)
 		return
 	}

@@ -11,9 +11,6 @@ func sparseRun(ng int, spans []int32, vals []float32, off []int32, src, dst []fl
 	panic("gemm: no sparse kernels in this build")
 }
 
-// compressWidth returns 0: this build has no compressRows.
-func compressWidth() int { return 0 }
-
 // compressRows is never called in this build.
 func compressRows(rows int, vals []float32, offs []int32, outVals []float32, outOffs []int32, counts []int32) {
 	panic("gemm: no sparse kernels in this build")
